@@ -1,0 +1,217 @@
+"""Diagnostics: the one error type every stage reports through.
+
+Stages never raise on bad input; they append :class:`Diagnostic` objects to a list and
+carry on, so that a single run reports every problem of a repository (STYLE habit 3).
+The CLI renders them as compiler-style text, JSON (INTERFACE §2) or GitHub Actions
+annotations.
+
+Codes are stable and grouped by stage:
+
+- ``SNV1xx`` load (files, YAML syntax, encodings, aliases),
+- ``SNV2xx`` validate (schema of each document),
+- ``SNV3xx`` tree (IDs, references, tree shape, cycles),
+- ``SNV4xx`` and up: rules (resolve/).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# code -> short title; the catalogue of codes is documented in docs/diagnostics.md.
+CODES: dict[str, str] = {
+    "SNV101": "YAML syntax error",
+    "SNV102": "file is not valid UTF-8",
+    "SNV103": "tab character in indentation",
+    "SNV104": "duplicate key",
+    "SNV105": "empty document",
+    "SNV106": "document is not a mapping",
+    "SNV107": "alias expansion refused",
+    "SNV108": "file too large",
+    "SNV109": "unsupported YAML construct",
+    "SNV110": "file holds no document",
+    "SNV111": "unreadable file",
+    "SNV201": "unknown kind",
+    "SNV202": "missing field",
+    "SNV203": "unknown field",
+    "SNV204": "wrong type",
+    "SNV205": "invalid value",
+    "SNV206": "invalid time range",
+    "SNV207": "overlapping time ranges",
+    "SNV208": "literal secret",
+    "SNV209": "a site cannot set a mode",
+    "SNV210": "field cannot be overridden",
+    "SNV211": "misplaced Project document",
+    "SNV212": "object placed at the product",
+    "SNV213": "catalog folder not found",
+    "SNV301": "duplicate ID",
+    "SNV302": "dangling reference",
+    "SNV303": "invalid tree shape",
+    "SNV304": "duplicate_of cycle",
+    "SNV305": "no configuring user",
+    "SNV306": "duplicate override",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in the repository: ``file`` is relative to the repo, line/column 1-based."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+    message: str = ""
+
+    def to_json(self) -> dict:
+        out = {"file": self.file, "line": self.line, "column": self.column}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    rule: str | None = None
+    related: tuple[Location, ...] = ()
+    # Never show the offending source line (it may hold a secret).
+    redact: bool = field(default=False, compare=False)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (
+            self.file or "",
+            self.line or 0,
+            self.column or 0,
+            self.code,
+            self.message,
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "rule": self.rule,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "related": [r.to_json() for r in self.related],
+        }
+
+
+def error(code: str, message: str, at: Location | None = None, **kw) -> Diagnostic:
+    return _make("error", code, message, at, **kw)
+
+
+def warning(code: str, message: str, at: Location | None = None, **kw) -> Diagnostic:
+    return _make("warning", code, message, at, **kw)
+
+
+def _make(severity, code, message, at, **kw) -> Diagnostic:
+    assert code in CODES, code
+    if at is None:
+        return Diagnostic(severity, code, message, **kw)
+    return Diagnostic(severity, code, message, at.file, at.line, at.column, **kw)
+
+
+def sort(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by file, line, column; duplicates (same place, code, message) dropped."""
+    seen = set()
+    out = []
+    for d in sorted(diags, key=lambda d: d.sort_key):
+        key = (d.sort_key, d.severity, d.rule)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def has_errors(diags: list[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diags)
+
+
+# -- rendering ------------------------------------------------------------------------
+
+
+def _where(file, line, column) -> str:
+    parts = [file or "<repo>"]
+    if line is not None:
+        parts.append(str(line))
+        if column is not None:
+            parts.append(str(column))
+    return ":".join(parts)
+
+
+def render_text(diags: list[Diagnostic], source=None) -> str:
+    """Compiler-style text: ``file:line:col: error[SNV203] message (rule X)``.
+
+    ``source(file) -> list[str] | None`` gives a file's lines, for the excerpt and caret.
+    """
+    out = []
+    for d in diags:
+        rule = f" (rule {d.rule})" if d.rule else ""
+        out.append(f"{_where(d.file, d.line, d.column)}: {d.severity}[{d.code}] {d.message}{rule}")
+        if source and d.file and d.line and not d.redact:
+            lines = source(d.file)
+            if lines and 0 < d.line <= len(lines):
+                text = lines[d.line - 1].rstrip("\r\n")
+                out.append(f"    {text}")
+                if d.column:
+                    # keep tabs so the caret lines up under the same characters
+                    pad = "".join(c if c == "\t" else " " for c in text[: d.column - 1])
+                    out.append(f"    {pad}^")
+        for r in d.related:
+            note = r.message or "see also"
+            out.append(f"  note: {note}: {_where(r.file, r.line, r.column)}")
+    out.append(summary(diags))
+    return "\n".join(out) + "\n"
+
+
+def summary(diags: list[Diagnostic]) -> str:
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    if not diags:
+        return "no problems found"
+
+    def plural(n, word):
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
+
+
+def render_json(diags: list[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False) + "\n"
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(diags: list[Diagnostic]) -> str:
+    """GitHub Actions workflow commands: one ``::error file=...`` line per diagnostic."""
+    out = []
+    for d in diags:
+        props = []
+        if d.file:
+            props.append(f"file={_gh_escape(d.file, True)}")
+        if d.line:
+            props.append(f"line={d.line}")
+        if d.column:
+            props.append(f"col={d.column}")
+        title = d.code + (f" (rule {d.rule})" if d.rule else "")
+        props.append(f"title={_gh_escape(title, True)}")
+        out.append(f"::{d.severity} {','.join(props)}::{_gh_escape(d.message)}")
+    out.append(summary(diags))
+    return "\n".join(out) + "\n"

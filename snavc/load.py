@@ -1,0 +1,575 @@
+"""Load: YAML files -> :class:`Document` objects that remember where every value came from.
+
+First stage of the pipeline. It finds the repository's YAML files, parses each into
+documents, and records the position of every key and value, so that every later
+diagnostic can point at ``file:line:column``. It is the only stage that reads files.
+
+Two parsers produce the same YAML node graph, and one function (:func:`_build`) turns
+nodes into plain Python values plus a position tree:
+
+- ``fast`` (default): libyaml through PyYAML's C parser. ruamel.yaml's loaders are
+  5-10x slower; composing nodes in C and building values here is cheaper than even
+  PyYAML's own ``CSafeLoader`` (docs/design.md).
+- ``ruamel``: ruamel.yaml's pure-Python parser, the reference. Syntax errors are always
+  reported through it, so the two paths give the same diagnostics.
+
+Scalars are resolved with the YAML 1.2 core schema (``yes``/``on`` are strings, ``010``
+is 10) whatever the parser, and keys are always strings.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import diagnostics as dg
+from .diagnostics import Diagnostic, Location
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
+ALIAS_EXPANSION_FACTOR = 10  # SNV107: a document may expand to 10x its nodes (+ slack)
+ALIAS_EXPANSION_SLACK = 10_000
+
+STR = "tag:yaml.org,2002:str"
+SEQ = "tag:yaml.org,2002:seq"
+MAP = "tag:yaml.org,2002:map"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+BOOL = "tag:yaml.org,2002:bool"
+NULL = "tag:yaml.org,2002:null"
+PLAIN = "?"  # tag given by our resolvers to plain scalars without an explicit tag
+
+# A position tree mirrors the value tree:
+#   mapping:  {key: (key_line, key_col, value_line, value_col, child)}
+#   sequence: [(value_line, value_col, child), ...]
+#   scalar:   None
+# Lines and columns are 1-based.
+Pos = Any
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML document: a mapping with a ``kind``, and where it came from."""
+
+    file: str  # path relative to the repository, with "/" separators
+    index: int  # 0-based position of the document in its file
+    line: int
+    column: int
+    data: dict
+    pos: dict = field(repr=False)
+    catalog: bool = False  # from the product catalogue (shipped or Project.catalog)
+
+    @property
+    def kind(self) -> str | None:
+        k = self.data.get("kind")
+        return k if isinstance(k, str) else None
+
+    def loc(self, *path, key: bool = False, message: str = "") -> Location:
+        """Location of the value at ``path`` (or of its key with ``key=True``).
+
+        A path that does not exist (a missing field) falls back to its deepest existing
+        parent: a missing field is reported at the mapping that lacks it.
+        """
+        line, col = self.line, self.column
+        pos: Pos = self.pos
+        for i, part in enumerate(path):
+            entry = None
+            if isinstance(pos, dict):
+                entry = pos.get(part)
+                if entry is not None:
+                    last = i == len(path) - 1
+                    line, col = (entry[0], entry[1]) if key and last else (entry[2], entry[3])
+                    pos = entry[4]
+            elif isinstance(pos, list) and isinstance(part, int) and 0 <= part < len(pos):
+                entry = pos[part]
+                line, col, pos = entry
+            if entry is None:
+                break
+        return Location(self.file, line, col, message)
+
+
+@dataclass(slots=True)
+class Loaded:
+    """What the load stage hands on: documents and the diagnostics met on the way."""
+
+    documents: list[Document]
+    diagnostics: list[Diagnostic]
+    files: list[str]
+
+
+# -- discovery ------------------------------------------------------------------------
+
+BUILD_MARKER = ".snavc-build"
+
+
+def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Diagnostic]]:
+    """Every ``*.yaml``/``*.yml`` below ``repo``, sorted, per INTERFACE §1.
+
+    Skips hidden paths, folders holding a ``.snavc-build`` marker and ``exclude``;
+    symbolic links are followed only while they stay inside the repository.
+    """
+    root = repo.resolve()
+    excluded = {p.resolve() for p in exclude}
+    found: list[Path] = []
+    diags: list[Diagnostic] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        keep = []
+        for d in sorted(dirnames):
+            p = here / d
+            if d.startswith(".") or p.resolve() in excluded:
+                continue
+            if p.is_symlink():
+                target = p.resolve()
+                if not target.is_relative_to(root):
+                    diags.append(_outside(root, p))
+                    continue
+            if (p / BUILD_MARKER).exists():
+                continue
+            keep.append(d)
+        dirnames[:] = keep
+        for f in sorted(filenames):
+            if f.startswith(".") or not f.endswith((".yaml", ".yml")):
+                continue
+            p = here / f
+            if p.is_symlink() and not p.resolve().is_relative_to(root):
+                diags.append(_outside(root, p))
+                continue
+            found.append(p)
+    # os.walk does not descend symlinked folders; walk those that stay inside the repo
+    found.sort(key=lambda p: relpath(root, p))
+    return found, diags
+
+
+def _outside(root: Path, p: Path) -> Diagnostic:
+    return dg.warning(
+        "SNV111",
+        "symbolic link points outside the repository; not followed",
+        Location(relpath(root, p)),
+    )
+
+
+def relpath(root: Path, p: Path) -> str:
+    try:
+        return p.relative_to(root).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+# -- scalars: YAML 1.2 core schema ----------------------------------------------------
+
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_OCT = re.compile(r"0o[0-7]+\Z")
+_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
+_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+
+def resolve_plain(v: str) -> Any:
+    """The value of a plain (unquoted, untagged) scalar, YAML 1.2 core schema."""
+    if not v:
+        return None
+    c = v[0]
+    if c in "-+.0123456789":
+        if _INT.match(v):
+            return int(v)
+        if _FLOAT.match(v):
+            return float(v)
+        if _INF.match(v):
+            return -math.inf if c == "-" else math.inf
+        if _NAN.match(v):
+            return math.nan
+        if _OCT.match(v):
+            return int(v[2:], 8)
+        if _HEX.match(v):
+            return int(v[2:], 16)
+        return v
+    if c in "nN~":
+        return None if v in _NULLS else v
+    if c in "tTfF":
+        return _BOOLS.get(v, v)
+    return v
+
+
+def _tagged(tag: str, v: str) -> Any:
+    """A scalar with an explicit core tag (``!!str 5``)."""
+    if tag == STR:
+        return v
+    if tag not in (INT, FLOAT, BOOL, NULL):
+        raise _Unsupported(f"tag {tag} is not supported (only YAML core tags such as !!str)")
+    r = resolve_plain(v)
+    if tag == INT and type(r) is int:
+        return r
+    if tag == FLOAT and type(r) in (int, float):
+        return float(r)
+    if tag == BOOL and type(r) is bool:
+        return r
+    if tag == NULL and r is None:
+        return None
+    raise _Unsupported(f"value {v!r} does not match its tag {tag}")
+
+
+# -- nodes -> values + positions ------------------------------------------------------
+
+
+class _Unsupported(Exception):
+    def __init__(self, message, mark=None):
+        super().__init__(message)
+        self.mark = mark
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first, second):
+        self.key, self.first, self.second = key, first, second
+
+
+def _build(node) -> tuple[Any, Pos]:
+    """Node graph -> (value, position tree). Shared by both parsers."""
+    cls = node.__class__.__name__
+    if cls == "ScalarNode":
+        tag = node.tag
+        if tag == PLAIN:
+            return resolve_plain(node.value), None
+        if tag == STR:
+            return node.value, None
+        try:
+            return _tagged(tag, node.value), None
+        except _Unsupported as e:
+            e.mark = node.start_mark
+            raise
+    if cls == "MappingNode":
+        if node.tag not in (MAP,):
+            raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
+        data: dict = {}
+        pos: dict = {}
+        for knode, vnode in node.value:
+            if knode.__class__.__name__ != "ScalarNode":
+                raise _Unsupported("mapping keys must be plain strings", knode.start_mark)
+            k = knode.value
+            km, vm = knode.start_mark, vnode.start_mark
+            if k == "<<" and knode.tag == PLAIN:
+                _merge(data, pos, vnode)
+                continue
+            if k in pos and pos[k][0] > 0:
+                raise _DuplicateKey(k, pos[k], (km.line + 1, km.column + 1))
+            v, child = _build(vnode)
+            data[k] = v
+            pos[k] = (km.line + 1, km.column + 1, vm.line + 1, vm.column + 1, child)
+        return data, pos
+    if cls == "SequenceNode":
+        if node.tag != SEQ:
+            raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
+        items = []
+        ipos = []
+        for item in node.value:
+            v, child = _build(item)
+            items.append(v)
+            m = item.start_mark
+            ipos.append((m.line + 1, m.column + 1, child))
+        return items, ipos
+    raise _Unsupported(f"unexpected YAML node {cls}")
+
+
+def _merge(data: dict, pos: dict, vnode) -> None:
+    """YAML merge key ``<<: *base``: keys of the merged mapping(s) that are not set here.
+
+    Merged keys get a negative key line so that a later explicit key may replace them
+    without being a duplicate; their value positions point at the anchor's text.
+    """
+    sources = vnode.value if vnode.__class__.__name__ == "SequenceNode" else [vnode]
+    for src in sources:
+        if src.__class__.__name__ != "MappingNode":
+            raise _Unsupported("a merge key (<<) takes a mapping or a list of mappings", src.start_mark)
+        value, spos = _build(src)
+        for k, v in value.items():
+            if k not in pos:
+                data[k] = v
+                kl, kc, vl, vc, child = spos[k]
+                pos[k] = (-abs(kl), kc, vl, vc, child)
+
+
+def _alias_check(root) -> str | None:
+    """Refuse alias bombs and recursive aliases before expanding anything (SNV107).
+
+    Walks the node graph once (shared nodes visited once) and computes the size the
+    document would expand to; linear in the document's own size.
+    """
+    size: dict[int, int] = {}
+    unique = 0
+    stack = [(root, False)]
+    active: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            active.discard(nid)
+            total = 1
+            cls = node.__class__.__name__
+            if cls == "MappingNode":
+                for k, v in node.value:
+                    total += size[id(k)] + size[id(v)]
+            elif cls == "SequenceNode":
+                for v in node.value:
+                    total += size[id(v)]
+            size[nid] = total
+            continue
+        if nid in size:
+            continue
+        if nid in active:
+            return "a recursive alias (a node that contains itself) cannot be expanded"
+        active.add(nid)
+        unique += 1
+        stack.append((node, True))
+        cls = node.__class__.__name__
+        if cls == "MappingNode":
+            for k, v in node.value:
+                for child in (k, v):
+                    if id(child) in active:
+                        return "a recursive alias (a node that contains itself) cannot be expanded"
+                    if id(child) not in size:
+                        stack.append((child, False))
+        elif cls == "SequenceNode":
+            for v in node.value:
+                if id(v) in active:
+                    return "a recursive alias (a node that contains itself) cannot be expanded"
+                if id(v) not in size:
+                    stack.append((v, False))
+    limit = ALIAS_EXPANSION_FACTOR * unique + ALIAS_EXPANSION_SLACK
+    if size[id(root)] > limit:
+        return (
+            f"aliases expand this document to {size[id(root)]:,} nodes from {unique:,} "
+            f"written (limit {limit:,}): refused as an alias bomb"
+        )
+    return None
+
+
+# -- parsers --------------------------------------------------------------------------
+
+
+def _fast_parser():
+    import yaml
+    from yaml.nodes import ScalarNode
+
+    base = yaml._yaml.CParser  # libyaml; ImportError/AttributeError when not built
+
+    class FastParser(base):
+        def resolve(self, kind, value, implicit):
+            if kind is ScalarNode:
+                return PLAIN if implicit[0] else STR
+            return SEQ if kind.__name__ == "SequenceNode" else MAP
+
+        # path resolvers are not used: keep the composer's hooks cheap no-ops
+        def descend_resolver(self, parent, index):
+            pass
+
+        def ascend_resolver(self):
+            pass
+
+    return FastParser
+
+
+def _ruamel_parser():
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.tag import Tag
+
+    class PlainResolver(VersionedResolver):
+        def resolve(self, kind, value, implicit):
+            if kind is ScalarNode and implicit[0]:
+                return Tag(suffix=PLAIN)
+            return super().resolve(kind, value, implicit)
+
+    y = YAML(typ="safe", pure=True)
+    y.Resolver = PlainResolver
+    return y
+
+
+_FAST = None
+
+
+def fast_available() -> bool:
+    global _FAST
+    if _FAST is None:
+        try:
+            _FAST = _fast_parser()
+        except (ImportError, AttributeError):
+            _FAST = False
+    return _FAST is not False
+
+
+def _compose_fast(text: str):
+    parser = _FAST(text)
+    try:
+        while parser.check_node():
+            yield parser.get_node()
+    finally:
+        parser.dispose()
+
+
+def _compose_ruamel(text: str):
+    return _ruamel_parser().compose_all(text)
+
+
+# -- one file -------------------------------------------------------------------------
+
+
+def load_text(rel: str, raw: bytes, backend: str = "fast") -> tuple[list[Document], list[Diagnostic]]:
+    """Parse one file's bytes into documents; never raises on bad input."""
+    where = Location(rel, 1, 1)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        return [], [
+            dg.error(
+                "SNV102",
+                f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x}); save it as UTF-8",
+                Location(rel, line, col),
+            )
+        ]
+    if "\t" in text:
+        tabs = _tab_indents(rel, text)
+        if tabs:
+            return [], tabs
+    if backend == "fast" and not fast_available():
+        backend = "ruamel"
+    compose = _compose_fast if backend == "fast" else _compose_ruamel
+    docs: list[Document] = []
+    diags: list[Diagnostic] = []
+    may_alias = "*" in text
+    try:
+        for index, node in enumerate(compose(text)):
+            _document(rel, index, node, may_alias, docs, diags)
+    except Exception as e:  # a YAML error of either parser; anything else is a bug
+        if not _is_yaml_error(e):
+            raise
+        if backend == "fast":
+            # report syntax errors through the reference parser: same text either way
+            return load_text(rel, raw, backend="ruamel")
+        return [], [_syntax_error(rel, e)]
+    if not docs and not diags:
+        diags.append(dg.warning("SNV110", "file holds no YAML document", where))
+    return docs, diags
+
+
+def _document(rel, index, node, may_alias, docs, diags) -> None:
+    m = node.start_mark
+    where = Location(rel, m.line + 1, m.column + 1)
+    if may_alias:
+        problem = _alias_check(node)
+        if problem:
+            diags.append(dg.error("SNV107", problem, where))
+            return
+    try:
+        value, pos = _build(node)
+    except _DuplicateKey as e:
+        first = Location(rel, e.first[0], e.first[1], "first set here")
+        diags.append(
+            dg.error(
+                "SNV104",
+                f"duplicate key '{e.key}': a key may appear once per mapping",
+                Location(rel, *e.second),
+                related=(first,),
+            )
+        )
+        return
+    except _Unsupported as e:
+        if e.mark is not None:
+            where = Location(rel, e.mark.line + 1, e.mark.column + 1)
+        diags.append(dg.error("SNV109", str(e), where))
+        return
+    except RecursionError:
+        diags.append(dg.error("SNV109", "document is nested too deeply", where))
+        return
+    if value is None:
+        diags.append(dg.error("SNV105", "empty document: every document must be an object with a 'kind'", where))
+    elif not isinstance(value, dict):
+        what = "a list" if isinstance(value, list) else f"a {type(value).__name__} scalar"
+        diags.append(
+            dg.error("SNV106", f"document is {what}, not a mapping: every document must be an object with a 'kind'", where)
+        )
+    else:
+        docs.append(Document(rel, index, m.line + 1, m.column + 1, value, pos))
+
+
+def _tab_indents(rel: str, text: str) -> list[Diagnostic]:
+    out = []
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.lstrip(" \t")
+        indent = line[: len(line) - len(stripped)]
+        if "\t" in indent and stripped and not stripped.startswith("#"):
+            col = indent.index("\t") + 1
+            out.append(
+                dg.error("SNV103", "tab character in indentation: YAML indents with spaces only", Location(rel, n, col))
+            )
+    return out
+
+
+def _is_yaml_error(e: Exception) -> bool:
+    return any(c.__name__ in ("YAMLError", "MarkedYAMLError") for c in type(e).__mro__)
+
+
+def _syntax_error(rel: str, e) -> Diagnostic:
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    problem = getattr(e, "problem", None) or str(e).split("\n")[0]
+    context = getattr(e, "context", None)
+    message = f"YAML syntax error: {problem}"
+    if context:
+        message += f" ({context})"
+    related = ()
+    cmark = getattr(e, "context_mark", None)
+    if cmark is not None and mark is not None and cmark is not mark and context:
+        related = (Location(rel, cmark.line + 1, cmark.column + 1, context),)
+    if mark is None:
+        return dg.error("SNV101", message, Location(rel, None, None))
+    return dg.error("SNV101", message, Location(rel, mark.line + 1, mark.column + 1), related=related)
+
+
+def load_file(path: Path, rel: str, backend: str = "fast") -> tuple[list[Document], list[Diagnostic]]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [
+                dg.error(
+                    "SNV108",
+                    f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it into several files",
+                    Location(rel, None, None),
+                )
+            ]
+        raw = path.read_bytes()
+    except OSError as e:
+        return [], [dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))]
+    return load_text(rel, raw, backend)
+
+
+def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Loaded:
+    """Every document of the repository, in file order then document order."""
+    root = repo.resolve()
+    files, diags = discover(root, exclude)
+    docs: list[Document] = []
+    rels = []
+    for p in files:
+        rel = relpath(root, p)
+        rels.append(rel)
+        d, dd = load_file(p, rel, backend)
+        docs.extend(d)
+        diags.extend(dd)
+    return Loaded(docs, diags, rels)
+
+
+def read_lines(repo: Path, rel: str) -> list[str] | None:
+    """A file's lines, for diagnostic excerpts (None when unreadable or not text)."""
+    try:
+        return (repo / rel).read_bytes().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None

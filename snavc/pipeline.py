@@ -1,0 +1,128 @@
+"""The pipeline, stage after stage: load -> validate -> tree (-> resolve -> emit).
+
+The library's front door (re-exported by :mod:`snavc`). Each function takes a
+repository path and returns a result holding every diagnostic met on the way; nothing
+here prints or exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import diagnostics as dg
+from .diagnostics import Diagnostic, Location
+from .load import Document, discover, load_file, relpath
+from .model import Obj, Project
+from .tree import Tree, build_tree
+from .validate import PROJECT_FILE, validate
+
+SHIPPED_CATALOG = Path(__file__).parent / "catalog"
+SHIPPED_PREFIX = "<catalog>"
+
+
+@dataclass(slots=True)
+class Result:
+    """What a run of the pipeline gives: the tree (when it could be built) and diagnostics."""
+
+    repo: Path
+    tree: Tree | None
+    diagnostics: list[Diagnostic]
+    files: list[str] = field(default_factory=list)
+    documents: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not dg.has_errors(self.diagnostics)
+
+
+def load_catalog(repo: Path, project: Project | None, diags: list[Diagnostic], backend: str) -> tuple[list[Document], Path | None]:
+    """The catalogue's documents: the shipped one, or the folder ``Project.catalog`` names."""
+    if project is not None and project.catalog:
+        folder = (repo / project.catalog).resolve()
+        if not folder.is_dir() or not folder.is_relative_to(repo.resolve()):
+            diags.append(
+                dg.error(
+                    "SNV213",
+                    f"catalog folder '{project.catalog}' does not exist inside the repository",
+                    project.doc.loc("catalog"),
+                )
+            )
+            return [], None
+        files, more = discover(folder)
+        diags.extend(more)
+        docs = []
+        for p in files:
+            d, dd = load_file(p, relpath(repo.resolve(), p), backend)
+            docs.extend(d)
+            diags.extend(dd)
+        for d in docs:
+            d.catalog = True
+        return docs, folder
+    docs = []
+    for p in sorted(SHIPPED_CATALOG.glob("*.yaml")):
+        d, dd = load_file(p, f"{SHIPPED_PREFIX}/{p.name}", backend)
+        docs.extend(d)
+        diags.extend(dd)
+    for d in docs:
+        d.catalog = True
+    return docs, None
+
+
+def load_settings(root: Path, diags: list[Diagnostic], backend: str = "fast") -> tuple[list[Document], list[Obj]]:
+    """``snav.yaml``'s documents and valid objects (read first: Project.catalog decides
+    which folder is the catalogue rather than part of the repository)."""
+    settings = root / PROJECT_FILE
+    if not settings.is_file():
+        return [], []
+    docs, more = load_file(settings, PROJECT_FILE, backend)
+    diags.extend(more)
+    checked = validate(docs)
+    diags.extend(checked.diagnostics)
+    return docs, checked.objects
+
+
+def project_of(objects: list[Obj]) -> Project | None:
+    return next((o for o in objects if o.kind == "Project"), None)
+
+
+def check(repo: str | Path, backend: str = "fast") -> Result:
+    """Load, validate and link a repository: every problem found before the rules.
+
+    >>> result = check("samples/seed")            # doctest: +SKIP
+    >>> result.ok, len(result.diagnostics)        # doctest: +SKIP
+    (True, 0)
+    """
+    repo = Path(repo)
+    diags: list[Diagnostic] = []
+    root = repo.resolve()
+
+    project_docs, settings_objs = load_settings(root, diags, backend)
+    catalog_docs, catalog_dir = load_catalog(root, project_of(settings_objs), diags, backend)
+
+    files, more = discover(root, [catalog_dir] if catalog_dir else [])
+    diags.extend(more)
+    docs = list(project_docs)
+    rels = []
+    for p in files:
+        rel = relpath(root, p)
+        rels.append(rel)
+        if rel == PROJECT_FILE:
+            continue
+        d, dd = load_file(p, rel, backend)
+        docs.extend(d)
+        diags.extend(dd)
+
+    objects: list[Obj] = list(settings_objs)
+    repo_objs = validate(docs[len(project_docs) :])
+    objects += repo_objs.objects
+    diags += repo_objs.diagnostics
+    catalog = validate(catalog_docs, catalog=True)
+    diags += catalog.diagnostics
+
+    tree = build_tree(objects, catalog.objects)
+    diags += tree.diagnostics
+    tree.diagnostics = []
+    if not docs:
+        diags.append(dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None)))
+    return Result(repo, tree, dg.sort(diags), rels, len(docs))

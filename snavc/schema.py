@@ -1,0 +1,44 @@
+"""JSON Schemas of the input language, for editors (yaml-language-server) and tools.
+
+Generated from the pydantic models of :mod:`snavc.model`, so they cannot drift from what
+``snavc validate`` accepts; ``schemas/`` in the repository holds the committed copy and a
+test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Union
+
+from pydantic import Field, TypeAdapter
+
+from .model import MODELS
+
+DOCUMENT_SCHEMA = "snavc.json"
+
+
+def kind_file(kind: str) -> str:
+    return f"{kind}.json"
+
+
+def schemas() -> dict[str, dict]:
+    """File name -> JSON Schema: one per kind, and ``snavc.json`` for any document."""
+    out = {}
+    for kind, model in MODELS.items():
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        out[kind_file(kind)] = schema
+    any_doc = Annotated[Union[tuple(MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
+    schema = TypeAdapter(any_doc).json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "snavc document"
+    schema["description"] = (
+        "Any document of a snavc configuration repository (INTERFACE §1); "
+        "each YAML document of a file is checked on its own."
+    )
+    out[DOCUMENT_SCHEMA] = schema
+    return out
+
+
+def dumps(schema: dict) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

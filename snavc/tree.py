@@ -1,0 +1,386 @@
+"""Tree: validated models -> the organisation tree and indexes by kind and ID.
+
+Third stage. It places every object of the repository and of the catalogue in one
+:class:`Tree`: the nodes (product -> partners -> clients -> sites, rule N1), every object
+indexed by kind and ID, the overrides of each template, and the unit services of each
+equipment. On the way it reports what only shows across documents: duplicate IDs,
+dangling references, the tree's shape (N1), ``duplicate_of`` cycles, objects with no
+configuring user, and two overrides of one template at one node (T2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from . import diagnostics as dg
+from .diagnostics import Diagnostic, Location
+from .model import AT_KINDS, CONFIGURED_KINDS, NODE_KINDS, Obj, Project
+from .validate import did_you_mean
+
+PRODUCT = "product"  # ID of the virtual root that holds the shipped catalogue (N1)
+
+# Every reference an object holds: (path, target kind). "*" walks a list; "node" is any
+# of Partner/Client/Site; "unit-service" is "<equipment>/<service name>". The rules
+# engine reads the same table (L1: everything an object refers to).
+_PERIODS = [(("periods", a), "TimePeriod") for a in ("check", "notification", "availability")]
+_NOTIFY = [(("notification", "contacts", "*"), "Contact"), (("notification", "groups", "*"), "ContactGroup")]
+_TEMPLATE_PERIODS = [(("availability_period",), "TimePeriod"), (("check_period",), "TimePeriod")]
+_BY = [(("configured_by",), "User")]
+REFERENCES: dict[str, list[tuple[tuple, str]]] = {
+    "Project": [(("default_user",), "User")],
+    "Client": [(("parent",), "node")],
+    "Site": [(("parent",), "node")],
+    "User": [(("role",), "Role")],
+    "ContactGroup": [(("members", "*"), "Contact")],
+    "ServiceTemplate": [(("duplicate_of",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
+    "ServiceTemplateOverride": [(("template",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
+    "EquipmentTemplate": [
+        (("duplicate_of",), "EquipmentTemplate"),
+        (("services", "*"), "ServiceTemplate"),
+        *_BY,
+    ],
+    "Equipment": [
+        (("template",), "EquipmentTemplate"),
+        (("box",), "Box"),
+        *_BY,
+        (("accounts", "*"), "MonitoringAccount"),
+        *_PERIODS,
+        *_NOTIFY,
+        (("services", "*", "template"), "ServiceTemplate"),
+        (("services", "*", "availability_period"), "TimePeriod"),
+        (("services", "*", "check_period"), "TimePeriod"),
+        (("services", "*", "notification_period"), "TimePeriod"),
+    ],
+    "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
+}
+for _kind in AT_KINDS:
+    REFERENCES.setdefault(_kind, []).insert(0, (("at",), "node"))
+
+
+def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
+    """``(path, target kind, ID)`` for every non-null reference ``obj`` holds."""
+    for spec, target in REFERENCES.get(obj.kind, ()):
+        yield from ((path, target, v) for path, v in _walk(obj, spec, ()))
+
+
+def _walk(value: Any, spec: tuple, path: tuple):
+    if not spec:
+        if value is not None:
+            yield path, value
+        return
+    head, rest = spec[0], spec[1:]
+    if head == "*":
+        for i, item in enumerate(value or ()):
+            yield from _walk(item, rest, path + (i,))
+    else:
+        yield from _walk(getattr(value, head, None), rest, path + (head,))
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """A node of the organisation tree: the product, a partner, a client or a site."""
+
+    id: str
+    kind: str  # "product" | "partner" | "client" | "site"
+    name: str
+    parent: Node | None = None
+    obj: Obj | None = None
+    children: list[Node] = field(default_factory=list)
+    # product first, this node last (N3: path(product -> self))
+    path: tuple[Node, ...] = ()
+
+    @property
+    def depth(self) -> int:
+        return len(self.path) - 1
+
+    @property
+    def company(self) -> Node:
+        """N2: a site's client; a client or partner itself."""
+        return self.parent if self.kind == "site" else self
+
+    @property
+    def partner(self) -> Node | None:
+        return self.path[1] if len(self.path) > 1 else None
+
+    @property
+    def mode(self) -> str | None:
+        """M1/M2: a client's mode; a site inherits its client's; none above clients."""
+        c = self.company
+        return c.obj.mode if c.kind == "client" else None
+
+    def is_ancestor_or_self(self, other: Node) -> bool:
+        """``self`` is ``other`` or above it ("at least at the same level", N3)."""
+        return len(other.path) > self.depth and other.path[self.depth] is self
+
+    def __repr__(self) -> str:
+        return f"Node({self.id!r})"
+
+
+@dataclass(slots=True)
+class Tree:
+    project: Project
+    product: Node
+    nodes: dict[str, Node]
+    objects: dict[str, dict[str, Obj]]  # kind -> ID -> object (repository and catalogue)
+    overrides: dict[str, dict[str, Obj]]  # template ID -> node ID -> override
+    unit_services: dict[str, list[str]]  # equipment ID -> unit service names, in order
+    diagnostics: list[Diagnostic]
+
+    def get(self, kind: str, ident: str) -> Obj | None:
+        return self.objects.get(kind, {}).get(ident)
+
+    def node_of(self, obj: Obj) -> Node:
+        """Where an object is defined: its ``at`` node, or the product (catalogue)."""
+        at = getattr(obj, "at", None)
+        return self.nodes[at] if at is not None else self.product
+
+    def configurer(self, obj: Obj) -> str | None:
+        return getattr(obj, "configured_by", None) or self.project.default_user
+
+
+def _where(obj: Obj, *path, key=False, message="") -> Location:
+    return obj.doc.loc(*path, key=key, message=message)
+
+
+def _label(obj: Obj) -> str:
+    if obj.kind == "ServiceTemplateOverride":
+        return f"override of '{obj.template}' at '{obj.at}'"
+    return f"{obj.kind} '{getattr(obj, 'id', '')}'"
+
+
+def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
+    """Index, link and check ``objects`` (the repository) and ``catalog`` (the product)."""
+    diags: list[Diagnostic] = []
+    projects = [o for o in objects if o.kind == "Project"]
+    for extra in projects[1:]:
+        diags.append(
+            dg.error(
+                "SNV301",
+                "duplicate Project: a repository has one, in snav.yaml",
+                _where(extra, "kind"),
+                related=(_where(projects[0], "kind", message="first Project"),),
+            )
+        )
+    project = projects[0] if projects else Project(kind="Project")
+
+    index: dict[str, dict[str, Obj]] = {}
+    overrides: dict[str, dict[str, Obj]] = {}
+    for obj in [*catalog, *objects]:
+        if obj.kind == "Project":
+            continue
+        if obj.kind == "ServiceTemplateOverride":
+            at = overrides.setdefault(obj.template, {})
+            if obj.at in at:
+                diags.append(
+                    dg.error(
+                        "SNV306",
+                        f"a second override of '{obj.template}' at '{obj.at}': a node holds at most one "
+                        "override per template; merge their fields",
+                        _where(obj, "template"),
+                        rule="T2",
+                        related=(_where(at[obj.at], "template", message="first override"),),
+                    )
+                )
+            else:
+                at[obj.at] = obj
+            continue
+        space = "node" if obj.kind in NODE_KINDS else obj.kind
+        table = index.setdefault(space, {})
+        first = table.get(obj.id)
+        if first is not None:
+            where = "in the product catalogue" if first.doc.catalog else "here"
+            what = f"{obj.kind} '{obj.id}' is already defined" + (
+                f" as a {first.kind}" if first.kind != obj.kind else ""
+            )
+            if first.doc.catalog:
+                what += " by the product catalogue" + (
+                    "; use a ServiceTemplateOverride to change it" if obj.kind == "ServiceTemplate" else ""
+                )
+            diags.append(
+                dg.error(
+                    "SNV301",
+                    f"duplicate ID: {what}",
+                    _where(obj, "id"),
+                    related=(_where(first, "id", message=f"first defined {where}"),),
+                )
+            )
+            continue
+        table[obj.id] = obj
+
+    nodes, product = _link_nodes(index.get("node", {}), diags)
+    objects_by_kind: dict[str, dict[str, Obj]] = {}
+    for space, table in index.items():
+        if space == "node":
+            for obj in table.values():
+                objects_by_kind.setdefault(obj.kind, {})[obj.id] = obj
+        else:
+            objects_by_kind[space] = table
+
+    tree = Tree(project, product, nodes, objects_by_kind, overrides, {}, diags)
+    _check_duplicate_cycles(tree, "ServiceTemplate")
+    _check_duplicate_cycles(tree, "EquipmentTemplate")
+    tree.unit_services = _unit_services(tree)
+    for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
+        o for by_at in overrides.values() for o in by_at.values()
+    ]:
+        _check_references(tree, obj, index)
+    for obj in objects:
+        if obj.kind in CONFIGURED_KINDS and tree.configurer(obj) is None:
+            diags.append(
+                dg.error(
+                    "SNV305",
+                    f"{_label(obj)} has no configuring user: set 'configured_by', "
+                    "or 'default_user' in snav.yaml",
+                    _where(obj),
+                )
+            )
+    return tree
+
+
+def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[str, Node], Node]:
+    """N1: product -> partners -> clients -> sites, nothing else."""
+    product = Node(PRODUCT, "product", "product")
+    product.path = (product,)
+    nodes: dict[str, Node] = {PRODUCT: product}
+    for obj in table.values():
+        if obj.id == PRODUCT:
+            diags.append(
+                dg.error(
+                    "SNV303",
+                    f"'{PRODUCT}' is reserved for the virtual root of the tree; choose another ID",
+                    _where(obj, "id"),
+                    rule="N1",
+                )
+            )
+            continue
+        nodes[obj.id] = Node(obj.id, obj.kind.lower(), obj.name, obj=obj)
+    expected = {"client": "partner", "site": "client"}
+    for node in list(nodes.values()):
+        if node.kind == "partner":
+            node.parent = product
+        elif node.kind in expected:
+            parent = nodes.get(node.obj.parent)
+            if parent is None:
+                continue  # a dangling reference, reported with the others
+            if parent.kind != expected[node.kind]:
+                diags.append(
+                    dg.error(
+                        "SNV303",
+                        f"{node.obj.kind} '{node.id}' has parent {parent.obj.kind if parent.obj else 'product'} "
+                        f"'{parent.id}': a {node.kind}'s parent must be a {expected[node.kind]} "
+                        "(product -> partners -> clients -> sites)",
+                        _where(node.obj, "parent"),
+                        rule="N1",
+                    )
+                )
+                continue
+            node.parent = parent
+    # paths, top-down (a partner before its clients before their sites)
+    for kind in ("partner", "client", "site"):
+        for node in nodes.values():
+            if node.kind == kind and node.parent is not None and node.parent.path:
+                node.path = node.parent.path + (node,)
+                node.parent.children.append(node)
+    # a node whose chain is broken stays out of the tree (its objects still validate)
+    for ident in [i for i, n in nodes.items() if not n.path]:
+        del nodes[ident]
+    for node in nodes.values():
+        node.children.sort(key=lambda n: n.id)
+    return nodes, product
+
+
+def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) -> None:
+    for path, target, ident in references(obj):
+        if target == "node":
+            if ident in tree.nodes:
+                continue
+            known = index.get("node", {})
+            if ident in known:
+                continue  # exists, but out of the tree: its own N1 error says why
+            candidates = list(tree.nodes)
+            what = "node (partner, client or site)"
+        elif target == "unit-service":
+            eq, _, name = ident.partition("/")
+            names = tree.unit_services.get(eq)
+            if names is not None and name in names:
+                continue
+            if names is None:
+                candidates = [f"{e}/{n}" for e in index.get("Equipment", {}) for n in tree.unit_services.get(e, ())]
+                what = "unit service (no such equipment)"
+            else:
+                candidates = [f"{eq}/{n}" for n in names]
+                what = f"unit service (equipment '{eq}' has {', '.join(names) or 'none'})"
+        else:
+            if ident in index.get(target, {}):
+                continue
+            candidates = list(index.get(target, {}))
+            what = target
+        elsewhere = [
+            o.kind for space, table in index.items() if space != target and (o := table.get(ident)) is not None
+        ]
+        hint = did_you_mean(ident, candidates)
+        if not hint and elsewhere:
+            hint = f" (there is a {elsewhere[0]} '{ident}')"
+        tree.diagnostics.append(
+            dg.error(
+                "SNV302",
+                f"{_label(obj)} refers to {what} '{ident}', which does not exist{hint}",
+                _where(obj, *path),
+            )
+        )
+
+
+def _check_duplicate_cycles(tree: Tree, kind: str) -> None:
+    """``duplicate_of`` must not loop; a loop is named whole (a -> b -> c -> a)."""
+    table = tree.objects.get(kind, {})
+    reported: set[str] = set()
+    for start in sorted(table):
+        chain = [start]
+        seen = {start}
+        cur = table[start].duplicate_of
+        while cur is not None and cur in table:
+            if cur in seen:
+                loop = chain[chain.index(cur) :] + [cur]
+                if not reported.intersection(loop):
+                    first = table[loop[0]]
+                    tree.diagnostics.append(
+                        dg.error(
+                            "SNV304",
+                            f"{kind} duplicate_of cycle: {' -> '.join(loop)}",
+                            _where(first, "duplicate_of"),
+                            rule="T7",
+                            related=tuple(
+                                _where(table[t], "duplicate_of", message=f"{t} duplicates {table[t].duplicate_of}")
+                                for t in loop[1:-1]
+                            ),
+                        )
+                    )
+                reported.update(loop)
+                break
+            chain.append(cur)
+            seen.add(cur)
+            cur = table[cur].duplicate_of
+
+
+def equipment_template_services(tree: Tree, template_id: str | None) -> list[str]:
+    """The service template IDs an equipment template gives, following duplicate_of (T7, T9)."""
+    table = tree.objects.get("EquipmentTemplate", {})
+    seen = set()
+    while template_id is not None and template_id in table and template_id not in seen:
+        seen.add(template_id)
+        tmpl = table[template_id]
+        if tmpl.services is not None:
+            return list(tmpl.services)
+        template_id = tmpl.duplicate_of
+    return []
+
+
+def _unit_services(tree: Tree) -> dict[str, list[str]]:
+    """Equipment ID -> unit service names: its template's, then its own (T9)."""
+    out = {}
+    for eq in tree.objects.get("Equipment", {}).values():
+        names = equipment_template_services(tree, eq.template)
+        names += [s.name or s.template for s in eq.services]
+        out[eq.id] = names
+    return out

@@ -1,0 +1,328 @@
+"""Validate: documents -> typed models (snavc.model), one document at a time.
+
+Second stage. Each document is checked against the model of its ``kind``; every
+pydantic error becomes a :class:`~snavc.diagnostics.Diagnostic` at the key or value it
+concerns, with a message written for people ("unknown field 'nmae' in Contact 'noc';
+did you mean 'name'?"). Checks that need several documents are in :mod:`snavc.tree`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from . import diagnostics as dg
+from .diagnostics import Diagnostic
+from .load import Document
+from .model import AT_KINDS, CATALOG_KINDS, MODELS, OVERRIDABLE, Obj, parse_range
+
+PROJECT_FILE = "snav.yaml"
+
+
+@dataclass(slots=True)
+class Validated:
+    objects: list[Obj]
+    diagnostics: list[Diagnostic]
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """``"; did you mean 'name'?"`` or ``""``."""
+    if not isinstance(word, str):
+        return ""
+    pool = {c.lower(): c for c in candidates}
+    if word.lower() in pool and pool[word.lower()] != word:
+        return f"; did you mean '{pool[word.lower()]}'?"
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def validate(documents: list[Document], catalog: bool = False) -> Validated:
+    """Check every document; return the valid ones as models, and all diagnostics.
+
+    ``catalog=True`` checks catalogue documents: no ``at`` (they live at the product)
+    and only the kinds a catalogue holds.
+    """
+    objects: list[Obj] = []
+    diags: list[Diagnostic] = []
+    for doc in documents:
+        obj = validate_document(doc, diags, catalog)
+        if obj is not None:
+            objects.append(obj)
+    return Validated(objects, diags)
+
+
+def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = False) -> Obj | None:
+    data = doc.data
+    kind = data.get("kind")
+    if "kind" not in data:
+        diags.append(dg.error("SNV202", "missing field 'kind': every document must say what it is", doc.loc()))
+        return None
+    if not isinstance(kind, str):
+        diags.append(dg.error("SNV204", "field 'kind' must be a string", doc.loc("kind")))
+        return None
+    model = MODELS.get(kind)
+    allowed = CATALOG_KINDS if catalog else MODELS
+    if model is None or kind not in allowed:
+        hint = did_you_mean(kind, allowed)
+        where = "in a catalogue" if catalog and model is not None else ""
+        diags.append(
+            dg.error(
+                "SNV201",
+                f"unknown kind '{kind}'{' ' + where if where else ''}{hint}"
+                + ("" if hint else f" (known kinds: {', '.join(sorted(allowed))})"),
+                doc.loc("kind"),
+            )
+        )
+        return None
+
+    before = len(diags)
+    if kind == "Site" and "mode" in data:
+        diags.append(
+            dg.error(
+                "SNV209",
+                f"a site cannot set 'mode': sites inherit the mode of their client; set it on Client '{data.get('parent')}'",
+                doc.loc("mode", key=True),
+                rule="M2",
+            )
+        )
+        data = {k: v for k, v in data.items() if k != "mode"}
+    if kind == "Project" and doc.file != PROJECT_FILE:
+        diags.append(
+            dg.error(
+                "SNV211",
+                f"a Project document belongs in {PROJECT_FILE} at the repository root",
+                doc.loc("kind"),
+            )
+        )
+    try:
+        obj = model.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors(include_url=False):
+            diags.append(_from_pydantic(doc, model, err))
+        return None
+    obj._doc = doc
+    _after(obj, doc, diags, catalog)
+    return obj if len(diags) == before else None
+
+
+def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> None:
+    """Checks of one document that its model cannot express."""
+    kind = obj.kind
+    ident = _ident(doc)
+    if kind in AT_KINDS:
+        at = getattr(obj, "at")
+        if catalog and at is not None:
+            diags.append(
+                dg.error(
+                    "SNV203",
+                    f"unknown field 'at' in {ident}: catalogue objects live at the product and have no 'at'",
+                    doc.loc("at", key=True),
+                )
+            )
+        elif not catalog and at is None:
+            diags.append(
+                dg.error("SNV202", f"missing field 'at' in {ident}: the node where it is defined", doc.loc())
+            )
+        elif at == "product":
+            diags.append(
+                dg.error(
+                    "SNV212",
+                    f"{ident} cannot be defined at the product: the product holds only the shipped catalogue "
+                    "(set Project.catalog to replace it)",
+                    doc.loc("at"),
+                )
+            )
+    if kind == "ServiceTemplate" and obj.duplicate_of is None:
+        for name in OVERRIDABLE:
+            if getattr(obj, name) is None:
+                diags.append(
+                    dg.error(
+                        "SNV202",
+                        f"missing field '{name}' in {ident}: required unless the template sets duplicate_of",
+                        doc.loc(),
+                        rule="T7",
+                    )
+                )
+    if kind == "EquipmentTemplate" and obj.duplicate_of is None and obj.services is None:
+        diags.append(
+            dg.error(
+                "SNV202",
+                f"missing field 'services' in {ident}: required unless the template sets duplicate_of",
+                doc.loc(),
+                rule="T9",
+            )
+        )
+    if kind == "TimePeriod":
+        for day, ranges in obj.ranges.items():
+            spans = sorted((parse_range(r), i) for i, r in enumerate(ranges))
+            for (prev, pi), (cur, ci) in zip(spans, spans[1:]):
+                if cur[0] < prev[1]:
+                    diags.append(
+                        dg.error(
+                            "SNV207",
+                            f"time range '{ranges[ci]}' overlaps '{ranges[pi]}' on {day} in {ident}",
+                            doc.loc("ranges", day, ci),
+                            related=(doc.loc("ranges", day, pi, message="overlapped range"),),
+                        )
+                    )
+        seen = set()
+        for i, aspect in enumerate(obj.default_for):
+            if aspect in seen:
+                diags.append(
+                    dg.error("SNV205", f"'{aspect}' is listed twice in default_for of {ident}", doc.loc("default_for", i))
+                )
+            seen.add(aspect)
+
+
+def _ident(doc: Document) -> str:
+    data = doc.data
+    kind = data.get("kind", "document")
+    ident = data.get("id")
+    if ident is None and kind == "ServiceTemplateOverride":
+        return f"override of '{data.get('template')}' at '{data.get('at')}'"
+    return f"{kind} '{ident}'" if isinstance(ident, str) else str(kind)
+
+
+def _path_text(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _model_at(model: type[BaseModel], loc) -> type[BaseModel] | None:
+    """The (sub)model that owns the last part of ``loc``, for "did you mean"."""
+    current: typing.Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        f = current.model_fields.get(part)
+        if f is None:
+            return None
+        current = _inner_model(f.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(tp):
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "none_required": "null",
+}
+
+
+def _shown(value) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    text = str(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"a string ('{text}')"
+
+
+def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnostic:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    ident = _ident(doc)
+    # dict-key errors end with "[key]": point at the key itself
+    if loc and loc[-1] == "[key]":
+        loc = loc[:-1]
+        return dg.error(
+            "SNV205",
+            f"invalid key '{loc[-1]}' in {_path_text(loc[:-1])} of {ident}: {_literal_hint(err, loc[-1])}",
+            doc.loc(*loc, key=True),
+        )
+    field = _path_text(loc)
+    if kind == "missing":
+        return dg.error("SNV202", f"missing field '{field}' in {ident}", doc.loc(*loc[:-1]))
+    if kind == "extra_forbidden":
+        name = loc[-1]
+        if model.__name__ == "ServiceTemplateOverride" and len(loc) == 1:
+            return dg.error(
+                "SNV210",
+                f"an override cannot set '{name}': only {', '.join(OVERRIDABLE)} can be overridden"
+                f"{did_you_mean(name, OVERRIDABLE)}",
+                doc.loc(*loc, key=True),
+                rule="T2",
+            )
+        owner = _model_at(model, loc)
+        fields = [f for f in owner.model_fields if f != "kind"] if owner else []
+        return dg.error(
+            "SNV203",
+            f"unknown field '{field}' in {ident}{did_you_mean(str(name), fields)}",
+            doc.loc(*loc, key=True),
+        )
+    if kind == "literal_secret":
+        return dg.error("SNV208", f"{ident}: {err['msg']}", doc.loc(*loc), redact=True)
+    if kind == "time_range":
+        return dg.error("SNV206", f"{err['msg']} in {ident}", doc.loc(*loc))
+    if kind == "string_pattern_mismatch":
+        value = err.get("input")
+        if "/" in str(err.get("ctx", {}).get("pattern", "")):
+            what = "a unit service ID: <equipment id>/<service name>"
+        elif loc and loc[-1] == "protocol":
+            what = "a lowercase word such as snmp, ssh or wmi"
+        else:
+            what = "an ID: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
+        return dg.error("SNV205", f"invalid value '{value}' for '{field}' in {ident}: expected {what}", doc.loc(*loc))
+    if kind == "string_too_long":
+        return dg.error("SNV205", f"'{field}' in {ident} is too long: {err['msg'].lower()}", doc.loc(*loc))
+    if kind == "literal_error":
+        return dg.error(
+            "SNV205",
+            f"invalid value '{err.get('input')}' for '{field}' in {ident}: {_literal_hint(err, err.get('input'))}",
+            doc.loc(*loc),
+        )
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return dg.error(
+            "SNV205",
+            f"invalid value {err.get('input')} for '{field}' in {ident}: {err['msg'].lower()}",
+            doc.loc(*loc),
+        )
+    if kind in _TYPE_NAMES:
+        return dg.error(
+            "SNV204",
+            f"'{field}' in {ident} must be {_TYPE_NAMES[kind]}, not {_shown(err.get('input'))}",
+            doc.loc(*loc),
+        )
+    return dg.error("SNV205", f"invalid value for '{field}' in {ident}: {err['msg']}", doc.loc(*loc))
+
+
+def _literal_hint(err: dict, value) -> str:
+    expected = err.get("ctx", {}).get("expected", "")
+    choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
+    hint = did_you_mean(str(value), choices)
+    return f"expected one of {', '.join(choices)}{hint}"
+
