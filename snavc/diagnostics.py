@@ -16,6 +16,7 @@ Codes are stable and grouped by stage:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -53,6 +54,26 @@ CODES: dict[str, str] = {
     "SNV304": "duplicate_of cycle",
     "SNV305": "no configuring user",
     "SNV306": "duplicate override",
+    "SNV401": "user may not configure here",
+    "SNV402": "role does not grant the action",
+    "SNV403": "not selectable here",
+    "SNV404": "disabled contact selected",
+    "SNV405": "disabled contact in a group",
+    "SNV406": "group member not selectable",
+    "SNV407": "two defaults for one aspect",
+    "SNV408": "no time period for an aspect",
+    "SNV409": "node without a default time period",
+    "SNV410": "box cannot monitor this node",
+    "SNV411": "user cannot use this box",
+    "SNV412": "partner box not eligible",
+    "SNV413": "'shared' on a client or site box",
+    "SNV414": "override of a template not visible here",
+    "SNV415": "duplicate unit service name",
+    "SNV416": "equipment template service not selectable",
+    "SNV417": "duplicate_of source not visible here",
+    "SNV418": "user service member out of reach",
+    "SNV419": "template period not selectable",
+    "SNV420": "object locked for this user",
 }
 
 
@@ -151,6 +172,11 @@ def _where(file, line, column) -> str:
     return ":".join(parts)
 
 
+# A source line that sets a `secret` key is never shown, whatever the diagnostic (a
+# duplicate key, a syntax error on that line...): secrets never appear in any output.
+_SECRET_LINE = re.compile(r"""^\s*(-\s+)?["']?secret["']?\s*:""")
+
+
 def render_text(diags: list[Diagnostic], source=None) -> str:
     """Compiler-style text: ``file:line:col: error[SNV203] message (rule X)``.
 
@@ -164,8 +190,11 @@ def render_text(diags: list[Diagnostic], source=None) -> str:
             lines = source(d.file)
             if lines and 0 < d.line <= len(lines):
                 text = lines[d.line - 1].rstrip("\r\n")
-                out.append(f"    {text}")
-                if d.column:
+                if _SECRET_LINE.match(text):
+                    text = ""
+                else:
+                    out.append(f"    {text}")
+                if text and d.column:
                     # keep tabs so the caret lines up under the same characters
                     pad = "".join(c if c == "\t" else " " for c in text[: d.column - 1])
                     out.append(f"    {pad}^")

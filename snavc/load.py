@@ -81,7 +81,8 @@ class Document:
                 entry = pos.get(part)
                 if entry is not None:
                     last = i == len(path) - 1
-                    line, col = (entry[0], entry[1]) if key and last else (entry[2], entry[3])
+                    # merged keys (<<) carry a negative key line, see _merge
+                    line, col = (abs(entry[0]), entry[1]) if key and last else (entry[2], entry[3])
                     pos = entry[4]
             elif isinstance(pos, list) and isinstance(part, int) and 0 <= part < len(pos):
                 entry = pos[part]
@@ -449,20 +450,26 @@ def load_text(rel: str, raw: bytes, backend: str = "fast") -> tuple[list[Documen
     may_alias = "*" in text
     try:
         for index, node in enumerate(compose(text)):
-            _document(rel, index, node, may_alias, docs, diags)
+            _document(rel, index, node, may_alias, docs, diags, text)
+    except RecursionError:
+        # ruamel's composer recurses once per nesting level
+        return [], [_too_deep(rel)]
     except Exception as e:  # a YAML error of either parser; anything else is a bug
         if not _is_yaml_error(e):
             raise
+        if backend == "fast" and "maximum nesting depth" in str(e):
+            # libyaml stops at 1000 levels; ruamel would take seconds to fail the same way
+            return [], [_too_deep(rel)]
         if backend == "fast":
             # report syntax errors through the reference parser: same text either way
             return load_text(rel, raw, backend="ruamel")
-        return [], [_syntax_error(rel, e)]
+        return [], [_syntax_error(rel, e, text)]
     if not docs and not diags:
         diags.append(dg.warning("SNV110", "file holds no YAML document", where))
     return docs, diags
 
 
-def _document(rel, index, node, may_alias, docs, diags) -> None:
+def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
     m = node.start_mark
     where = Location(rel, m.line + 1, m.column + 1)
     if may_alias:
@@ -492,14 +499,37 @@ def _document(rel, index, node, may_alias, docs, diags) -> None:
         diags.append(dg.error("SNV109", "document is nested too deeply", where))
         return
     if value is None:
+        if node.__class__.__name__ == "ScalarNode" and node.value == "":
+            where = _empty_document_at(rel, text, m)
         diags.append(dg.error("SNV105", "empty document: every document must be an object with a 'kind'", where))
     elif not isinstance(value, dict):
-        what = "a list" if isinstance(value, list) else f"a {type(value).__name__} scalar"
+        what = _SHAPES.get(type(value), "a scalar")
         diags.append(
             dg.error("SNV106", f"document is {what}, not a mapping: every document must be an object with a 'kind'", where)
         )
     else:
         docs.append(Document(rel, index, m.line + 1, m.column + 1, value, pos))
+
+
+def _too_deep(rel: str) -> Diagnostic:
+    return dg.error("SNV109", "document is nested too deeply to load", Location(rel, None, None))
+
+
+_SHAPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def _empty_document_at(rel: str, text: str, mark) -> Location:
+    """An empty document's ``---`` line: its (empty) node's mark is just past it, often at
+    the next document's ``---`` or past the end of the file."""
+    lines = text.split("\n")
+    n = mark.line
+    if n >= len(lines) or (mark.column == 0 and lines[n].startswith(("---", "..."))):
+        n -= 1
+    while n >= 0 and not lines[n].startswith("---"):
+        n -= 1
+    if n < 0:
+        return Location(rel, mark.line + 1, mark.column + 1)
+    return Location(rel, n + 1, 1)
 
 
 def _tab_indents(rel: str, text: str) -> list[Diagnostic]:
@@ -519,9 +549,14 @@ def _is_yaml_error(e: Exception) -> bool:
     return any(c.__name__ in ("YAMLError", "MarkedYAMLError") for c in type(e).__mro__)
 
 
-def _syntax_error(rel: str, e) -> Diagnostic:
+def _syntax_error(rel: str, e, text: str = "") -> Diagnostic:
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e).split("\n")[0]
+    position = getattr(e, "position", None)  # a reader error (a control character)
+    if mark is None and isinstance(position, int) and 0 <= position <= len(text):
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        return dg.error("SNV101", f"YAML syntax error: {problem}", Location(rel, line, column))
     context = getattr(e, "context", None)
     message = f"YAML syntax error: {problem}"
     if context:

@@ -126,3 +126,19 @@ def check(repo: str | Path, backend: str = "fast") -> Result:
     if not docs:
         diags.append(dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None)))
     return Result(repo, tree, dg.sort(diags), rels, len(docs))
+
+
+def compile_repo(repo: str | Path, backend: str = "fast"):
+    """:func:`check`, then every rule (snavc.resolve): the effective configuration.
+
+    Returns ``(result, resolution)``; ``resolution`` is None when the repository could
+    not be linked into a tree.
+    """
+    from .resolve import resolve
+
+    result = check(repo, backend)
+    if result.tree is None:
+        return result, None
+    res = resolve(result.tree)
+    result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
+    return result, res

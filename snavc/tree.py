@@ -292,6 +292,7 @@ def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[st
 
 def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) -> None:
     for path, target, ident in references(obj):
+        note = ""
         if target == "node":
             if ident in tree.nodes:
                 continue
@@ -299,18 +300,19 @@ def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) ->
             if ident in known:
                 continue  # exists, but out of the tree: its own N1 error says why
             candidates = list(tree.nodes)
-            what = "node (partner, client or site)"
+            what = "node"
         elif target == "unit-service":
             eq, _, name = ident.partition("/")
             names = tree.unit_services.get(eq)
             if names is not None and name in names:
                 continue
+            what = "unit service"
             if names is None:
                 candidates = [f"{e}/{n}" for e in index.get("Equipment", {}) for n in tree.unit_services.get(e, ())]
-                what = "unit service (no such equipment)"
+                note = f" (no equipment '{eq}')"
             else:
                 candidates = [f"{eq}/{n}" for n in names]
-                what = f"unit service (equipment '{eq}' has {', '.join(names) or 'none'})"
+                note = f" (equipment '{eq}' has {', '.join(names) or 'no unit service'})"
         else:
             if ident in index.get(target, {}):
                 continue
@@ -325,7 +327,7 @@ def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) ->
         tree.diagnostics.append(
             dg.error(
                 "SNV302",
-                f"{_label(obj)} refers to {what} '{ident}', which does not exist{hint}",
+                f"{_label(obj)} refers to {what} '{ident}', which does not exist{note}{hint}",
                 _where(obj, *path),
             )
         )

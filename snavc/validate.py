@@ -13,6 +13,7 @@ import typing
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
@@ -97,6 +98,8 @@ def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = Fa
                 doc.loc("kind"),
             )
         )
+    if kind == "TimePeriod":
+        _check_overlaps(doc, data.get("ranges"), diags)
     try:
         obj = model.model_validate(data)
     except ValidationError as e:
@@ -156,18 +159,6 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
             )
         )
     if kind == "TimePeriod":
-        for day, ranges in obj.ranges.items():
-            spans = sorted((parse_range(r), i) for i, r in enumerate(ranges))
-            for (prev, pi), (cur, ci) in zip(spans, spans[1:]):
-                if cur[0] < prev[1]:
-                    diags.append(
-                        dg.error(
-                            "SNV207",
-                            f"time range '{ranges[ci]}' overlaps '{ranges[pi]}' on {day} in {ident}",
-                            doc.loc("ranges", day, ci),
-                            related=(doc.loc("ranges", day, pi, message="overlapped range"),),
-                        )
-                    )
         seen = set()
         for i, aspect in enumerate(obj.default_for):
             if aspect in seen:
@@ -175,6 +166,33 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                     dg.error("SNV205", f"'{aspect}' is listed twice in default_for of {ident}", doc.loc("default_for", i))
                 )
             seen.add(aspect)
+
+
+def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
+    """No two ranges of one day may overlap; checked on the raw data so that it is
+    reported beside any malformed range of the same period."""
+    if not isinstance(ranges, dict):
+        return
+    for day, items in ranges.items():
+        if not isinstance(items, list):
+            continue
+        spans = []
+        for i, text in enumerate(items):
+            try:
+                spans.append((parse_range(text), i))
+            except (PydanticCustomError, TypeError):
+                continue  # reported by the model
+        spans.sort()
+        for (prev, pi), (cur, ci) in zip(spans, spans[1:]):
+            if cur[0] < prev[1]:
+                diags.append(
+                    dg.error(
+                        "SNV207",
+                        f"time range '{items[ci]}' overlaps '{items[pi]}' on {day} in {_ident(doc)}",
+                        doc.loc("ranges", day, ci),
+                        related=(doc.loc("ranges", day, pi, message="overlapped range"),),
+                    )
+                )
 
 
 def _ident(doc: Document) -> str:
@@ -286,6 +304,17 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
         )
     if kind == "literal_secret":
         return dg.error("SNV208", f"{ident}: {err['msg']}", doc.loc(*loc), redact=True)
+    if loc == ("secret",) and model.__name__ == "MonitoringAccount" and kind != "missing":
+        # a secret of the wrong type (a number, a list...) is still never echoed
+        value = err.get("input")
+        code = "SNV204" if isinstance(value, dict | list) else "SNV208"
+        return dg.error(
+            code,
+            f"{ident}: 'secret' must be a string that refers to the secret (env:NAME or file:path), "
+            f"not {'a mapping' if isinstance(value, dict) else 'a list' if isinstance(value, list) else 'a literal value'}",
+            doc.loc(*loc),
+            redact=True,
+        )
     if kind == "time_range":
         return dg.error("SNV206", f"{err['msg']} in {ident}", doc.loc(*loc))
     if kind == "string_pattern_mismatch":

@@ -1,0 +1,71 @@
+"""Resolve: the rules of RULES.md applied to a whole tree (fourth stage).
+
+One module per rule family, each naming its rule IDs:
+
+    scope       V1, V1a, V2, V3, V4, V6, V7   who sees what, from where
+    periods     P1-P10                         defaults and the default walk
+    contacts    C1-C4                          contacts and groups
+    boxes       B1-B4                          which box monitors what
+    templates   T1-T4, T6-T9                   overrides, duplicates, types
+    objects     E1, U1 (+ the above)           equipment, unit and user services
+    locks       L1-L4                          who may still edit what
+
+``resolve(tree)`` runs the checks of the shared objects, then resolves every equipment
+and user service; the result holds the effective configuration, the diagnostics, and the
+context that queries and ``explain`` reuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..diagnostics import Diagnostic
+from ..tree import Tree
+from .boxes import Boxes, check_boxes
+from .contacts import check_groups
+from .context import Context
+from .objects import Resolver
+from .periods import DefaultWalk, check_nodes, collect_defaults
+from .templates import Templates, check_templates
+
+
+@dataclass(slots=True)
+class Resolution:
+    tree: Tree
+    ctx: Context
+    walk: DefaultWalk
+    templates: Templates
+    boxes: Boxes
+    resolver: Resolver
+    nodes: dict[str, dict]
+    equipment: dict[str, dict]
+    user_services: dict[str, dict]
+    diagnostics: list[Diagnostic]
+
+
+def engine(tree: Tree) -> Resolution:
+    """The rules engine over ``tree``, shared objects checked, nothing resolved yet."""
+    ctx = Context(tree)
+    collect_defaults(ctx)  # P2
+    walk = DefaultWalk(ctx)
+    templates = Templates(ctx)
+    boxes = Boxes(ctx)
+    check_groups(ctx)  # C2, C4
+    check_boxes(ctx)  # B3
+    check_templates(ctx)  # T2, T7, T9
+    nodes = check_nodes(ctx, walk)  # P9, P10
+    return Resolution(tree, ctx, walk, templates, boxes, Resolver(ctx, walk, templates), nodes, {}, {}, ctx.diagnostics)
+
+
+def resolve(tree: Tree) -> Resolution:
+    """Every rule over the whole tree: the effective configuration and its diagnostics."""
+    res = engine(tree)
+    for eq_id in sorted(tree.objects.get("Equipment", {})):
+        effective = res.resolver.equipment(tree.objects["Equipment"][eq_id], res.boxes)
+        if effective is not None:
+            res.equipment[eq_id] = effective
+    for us_id in sorted(tree.objects.get("UserService", {})):
+        effective = res.resolver.user_service(tree.objects["UserService"][us_id])
+        if effective is not None:
+            res.user_services[us_id] = effective
+    return res

@@ -1,0 +1,229 @@
+"""Equipment, unit services and user services: every rule applied to each (V1, V3, V6,
+B1-B3, C1-C3, P3-P7, T3, T9, E1, U1), giving their effective configuration.
+
+Each object is resolved from the point of view of the user who configures it
+(``configured_by``, else ``Project.default_user``): that user's scope decides what may be
+selected, which defaults apply and which overrides reach it.
+"""
+
+from __future__ import annotations
+
+from ..model import ASPECTS, OVERRIDABLE
+from ..tree import Node
+from .boxes import box_problem
+from .context import Context
+from .contacts import check_notification
+from .periods import DefaultWalk, check_explicit
+from .scope import ACTIONS
+from .templates import Templates, unit_service_specs
+
+SERVICE_FIELDS = (*OVERRIDABLE, "notification_period")
+
+
+class Resolver:
+    """Resolves equipment and user services over one tree."""
+
+    def __init__(self, ctx: Context, walk: DefaultWalk, templates: Templates):
+        self.ctx = ctx
+        self.walk = walk
+        self.templates = templates
+
+    # -- shared steps ------------------------------------------------------------------
+
+    def configurer(self, obj, permissions: list[str]):
+        """V1/V1a: the configuring user, their home and scope top, or None (reported)."""
+        ctx = self.ctx
+        user_id = ctx.tree.configurer(obj)
+        user = ctx.scope.user(user_id)
+        node = ctx.tree.nodes.get(obj.at)
+        if user is None or node is None:
+            return None  # missing or dangling: reported by the tree stage
+        path = ("configured_by",) if obj.configured_by else ("at",)
+        for permission in permissions:
+            problem = ctx.scope.configure_problem(user, node, permission)
+            if problem is not None:
+                rule, message = problem
+                via = "" if obj.configured_by else " (the project's default_user)"
+                ctx.error("SNV401" if rule == "V1" else "SNV402", rule, message + via, obj, *path)
+                return None
+        home = ctx.scope.home(user)
+        return user, home, ctx.scope.top(home, node), node
+
+    def periods(self, obj, top: Node, node: Node, who: str) -> dict | None:
+        """P3-P5, P7: each aspect explicit (and selectable) or from the default walk."""
+        out = {}
+        ok = True
+        for aspect in ASPECTS:
+            explicit = getattr(obj.periods, aspect)
+            if explicit is not None:
+                check_explicit(self.ctx, obj, ("periods", aspect), explicit, top, node, who)
+                loc = obj.doc.loc("periods", aspect)
+                out[aspect] = {"id": explicit, "from": "explicit", "file": loc.file, "line": loc.line}
+                continue
+            found = self.walk.find(aspect, top, node)
+            if found is None:
+                ok = False
+                self.ctx.error(
+                    "SNV408",
+                    "P5",
+                    f"no {aspect} period for {obj.kind} '{obj.id}': none set, no default from '{node.id}' up "
+                    f"to '{top.id}', none in the product; set periods.{aspect} or define a default (P9)",
+                    obj,
+                    "id",
+                )
+                continue
+            out[aspect] = self.period_entry(found)
+        return out if ok else None
+
+    def period_entry(self, found: tuple[str, str]) -> dict:
+        pid, src = found
+        period = self.ctx.tree.get("TimePeriod", pid)
+        loc = period.doc.loc("default_for")
+        return {"id": pid, "from": src, "file": loc.file, "line": loc.line}
+
+    def selectable_ref(self, obj, path, kind: str, ident: str, top: Node, node: Node, rule: str, who: str) -> None:
+        """V3/V4 for one reference."""
+        visible = self.ctx.scope.selectable(kind, top, node)
+        if ident in visible or self.ctx.tree.get(kind, ident) is None:
+            return
+        target = self.ctx.tree.get(kind, ident)
+        at = getattr(target, "at", None) or "product"
+        hint = ""
+        at_node = self.ctx.tree.nodes.get(at)
+        if at_node is not None and at_node.kind == "partner" and node.mode == "resale":
+            hint = " (partner objects are not visible under a resale client, V2/V7)"
+        self.ctx.error(
+            "SNV403",
+            rule,
+            f"{kind} '{ident}' (defined at '{at}') is not selectable at '{node.id}' for {who}{hint}; "
+            f"selectable: {', '.join(sorted(visible)) or 'none'}",
+            obj,
+            *path,
+        )
+
+    # -- equipment ---------------------------------------------------------------------
+
+    def equipment(self, eq, boxes) -> dict | None:
+        ctx = self.ctx
+        needs = [ACTIONS["equipment"]] + ([ACTIONS["services"]] if eq.services else [])
+        found = self.configurer(eq, needs)
+        if found is None:
+            return None
+        user, home, top, node = found
+        who = f"user '{user.id}'"
+        if eq.template is not None:
+            self.selectable_ref(eq, ("template",), "EquipmentTemplate", eq.template, top, node, "V3", who)
+        box = ctx.tree.get("Box", eq.box)
+        if box is not None:
+            problem = box_problem(ctx, box, home, node)
+            if problem is not None:
+                code, rule, message = problem
+                allowed = boxes.eligible(home, node)
+                ctx.error(
+                    code,
+                    rule,
+                    f"{message}; boxes {user.id} may pick at '{node.id}': {', '.join(allowed) or 'none'}",
+                    eq,
+                    "box",
+                )
+        for i, account in enumerate(eq.accounts):
+            self.selectable_ref(eq, ("accounts", i), "MonitoringAccount", account, top, node, "E1", who)
+        check_notification(ctx, eq, top, node, who)
+        periods = self.periods(eq, top, node, who)
+        services = self.unit_services(eq, top, node, who)
+        return {
+            "at": eq.at,
+            "name": eq.name,
+            "address": eq.address,
+            "box": eq.box,
+            "configured_by": user.id,
+            "template": eq.template,
+            "accounts": list(eq.accounts),
+            "periods": periods,
+            "notification": {"contacts": list(eq.notification.contacts), "groups": list(eq.notification.groups)},
+            "services": services,
+        }
+
+    def unit_services(self, eq, top: Node, node: Node, who: str) -> dict:
+        """T9, T3, P6: every unit service of an equipment, resolved at its node."""
+        ctx = self.ctx
+        out: dict[str, dict] = {}
+        first_at: dict[str, tuple] = {}
+        notification = None
+        for name, tid, explicit, path in unit_service_specs(ctx, eq):
+            if name in out:
+                ctx.error(
+                    "SNV415",
+                    "T9",
+                    f"two unit services named '{name}' on equipment '{eq.id}': give one a distinct 'name'",
+                    eq,
+                    *path,
+                    related=(eq.doc.loc(*first_at[name], message="first unit service of that name"),),
+                )
+                continue
+            first_at[name] = path
+            if ctx.tree.get("ServiceTemplate", tid) is None:
+                continue  # dangling: reported by the tree stage
+            tpath = path + ("template",) if explicit is not None else path
+            self.selectable_ref(eq, tpath, "ServiceTemplate", tid, top, node, "V6", who)
+            values = dict(self.templates.resolve(tid, top, node))
+            if explicit is not None:
+                for f in SERVICE_FIELDS:
+                    v = getattr(explicit, f)
+                    if v is not None:
+                        if f.endswith("_period"):
+                            check_explicit(ctx, eq, path + (f,), v, top, node, who)
+                        values[f] = (v, (node.id, eq.doc.file, eq.doc.loc(*path, f).line))
+            if "notification_period" not in values:
+                # P6: from the default walk at the equipment's node, not from the equipment
+                if notification is None:
+                    notification = self.walk.find("notification", top, node)
+                if notification is not None:
+                    entry = self.period_entry(notification)
+                    values["notification_period"] = (notification[0], (notification[1], entry["file"], entry["line"]))
+            service = {"template": tid}
+            origins = {}
+            for f in SERVICE_FIELDS:
+                v, where = values.get(f, (None, None))
+                service[f] = v
+                if where is not None:
+                    origins[f] = list(where)
+            service["origins"] = origins
+            out[name] = service
+        return out
+
+    # -- user services -----------------------------------------------------------------
+
+    def user_service(self, us) -> dict | None:
+        """U1 (members at the node or below), P3-P5 and C1-C3 like an equipment."""
+        ctx = self.ctx
+        found = self.configurer(us, [ACTIONS["services"]])
+        if found is None:
+            return None
+        user, home, top, node = found
+        who = f"user '{user.id}'"
+        for i, member in enumerate(us.members):
+            eq_id = member.partition("/")[0]
+            eq = ctx.tree.get("Equipment", eq_id)
+            eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
+            if eq_node is not None and not node.is_ancestor_or_self(eq_node):
+                ctx.error(
+                    "SNV418",
+                    "U1",
+                    f"unit service '{member}' is on equipment at '{eq_node.id}', outside '{node.id}': a user "
+                    f"service's members are unit services of equipment at its node or below",
+                    us,
+                    "members",
+                    i,
+                )
+        check_notification(ctx, us, top, node, who)
+        periods = self.periods(us, top, node, who)
+        return {
+            "at": us.at,
+            "name": us.name,
+            "configured_by": user.id,
+            "members": list(us.members),
+            "periods": periods,
+            "notification": {"contacts": list(us.notification.contacts), "groups": list(us.notification.groups)},
+        }
+

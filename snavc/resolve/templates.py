@@ -1,0 +1,207 @@
+"""Service and equipment templates: types, overrides, duplicates (T1-T4, T6-T9).
+
+A service template's values at a node, for a scope top (T3): start from the template's
+own fields (for a duplicate, T7, from its source as a partner user sees it at the
+duplicate's node, then the duplicate's own fields); then each override on
+path(top -> node), highest first, replaces the fields it sets (T3, T6). What you can
+see is what you get: an override outside the configuring user's scope never applies.
+Results are cached per (template, top, node).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..model import OVERRIDABLE
+from ..tree import Node, equipment_template_services
+from .context import Context, Origin, origin
+from .scope import cut_point
+
+# field -> (value, origin)
+Values = dict[str, tuple[object, Origin]]
+
+
+class Templates:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.resolve = lru_cache(maxsize=None)(self._resolve)
+
+    def _resolve(self, template_id: str, top: Node, node: Node) -> Values:
+        return self.values(template_id, top, node, None, frozenset())
+
+    def values(self, template_id: str, top: Node, node: Node, trace: list | None, seen: frozenset) -> Values:
+        """T3/T6/T7: the resolved fields of a service template at ``node`` for ``top``.
+
+        With ``trace``, appends the steps (base, duplicate source, overrides applied or
+        out of scope) for ``explain``.
+        """
+        tree = self.ctx.tree
+        template = tree.get("ServiceTemplate", template_id)
+        if template is None or template_id in seen:
+            return {}
+        tnode = tree.node_of(template)
+        out: Values = {}
+        if template.duplicate_of is not None:
+            # T7: the source as a partner user sees it at the duplicate's node
+            src_top = cut_point(tnode)
+            if trace is not None:
+                trace.append(
+                    {
+                        "step": "duplicate",
+                        "node": tnode.id,
+                        "why": f"'{template_id}' duplicates '{template.duplicate_of}': starts from it as seen "
+                        f"at '{tnode.id}' by a partner user (T7)",
+                    }
+                )
+            out.update(self.values(template.duplicate_of, src_top, tnode, trace, seen | {template_id}))
+        own = {f: getattr(template, f) for f in OVERRIDABLE if getattr(template, f) is not None}
+        for f, v in own.items():
+            out[f] = (v, origin(tree, template, f))
+        if trace is not None:
+            trace.append(
+                {
+                    "step": "template",
+                    "node": tnode.id,
+                    "template": template_id,
+                    "sets": sorted(own),
+                    "file": template.doc.file,
+                    "line": template.doc.line,
+                }
+            )
+        by_at = tree.overrides.get(template_id, {})
+        if trace is not None:
+            in_scope = {n.id for n in node.path[top.depth :]}
+            for at, ov in sorted(by_at.items()):
+                if at not in in_scope:
+                    trace.append(
+                        {
+                            "step": "override",
+                            "node": at,
+                            "result": "skipped",
+                            "why": _outside_why(tree.nodes.get(at), top, node),
+                            "file": ov.doc.file,
+                            "line": ov.doc.line,
+                        }
+                    )
+        for ov in self.ctx.scope.overrides_in_scope(template_id, top, node):
+            sets = [f for f in OVERRIDABLE if getattr(ov, f) is not None]
+            for f in sets:
+                out[f] = (getattr(ov, f), origin(tree, ov, f))
+            if trace is not None:
+                trace.append(
+                    {
+                        "step": "override",
+                        "node": ov.at,
+                        "result": "applied",
+                        "sets": sets,
+                        "file": ov.doc.file,
+                        "line": ov.doc.line,
+                    }
+                )
+        return out
+
+    def type_at(self, kind: str, template, top: Node, node: Node) -> tuple[str, Node]:
+        """T1: the type of a template listed at ``node`` and the node that defines it
+        (for an overridden template, its deepest override in scope)."""
+        tree = self.ctx.tree
+        tnode = tree.node_of(template)
+        overrides = self.ctx.scope.overrides_in_scope(template.id, top, node) if kind == "ServiceTemplate" else []
+        if overrides:
+            deepest = tree.nodes[overrides[-1].at]
+            return ("OVERRIDDEN" if deepest is node else "INHERITED"), deepest
+        if tnode is node:
+            return "CREATED", tnode
+        if tnode.kind == "product":
+            return "PRODUCT", tnode
+        return "INHERITED", tnode
+
+
+def _outside_why(at: Node | None, top: Node, node: Node) -> str:
+    if at is None:
+        return "outside the tree"
+    if not at.is_ancestor_or_self(node):
+        return f"skipped: '{at.id}' is not on the path to '{node.id}' (V4)"
+    if at.kind == "partner" and node.mode == "resale":
+        return "skipped: the client is in resale mode, the partner's overrides do not reach it (V2, T3)"
+    return f"skipped: '{at.id}' is above the top of the configuring user's scope, '{top.id}' (V2, T3)"
+
+
+def check_templates(ctx: Context) -> None:
+    """T2, T7, T9 and template periods, each from a partner user's view of the node."""
+    tree, scope = ctx.tree, ctx.scope
+    for by_at in tree.overrides.values():
+        for ov in by_at.values():
+            node = tree.nodes.get(ov.at)
+            if node is None or tree.get("ServiceTemplate", ov.template) is None:
+                continue
+            if ov.template not in scope.partner_selectable("ServiceTemplate", node):
+                ctx.error(
+                    "SNV414",
+                    "T2",
+                    f"service template '{ov.template}' is not visible at '{node.id}', so it cannot be "
+                    f"overridden there; visible: {_names(scope.partner_selectable('ServiceTemplate', node))}",
+                    ov,
+                    "template",
+                )
+            _check_periods(ctx, ov, node)
+    for kind in ("ServiceTemplate", "EquipmentTemplate"):
+        for template in tree.objects.get(kind, {}).values():
+            node = tree.node_of(template)
+            if node.kind == "product":
+                continue
+            if template.duplicate_of is not None and tree.get(kind, template.duplicate_of) is not None:
+                visible = scope.partner_selectable(kind, node)
+                if template.duplicate_of not in visible:
+                    ctx.error(
+                        "SNV417",
+                        "T7",
+                        f"{kind} '{template.id}' duplicates '{template.duplicate_of}', which is not visible at "
+                        f"'{node.id}'; visible: {_names(visible)}",
+                        template,
+                        "duplicate_of",
+                    )
+            if kind == "ServiceTemplate":
+                _check_periods(ctx, template, node)
+            elif template.services:
+                visible = scope.partner_selectable("ServiceTemplate", node)
+                for i, sid in enumerate(template.services):
+                    if tree.get("ServiceTemplate", sid) is not None and sid not in visible:
+                        ctx.error(
+                            "SNV416",
+                            "T9",
+                            f"service template '{sid}' is not selectable at '{node.id}', where equipment "
+                            f"template '{template.id}' is defined; selectable: {_names(visible)}",
+                            template,
+                            "services",
+                            i,
+                        )
+
+
+def _check_periods(ctx: Context, obj, node: Node) -> None:
+    visible = ctx.scope.partner_selectable("TimePeriod", node)
+    for f in ("check_period", "availability_period"):
+        pid = getattr(obj, f)
+        if pid is not None and ctx.tree.get("TimePeriod", pid) is not None and pid not in visible:
+            ctx.error(
+                "SNV419",
+                "P7",
+                f"time period '{pid}' is not selectable at '{node.id}'; selectable: {_names(visible)}",
+                obj,
+                f,
+            )
+
+
+def unit_service_specs(ctx: Context, equipment) -> list[tuple[str, str, object | None, tuple]]:
+    """T9: ``(name, template ID, explicit service or None, path)`` of every unit service:
+    the equipment template's first (named after their template), then its own."""
+    out = []
+    for tid in equipment_template_services(ctx.tree, equipment.template):
+        out.append((tid, tid, None, ("template",)))
+    for i, s in enumerate(equipment.services):
+        out.append((s.name or s.template, s.template, s, ("services", i)))
+    return out
+
+
+def _names(table) -> str:
+    return ", ".join(sorted(table)) or "none"
+
