@@ -14,6 +14,15 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/snavc validate samples/seed
+	$(BIN)/snavc build samples/seed -o build/seed
+	@echo "--- B4: boxes Stéphanie may pick at Client 1 Site 2"
+	$(BIN)/snavc query selectable samples/seed --as stephanie --at client1-site2 --kind box
+	@echo "--- V7: service templates François sees at Client 1 (managed)"
+	$(BIN)/snavc query selectable samples/seed --as francois --at client1 --kind service-template
+	@echo "--- L3: may Stéphanie edit François's equipment on the partner's shared box? (exit 1: no)"
+	-$(BIN)/snavc query can-edit samples/seed --as stephanie srv-web-01
+	@echo "--- P3: where srv-web-01's check period comes from"
+	$(BIN)/snavc explain samples/seed srv-web-01.periods.check
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

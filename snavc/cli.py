@@ -18,7 +18,8 @@ import click
 
 from . import diagnostics as dg
 from . import load as loadmod
-from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, check
+from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, check, compile_repo
+from .resolve.scope import ACTIONS, KIND_NAMES
 
 FORMATS = ("text", "json", "github")
 
@@ -120,6 +121,244 @@ def validate(repo: Path, fmt: str, loader: str):
     result = check(repo, backend=loader)
     emit_diagnostics(result.diagnostics, fmt, repo)
     sys.exit(0 if result.ok else 1)
+
+
+def _compiled(repo: Path, loader: str = "fast"):
+    """Compile for a query: a repository with errors gets its diagnostics and exit 1."""
+    result, res = compile_repo(repo, backend=loader)
+    if not result.ok or res is None:
+        errors = [d for d in result.diagnostics if d.severity == "error"]
+        click.echo(dg.render_text(errors, _source(repo)), nl=False, err=True)
+        click.echo(f"snavc: {repo} has errors; fix them first (snavc validate)", err=True)
+        sys.exit(1)
+    return result, res
+
+
+def _usage(message: str):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@cli.command()
+@repo_argument
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder; replaced atomically, only if it is a previous snavc build or empty.",
+)
+@format_option("text", "json", "github")
+@backend_option
+def build(repo: Path, out: Path, fmt: str, loader: str):
+    """Validate REPO, then write its effective configuration to OUT/.
+
+    Writes OUT/effective.json (every node with its default periods, every equipment
+    with its unit services, every user service; each resolved value with its origin)
+    and OUT/diagnostics.json. Deterministic: same input, same bytes. Atomic: when the
+    build fails, an existing OUT is left untouched.
+
+    \b
+    Example:
+      snavc build samples/seed -o build/
+    """
+    from .emit import OutputError, effective, write_build
+
+    result, res = compile_repo(repo, backend=loader)
+    if not result.ok or res is None:
+        emit_diagnostics(result.diagnostics, fmt, repo)
+        sys.exit(1)
+    try:
+        write_build(out, effective(res), result.diagnostics)
+    except OutputError as e:
+        _usage(str(e))
+    except OSError as e:
+        click.echo(f"snavc: cannot write {out}: {e.strerror}", err=True)
+        sys.exit(1)
+    if result.diagnostics:
+        emit_diagnostics(result.diagnostics, fmt, repo)
+    if fmt == "text":
+        click.echo(
+            f"built {len(res.equipment)} equipment, "
+            f"{sum(len(e['services']) for e in res.equipment.values())} unit services, "
+            f"{len(res.user_services)} user services into {out}/"
+        )
+
+
+@cli.group()
+def query():
+    """Ask what a user may select, list or edit (the build's own rules answer)."""
+
+
+def _query_options(f):
+    f = click.option("--as", "as_user", required=True, help="The user asking (a User ID).")(f)
+    return f
+
+
+@query.command("selectable")
+@repo_argument
+@_query_options
+@click.option("--at", "at", required=True, help="The selected node (partner, client or site ID).")
+@click.option("--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to select.")
+@click.option(
+    "--action",
+    type=click.Choice(sorted(ACTIONS)),
+    default="equipment",
+    show_default=True,
+    help="What the user is doing; sets the permission V1 checks.",
+)
+@format_option("text", "json")
+def query_selectable(repo, as_user, at, kind, action, fmt):
+    """What USER can select at NODE (rules V1-V7, C1, P1, P8, T1, T8, B1-B4).
+
+    Exits 1 when the user may not configure at NODE (V1), 2 for an unknown user, node
+    or kind.
+
+    \b
+    Example:
+      snavc query selectable samples/seed --as stephanie --at client1-site2 --kind box
+    """
+    from .query import QueryError, Refused, selectable
+
+    _, res = _compiled(repo)
+    try:
+        items = selectable(res, as_user, at, kind, action)
+    except QueryError as e:
+        _usage(str(e))
+    except Refused as e:
+        _refused(str(e), fmt)
+    _print_items(items, fmt)
+
+
+def _refused(message: str, fmt: str):
+    if fmt == "json":
+        click.echo(json.dumps({"refused": True, "message": message}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"refused: {message}", err=True)
+    sys.exit(1)
+
+
+def _print_items(items: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(items, indent=2, sort_keys=True, ensure_ascii=False))
+        return
+    if not items:
+        click.echo("(nothing)")
+        return
+    extra = [k for k in ("type", "section", "default_for", "shared", "enabled", "selectable") if k in items[0]]
+    cols = ["id", "defined_at", "editor", *extra]
+    rows = [[_cell(i.get(c)) for c in cols] for i in items]
+    widths = [max(len(c), *(len(r[n]) for r in rows)) for n, c in enumerate(cols)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+
+
+def _cell(v) -> str:
+    if isinstance(v, list):
+        return ",".join(v) or "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return "-" if v is None else str(v)
+
+
+@query.command("list")
+@repo_argument
+@click.option("--as", "as_user", default=None, help="The user looking (default: the project's default_user).")
+@click.option("--at", "at", required=True, help="The selected node.")
+@click.option("--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to list.")
+@click.option(
+    "--with-subordinates",
+    is_flag=True,
+    help="Also list objects defined below NODE («Comptes et subordonnés», V5); never selectable.",
+)
+@format_option("text", "json")
+def query_list(repo, as_user, at, kind, with_subordinates, fmt):
+    """The list view at NODE: what `selectable` gives, disabled contacts included and
+    marked, plus with --with-subordinates what is defined below NODE (rule V5)."""
+    from .query import QueryError, Refused, list_view
+
+    result, res = _compiled(repo)
+    as_user = as_user or res.tree.project.default_user
+    if as_user is None:
+        _usage("no user: pass --as USER or set default_user in snav.yaml")
+    try:
+        items = list_view(res, as_user, at, kind, with_subordinates)
+    except QueryError as e:
+        _usage(str(e))
+    except Refused as e:
+        _refused(str(e), fmt)
+    _print_items(items, fmt)
+
+
+@query.command("can-edit")
+@repo_argument
+@_query_options
+@click.argument("obj", metavar="OBJECT")
+@format_option("text", "json")
+def query_can_edit(repo, as_user, obj, fmt):
+    """Whether USER may modify OBJECT, and every reason not (rules L1-L4, V1, B2).
+
+    OBJECT is KIND/ID (equipment/srv-01, user-service/webshop, service-template/cpu...),
+    an ID unique across kinds, or a unit service EQUIPMENT/SERVICE. Exits 0 when
+    editable, 1 when not, 2 for an unknown user or object.
+
+    \b
+    Example:
+      snavc query can-edit samples/seed --as stephanie srv-web-01
+    """
+    from .query import QueryError, can_edit
+
+    _, res = _compiled(repo)
+    try:
+        answer = can_edit(res, as_user, obj)
+    except QueryError as e:
+        _usage(str(e))
+    if fmt == "json":
+        click.echo(json.dumps(answer, indent=2, sort_keys=True, ensure_ascii=False))
+    elif answer["editable"]:
+        click.echo(f"{as_user} may edit {obj}")
+    else:
+        click.echo(f"{as_user} may not edit {obj}:")
+        for r in answer["reasons"]:
+            click.echo(f"  - {r['message']} (rule {r['rule']})")
+    sys.exit(0 if answer["editable"] else 1)
+
+
+@cli.command()
+@repo_argument
+@click.argument("spec", metavar="OBJECT[.FIELD]")
+@click.option("--as", "as_user", default=None, help="For a service template: the user who would use it.")
+@click.option("--at", "at", default=None, help="For a service template: the node it is used at.")
+@format_option("text", "json")
+def explain(repo, spec, as_user, at, fmt):
+    """Where each resolved value of OBJECT comes from, step by step.
+
+    For an equipment, every field at once: box, periods (the default walk node by
+    node, what was skipped and why), unit services (template, duplicate source,
+    overrides applied or out of scope). FIELD narrows it: srv-web-01.periods.check,
+    srv-web-01/cpu.criticality. A node explains its default summary (P10); a service
+    template its values at --at NODE for --as USER.
+
+    \b
+    Examples:
+      snavc explain samples/seed srv-web-01
+      snavc explain samples/seed srv-web-01.services.cpu.criticality
+      snavc explain samples/seed service-template/cpu --at client1-site2 --as stephanie
+    """
+    from .explain import explain as run, render_text
+    from .query import QueryError
+
+    _, res = _compiled(repo)
+    try:
+        out = run(res, spec, as_user, at)
+    except QueryError as e:
+        _usage(str(e))
+    if fmt == "json":
+        click.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        click.echo(render_text(out), nl=False)
 
 
 @cli.command()

@@ -30,7 +30,7 @@ def box_problem(ctx: Context, box, home: Node, node: Node) -> tuple[str, str, st
         return (
             "SNV411",
             "B2",
-            f"box '{box.id}' is at '{bnode.id}', above the configuring user's home '{home.id}': "
+            f"box '{box.id}' is at '{bnode.id}', above the user's home '{home.id}': "
             "a user may only use boxes at their home node or below",
         )
     if bnode.kind == "partner" and node is not bnode:

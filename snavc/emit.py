@@ -1,0 +1,96 @@
+"""Emit: a resolved tree -> the effective configuration, as deterministic JSON.
+
+Fifth stage. ``effective(result, resolution)`` builds the document of INTERFACE §2
+(nodes with their default summary, equipment with unit services, user services), with
+the origin of every resolved value; ``write_build`` writes it atomically: a failed or
+interrupted build leaves an existing output folder as it was. Same input, same bytes:
+keys sorted, no timestamps, no absolute paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import diagnostics as dg
+from .load import BUILD_MARKER
+
+FORMAT = 1
+EFFECTIVE = "effective.json"
+DIAGNOSTICS = "diagnostics.json"
+
+
+class OutputError(Exception):
+    """The output folder cannot be written (not a snavc build, not writable...)."""
+
+
+def effective(resolution) -> dict:
+    tree = resolution.tree
+    nodes = {}
+    for node_id, node in tree.nodes.items():
+        if node.kind == "product":
+            continue
+        nodes[node_id] = {
+            "kind": node.kind,
+            "name": node.name,
+            "parent": node.parent.id if node.parent.kind != "product" else None,
+            "mode": node.mode,
+            "crm_ref": getattr(node.obj, "crm_ref", None),
+            "defaults": resolution.nodes.get(node_id),
+        }
+    return {
+        "format": FORMAT,
+        "nodes": nodes,
+        "equipment": resolution.equipment,
+        "user_services": resolution.user_services,
+    }
+
+
+def dumps(document) -> str:
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_build(out: Path, document: dict, diagnostics: list) -> None:
+    """Write ``OUT/effective.json`` and ``OUT/diagnostics.json`` atomically.
+
+    The new build is written to a sibling temporary folder, then swapped in with renames.
+    An existing ``OUT`` that is not a snavc build (no marker) and not empty is refused.
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"{out} exists and is not a folder")
+        if any(out.iterdir()) and not (out / BUILD_MARKER).exists():
+            raise OutputError(
+                f"{out} is not empty and is not a snavc build (no {BUILD_MARKER} marker): refusing to replace it"
+            )
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would leak into OUT
+    try:
+        (tmp / EFFECTIVE).write_text(dumps(document), encoding="utf-8")
+        (tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
+        (tmp / BUILD_MARKER).write_text("written by snavc build; the whole folder is replaced by the next build\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+        os.replace(out, old / "build")
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:  # put the previous build back
+            os.replace(old / "build", out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

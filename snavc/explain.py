@@ -1,0 +1,271 @@
+"""Explain: where each resolved value comes from, step by step.
+
+Re-runs the resolution of one object with tracing on (the build itself keeps only the
+winner's origin), using the same functions as the build, so the explanation cannot
+disagree with ``effective.json``. Like ``puppet lookup --explain``, for every field of an
+object at once when no field is given.
+"""
+
+from __future__ import annotations
+
+from .model import ASPECTS, OVERRIDABLE
+from .query import QueryError, find_object, node as find_node, user as find_user
+from .resolve import Resolution
+from .resolve.boxes import box_problem
+from .resolve.objects import SERVICE_FIELDS
+from .resolve.scope import cut_point, scope_path
+from .resolve.templates import unit_service_specs
+
+
+def parse_spec(res: Resolution, spec: str) -> tuple[tuple, str | None]:
+    """``OBJECT[.FIELD]`` -> (found object, field path or None). IDs may hold dots, so
+    the longest prefix that names an object wins."""
+    try:
+        return find_object(res, spec), None
+    except QueryError as first:
+        error = first
+    for i in range(len(spec) - 1, 0, -1):
+        if spec[i] != ".":
+            continue
+        try:
+            return find_object(res, spec[:i]), spec[i + 1 :]
+        except QueryError:
+            continue
+    raise error
+
+
+def _origin(where) -> dict | None:
+    if where is None:
+        return None
+    node, file, line = where
+    return {"node": node, "file": file, "line": line}
+
+
+def _field(path: str, value, where, steps: list) -> dict:
+    return {"path": path, "value": value, "origin": _origin(where), "steps": steps}
+
+
+def explain(res: Resolution, spec: str, as_user: str | None = None, at: str | None = None) -> dict:
+    """The explanation of ``spec`` (``OBJECT[.FIELD]``) as a JSON-ready dict."""
+    (kind, obj, service), field = parse_spec(res, spec)
+    if kind in ("Equipment", "UnitService", "UserService"):
+        out = _configured(res, kind, obj, service)
+    elif kind == "node":
+        out = _node(res, obj)
+    elif kind == "ServiceTemplate":
+        out = _template(res, obj, as_user, at)
+    else:
+        target = res.tree.node_of(obj)
+        loc = obj.doc.loc()
+        out = {
+            "object": obj.id,
+            "kind": kind,
+            "fields": [_field("defined_at", target.id, (target.id, loc.file, loc.line), [])],
+        }
+    if field is not None:
+        fields = [f for f in out["fields"] if f["path"] == field or f["path"].startswith(field + ".")]
+        if not fields:
+            known = ", ".join(f["path"] for f in out["fields"])
+            raise QueryError(f"no field '{field}' on {spec[: len(spec) - len(field) - 1]}; fields: {known}")
+        out["fields"] = fields
+    return out
+
+
+def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
+    tree, scope = res.tree, res.ctx.scope
+    user = scope.user(tree.configurer(obj))
+    node = tree.nodes[obj.at]
+    label = f"{obj.id}/{service}" if service else obj.id
+    out = {"object": label, "kind": {"UnitService": "unit-service", "UserService": "user-service"}.get(kind, "equipment")}
+    out["at"] = node.id
+    out["configured_by"] = user.id if user else None
+    home = scope.home(user)
+    if home is None or not home.is_ancestor_or_self(node):
+        out["resolved"] = False
+        out["why"] = f"user '{out['configured_by']}' cannot configure at '{node.id}' (V1): nothing is resolved"
+        out["fields"] = []
+        return out
+    top = scope.top(home, node)
+    out["home"] = home.id
+    out["scope_top"] = top.id
+    out["scope"] = [n.id for n in scope_path(top, node)]
+    fields: list[dict] = []
+    doc = obj.doc
+    explicit = lambda *p: (node.id, doc.file, doc.loc(*p).line)  # noqa: E731
+    if kind == "Equipment":
+        fields.append(_field("box", obj.box, explicit("box"), _box_steps(res, obj, home, node)))
+        if obj.template:
+            fields.append(_field("template", obj.template, explicit("template"), []))
+        if obj.accounts:
+            fields.append(_field("accounts", list(obj.accounts), explicit("accounts"), []))
+    if kind in ("Equipment", "UserService"):
+        fields += _periods(res, obj, top, node)
+        for f in ("contacts", "groups"):
+            value = getattr(obj.notification, f)
+            if value:
+                fields.append(_field(f"notification.{f}", list(value), explicit("notification", f), []))
+    if kind == "UserService":
+        fields.append(_field("members", list(obj.members), explicit("members"), []))
+    if kind in ("Equipment", "UnitService"):
+        for name, tid, spec, path in unit_service_specs(res.ctx, obj):
+            if service is not None and name != service:
+                continue
+            fields += _service(res, obj, name, tid, spec, path, top, node, prefix=kind == "Equipment")
+    out["resolved"] = True
+    out["fields"] = fields
+    return out
+
+
+def _box_steps(res: Resolution, eq, home, node) -> list[dict]:
+    box = res.tree.get("Box", eq.box)
+    if box is None:
+        return []
+    problem = box_problem(res.ctx, box, home, node)
+    bnode = res.tree.node_of(box)
+    if problem is None:
+        why = f"box at '{bnode.id}' (shared: {str(box.shared).lower()}) may monitor '{node.id}' for a user whose home is '{home.id}' (B1-B3)"
+        return [{"result": "ok", "why": why}]
+    return [{"result": "refused", "rule": problem[1], "why": problem[2]}]
+
+
+def _periods(res: Resolution, obj, top, node) -> list[dict]:
+    fields = []
+    for aspect in ASPECTS:
+        explicit = getattr(obj.periods, aspect)
+        if explicit is not None:
+            loc = obj.doc.loc("periods", aspect)
+            fields.append(
+                _field(
+                    f"periods.{aspect}",
+                    explicit,
+                    (node.id, loc.file, loc.line),
+                    [{"result": "explicit", "why": "set on the object itself (P7: must be selectable)"}],
+                )
+            )
+            continue
+        steps: list = []
+        found = res.walk.walk(aspect, top, node, steps)
+        where = None
+        if found is not None:
+            entry = res.resolver.period_entry(found)
+            where = (found[1], entry["file"], entry["line"])
+        fields.append(_field(f"periods.{aspect}", found[0] if found else None, where, steps))
+    return fields
+
+
+def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool) -> list[dict]:
+    steps: list = []
+    values = res.templates.values(tid, top, node, steps, frozenset())
+    base = f"services.{name}." if prefix else ""
+    fields = [_field(f"{base}template", tid, (node.id, eq.doc.file, eq.doc.loc(*path).line), [])]
+    for f in SERVICE_FIELDS:
+        value, where = values.get(f, (None, None))
+        field_steps = steps
+        if spec is not None and getattr(spec, f) is not None:
+            value = getattr(spec, f)
+            where = (node.id, eq.doc.file, eq.doc.loc(*path, f).line)
+            field_steps = steps + [{"result": "explicit", "why": "set on the unit service itself: wins over the template"}]
+        elif f == "notification_period":
+            field_steps = []
+            found = res.walk.walk("notification", top, node, field_steps)
+            field_steps.insert(
+                0, {"result": "rule", "why": "P6: a unit service's notification period comes from the default walk at its equipment's node"}
+            )
+            value, where = None, None
+            if found is not None:
+                entry = res.resolver.period_entry(found)
+                value, where = found[0], (found[1], entry["file"], entry["line"])
+        fields.append(_field(base + f, value, where, field_steps))
+    return fields
+
+
+def _node(res: Resolution, node) -> dict:
+    top = cut_point(node)
+    fields = []
+    for aspect in ASPECTS:
+        steps: list = []
+        found = res.walk.walk(aspect, top, node, steps)
+        where = None
+        if found is not None:
+            entry = res.resolver.period_entry(found)
+            where = (found[1], entry["file"], entry["line"])
+        fields.append(_field(f"defaults.{aspect}", found[0] if found else None, where, steps))
+    return {
+        "object": node.id,
+        "kind": "node",
+        "why": "P10: the default a partner user gets at this node, per aspect",
+        "scope_top": top.id,
+        "fields": fields,
+    }
+
+
+def _template(res: Resolution, template, as_user: str | None, at: str | None) -> dict:
+    tree, scope = res.tree, res.ctx.scope
+    node = find_node(res, at) if at else tree.node_of(template)
+    if as_user:
+        user = find_user(res, as_user)
+        top = scope.user_top(user, node)
+        if top is None:
+            raise QueryError(f"user '{as_user}' cannot configure at '{node.id}' (V1)")
+    else:
+        top = cut_point(node)
+    steps: list = []
+    values = res.templates.values(template.id, top, node, steps, frozenset())
+    fields = []
+    for f in OVERRIDABLE:
+        value, where = values.get(f, (None, None))
+        fields.append(_field(f, value, where, steps))
+    return {
+        "object": template.id,
+        "kind": "service-template",
+        "at": node.id,
+        "scope_top": top.id,
+        "fields": fields,
+    }
+
+
+def render_text(out: dict) -> str:
+    """Human text: each value, its origin, then the steps (shared steps printed once)."""
+    lines = []
+    head = f"{out['kind']} {out['object']}"
+    if out.get("at"):
+        head += f" at {out['at']}"
+    if out.get("configured_by"):
+        head += f", configured by {out['configured_by']}"
+    if out.get("home"):
+        head += f" (home {out['home']})"
+    lines.append(head)
+    if out.get("scope"):
+        lines.append(f"  scope (V2): {' -> '.join(out['scope'])}   [top: {out['scope_top']}]")
+    elif out.get("scope_top"):
+        lines.append(f"  scope top (V2): {out['scope_top']}")
+    if out.get("why"):
+        lines.append(f"  {out['why']}")
+    last_steps = None
+    for f in out["fields"]:
+        origin = f["origin"]
+        where = f"   <- {origin['node']} ({origin['file']}:{origin['line']})" if origin else ""
+        value = f["value"]
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else ("(none)" if value is None else value)
+        lines.append(f"{f['path']} = {shown}{where}")
+        steps = f["steps"]
+        if steps and steps is not last_steps:
+            for i, s in enumerate(steps, 1):
+                lines.append("    " + _step_text(i, s))
+        last_steps = steps
+    return "\n".join(lines) + "\n"
+
+
+def _step_text(i: int, s: dict) -> str:
+    loc = f"  ({s['file']}:{s['line']})" if s.get("file") else ""
+    if s.get("step") == "template":
+        sets = ", ".join(s["sets"]) or "nothing"
+        return f"{i}. template '{s['template']}' at {s['node']} sets {sets}{loc}"
+    if s.get("step") == "override":
+        if s["result"] == "applied":
+            return f"{i}. override at {s['node']}: applied, sets {', '.join(s['sets'])}{loc}"
+        return f"{i}. override at {s['node']}: {s['why']}{loc}"
+    if s.get("step") == "duplicate":
+        return f"{i}. {s['why']}"
+    node = f"{s['node']}: " if s.get("node") else ""
+    return f"{i}. {node}{s['result']}: {s['why']}{loc}"
