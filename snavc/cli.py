@@ -18,7 +18,7 @@ import click
 
 from . import diagnostics as dg
 from . import load as loadmod
-from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, check, compile_repo
+from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo
 from .resolve.scope import ACTIONS, KIND_NAMES
 
 FORMATS = ("text", "json", "github")
@@ -106,11 +106,11 @@ def cli():
 @format_option("text", "json", "github")
 @backend_option
 def validate(repo: Path, fmt: str, loader: str):
-    """Check every file of REPO (default: the current folder).
+    """Check every file of REPO (default: the current folder) against every rule.
 
     Loads every *.yaml/*.yml below REPO (hidden folders and build outputs skipped),
-    validates each document, links the tree and reports every error and warning,
-    sorted by file and line.
+    validates each document, links the tree, runs every rule of the rules engine and
+    reports every error and warning, sorted by file and line.
 
     \b
     Examples:
@@ -118,7 +118,7 @@ def validate(repo: Path, fmt: str, loader: str):
       snavc validate --format json . > diagnostics.json
       snavc validate --format github .     # annotations in a GitHub Actions job
     """
-    result = check(repo, backend=loader)
+    result, _ = compile_repo(repo, backend=loader)
     emit_diagnostics(result.diagnostics, fmt, repo)
     sys.exit(0 if result.ok else 1)
 

@@ -46,11 +46,35 @@ def effective(resolution) -> dict:
         "nodes": nodes,
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
+        "origins": resolution.resolver.origins,
     }
 
 
-def dumps(document) -> str:
-    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+def dumps(document: dict) -> str:
+    """JSON with sorted keys, one line per object of each top-level section.
+
+    Compact enough for a million unit services, and a line per equipment keeps a
+    text diff of two builds readable.
+    """
+    out = ["{"]
+    sections = sorted(document)
+    for i, key in enumerate(sections):
+        value = document[key]
+        tail = "," if i < len(sections) - 1 else ""
+        if isinstance(value, dict) and value:
+            out.append(f"{_compact(key)}:{{")
+            items = sorted(value.items())
+            last = len(items) - 1
+            out.extend(f"{_compact(k)}:{_compact(v)}{',' if j < last else ''}" for j, (k, v) in enumerate(items))
+            out.append("}" + tail)
+        else:
+            out.append(f"{_compact(key)}:{_compact(value)}{tail}")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _compact(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def write_build(out: Path, document: dict, diagnostics: list) -> None:

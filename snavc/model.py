@@ -109,7 +109,8 @@ class Obj(BaseModel):
 
     @property
     def doc(self):
-        return self._doc
+        # straight from the private dict: BaseModel.__getattr__ is slow on hot paths
+        return self.__pydantic_private__["_doc"]
 
 
 class Project(Obj):
@@ -280,8 +281,8 @@ class Equipment(Obj):
     box: ID
     configured_by: ID | None = None
     accounts: list[ID] = []
-    periods: Periods = Periods()
-    notification: Notification = Notification()
+    periods: Periods = Field(default_factory=Periods)
+    notification: Notification = Field(default_factory=Notification)
     services: list[UnitService] = []
 
 
@@ -299,8 +300,8 @@ class UserService(Obj):
     at: ID | None = None
     configured_by: ID | None = None
     members: list[UnitServiceID] = []
-    periods: Periods = Periods()
-    notification: Notification = Notification()
+    periods: Periods = Field(default_factory=Periods)
+    notification: Notification = Field(default_factory=Notification)
 
 
 MODELS: dict[str, type[Obj]] = {

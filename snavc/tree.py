@@ -146,6 +146,8 @@ def _where(obj: Obj, *path, key=False, message="") -> Location:
 def _label(obj: Obj) -> str:
     if obj.kind == "ServiceTemplateOverride":
         return f"override of '{obj.template}' at '{obj.at}'"
+    if obj.kind == "Project":
+        return "Project"  # the one object without an ID
     return f"{obj.kind} '{getattr(obj, 'id', '')}'"
 
 

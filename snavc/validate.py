@@ -31,7 +31,8 @@ class Validated:
 
 def did_you_mean(word: str, candidates) -> str:
     """``"; did you mean 'name'?"`` or ``""``."""
-    if not isinstance(word, str):
+    candidates = list(candidates)
+    if not isinstance(word, str) or word in candidates:
         return ""
     pool = {c.lower(): c for c in candidates}
     if word.lower() in pool and pool[word.lower()] != word:
@@ -183,8 +184,12 @@ def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
             except (PydanticCustomError, TypeError):
                 continue  # reported by the model
         spans.sort()
-        for (prev, pi), (cur, ci) in zip(spans, spans[1:]):
-            if cur[0] < prev[1]:
+        # compare each range with the one reaching furthest so far, not only with its
+        # neighbour: in 08-12, 09-10, 11-15 both later ranges overlap 08-12
+        reach: tuple[int, int] | None = None  # (end, index) of that range
+        for cur, ci in spans:
+            if reach is not None and cur[0] < reach[0]:
+                pi = reach[1]
                 diags.append(
                     dg.error(
                         "SNV207",
@@ -193,6 +198,8 @@ def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
                         related=(doc.loc("ranges", day, pi, message="overlapped range"),),
                     )
                 )
+            if reach is None or cur[1] > reach[0]:
+                reach = (cur[1], ci)
 
 
 def _ident(doc: Document) -> str:
@@ -316,7 +323,7 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
             redact=True,
         )
     if kind == "time_range":
-        return dg.error("SNV206", f"{err['msg']} in {ident}", doc.loc(*loc))
+        return dg.error("SNV206", f"{ident}: {err['msg']}", doc.loc(*loc))
     if kind == "string_pattern_mismatch":
         value = err.get("input")
         if "/" in str(err.get("ctx", {}).get("pattern", "")):

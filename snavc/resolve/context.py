@@ -19,6 +19,8 @@ class Context:
         self.diagnostics: list[Diagnostic] = []
         # node ID -> aspect -> TimePeriod marked default there (P2); "product" included
         self.defaults: dict[str, dict[str, Obj]] = {}
+        # small per-run memo tables of the rule modules, by name
+        self.cache: dict[str, dict] = {}
 
     def report(
         self,

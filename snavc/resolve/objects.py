@@ -8,6 +8,8 @@ selected, which defaults apply and which overrides reach it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..model import ASPECTS, OVERRIDABLE
 from ..tree import Node
 from .boxes import box_problem
@@ -27,6 +29,10 @@ class Resolver:
         self.ctx = ctx
         self.walk = walk
         self.templates = templates
+        self._services: dict[tuple, dict] = {}
+        # origin key -> field -> [node, file, line], for every shared unit service base
+        self.origins: dict[str, dict] = {}
+        self.period_entry = lru_cache(maxsize=None)(self._period_entry)
 
     # -- shared steps ------------------------------------------------------------------
 
@@ -72,10 +78,10 @@ class Resolver:
                     "id",
                 )
                 continue
-            out[aspect] = self.period_entry(found)
+            out[aspect] = dict(self.period_entry(found))
         return out if ok else None
 
-    def period_entry(self, found: tuple[str, str]) -> dict:
+    def _period_entry(self, found: tuple[str, str]) -> dict:
         pid, src = found
         period = self.ctx.tree.get("TimePeriod", pid)
         loc = period.doc.loc("default_for")
@@ -149,7 +155,6 @@ class Resolver:
         ctx = self.ctx
         out: dict[str, dict] = {}
         first_at: dict[str, tuple] = {}
-        notification = None
         for name, tid, explicit, path in unit_service_specs(ctx, eq):
             if name in out:
                 ctx.error(
@@ -166,31 +171,51 @@ class Resolver:
                 continue  # dangling: reported by the tree stage
             tpath = path + ("template",) if explicit is not None else path
             self.selectable_ref(eq, tpath, "ServiceTemplate", tid, top, node, "V6", who)
-            values = dict(self.templates.resolve(tid, top, node))
+            service = self.service_base(tid, top, node)
             if explicit is not None:
+                service = dict(service)
+                set_here = {}
                 for f in SERVICE_FIELDS:
                     v = getattr(explicit, f)
                     if v is not None:
                         if f.endswith("_period"):
                             check_explicit(ctx, eq, path + (f,), v, top, node, who)
-                        values[f] = (v, (node.id, eq.doc.file, eq.doc.loc(*path, f).line))
-            if "notification_period" not in values:
-                # P6: from the default walk at the equipment's node, not from the equipment
-                if notification is None:
-                    notification = self.walk.find("notification", top, node)
-                if notification is not None:
-                    entry = self.period_entry(notification)
-                    values["notification_period"] = (notification[0], (notification[1], entry["file"], entry["line"]))
-            service = {"template": tid}
-            origins = {}
-            for f in SERVICE_FIELDS:
-                v, where = values.get(f, (None, None))
-                service[f] = v
-                if where is not None:
-                    origins[f] = list(where)
-            service["origins"] = origins
+                        service[f] = v
+                        set_here[f] = [node.id, eq.doc.file, eq.doc.loc(*path, f).line]
+                if set_here:
+                    service["explicit"] = set_here
             out[name] = service
         return out
+
+    def service_base(self, tid: str, top: Node, node: Node) -> dict:
+        """A unit service made from template ``tid`` at ``node`` for ``top``, before its
+        own explicit values: T3 for the template's fields, P6 for the notification period.
+
+        Shared (never mutated) by every unit service of that (template, top, node), and
+        its origins are stored once, in :attr:`origins` under the service's ``origin``
+        key, instead of once per service: a million services have few distinct ones.
+        """
+        key = (tid, top, node)
+        service = self._services.get(key)
+        if service is not None:
+            return service
+        values = dict(self.templates.resolve(tid, top, node))
+        found = self.walk.find("notification", top, node)
+        if found is not None:
+            entry = self.period_entry(found)
+            values["notification_period"] = (found[0], (found[1], entry["file"], entry["line"]))
+        okey = f"{tid}@{node.id}^{top.id}"
+        service = {"template": tid}
+        origins = {}
+        for f in SERVICE_FIELDS:
+            v, where = values.get(f, (None, None))
+            service[f] = v
+            if where is not None:
+                origins[f] = list(where)
+        service["origin"] = okey
+        self.origins[okey] = origins
+        self._services[key] = service
+        return service
 
     # -- user services -----------------------------------------------------------------
 

@@ -25,15 +25,34 @@ class Templates:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.resolve = lru_cache(maxsize=None)(self._resolve)
+        self._base = lru_cache(maxsize=None)(self._base_values)
+        self._owns: dict[int, Values] = {}  # id(template or override) -> its own fields
+
+    def _own(self, obj) -> Values:
+        """The fields a template or an override sets itself, with their origins."""
+        own = self._owns.get(id(obj))
+        if own is None:
+            tree = self.ctx.tree
+            own = {f: (getattr(obj, f), origin(tree, obj, f)) for f in OVERRIDABLE if getattr(obj, f) is not None}
+            self._owns[id(obj)] = own
+        return own
+
+    def _base_values(self, template_id: str) -> Values:
+        """A template before overrides: its own fields over its duplicate source (T7)."""
+        return self.values(template_id, None, None, None, frozenset())
 
     def _resolve(self, template_id: str, top: Node, node: Node) -> Values:
-        return self.values(template_id, top, node, None, frozenset())
+        out = dict(self._base(template_id))
+        for ov in self.ctx.scope.overrides_in_scope(template_id, top, node):
+            out.update(self._own(ov))
+        return out
 
     def values(self, template_id: str, top: Node, node: Node, trace: list | None, seen: frozenset) -> Values:
-        """T3/T6/T7: the resolved fields of a service template at ``node`` for ``top``.
+        """T3/T6/T7: the resolved fields of a service template at ``node`` for ``top``
+        (``node`` None: the template before any override).
 
         With ``trace``, appends the steps (base, duplicate source, overrides applied or
-        out of scope) for ``explain``.
+        out of scope) for ``explain``. The build uses the cached :attr:`resolve`.
         """
         tree = self.ctx.tree
         template = tree.get("ServiceTemplate", template_id)
@@ -54,9 +73,10 @@ class Templates:
                     }
                 )
             out.update(self.values(template.duplicate_of, src_top, tnode, trace, seen | {template_id}))
-        own = {f: getattr(template, f) for f in OVERRIDABLE if getattr(template, f) is not None}
-        for f, v in own.items():
-            out[f] = (v, origin(tree, template, f))
+        own = self._own(template)
+        out.update(own)
+        if node is None:
+            return out
         if trace is not None:
             trace.append(
                 {
@@ -84,9 +104,8 @@ class Templates:
                         }
                     )
         for ov in self.ctx.scope.overrides_in_scope(template_id, top, node):
-            sets = [f for f in OVERRIDABLE if getattr(ov, f) is not None]
-            for f in sets:
-                out[f] = (getattr(ov, f), origin(tree, ov, f))
+            sets = list(self._own(ov))
+            out.update(self._own(ov))
             if trace is not None:
                 trace.append(
                     {
@@ -194,12 +213,18 @@ def _check_periods(ctx: Context, obj, node: Node) -> None:
 def unit_service_specs(ctx: Context, equipment) -> list[tuple[str, str, object | None, tuple]]:
     """T9: ``(name, template ID, explicit service or None, path)`` of every unit service:
     the equipment template's first (named after their template), then its own."""
-    out = []
-    for tid in equipment_template_services(ctx.tree, equipment.template):
-        out.append((tid, tid, None, ("template",)))
+    out = [(tid, tid, None, ("template",)) for tid in _template_services(ctx, equipment.template)]
     for i, s in enumerate(equipment.services):
         out.append((s.name or s.template, s.template, s, ("services", i)))
     return out
+
+
+def _template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]:
+    cache = ctx.cache.setdefault("template_services", {})
+    found = cache.get(template_id)
+    if found is None:
+        found = cache[template_id] = tuple(equipment_template_services(ctx.tree, template_id))
+    return found
 
 
 def _names(table) -> str:

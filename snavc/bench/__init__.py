@@ -1,0 +1,1 @@
+"""Benchmarks: a generator of large estates and the `make bench` runner."""
