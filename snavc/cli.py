@@ -200,7 +200,9 @@ def _query_options(f):
 @repo_argument
 @_query_options
 @click.option("--at", "at", required=True, help="The selected node (partner, client or site ID).")
-@click.option("--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to select.")
+@click.option(
+    "--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to select."
+)
 @click.option(
     "--action",
     type=click.Choice(sorted(ACTIONS)),
@@ -246,13 +248,17 @@ def _print_items(items: list[dict], fmt: str) -> None:
     if not items:
         click.echo("(nothing)")
         return
-    extra = [k for k in ("type", "section", "default_for", "shared", "enabled", "selectable") if k in items[0]]
+    extra = [
+        k
+        for k in ("type", "section", "default_for", "shared", "enabled", "selectable")
+        if k in items[0]
+    ]
     cols = ["id", "defined_at", "editor", *extra]
     rows = [[_cell(i.get(c)) for c in cols] for i in items]
     widths = [max(len(c), *(len(r[n]) for r in rows)) for n, c in enumerate(cols)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths)).rstrip())
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=False)).rstrip())
     for r in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip())
 
 
 def _cell(v) -> str:
@@ -265,9 +271,13 @@ def _cell(v) -> str:
 
 @query.command("list")
 @repo_argument
-@click.option("--as", "as_user", default=None, help="The user looking (default: the project's default_user).")
+@click.option(
+    "--as", "as_user", default=None, help="The user looking (default: the project's default_user)."
+)
 @click.option("--at", "at", required=True, help="The selected node.")
-@click.option("--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to list.")
+@click.option(
+    "--kind", "kind", required=True, type=click.Choice(sorted(KIND_NAMES)), help="What to list."
+)
 @click.option(
     "--with-subordinates",
     is_flag=True,
@@ -329,7 +339,9 @@ def query_can_edit(repo, as_user, obj, fmt):
 @cli.command()
 @repo_argument
 @click.argument("spec", metavar="OBJECT[.FIELD]")
-@click.option("--as", "as_user", default=None, help="For a service template: the user who would use it.")
+@click.option(
+    "--as", "as_user", default=None, help="For a service template: the user who would use it."
+)
 @click.option("--at", "at", default=None, help="For a service template: the node it is used at.")
 @format_option("text", "json")
 def explain(repo, spec, as_user, at, fmt):
@@ -347,7 +359,8 @@ def explain(repo, spec, as_user, at, fmt):
       snavc explain samples/seed srv-web-01.services.cpu.criticality
       snavc explain samples/seed service-template/cpu --at client1-site2 --as stephanie
     """
-    from .explain import explain as run, render_text
+    from .explain import explain as run
+    from .explain import render_text
     from .query import QueryError
 
     _, res = _compiled(repo)
@@ -424,7 +437,9 @@ def _catalog_line(o) -> str:
     show_default=True,
     help="Folder to write the schemas into (created if needed).",
 )
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if the folder is not up to date.")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 if the folder is not up to date."
+)
 def schema(out: Path, check: bool):
     """Write the JSON Schemas of the input language, for editors.
 
@@ -448,7 +463,9 @@ def schema(out: Path, check: bool):
         path.write_text(text, encoding="utf-8")
     if check:
         if stale:
-            click.echo(f"stale schemas in {out}: {', '.join(stale)}; run `snavc schema -o {out}`", err=True)
+            click.echo(
+                f"stale schemas in {out}: {', '.join(stale)}; run `snavc schema -o {out}`", err=True
+            )
             sys.exit(1)
         click.echo(f"{out} is up to date")
     else:

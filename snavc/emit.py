@@ -65,7 +65,10 @@ def dumps(document: dict) -> str:
             out.append(f"{_compact(key)}:{{")
             items = sorted(value.items())
             last = len(items) - 1
-            out.extend(f"{_compact(k)}:{_compact(v)}{',' if j < last else ''}" for j, (k, v) in enumerate(items))
+            out.extend(
+                f"{_compact(k)}:{_compact(v)}{',' if j < last else ''}"
+                for j, (k, v) in enumerate(items)
+            )
             out.append("}" + tail)
         else:
             out.append(f"{_compact(key)}:{_compact(value)}{tail}")
@@ -100,7 +103,9 @@ def write_build(out: Path, document: dict, diagnostics: list) -> None:
     try:
         (tmp / EFFECTIVE).write_text(dumps(document), encoding="utf-8")
         (tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-        (tmp / BUILD_MARKER).write_text("written by snavc build; the whole folder is replaced by the next build\n")
+        (tmp / BUILD_MARKER).write_text(
+            "written by snavc build; the whole folder is replaced by the next build\n"
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -9,7 +9,9 @@ object at once when no field is given.
 from __future__ import annotations
 
 from .model import ASPECTS, OVERRIDABLE
-from .query import QueryError, find_object, node as find_node, user as find_user
+from .query import QueryError, find_object
+from .query import node as find_node
+from .query import user as find_user
 from .resolve import Resolution
 from .resolve.boxes import box_problem
 from .resolve.objects import SERVICE_FIELDS
@@ -63,10 +65,14 @@ def explain(res: Resolution, spec: str, as_user: str | None = None, at: str | No
             "fields": [_field("defined_at", target.id, (target.id, loc.file, loc.line), [])],
         }
     if field is not None:
-        fields = [f for f in out["fields"] if f["path"] == field or f["path"].startswith(field + ".")]
+        fields = [
+            f for f in out["fields"] if f["path"] == field or f["path"].startswith(field + ".")
+        ]
         if not fields:
             known = ", ".join(f["path"] for f in out["fields"])
-            raise QueryError(f"no field '{field}' on {spec[: len(spec) - len(field) - 1]}; fields: {known}")
+            raise QueryError(
+                f"no field '{field}' on {spec[: len(spec) - len(field) - 1]}; fields: {known}"
+            )
         out["fields"] = fields
     return out
 
@@ -76,13 +82,20 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
     user = scope.user(tree.configurer(obj))
     node = tree.nodes[obj.at]
     label = f"{obj.id}/{service}" if service else obj.id
-    out = {"object": label, "kind": {"UnitService": "unit-service", "UserService": "user-service"}.get(kind, "equipment")}
+    out = {
+        "object": label,
+        "kind": {"UnitService": "unit-service", "UserService": "user-service"}.get(
+            kind, "equipment"
+        ),
+    }
     out["at"] = node.id
     out["configured_by"] = user.id if user else None
     home = scope.home(user)
     if home is None or not home.is_ancestor_or_self(node):
         out["resolved"] = False
-        out["why"] = f"user '{out['configured_by']}' cannot configure at '{node.id}' (V1): nothing is resolved"
+        out["why"] = (
+            f"user '{out['configured_by']}' cannot configure at '{node.id}' (V1): nothing is resolved"
+        )
         out["fields"] = []
         return out
     top = scope.top(home, node)
@@ -103,14 +116,18 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
         for f in ("contacts", "groups"):
             value = getattr(obj.notification, f)
             if value:
-                fields.append(_field(f"notification.{f}", list(value), explicit("notification", f), []))
+                fields.append(
+                    _field(f"notification.{f}", list(value), explicit("notification", f), [])
+                )
     if kind == "UserService":
         fields.append(_field("members", list(obj.members), explicit("members"), []))
     if kind in ("Equipment", "UnitService"):
         for name, tid, spec, path in unit_service_specs(res.ctx, obj):
             if service is not None and name != service:
                 continue
-            fields += _service(res, obj, name, tid, spec, path, top, node, prefix=kind == "Equipment")
+            fields += _service(
+                res, obj, name, tid, spec, path, top, node, prefix=kind == "Equipment"
+            )
     out["resolved"] = True
     out["fields"] = fields
     return out
@@ -139,7 +156,12 @@ def _periods(res: Resolution, obj, top, node) -> list[dict]:
                     f"periods.{aspect}",
                     explicit,
                     (node.id, loc.file, loc.line),
-                    [{"result": "explicit", "why": "set on the object itself (P7: must be selectable)"}],
+                    [
+                        {
+                            "result": "explicit",
+                            "why": "set on the object itself (P7: must be selectable)",
+                        }
+                    ],
                 )
             )
             continue
@@ -164,12 +186,21 @@ def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool
         if spec is not None and getattr(spec, f) is not None:
             value = getattr(spec, f)
             where = (node.id, eq.doc.file, eq.doc.loc(*path, f).line)
-            field_steps = steps + [{"result": "explicit", "why": "set on the unit service itself: wins over the template"}]
+            field_steps = steps + [
+                {
+                    "result": "explicit",
+                    "why": "set on the unit service itself: wins over the template",
+                }
+            ]
         elif f == "notification_period":
             field_steps = []
             found = res.walk.walk("notification", top, node, field_steps)
             field_steps.insert(
-                0, {"result": "rule", "why": "P6: a unit service's notification period comes from the default walk at its equipment's node"}
+                0,
+                {
+                    "result": "rule",
+                    "why": "P6: a unit service's notification period comes from the default walk at its equipment's node",
+                },
             )
             value, where = None, None
             if found is not None:
@@ -246,7 +277,11 @@ def render_text(out: dict) -> str:
         origin = f["origin"]
         where = f"   <- {origin['node']} ({origin['file']}:{origin['line']})" if origin else ""
         value = f["value"]
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else ("(none)" if value is None else value)
+        shown = (
+            ", ".join(map(str, value))
+            if isinstance(value, list)
+            else ("(none)" if value is None else value)
+        )
         lines.append(f"{f['path']} = {shown}{where}")
         steps = f["steps"]
         if steps and steps is not last_steps:

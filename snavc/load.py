@@ -286,7 +286,9 @@ def _merge(data: dict, pos: dict, vnode) -> None:
     sources = vnode.value if vnode.__class__.__name__ == "SequenceNode" else [vnode]
     for src in sources:
         if src.__class__.__name__ != "MappingNode":
-            raise _Unsupported("a merge key (<<) takes a mapping or a list of mappings", src.start_mark)
+            raise _Unsupported(
+                "a merge key (<<) takes a mapping or a list of mappings", src.start_mark
+            )
         value, spos = _build(src)
         for k, v in value.items():
             if k not in pos:
@@ -421,7 +423,9 @@ def _compose_ruamel(text: str):
 # -- one file -------------------------------------------------------------------------
 
 
-def load_text(rel: str, raw: bytes, backend: str = "fast") -> tuple[list[Document], list[Diagnostic]]:
+def load_text(
+    rel: str, raw: bytes, backend: str = "fast"
+) -> tuple[list[Document], list[Diagnostic]]:
     """Parse one file's bytes into documents; never raises on bad input."""
     where = Location(rel, 1, 1)
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -501,11 +505,19 @@ def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
     if value is None:
         if node.__class__.__name__ == "ScalarNode" and node.value == "":
             where = _empty_document_at(rel, text, m)
-        diags.append(dg.error("SNV105", "empty document: every document must be an object with a 'kind'", where))
+        diags.append(
+            dg.error(
+                "SNV105", "empty document: every document must be an object with a 'kind'", where
+            )
+        )
     elif not isinstance(value, dict):
         what = _SHAPES.get(type(value), "a scalar")
         diags.append(
-            dg.error("SNV106", f"document is {what}, not a mapping: every document must be an object with a 'kind'", where)
+            dg.error(
+                "SNV106",
+                f"document is {what}, not a mapping: every document must be an object with a 'kind'",
+                where,
+            )
         )
     else:
         docs.append(Document(rel, index, m.line + 1, m.column + 1, value, pos))
@@ -540,7 +552,11 @@ def _tab_indents(rel: str, text: str) -> list[Diagnostic]:
         if "\t" in indent and stripped and not stripped.startswith("#"):
             col = indent.index("\t") + 1
             out.append(
-                dg.error("SNV103", "tab character in indentation: YAML indents with spaces only", Location(rel, n, col))
+                dg.error(
+                    "SNV103",
+                    "tab character in indentation: YAML indents with spaces only",
+                    Location(rel, n, col),
+                )
             )
     return out
 
@@ -567,10 +583,14 @@ def _syntax_error(rel: str, e, text: str = "") -> Diagnostic:
         related = (Location(rel, cmark.line + 1, cmark.column + 1, context),)
     if mark is None:
         return dg.error("SNV101", message, Location(rel, None, None))
-    return dg.error("SNV101", message, Location(rel, mark.line + 1, mark.column + 1), related=related)
+    return dg.error(
+        "SNV101", message, Location(rel, mark.line + 1, mark.column + 1), related=related
+    )
 
 
-def load_file(path: Path, rel: str, backend: str = "fast") -> tuple[list[Document], list[Diagnostic]]:
+def load_file(
+    path: Path, rel: str, backend: str = "fast"
+) -> tuple[list[Document], list[Diagnostic]]:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -583,7 +603,9 @@ def load_file(path: Path, rel: str, backend: str = "fast") -> tuple[list[Documen
             ]
         raw = path.read_bytes()
     except OSError as e:
-        return [], [dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))]
+        return [], [
+            dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))
+        ]
     return load_text(rel, raw, backend)
 
 

@@ -53,17 +53,23 @@ def parse_range(text: str) -> tuple[int, int]:
     m = _RANGE.match(text)
     if not m:
         raise PydanticCustomError(
-            "time_range", "invalid time range '{text}': write HH:MM-HH:MM, e.g. 08:00-18:00", {"text": text}
+            "time_range",
+            "invalid time range '{text}': write HH:MM-HH:MM, e.g. 08:00-18:00",
+            {"text": text},
         )
     h1, m1, h2, m2 = map(int, m.groups())
     if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2 != 0):
         raise PydanticCustomError(
-            "time_range", "invalid time range '{text}': hours 00-23 (24:00 only as an end), minutes 00-59", {"text": text}
+            "time_range",
+            "invalid time range '{text}': hours 00-23 (24:00 only as an end), minutes 00-59",
+            {"text": text},
         )
     start, end = h1 * 60 + m1, h2 * 60 + m2
     if start >= end:
         raise PydanticCustomError(
-            "time_range", "invalid time range '{text}': the end must be after the start", {"text": text}
+            "time_range",
+            "invalid time range '{text}': the end must be after the start",
+            {"text": text},
         )
     return start, end
 
@@ -76,7 +82,11 @@ def _check_range(text: str) -> str:
 TimeRange = Annotated[
     str,
     AfterValidator(_check_range),
-    Field(json_schema_extra={"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"}),
+    Field(
+        json_schema_extra={
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+        }
+    ),
 ]
 
 
@@ -118,7 +128,9 @@ class Project(Obj):
     name: str | None = None
     default_user: ID | None = None
     vendor_name: str = "Viadéis Services"
-    catalog: str | None = Field(default=None, description="folder of catalogue YAML replacing the shipped one")
+    catalog: str | None = Field(
+        default=None, description="folder of catalogue YAML replacing the shipped one"
+    )
 
 
 class Partner(Obj):

@@ -36,7 +36,9 @@ class Result:
         return not dg.has_errors(self.diagnostics)
 
 
-def load_catalog(repo: Path, project: Project | None, diags: list[Diagnostic], backend: str) -> tuple[list[Document], Path | None]:
+def load_catalog(
+    repo: Path, project: Project | None, diags: list[Diagnostic], backend: str
+) -> tuple[list[Document], Path | None]:
     """The catalogue's documents: the shipped one, or the folder ``Project.catalog`` names."""
     if project is not None and project.catalog:
         folder = (repo / project.catalog).resolve()
@@ -69,7 +71,9 @@ def load_catalog(repo: Path, project: Project | None, diags: list[Diagnostic], b
     return docs, None
 
 
-def load_settings(root: Path, diags: list[Diagnostic], backend: str = "fast") -> tuple[list[Document], list[Obj]]:
+def load_settings(
+    root: Path, diags: list[Diagnostic], backend: str = "fast"
+) -> tuple[list[Document], list[Obj]]:
     """``snav.yaml``'s documents and valid objects (read first: Project.catalog decides
     which folder is the catalogue rather than part of the repository)."""
     settings = root / PROJECT_FILE
@@ -124,7 +128,9 @@ def check(repo: str | Path, backend: str = "fast") -> Result:
     diags += tree.diagnostics
     tree.diagnostics = []
     if not docs:
-        diags.append(dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None)))
+        diags.append(
+            dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None))
+        )
     return Result(repo, tree, dg.sort(diags), rels, len(docs))
 
 

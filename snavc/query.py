@@ -35,7 +35,9 @@ class Refused(Exception):
 def user(res: Resolution, user_id: str):
     u = res.tree.get("User", user_id)
     if u is None:
-        raise QueryError(f"unknown user '{user_id}'{did_you_mean(user_id, res.tree.objects.get('User', {}))}")
+        raise QueryError(
+            f"unknown user '{user_id}'{did_you_mean(user_id, res.tree.objects.get('User', {}))}"
+        )
     if res.ctx.scope.home(u) is None:
         raise QueryError(f"user '{user_id}' has no home node in the tree")
     return u
@@ -62,7 +64,9 @@ def find_object(res: Resolution, spec: str) -> tuple[str, object, str | None]:
             return "node", node(res, rest), None
         obj = tree.get(kind, rest)
         if obj is None:
-            raise QueryError(f"unknown {head} '{rest}'{did_you_mean(rest, tree.objects.get(kind, {}))}")
+            raise QueryError(
+                f"unknown {head} '{rest}'{did_you_mean(rest, tree.objects.get(kind, {}))}"
+            )
         return kind, obj, None
     if sep:
         eq = tree.get("Equipment", head)
@@ -116,7 +120,9 @@ def _entry(res: Resolution, kind: str, obj, defined: Node, home: Node) -> dict:
     return item
 
 
-def selectable(res: Resolution, user_id: str, node_id: str, kind_name: str, action: str = "equipment") -> list[dict]:
+def selectable(
+    res: Resolution, user_id: str, node_id: str, kind_name: str, action: str = "equipment"
+) -> list[dict]:
     """What ``user_id`` can select at ``node_id`` (V1-V7, C1, P1, P8, T1, T8, B1-B4).
 
     Raises :class:`Refused` when the user may not configure there (V1).
@@ -164,12 +170,16 @@ def list_view(
     scope = res.ctx.scope
     home = scope.home(u)
     if not home.is_ancestor_or_self(n):
-        raise Refused(f"user '{u.id}' (home '{home.id}') cannot see '{n.id}', which is not at or below their home (rule V1)")
+        raise Refused(
+            f"user '{u.id}' (home '{home.id}') cannot see '{n.id}', which is not at or below their home (rule V1)"
+        )
     top = scope.top(home, n)
     if kind == "Box":
         eligible = set(res.boxes.eligible(home, n))
         shown = [b for p in n.path[1:] for b in scope.defined_at.get("Box", {}).get(p.id, ())]
-        shown = [b for b in shown if home.is_ancestor_or_self(res.tree.node_of(b)) or b.id in eligible]
+        shown = [
+            b for b in shown if home.is_ancestor_or_self(res.tree.node_of(b)) or b.id in eligible
+        ]
     else:
         eligible = None
         shown = list(scope.selectable(kind, top, n).values())
@@ -197,4 +207,3 @@ def can_edit(res: Resolution, user_id: str, spec: str) -> dict:
         raise QueryError(f"can-edit answers for configuration objects, not a {_label(kind)}")
     reasons = _can_edit(res, u, kind, obj, service)
     return {"editable": not reasons, "reasons": reasons}
-

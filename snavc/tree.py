@@ -10,8 +10,9 @@ configuring user, and two overrides of one template at one node (T2).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
@@ -24,7 +25,10 @@ PRODUCT = "product"  # ID of the virtual root that holds the shipped catalogue (
 # of Partner/Client/Site; "unit-service" is "<equipment>/<service name>". The rules
 # engine reads the same table (L1: everything an object refers to).
 _PERIODS = [(("periods", a), "TimePeriod") for a in ("check", "notification", "availability")]
-_NOTIFY = [(("notification", "contacts", "*"), "Contact"), (("notification", "groups", "*"), "ContactGroup")]
+_NOTIFY = [
+    (("notification", "contacts", "*"), "Contact"),
+    (("notification", "groups", "*"), "ContactGroup"),
+]
 _TEMPLATE_PERIODS = [(("availability_period",), "TimePeriod"), (("check_period",), "TimePeriod")]
 _BY = [(("configured_by",), "User")]
 REFERENCES: dict[str, list[tuple[tuple, str]]] = {
@@ -197,7 +201,9 @@ def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
             )
             if first.doc.catalog:
                 what += " by the product catalogue" + (
-                    "; use a ServiceTemplateOverride to change it" if obj.kind == "ServiceTemplate" else ""
+                    "; use a ServiceTemplateOverride to change it"
+                    if obj.kind == "ServiceTemplate"
+                    else ""
                 )
             diags.append(
                 dg.error(
@@ -310,7 +316,11 @@ def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) ->
                 continue
             what = "unit service"
             if names is None:
-                candidates = [f"{e}/{n}" for e in index.get("Equipment", {}) for n in tree.unit_services.get(e, ())]
+                candidates = [
+                    f"{e}/{n}"
+                    for e in index.get("Equipment", {})
+                    for n in tree.unit_services.get(e, ())
+                ]
                 note = f" (no equipment '{eq}')"
             else:
                 candidates = [f"{eq}/{n}" for n in names]
@@ -321,7 +331,9 @@ def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) ->
             candidates = list(index.get(target, {}))
             what = target
         elsewhere = [
-            o.kind for space, table in index.items() if space != target and (o := table.get(ident)) is not None
+            o.kind
+            for space, table in index.items()
+            if space != target and (o := table.get(ident)) is not None
         ]
         hint = did_you_mean(ident, candidates)
         if not hint and elsewhere:
@@ -355,7 +367,11 @@ def _check_duplicate_cycles(tree: Tree, kind: str) -> None:
                             _where(first, "duplicate_of"),
                             rule="T7",
                             related=tuple(
-                                _where(table[t], "duplicate_of", message=f"{t} duplicates {table[t].duplicate_of}")
+                                _where(
+                                    table[t],
+                                    "duplicate_of",
+                                    message=f"{t} duplicates {table[t].duplicate_of}",
+                                )
                                 for t in loop[1:-1]
                             ),
                         )

@@ -60,7 +60,11 @@ def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = Fa
     data = doc.data
     kind = data.get("kind")
     if "kind" not in data:
-        diags.append(dg.error("SNV202", "missing field 'kind': every document must say what it is", doc.loc()))
+        diags.append(
+            dg.error(
+                "SNV202", "missing field 'kind': every document must say what it is", doc.loc()
+            )
+        )
         return None
     if not isinstance(kind, str):
         diags.append(dg.error("SNV204", "field 'kind' must be a string", doc.loc("kind")))
@@ -117,7 +121,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
     kind = obj.kind
     ident = _ident(doc)
     if kind in AT_KINDS:
-        at = getattr(obj, "at")
+        at = obj.at
         if catalog and at is not None:
             diags.append(
                 dg.error(
@@ -128,7 +132,11 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
             )
         elif not catalog and at is None:
             diags.append(
-                dg.error("SNV202", f"missing field 'at' in {ident}: the node where it is defined", doc.loc())
+                dg.error(
+                    "SNV202",
+                    f"missing field 'at' in {ident}: the node where it is defined",
+                    doc.loc(),
+                )
             )
         elif at == "product":
             diags.append(
@@ -164,7 +172,11 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
         for i, aspect in enumerate(obj.default_for):
             if aspect in seen:
                 diags.append(
-                    dg.error("SNV205", f"'{aspect}' is listed twice in default_for of {ident}", doc.loc("default_for", i))
+                    dg.error(
+                        "SNV205",
+                        f"'{aspect}' is listed twice in default_for of {ident}",
+                        doc.loc("default_for", i),
+                    )
                 )
             seen.add(aspect)
 
@@ -332,9 +344,15 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
             what = "a lowercase word such as snmp, ssh or wmi"
         else:
             what = "an ID: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
-        return dg.error("SNV205", f"invalid value '{value}' for '{field}' in {ident}: expected {what}", doc.loc(*loc))
+        return dg.error(
+            "SNV205",
+            f"invalid value '{value}' for '{field}' in {ident}: expected {what}",
+            doc.loc(*loc),
+        )
     if kind == "string_too_long":
-        return dg.error("SNV205", f"'{field}' in {ident} is too long: {err['msg'].lower()}", doc.loc(*loc))
+        return dg.error(
+            "SNV205", f"'{field}' in {ident} is too long: {err['msg'].lower()}", doc.loc(*loc)
+        )
     if kind == "literal_error":
         return dg.error(
             "SNV205",
@@ -353,7 +371,9 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
             f"'{field}' in {ident} must be {_TYPE_NAMES[kind]}, not {_shown(err.get('input'))}",
             doc.loc(*loc),
         )
-    return dg.error("SNV205", f"invalid value for '{field}' in {ident}: {err['msg']}", doc.loc(*loc))
+    return dg.error(
+        "SNV205", f"invalid value for '{field}' in {ident}: {err['msg']}", doc.loc(*loc)
+    )
 
 
 def _literal_hint(err: dict, value) -> str:
@@ -361,4 +381,3 @@ def _literal_hint(err: dict, value) -> str:
     choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",") if c.strip()]
     hint = did_you_mean(str(value), choices)
     return f"expected one of {', '.join(choices)}{hint}"
-

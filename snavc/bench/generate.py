@@ -24,7 +24,15 @@ def _doc(lines: list[str]) -> str:
 def _partner(p: str, r: random.Random) -> list[str]:
     docs = [
         _doc(["kind: Partner", f"id: {p}", f"name: Partner {p.upper()}"]),
-        _doc(["kind: User", f"id: {p}-admin", f"name: Admin of {p}", f"at: {p}", "role: partner-admin"]),
+        _doc(
+            [
+                "kind: User",
+                f"id: {p}-admin",
+                f"name: Admin of {p}",
+                f"at: {p}",
+                "role: partner-admin",
+            ]
+        ),
     ]
     for i in range(5):
         docs.append(
@@ -39,7 +47,16 @@ def _partner(p: str, r: random.Random) -> list[str]:
                 ]
             )
         )
-    docs.append(_doc(["kind: ContactGroup", f"id: {p}-oncall", f"at: {p}", f"members: [{p}-noc-0, {p}-noc-1, {p}-noc-2]"]))
+    docs.append(
+        _doc(
+            [
+                "kind: ContactGroup",
+                f"id: {p}-oncall",
+                f"at: {p}",
+                f"members: [{p}-noc-0, {p}-noc-1, {p}-noc-2]",
+            ]
+        )
+    )
     docs.append(
         _doc(
             [
@@ -48,20 +65,78 @@ def _partner(p: str, r: random.Random) -> list[str]:
                 f"name: Extended hours of {p}",
                 f"at: {p}",
                 "ranges:",
-                *[f'  {d}: ["07:00-20:00"]' for d in ("monday", "tuesday", "wednesday", "thursday", "friday")],
+                *[
+                    f'  {d}: ["07:00-20:00"]'
+                    for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+                ],
                 '  saturday: ["08:00-12:00"]',
                 "default_for: [check]",
             ]
         )
     )
-    docs.append(_doc(["kind: TimePeriod", f"id: {p}-weekend", f"at: {p}", "ranges:", '  saturday: ["00:00-24:00"]', '  sunday: ["00:00-24:00"]']))
+    docs.append(
+        _doc(
+            [
+                "kind: TimePeriod",
+                f"id: {p}-weekend",
+                f"at: {p}",
+                "ranges:",
+                '  saturday: ["00:00-24:00"]',
+                '  sunday: ["00:00-24:00"]',
+            ]
+        )
+    )
     for i in range(2):
-        docs.append(_doc(["kind: Box", f"id: {p}-snm-{i}", f"name: Shared box {i}", f"at: {p}", "shared: true"]))
+        docs.append(
+            _doc(
+                [
+                    "kind: Box",
+                    f"id: {p}-snm-{i}",
+                    f"name: Shared box {i}",
+                    f"at: {p}",
+                    "shared: true",
+                ]
+            )
+        )
     docs.append(_doc(["kind: Box", f"id: {p}-lab", f"at: {p}", "shared: false"]))
-    docs.append(_doc(["kind: MonitoringAccount", f"id: {p}-ssh", f"at: {p}", "protocol: ssh", "username: monitor", f"secret: env:{p.upper()}_SSH_KEY"]))
-    docs.append(_doc(["kind: ServiceTemplateOverride", "template: cpu", f"at: {p}", "availability_target: 99.9", "check_interval: 120"]))
-    docs.append(_doc(["kind: ServiceTemplateOverride", "template: ping", f"at: {p}", "check_interval: 30"]))
-    docs.append(_doc(["kind: ServiceTemplate", f"id: {p}-cpu-strict", f"at: {p}", "duplicate_of: cpu", "criticality: 5", "check_interval: 60"]))
+    docs.append(
+        _doc(
+            [
+                "kind: MonitoringAccount",
+                f"id: {p}-ssh",
+                f"at: {p}",
+                "protocol: ssh",
+                "username: monitor",
+                f"secret: env:{p.upper()}_SSH_KEY",
+            ]
+        )
+    )
+    docs.append(
+        _doc(
+            [
+                "kind: ServiceTemplateOverride",
+                "template: cpu",
+                f"at: {p}",
+                "availability_target: 99.9",
+                "check_interval: 120",
+            ]
+        )
+    )
+    docs.append(
+        _doc(["kind: ServiceTemplateOverride", "template: ping", f"at: {p}", "check_interval: 30"])
+    )
+    docs.append(
+        _doc(
+            [
+                "kind: ServiceTemplate",
+                f"id: {p}-cpu-strict",
+                f"at: {p}",
+                "duplicate_of: cpu",
+                "criticality: 5",
+                "check_interval: 60",
+            ]
+        )
+    )
     docs.append(
         _doc(
             [
@@ -77,7 +152,16 @@ def _partner(p: str, r: random.Random) -> list[str]:
             ]
         )
     )
-    docs.append(_doc(["kind: ServiceTemplateOverride", "template: " + f"{p}-app", f"at: {p}", "criticality: 4"]))
+    docs.append(
+        _doc(
+            [
+                "kind: ServiceTemplateOverride",
+                "template: " + f"{p}-app",
+                f"at: {p}",
+                "criticality: 4",
+            ]
+        )
+    )
     docs.append(
         _doc(
             [
@@ -95,12 +179,40 @@ def _partner(p: str, r: random.Random) -> list[str]:
 def _client(p: str, c: str, resale: bool, r: random.Random) -> list[str]:
     mode = "resale" if resale else "managed"
     docs = [
-        _doc(["kind: Client", f"id: {c}", f"name: Client {c}", f"parent: {p}", f"mode: {mode}", "crm_ref: null"]),
+        _doc(
+            [
+                "kind: Client",
+                f"id: {c}",
+                f"name: Client {c}",
+                f"parent: {p}",
+                f"mode: {mode}",
+                "crm_ref: null",
+            ]
+        ),
         _doc(["kind: User", f"id: {c}-operator", f"at: {c}", "role: client-operator"]),
     ]
     for i in range(3):
-        docs.append(_doc(["kind: Contact", f"id: {c}-contact-{i}", f"name: Contact {i} of {c}", f"at: {c}", f"email: c{i}@{c}.example.com"]))
-    docs.append(_doc(["kind: ContactGroup", f"id: {c}-team", f"at: {c}", f"members: [{c}-contact-0, {c}-contact-1]"]))
+        docs.append(
+            _doc(
+                [
+                    "kind: Contact",
+                    f"id: {c}-contact-{i}",
+                    f"name: Contact {i} of {c}",
+                    f"at: {c}",
+                    f"email: c{i}@{c}.example.com",
+                ]
+            )
+        )
+    docs.append(
+        _doc(
+            [
+                "kind: ContactGroup",
+                f"id: {c}-team",
+                f"at: {c}",
+                f"members: [{c}-contact-0, {c}-contact-1]",
+            ]
+        )
+    )
     docs.append(
         _doc(
             [
@@ -108,46 +220,125 @@ def _client(p: str, c: str, resale: bool, r: random.Random) -> list[str]:
                 f"id: {c}-office",
                 f"at: {c}",
                 "ranges:",
-                *[f'  {d}: ["08:00-12:00", "13:30-18:00"]' for d in ("monday", "tuesday", "wednesday", "thursday", "friday")],
+                *[
+                    f'  {d}: ["08:00-12:00", "13:30-18:00"]'
+                    for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
+                ],
                 "default_for: [notification, check]" if resale else "default_for: [notification]",
             ]
         )
     )
     docs.append(_doc(["kind: Box", f"id: {c}-box", f"at: {c}"]))
-    docs.append(_doc(["kind: MonitoringAccount", f"id: {c}-snmp", f"at: {c}", "protocol: snmp", f"secret: env:SNMP_{c.upper().replace('-', '_')}"]))
-    docs.append(_doc(["kind: ServiceTemplateOverride", "template: cpu", f"at: {c}", f"criticality: {r.randint(2, 5)}"]))
-    docs.append(_doc(["kind: ServiceTemplateOverride", "template: disk", f"at: {c}", "check_interval: 900"]))
+    docs.append(
+        _doc(
+            [
+                "kind: MonitoringAccount",
+                f"id: {c}-snmp",
+                f"at: {c}",
+                "protocol: snmp",
+                f"secret: env:SNMP_{c.upper().replace('-', '_')}",
+            ]
+        )
+    )
+    docs.append(
+        _doc(
+            [
+                "kind: ServiceTemplateOverride",
+                "template: cpu",
+                f"at: {c}",
+                f"criticality: {r.randint(2, 5)}",
+            ]
+        )
+    )
+    docs.append(
+        _doc(["kind: ServiceTemplateOverride", "template: disk", f"at: {c}", "check_interval: 900"])
+    )
     if not resale:
-        docs.append(_doc(["kind: ServiceTemplateOverride", "template: " + f"{p}-app", f"at: {c}", "check_interval: 120"]))
-    docs.append(_doc(["kind: ServiceTemplate", f"id: {c}-web", f"at: {c}", "duplicate_of: http", "check_interval: 45"]))
+        docs.append(
+            _doc(
+                [
+                    "kind: ServiceTemplateOverride",
+                    "template: " + f"{p}-app",
+                    f"at: {c}",
+                    "check_interval: 120",
+                ]
+            )
+        )
+    docs.append(
+        _doc(
+            [
+                "kind: ServiceTemplate",
+                f"id: {c}-web",
+                f"at: {c}",
+                "duplicate_of: http",
+                "check_interval: 45",
+            ]
+        )
+    )
     return docs
 
 
-def _site(p: str, c: str, s: str, resale: bool, first_eq: int, r: random.Random) -> tuple[list[str], list[str]]:
+def _site(
+    p: str, c: str, s: str, resale: bool, first_eq: int, r: random.Random
+) -> tuple[list[str], list[str]]:
     docs = [
         _doc(["kind: Site", f"id: {s}", f"name: Site {s}", f"parent: {c}"]),
-        _doc(["kind: Contact", f"id: {s}-desk", f"name: Desk of {s}", f"at: {s}", "phone: '+33 1 00 00 00 00'"]),
+        _doc(
+            [
+                "kind: Contact",
+                f"id: {s}-desk",
+                f"name: Desk of {s}",
+                f"at: {s}",
+                "phone: '+33 1 00 00 00 00'",
+            ]
+        ),
         _doc(["kind: Box", f"id: {s}-box", f"at: {s}"]),
     ]
     if r.random() < 0.3:
-        docs.append(_doc(["kind: TimePeriod", f"id: {s}-hours", f"at: {s}", "ranges:", '  monday: ["06:00-22:00"]', "default_for: [check]"]))
+        docs.append(
+            _doc(
+                [
+                    "kind: TimePeriod",
+                    f"id: {s}-hours",
+                    f"at: {s}",
+                    "ranges:",
+                    '  monday: ["06:00-22:00"]',
+                    "default_for: [check]",
+                ]
+            )
+        )
     if r.random() < 0.2:
-        docs.append(_doc(["kind: ServiceTemplateOverride", "template: memory", f"at: {s}", "criticality: 2"]))
+        docs.append(
+            _doc(
+                ["kind: ServiceTemplateOverride", "template: memory", f"at: {s}", "criticality: 2"]
+            )
+        )
     members = []
     for k in range(EQUIPMENT_PER_SITE):
         e = f"eq-{first_eq + k:06d}"
         delegated = not resale and k == EQUIPMENT_PER_SITE - 1  # L4: one per site for the client
         if delegated:
             box, template, by = f"{s}-box", "linux-server", f"{c}-operator"
-            contacts, groups, accounts = [f"{c}-contact-0", f"{s}-desk"], [f"{c}-team"], [f"{c}-snmp"]
+            contacts, groups, accounts = (
+                [f"{c}-contact-0", f"{s}-desk"],
+                [f"{c}-team"],
+                [f"{c}-snmp"],
+            )
         elif resale:
             box = r.choice([f"{c}-box", f"{s}-box"])
             template, by = r.choice(["linux-server", "windows-server", "web-server"]), f"{p}-admin"
-            contacts, groups, accounts = [f"{c}-contact-{k % 3}", f"{s}-desk"], [f"{c}-team"], [f"{c}-snmp"]
+            contacts, groups, accounts = (
+                [f"{c}-contact-{k % 3}", f"{s}-desk"],
+                [f"{c}-team"],
+                [f"{c}-snmp"],
+            )
         else:
             box = r.choice([f"{p}-snm-0", f"{p}-snm-1", f"{c}-box", f"{s}-box"])
             template, by = r.choice([f"{p}-linux", f"{p}-linux", "windows-server"]), f"{p}-admin"
-            contacts, groups = [f"{p}-noc-{k % 4}", f"{c}-contact-{k % 3}"], [f"{p}-oncall", f"{c}-team"]
+            contacts, groups = (
+                [f"{p}-noc-{k % 4}", f"{c}-contact-{k % 3}"],
+                [f"{p}-oncall", f"{c}-team"],
+            )
             accounts = [f"{p}-ssh", f"{c}-snmp"]
         lines = [
             "kind: Equipment",
@@ -184,9 +375,18 @@ def generate(out: Path, equipment: int, seed: int = 1) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     clients = max(1, equipment // (EQUIPMENT_PER_SITE * SITES_PER_CLIENT))
     partners = max(1, clients // 200)
-    (out / "snav.yaml").write_text(_doc(["kind: Project", "name: generated-estate", "default_user: p0-admin"]))
+    (out / "snav.yaml").write_text(
+        _doc(["kind: Project", "name: generated-estate", "default_user: p0-admin"])
+    )
     (out / "roles.yaml").write_text(
-        _doc(["kind: Role", "id: client-operator", "name: Client operator", "permissions: [configure_equipment, configure_services]"])
+        _doc(
+            [
+                "kind: Role",
+                "id: client-operator",
+                "name: Client operator",
+                "permissions: [configure_equipment, configure_services]",
+            ]
+        )
     )
     counts = {"partners": partners, "clients": clients, "sites": 0, "equipment": 0, "files": 2}
     eq = 0

@@ -54,7 +54,18 @@ def engine(tree: Tree) -> Resolution:
     check_boxes(ctx)  # B3
     check_templates(ctx)  # T2, T7, T9
     nodes = check_nodes(ctx, walk)  # P9, P10
-    return Resolution(tree, ctx, walk, templates, boxes, Resolver(ctx, walk, templates), nodes, {}, {}, ctx.diagnostics)
+    return Resolution(
+        tree,
+        ctx,
+        walk,
+        templates,
+        boxes,
+        Resolver(ctx, walk, templates),
+        nodes,
+        {},
+        {},
+        ctx.diagnostics,
+    )
 
 
 def resolve(tree: Tree) -> Resolution:

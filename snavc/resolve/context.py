@@ -37,10 +37,14 @@ class Context:
         make = dg.error if severity == "error" else dg.warning
         self.diagnostics.append(make(code, message, at, rule=rule, related=related))
 
-    def error(self, code: str, rule: str | None, message: str, obj: Obj | None, *path, **kw) -> None:
+    def error(
+        self, code: str, rule: str | None, message: str, obj: Obj | None, *path, **kw
+    ) -> None:
         self.report("error", code, rule, message, obj, *path, **kw)
 
-    def warning(self, code: str, rule: str | None, message: str, obj: Obj | None, *path, **kw) -> None:
+    def warning(
+        self, code: str, rule: str | None, message: str, obj: Obj | None, *path, **kw
+    ) -> None:
         self.report("warning", code, rule, message, obj, *path, **kw)
 
 

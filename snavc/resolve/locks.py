@@ -69,7 +69,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
     home = scope.home(user)
     if node.kind == "product":
         hint = "; override it (T2) or duplicate it (T7)" if kind == "ServiceTemplate" else ""
-        return [_reason("L2", f"{kind} '{obj.id}' is shipped with the product and cannot be modified{hint}")]
+        return [
+            _reason(
+                "L2", f"{kind} '{obj.id}' is shipped with the product and cannot be modified{hint}"
+            )
+        ]
     permission = {
         "Equipment": ACTIONS["equipment"],
         "UnitService": ACTIONS["services"],
@@ -89,7 +93,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
             )
         ]
     if permission is not None and permission not in scope.permissions(user):
-        reasons.append(_reason("V1", f"user '{user.id}' has role '{user.role}', which does not grant {permission}"))
+        reasons.append(
+            _reason(
+                "V1", f"user '{user.id}' has role '{user.role}', which does not grant {permission}"
+            )
+        )
     top = scope.top(home, node)
     label = f"{obj.id}/{service}" if service else getattr(obj, "id", "")
     seen = set()
@@ -119,7 +127,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
             continue
         if ident not in scope.selectable(ref_kind, top, node):
             above = at.is_ancestor_or_self(node) and not home.is_ancestor_or_self(at)
-            where = f"above the home of user '{user.id}' ('{home.id}')" if above else "outside the scope of this user"
+            where = (
+                f"above the home of user '{user.id}' ('{home.id}')"
+                if above
+                else "outside the scope of this user"
+            )
             reasons.append(
                 _reason(
                     "L1",
@@ -129,4 +141,3 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
                 )
             )
     return reasons
-

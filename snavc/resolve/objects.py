@@ -13,8 +13,8 @@ from functools import lru_cache
 from ..model import ASPECTS, OVERRIDABLE
 from ..tree import Node
 from .boxes import box_problem
-from .context import Context
 from .contacts import check_notification
+from .context import Context
 from .periods import DefaultWalk, check_explicit
 from .scope import ACTIONS
 from .templates import Templates, unit_service_specs
@@ -64,7 +64,12 @@ class Resolver:
             if explicit is not None:
                 check_explicit(self.ctx, obj, ("periods", aspect), explicit, top, node, who)
                 loc = obj.doc.loc("periods", aspect)
-                out[aspect] = {"id": explicit, "from": "explicit", "file": loc.file, "line": loc.line}
+                out[aspect] = {
+                    "id": explicit,
+                    "from": "explicit",
+                    "file": loc.file,
+                    "line": loc.line,
+                }
                 continue
             found = self.walk.find(aspect, top, node)
             if found is None:
@@ -87,7 +92,9 @@ class Resolver:
         loc = period.doc.loc("default_for")
         return {"id": pid, "from": src, "file": loc.file, "line": loc.line}
 
-    def selectable_ref(self, obj, path, kind: str, ident: str, top: Node, node: Node, rule: str, who: str) -> None:
+    def selectable_ref(
+        self, obj, path, kind: str, ident: str, top: Node, node: Node, rule: str, who: str
+    ) -> None:
         """V3/V4 for one reference."""
         visible = self.ctx.scope.selectable(kind, top, node)
         if ident in visible or self.ctx.tree.get(kind, ident) is None:
@@ -118,7 +125,9 @@ class Resolver:
         user, home, top, node = found
         who = f"user '{user.id}'"
         if eq.template is not None:
-            self.selectable_ref(eq, ("template",), "EquipmentTemplate", eq.template, top, node, "V3", who)
+            self.selectable_ref(
+                eq, ("template",), "EquipmentTemplate", eq.template, top, node, "V3", who
+            )
         box = ctx.tree.get("Box", eq.box)
         if box is not None:
             problem = box_problem(ctx, box, home, node)
@@ -133,7 +142,9 @@ class Resolver:
                     "box",
                 )
         for i, account in enumerate(eq.accounts):
-            self.selectable_ref(eq, ("accounts", i), "MonitoringAccount", account, top, node, "E1", who)
+            self.selectable_ref(
+                eq, ("accounts", i), "MonitoringAccount", account, top, node, "E1", who
+            )
         check_notification(ctx, eq, top, node, who)
         periods = self.periods(eq, top, node, who)
         services = self.unit_services(eq, top, node, who)
@@ -146,7 +157,10 @@ class Resolver:
             "template": eq.template,
             "accounts": list(eq.accounts),
             "periods": periods,
-            "notification": {"contacts": list(eq.notification.contacts), "groups": list(eq.notification.groups)},
+            "notification": {
+                "contacts": list(eq.notification.contacts),
+                "groups": list(eq.notification.groups),
+            },
             "services": services,
         }
 
@@ -163,7 +177,9 @@ class Resolver:
                     f"two unit services named '{name}' on equipment '{eq.id}': give one a distinct 'name'",
                     eq,
                     *path,
-                    related=(eq.doc.loc(*first_at[name], message="first unit service of that name"),),
+                    related=(
+                        eq.doc.loc(*first_at[name], message="first unit service of that name"),
+                    ),
                 )
                 continue
             first_at[name] = path
@@ -249,6 +265,8 @@ class Resolver:
             "configured_by": user.id,
             "members": list(us.members),
             "periods": periods,
-            "notification": {"contacts": list(us.notification.contacts), "groups": list(us.notification.groups)},
+            "notification": {
+                "contacts": list(us.notification.contacts),
+                "groups": list(us.notification.groups),
+            },
         }
-

@@ -32,7 +32,9 @@ def collect_defaults(ctx: Context) -> None:
                     period,
                     "default_for",
                     i,
-                    related=(where(first, "default_for", message=f"'{first.id}' is the default here"),),
+                    related=(
+                        where(first, "default_for", message=f"'{first.id}' is the default here"),
+                    ),
                 )
             else:
                 mine[aspect] = period
@@ -48,7 +50,9 @@ class DefaultWalk:
     def _find(self, aspect: str, top: Node, node: Node) -> tuple[str, str] | None:
         return self.walk(aspect, top, node, None)
 
-    def walk(self, aspect: str, top: Node, node: Node, trace: list | None) -> tuple[str, str] | None:
+    def walk(
+        self, aspect: str, top: Node, node: Node, trace: list | None
+    ) -> tuple[str, str] | None:
         """``(period ID, from)`` where from is the node ID or ``"product"``; None (P5).
 
         With ``trace``, appends one step per node looked at (for ``explain``).
@@ -85,7 +89,12 @@ def _step(n: Node, aspect: str, found) -> dict:
 
 
 def _skip_above(n: Node, top: Node, node: Node) -> dict:
-    if top.kind in ("client", "site") and top is node.company and node.mode == "resale" and n.kind == "partner":
+    if (
+        top.kind in ("client", "site")
+        and top is node.company
+        and node.mode == "resale"
+        and n.kind == "partner"
+    ):
         why = "skipped: the client is in resale mode, the partner does not monitor it (V2, P3)"
     else:
         why = f"skipped: above the top of the user's scope, '{top.id}' (V2, P3)"
@@ -123,7 +132,9 @@ def check_nodes(ctx: Context, walk: DefaultWalk) -> dict[str, dict]:
     return summaries
 
 
-def check_explicit(ctx: Context, obj, path: tuple, period_id: str, top: Node, node: Node, who: str) -> bool:
+def check_explicit(
+    ctx: Context, obj, path: tuple, period_id: str, top: Node, node: Node, who: str
+) -> bool:
     """P7: a period set explicitly must be selectable; reports and returns False if not."""
     if period_id in ctx.scope.selectable("TimePeriod", top, node):
         return True

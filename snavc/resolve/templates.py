@@ -33,7 +33,11 @@ class Templates:
         own = self._owns.get(id(obj))
         if own is None:
             tree = self.ctx.tree
-            own = {f: (getattr(obj, f), origin(tree, obj, f)) for f in OVERRIDABLE if getattr(obj, f) is not None}
+            own = {
+                f: (getattr(obj, f), origin(tree, obj, f))
+                for f in OVERRIDABLE
+                if getattr(obj, f) is not None
+            }
             self._owns[id(obj)] = own
         return own
 
@@ -47,7 +51,9 @@ class Templates:
             out.update(self._own(ov))
         return out
 
-    def values(self, template_id: str, top: Node, node: Node, trace: list | None, seen: frozenset) -> Values:
+    def values(
+        self, template_id: str, top: Node, node: Node, trace: list | None, seen: frozenset
+    ) -> Values:
         """T3/T6/T7: the resolved fields of a service template at ``node`` for ``top``
         (``node`` None: the template before any override).
 
@@ -72,7 +78,9 @@ class Templates:
                         f"at '{tnode.id}' by a partner user (T7)",
                     }
                 )
-            out.update(self.values(template.duplicate_of, src_top, tnode, trace, seen | {template_id}))
+            out.update(
+                self.values(template.duplicate_of, src_top, tnode, trace, seen | {template_id})
+            )
         own = self._own(template)
         out.update(own)
         if node is None:
@@ -124,7 +132,11 @@ class Templates:
         (for an overridden template, its deepest override in scope)."""
         tree = self.ctx.tree
         tnode = tree.node_of(template)
-        overrides = self.ctx.scope.overrides_in_scope(template.id, top, node) if kind == "ServiceTemplate" else []
+        overrides = (
+            self.ctx.scope.overrides_in_scope(template.id, top, node)
+            if kind == "ServiceTemplate"
+            else []
+        )
         if overrides:
             deepest = tree.nodes[overrides[-1].at]
             return ("OVERRIDDEN" if deepest is node else "INHERITED"), deepest
@@ -142,7 +154,9 @@ def _outside_why(at: Node | None, top: Node, node: Node) -> str:
         return f"skipped: '{at.id}' is not on the path to '{node.id}' (V4)"
     if at.kind == "partner" and node.mode == "resale":
         return "skipped: the client is in resale mode, the partner's overrides do not reach it (V2, T3)"
-    return f"skipped: '{at.id}' is above the top of the configuring user's scope, '{top.id}' (V2, T3)"
+    return (
+        f"skipped: '{at.id}' is above the top of the configuring user's scope, '{top.id}' (V2, T3)"
+    )
 
 
 def check_templates(ctx: Context) -> None:
@@ -168,7 +182,10 @@ def check_templates(ctx: Context) -> None:
             node = tree.node_of(template)
             if node.kind == "product":
                 continue
-            if template.duplicate_of is not None and tree.get(kind, template.duplicate_of) is not None:
+            if (
+                template.duplicate_of is not None
+                and tree.get(kind, template.duplicate_of) is not None
+            ):
                 visible = scope.partner_selectable(kind, node)
                 if template.duplicate_of not in visible:
                     ctx.error(
@@ -229,4 +246,3 @@ def _template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]
 
 def _names(table) -> str:
     return ", ".join(sorted(table)) or "none"
-
