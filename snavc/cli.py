@@ -149,9 +149,22 @@ def _usage(message: str):
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder; replaced atomically, only if it is a previous snavc build or empty.",
 )
+@click.option(
+    "--reapply",
+    "reapply",
+    multiple=True,
+    metavar="TEMPLATE",
+    help="Give the unit services of service template TEMPLATE its current values again, "
+    "instead of those locked at their creation (T5). Repeatable.",
+)
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Fail (exit 1, nothing written) if snav.lock would change: for CI.",
+)
 @format_option("text", "json", "github")
 @backend_option
-def build(repo: Path, out: Path, fmt: str, loader: str):
+def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: str, loader: str):
     """Validate REPO, then write its effective configuration to OUT/.
 
     Writes OUT/effective.json (every node with its default periods, every equipment
@@ -159,22 +172,46 @@ def build(repo: Path, out: Path, fmt: str, loader: str):
     and OUT/diagnostics.json. Deterministic: same input, same bytes. Atomic: when the
     build fails, an existing OUT is left untouched.
 
-    \b
-    Example:
-      snavc build samples/seed -o build/
-    """
-    from .emit import OutputError, effective, write_build
+    Also writes REPO/snav.lock (rule T5): the template values each unit service was
+    created with. Commit it: a later change of a template reaches new services only,
+    unless --reapply TEMPLATE.
 
-    result, res = compile_repo(repo, backend=loader)
+    \b
+    Examples:
+      snavc build samples/seed -o build/
+      snavc build . -o build/ --locked          # in CI: the lock must be committed
+      snavc build . -o build/ --reapply cpu     # apply cpu's new values everywhere
+    """
+    from .emit import OutputError, dumps, effective, write_atomic, write_build
+    from .resolve.lock import LOCK_FILE
+
+    result, res = compile_repo(repo, backend=loader, reapply=reapply)
+    if res is not None:
+        unknown = [t for t in reapply if res.tree.get("ServiceTemplate", t) is None]
+        if unknown:
+            _usage(f"--reapply: no service template {', '.join(repr(t) for t in unknown)}")
     if not result.ok or res is None:
         emit_diagnostics(result.diagnostics, fmt, repo)
         sys.exit(1)
+    if locked and res.lock.changed:
+        new = sum(s["new"] + s["reapplied"] for s in res.lock.stats.values())
+        d = dg.error(
+            "SNV423",
+            f"{LOCK_FILE} is out of date ({new} unit services new or re-applied, or services removed): "
+            f"run `snavc build` without --locked and commit {LOCK_FILE}",
+            dg.Location(LOCK_FILE),
+            rule="T5",
+        )
+        emit_diagnostics([d], fmt, repo)
+        sys.exit(1)
     try:
         write_build(out, effective(res), result.diagnostics)
+        if res.lock.changed:
+            write_atomic(repo / LOCK_FILE, dumps(res.lock.new.to_json()))
     except OutputError as e:
         _usage(str(e))
     except OSError as e:
-        click.echo(f"snavc: cannot write {out}: {e.strerror}", err=True)
+        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
         sys.exit(1)
     if result.diagnostics:
         emit_diagnostics(result.diagnostics, fmt, repo)
@@ -372,6 +409,116 @@ def explain(repo, spec, as_user, at, fmt):
         click.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         click.echo(render_text(out), nl=False)
+
+
+def report_options(f):
+    f = click.option(
+        "--detailed-exitcode",
+        is_flag=True,
+        help="Exit 0 when nothing changed, 2 when something did, 1 on errors.",
+    )(f)
+    f = click.option(
+        "--template",
+        "template",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Render the report with this jinja2 template (sandboxed; it gets `report`).",
+    )(f)
+    f = click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write the report to this file instead of standard output.",
+    )(f)
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "markdown", "json"]),
+        default="text",
+        show_default=True,
+        help="Report format: text, markdown (a pull-request comment) or json (docs/review.md).",
+    )(f)
+    return f
+
+
+def _emit_report(report, fmt: str, template, output, detailed: bool) -> None:
+    from .report import TemplateError, render, render_user
+
+    try:
+        text = render_user(report, template) if template else render(report, fmt)
+    except TemplateError as e:
+        _usage(str(e))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    summary = report.summary
+    if summary["errors"]:
+        sys.exit(1)
+    changed = any(summary[k] for k in ("added", "changed", "removed", "moved"))
+    sys.exit(2 if detailed and changed else 0)
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@report_options
+def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
+    """Compare two builds (folders written by `snavc build`).
+
+    A semantic diff of the effective configurations, keyed by object IDs: every
+    equipment, unit service, user service and node added, removed, moved or changed,
+    field by field, grouped by partner, client and site; then the input objects that
+    changed, the effective objects each one changed, and what the lock (T5) kept.
+
+    \b
+    Example:
+      snavc build . -o build/new && snavc diff build/old build/new --format markdown
+    """
+    from .diff import BuildError, diff, read_build
+
+    try:
+        report = diff(read_build(old), read_build(new))
+    except BuildError as e:
+        _usage(str(e))
+    _emit_report(report, fmt, template, output, detailed_exitcode)
+
+
+@cli.command("plan")
+@repo_argument
+@click.option(
+    "--base", "base", required=True, help="The git revision deployed (a branch, tag or commit)."
+)
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    help="Check that USER may edit every object the change touches (delegation: V1, L1-L4).",
+)
+@report_options
+@backend_option
+def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exitcode, loader):
+    """Review the working tree of REPO against git revision BASE.
+
+    Builds BASE (read with `git archive`: the working tree and the index are never
+    touched) and the working tree, diffs them like `snavc diff`, and checks what only
+    shows across versions: a client's mode change (M3) and, with --as USER, that USER
+    may edit everything the change adds, modifies or removes.
+
+    \b
+    Examples:
+      snavc plan . --base origin/main --format markdown -o report.md
+      snavc plan . --base origin/main --as stephanie --detailed-exitcode
+    """
+    from .plan import PlanError, plan
+
+    try:
+        result = plan(repo, base, as_user, loader)
+    except PlanError as e:
+        _usage(str(e))
+    _emit_report(result.report, fmt, template, output, detailed_exitcode)
 
 
 @cli.command()

@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "SNV109": "unsupported YAML construct",
     "SNV110": "file holds no document",
     "SNV111": "unreadable file",
+    "SNV112": "invalid lock file",
     "SNV201": "unknown kind",
     "SNV202": "missing field",
     "SNV203": "unknown field",
@@ -74,6 +75,10 @@ CODES: dict[str, str] = {
     "SNV418": "user service member out of reach",
     "SNV419": "template period not selectable",
     "SNV420": "object locked for this user",
+    "SNV421": "locked period no longer exists",
+    "SNV422": "mode change refused",
+    "SNV423": "lock out of date",
+    "SNV424": "base revision does not build",
 }
 
 

@@ -9,6 +9,7 @@ keys sorted, no timestamps, no absolute paths.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from . import diagnostics as dg
 from .load import BUILD_MARKER
+from .tree import object_key
 
 FORMAT = 1
 EFFECTIVE = "effective.json"
@@ -41,13 +43,30 @@ def effective(resolution) -> dict:
             "crm_ref": getattr(node.obj, "crm_ref", None),
             "defaults": resolution.nodes.get(node_id),
         }
+    lock = resolution.lock
     return {
         "format": FORMAT,
         "nodes": nodes,
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
         "origins": resolution.resolver.origins,
+        "inputs": input_hashes(tree),
+        "lock": dict(sorted(lock.stats.items())) if lock is not None else {},
     }
+
+
+def input_hashes(tree) -> dict[str, str]:
+    """``label/ID`` -> content hash of every input object (catalogue included), so that
+    ``snavc diff`` can tell which inputs a change touched without the repositories."""
+    out = {}
+    objects = [o for table in tree.objects.values() for o in table.values()]
+    objects += [o for by_at in tree.overrides.values() for o in by_at.values()]
+    for obj in objects:
+        text = json.dumps(
+            obj.doc.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+        )
+        out[object_key(obj)] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return out
 
 
 def dumps(document: dict) -> str:
@@ -78,6 +97,19 @@ def dumps(document: dict) -> str:
 
 def _compact(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_build(out: Path, document: dict, diagnostics: list) -> None:

@@ -41,6 +41,8 @@ FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 PLAIN = "?"  # tag given by our resolvers to plain scalars without an explicit tag
+_UNICODE_BREAKS = re.compile("[\u2028\u2029\x85]")
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 
 # A position tree mirrors the value tree:
 #   mapping:  {key: (key_line, key_col, value_line, value_col, child)}
@@ -140,9 +142,19 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
                 diags.append(_outside(root, p))
                 continue
             found.append(p)
-    # os.walk does not descend symlinked folders; walk those that stay inside the repo
-    found.sort(key=lambda p: relpath(root, p))
-    return found, diags
+    # Symbolic links to folders inside the repository are not walked (os.walk does not
+    # follow them): what they point at is walked under its own path. A linked file is
+    # read once, under its own path when that is found too, else under the link's.
+    found.sort(key=lambda p: (p.is_symlink(), relpath(root, p)))
+    seen: set[Path] = set()
+    unique = []
+    for p in found:
+        real = p.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique.append(p)
+    unique.sort(key=lambda p: relpath(root, p))
+    return unique, diags
 
 
 def _outside(root: Path, p: Path) -> Diagnostic:
@@ -446,7 +458,9 @@ def load_text(
         tabs = _tab_indents(rel, text)
         if tabs:
             return [], tabs
-    if backend == "fast" and not fast_available():
+    if backend == "fast" and (not fast_available() or _UNICODE_BREAKS.search(text)):
+        # libyaml counts U+2028, U+2029 and NEL as line breaks (YAML 1.1); ruamel and
+        # editors do not: let the reference parser number the lines of those rare files
         backend = "ruamel"
     compose = _compose_fast if backend == "fast" else _compose_ruamel
     docs: list[Document] = []
@@ -624,9 +638,73 @@ def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Lo
     return Loaded(docs, diags, rels)
 
 
-def read_lines(repo: Path, rel: str) -> list[str] | None:
-    """A file's lines, for diagnostic excerpts (None when unreadable or not text)."""
+def read_json(path: Path, rel: str, code: str, what: str) -> tuple[dict | None, list[Diagnostic]]:
+    """A JSON document snavc itself wrote (the lock, a build); None when absent."""
+    import json
+
+    if not path.is_file():
+        return None, []
     try:
-        return (repo / rel).read_bytes().decode("utf-8", errors="replace").splitlines()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return None, [
+            dg.error(code, f"{what} cannot be read ({e}); delete it to start afresh", Location(rel))
+        ]
+    if not isinstance(data, dict):
+        return None, [
+            dg.error(code, f"{what} is not a JSON object; delete it to start afresh", Location(rel))
+        ]
+    return data, []
+
+
+def read_lines(repo: Path, rel: str) -> list[str] | None:
+    """A file's lines, for diagnostic excerpts (None when unreadable or not text).
+
+    Split on YAML's line breaks only (\\n, \\r\\n, \\r), as the parsers number lines;
+    ``str.splitlines`` would also split on form feeds, U+2028... and shift the excerpt.
+    """
+    try:
+        text = (repo / rel).read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return None
+    return _LINE_BREAK.split(text.removesuffix("\n").removesuffix("\r")) if text else []
+
+
+class GitError(Exception):
+    """A repository that is not in git, or a revision git does not know."""
+
+
+def checkout_revision(repo: Path, ref: str, dest: Path) -> None:
+    """Write the files of ``repo`` as they are at git revision ``ref`` into ``dest``.
+
+    Uses ``git archive``: neither the working tree nor the index is touched. ``repo``
+    may be a folder inside the git repository; only that folder is extracted.
+    """
+    import io
+    import subprocess
+    import tarfile
+
+    def git(*args: str, where: Path = repo) -> bytes:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(where), *args], capture_output=True, check=False
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed") from None
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(message[-1] if message else f"git {' '.join(args)} failed")
+        return done.stdout
+
+    prefix = git("rev-parse", "--show-prefix").decode().strip()
+    top = Path(git("rev-parse", "--show-toplevel").decode().strip())
+    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    tree = f"{ref}:{prefix}" if prefix else ref
+    # from the top: run in a subfolder, git archive would also filter by that folder
+    data = git("archive", "--format=tar", tree, where=top)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:  # pragma: no cover - Python < 3.11.4
+            tar.extractall(dest)

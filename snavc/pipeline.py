@@ -134,17 +134,35 @@ def check(repo: str | Path, backend: str = "fast") -> Result:
     return Result(repo, tree, dg.sort(diags), rels, len(docs))
 
 
-def compile_repo(repo: str | Path, backend: str = "fast"):
+def read_lock(repo: Path, diags: list[Diagnostic]):
+    """The repository's ``snav.lock`` (T5), or None when it has none."""
+    from .load import read_json
+    from .resolve.lock import LOCK_FILE, Lock
+
+    data, more = read_json(Path(repo) / LOCK_FILE, LOCK_FILE, "SNV112", LOCK_FILE)
+    diags.extend(more)
+    return Lock.from_json(data) if data is not None else None
+
+
+def compile_repo(repo: str | Path, backend: str = "fast", reapply=(), use_lock: bool = True):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
-    Returns ``(result, resolution)``; ``resolution`` is None when the repository could
-    not be linked into a tree.
+    The lock (T5) of the repository applies unless ``use_lock`` is false; ``reapply``
+    names templates whose current values replace the locked ones. Returns
+    ``(result, resolution)``; ``resolution`` is None when the repository could not be
+    linked into a tree.
     """
     from .resolve import resolve
+    from .resolve.lock import LockState
 
     result = check(repo, backend)
     if result.tree is None:
         return result, None
-    res = resolve(result.tree)
+    lock = (
+        LockState(read_lock(Path(repo), result.diagnostics), frozenset(reapply))
+        if use_lock
+        else None
+    )
+    res = resolve(result.tree, lock)
     result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
     return result, res

@@ -62,6 +62,34 @@ for _kind in AT_KINDS:
     REFERENCES.setdefault(_kind, []).insert(0, (("at",), "node"))
 
 
+# kind -> the label users write in OBJECT arguments and reports (KIND/ID)
+LABELS = {
+    "Partner": "node",
+    "Client": "node",
+    "Site": "node",
+    "Box": "box",
+    "Contact": "contact",
+    "ContactGroup": "contact-group",
+    "TimePeriod": "time-period",
+    "ServiceTemplate": "service-template",
+    "ServiceTemplateOverride": "service-template-override",
+    "EquipmentTemplate": "equipment-template",
+    "MonitoringAccount": "monitoring-account",
+    "Role": "role",
+    "User": "user",
+    "Equipment": "equipment",
+    "UnitService": "unit-service",
+    "UserService": "user-service",
+}
+
+
+def object_key(obj: Obj) -> str:
+    """``label/ID`` of an input object; an override is ``service-template-override/T@NODE``."""
+    if obj.kind == "ServiceTemplateOverride":
+        return f"service-template-override/{obj.template}@{obj.at}"
+    return f"{LABELS[obj.kind]}/{obj.id}"
+
+
 def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
     """``(path, target kind, ID)`` for every non-null reference ``obj`` holds."""
     for spec, target in REFERENCES.get(obj.kind, ()):

@@ -9,6 +9,7 @@ One module per rule family, each naming its rule IDs:
     templates   T1-T4, T6-T9                   overrides, duplicates, types
     objects     E1, U1 (+ the above)           equipment, unit and user services
     locks       L1-L4                          who may still edit what
+    lock        T5                             services keep their creation values
 
 ``resolve(tree)`` runs the checks of the shared objects, then resolves every equipment
 and user service; the result holds the effective configuration, the diagnostics, and the
@@ -24,6 +25,7 @@ from ..tree import Tree
 from .boxes import Boxes, check_boxes
 from .contacts import check_groups
 from .context import Context
+from .lock import LockState
 from .objects import Resolver
 from .periods import DefaultWalk, check_nodes, collect_defaults
 from .templates import Templates, check_templates
@@ -41,9 +43,10 @@ class Resolution:
     equipment: dict[str, dict]
     user_services: dict[str, dict]
     diagnostics: list[Diagnostic]
+    lock: LockState | None = None
 
 
-def engine(tree: Tree) -> Resolution:
+def engine(tree: Tree, lock: LockState | None = None) -> Resolution:
     """The rules engine over ``tree``, shared objects checked, nothing resolved yet."""
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
@@ -60,17 +63,21 @@ def engine(tree: Tree) -> Resolution:
         walk,
         templates,
         boxes,
-        Resolver(ctx, walk, templates),
+        Resolver(ctx, walk, templates, lock),
         nodes,
         {},
         {},
         ctx.diagnostics,
+        lock,
     )
 
 
-def resolve(tree: Tree) -> Resolution:
-    """Every rule over the whole tree: the effective configuration and its diagnostics."""
-    res = engine(tree)
+def resolve(tree: Tree, lock: LockState | None = None) -> Resolution:
+    """Every rule over the whole tree: the effective configuration and its diagnostics.
+
+    With ``lock`` (T5), unit services keep the template values they were created with.
+    """
+    res = engine(tree, lock)
     for eq_id in sorted(tree.objects.get("Equipment", {})):
         effective = res.resolver.equipment(tree.objects["Equipment"][eq_id], res.boxes)
         if effective is not None:

@@ -15,6 +15,7 @@ from ..tree import Node
 from .boxes import box_problem
 from .contacts import check_notification
 from .context import Context
+from .lock import LockState
 from .periods import DefaultWalk, check_explicit
 from .scope import ACTIONS
 from .templates import Templates, unit_service_specs
@@ -25,8 +26,11 @@ SERVICE_FIELDS = (*OVERRIDABLE, "notification_period")
 class Resolver:
     """Resolves equipment and user services over one tree."""
 
-    def __init__(self, ctx: Context, walk: DefaultWalk, templates: Templates):
+    def __init__(
+        self, ctx: Context, walk: DefaultWalk, templates: Templates, lock: LockState | None = None
+    ):
         self.ctx = ctx
+        self.lock = lock
         self.walk = walk
         self.templates = templates
         self._services: dict[tuple, dict] = {}
@@ -188,6 +192,10 @@ class Resolver:
             tpath = path + ("template",) if explicit is not None else path
             self.selectable_ref(eq, tpath, "ServiceTemplate", tid, top, node, "V6", who)
             service = self.service_base(tid, top, node)
+            if self.lock is not None:
+                service = self.lock.apply(f"{eq.id}/{name}", tid, service, service)
+                if "locked" in service:
+                    self._check_locked(eq, path, name, service)
             if explicit is not None:
                 service = dict(service)
                 set_here = {}
@@ -202,6 +210,20 @@ class Resolver:
                     service["explicit"] = set_here
             out[name] = service
         return out
+
+    def _check_locked(self, eq, path: tuple, name: str, service: dict) -> None:
+        """T5: a locked value may name a time period deleted since; say how to move on."""
+        for f in ("check_period", "availability_period"):
+            pid = service.get(f)
+            if pid is not None and self.ctx.tree.get("TimePeriod", pid) is None:
+                self.ctx.error(
+                    "SNV421",
+                    "T5",
+                    f"unit service '{eq.id}/{name}' keeps {f} '{pid}' from the lock, but that time period "
+                    f"no longer exists: run `snavc build --reapply {service['template']}`",
+                    eq,
+                    *path,
+                )
 
     def service_base(self, tid: str, top: Node, node: Node) -> dict:
         """A unit service made from template ``tid`` at ``node`` for ``top``, before its
@@ -229,6 +251,14 @@ class Resolver:
             if where is not None:
                 origins[f] = list(where)
         service["origin"] = okey
+        inputs = self.templates.inputs(tid, top, node)
+        inputs += [
+            f"time-period/{service[f]}"
+            for f in ("check_period", "availability_period", "notification_period")
+            if service[f]
+        ]
+        # what these values depend on, for the impact analysis of `snavc diff`
+        origins["inputs"] = sorted(set(inputs))
         self.origins[okey] = origins
         self._services[key] = service
         return service

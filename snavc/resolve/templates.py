@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..model import OVERRIDABLE
-from ..tree import Node, equipment_template_services
+from ..tree import Node, equipment_template_services, object_key
 from .context import Context, Origin, origin
 from .scope import cut_point
 
@@ -40,6 +40,24 @@ class Templates:
             }
             self._owns[id(obj)] = own
         return own
+
+    def inputs(
+        self, template_id: str, top: Node, node: Node, seen: frozenset = frozenset()
+    ) -> list[str]:
+        """The input objects a template's values at ``node`` depend on: the template, its
+        duplicate sources (T7) and the overrides in scope (T3), as ``label/ID`` keys."""
+        tree = self.ctx.tree
+        template = tree.get("ServiceTemplate", template_id)
+        if template is None or template_id in seen:
+            return []
+        keys = [object_key(template)]
+        if template.duplicate_of is not None:
+            tnode = tree.node_of(template)
+            keys += self.inputs(
+                template.duplicate_of, cut_point(tnode), tnode, seen | {template_id}
+            )
+        keys += [object_key(ov) for ov in self.ctx.scope.overrides_in_scope(template_id, top, node)]
+        return keys
 
     def _base_values(self, template_id: str) -> Values:
         """A template before overrides: its own fields over its duplicate source (T7)."""

@@ -1,0 +1,165 @@
+"""Plan: review a change before deployment (the diff stage over two versions).
+
+``plan(repo, base)`` builds git revision ``base`` of the repository (extracted with
+``git archive``: the working tree and the index are never touched) and the working
+tree, diffs the two effective configurations, and runs the rules that only show across
+two versions: M3 (a client's mode change) and, with ``as_user``, the delegation check
+(every input object the change adds, modifies or removes must be editable by that user
+in both versions: V1, L1-L4).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import diagnostics as dg
+from .diff import Build, Report, diff
+from .emit import dumps, effective
+from .load import checkout_revision
+from .pipeline import Result, compile_repo
+from .resolve.locks import can_edit
+from .resolve.modes import check_mode_changes
+from .tree import Tree, object_key
+
+
+class PlanError(Exception):
+    """Usage problems: not a git repository, unknown revision, unknown user."""
+
+
+@dataclass
+class Plan:
+    report: Report
+    base: Result | None
+    head: Result
+
+
+def _objects(tree: Tree) -> dict[str, object]:
+    out = {}
+    for table in tree.objects.values():
+        for obj in table.values():
+            if not obj.doc.catalog:
+                out[object_key(obj)] = obj
+    for by_at in tree.overrides.values():
+        for obj in by_at.values():
+            out[object_key(obj)] = obj
+    return out
+
+
+def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str = "fast") -> Plan:
+    from .load import GitError
+
+    repo = Path(repo)
+    with tempfile.TemporaryDirectory(prefix="snavc-base-") as tmp:
+        try:
+            checkout_revision(repo, base, Path(tmp) / "base")
+        except GitError as e:
+            raise PlanError(f"cannot read revision '{base}': {e}") from None
+        base_result, base_res = compile_repo(Path(tmp) / "base", backend)
+    head_result, head_res = compile_repo(repo, backend)
+    report = Report(base=base, head="working tree")
+    errors = [d for d in head_result.diagnostics if d.severity == "error"]
+    if base_res is None or not base_result.ok:
+        count = sum(d.severity == "error" for d in base_result.diagnostics)
+        errors.append(
+            dg.error(
+                "SNV424",
+                f"revision '{base}' does not build ({count} errors): plan needs a base that builds; "
+                f"check it with `git stash; snavc validate; git stash pop` or choose another base",
+                dg.Location("."),
+            )
+        )
+    if errors or head_res is None:
+        report.errors = [d.to_json() for d in dg.sort(errors)]
+        return Plan(report, base_result, head_result)
+
+    report = diff(
+        Build(dumps(effective(base_res)), base), Build(dumps(effective(head_res)), "working tree")
+    )
+    found = check_mode_changes(base_res.tree, head_res.tree, f"revision '{base}'")
+    if as_user is not None:
+        found += delegation(base_res, head_res, as_user, base)
+    report.errors = [d.to_json() for d in dg.sort(found)]
+    return Plan(report, base_result, head_result)
+
+
+def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diagnostic]:
+    """V1, L1-L4 across versions: every input object added, modified or removed by the
+    change must be editable by ``user_id`` in each version where it exists."""
+    head_user = head_res.tree.get("User", user_id)
+    if head_user is None:
+        raise PlanError(f"unknown user '{user_id}'")
+    base_user = base_res.tree.get("User", user_id) or head_user
+    before, after = _objects(base_res.tree), _objects(head_res.tree)
+    out = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old is not None and new is not None and old.doc.data == new.doc.data:
+            continue
+        problems: dict[str, dict] = {}
+        for res, user, obj, version in (
+            (base_res, base_user, old, f"in revision '{base_name}'"),
+            (head_res, head_user, new, "in the working tree"),
+        ):
+            if obj is None:
+                continue
+            for reason in _reasons(res, user, obj):
+                problems.setdefault(reason["message"], {**reason, "version": version})
+        shown = new if new is not None else old
+        op = "adds" if old is None else "removes" if new is None else "modifies"
+        for reason in problems.values():
+            ref = (
+                f" (refers to {reason['ref']}, defined at '{reason['defined_at']}')"
+                if reason.get("ref")
+                else ""
+            )
+            out.append(
+                dg.error(
+                    "SNV420",
+                    f"the change {op} {key}, which user '{user_id}' may not edit {reason['version']}: "
+                    f"{reason['message']}{ref}",
+                    shown.doc.loc(),
+                    rule=reason["rule"],
+                )
+            )
+    return out
+
+
+def _reasons(res, user, obj) -> list[dict]:
+    """Why ``user`` may not edit ``obj`` (can_edit, plus organisation objects)."""
+    tree = res.tree
+    home = tree.nodes.get(user.at)
+    kind = obj.kind
+    if kind in (
+        "Equipment",
+        "UserService",
+        "ServiceTemplate",
+        "EquipmentTemplate",
+        "ServiceTemplateOverride",
+        "Contact",
+        "ContactGroup",
+        "TimePeriod",
+        "Box",
+        "MonitoringAccount",
+    ):
+        return can_edit(res, user, kind, obj)
+    # Decision: organisation objects. Roles apply everywhere: partner users only. A node
+    # is edited from above it; a user from their home node or above.
+    if kind == "Role":
+        ok = home is not None and home.kind == "partner"
+        return [] if ok else [{"rule": "V1", "message": "roles are managed by partner users only"}]
+    target = tree.nodes.get(
+        obj.id if kind in ("Partner", "Client", "Site") else getattr(obj, "at", None)
+    )
+    if kind in ("Partner", "Client", "Site"):
+        ok = (
+            home is not None
+            and target is not None
+            and (home.kind == "partner" and home.is_ancestor_or_self(target))
+        )
+        why = f"nodes are managed from their partner; '{user.id}' is at '{user.at}'"
+    else:  # User
+        ok = home is not None and target is not None and home.is_ancestor_or_self(target)
+        why = f"a user is managed from their home node or above; '{user.id}' is at '{user.at}'"
+    return [] if ok else [{"rule": "V1", "message": why}]

@@ -1,0 +1,101 @@
+"""The lock (T5): a unit service keeps the template values it was created with.
+
+ServiceNav copies a template's values into a unit service when the service is created;
+a later change of the template (or of an override) does not reach existing services.
+snavc records those values in ``snav.lock`` at the repository root, written by
+``build`` and committed like a package lock:
+
+- a service in the lock keeps its locked values for the five template fields (T2's),
+  even when the template now resolves otherwise ("not applied");
+- a service not in the lock is new: it takes the template's current values and enters
+  the lock;
+- ``build --reapply TEMPLATE`` gives the services of TEMPLATE its current values again;
+- a value set on the unit service itself wins over both the template and the lock.
+
+The lock stores each distinct set of values once (a *version*, keyed by a hash of its
+content) and, per unit service, the version it was created with: a million services
+share a few thousand versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from ..model import OVERRIDABLE
+
+LOCK_FILE = "snav.lock"
+LOCK_FORMAT = 1
+
+
+@dataclass(slots=True)
+class Lock:
+    versions: dict[str, dict] = field(default_factory=dict)  # version -> {"template", fields}
+    services: dict[str, str] = field(default_factory=dict)  # "eq/name" -> version
+
+    def to_json(self) -> dict:
+        return {"format": LOCK_FORMAT, "services": self.services, "versions": self.versions}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Lock:
+        return cls(dict(data.get("versions", {})), dict(data.get("services", {})))
+
+
+def version_of(template: str, values: dict) -> tuple[str, dict]:
+    """The version key and content of a template's values (the five T2 fields)."""
+    content = {"template": template, **{f: values.get(f) for f in OVERRIDABLE}}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16], content
+
+
+@dataclass(slots=True)
+class LockState:
+    """The lock as a build reads and rewrites it, with what it did, per template."""
+
+    old: Lock | None
+    reapply: frozenset[str] = frozenset()
+    new: Lock = field(default_factory=Lock)
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def apply(self, service_id: str, template: str, service: dict, values: dict) -> dict:
+        """The service with its locked values where the lock has them (T5).
+
+        ``service`` is the shared base (not mutated); ``values`` the template's current
+        values. Returns the service to emit and records the lock entry to keep.
+        """
+        current, content = version_of(template, values)
+        stats = self.stats.setdefault(
+            template, {"services": 0, "new": 0, "not_applied": 0, "reapplied": 0}
+        )
+        stats["services"] += 1
+        locked = self.old.services.get(service_id) if self.old is not None else None
+        locked_content = self.old.versions.get(locked) if locked is not None else None
+        if locked_content is None or locked_content.get("template") != template:
+            stats["new"] += 1  # created now (or made from another template): current values
+            self._keep(service_id, current, content)
+            return service
+        if locked == current:
+            self._keep(service_id, current, content)
+            return service
+        if template in self.reapply:
+            stats["reapplied"] += 1
+            self._keep(service_id, current, content)
+            return service
+        stats["not_applied"] += 1
+        self._keep(service_id, locked, locked_content)
+        out = dict(service)
+        for f in OVERRIDABLE:
+            out[f] = locked_content.get(f)
+        out["locked"] = locked
+        return out
+
+    def _keep(self, service_id: str, version: str, content: dict) -> None:
+        self.new.services[service_id] = version
+        self.new.versions.setdefault(version, content)
+
+    @property
+    def changed(self) -> bool:
+        """Would the lock file change? (``build --locked`` fails when it would.)"""
+        old = self.old or Lock()
+        return old.services != self.new.services or set(old.versions) != set(self.new.versions)
