@@ -177,9 +177,13 @@ def _where(file, line, column) -> str:
     return ":".join(parts)
 
 
-# A source line that sets a `secret` key is never shown, whatever the diagnostic (a
+# A source line that sets a `secret` key (or a key that looks like one, even an unknown
+# field such as `password:`) is never shown, whatever the diagnostic (a
 # duplicate key, a syntax error on that line...): secrets never appear in any output.
-_SECRET_LINE = re.compile(r"""^\s*(-\s+)?["']?secret["']?\s*:""")
+_SECRET_LINE = re.compile(
+    r"""^\s*(-\s+)?["']?(secret|password|passwd|passphrase|token|api[_-]?key|community)["']?\s*:""",
+    re.IGNORECASE,
+)
 
 
 def render_text(diags: list[Diagnostic], source=None) -> str:

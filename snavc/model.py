@@ -107,7 +107,9 @@ SecretRef = Annotated[
 ]
 
 Criticality = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
-Percent = Annotated[float, Field(gt=0, le=100, description="availability target, percent")]
+Percent = Annotated[
+    float, Field(gt=0, le=100, allow_inf_nan=False, description="availability target, percent")
+]
 Seconds = Annotated[int, Field(ge=1, description="seconds")]
 
 
