@@ -320,8 +320,15 @@ def _cell(v) -> str:
     is_flag=True,
     help="Also list objects defined below NODE («Comptes et subordonnés», V5); never selectable.",
 )
+@click.option(
+    "--action",
+    type=click.Choice(sorted(ACTIONS)),
+    default="equipment",
+    show_default=True,
+    help="What the user would be doing; without its permission nothing is selectable.",
+)
 @format_option("text", "json")
-def query_list(repo, as_user, at, kind, with_subordinates, fmt):
+def query_list(repo, as_user, at, kind, with_subordinates, action, fmt):
     """The list view at NODE: what `selectable` gives, disabled contacts included and
     marked, plus with --with-subordinates what is defined below NODE (rule V5)."""
     from .query import QueryError, Refused, list_view
@@ -331,7 +338,7 @@ def query_list(repo, as_user, at, kind, with_subordinates, fmt):
     if as_user is None:
         _usage("no user: pass --as USER or set default_user in snav.yaml")
     try:
-        items = list_view(res, as_user, at, kind, with_subordinates)
+        items = list_view(res, as_user, at, kind, with_subordinates, action)
     except QueryError as e:
         _usage(str(e))
     except Refused as e:

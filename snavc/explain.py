@@ -299,7 +299,7 @@ def _step_text(i: int, s: dict) -> str:
     if s.get("step") == "override":
         if s["result"] == "applied":
             return f"{i}. override at {s['node']}: applied, sets {', '.join(s['sets'])}{loc}"
-        return f"{i}. override at {s['node']}: {s['why']}{loc}"
+        return f"{i}. override at {s['node']}: skipped: {s['why']}{loc}"
     if s.get("step") == "duplicate":
         return f"{i}. {s['why']}"
     node = f"{s['node']}: " if s.get("node") else ""

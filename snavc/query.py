@@ -21,6 +21,7 @@ OBJECT_KINDS = {
     "user-service": "UserService",
     "user": "User",
     "node": "node",
+    "service-template-override": "ServiceTemplateOverride",
 }
 
 
@@ -62,6 +63,14 @@ def find_object(res: Resolution, spec: str) -> tuple[str, object, str | None]:
             return find_object(res, rest)
         if kind == "node":
             return "node", node(res, rest), None
+        if kind == "ServiceTemplateOverride":
+            template, _, at = rest.partition("@")
+            obj = tree.overrides.get(template, {}).get(at)
+            if obj is None:
+                raise QueryError(
+                    f"no override of '{template}' at '{at}' (write service-template-override/TEMPLATE@NODE)"
+                )
+            return kind, obj, None
         obj = tree.get(kind, rest)
         if obj is None:
             raise QueryError(
@@ -146,23 +155,32 @@ def selectable(
         for obj in scope.selectable(kind, top, n).values():
             if kind == "Contact" and not obj.enabled:
                 continue  # C1: listed, never selectable
-            defined = res.tree.node_of(obj)
-            if kind in ("ServiceTemplate", "EquipmentTemplate"):
-                ttype, defined = res.templates.type_at(kind, obj, top, n)
-                item = _entry(res, kind, obj, defined, home)
-                item["type"] = ttype
-            else:
-                item = _entry(res, kind, obj, defined, home)
-            items.append(item)
+            items.append(_item(res, kind, obj, top, n, home))
     return sorted(items, key=lambda i: i["id"])
 
 
+def _item(res: Resolution, kind: str, obj, top: Node, n: Node, home: Node) -> dict:
+    """One row of a list: templates typed (T1) and placed at their deepest override."""
+    if kind in ("ServiceTemplate", "EquipmentTemplate"):
+        ttype, defined = res.templates.type_at(kind, obj, top, n)
+        item = _entry(res, kind, obj, defined, home)
+        item["type"] = ttype
+        return item
+    return _entry(res, kind, obj, res.tree.node_of(obj), home)
+
+
 def list_view(
-    res: Resolution, user_id: str, node_id: str, kind_name: str, with_subordinates: bool = False
+    res: Resolution,
+    user_id: str,
+    node_id: str,
+    kind_name: str,
+    with_subordinates: bool = False,
+    action: str = "equipment",
 ) -> list[dict]:
     """V5: the list view at a node. The same objects as :func:`selectable` (disabled
-    contacts included, marked), each with ``selectable``; ``with_subordinates`` adds the
-    objects defined below the node (never selectable there)."""
+    contacts included, marked), each with ``selectable`` (false for all when the user's
+    role does not grant ``action``, V1a); ``with_subordinates`` adds the objects defined
+    below the node (never selectable there)."""
     u, n = user(res, user_id), node(res, node_id)
     kind = KIND_NAMES.get(kind_name)
     if kind is None:
@@ -174,6 +192,7 @@ def list_view(
             f"user '{u.id}' (home '{home.id}') cannot see '{n.id}', which is not at or below their home (rule V1)"
         )
     top = scope.top(home, n)
+    allowed = ACTIONS[action] in scope.permissions(u)
     if kind == "Box":
         eligible = set(res.boxes.eligible(home, n))
         shown = [b for p in n.path[1:] for b in scope.defined_at.get("Box", {}).get(p.id, ())]
@@ -185,9 +204,9 @@ def list_view(
         shown = list(scope.selectable(kind, top, n).values())
     items = []
     for obj in shown:
-        item = _entry(res, kind, obj, res.tree.node_of(obj), home)
+        item = _item(res, kind, obj, top, n, home)
         ok = obj.id in eligible if eligible is not None else getattr(obj, "enabled", True)
-        item["selectable"] = ok
+        item["selectable"] = ok and allowed
         items.append(item)
     if with_subordinates:
         below = [d for d in res.tree.nodes.values() if d is not n and n.is_ancestor_or_self(d)]

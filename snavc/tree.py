@@ -245,15 +245,21 @@ def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
         table[obj.id] = obj
 
     nodes, product = _link_nodes(index.get("node", {}), diags)
+    # Objects placed at a node that is not in the tree (a dangling `at`, a broken parent
+    # chain) are reported below and kept out: the rules only see placed objects.
     objects_by_kind: dict[str, dict[str, Obj]] = {}
     for space, table in index.items():
-        if space == "node":
-            for obj in table.values():
-                objects_by_kind.setdefault(obj.kind, {})[obj.id] = obj
-        else:
-            objects_by_kind[space] = table
+        for obj in table.values():
+            if space == "node":
+                if obj.id in nodes:
+                    objects_by_kind.setdefault(obj.kind, {})[obj.id] = obj
+            elif _placed(obj, nodes):
+                objects_by_kind.setdefault(space, {})[obj.id] = obj
+    placed_overrides = {
+        t: {at: o for at, o in by_at.items() if at in nodes} for t, by_at in overrides.items()
+    }
 
-    tree = Tree(project, product, nodes, objects_by_kind, overrides, {}, diags)
+    tree = Tree(project, product, nodes, objects_by_kind, placed_overrides, {}, diags)
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
@@ -272,6 +278,11 @@ def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
                 )
             )
     return tree
+
+
+def _placed(obj: Obj, nodes: dict[str, Node]) -> bool:
+    at = getattr(obj, "at", None)
+    return at is None or at in nodes
 
 
 def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[str, Node], Node]:

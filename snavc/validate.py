@@ -303,7 +303,11 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
         )
     field = _path_text(loc)
     if kind == "missing":
-        return dg.error("SNV202", f"missing field '{field}' in {ident}", doc.loc(*loc[:-1]))
+        rule = "M1" if model.__name__ == "Client" and loc == ("mode",) else None
+        hint = ": managed or resale" if rule else ""
+        return dg.error(
+            "SNV202", f"missing field '{field}' in {ident}{hint}", doc.loc(*loc[:-1]), rule=rule
+        )
     if kind == "extra_forbidden":
         name = loc[-1]
         if model.__name__ == "ServiceTemplateOverride" and len(loc) == 1:
@@ -358,6 +362,7 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
             "SNV205",
             f"invalid value '{err.get('input')}' for '{field}' in {ident}: {_literal_hint(err, err.get('input'))}",
             doc.loc(*loc),
+            rule="M1" if model.__name__ == "Client" and loc == ("mode",) else None,
         )
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return dg.error(

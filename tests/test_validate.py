@@ -281,7 +281,7 @@ def test_mode_typo_M1(make_repo):
     d = only(
         make_repo({"c.yaml": "kind: Client\nid: c1\nname: C1\nparent: partner\nmode: managd\n"})
     )
-    assert where(d) == ("SNV205", None, "c.yaml", 5, 7)
+    assert where(d) == ("SNV205", "M1", "c.yaml", 5, 7)
     assert d.message == (
         "invalid value 'managd' for 'mode' in Client 'c1': expected one of managed, resale; did you mean 'managed'?"
     )
@@ -289,8 +289,8 @@ def test_mode_typo_M1(make_repo):
 
 def test_client_without_mode_M1(make_repo):
     d = only(make_repo({"c.yaml": "kind: Client\nid: c1\nname: C1\nparent: partner\n"}))
-    assert where(d) == ("SNV202", None, "c.yaml", 1, 1)
-    assert d.message == "missing field 'mode' in Client 'c1'"
+    assert where(d) == ("SNV202", "M1", "c.yaml", 1, 1)
+    assert d.message == "missing field 'mode' in Client 'c1': managed or resale"
 
 
 @pytest.mark.parametrize(

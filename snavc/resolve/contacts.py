@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from .context import Context
+from .scope import enabled_ids, out_of_scope_hint
 
 
 def check_groups(ctx: Context) -> None:
@@ -36,7 +37,8 @@ def check_groups(ctx: Context) -> None:
                     "SNV406",
                     "C4",
                     f"contact '{cid}' (at '{contact.at}') is not selectable at '{node.id}', where group "
-                    f"'{group.id}' is defined; selectable: {', '.join(sorted(visible)) or 'none'}",
+                    f"'{group.id}' is defined{out_of_scope_hint(tree, contact.at, node)}; "
+                    f"selectable: {enabled_ids(visible)}",
                     group,
                     "members",
                     i,
@@ -66,8 +68,8 @@ def check_notification(ctx: Context, obj, top, node, who: str) -> None:
                 ctx.error(
                     "SNV403",
                     rule,
-                    f"{kind} '{ident}' (at '{target.at}') is not selectable at '{node.id}' for {who}; "
-                    f"selectable: {', '.join(sorted(i for i, o in visible.items() if getattr(o, 'enabled', True))) or 'none'}",
+                    f"{kind} '{ident}' (at '{target.at}') is not selectable at '{node.id}' for {who}"
+                    f"{out_of_scope_hint(tree, target.at, node)}; selectable: {enabled_ids(visible)}",
                     obj,
                     "notification",
                     field,

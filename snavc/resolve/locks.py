@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from ..tree import Node
 from .boxes import box_problem
-from .scope import ACTIONS, KIND_NAMES
+from .scope import ACTIONS, KIND_NAMES, scope_path
 
-KIND_LABELS = {v: k for k, v in KIND_NAMES.items()}
+KIND_LABELS = {
+    **{v: k for k, v in KIND_NAMES.items()},
+    "ServiceTemplateOverride": "service-template-override",
+}
 
 
 def _reason(rule: str, message: str, ref: str | None = None, defined_at: str | None = None) -> dict:
@@ -35,13 +38,13 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         if eff is not None:
             refs += [("TimePeriod", p["id"]) for p in (eff["periods"] or {}).values()]
             for s in eff["services"].values():
-                refs += _service_refs(s)
+                refs += _service_refs(s, res)
         return refs
     if kind == "UnitService":
         eff = res.equipment.get(obj.id)
         refs.append(("Box", obj.box))
         if eff is not None and service in eff["services"]:
-            refs += _service_refs(eff["services"][service])
+            refs += _service_refs(eff["services"][service], res)
         return refs
     if kind == "UserService":
         eff = res.user_services.get(obj.id)
@@ -53,8 +56,14 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
     return refs
 
 
-def _service_refs(service: dict) -> list[tuple[str, str]]:
+def _service_refs(service: dict, res=None) -> list[tuple[str, str]]:
     refs = [("ServiceTemplate", service["template"])]
+    # the overrides that gave it its values are referred to through them (L1 decision)
+    origins = res.resolver.origins.get(service.get("origin", ""), {}) if res is not None else {}
+    for key in origins.get("inputs", ()):
+        label, _, ident = key.partition("/")
+        if label == "service-template-override":
+            refs.append(("ServiceTemplateOverride", ident))
     for f in ("check_period", "availability_period", "notification_period"):
         if service.get(f):
             refs.append(("TimePeriod", service[f]))
@@ -105,7 +114,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
         if (ref_kind, ident) in seen:
             continue
         seen.add((ref_kind, ident))
-        target = tree.get(ref_kind, ident)
+        if ref_kind == "ServiceTemplateOverride":
+            template, _, at_id = ident.partition("@")
+            target = tree.overrides.get(template, {}).get(at_id)
+        else:
+            target = tree.get(ref_kind, ident)
         if target is None:
             continue
         at = tree.node_of(target)
@@ -125,7 +138,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
                     )
                 )
             continue
-        if ident not in scope.selectable(ref_kind, top, node):
+        if ref_kind == "ServiceTemplateOverride":
+            visible = at in scope_path(top, node)
+        else:
+            visible = ident in scope.selectable(ref_kind, top, node)
+        if not visible:
             above = at.is_ancestor_or_self(node) and not home.is_ancestor_or_self(at)
             where = (
                 f"above the home of user '{user.id}' ('{home.id}')"
@@ -135,7 +152,11 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
             reasons.append(
                 _reason(
                     "L1",
-                    f"'{label}' refers to {ref_kind} '{ident}' defined at '{at.id}', {where}",
+                    (
+                        f"'{label}' takes values from the override of '{target.template}' at '{at.id}', {where}"
+                        if ref_kind == "ServiceTemplateOverride"
+                        else f"'{label}' refers to {ref_kind} '{ident}' defined at '{at.id}', {where}"
+                    ),
                     ref,
                     at.id,
                 )

@@ -17,7 +17,7 @@ from .contacts import check_notification
 from .context import Context
 from .lock import LockState
 from .periods import DefaultWalk, check_explicit
-from .scope import ACTIONS
+from .scope import ACTIONS, enabled_ids, out_of_scope_hint
 from .templates import Templates, unit_service_specs
 
 SERVICE_FIELDS = (*OVERRIDABLE, "notification_period")
@@ -105,15 +105,12 @@ class Resolver:
             return
         target = self.ctx.tree.get(kind, ident)
         at = getattr(target, "at", None) or "product"
-        hint = ""
-        at_node = self.ctx.tree.nodes.get(at)
-        if at_node is not None and at_node.kind == "partner" and node.mode == "resale":
-            hint = " (partner objects are not visible under a resale client, V2/V7)"
+        hint = out_of_scope_hint(self.ctx.tree, at, node)
         self.ctx.error(
             "SNV403",
             rule,
             f"{kind} '{ident}' (defined at '{at}') is not selectable at '{node.id}' for {who}{hint}; "
-            f"selectable: {', '.join(sorted(visible)) or 'none'}",
+            f"selectable: {enabled_ids(visible)}",
             obj,
             *path,
         )
@@ -208,6 +205,16 @@ class Resolver:
                         set_here[f] = [node.id, eq.doc.file, eq.doc.loc(*path, f).line]
                 if set_here:
                     service["explicit"] = set_here
+            if service["notification_period"] is None:
+                ctx.error(
+                    "SNV408",
+                    "P5",
+                    f"no notification period for unit service '{eq.id}/{name}': none set, no default from "
+                    f"'{node.id}' up to '{top.id}', none in the product (P6); set its notification_period "
+                    "or define a default (P9)",
+                    eq,
+                    *path,
+                )
             out[name] = service
         return out
 
@@ -277,7 +284,17 @@ class Resolver:
             eq_id = member.partition("/")[0]
             eq = ctx.tree.get("Equipment", eq_id)
             eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
-            if eq_node is not None and not node.is_ancestor_or_self(eq_node):
+            if eq_node is not None and node.kind == "partner" and eq_node.mode == "resale":
+                ctx.error(
+                    "SNV418",
+                    "U1",
+                    f"unit service '{member}' is on equipment of resale client '{eq_node.company.id}': a user "
+                    "service at the partner cannot include it, the partner does not monitor resale clients (M1)",
+                    us,
+                    "members",
+                    i,
+                )
+            elif eq_node is not None and not node.is_ancestor_or_self(eq_node):
                 ctx.error(
                     "SNV418",
                     "U1",

@@ -95,9 +95,9 @@ def _skip_above(n: Node, top: Node, node: Node) -> dict:
         and node.mode == "resale"
         and n.kind == "partner"
     ):
-        why = "skipped: the client is in resale mode, the partner does not monitor it (V2, P3)"
+        why = "the client is in resale mode, the partner does not monitor it (V2, P3)"
     else:
-        why = f"skipped: above the top of the user's scope, '{top.id}' (V2, P3)"
+        why = f"above the top of the user's scope, '{top.id}' (V2, P3)"
     return {"node": n.id, "result": "skipped", "why": why}
 
 

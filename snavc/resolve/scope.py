@@ -156,3 +156,17 @@ class Scope:
         if asking_home is None or asking_home.kind in ("partner", "product"):
             return self.tree.project.vendor_name
         return asking_home.partner.name
+
+
+def out_of_scope_hint(tree: Tree, defined_at: str, node: Node) -> str:
+    """Why something defined at ``defined_at`` is out of reach at ``node``, when the
+    reason is the resale cut (V2): partner objects never reach a resale client."""
+    at = tree.nodes.get(defined_at)
+    if at is not None and at.kind == "partner" and node.mode == "resale":
+        return " (partner objects are not visible under a resale client, V2/V7)"
+    return ""
+
+
+def enabled_ids(table: dict[str, Obj]) -> str:
+    """The selectable IDs of a table, for messages: disabled contacts are not (C1)."""
+    return ", ".join(sorted(i for i, o in table.items() if getattr(o, "enabled", True))) or "none"

@@ -15,7 +15,7 @@ from functools import lru_cache
 from ..model import OVERRIDABLE
 from ..tree import Node, equipment_template_services, object_key
 from .context import Context, Origin, origin
-from .scope import cut_point
+from .scope import cut_point, out_of_scope_hint
 
 # field -> (value, origin)
 Values = dict[str, tuple[object, Origin]]
@@ -117,7 +117,8 @@ class Templates:
         by_at = tree.overrides.get(template_id, {})
         if trace is not None:
             in_scope = {n.id for n in node.path[top.depth :]}
-            for at, ov in sorted(by_at.items()):
+            depth = {n.id: i for i, n in enumerate(node.path)}
+            for at, ov in sorted(by_at.items(), key=lambda kv: (depth.get(kv[0], 99), kv[0])):
                 if at not in in_scope:
                     trace.append(
                         {
@@ -190,7 +191,8 @@ def check_templates(ctx: Context) -> None:
                     "SNV414",
                     "T2",
                     f"service template '{ov.template}' is not visible at '{node.id}', so it cannot be "
-                    f"overridden there; visible: {_names(scope.partner_selectable('ServiceTemplate', node))}",
+                    f"overridden there{out_of_scope_hint(tree, _at(tree, 'ServiceTemplate', ov.template), node)}; "
+                    f"visible: {_names(scope.partner_selectable('ServiceTemplate', node))}",
                     ov,
                     "template",
                 )
@@ -210,7 +212,8 @@ def check_templates(ctx: Context) -> None:
                         "SNV417",
                         "T7",
                         f"{kind} '{template.id}' duplicates '{template.duplicate_of}', which is not visible at "
-                        f"'{node.id}'; visible: {_names(visible)}",
+                        f"'{node.id}'{out_of_scope_hint(tree, _at(tree, kind, template.duplicate_of), node)}; "
+                        f"visible: {_names(visible, template.id)}",
                         template,
                         "duplicate_of",
                     )
@@ -262,5 +265,10 @@ def _template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]
     return found
 
 
-def _names(table) -> str:
-    return ", ".join(sorted(table)) or "none"
+def _names(table, but: str | None = None) -> str:
+    return ", ".join(sorted(i for i in table if i != but)) or "none"
+
+
+def _at(tree, kind: str, ident: str) -> str:
+    obj = tree.get(kind, ident)
+    return (getattr(obj, "at", None) or "product") if obj is not None else "product"
