@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint schemas clean
+.PHONY: demo test lint schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check snavc tests
 	$(BIN)/ruff format --check snavc tests
+
+# Estates are generated once into .bench/ and kept; results go to bench/results.md.
+bench: $(STAMP)
+	$(BIN)/python -m snavc.bench run --sizes $${SIZES:-1000,10000,100000}
 
 schemas: $(STAMP)
 	$(BIN)/snavc schema -o schemas/

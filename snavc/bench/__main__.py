@@ -1,4 +1,4 @@
-"""``python -m snavc.bench generate --equipment N OUT``."""
+"""``python -m snavc.bench generate --equipment N OUT`` and ``python -m snavc.bench run``."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from .generate import generate
 
 @click.group()
 def main():
-    """snavc benchmarks."""
+    """snavc benchmarks: generate large estates, time snavc on them."""
 
 
 @main.command("generate")
@@ -24,6 +24,32 @@ def generate_cmd(n: int, seed: int, out: Path):
     """Write a generated estate of N equipment into OUT."""
     counts = generate(out, n, seed)
     click.echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@main.command("run")
+@click.option(
+    "--sizes", default="1000,10000,100000", show_default=True, help="Estate sizes, comma-separated."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".bench"),
+    show_default=True,
+    help="Where generated estates (kept between runs) and builds go.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench/results.md"),
+    show_default=True,
+    help="Where the table is written.",
+)
+def run_cmd(sizes: str, root: Path, report: Path):
+    """Time validate, build (cold, warm, one file changed), diff, query and explain."""
+    from .run import run
+
+    text = run([int(s) for s in sizes.split(",")], root, report)
+    click.echo(text)
 
 
 main()
