@@ -165,12 +165,15 @@ def _table(rows) -> str:
             "## Scaling (10x the equipment)",
             "",
             "| operation | "
-            + " | ".join(f"{a[0]:,} -> {b[0]:,}" for a, b in zip(rows, rows[1:]))
+            + " | ".join(f"{a[0]:,} -> {b[0]:,}" for a, b in zip(rows, rows[1:], strict=False))
             + " |",
         ]
         lines.append("|---|" + "---:|" * (len(rows) - 1))
         for name in rows[0][4]:
-            ratios = [f"{b[4][name][0] / a[4][name][0]:.1f}x" for a, b in zip(rows, rows[1:])]
+            ratios = [
+                f"{b[4][name][0] / a[4][name][0]:.1f}x"
+                for a, b in zip(rows, rows[1:], strict=False)
+            ]
             lines.append(f"| {name} | " + " | ".join(ratios) + " |")
         lines.append("")
     return "\n".join(lines)
