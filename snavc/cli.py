@@ -9,6 +9,7 @@ unless SNAVC_DEBUG is set.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -168,8 +169,8 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     """Validate REPO, then write its effective configuration to OUT/.
 
     Writes OUT/effective.json (every node with its default periods, every equipment
-    with its unit services, every user service; each resolved value with its origin)
-    and OUT/diagnostics.json. Deterministic: same input, same bytes. Atomic: when the
+    with its unit services, every user service), OUT/origins.json (the node, file and
+    line behind each resolved value, for explain and diff) and OUT/diagnostics.json. Deterministic: same input, same bytes. Atomic: when the
     build fails, an existing OUT is left untouched.
 
     Also writes REPO/snav.lock (rule T5): the template values each unit service was
@@ -182,7 +183,15 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
       snavc build . -o build/ --locked          # in CI: the lock must be committed
       snavc build . -o build/ --reapply cpu     # apply cpu's new values everywhere
     """
-    from .emit import OutputError, dumps, effective, write_atomic, write_build
+    from .emit import (
+        OutputError,
+        dumps,
+        effective,
+        origins,
+        shared_services,
+        write_atomic,
+        write_build,
+    )
     from .resolve.lock import LOCK_FILE
 
     result, res = compile_repo(repo, backend=loader, reapply=reapply)
@@ -205,7 +214,7 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
         emit_diagnostics([d], fmt, repo)
         sys.exit(1)
     try:
-        write_build(out, effective(res), result.diagnostics)
+        write_build(out, effective(res), result.diagnostics, shared_services(res), origins(res))
         if res.lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(res.lock.new.to_json()))
     except OutputError as e:
@@ -405,13 +414,15 @@ def explain(repo, spec, as_user, at, fmt):
     """
     from .explain import explain as run
     from .explain import render_text
-    from .query import QueryError
+    from .query import QueryError, Refused
 
     _, res = _compiled(repo)
     try:
         out = run(res, spec, as_user, at)
     except QueryError as e:
         _usage(str(e))
+    except Refused as e:
+        _refused(str(e), fmt)
     if fmt == "json":
         click.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
     else:
@@ -627,6 +638,8 @@ def schema(out: Path, check: bool):
 
 
 def main() -> None:
+    # a short-lived process: the cyclic collector only slows it (see pipeline.gc_paused)
+    gc.disable()
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:

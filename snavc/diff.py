@@ -22,7 +22,7 @@ from pathlib import Path
 
 from deepdiff import DeepDiff
 
-from .emit import EFFECTIVE
+from .emit import EFFECTIVE, ORIGINS
 
 SECTIONS = {"nodes": "node", "equipment": "equipment", "user_services": "user-service"}
 PROVENANCE = {"origin", "locked", "explicit", "file", "line"}
@@ -81,6 +81,11 @@ class Build:
     def keys(self, section: str) -> set[str]:
         return set(self.raw.get(section, {}))
 
+    def attach_origins(self, text: str) -> None:
+        """The ``services`` table of origins.json, lazily like the object sections."""
+        other = Build(text)
+        self.raw["origins"] = other.raw.get("services", {})
+
     def table(self, name: str) -> dict:
         """A whole small section (``inputs``, ``lock``), parsed."""
         if name in self.small:
@@ -95,7 +100,11 @@ def read_build(folder: str | Path) -> Build:
             f"{folder} is not a snavc build: no {EFFECTIVE} (run `snavc build -o {folder}`)"
         )
     try:
-        return Build(path.read_text(encoding="utf-8"), str(folder))
+        build = Build(path.read_text(encoding="utf-8"), str(folder))
+        origins = Path(folder) / ORIGINS
+        if origins.is_file():  # the inputs of each unit service, for the impact analysis
+            build.attach_origins(origins.read_text(encoding="utf-8"))
+        return build
     except (ValueError, UnicodeDecodeError) as e:
         raise BuildError(f"{path} is not valid JSON: {e}") from None
 

@@ -22,6 +22,7 @@ from .tree import object_key
 
 FORMAT = 1
 EFFECTIVE = "effective.json"
+ORIGINS = "origins.json"
 DIAGNOSTICS = "diagnostics.json"
 
 
@@ -49,9 +50,36 @@ def effective(resolution) -> dict:
         "nodes": nodes,
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
-        "origins": resolution.resolver.origins,
         "inputs": input_hashes(tree),
         "lock": dict(sorted(lock.stats.items())) if lock is not None else {},
+    }
+
+
+def origins(resolution) -> dict:
+    """Where every resolved value comes from, as (node, file, line): ``OUT/origins.json``.
+
+    Kept apart from effective.json so that the effective configuration does not depend
+    on how the repository is split into files (merge, split or rename files: same
+    effective.json). ``services`` is keyed by the ``origin`` of each unit service (its
+    template's fields, the notification period, and the inputs they depend on);
+    ``explicit`` gives the values set on an equipment or user service itself;
+    ``defaults`` the default period of each node and aspect (``NODE/ASPECT``), where a
+    period entry ``{"id", "from": NODE}`` of effective.json comes from.
+    """
+    resolver = resolution.resolver
+    defaults = {}
+    for node_id, aspects in resolution.ctx.defaults.items():
+        for aspect, period in aspects.items():
+            loc = period.doc.loc("default_for")
+            defaults[f"{node_id}/{aspect}"] = {
+                "id": period.id,
+                "origin": [node_id, loc.file, loc.line],
+            }
+    return {
+        "format": FORMAT,
+        "services": resolver.origins,
+        "explicit": resolver.explicit_origins,
+        "defaults": defaults,
     }
 
 
@@ -69,34 +97,68 @@ def input_hashes(tree) -> dict[str, str]:
     return out
 
 
-def dumps(document: dict) -> str:
-    """JSON with sorted keys, one line per object of each top-level section.
+def iter_lines(document: dict, shared: set[int] = frozenset()):
+    """The lines of :func:`dumps`, one at a time (a 100k build is ~400 MB of text).
 
-    Compact enough for a million unit services, and a line per equipment keeps a
-    text diff of two builds readable.
+    ``shared`` holds the ``id()`` of unit service dicts used by many equipment: each is
+    serialised once.
     """
-    out = ["{"]
+    memo: dict[int, str] = {}
+
+    def service(value: dict) -> str:
+        key = id(value)
+        text = memo.get(key)
+        if text is None:
+            text = _compact(value)
+            if key in shared:
+                memo[key] = text
+        return text
+
+    def equipment(value: dict) -> str:
+        parts = []
+        for k in sorted(value):
+            v = value[k]
+            if k == "services" and isinstance(v, dict):
+                inner = ",".join(f"{_compact(n)}:{service(v[n])}" for n in sorted(v))
+                parts.append(f'"services":{{{inner}}}')
+            else:
+                parts.append(f"{_compact(k)}:{_compact(v)}")
+        return "{" + ",".join(parts) + "}"
+
+    yield "{"
     sections = sorted(document)
     for i, key in enumerate(sections):
         value = document[key]
         tail = "," if i < len(sections) - 1 else ""
         if isinstance(value, dict) and value:
-            out.append(f"{_compact(key)}:{{")
-            items = sorted(value.items())
-            last = len(items) - 1
-            out.extend(
-                f"{_compact(k)}:{_compact(v)}{',' if j < last else ''}"
-                for j, (k, v) in enumerate(items)
-            )
-            out.append("}" + tail)
+            yield f"{_compact(key)}:{{"
+            encode = equipment if key == "equipment" else _compact
+            names = sorted(value)
+            last = len(names) - 1
+            for j, k in enumerate(names):
+                yield f"{_compact(k)}:{encode(value[k])}{',' if j < last else ''}"
+            yield "}" + tail
         else:
-            out.append(f"{_compact(key)}:{_compact(value)}{tail}")
-    out.append("}")
-    return "\n".join(out) + "\n"
+            yield f"{_compact(key)}:{_compact(value)}{tail}"
+    yield "}"
+
+
+def dumps(document: dict, shared: set[int] = frozenset()) -> str:
+    """JSON with sorted keys, one line per object of each top-level section.
+
+    Compact enough for a million unit services, and a line per equipment keeps a
+    text diff of two builds readable.
+    """
+    return "\n".join(iter_lines(document, shared)) + "\n"
 
 
 def _compact(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def shared_services(resolution) -> set[int]:
+    """The ``id()`` of the unit service bases many equipment share (for :func:`iter_lines`)."""
+    return {id(s) for s in resolution.resolver.shared_services()}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -112,8 +174,15 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_build(out: Path, document: dict, diagnostics: list) -> None:
-    """Write ``OUT/effective.json`` and ``OUT/diagnostics.json`` atomically.
+def write_build(
+    out: Path,
+    document: dict,
+    diagnostics: list,
+    shared: set[int] = frozenset(),
+    provenance: dict | None = None,
+) -> None:
+    """Write ``OUT/effective.json``, ``OUT/origins.json`` and ``OUT/diagnostics.json``
+    atomically.
 
     The new build is written to a sibling temporary folder, then swapped in with renames.
     An existing ``OUT`` that is not a snavc build (no marker) and not empty is refused.
@@ -133,8 +202,16 @@ def write_build(out: Path, document: dict, diagnostics: list) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would leak into OUT
     try:
-        (tmp / EFFECTIVE).write_text(dumps(document), encoding="utf-8")
+        with open(tmp / EFFECTIVE, "w", encoding="utf-8") as f:
+            for line in iter_lines(document, shared):
+                f.write(line)
+                f.write("\n")
         (tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
+        if provenance is not None:
+            with open(tmp / ORIGINS, "w", encoding="utf-8") as f:
+                for line in iter_lines(provenance):
+                    f.write(line)
+                    f.write("\n")
         (tmp / BUILD_MARKER).write_text(
             "written by snavc build; the whole folder is replaced by the next build\n"
         )

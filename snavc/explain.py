@@ -9,7 +9,7 @@ object at once when no field is given.
 from __future__ import annotations
 
 from .model import ASPECTS, OVERRIDABLE
-from .query import QueryError, find_object
+from .query import QueryError, Refused, find_object
 from .query import node as find_node
 from .query import user as find_user
 from .resolve import Resolution
@@ -169,8 +169,7 @@ def _periods(res: Resolution, obj, top, node) -> list[dict]:
         found = res.walk.walk(aspect, top, node, steps)
         where = None
         if found is not None:
-            entry = res.resolver.period_entry(found)
-            where = (found[1], entry["file"], entry["line"])
+            where = res.resolver.default_origin(found)
         fields.append(_field(f"periods.{aspect}", found[0] if found else None, where, steps))
     return fields
 
@@ -204,8 +203,7 @@ def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool
             )
             value, where = None, None
             if found is not None:
-                entry = res.resolver.period_entry(found)
-                value, where = found[0], (found[1], entry["file"], entry["line"])
+                value, where = found[0], res.resolver.default_origin(found)
         fields.append(_field(base + f, value, where, field_steps))
     return fields
 
@@ -218,8 +216,7 @@ def _node(res: Resolution, node) -> dict:
         found = res.walk.walk(aspect, top, node, steps)
         where = None
         if found is not None:
-            entry = res.resolver.period_entry(found)
-            where = (found[1], entry["file"], entry["line"])
+            where = res.resolver.default_origin(found)
         fields.append(_field(f"defaults.{aspect}", found[0] if found else None, where, steps))
     return {
         "object": node.id,
@@ -237,7 +234,10 @@ def _template(res: Resolution, template, as_user: str | None, at: str | None) ->
         user = find_user(res, as_user)
         top = scope.user_top(user, node)
         if top is None:
-            raise QueryError(f"user '{as_user}' cannot configure at '{node.id}' (V1)")
+            home = scope.home(user)
+            raise Refused(
+                f"user '{as_user}' (home '{home.id if home else 'none'}') cannot configure at '{node.id}' (rule V1)"
+            )
     else:
         top = cut_point(node)
     steps: list = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import diagnostics as dg
 from .diff import Build, Report, diff
-from .emit import dumps, effective
+from .emit import dumps, effective, origins
 from .load import checkout_revision
 from .pipeline import Result, compile_repo
 from .resolve.locks import can_edit
@@ -82,6 +82,12 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         found += delegation(base_res, head_res, as_user, base)
     report.errors = [d.to_json() for d in dg.sort(found)]
     return Plan(report, base_result, head_result)
+
+
+def _build(res, name: str) -> Build:
+    build = Build(dumps(effective(res)), name)
+    build.attach_origins(dumps(origins(res)))
+    return build
 
 
 def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diagnostic]:

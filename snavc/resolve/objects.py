@@ -36,7 +36,10 @@ class Resolver:
         self._services: dict[tuple, dict] = {}
         # origin key -> field -> [node, file, line], for every shared unit service base
         self.origins: dict[str, dict] = {}
-        self.period_entry = lru_cache(maxsize=None)(self._period_entry)
+        self.default_origin = lru_cache(maxsize=None)(self._default_origin)
+        # "equipment/ID" or "user-service/ID" -> field path -> [node, file, line] of every
+        # value set on the object itself (the rest of provenance is in `origins`)
+        self.explicit_origins: dict[str, dict[str, list]] = {}
 
     # -- shared steps ------------------------------------------------------------------
 
@@ -68,12 +71,13 @@ class Resolver:
             if explicit is not None:
                 check_explicit(self.ctx, obj, ("periods", aspect), explicit, top, node, who)
                 loc = obj.doc.loc("periods", aspect)
-                out[aspect] = {
-                    "id": explicit,
-                    "from": "explicit",
-                    "file": loc.file,
-                    "line": loc.line,
-                }
+                key = f"{'equipment' if obj.kind == 'Equipment' else 'user-service'}/{obj.id}"
+                self.explicit_origins.setdefault(key, {})[f"periods.{aspect}"] = [
+                    node.id,
+                    loc.file,
+                    loc.line,
+                ]
+                out[aspect] = {"id": explicit, "from": "explicit"}
                 continue
             found = self.walk.find(aspect, top, node)
             if found is None:
@@ -87,14 +91,14 @@ class Resolver:
                     "id",
                 )
                 continue
-            out[aspect] = dict(self.period_entry(found))
+            out[aspect] = {"id": found[0], "from": found[1]}
         return out if ok else None
 
-    def _period_entry(self, found: tuple[str, str]) -> dict:
+    def _default_origin(self, found: tuple[str, str]) -> tuple[str, str, int | None]:
+        """(node, file, line) of the default a walk found: its ``default_for``."""
         pid, src = found
-        period = self.ctx.tree.get("TimePeriod", pid)
-        loc = period.doc.loc("default_for")
-        return {"id": pid, "from": src, "file": loc.file, "line": loc.line}
+        loc = self.ctx.tree.get("TimePeriod", pid).doc.loc("default_for")
+        return (src, loc.file, loc.line)
 
     def selectable_ref(
         self, obj, path, kind: str, ident: str, top: Node, node: Node, rule: str, who: str
@@ -202,9 +206,14 @@ class Resolver:
                         if f.endswith("_period"):
                             check_explicit(ctx, eq, path + (f,), v, top, node, who)
                         service[f] = v
-                        set_here[f] = [node.id, eq.doc.file, eq.doc.loc(*path, f).line]
+                        set_here[f"services.{name}.{f}"] = [
+                            node.id,
+                            eq.doc.file,
+                            eq.doc.loc(*path, f).line,
+                        ]
                 if set_here:
-                    service["explicit"] = set_here
+                    service["explicit"] = sorted(p.rpartition(".")[2] for p in set_here)
+                    self.explicit_origins.setdefault(f"equipment/{eq.id}", {}).update(set_here)
             if service["notification_period"] is None:
                 ctx.error(
                     "SNV408",
@@ -217,6 +226,10 @@ class Resolver:
                 )
             out[name] = service
         return out
+
+    def shared_services(self):
+        """The unit service bases, each shared by every service of its (template, top, node)."""
+        return self._services.values()
 
     def _check_locked(self, eq, path: tuple, name: str, service: dict) -> None:
         """T5: a locked value may name a time period deleted since; say how to move on."""
@@ -247,8 +260,7 @@ class Resolver:
         values = dict(self.templates.resolve(tid, top, node))
         found = self.walk.find("notification", top, node)
         if found is not None:
-            entry = self.period_entry(found)
-            values["notification_period"] = (found[0], (found[1], entry["file"], entry["line"]))
+            values["notification_period"] = (found[0], self.default_origin(found))
         okey = f"{tid}@{node.id}^{top.id}"
         service = {"template": tid}
         origins = {}

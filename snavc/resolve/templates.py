@@ -178,8 +178,32 @@ def _outside_why(at: Node | None, top: Node, node: Node) -> str:
     )
 
 
+def check_configurers(ctx: Context) -> None:
+    """V1/V1a for templates and overrides: their configuring user must be able to
+    configure at their node, with create_templates."""
+    tree, scope = ctx.tree, ctx.scope
+    objects = [
+        t
+        for kind in ("ServiceTemplate", "EquipmentTemplate")
+        for t in tree.objects.get(kind, {}).values()
+    ]
+    objects += [o for by_at in tree.overrides.values() for o in by_at.values()]
+    for obj in objects:
+        node = tree.node_of(obj)
+        user = scope.user(tree.configurer(obj))
+        if node.kind == "product" or user is None:
+            continue  # the catalogue; or no user, reported by the tree stage
+        problem = scope.configure_problem(user, node, "create_templates")
+        if problem is not None:
+            rule, message = problem
+            via = "" if obj.configured_by else " (the project's default_user)"
+            path = ("configured_by",) if obj.configured_by else ("at",)
+            ctx.error("SNV401" if rule == "V1" else "SNV402", rule, message + via, obj, *path)
+
+
 def check_templates(ctx: Context) -> None:
     """T2, T7, T9 and template periods, each from a partner user's view of the node."""
+    check_configurers(ctx)
     tree, scope = ctx.tree, ctx.scope
     for by_at in tree.overrides.values():
         for ov in by_at.values():
