@@ -5,15 +5,20 @@ The pipeline, one stage per module::
     load      YAML files -> documents with positions          (snavc.load)
     validate  documents -> typed models, diagnostics          (snavc.validate)
     tree      models -> organisation tree, indexes, links     (snavc.tree)
+    resolve   the rules: scope, periods, boxes, templates...  (snavc.resolve)
+    emit      effective configuration, origins, the lock      (snavc.emit)
+    diff      two builds -> changes, impact, report           (snavc.diff, snavc.plan)
+    cli       thin click commands                             (snavc.cli)
 
 >>> import snavc
->>> result = snavc.check("samples/seed")   # doctest: +SKIP
->>> result.ok                              # doctest: +SKIP
-True
+>>> result, resolution = snavc.compile_repo("samples/seed")   # doctest: +SKIP
+>>> result.ok, len(resolution.equipment)                       # doctest: +SKIP
+(True, 5)
 """
 
 from .diagnostics import Diagnostic
-from .pipeline import Result, check
+from .diff import diff, read_build
+from .pipeline import Result, check, compile_repo
 
 __version__ = "0.1.0"
-__all__ = ["Diagnostic", "Result", "check", "__version__"]
+__all__ = ["Diagnostic", "Result", "check", "compile_repo", "diff", "read_build", "__version__"]

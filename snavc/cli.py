@@ -19,6 +19,7 @@ import click
 
 from . import diagnostics as dg
 from . import load as loadmod
+from .load import discover, read_texts
 from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo
 from .resolve.scope import ACTIONS, KIND_NAMES
 
@@ -44,7 +45,7 @@ def format_option(*choices):
             help="Output format: "
             + ", ".join(
                 {
-                    "text": "text (compiler-style, with source excerpts)",
+                    "text": "text (for people)",
                     "json": "json (machine-readable, INTERFACE §2)",
                     "github": "github (GitHub Actions annotations)",
                     "yaml": "yaml (the catalogue's source)",
@@ -77,11 +78,21 @@ def _source(repo: Path):
     return lines
 
 
+def _checkout_prefix(repo: Path) -> str:
+    """REPO relative to the current folder (the checkout, in CI), or "" when it is the
+    current folder or outside it."""
+    try:
+        rel = repo.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if rel == "." else rel
+
+
 def emit_diagnostics(diags, fmt: str, repo: Path) -> None:
     if fmt == "json":
         click.echo(dg.render_json(diags), nl=False)
     elif fmt == "github":
-        click.echo(dg.render_github(diags), nl=False)
+        click.echo(dg.render_github(diags, _checkout_prefix(repo)), nl=False)
     else:
         click.echo(dg.render_text(diags, _source(repo)), nl=False)
 
@@ -135,9 +146,10 @@ def _compiled(repo: Path, loader: str = "fast"):
     return result, res
 
 
-def _usage(message: str):
+def _usage(message: str, detailed: bool = False):
+    """A usage error: exit 2, or 1 under --detailed-exitcode, where 2 means "changes"."""
     click.echo(f"Error: {message}", err=True)
-    sys.exit(2)
+    sys.exit(1 if detailed else 2)
 
 
 @cli.command()
@@ -433,7 +445,8 @@ def report_options(f):
     f = click.option(
         "--detailed-exitcode",
         is_flag=True,
-        help="Exit 0 when nothing changed, 2 when something did, 1 on errors.",
+        help="Exit 0 when nothing changed, 2 when something did (the effective configuration "
+        "or an input object), 1 on errors (usage errors included).",
     )(f)
     f = click.option(
         "--template",
@@ -467,15 +480,19 @@ def _emit_report(report, fmt: str, template, output, detailed: bool) -> None:
     try:
         text = render_user(report, template) if template else render(report, fmt)
     except TemplateError as e:
-        _usage(str(e))
+        _usage(str(e), detailed)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            click.echo(f"snavc: cannot write {output}: {e.strerror}", err=True)
+            sys.exit(1)
     else:
         click.echo(text, nl=False)
     summary = report.summary
     if summary["errors"]:
         sys.exit(1)
-    changed = any(summary[k] for k in ("added", "changed", "removed", "moved"))
+    changed = any(summary[k] for k in ("added", "changed", "removed", "moved", "inputs"))
     sys.exit(2 if detailed and changed else 0)
 
 
@@ -500,7 +517,7 @@ def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
     try:
         report = diff(read_build(old), read_build(new))
     except BuildError as e:
-        _usage(str(e))
+        _usage(str(e), detailed_exitcode)
     _emit_report(report, fmt, template, output, detailed_exitcode)
 
 
@@ -535,7 +552,7 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
     try:
         result = plan(repo, base, as_user, loader)
     except PlanError as e:
-        _usage(str(e))
+        _usage(str(e), detailed_exitcode)
     _emit_report(result.report, fmt, template, output, detailed_exitcode)
 
 
@@ -560,8 +577,8 @@ def catalog(repo: Path, fmt: str):
         emit_diagnostics(dg.sort(result_diags), "text", repo)
         sys.exit(1)
     if fmt == "yaml":
-        files = sorted(folder.rglob("*.y*ml")) if folder else sorted(SHIPPED_CATALOG.glob("*.yaml"))
-        click.echo("\n---\n".join(p.read_text(encoding="utf-8").strip() for p in files))
+        files = discover(folder)[0] if folder else sorted(SHIPPED_CATALOG.glob("*.yaml"))
+        click.echo("\n---\n".join(text.strip() for text in read_texts(files)))
         return
     rows = [o.model_dump(exclude_none=True) for o in objs.objects]
     if fmt == "json":

@@ -35,6 +35,7 @@ CODES: dict[str, str] = {
     "SNV109": "unsupported YAML construct",
     "SNV110": "file holds no document",
     "SNV111": "unreadable file",
+    "SNV113": "symbolic link out of the repository",
     "SNV112": "invalid lock file",
     "SNV201": "unknown kind",
     "SNV202": "missing field",
@@ -237,13 +238,18 @@ def _gh_escape(text: str, prop: bool = False) -> str:
     return text
 
 
-def render_github(diags: list[Diagnostic]) -> str:
-    """GitHub Actions workflow commands: one ``::error file=...`` line per diagnostic."""
+def render_github(diags: list[Diagnostic], prefix: str = "") -> str:
+    """GitHub Actions workflow commands: one ``::error file=...`` line per diagnostic.
+
+    ``prefix`` is the repository's folder relative to the checkout, so that annotations
+    land on the right files when the configuration is a subfolder.
+    """
     out = []
     for d in diags:
         props = []
         if d.file:
-            props.append(f"file={_gh_escape(d.file, True)}")
+            path = d.file if d.file.startswith("<") or not prefix else f"{prefix}/{d.file}"
+            props.append(f"file={_gh_escape(path, True)}")
         if d.line:
             props.append(f"line={d.line}")
         if d.column:

@@ -129,6 +129,7 @@ class Report:
             op: sum(1 for o in ops.values() if op in o) for op in ("added", "removed", "moved")
         }
         count["changed"] = sum(1 for o in ops.values() if o == {"changed"})
+        count["inputs"] = len(self.inputs)
         count["errors"] = len(self.errors)
         return count
 
@@ -331,8 +332,32 @@ def _impact(report: Report, old: Build, new: Build) -> None:
         }
         template = _template_of(key)
         if template is not None and template in lock:
-            entry["lock"] = {"template": template, **lock[template]}
+            stats = lock[template]
+            entry["lock"] = {
+                "template": template,
+                "services": stats.get("services", 0),
+                # existing services that keep the values they were created with (T5)
+                "not_applied": stats.get("not_applied", 0),
+                "reapplied": stats.get("reapplied", 0),
+                # services that appear with this change, and so get the new values
+                "new": _new_services(report, template),
+            }
         report.inputs.append(entry)
+
+
+def _new_services(report: Report, template: str) -> int:
+    """Unit services made from ``template`` that the change adds (their own, or with
+    their equipment): they are created with the template's current values (T5)."""
+    count = 0
+    for c in report.changes:
+        if c["op"] != "added":
+            continue
+        if c["kind"] == "unit-service" and (c["new"] or {}).get("template") == template:
+            count += 1
+        elif c["kind"] == "equipment":
+            services = (c["new"] or {}).get("services") or {}
+            count += sum(1 for s in services.values() if s.get("template") == template)
+    return count
 
 
 def _template_of(key: str) -> str | None:

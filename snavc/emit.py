@@ -161,6 +161,12 @@ def shared_services(resolution) -> set[int]:
     return {id(s) for s in resolution.resolver.shared_services()}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one rename: readers see the old or the new file."""
     path = Path(path)
@@ -168,6 +174,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would stick to the file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -198,9 +205,7 @@ def write_build(
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would leak into OUT
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
     try:
         with open(tmp / EFFECTIVE, "w", encoding="utf-8") as f:
             for line in iter_lines(document, shared):

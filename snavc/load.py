@@ -159,7 +159,7 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
 
 def _outside(root: Path, p: Path) -> Diagnostic:
     return dg.warning(
-        "SNV111",
+        "SNV113",
         "symbolic link points outside the repository; not followed",
         Location(relpath(root, p)),
     )
@@ -657,6 +657,11 @@ def read_json(path: Path, rel: str, code: str, what: str) -> tuple[dict | None, 
     return data, []
 
 
+def read_texts(paths: list[Path]) -> list[str]:
+    """Files as text, for commands that print sources (``snavc catalog --format yaml``)."""
+    return [p.read_text(encoding="utf-8", errors="replace") for p in paths]
+
+
 def read_lines(repo: Path, rel: str) -> list[str] | None:
     """A file's lines, for diagnostic excerpts (None when unreadable or not text).
 
@@ -698,7 +703,10 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> None:
 
     prefix = git("rev-parse", "--show-prefix").decode().strip()
     top = Path(git("rev-parse", "--show-toplevel").decode().strip())
-    git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    try:
+        git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except GitError:
+        raise GitError(f"unknown revision '{ref}'") from None
     tree = f"{ref}:{prefix}" if prefix else ref
     # from the top: run in a subfolder, git archive would also filter by that folder
     data = git("archive", "--format=tar", tree, where=top)

@@ -51,6 +51,8 @@ class Result:
     diagnostics: list[Diagnostic]
     files: list[str] = field(default_factory=list)
     documents: int = 0
+    # False when the catalogue could not be read: the rules would only cascade
+    catalog_ok: bool = True
 
     @property
     def ok(self) -> bool:
@@ -149,16 +151,23 @@ def _check(repo: Path, backend: str) -> Result:
     objects += repo_objs.objects
     diags += repo_objs.diagnostics
     catalog = validate(catalog_docs, catalog=True)
+    catalog_files = {d.file for d in catalog_docs}
     diags += catalog.diagnostics
 
-    tree = build_tree(objects, catalog.objects)
+    tree = build_tree(objects, catalog.objects, repo_objs.rejected | catalog.rejected)
     diags += tree.diagnostics
     tree.diagnostics = []
     if not docs:
         diags.append(
             dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None))
         )
-    return Result(repo, tree, dg.sort(diags), rels, len(docs))
+    catalog_ok = not dg.has_errors(catalog.diagnostics) and not any(
+        d.code == "SNV213" for d in diags
+    )
+    catalog_ok = catalog_ok and not any(
+        d.file in catalog_files for d in diags if d.severity == "error"
+    )
+    return Result(repo, tree, dg.sort(diags), rels, len(docs), catalog_ok)
 
 
 def read_lock(repo: Path, diags: list[Diagnostic]):
@@ -188,7 +197,7 @@ def _compile(repo: Path, backend: str, reapply, use_lock: bool):
     from .resolve.lock import LockState
 
     result = _check(repo, backend)
-    if result.tree is None:
+    if result.tree is None or not result.catalog_ok:
         return result, None
     lock = (
         LockState(read_lock(Path(repo), result.diagnostics), frozenset(reapply))

@@ -55,7 +55,10 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         try:
             checkout_revision(repo, base, Path(tmp) / "base")
         except GitError as e:
-            raise PlanError(f"cannot read revision '{base}': {e}") from None
+            hint = ""
+            if str(e).startswith("unknown revision"):
+                hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
+            raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
         base_result, base_res = compile_repo(Path(tmp) / "base", backend)
     head_result, head_res = compile_repo(repo, backend)
     report = Report(base=base, head="working tree")
@@ -65,8 +68,9 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         errors.append(
             dg.error(
                 "SNV424",
-                f"revision '{base}' does not build ({count} errors): plan needs a base that builds; "
-                f"check it with `git stash; snavc validate; git stash pop` or choose another base",
+                f"revision '{base}' does not build ({count} error{'s' if count != 1 else ''}): plan needs a "
+                f"base that builds; see them with `git worktree add /tmp/base {base} && snavc validate "
+                "/tmp/base`, or choose another base",
                 dg.Location("."),
             )
         )
@@ -94,9 +98,23 @@ def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diag
     """V1, L1-L4 across versions: every input object added, modified or removed by the
     change must be editable by ``user_id`` in each version where it exists."""
     head_user = head_res.tree.get("User", user_id)
-    if head_user is None:
+    base_user = base_res.tree.get("User", user_id)
+    if head_user is None and base_user is None:
         raise PlanError(f"unknown user '{user_id}'")
-    base_user = base_res.tree.get("User", user_id) or head_user
+    if base_user is None:
+        return [
+            dg.error(
+                "SNV420",
+                f"user '{user_id}' does not exist in revision '{base_name}': a change is checked with the "
+                "rights its author has in the deployed state, and a new user has none yet",
+                head_user.doc.loc(),
+                rule="V1",
+            )
+        ]
+    # Decision: the author acts with the identity of the deployed state (home node, role
+    # and that role's permissions in the base), whatever the change does to them: a
+    # change cannot grant its own author more rights.
+    permissions = base_res.ctx.scope.permissions(base_user)
     before, after = _objects(base_res.tree), _objects(head_res.tree)
     out = []
     for key in sorted(set(before) | set(after)):
@@ -104,13 +122,13 @@ def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diag
         if old is not None and new is not None and old.doc.data == new.doc.data:
             continue
         problems: dict[str, dict] = {}
-        for res, user, obj, version in (
-            (base_res, base_user, old, f"in revision '{base_name}'"),
-            (head_res, head_user, new, "in the working tree"),
+        for res, obj, version in (
+            (base_res, old, f"in revision '{base_name}'"),
+            (head_res, new, "in the working tree"),
         ):
             if obj is None:
                 continue
-            for reason in _reasons(res, user, obj):
+            for reason in _reasons(res, base_user, obj, permissions):
                 problems.setdefault(reason["message"], {**reason, "version": version})
         shown = new if new is not None else old
         op = "adds" if old is None else "removes" if new is None else "modifies"
@@ -132,7 +150,7 @@ def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diag
     return out
 
 
-def _reasons(res, user, obj) -> list[dict]:
+def _reasons(res, user, obj, permissions: frozenset[str]) -> list[dict]:
     """Why ``user`` may not edit ``obj`` (can_edit, plus organisation objects)."""
     tree = res.tree
     home = tree.nodes.get(user.at)
@@ -149,7 +167,7 @@ def _reasons(res, user, obj) -> list[dict]:
         "Box",
         "MonitoringAccount",
     ):
-        return can_edit(res, user, kind, obj)
+        return can_edit(res, user, kind, obj, permissions=permissions)
     # Decision: organisation objects. Roles apply everywhere: partner users only. A node
     # is edited from above it; a user from their home node or above.
     if kind == "Role":

@@ -104,3 +104,5 @@ def render_user(report, template: Path) -> str:
     except jinja2.TemplateError as e:
         where = f" (line {e.lineno})" if getattr(e, "lineno", None) else ""
         raise TemplateError(f"template {template}{where}: {e.message or e}") from None
+    except Exception as e:  # the template's own fault (an include, a bad filter call...)
+        raise TemplateError(f"template {template}: {type(e).__name__}: {e}") from None

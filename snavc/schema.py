@@ -12,7 +12,7 @@ from typing import Annotated, Union
 
 from pydantic import Field, TypeAdapter
 
-from .model import MODELS
+from .model import AT_KINDS, MODELS, OVERRIDABLE
 
 DOCUMENT_SCHEMA = "snavc.json"
 
@@ -21,15 +21,30 @@ def kind_file(kind: str) -> str:
     return f"{kind}.json"
 
 
+def _repository_rules(kind: str, schema: dict) -> dict:
+    """What validate checks beyond the model, where JSON Schema can say it too: in a
+    repository `at` is required (only catalogue documents go without), and a service
+    template that duplicates nothing gives all five fields of T2."""
+    if kind in AT_KINDS:
+        schema["required"] = sorted({*schema.get("required", []), "at"})
+    if kind == "ServiceTemplate":
+        schema["if"] = {"not": {"required": ["duplicate_of"]}}
+        schema["then"] = {"required": list(OVERRIDABLE)}
+    return schema
+
+
 def schemas() -> dict[str, dict]:
     """File name -> JSON Schema: one per kind, and ``snavc.json`` for any document."""
     out = {}
     for kind, model in MODELS.items():
-        schema = model.model_json_schema()
+        schema = _repository_rules(kind, model.model_json_schema())
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         out[kind_file(kind)] = schema
     any_doc = Annotated[Union[tuple(MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
     schema = TypeAdapter(any_doc).json_schema()
+    for kind, definition in schema.get("$defs", {}).items():
+        if kind in MODELS:
+            _repository_rules(kind, definition)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "snavc document"
     schema["description"] = (

@@ -183,8 +183,14 @@ def _label(obj: Obj) -> str:
     return f"{obj.kind} '{getattr(obj, 'id', '')}'"
 
 
-def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
-    """Index, link and check ``objects`` (the repository) and ``catalog`` (the product)."""
+def build_tree(
+    objects: list[Obj], catalog: list[Obj], rejected: set[tuple[str, str]] = frozenset()
+) -> Tree:
+    """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
+
+    ``rejected`` names the documents validation refused: references to them are
+    reported as references to broken objects, not as dangling.
+    """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
     for extra in projects[1:]:
@@ -266,7 +272,7 @@ def build_tree(objects: list[Obj], catalog: list[Obj]) -> Tree:
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:
-        _check_references(tree, obj, index)
+        _check_references(tree, obj, index, rejected)
     for obj in objects:
         if obj.kind in CONFIGURED_KINDS and tree.configurer(obj) is None:
             diags.append(
@@ -337,8 +343,23 @@ def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[st
     return nodes, product
 
 
-def _check_references(tree: Tree, obj: Obj, index: dict[str, dict[str, Obj]]) -> None:
+def _check_references(
+    tree: Tree,
+    obj: Obj,
+    index: dict[str, dict[str, Obj]],
+    rejected: set[tuple[str, str]] = frozenset(),
+) -> None:
     for path, target, ident in references(obj):
+        kinds = NODE_KINDS if target == "node" else (target,)
+        if any((k, ident) in rejected for k in kinds):
+            tree.diagnostics.append(
+                dg.error(
+                    "SNV302",
+                    f"{_label(obj)} refers to {target} '{ident}', which has errors of its own (see them)",
+                    _where(obj, *path),
+                )
+            )
+            continue
         note = ""
         if target == "node":
             if ident in tree.nodes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
@@ -27,6 +27,9 @@ PROJECT_FILE = "snav.yaml"
 class Validated:
     objects: list[Obj]
     diagnostics: list[Diagnostic]
+    # (kind, ID) of documents refused for errors of their own: a reference to one of
+    # them is not "dangling", it points at a broken object
+    rejected: set[tuple[str, str]] = field(default_factory=set)
 
 
 def did_you_mean(word: str, candidates) -> str:
@@ -49,11 +52,14 @@ def validate(documents: list[Document], catalog: bool = False) -> Validated:
     """
     objects: list[Obj] = []
     diags: list[Diagnostic] = []
+    rejected: set[tuple[str, str]] = set()
     for doc in documents:
         obj = validate_document(doc, diags, catalog)
         if obj is not None:
             objects.append(obj)
-    return Validated(objects, diags)
+        elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("id"), str):
+            rejected.add((doc.data["kind"], doc.data["id"]))
+    return Validated(objects, diags, rejected)
 
 
 def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = False) -> Obj | None:
@@ -205,7 +211,7 @@ def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
                 diags.append(
                     dg.error(
                         "SNV207",
-                        f"time range '{items[ci]}' overlaps '{items[pi]}' on {day} in {_ident(doc)}",
+                        f"{_ident(doc)}: time range '{items[ci]}' overlaps '{items[pi]}' on {day}",
                         doc.loc("ranges", day, ci),
                         related=(doc.loc("ranges", day, pi, message="overlapped range"),),
                     )

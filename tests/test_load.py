@@ -796,8 +796,8 @@ def test_discovery_does_not_follow_symlinks_out_of_the_repo(tmp_path):
     assert [p.name for p in found] == ["a.yaml"]
     outside_msg = "symbolic link points outside the repository; not followed"
     assert sorted((d.severity, d.code, d.file, d.line, d.message) for d in diags) == [
-        ("warning", "SNV111", "link.yaml", None, outside_msg),
-        ("warning", "SNV111", "linked-dir", None, outside_msg),
+        ("warning", "SNV113", "link.yaml", None, outside_msg),
+        ("warning", "SNV113", "linked-dir", None, outside_msg),
     ]
     loaded = load_repo(repo)
     assert [d.data["kind"] for d in loaded.documents] == ["Partner"]

@@ -188,7 +188,7 @@ def test_scope_never_leaks_and_build_agrees_V2_V3_V4(estate, rnd):
     for d in result.diagnostics:
         if d.code in CODES:
             errors.setdefault(d.file.removesuffix(".yaml"), set()).add(d.line)
-    for name, (user, home, n, refs) in plans.items():
+    for name, (user, _home, n, refs) in plans.items():
         for kind, ref in refs.items():
             label = next(lbl for lbl, k in KINDS.items() if k == kind)
             offered = {i["id"] for i in selectable(res, user, n, label)}

@@ -70,8 +70,14 @@ def _service_refs(service: dict, res=None) -> list[tuple[str, str]]:
     return refs
 
 
-def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict]:
-    """Every reason ``user`` may not modify the object (empty list: editable)."""
+def can_edit(
+    res, user, kind: str, obj, service: str | None = None, permissions: frozenset[str] | None = None
+) -> list[dict]:
+    """Every reason ``user`` may not modify the object (empty list: editable).
+
+    ``permissions`` replaces those the user's role has in ``res`` (``plan --as`` checks
+    both versions with the rights of the deployed state).
+    """
     tree, scope = res.tree, res.ctx.scope
     reasons: list[dict] = []
     node: Node = tree.node_of(obj)
@@ -101,7 +107,9 @@ def can_edit(res, user, kind: str, obj, service: str | None = None) -> list[dict
                 defined_at=node.id,
             )
         ]
-    if permission is not None and permission not in scope.permissions(user):
+    if permissions is None:
+        permissions = scope.permissions(user)
+    if permission is not None and permission not in permissions:
         reasons.append(
             _reason(
                 "V1", f"user '{user.id}' has role '{user.role}', which does not grant {permission}"

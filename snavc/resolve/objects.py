@@ -49,8 +49,8 @@ class Resolver:
         user_id = ctx.tree.configurer(obj)
         user = ctx.scope.user(user_id)
         node = ctx.tree.nodes.get(obj.at)
-        if user is None or node is None:
-            return None  # missing or dangling: reported by the tree stage
+        if user is None or node is None or ctx.tree.get("Role", user.role) is None:
+            return None  # missing or dangling user, node or role: reported by the tree stage
         path = ("configured_by",) if obj.configured_by else ("at",)
         for permission in permissions:
             problem = ctx.scope.configure_problem(user, node, permission)
@@ -86,7 +86,7 @@ class Resolver:
                     "SNV408",
                     "P5",
                     f"no {aspect} period for {obj.kind} '{obj.id}': none set, no default from '{node.id}' up "
-                    f"to '{top.id}', none in the product; set periods.{aspect} or define a default (P9)",
+                    f"to '{top.id}', none in the product; set periods.{aspect} or define a default",
                     obj,
                     "id",
                 )
@@ -220,7 +220,7 @@ class Resolver:
                     "P5",
                     f"no notification period for unit service '{eq.id}/{name}': none set, no default from "
                     f"'{node.id}' up to '{top.id}', none in the product (P6); set its notification_period "
-                    "or define a default (P9)",
+                    "or define a default",
                     eq,
                     *path,
                 )

@@ -191,8 +191,8 @@ def check_configurers(ctx: Context) -> None:
     for obj in objects:
         node = tree.node_of(obj)
         user = scope.user(tree.configurer(obj))
-        if node.kind == "product" or user is None:
-            continue  # the catalogue; or no user, reported by the tree stage
+        if node.kind == "product" or user is None or tree.get("Role", user.role) is None:
+            continue  # the catalogue; or no user or role, reported by the tree stage
         problem = scope.configure_problem(user, node, "create_templates")
         if problem is not None:
             rule, message = problem
