@@ -21,6 +21,11 @@ def _doc(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _by(docs: list[str], user: str) -> list[str]:
+    """Templates and overrides are configured by a user allowed to (V1, V1a)."""
+    return [d + f"configured_by: {user}\n" if d.startswith(("kind: ServiceTemplate", "kind: EquipmentTemplate")) else d for d in docs]
+
+
 def _partner(p: str, r: random.Random) -> list[str]:
     docs = [
         _doc(["kind: Partner", f"id: {p}", f"name: Partner {p.upper()}"]),
@@ -173,7 +178,7 @@ def _partner(p: str, r: random.Random) -> list[str]:
             ]
         )
     )
-    return docs
+    return _by(docs, f"{p}-admin")
 
 
 def _client(p: str, c: str, resale: bool, r: random.Random) -> list[str]:
@@ -275,7 +280,7 @@ def _client(p: str, c: str, resale: bool, r: random.Random) -> list[str]:
             ]
         )
     )
-    return docs
+    return _by(docs, f"{p}-admin")
 
 
 def _site(
@@ -365,7 +370,7 @@ def _site(
             lines += ["periods:", "  availability: 24x7"]
         docs.append(_doc(lines))
         members.append(f"{e}/http-front")
-    return docs, members
+    return _by(docs, f"{p}-admin"), members
 
 
 def generate(out: Path, equipment: int, seed: int = 1) -> dict:

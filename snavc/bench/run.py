@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .generate import generate
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 def estate(root: Path, n: int) -> Path:

@@ -57,6 +57,8 @@ class LockState:
     reapply: frozenset[str] = frozenset()
     new: Lock = field(default_factory=Lock)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    # id() of a shared unit service base -> its version: hashed once, not once per service
+    _versions: dict[int, tuple[str, dict]] = field(default_factory=dict)
 
     def apply(self, service_id: str, template: str, service: dict, values: dict) -> dict:
         """The service with its locked values where the lock has them (T5).
@@ -64,7 +66,10 @@ class LockState:
         ``service`` is the shared base (not mutated); ``values`` the template's current
         values. Returns the service to emit and records the lock entry to keep.
         """
-        current, content = version_of(template, values)
+        known = self._versions.get(id(values))
+        if known is None:
+            known = self._versions[id(values)] = version_of(template, values)
+        current, content = known
         stats = self.stats.setdefault(
             template, {"services": 0, "new": 0, "not_applied": 0, "reapplied": 0}
         )

@@ -1,0 +1,446 @@
+"""``snavc plan DIR --base REV``: build a git revision and the working tree, diff them,
+check what only shows across versions; with ``--as USER``, delegation (V1, L1-L4).
+
+Git never changes: neither the index nor the working tree (plan reads the base with
+``git archive``). Repositories are throwaway ones under tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from .helpers import (
+    CLIENT1_OVERRIDE,
+    SITE1_EQ,
+    SITE2_EQ,
+    USER_SERVICES,
+    append,
+    edit,
+    git,
+    git_init,
+    report_of,
+    snav,
+    take_document,
+)
+
+ADDRESS_CHANGE = {
+    "op": "changed",
+    "kind": "equipment",
+    "id": "srv-file-02",
+    "path": "address",
+    "old": "10.1.2.10",
+    "new": "10.1.2.99",
+    "partner": "partner",
+    "client": "client1",
+    "site": "client1-site2",
+}
+
+
+def change_srv_file_02(repo: Path) -> None:
+    edit(repo, SITE2_EQ, "address: 10.1.2.10", "address: 10.1.2.99")
+
+
+def plan(repo, *args, exit_code=0) -> dict:
+    return report_of("plan", repo, "--base", "HEAD", *args, exit_code=exit_code)
+
+
+# -- over git -----------------------------------------------------------------------------------
+
+
+def test_plan_at_the_repository_root(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    report = plan(repo)
+    assert (report["base"], report["head"]) == ("HEAD", "working tree")
+    assert report["changes"] == [ADDRESS_CHANGE]
+    assert report["errors"] == []
+
+
+def test_plan_of_a_subfolder_of_the_repository(seed, tmp_path):
+    top = tmp_path / "monorepo"
+    repo = seed("monorepo/config/monitoring")
+    (top / "README.md").write_text("not snavc\n", encoding="utf-8")
+    # YAML outside the subfolder, broken: it must not be read, at the base or now
+    (top / "other").mkdir()
+    (top / "other" / "broken.yaml").write_text("kind: [\n", encoding="utf-8")
+    git_init(top)
+    change_srv_file_02(repo)
+    assert plan(repo)["changes"] == [ADDRESS_CHANGE]
+
+
+def test_plan_of_the_current_folder_inside_a_repository(seed, tmp_path, monkeypatch):
+    top = tmp_path / "monorepo"
+    repo = seed("monorepo/config")
+    git_init(top)
+    change_srv_file_02(repo)
+    monkeypatch.chdir(repo)
+    assert plan(".")["changes"] == [ADDRESS_CHANGE]
+    monkeypatch.chdir(top)
+    assert plan("config")["changes"] == [ADDRESS_CHANGE]
+
+
+def test_plan_against_an_older_commit_and_a_branch(seed):
+    repo = git_init(seed())
+    git(repo, "branch", "deployed")
+    change_srv_file_02(repo)
+    git(repo, "commit", "-q", "--no-gpg-sign", "-am", "second")
+    assert report_of("plan", repo, "--base", "HEAD~1")["changes"] == [ADDRESS_CHANGE]
+    assert report_of("plan", repo, "--base", "deployed")["changes"] == [ADDRESS_CHANGE]
+    assert plan(repo)["changes"] == []
+
+
+def test_plan_sees_untracked_files(seed):
+    repo = git_init(seed())
+    append(
+        repo,
+        "clients/client1/site2/more.yaml",
+        """\
+        kind: Equipment
+        id: srv-new-03
+        at: client1-site2
+        template: linux-server
+        box: box-client1-site2
+        """,
+    )
+    assert [(c["op"], c["id"]) for c in plan(repo)["changes"]] == [("added", "srv-new-03")]
+
+
+def git_state(repo: Path) -> tuple:
+    """What git says (these commands may themselves refresh the index)."""
+    return (
+        git(repo, "status", "--porcelain", "--untracked-files=all"),
+        git(repo, "diff", "--cached", "--stat"),
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "stash", "list"),
+    )
+
+
+def index_state(repo: Path) -> tuple:
+    index = repo / ".git" / "index"
+    return index.read_bytes(), index.stat().st_mtime_ns
+
+
+def tree_state(repo: Path) -> dict:
+    return {
+        str(p.relative_to(repo)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
+
+
+def test_plan_leaves_the_index_and_the_working_tree_alone(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    git(repo, "add", SITE1_EQ)  # one change staged, one not, one untracked file
+    (repo / "notes.txt").write_text("untracked\n", encoding="utf-8")
+    before, files = git_state(repo), tree_state(repo)
+    assert before[0] == f"M  {SITE1_EQ}\n M {SITE2_EQ}\n?? notes.txt\n"
+    assert "1 file changed" in before[1]
+    index = index_state(repo)  # no git command between this and the next reading
+    report = plan(repo)
+    assert index_state(repo) == index
+    assert len(report["changes"]) == 2
+    assert tree_state(repo) == files  # nothing written: no snav.lock, no build
+    assert git_state(repo) == before
+
+
+def test_plan_does_not_write_a_lock(seed):
+    repo = seed()
+    (repo / "snav.lock").unlink()
+    git_init(repo)
+    change_srv_file_02(repo)
+    plan(repo)
+    assert not (repo / "snav.lock").exists()
+
+
+def test_plan_of_an_unknown_revision_is_a_usage_error(seed):
+    repo = git_init(seed())
+    result = snav("plan", repo, "--base", "no-such-branch", exit_code=2)
+    assert result.stderr.startswith("Error: cannot read revision 'no-such-branch': ")
+    assert "Traceback" not in result.output
+
+
+def test_plan_of_a_folder_missing_at_the_base_is_a_usage_error(seed, tmp_path):
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "README.md").write_text("first\n", encoding="utf-8")
+    git_init(top)
+    repo = seed("top/config")
+    result = snav("plan", repo, "--base", "HEAD", exit_code=2)
+    assert result.stderr.startswith("Error: cannot read revision 'HEAD': ")
+
+
+def test_plan_outside_git_is_a_usage_error(seed):
+    repo = seed()  # GIT_CEILING_DIRECTORIES: git never looks above tmp_path
+    result = snav("plan", repo, "--base", "HEAD", exit_code=2)
+    assert result.stderr.startswith("Error: cannot read revision 'HEAD': ")
+    assert "not a git repository" in result.stderr
+
+
+def test_plan_of_a_missing_folder_is_a_usage_error(tmp_path):
+    snav("plan", tmp_path / "nowhere", "--base", "HEAD", exit_code=2)
+
+
+def test_plan_with_a_base_that_does_not_build_SNV424(seed):
+    repo = seed()
+    edit(repo, SITE2_EQ, "box: box-client1-site2", "box: no-such-box")
+    git_init(repo)
+    edit(repo, SITE2_EQ, "box: no-such-box", "box: box-client1-site2")
+    report = plan(repo, exit_code=1)
+    [e] = report["errors"]
+    assert (e["code"], e["file"]) == ("SNV424", ".")
+    assert e["message"].startswith("revision 'HEAD' does not build (1 error): ")
+
+
+def test_plan_with_a_head_that_does_not_build_reports_its_errors(seed):
+    repo = git_init(seed())
+    edit(repo, SITE2_EQ, "box: box-client1-site2", "box: no-such-box")
+    report = plan(repo, exit_code=1)
+    assert report["changes"] == []
+    assert [e["file"] for e in report["errors"]] == [SITE2_EQ]
+
+
+@pytest.mark.parametrize(("changed", "code"), [(False, 0), (True, 2)])
+def test_plan_detailed_exitcode(seed, changed, code):
+    repo = git_init(seed())
+    if changed:
+        change_srv_file_02(repo)
+    snav("plan", repo, "--base", "HEAD", "--detailed-exitcode", exit_code=code)
+
+
+def test_plan_markdown(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    md = snav("plan", repo, "--base", "HEAD", "--format", "markdown").stdout
+    assert md.startswith("### snavc: +0 added, ~1 changed, -0 removed\n")
+    assert (
+        "| client1-site2 | equipment `srv-file-02` | changed | `address` | 10.1.2.10 | 10.1.2.99 |"
+        in md
+    )
+
+
+# -- delegation: plan --as stephanie (V1, L1-L4) -----------------------------------------------
+
+
+def delegation_errors(report) -> list[dict]:
+    assert report["errors"], "expected the change to be refused"
+    assert {e["code"] for e in report["errors"]} == {"SNV420"}, report["errors"]
+    return report["errors"]
+
+
+def test_stephanie_changes_her_own_equipment_L4(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    report = plan(repo, "--as", "stephanie")
+    assert report["errors"] == []
+    assert report["changes"] == [ADDRESS_CHANGE]
+    snav("plan", repo, "--base", "HEAD", "--as", "stephanie", "--detailed-exitcode", exit_code=2)
+
+
+def test_stephanie_changes_francois_equipment_on_the_shared_box_L3(seed):
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert all(e["file"] == SITE1_EQ for e in errors)
+    assert all(
+        e["message"].startswith(
+            "the change modifies equipment/srv-web-01, which user 'stephanie' may not edit"
+        )
+        for e in errors
+    )
+    box = [
+        e for e in errors if "(refers to box/box-partner-snm, defined at 'partner')" in e["message"]
+    ]
+    assert len(box) == 1
+    refs = {e["message"].rsplit("(refers to ", 1)[1] for e in errors}
+    assert refs >= {
+        "box/box-partner-snm, defined at 'partner')",
+        "contact/noc, defined at 'partner')",
+        "equipment-template/acme-linux, defined at 'partner')",
+        "monitoring-account/ssh-partner, defined at 'partner')",
+    }
+    assert {e["rule"] for e in errors} <= {"L1", "B2"}
+
+
+def test_stephanie_adds_equipment_referring_to_a_partner_contact_L1(seed):
+    repo = git_init(seed())
+    append(
+        repo,
+        SITE2_EQ,
+        """\
+        kind: Equipment
+        id: srv-new-03
+        at: client1-site2
+        template: linux-server
+        box: box-client1-site2
+        configured_by: francois
+        periods: {check: client1-notify-hours}
+        notification: {contacts: [noc]}
+        """,
+    )
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    [e] = [
+        e for e in errors if e["message"].endswith("(refers to contact/noc, defined at 'partner')")
+    ]
+    assert e["rule"] == "L1"
+    assert e["message"].startswith(
+        "the change adds equipment/srv-new-03, which user 'stephanie' may not edit in the working tree: "
+    )
+
+
+def test_stephanie_adds_her_own_equipment_L4(seed):
+    repo = git_init(seed())
+    append(
+        repo,
+        SITE2_EQ,
+        """\
+        kind: Equipment
+        id: srv-new-03
+        at: client1-site2
+        template: linux-server
+        box: box-client1-site2
+        configured_by: stephanie
+        accounts: [ssh-client1]
+        notification: {contacts: [client1-it]}
+        """,
+    )
+    report = plan(repo, "--as", "stephanie")
+    assert report["errors"] == []
+    assert [(c["op"], c["id"]) for c in report["changes"]] == [("added", "srv-new-03")]
+
+
+def test_stephanie_adds_equipment_configured_by_default_user_L1(seed):
+    """Without configured_by the equipment is configured by the project's default user
+    (François): its check period resolves to the partner's default, which locks it for
+    Stéphanie (L1 counts resolved values)."""
+    repo = git_init(seed())
+    append(
+        repo,
+        SITE2_EQ,
+        """\
+        kind: Equipment
+        id: srv-new-03
+        at: client1-site2
+        template: linux-server
+        box: box-client1-site2
+        """,
+    )
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert any(
+        e["rule"] == "L1"
+        and e["message"].endswith(
+            "(refers to time-period/partner-extended-hours, defined at 'partner')"
+        )
+        for e in errors
+    )
+
+
+def test_stephanie_removes_francois_equipment_L1(seed):
+    repo = git_init(seed())
+    take_document(repo, SITE1_EQ, "id: srv-db-01")
+    edit(repo, USER_SERVICES, "  - srv-db-01/ping\n", "")
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    removes = [
+        e for e in errors if e["message"].startswith("the change removes equipment/srv-db-01,")
+    ]
+    assert removes and all(e["rule"] == "L1" for e in removes)
+    assert all("in revision 'HEAD'" in e["message"] for e in removes)
+
+
+def test_stephanie_makes_her_equipment_refer_to_a_partner_contact_L1(seed):
+    repo = git_init(seed())
+    edit(repo, SITE2_EQ, "contacts: [client1-it]", "contacts: [client1-it, noc]")
+    report = plan(repo, "--as", "stephanie", exit_code=1)
+    # the build itself refuses it: noc is not selectable for her (V3, C3)
+    assert [(e["file"], e["code"]) for e in report["errors"]] == [(SITE2_EQ, "SNV403")]
+    assert "'noc'" in report["errors"][0]["message"]
+
+
+def test_stephanie_changes_an_override_V1(seed):
+    """Her role cannot create templates (V1a): changing client1's override is refused."""
+    repo = git_init(seed())
+    edit(repo, CLIENT1_OVERRIDE, "criticality: 4", "criticality: 2")
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert all(
+        e["message"].startswith("the change modifies service-template-override/cpu@client1,")
+        for e in errors
+    )
+
+
+def test_francois_may_change_anything(seed):
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    change_srv_file_02(repo)
+    assert plan(repo, "--as", "francois")["errors"] == []
+
+
+def test_plan_as_an_unknown_user_is_a_usage_error(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    result = snav("plan", repo, "--base", "HEAD", "--as", "nobody", exit_code=2)
+    assert result.stderr == "Error: unknown user 'nobody'\n"
+
+
+def test_delegation_errors_in_text_output(seed):
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    text = snav("plan", repo, "--base", "HEAD", "--as", "stephanie", exit_code=1).stdout
+    assert re.search(r"\n\d+ errors:\n", text)
+    assert f"  {SITE1_EQ}:4: error[SNV420] the change modifies equipment/srv-web-01" in text
+
+
+def test_plan_json_is_deterministic(seed):
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    a = snav("plan", repo, "--base", "HEAD", "--as", "stephanie", "--format", "json", exit_code=1)
+    b = snav("plan", repo, "--base", "HEAD", "--as", "stephanie", "--format", "json", exit_code=1)
+    assert a.stdout == b.stdout
+    json.loads(a.stdout)
+
+
+def test_a_change_cannot_grant_its_author_more_rights_V1(seed):
+    """The author acts with the identity of the base (the deployed state): Stéphanie
+    giving herself partner-admin in the same change still may not edit srv-web-01."""
+    repo = git_init(seed())
+    edit(repo, "clients/client1/users.yaml", "role: client-operator", "role: partner-admin")
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    messages = [e["message"] for e in errors]
+    assert any(m.startswith("the change modifies equipment/srv-web-01,") for m in messages)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: privilege escalation: `plan --as stephanie` accepts a change in which "
+    "Stéphanie (client-operator, no create_templates) sets her own role to partner-admin "
+    "(every permission): plan._reasons lets a user edit any User at or below their home, "
+    "whatever role it grants",
+)
+def test_a_client_user_cannot_give_herself_a_bigger_role_V1(seed):
+    repo = git_init(seed())
+    edit(repo, "clients/client1/users.yaml", "role: client-operator", "role: partner-admin")
+    errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert any(e["message"].startswith("the change modifies user/stephanie,") for e in errors)
+
+
+def test_a_user_new_in_the_change_has_no_rights_yet_V1(seed):
+    repo = git_init(seed())
+    append(
+        repo,
+        "clients/client1/users.yaml",
+        """\
+        kind: User
+        id: paul
+        name: Paul
+        at: client1
+        role: client-operator
+        """,
+    )
+    [e] = plan(repo, "--as", "paul", exit_code=1)["errors"]
+    assert (e["code"], e["rule"]) == ("SNV420", "V1")
+    assert e["message"].startswith("user 'paul' does not exist in revision 'HEAD'")
