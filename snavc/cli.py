@@ -497,8 +497,8 @@ def _emit_report(report, fmt: str, template, output, detailed: bool) -> None:
 
 
 @cli.command("diff")
-@click.argument("old", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
 @report_options
 def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
     """Compare two builds (folders written by `snavc build`).

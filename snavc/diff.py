@@ -17,6 +17,7 @@ to, how many new services got it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from deepdiff import DeepDiff
 from .emit import EFFECTIVE, ORIGINS
 
 SECTIONS = {"nodes": "node", "equipment": "equipment", "user_services": "user-service"}
-PROVENANCE = {"origin", "locked", "explicit", "file", "line"}
+# The keys of a unit service that say where its values come from, not what they are.
+PROVENANCE = ("origin", "locked", "explicit")
 LISTED = 20  # impact lists at most this many objects per input (the count is exact)
 
 
@@ -41,8 +43,12 @@ class Build:
         self.raw: dict[str, dict[str, str]] = {}
         self.small: dict[str, object] = {}
         self._parsed: dict[tuple[str, str], object] = {}
-        if not self._split(text):
-            data = json.loads(text)  # not written by snavc's emitter: parse it all
+        try:
+            split = self._split(text)
+        except ValueError:  # a build reformatted by a tool (jq, an editor): read it whole
+            self.raw, self.small, split = {}, {}, False
+        if not split:
+            data = json.loads(text)
             for key, value in data.items():
                 if isinstance(value, dict) and key in (*SECTIONS, "origins"):
                     self.raw[key] = {k: json.dumps(v, sort_keys=True) for k, v in value.items()}
@@ -118,6 +124,8 @@ class Report:
     errors: list[dict] = field(default_factory=list)
     base: str = ""
     head: str = ""
+    # node ID -> display name, for the reports (not part of the JSON report)
+    names: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict:
@@ -144,13 +152,17 @@ class Report:
         }
 
 
-def _clean(value):
-    """The configuration without its provenance."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if k not in PROVENANCE}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+def _clean(obj: dict) -> dict:
+    """An effective object without the provenance of its unit services (only there:
+    a unit service may well be named "origin")."""
+    services = obj.get("services")
+    if not isinstance(services, dict):
+        return obj
+    return {**obj, "services": {name: _clean_service(s) for name, s in services.items()}}
+
+
+def _clean_service(service: dict) -> dict:
+    return {k: v for k, v in service.items() if k not in PROVENANCE}
 
 
 def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
@@ -163,6 +175,8 @@ def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
             cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
             if cut is not None:
                 parts = parts[:cut]
+            if parts and parts[0] in ("periods", "defaults"):
+                parts = parts[:2]  # a period is its id and where it comes from, together
             path = ".".join(str(p) for p in parts)
             out[path] = (path, _at(old, parts), _at(new, parts))
     return [out[k] for k in sorted(out)]
@@ -193,8 +207,9 @@ def _where(nodes_old: Build, nodes_new: Build, node_id: str | None) -> dict:
     return out
 
 
-def diff(old: Build, new: Build) -> Report:
-    """The semantic diff of two builds, with the impact of each changed input."""
+def diff(old: Build, new: Build, check_modes: bool = True) -> Report:
+    """The semantic diff of two builds, with the impact of each changed input and,
+    unless ``check_modes`` is false, M3 (``plan`` checks it on the trees, with positions)."""
     report = Report(base=old.name, head=new.name)
     for section, kind in SECTIONS.items():
         for key in sorted(old.keys(section) | new.keys(section)):
@@ -203,7 +218,52 @@ def diff(old: Build, new: Build) -> Report:
                 continue  # same text, same object: the fast path
             _object_changes(report, old, new, section, kind, key)
     _impact(report, old, new)
+    for c in report.changes:
+        for level in ("partner", "client", "site"):
+            node = c.get(level)
+            if node and node not in report.names:
+                found = new.get("nodes", node) or old.get("nodes", node) or {}
+                report.names[node] = found.get("name") or node
+    if check_modes:
+        report.errors += mode_changes(old, new)
     return report
+
+
+def mode_changes(old: Build, new: Build) -> list[dict]:
+    """M3 between two builds: a client's mode changed while the old build had equipment
+    on it or its sites, or a CRM reference there."""
+    out = []
+    for client in sorted(old.keys("nodes") & new.keys("nodes")):
+        a, b = old.get("nodes", client), new.get("nodes", client)
+        if a["kind"] != "client" or a.get("mode") == b.get("mode"):
+            continue
+        scope = [client] + [
+            n for n in old.keys("nodes") if (old.get("nodes", n) or {}).get("parent") == client
+        ]
+        needles = {f'"at":"{n}"' for n in scope}
+        count = sum(
+            1 for raw in old.raw.get("equipment", {}).values() if any(x in raw for x in needles)
+        )
+        crm = [n for n in sorted(scope) if (old.get("nodes", n) or {}).get("crm_ref")]
+        reasons = ([f"{count} equipment on it or its sites"] if count else []) + (
+            [f"a CRM reference (crm_ref) on {', '.join(crm)}"] if crm else []
+        )
+        if reasons:
+            out.append(
+                {
+                    "severity": "error",
+                    "code": "SNV422",
+                    "rule": "M3",
+                    "message": f"client '{client}' changes mode from {a.get('mode')} to {b.get('mode')}, but "
+                    f"the old build has {' and '.join(reasons)}: the mode may change only when there is none. "
+                    "In two steps: first remove the equipment and clear crm_ref, deploy; then change the mode",
+                    "file": None,
+                    "line": None,
+                    "column": None,
+                    "related": [],
+                }
+            )
+    return out
 
 
 def _change(report, old, new, op, kind, ident, node, path=None, a=None, b=None) -> None:
@@ -320,14 +380,21 @@ def _impact(report: Report, old: Build, new: Build) -> None:
     lock = new.table("lock")
     for key, op in changed.items():
         hits = list(touched[key])
+        build = old if op == "removed" else new
+        users = _dependents(build, key)
         entry = {
             "input": key,
             "op": op,
+            # the effective objects this input changed...
             "counts": {
                 k: sum(1 for kind, _ in hits if kind == k)
                 for k in ("equipment", "unit-service", "user-service", "node")
             },
             "objects": [f"{kind}/{ident}" for kind, ident in hits[:LISTED]],
+            # ...and every one that depends on it, changed or not (a contact's new email
+            # changes no effective value, but reaches every equipment that notifies it)
+            "affects": {k: len(v) for k, v in users.items()},
+            "affected": sorted(f"{k}/{i}" for k, ids in users.items() for i in ids)[:LISTED],
             "lock": None,
         }
         template = _template_of(key)
@@ -336,13 +403,100 @@ def _impact(report: Report, old: Build, new: Build) -> None:
             entry["lock"] = {
                 "template": template,
                 "services": stats.get("services", 0),
-                # existing services that keep the values they were created with (T5)
-                "not_applied": stats.get("not_applied", 0),
+                # existing services this input reaches that keep their creation values (T5)
+                "not_applied": _locked_services(new, key),
                 "reapplied": stats.get("reapplied", 0),
                 # services that appear with this change, and so get the new values
                 "new": _new_services(report, template),
             }
         report.inputs.append(entry)
+
+
+def _dependencies(build: Build, section: str, key: str) -> set[str]:
+    """The input objects (``label/ID``) an effective equipment or user service uses."""
+    obj = build.get(section, key)
+    if obj is None:
+        return set()
+    deps = set()
+    if section == "equipment":
+        deps.add(f"box/{obj['box']}")
+        if obj.get("template"):
+            deps.add(f"equipment-template/{obj['template']}")
+        deps.update(f"monitoring-account/{a}" for a in obj.get("accounts", ()))
+        for service in (obj.get("services") or {}).values():
+            deps.update((build.get("origins", service.get("origin", "")) or {}).get("inputs", ()))
+            deps.add(f"service-template/{service['template']}")
+    notification = obj.get("notification") or {}
+    deps.update(f"contact/{c}" for c in notification.get("contacts", ()))
+    deps.update(f"contact-group/{g}" for g in notification.get("groups", ()))
+    deps.update(f"time-period/{p['id']}" for p in (obj.get("periods") or {}).values())
+    return deps
+
+
+_ORIGIN = re.compile(r'"origin":"([^"]+)"')
+DEPENDED_ON = (
+    "box",
+    "contact",
+    "contact-group",
+    "monitoring-account",
+    "equipment-template",
+    "time-period",
+)
+
+
+def _origin_keys(build: Build, key: str) -> set[str]:
+    """The unit service origins whose values depend on input ``key``."""
+    return {
+        okey
+        for okey, raw in build.raw.get("origins", {}).items()
+        if key in raw and key in (build.get("origins", okey) or {}).get("inputs", ())
+    }
+
+
+def _dependents(build: Build, key: str) -> dict[str, set[str]]:
+    """Equipment, unit services and user services of ``build`` that depend on input ``key``.
+
+    A text search picks the candidate lines (the input's ID, or the origins that depend
+    on it), then the dependencies of each candidate are checked exactly.
+    """
+    label, _, ident = key.partition("/")
+    out: dict[str, set[str]] = {"equipment": set(), "unit-service": set(), "user-service": set()}
+    if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
+        return out
+    okeys = (
+        _origin_keys(build, key)
+        if label in ("service-template", "service-template-override", "time-period")
+        else set()
+    )
+    needle = f'"{ident}"'
+    for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
+        for oid, raw in build.raw.get(section, {}).items():
+            via_origin = okeys and any(m in okeys for m in _ORIGIN.findall(raw))
+            if not via_origin and needle not in raw:
+                continue
+            obj = build.get(section, oid) or {}
+            if key in _dependencies(build, section, oid):
+                out[kind].add(oid)
+            for name, service in (obj.get("services") or {}).items():
+                if service.get("origin") in okeys or (
+                    label == "service-template" and service.get("template") == ident
+                ):
+                    out["unit-service"].add(f"{oid}/{name}")
+                    out[kind].add(oid)
+    return out
+
+
+def _locked_services(build: Build, key: str) -> int:
+    """Unit services that input ``key`` reaches but that keep their locked values (T5)."""
+    okeys = _origin_keys(build, key)
+    count = 0
+    for oid, raw in build.raw.get("equipment", {}).items():
+        if '"locked"' not in raw:
+            continue
+        for service in ((build.get("equipment", oid) or {}).get("services") or {}).values():
+            if "locked" in service and service.get("origin") in okeys:
+                count += 1
+    return count
 
 
 def _new_services(report: Report, template: str) -> int:

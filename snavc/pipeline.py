@@ -177,7 +177,21 @@ def read_lock(repo: Path, diags: list[Diagnostic]):
 
     data, more = read_json(Path(repo) / LOCK_FILE, LOCK_FILE, "SNV112", LOCK_FILE)
     diags.extend(more)
-    return Lock.from_json(data) if data is not None else None
+    if data is None:
+        return None
+    try:
+        return Lock.from_json(data)
+    except ValueError as e:
+        diags.append(
+            dg.error(
+                "SNV112",
+                f"{LOCK_FILE} is not a valid lock: {e}; restore it from git, or delete it to lock "
+                "every unit service again with its current values",
+                Location(LOCK_FILE),
+                rule="T5",
+            )
+        )
+        return None
 
 
 def compile_repo(repo: str | Path, backend: str = "fast", reapply=(), use_lock: bool = True):

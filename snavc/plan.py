@@ -78,9 +78,7 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         report.errors = [d.to_json() for d in dg.sort(errors)]
         return Plan(report, base_result, head_result)
 
-    report = diff(
-        Build(dumps(effective(base_res)), base), Build(dumps(effective(head_res)), "working tree")
-    )
+    report = diff(_build(base_res, base), _build(head_res, "working tree"), check_modes=False)
     found = check_mode_changes(base_res.tree, head_res.tree, f"revision '{base}'")
     if as_user is not None:
         found += delegation(base_res, head_res, as_user, base)
@@ -169,7 +167,8 @@ def _reasons(res, user, obj, permissions: frozenset[str]) -> list[dict]:
     ):
         return can_edit(res, user, kind, obj, permissions=permissions)
     # Decision: organisation objects. Roles apply everywhere: partner users only. A node
-    # is edited from above it; a user from their home node or above.
+    # is edited from its partner. A user is edited from their home node or above, never
+    # by themselves, and only given a role whose permissions the editor has (V1a).
     if kind == "Role":
         ok = home is not None and home.kind == "partner"
         return [] if ok else [{"rule": "V1", "message": "roles are managed by partner users only"}]
@@ -184,6 +183,16 @@ def _reasons(res, user, obj, permissions: frozenset[str]) -> list[dict]:
         )
         why = f"nodes are managed from their partner; '{user.id}' is at '{user.at}'"
     else:  # User
-        ok = home is not None and target is not None and home.is_ancestor_or_self(target)
-        why = f"a user is managed from their home node or above; '{user.id}' is at '{user.at}'"
+        reasons = []
+        if obj.id == user.id:
+            reasons.append("nobody edits their own user (home node and role)")
+        if home is None or target is None or not home.is_ancestor_or_self(target):
+            reasons.append(
+                f"a user is managed from their home node or above; '{user.id}' is at '{user.at}'"
+            )
+        granted = res.ctx.scope.permissions(obj)
+        if not granted <= permissions:
+            extra = ", ".join(sorted(granted - permissions))
+            reasons.append(f"role '{obj.role}' grants {extra}, which '{user.id}' does not have")
+        return [{"rule": "V1", "message": why} for why in reasons]
     return [] if ok else [{"rule": "V1", "message": why}]

@@ -36,13 +36,56 @@ def md(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def grouped(changes: list[dict]) -> list[dict]:
-    """partner -> client -> site -> object -> changes, every level sorted."""
+def change(c: dict) -> str:
+    """One change in a few words: ``30 → 15``, ``−a +b`` for lists, ``id (from)`` for periods."""
+    old, new = c.get("old"), c.get("new")
+    if isinstance(old, list) or isinstance(new, list):
+        a, b = old or [], new or []
+        parts = [f"−{x}" for x in a if x not in b] + [f"+{x}" for x in b if x not in a]
+        return " ".join(parts) or "reordered"
+    return f"{_value(old)} → {_value(new)}"
+
+
+def _value(v) -> str:
+    if isinstance(v, dict) and set(v) == {"id", "from"}:
+        return f"{v['id']} ({v['from']})"
+    return show(v, 40)
+
+
+def added(c: dict) -> str:
+    """What an added or removed object is, in a few words."""
+    obj = c.get("new") if c["op"] == "added" else c.get("old")
+    if not isinstance(obj, dict):
+        return c["op"]
+    if c["kind"] == "equipment":
+        n = len(obj.get("services") or {})
+        bits = [
+            f"template {obj['template']}" if obj.get("template") else None,
+            f"box {obj.get('box')}",
+        ]
+        return (
+            f"{c['op']}: "
+            + ", ".join(b for b in bits if b)
+            + f", {n} unit service{'s' if n != 1 else ''}"
+        )
+    if c["kind"] == "unit-service":
+        return f"{c['op']}: template {obj.get('template')}"
+    return c["op"]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def grouped(changes: list[dict], names: dict | None = None) -> list[dict]:
+    """partner -> client -> site -> object -> changes, every level sorted.
+
+    An object at the partner itself has no client level; one at a client no site level.
+    """
+    names = names or {}
     tree: dict = {}
     for c in changes:
-        partner = c.get("partner") or "(none)"
-        client = c.get("client") or "(partner level)"
-        site = c.get("site") or "(client level)"
+        partner, client, site = c.get("partner") or "", c.get("client") or "", c.get("site") or ""
         objects = tree.setdefault(partner, {}).setdefault(client, {}).setdefault(site, {})
         objects.setdefault((c["kind"], c["id"]), []).append(c)
     out = []
@@ -50,22 +93,36 @@ def grouped(changes: list[dict]) -> list[dict]:
         clients = []
         for client in sorted(tree[partner]):
             sites = []
+            ops: dict[str, int] = {}
             for site in sorted(tree[partner][client]):
                 objs = []
                 for (kind, ident), items in sorted(tree[partner][client][site].items()):
-                    ops = {i["op"] for i in items}
-                    op = next((o for o in ("added", "removed", "moved") if o in ops), "changed")
+                    kinds = {i["op"] for i in items}
+                    op = next((o for o in ("added", "removed", "moved") if o in kinds), "changed")
+                    ops[op] = ops.get(op, 0) + 1
                     objs.append({"kind": kind, "id": ident, "op": op, "changes": items})
-                sites.append({"site": site, "objects": objs})
+                sites.append({"site": site, "name": names.get(site, site), "objects": objs})
             count = sum(len(s["objects"]) for s in sites)
-            clients.append({"client": client, "sites": sites, "count": count})
-        out.append({"partner": partner, "clients": clients})
+            summary = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()))
+            clients.append(
+                {
+                    "client": client,
+                    "name": names.get(client, client),
+                    "sites": sites,
+                    "count": count,
+                    "ops": summary,
+                }
+            )
+        out.append({"partner": partner, "name": names.get(partner, partner), "clients": clients})
     return out
 
 
 def data(report) -> dict:
-    out = report.to_json()
-    out["groups"] = grouped(report.changes)
+    """The report data templates get: a copy (a template cannot change the report, nor
+    so the exit code), with ``groups`` for partner -> client -> site rendering."""
+    out = json.loads(json.dumps(report.to_json()))
+    out["groups"] = grouped(out["changes"], report.names)
+    out["names"] = dict(report.names)
     return out
 
 
@@ -79,6 +136,9 @@ def _env(sandboxed: bool, loader) -> jinja2.Environment:
     )
     env.filters["show"] = show
     env.filters["md"] = md
+    env.filters["change"] = change
+    env.filters["added"] = added
+    env.globals["plural"] = plural
     env.trim_blocks = True
     env.lstrip_blocks = True
     return env

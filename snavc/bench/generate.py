@@ -23,7 +23,12 @@ def _doc(lines: list[str]) -> str:
 
 def _by(docs: list[str], user: str) -> list[str]:
     """Templates and overrides are configured by a user allowed to (V1, V1a)."""
-    return [d + f"configured_by: {user}\n" if d.startswith(("kind: ServiceTemplate", "kind: EquipmentTemplate")) else d for d in docs]
+    return [
+        d + f"configured_by: {user}\n"
+        if d.startswith(("kind: ServiceTemplate", "kind: EquipmentTemplate"))
+        else d
+        for d in docs
+    ]
 
 
 def _partner(p: str, r: random.Random) -> list[str]:

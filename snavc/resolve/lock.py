@@ -39,7 +39,46 @@ class Lock:
 
     @classmethod
     def from_json(cls, data: dict) -> Lock:
-        return cls(dict(data.get("versions", {})), dict(data.get("services", {})))
+        """The lock of ``snav.lock``'s JSON; ValueError says what is wrong with it."""
+        if data.get("format") != LOCK_FORMAT:
+            raise ValueError(
+                f"unknown format {data.get('format')!r} (this snavc writes format {LOCK_FORMAT})"
+            )
+        versions, services = data.get("versions"), data.get("services")
+        if not isinstance(versions, dict) or not isinstance(services, dict):
+            raise ValueError("'versions' and 'services' must be objects")
+        for key, content in versions.items():
+            problem = _version_problem(content)
+            if problem:
+                raise ValueError(f"version {key!r}: {problem}")
+        for sid, version in services.items():
+            if not isinstance(version, str) or version not in versions:
+                raise ValueError(
+                    f"service {sid!r} names version {version!r}, which the lock does not hold"
+                )
+        return cls(dict(versions), dict(services))
+
+
+_TYPES = {
+    "criticality": int,
+    "availability_target": (int, float),
+    "availability_period": str,
+    "check_period": str,
+    "check_interval": int,
+}
+
+
+def _version_problem(content) -> str | None:
+    if not isinstance(content, dict) or not isinstance(content.get("template"), str):
+        return "not an object with a 'template'"
+    unknown = set(content) - {"template", *OVERRIDABLE}
+    if unknown:
+        return f"unknown fields {sorted(unknown)}"
+    for f, kind in _TYPES.items():
+        v = content.get(f)
+        if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
+            return f"{f} has the wrong type ({v!r})"
+    return None
 
 
 def version_of(template: str, values: dict) -> tuple[str, dict]:

@@ -160,11 +160,11 @@ class Resolver:
             "box": eq.box,
             "configured_by": user.id,
             "template": eq.template,
-            "accounts": list(eq.accounts),
+            "accounts": sorted(set(eq.accounts)),
             "periods": periods,
             "notification": {
-                "contacts": list(eq.notification.contacts),
-                "groups": list(eq.notification.groups),
+                "contacts": sorted(set(eq.notification.contacts)),
+                "groups": sorted(set(eq.notification.groups)),
             },
             "services": services,
         }
@@ -322,10 +322,10 @@ class Resolver:
             "at": us.at,
             "name": us.name,
             "configured_by": user.id,
-            "members": list(us.members),
+            "members": sorted(set(us.members)),
             "periods": periods,
             "notification": {
-                "contacts": list(us.notification.contacts),
-                "groups": list(us.notification.groups),
+                "contacts": sorted(set(us.notification.contacts)),
+                "groups": sorted(set(us.notification.groups)),
             },
         }

@@ -100,7 +100,7 @@ def test_E1_secrets_never_appear_in_the_effective_configuration(repo, cli, tmp_p
     cli("build", path, "-o", tmp_path / "out")
     text = (tmp_path / "out" / "effective.json").read_text(encoding="utf-8")
     assert "SSH_C1" not in text and "/etc/snav" not in text
-    assert '"accounts":["ssh-c1","snmp-s1"]' in text.replace(" ", "").replace("\n", "")
+    assert '"accounts":["snmp-s1","ssh-c1"]' in text.replace(" ", "").replace("\n", "")
 
 
 def test_E1_configured_high_inherited_low(compile_files):
