@@ -9,7 +9,6 @@ keys sorted, no timestamps, no absolute paths.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -90,10 +89,8 @@ def input_hashes(tree) -> dict[str, str]:
     objects = [o for table in tree.objects.values() for o in table.values()]
     objects += [o for by_at in tree.overrides.values() for o in by_at.values()]
     for obj in objects:
-        text = json.dumps(
-            obj.doc.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-        )
-        out[object_key(obj)] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        obj.doc.seal()
+        out[object_key(obj)] = obj.doc.digest
     return out
 
 
@@ -152,8 +149,16 @@ def dumps(document: dict, shared: set[int] = frozenset()) -> str:
     return "\n".join(iter_lines(document, shared)) + "\n"
 
 
-def _compact(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+try:  # 7x faster than json for the same bytes (sorted keys, compact, UTF-8): see docs
+    import orjson
+
+    def _compact(value) -> str:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
+
+    def _compact(value) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def shared_services(resolution) -> set[int]:

@@ -19,6 +19,8 @@ is 10) whatever the parser, and keys are always strings.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
@@ -60,13 +62,23 @@ class Document:
     index: int  # 0-based position of the document in its file
     line: int
     column: int
-    data: dict
+    data: dict | None
     pos: dict = field(repr=False)
     catalog: bool = False  # from the product catalogue (shipped or Project.catalog)
+    digest: str | None = None  # content hash, kept when `seal` drops the data
+
+    def seal(self) -> None:
+        """Keep a content hash and drop the raw data once a model holds it (memory)."""
+        if self.data is not None:
+            text = json.dumps(
+                self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+            )
+            self.digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            self.data = None
 
     @property
     def kind(self) -> str | None:
-        k = self.data.get("kind")
+        k = self.data.get("kind") if self.data is not None else None
         return k if isinstance(k, str) else None
 
     def loc(self, *path, key: bool = False, message: str = "") -> Location:
@@ -533,6 +545,15 @@ def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
                 where,
             )
         )
+    elif "\\u" in text.lower() and _has_surrogate(value):
+        # only a \uD800-style escape in a quoted scalar can make one: UTF-8 text cannot
+        diags.append(
+            dg.error(
+                "SNV109",
+                "a string holds a lone surrogate (an escape such as \\ud800): not valid Unicode",
+                where,
+            )
+        )
     else:
         docs.append(Document(rel, index, m.line + 1, m.column + 1, value, pos))
 
@@ -556,6 +577,16 @@ def _empty_document_at(rel: str, text: str, mark) -> Location:
     if n < 0:
         return Location(rel, mark.line + 1, mark.column + 1)
     return Location(rel, n + 1, 1)
+
+
+def _has_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _tab_indents(rel: str, text: str) -> list[Diagnostic]:
@@ -640,7 +671,6 @@ def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Lo
 
 def read_json(path: Path, rel: str, code: str, what: str) -> tuple[dict | None, list[Diagnostic]]:
     """A JSON document snavc itself wrote (the lock, a build); None when absent."""
-    import json
 
     if not path.is_file():
         return None, []

@@ -117,7 +117,7 @@ def delegation(base_res, head_res, user_id: str, base_name: str) -> list[dg.Diag
     out = []
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
-        if old is not None and new is not None and old.doc.data == new.doc.data:
+        if old is not None and new is not None and old.doc.digest == new.doc.digest:
             continue
         problems: dict[str, dict] = {}
         for res, obj, version in (

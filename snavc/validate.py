@@ -57,6 +57,7 @@ def validate(documents: list[Document], catalog: bool = False) -> Validated:
         obj = validate_document(doc, diags, catalog)
         if obj is not None:
             objects.append(obj)
+            doc.seal()  # the model holds the data now
         elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("id"), str):
             rejected.add((doc.data["kind"], doc.data["id"]))
     return Validated(objects, diags, rejected)

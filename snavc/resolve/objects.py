@@ -18,7 +18,7 @@ from .context import Context
 from .lock import LockState
 from .periods import DefaultWalk, check_explicit
 from .scope import ACTIONS, enabled_ids, out_of_scope_hint
-from .templates import Templates, unit_service_specs
+from .templates import Templates, template_services, unit_service_specs
 
 SERVICE_FIELDS = (*OVERRIDABLE, "notification_period")
 
@@ -34,6 +34,7 @@ class Resolver:
         self.walk = walk
         self.templates = templates
         self._services: dict[tuple, dict] = {}
+        self._blocks: dict[tuple, tuple | None] = {}
         # origin key -> field -> [node, file, line], for every shared unit service base
         self.origins: dict[str, dict] = {}
         self.default_origin = lru_cache(maxsize=None)(self._default_origin)
@@ -170,62 +171,100 @@ class Resolver:
         }
 
     def unit_services(self, eq, top: Node, node: Node, who: str) -> dict:
-        """T9, T3, P6: every unit service of an equipment, resolved at its node."""
-        ctx = self.ctx
+        """T9, T3, P6: every unit service of an equipment, resolved at its node.
+
+        The services an equipment template gives are the same for every equipment made
+        from it at one node by users of one scope: when they raise no problem, they are
+        resolved once per (template, top, node) and shared (a "block").
+        """
         out: dict[str, dict] = {}
         first_at: dict[str, tuple] = {}
-        for name, tid, explicit, path in unit_service_specs(ctx, eq):
-            if name in out:
-                ctx.error(
-                    "SNV415",
-                    "T9",
-                    f"two unit services named '{name}' on equipment '{eq.id}': give one a distinct 'name'",
-                    eq,
-                    *path,
-                    related=(
-                        eq.doc.loc(*first_at[name], message="first unit service of that name"),
-                    ),
-                )
-                continue
-            first_at[name] = path
-            if ctx.tree.get("ServiceTemplate", tid) is None:
-                continue  # dangling: reported by the tree stage
-            tpath = path + ("template",) if explicit is not None else path
-            self.selectable_ref(eq, tpath, "ServiceTemplate", tid, top, node, "V6", who)
-            service = self.service_base(tid, top, node)
-            if self.lock is not None:
-                service = self.lock.apply(f"{eq.id}/{name}", tid, service, service)
-                if "locked" in service:
-                    self._check_locked(eq, path, name, service)
-            if explicit is not None:
-                service = dict(service)
-                set_here = {}
-                for f in SERVICE_FIELDS:
-                    v = getattr(explicit, f)
-                    if v is not None:
-                        if f.endswith("_period"):
-                            check_explicit(ctx, eq, path + (f,), v, top, node, who)
-                        service[f] = v
-                        set_here[f"services.{name}.{f}"] = [
-                            node.id,
-                            eq.doc.file,
-                            eq.doc.loc(*path, f).line,
-                        ]
-                if set_here:
-                    service["explicit"] = sorted(p.rpartition(".")[2] for p in set_here)
-                    self.explicit_origins.setdefault(f"equipment/{eq.id}", {}).update(set_here)
-            if service["notification_period"] is None:
-                ctx.error(
-                    "SNV408",
-                    "P5",
-                    f"no notification period for unit service '{eq.id}/{name}': none set, no default from "
-                    f"'{node.id}' up to '{top.id}', none in the product (P6); set its notification_period "
-                    "or define a default",
-                    eq,
-                    *path,
-                )
-            out[name] = service
+        specs = unit_service_specs(self.ctx, eq)
+        block = self._block(eq.template, top, node)
+        if block:
+            for name, tid, base in block:
+                out[name] = self._locked(eq, ("template",), name, tid, base)
+                first_at[name] = ("template",)
+            specs = specs[len(block) :]  # the template's services come first
+        for name, tid, explicit, path in specs:
+            self._unit_service(eq, name, tid, explicit, path, top, node, who, out, first_at)
         return out
+
+    def _block(self, template_id: str | None, top: Node, node: Node) -> tuple | None:
+        """The template's unit services at ``node`` for ``top`` if none of them raises a
+        problem (else None: each equipment then reports its own)."""
+        key = (template_id, top, node)
+        if key in self._blocks:
+            return self._blocks[key]
+        tids = template_services(self.ctx, template_id)
+        visible = self.ctx.scope.selectable("ServiceTemplate", top, node)
+        block: tuple | None = ()
+        for tid in tids:
+            if tid in visible and self.ctx.tree.get("ServiceTemplate", tid) is not None:
+                base = self.service_base(tid, top, node)
+                if base["notification_period"] is not None and all(tid != b[0] for b in block):
+                    block += ((tid, tid, base),)
+                    continue
+            block = None
+            break
+        self._blocks[key] = block
+        return block
+
+    def _locked(self, eq, path: tuple, name: str, tid: str, service: dict) -> dict:
+        """T5: the service with the values the lock keeps for it."""
+        if self.lock is None:
+            return service
+        service = self.lock.apply(f"{eq.id}/{name}", tid, service, service)
+        if "locked" in service:
+            self._check_locked(eq, path, name, service)
+        return service
+
+    def _unit_service(self, eq, name, tid, explicit, path, top, node, who, out, first_at) -> None:
+        ctx = self.ctx
+        if name in out:
+            ctx.error(
+                "SNV415",
+                "T9",
+                f"two unit services named '{name}' on equipment '{eq.id}': give one a distinct 'name'",
+                eq,
+                *path,
+                related=(eq.doc.loc(*first_at[name], message="first unit service of that name"),),
+            )
+            return
+        first_at[name] = path
+        if ctx.tree.get("ServiceTemplate", tid) is None:
+            return  # dangling: reported by the tree stage
+        tpath = path + ("template",) if explicit is not None else path
+        self.selectable_ref(eq, tpath, "ServiceTemplate", tid, top, node, "V6", who)
+        service = self._locked(eq, path, name, tid, self.service_base(tid, top, node))
+        if explicit is not None:
+            service = dict(service)
+            set_here = {}
+            for f in SERVICE_FIELDS:
+                v = getattr(explicit, f)
+                if v is not None:
+                    if f.endswith("_period"):
+                        check_explicit(ctx, eq, path + (f,), v, top, node, who)
+                    service[f] = v
+                    set_here[f"services.{name}.{f}"] = [
+                        node.id,
+                        eq.doc.file,
+                        eq.doc.loc(*path, f).line,
+                    ]
+            if set_here:
+                service["explicit"] = sorted(p.rpartition(".")[2] for p in set_here)
+                self.explicit_origins.setdefault(f"equipment/{eq.id}", {}).update(set_here)
+        if service["notification_period"] is None:
+            ctx.error(
+                "SNV408",
+                "P5",
+                f"no notification period for unit service '{eq.id}/{name}': none set, no default from "
+                f"'{node.id}' up to '{top.id}', none in the product (P6); set its notification_period "
+                "or define a default",
+                eq,
+                *path,
+            )
+        out[name] = service
 
     def shared_services(self):
         """The unit service bases, each shared by every service of its (template, top, node)."""

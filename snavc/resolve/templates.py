@@ -275,13 +275,13 @@ def _check_periods(ctx: Context, obj, node: Node) -> None:
 def unit_service_specs(ctx: Context, equipment) -> list[tuple[str, str, object | None, tuple]]:
     """T9: ``(name, template ID, explicit service or None, path)`` of every unit service:
     the equipment template's first (named after their template), then its own."""
-    out = [(tid, tid, None, ("template",)) for tid in _template_services(ctx, equipment.template)]
+    out = [(tid, tid, None, ("template",)) for tid in template_services(ctx, equipment.template)]
     for i, s in enumerate(equipment.services):
         out.append((s.name or s.template, s.template, s, ("services", i)))
     return out
 
 
-def _template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]:
+def template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]:
     cache = ctx.cache.setdefault("template_services", {})
     found = cache.get(template_id)
     if found is None:
