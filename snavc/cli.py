@@ -195,27 +195,26 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
       snavc build . -o build/ --locked          # in CI: the lock must be committed
       snavc build . -o build/ --reapply cpu     # apply cpu's new values everywhere
     """
-    from .emit import (
-        OutputError,
-        dumps,
-        effective,
-        origins,
-        shared_services,
-        write_atomic,
-        write_build,
-    )
+    from .emit import OutputError
+    from .pipeline import build as run_build
     from .resolve.lock import LOCK_FILE
 
-    result, res = compile_repo(repo, backend=loader, reapply=reapply)
-    if res is not None:
-        unknown = [t for t in reapply if res.tree.get("ServiceTemplate", t) is None]
-        if unknown:
-            _usage(f"--reapply: no service template {', '.join(repr(t) for t in unknown)}")
-    if not result.ok or res is None:
+    try:
+        built = run_build(repo, out, loader, reapply, locked)
+    except OutputError as e:
+        _usage(str(e))
+    except OSError as e:
+        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        sys.exit(1)
+    result, res = built.result, built.resolution
+    if built.status == "reapply":
+        _usage(f"--reapply: no service template {', '.join(repr(t) for t in built.unknown)}")
+    if built.status == "errors":
         emit_diagnostics(result.diagnostics, fmt, repo)
         sys.exit(1)
-    if locked and res.lock.changed:
-        new = sum(s["new"] + s["reapplied"] for s in res.lock.stats.values())
+    if built.status == "lock":
+        stats = res.lock.stats.values()
+        new = sum(s["new"] + s["reapplied"] for s in stats)
         d = dg.error(
             "SNV423",
             f"{LOCK_FILE} is out of date ({new} unit services new or re-applied, or services removed): "
@@ -225,21 +224,12 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
         )
         emit_diagnostics([d], fmt, repo)
         sys.exit(1)
-    try:
-        write_build(out, effective(res), result.diagnostics, shared_services(res), origins(res))
-        if res.lock.changed:
-            write_atomic(repo / LOCK_FILE, dumps(res.lock.new.to_json()))
-    except OutputError as e:
-        _usage(str(e))
-    except OSError as e:
-        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
-        sys.exit(1)
     if result.diagnostics:
         emit_diagnostics(result.diagnostics, fmt, repo)
     if fmt == "text":
         click.echo(
-            f"built {len(res.equipment)} equipment, "
-            f"{sum(len(e['services']) for e in res.equipment.values())} unit services, "
+            f"built {res.resolver.equipment_count} equipment, "
+            f"{res.resolver.unit_service_count} unit services, "
             f"{len(res.user_services)} user services into {out}/"
         )
 

@@ -94,34 +94,37 @@ def input_hashes(tree) -> dict[str, str]:
     return out
 
 
-def iter_lines(document: dict, shared: set[int] = frozenset()):
-    """The lines of :func:`dumps`, one at a time (a 100k build is ~400 MB of text).
+class Encoder:
+    """JSON text of effective objects; a shared unit service base is encoded once."""
 
-    ``shared`` holds the ``id()`` of unit service dicts used by many equipment: each is
-    serialised once.
-    """
-    memo: dict[int, str] = {}
+    def __init__(self, is_shared=lambda service: False):
+        self.is_shared = is_shared
+        self.memo: dict[int, str] = {}
 
-    def service(value: dict) -> str:
+    def service(self, value: dict) -> str:
         key = id(value)
-        text = memo.get(key)
+        text = self.memo.get(key)
         if text is None:
             text = _compact(value)
-            if key in shared:
-                memo[key] = text
+            if self.is_shared(value):  # only bases: their id() never goes to another dict
+                self.memo[key] = text
         return text
 
-    def equipment(value: dict) -> str:
+    def equipment(self, value: dict) -> str:
         parts = []
         for k in sorted(value):
             v = value[k]
             if k == "services" and isinstance(v, dict):
-                inner = ",".join(f"{_compact(n)}:{service(v[n])}" for n in sorted(v))
+                inner = ",".join(f"{_compact(n)}:{self.service(v[n])}" for n in sorted(v))
                 parts.append(f'"services":{{{inner}}}')
             else:
                 parts.append(f"{_compact(k)}:{_compact(v)}")
         return "{" + ",".join(parts) + "}"
 
+
+def iter_lines(document: dict, encoder: Encoder | None = None):
+    """The lines of :func:`dumps`, one at a time (a 100k build is ~400 MB of text)."""
+    encoder = encoder or Encoder()
     yield "{"
     sections = sorted(document)
     for i, key in enumerate(sections):
@@ -129,7 +132,7 @@ def iter_lines(document: dict, shared: set[int] = frozenset()):
         tail = "," if i < len(sections) - 1 else ""
         if isinstance(value, dict) and value:
             yield f"{_compact(key)}:{{"
-            encode = equipment if key == "equipment" else _compact
+            encode = encoder.equipment if key == "equipment" else _compact
             names = sorted(value)
             last = len(names) - 1
             for j, k in enumerate(names):
@@ -140,13 +143,13 @@ def iter_lines(document: dict, shared: set[int] = frozenset()):
     yield "}"
 
 
-def dumps(document: dict, shared: set[int] = frozenset()) -> str:
+def dumps(document: dict, encoder: Encoder | None = None) -> str:
     """JSON with sorted keys, one line per object of each top-level section.
 
     Compact enough for a million unit services, and a line per equipment keeps a
     text diff of two builds readable.
     """
-    return "\n".join(iter_lines(document, shared)) + "\n"
+    return "\n".join(iter_lines(document, encoder)) + "\n"
 
 
 try:  # 7x faster than json for the same bytes (sorted keys, compact, UTF-8): see docs
@@ -159,11 +162,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency; keep working w
 
     def _compact(value) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def shared_services(resolution) -> set[int]:
-    """The ``id()`` of the unit service bases many equipment share (for :func:`iter_lines`)."""
-    return {id(s) for s in resolution.resolver.shared_services()}
 
 
 def _umask() -> int:
@@ -186,48 +184,77 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_build(
-    out: Path,
-    document: dict,
-    diagnostics: list,
-    shared: set[int] = frozenset(),
-    provenance: dict | None = None,
-) -> None:
-    """Write ``OUT/effective.json``, ``OUT/origins.json`` and ``OUT/diagnostics.json``
-    atomically.
+class BuildWriter:
+    """Writes a build into a temporary sibling of ``OUT`` while the rules run, then swaps
+    it in with renames (atomic: a failed build leaves an existing ``OUT`` untouched).
 
-    The new build is written to a sibling temporary folder, then swapped in with renames.
-    An existing ``OUT`` that is not a snavc build (no marker) and not empty is refused.
+    Equipment come one at a time, in ID order, from the rules engine and go straight to
+    ``effective.json``: a 100k-equipment build never holds them all in memory. The bytes
+    are those of :func:`dumps` of the whole document.
     """
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise OutputError(f"{out} exists and is not a folder")
-        if any(out.iterdir()) and not (out / BUILD_MARKER).exists():
-            raise OutputError(
-                f"{out} is not empty and is not a snavc build (no {BUILD_MARKER} marker): refusing to replace it"
-            )
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
-    try:
-        with open(tmp / EFFECTIVE, "w", encoding="utf-8") as f:
-            for line in iter_lines(document, shared):
-                f.write(line)
-                f.write("\n")
-        (tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-        if provenance is not None:
-            with open(tmp / ORIGINS, "w", encoding="utf-8") as f:
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        if self.out.exists():
+            if not self.out.is_dir():
+                raise OutputError(f"{self.out} exists and is not a folder")
+            if any(self.out.iterdir()) and not (self.out / BUILD_MARKER).exists():
+                raise OutputError(
+                    f"{self.out} is not empty and is not a snavc build (no {BUILD_MARKER} marker): "
+                    "refusing to replace it"
+                )
+        self.parent = self.out.resolve().parent
+        self.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.parent))
+        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
+        self.file = open(self.tmp / EFFECTIVE, "w", encoding="utf-8")
+        self.encoder = Encoder()
+        self.pending: str | None = None  # the last equipment line: its comma waits
+        self.count = 0
+
+    def bind(self, resolver) -> None:
+        self.encoder = Encoder(resolver.is_base)
+
+    def equipment(self, eq_id: str, effective: dict) -> None:
+        if self.pending is None:
+            self.file.write('{\n"equipment":{\n')
+        else:
+            self.file.write(self.pending + ",\n")
+        self.pending = f"{_compact(eq_id)}:{self.encoder.equipment(effective)}"
+        self.count += 1
+
+    def finish(self, document: dict, diagnostics: list, provenance: dict) -> None:
+        """``document`` is the effective document without its equipment (already written)."""
+        try:
+            rest = [
+                line for line in iter_lines({k: v for k, v in document.items() if k != "equipment"})
+            ]
+            if self.pending is None:  # no equipment: as dumps() writes an empty section
+                self.file.write('{\n"equipment":{},\n')
+            else:
+                self.file.write(self.pending + "\n},\n")
+            self.file.write("\n".join(rest[1:]) + "\n")
+            self.file.close()
+            (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
+            with open(self.tmp / ORIGINS, "w", encoding="utf-8") as f:
                 for line in iter_lines(provenance):
                     f.write(line)
                     f.write("\n")
-        (tmp / BUILD_MARKER).write_text(
-            "written by snavc build; the whole folder is replaced by the next build\n"
-        )
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            (self.tmp / BUILD_MARKER).write_text(
+                "written by snavc build; the whole folder is replaced by the next build\n"
+            )
+        except BaseException:
+            self.abort()
+            raise
+        _swap(self.tmp, self.out, self.parent)
+
+    def abort(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _swap(tmp: Path, out: Path, parent: Path) -> None:
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))

@@ -47,11 +47,26 @@ _UNICODE_BREAKS = re.compile("[\u2028\u2029\x85]")
 _LINE_BREAK = re.compile("\r\n|\r|\n")
 
 # A position tree mirrors the value tree:
-#   mapping:  {key: (key_line, key_col, value_line, value_col, child)}
-#   sequence: [(value_line, value_col, child), ...]
-#   scalar:   None
-# Lines and columns are 1-based.
+#   mapping:  {key: P or (P, child)}, P = key line, key column, value line and value
+#             column packed in one int (see _pack), negative for a merged (<<) key
+#   sequence: [Q or (Q, child), ...], Q = value line and column packed
+#   scalar:   no entry of its own
+# Lines and columns are 1-based. One int per key instead of a 5-tuple: positions are a
+# third of what a 100k-equipment estate keeps in memory.
 Pos = Any
+_W = 32
+_M = (1 << _W) - 1
+
+
+def _pack(*numbers: int) -> int:
+    out = 0
+    for n in numbers:
+        out = (out << _W) | n
+    return out
+
+
+def _unpack4(p: int) -> tuple[int, int, int, int]:
+    return p >> 3 * _W, (p >> 2 * _W) & _M, (p >> _W) & _M, p & _M
 
 
 @dataclass(slots=True)
@@ -94,13 +109,13 @@ class Document:
             if isinstance(pos, dict):
                 entry = pos.get(part)
                 if entry is not None:
-                    last = i == len(path) - 1
-                    # merged keys (<<) carry a negative key line, see _merge
-                    line, col = (abs(entry[0]), entry[1]) if key and last else (entry[2], entry[3])
-                    pos = entry[4]
+                    packed, pos = entry if isinstance(entry, tuple) else (entry, None)
+                    kl, kc, vl, vc = _unpack4(abs(packed))
+                    line, col = (kl, kc) if key and i == len(path) - 1 else (vl, vc)
             elif isinstance(pos, list) and isinstance(part, int) and 0 <= part < len(pos):
                 entry = pos[part]
-                line, col, pos = entry
+                packed, pos = entry if isinstance(entry, tuple) else (entry, None)
+                line, col = packed >> _W, packed & _M
             if entry is None:
                 break
         return Location(self.file, line, col, message)
@@ -281,11 +296,16 @@ def _build(node) -> tuple[Any, Pos]:
             if k == "<<" and knode.tag == PLAIN:
                 _merge(data, pos, vnode)
                 continue
-            if k in pos and pos[k][0] > 0:
-                raise _DuplicateKey(k, pos[k], (km.line + 1, km.column + 1))
+            first = pos.get(k)
+            if first is not None:
+                packed = first[0] if isinstance(first, tuple) else first
+                if packed > 0:  # not a merged key, which an explicit one may replace
+                    kl, kc, _, _ = _unpack4(packed)
+                    raise _DuplicateKey(k, (kl, kc), (km.line + 1, km.column + 1))
             v, child = _build(vnode)
             data[k] = v
-            pos[k] = (km.line + 1, km.column + 1, vm.line + 1, vm.column + 1, child)
+            packed = _pack(km.line + 1, km.column + 1, vm.line + 1, vm.column + 1)
+            pos[k] = packed if child is None else (packed, child)
         return data, pos
     if cls == "SequenceNode":
         if node.tag != SEQ:
@@ -296,7 +316,8 @@ def _build(node) -> tuple[Any, Pos]:
             v, child = _build(item)
             items.append(v)
             m = item.start_mark
-            ipos.append((m.line + 1, m.column + 1, child))
+            packed = _pack(m.line + 1, m.column + 1)
+            ipos.append(packed if child is None else (packed, child))
         return items, ipos
     raise _Unsupported(f"unexpected YAML node {cls}")
 
@@ -304,8 +325,8 @@ def _build(node) -> tuple[Any, Pos]:
 def _merge(data: dict, pos: dict, vnode) -> None:
     """YAML merge key ``<<: *base``: keys of the merged mapping(s) that are not set here.
 
-    Merged keys get a negative key line so that a later explicit key may replace them
-    without being a duplicate; their value positions point at the anchor's text.
+    Merged keys get a negative packed position so that a later explicit key may replace
+    them without being a duplicate; their positions point at the anchor's text.
     """
     sources = vnode.value if vnode.__class__.__name__ == "SequenceNode" else [vnode]
     for src in sources:
@@ -317,8 +338,10 @@ def _merge(data: dict, pos: dict, vnode) -> None:
         for k, v in value.items():
             if k not in pos:
                 data[k] = v
-                kl, kc, vl, vc, child = spos[k]
-                pos[k] = (-abs(kl), kc, vl, vc, child)
+                entry = spos[k]
+                packed, child = entry if isinstance(entry, tuple) else (entry, None)
+                packed = -abs(packed)
+                pos[k] = packed if child is None else (packed, child)
 
 
 def _alias_check(root) -> str | None:

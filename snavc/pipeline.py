@@ -221,3 +221,61 @@ def _compile(repo: Path, backend: str, reapply, use_lock: bool):
     res = resolve(result.tree, lock)
     result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
     return result, res
+
+
+@dataclass(slots=True)
+class Built:
+    """The outcome of :func:`build`."""
+
+    result: Result
+    resolution: object | None
+    # "written"; "errors" (nothing written); "lock" (--locked and the lock would change);
+    # "reapply" (an unknown template in ``reapply``: see ``unknown``)
+    status: str
+    unknown: list[str] = field(default_factory=list)
+    lock_written: bool = False
+
+
+def build(
+    repo: str | Path, out: str | Path, backend: str = "fast", reapply=(), locked: bool = False
+) -> Built:
+    """Validate ``repo`` and write its effective configuration to ``out`` (INTERFACE §2).
+
+    Equipment stream from the rules engine into a temporary folder beside ``out``,
+    which replaces ``out`` only when the whole build succeeds; then ``snav.lock`` is
+    rewritten if it changed (T5). Raises :class:`snavc.emit.OutputError` when ``out``
+    may not be replaced.
+    """
+    from .emit import BuildWriter, dumps, effective, origins, write_atomic
+    from .resolve import engine, resolve_all
+    from .resolve.lock import LOCK_FILE, LockState
+
+    repo = Path(repo)
+    with gc_paused():
+        result = _check(repo, backend)
+        if result.tree is None or not result.catalog_ok:
+            return Built(result, None, "errors")
+        unknown = [t for t in reapply if result.tree.get("ServiceTemplate", t) is None]
+        if unknown:
+            return Built(result, None, "reapply", unknown)
+        lock = LockState(read_lock(repo, result.diagnostics), frozenset(reapply))
+        writer = BuildWriter(out)
+        try:
+            res = engine(result.tree, lock)
+            writer.bind(res.resolver)
+            resolve_all(res, writer.equipment, consume=True)
+        except BaseException:
+            writer.abort()
+            raise
+        result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
+        if not result.ok:
+            writer.abort()
+            return Built(result, res, "errors")
+        lock.finish(result.tree.unit_services)
+        if locked and lock.changed:
+            writer.abort()
+            return Built(result, res, "lock")
+        writer.finish(effective(res), result.diagnostics, origins(res))
+        if lock.changed:
+            write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
+        return Built(result, res, "written", lock_written=lock.changed)

@@ -78,12 +78,30 @@ def resolve(tree: Tree, lock: LockState | None = None) -> Resolution:
     With ``lock`` (T5), unit services keep the template values they were created with.
     """
     res = engine(tree, lock)
-    for eq_id in sorted(tree.objects.get("Equipment", {})):
-        effective = res.resolver.equipment(tree.objects["Equipment"][eq_id], res.boxes)
-        if effective is not None:
-            res.equipment[eq_id] = effective
+    resolve_all(res)
+    return res
+
+
+def resolve_all(res: Resolution, sink=None, consume: bool = False) -> None:
+    """Resolve every user service and every equipment (in ID order) of ``res``.
+
+    With ``sink(equipment_id, effective)``, each equipment goes there instead of into
+    ``res.equipment``: a build streams them to its output instead of holding 100k of
+    them in memory. With ``consume``, each equipment's model also leaves the tree once
+    resolved (the build's last use of it), so its memory serves what comes next.
+    """
+    tree = res.tree
     for us_id in sorted(tree.objects.get("UserService", {})):
         effective = res.resolver.user_service(tree.objects["UserService"][us_id])
         if effective is not None:
             res.user_services[us_id] = effective
-    return res
+    table = tree.objects.get("Equipment", {})
+    for eq_id in sorted(table):
+        effective = res.resolver.equipment(table[eq_id], res.boxes)
+        if consume:
+            del table[eq_id]
+        if effective is not None:
+            if sink is None:
+                res.equipment[eq_id] = effective
+            else:
+                sink(eq_id, effective)

@@ -90,12 +90,20 @@ def version_of(template: str, values: dict) -> tuple[str, dict]:
 
 @dataclass(slots=True)
 class LockState:
-    """The lock as a build reads and rewrites it, with what it did, per template."""
+    """The lock as a build reads and rewrites it, with what it did, per template.
+
+    Only the services whose lock entry changes are remembered while the rules run (a
+    million unchanged entries need no copy); :meth:`finish` makes the new lock from the
+    old one, those changes, and the unit services that exist now.
+    """
 
     old: Lock | None
     reapply: frozenset[str] = frozenset()
-    new: Lock = field(default_factory=Lock)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    changes: dict[str, str] = field(default_factory=dict)  # service -> its new version
+    new: Lock | None = None  # set by finish()
+    changed: bool = False  # set by finish(): would snav.lock change?
+    _fresh: dict[str, dict] = field(default_factory=dict)  # versions not in the old lock
     # id() of a shared unit service base -> its version: hashed once, not once per service
     _versions: dict[int, tuple[str, dict]] = field(default_factory=dict)
 
@@ -109,37 +117,52 @@ class LockState:
         if known is None:
             known = self._versions[id(values)] = version_of(template, values)
         current, content = known
-        stats = self.stats.setdefault(
-            template, {"services": 0, "new": 0, "not_applied": 0, "reapplied": 0}
-        )
+        stats = self.stats.get(template)
+        if stats is None:
+            stats = self.stats[template] = {
+                "services": 0,
+                "new": 0,
+                "not_applied": 0,
+                "reapplied": 0,
+            }
         stats["services"] += 1
         locked = self.old.services.get(service_id) if self.old is not None else None
+        if locked == current:
+            return service
         locked_content = self.old.versions.get(locked) if locked is not None else None
         if locked_content is None or locked_content.get("template") != template:
             stats["new"] += 1  # created now (or made from another template): current values
-            self._keep(service_id, current, content)
-            return service
-        if locked == current:
-            self._keep(service_id, current, content)
+            self._change(service_id, current, content)
             return service
         if template in self.reapply:
             stats["reapplied"] += 1
-            self._keep(service_id, current, content)
+            self._change(service_id, current, content)
             return service
         stats["not_applied"] += 1
-        self._keep(service_id, locked, locked_content)
         out = dict(service)
         for f in OVERRIDABLE:
             out[f] = locked_content.get(f)
         out["locked"] = locked
         return out
 
-    def _keep(self, service_id: str, version: str, content: dict) -> None:
-        self.new.services[service_id] = version
-        self.new.versions.setdefault(version, content)
+    def _change(self, service_id: str, version: str, content: dict) -> None:
+        self.changes[service_id] = version
+        if self.old is None or version not in self.old.versions:
+            self._fresh.setdefault(version, content)
 
-    @property
-    def changed(self) -> bool:
-        """Would the lock file change? (``build --locked`` fails when it would.)"""
+    def finish(self, unit_services: dict[str, list[str]]) -> Lock:
+        """The new lock: every unit service that exists now (``equipment -> names``), with
+        its changed version or the one it had; sets :attr:`changed`."""
         old = self.old or Lock()
-        return old.services != self.new.services or set(old.versions) != set(self.new.versions)
+        services = {}
+        for eq, names in unit_services.items():
+            for name in names:
+                sid = f"{eq}/{name}"
+                version = self.changes.get(sid) or old.services.get(sid)
+                if version is not None:
+                    services[sid] = version
+        used = set(services.values())
+        versions = {v: old.versions.get(v) or self._fresh[v] for v in sorted(used)}
+        self.new = Lock(versions, dict(sorted(services.items())))
+        self.changed = services != old.services or set(versions) != set(old.versions)
+        return self.new

@@ -34,7 +34,10 @@ class Resolver:
         self.walk = walk
         self.templates = templates
         self._services: dict[tuple, dict] = {}
+        self._base_ids: set[int] = set()  # id() of those bases: alive as long as the resolver
         self._blocks: dict[tuple, tuple | None] = {}
+        self.equipment_count = 0  # resolved so far (a build does not keep them)
+        self.unit_service_count = 0
         # origin key -> field -> [node, file, line], for every shared unit service base
         self.origins: dict[str, dict] = {}
         self.default_origin = lru_cache(maxsize=None)(self._default_origin)
@@ -154,6 +157,8 @@ class Resolver:
         check_notification(ctx, eq, top, node, who)
         periods = self.periods(eq, top, node, who)
         services = self.unit_services(eq, top, node, who)
+        self.equipment_count += 1
+        self.unit_service_count += len(services)
         return {
             "at": eq.at,
             "name": eq.name,
@@ -270,6 +275,10 @@ class Resolver:
         """The unit service bases, each shared by every service of its (template, top, node)."""
         return self._services.values()
 
+    def is_base(self, service: dict) -> bool:
+        """Is ``service`` a shared base (safe to serialise once and reuse)?"""
+        return id(service) in self._base_ids
+
     def _check_locked(self, eq, path: tuple, name: str, service: dict) -> None:
         """T5: a locked value may name a time period deleted since; say how to move on."""
         for f in ("check_period", "availability_period"):
@@ -307,8 +316,9 @@ class Resolver:
             v, where = values.get(f, (None, None))
             service[f] = v
             if where is not None:
-                origins[f] = list(where)
+                origins[f] = where  # the (node, file, line) tuple its template shares
         service["origin"] = okey
+        self._base_ids.add(id(service))
         inputs = self.templates.inputs(tid, top, node)
         inputs += [
             f"time-period/{service[f]}"

@@ -255,7 +255,8 @@ def service_origin(res, service: dict, field: str) -> list | None:
                     return res.resolver.explicit_origins[f"equipment/{eq_id}"][
                         f"services.{name}.{field}"
                     ]
-    return res.resolver.origins[service["origin"]].get(field)
+    found = res.resolver.origins[service["origin"]].get(field)
+    return list(found) if found is not None else None
 
 
 def origin_nodes(res, service: dict) -> dict[str, str]:
