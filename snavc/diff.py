@@ -21,8 +21,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepdiff import DeepDiff
-
 from .emit import EFFECTIVE, ORIGINS
 
 SECTIONS = {"nodes": "node", "equipment": "equipment", "user_services": "user-service"}
@@ -167,6 +165,8 @@ def _clean_service(service: dict) -> dict:
 
 def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
     """``(path, old, new)`` per changed field; a list changes as a whole."""
+    from deepdiff import DeepDiff  # only when objects differ: it takes 0.15 s to import
+
     out: dict[str, tuple] = {}
     tree = DeepDiff(old, new, view="tree", verbose_level=2)
     for levels in tree.values():
