@@ -73,7 +73,8 @@ class Build:
                 section = None
                 continue
             end = line.index('":') + 1
-            section[json.loads(line[:end])] = line[end + 1 :].rstrip(",")
+            key = line[1 : end - 1] if "\\" not in line[:end] else json.loads(line[:end])
+            section[key] = line[end + 1 : -1] if line[-1] == "," else line[end + 1 :]
         return True
 
     def get(self, section: str, key: str):
@@ -94,7 +95,12 @@ class Build:
         """A whole small section (``inputs``, ``lock``), parsed."""
         if name in self.small:
             return self.small[name] or {}
-        return {k: json.loads(v) for k, v in self.raw.get(name, {}).items()}
+        return {
+            k: v[1:-1]
+            if v[:1] == '"' and "\\" not in v
+            else json.loads(v)  # a hash: no need to parse
+            for k, v in self.raw.get(name, {}).items()
+        }
 
 
 def read_build(folder: str | Path) -> Build:
@@ -377,11 +383,12 @@ def _impact(report: Report, old: Build, new: Build) -> None:
     for c in report.changes:
         for key in _change_inputs(old, new, c) & changed.keys():
             touched[key][(c["kind"], c["id"])] = None
+    users_new = _dependents(new, [k for k, op in changed.items() if op != "removed"])
+    users_old = _dependents(old, [k for k, op in changed.items() if op == "removed"])
     lock = new.table("lock")
     for key, op in changed.items():
         hits = list(touched[key])
-        build = old if op == "removed" else new
-        users = _dependents(build, key)
+        users = (users_old if op == "removed" else users_new).get(key) or _no_users()
         entry = {
             "input": key,
             "op": op,
@@ -410,6 +417,10 @@ def _impact(report: Report, old: Build, new: Build) -> None:
                 "new": _new_services(report, template),
             }
         report.inputs.append(entry)
+
+
+def _no_users() -> dict[str, set[str]]:
+    return {"equipment": set(), "unit-service": set(), "user-service": set()}
 
 
 def _dependencies(build: Build, section: str, key: str) -> set[str]:
@@ -453,36 +464,62 @@ def _origin_keys(build: Build, key: str) -> set[str]:
     }
 
 
-def _dependents(build: Build, key: str) -> dict[str, set[str]]:
-    """Equipment, unit services and user services of ``build`` that depend on input ``key``.
+def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]:
+    """For each input key, the equipment, unit services and user services of ``build``
+    that depend on it.
 
-    A text search picks the candidate lines (the input's ID, or the origins that depend
-    on it), then the dependencies of each candidate are checked exactly.
+    An equipment's or user service's own definition is used by itself only. For the
+    others, one pass over the objects' text picks the candidate lines (those naming one
+    of the inputs' IDs, or an origin that depends on one), then each candidate's
+    dependencies are checked exactly: linear in the build, whatever the number of inputs.
     """
-    label, _, ident = key.partition("/")
-    out: dict[str, set[str]] = {"equipment": set(), "unit-service": set(), "user-service": set()}
-    if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
+    out: dict[str, dict[str, set[str]]] = {}
+    wanted: dict[str, list[str]] = {}  # ID -> keys of inputs with that ID
+    by_origin: dict[str, set[str]] = {}  # origin -> keys of inputs it depends on
+    for key in keys:
+        label, _, ident = key.partition("/")
+        out[key] = _no_users()
+        if label in ("equipment", "user-service"):
+            section = "equipment" if label == "equipment" else "user_services"
+            if ident in build.raw.get(section, {}):
+                out[key][label].add(ident)
+            continue
+        if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
+            continue
+        wanted.setdefault(ident, []).append(key)
+        if label in ("service-template", "service-template-override", "time-period"):
+            for okey in _origin_keys(build, key):
+                by_origin.setdefault(okey, set()).add(key)
+    if not wanted:
         return out
-    okeys = (
-        _origin_keys(build, key)
-        if label in ("service-template", "service-template-override", "time-period")
-        else set()
+    needles = re.compile(
+        "|".join(sorted((re.escape(f'"{i}"') for i in wanted), key=len, reverse=True))
     )
-    needle = f'"{ident}"'
     for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
         for oid, raw in build.raw.get(section, {}).items():
-            via_origin = okeys and any(m in okeys for m in _ORIGIN.findall(raw))
-            if not via_origin and needle not in raw:
+            via_origin = (
+                {k for m in _ORIGIN.findall(raw) for k in by_origin.get(m, ())}
+                if by_origin
+                else set()
+            )
+            named = {k for m in needles.findall(raw) for k in wanted.get(m[1:-1], ())}
+            if not via_origin and not named:
                 continue
+            deps = _dependencies(build, section, oid)
             obj = build.get(section, oid) or {}
-            if key in _dependencies(build, section, oid):
-                out[kind].add(oid)
-            for name, service in (obj.get("services") or {}).items():
-                if service.get("origin") in okeys or (
-                    label == "service-template" and service.get("template") == ident
-                ):
-                    out["unit-service"].add(f"{oid}/{name}")
-                    out[kind].add(oid)
+            for key in named | via_origin:
+                label, _, ident = key.partition("/")
+                if key in deps:
+                    out[key][kind].add(oid)
+                for name, service in (obj.get("services") or {}).items():
+                    reached = key in (
+                        (build.get("origins", service.get("origin", "")) or {}).get("inputs", ())
+                    )
+                    if reached or (
+                        label == "service-template" and service.get("template") == ident
+                    ):
+                        out[key]["unit-service"].add(f"{oid}/{name}")
+                        out[key][kind].add(oid)
     return out
 
 

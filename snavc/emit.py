@@ -29,7 +29,9 @@ class OutputError(Exception):
     """The output folder cannot be written (not a snavc build, not writable...)."""
 
 
-def effective(resolution) -> dict:
+def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
+    """The effective document. ``inputs`` gives the input hashes when they were taken
+    before a streaming build consumed the equipment models."""
     tree = resolution.tree
     nodes = {}
     for node_id, node in tree.nodes.items():
@@ -49,7 +51,7 @@ def effective(resolution) -> dict:
         "nodes": nodes,
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
-        "inputs": input_hashes(tree),
+        "inputs": inputs if inputs is not None else input_hashes(tree),
         "lock": dict(sorted(lock.stats.items())) if lock is not None else {},
     }
 

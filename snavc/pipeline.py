@@ -246,7 +246,7 @@ def build(
     rewritten if it changed (T5). Raises :class:`snavc.emit.OutputError` when ``out``
     may not be replaced.
     """
-    from .emit import BuildWriter, dumps, effective, origins, write_atomic
+    from .emit import BuildWriter, dumps, effective, input_hashes, origins, write_atomic
     from .resolve import engine, resolve_all
     from .resolve.lock import LOCK_FILE, LockState
 
@@ -259,6 +259,7 @@ def build(
         if unknown:
             return Built(result, None, "reapply", unknown)
         lock = LockState(read_lock(repo, result.diagnostics), frozenset(reapply))
+        inputs = input_hashes(result.tree)  # before the build consumes the equipment
         writer = BuildWriter(out)
         try:
             res = engine(result.tree, lock)
@@ -275,7 +276,7 @@ def build(
         if locked and lock.changed:
             writer.abort()
             return Built(result, res, "lock")
-        writer.finish(effective(res), result.diagnostics, origins(res))
+        writer.finish(effective(res, inputs), result.diagnostics, origins(res))
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
         return Built(result, res, "written", lock_written=lock.changed)
