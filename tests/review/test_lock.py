@@ -127,10 +127,19 @@ def test_template_change_is_not_applied_to_existing_services_T5(seed, built):
         "not_applied": 2,
         "reapplied": 0,
     }
+    assert entry["affects"] == {"equipment": 2, "unit-service": 2, "user-service": 0}
     text = snav("diff", old, new).stdout
-    assert "      T5: not applied to 2 existing services of cpu; 0 new services get it\n" in text
+    assert text.endswith(
+        "  ~ service-template-override/cpu@client1: changed 0 equipment, 0 unit services, "
+        "0 user services; used by 2 equipment, 2 unit services, 0 user services\n"
+        "      T5: not applied to 2 existing services of cpu (snavc build --reapply cpu applies "
+        "it); 0 new services get it\n"
+    )
     md = snav("diff", old, new, "--format", "markdown").stdout
-    assert "| not applied to 2 existing, 0 new |" in md
+    assert md.endswith(
+        "| `service-template-override/cpu@client1` | changed | none | 2 equipment, 2 unit services "
+        "| kept by 2 existing services (`snavc build --reapply cpu`); 0 new services get it |\n"
+    )
 
 
 def test_new_equipment_gets_the_new_template_values_T5(seed, built):
@@ -142,8 +151,45 @@ def test_new_equipment_gets_the_new_template_values_T5(seed, built):
     assert service(new, "srv-new-03/cpu")["criticality"] == 2
     assert service(new, "srv-web-01/cpu")["criticality"] == 4  # same site, created before
     assert locked_values(repo, "srv-new-03/cpu")["criticality"] == 2
+    report = report_of("diff", old, new)
+    assert input_entry(report, "service-template-override/cpu@client1")["lock"] == {
+        "template": "cpu",
+        "services": 5,
+        "new": 1,  # srv-new-03/cpu, added by the change
+        "not_applied": 2,
+        "reapplied": 0,
+    }
     text = snav("diff", old, new).stdout
-    assert "T5: not applied to 2 existing services of cpu; 1 new services get it\n" in text
+    assert (
+        "      T5: not applied to 2 existing services of cpu (snavc build --reapply cpu applies "
+        "it); 1 new service gets it\n"
+    ) in text
+
+
+def test_not_applied_counts_the_services_the_changed_input_reaches_T5(seed, built):
+    """Two inputs of cpu change at once: each counts only the locked services it reaches
+    (through the inputs of their origins), not every locked cpu service of the build."""
+    repo = seed()
+    old = built(repo)
+    lower_client1_cpu(repo)  # reaches srv-web-01/cpu and srv-file-02/cpu
+    append(
+        repo,
+        CLIENT1_OVERRIDE,
+        """\
+        kind: ServiceTemplateOverride
+        template: cpu
+        at: client1-site1
+        check_interval: 20
+        """,
+    )  # a new override at site 1: srv-web-01/cpu only
+    report = report_of("diff", old, built(repo))
+    assert report["changes"] == []
+    client1 = input_entry(report, "service-template-override/cpu@client1")
+    site1 = input_entry(report, "service-template-override/cpu@client1-site1")
+    assert (client1["lock"]["not_applied"], site1["lock"]["not_applied"]) == (2, 1)
+    assert site1["op"] == "added"
+    assert site1["affected"] == ["equipment/srv-web-01", "unit-service/srv-web-01/cpu"]
+    assert site1["lock"]["services"] == client1["lock"]["services"] == 4  # all cpu services
 
 
 def test_reapply_gives_existing_services_the_current_values_T5(seed, built):
@@ -306,34 +352,66 @@ CORRUPT = [
     pytest.param(b"\xff\xfe", "snav.lock cannot be read (", id="not-utf8"),
     pytest.param(
         '{"format": 1, "services": ["srv-web-01/cpu"], "versions": "x"}',
-        "snav.lock",
+        "snav.lock is not a valid lock: 'versions' and 'services' must be objects; restore it "
+        "from git, or delete it to lock every unit service again with its current values "
+        "(rule T5)",
         id="services-not-a-mapping",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: a snav.lock that is JSON of the wrong shape crashes Lock.from_json "
-            "(ValueError: dictionary update sequence) -> 'internal error', exit 3, not SNV112",
-        ),
+    ),
+    pytest.param(
+        '{"services": {}, "versions": {}}',
+        "not a valid lock: unknown format None (this snavc writes format 1);",
+        id="no-format",
+    ),
+    pytest.param(
+        '{"format": 2, "services": {}, "versions": {}}',
+        "not a valid lock: unknown format 2 (this snavc writes format 1);",
+        id="future-format",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"}, "versions": {"v1": "x"}}',
-        "snav.lock",
+        "not a valid lock: version 'v1': not an object with a 'template';",
         id="version-not-an-object",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: a lock version that is not an object crashes LockState.apply "
-            "(AttributeError: 'str' object has no attribute 'get') -> exit 3, not SNV112",
-        ),
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
         ' "versions": {"v1": {"template": "cpu", "criticality": "high"}}}',
-        "snav.lock",
+        "not a valid lock: version 'v1': criticality has the wrong type ('high');",
+        id="version-wrong-type",
+    ),
+    pytest.param(
+        '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
+        ' "versions": {"v1": {"template": "cpu", "criticality": true}}}',
+        "not a valid lock: version 'v1': criticality has the wrong type (True);",
+        id="version-bool-for-int",
+    ),
+    pytest.param(
+        '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
+        ' "versions": {"v1": {"template": "cpu", "colour": "red"}}}',
+        "not a valid lock: version 'v1': unknown fields ['colour'];",
+        id="version-unknown-field",
+    ),
+    pytest.param(
+        '{"format": 1, "services": {"srv-file-02/cpu": "v2"}, "versions": {}}',
+        "not a valid lock: service 'srv-file-02/cpu' names version 'v2', which the lock does "
+        "not hold;",
+        id="service-names-a-missing-version",
+    ),
+    pytest.param(
+        '{"format": 1, "services": {"srv-file-02/cpu": 7}, "versions": {}}',
+        "not a valid lock: service 'srv-file-02/cpu' names version 7, which the lock does not "
+        "hold;",
+        id="service-version-not-a-string",
+    ),
+    pytest.param(
+        '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
+        ' "versions": {"v1": {"template": "cpu", "criticality": 3}}}',
+        "snav.lock is not a valid lock: version 'v1': ",
         id="version-missing-fields",
         marks=pytest.mark.xfail(
             strict=True,
-            reason="BUG: lock versions are not validated: a version with criticality 'high' and "
-            "no other field builds (exit 0) and emits srv-file-02/cpu with criticality 'high' "
-            "and null check_interval, periods and availability_target",
+            reason="BUG: a lock version missing fields (or with null ones) passes "
+            "Lock.from_json: the build exits 0 and emits srv-file-02/cpu with null "
+            "check_interval, check_period, availability_period and availability_target",
         ),
     ),
 ]
@@ -389,3 +467,17 @@ def test_failed_build_does_not_write_the_lock_T5(seed, tmp_path):
     append(repo, SITE1_EQ, NEW_EQUIPMENT.replace("box-client1", "no-such-box"))
     snav("build", repo, "-o", tmp_path / "out", exit_code=1)
     assert (repo / "snav.lock").read_bytes() == lock
+
+
+def test_plan_of_a_working_tree_with_a_corrupted_lock_SNV112(seed):
+    from .helpers import git_init
+
+    repo = git_init(seed())
+    (repo / "snav.lock").write_text('{"format": 1, "services": [], "versions": {}}\n')
+    report = report_of("plan", repo, "--base", "HEAD", exit_code=1)
+    assert report["changes"] == []
+    [e] = report["errors"]
+    assert (e["code"], e["rule"], e["file"]) == ("SNV112", "T5", "snav.lock")
+    assert e["message"].startswith(
+        "snav.lock is not a valid lock: 'versions' and 'services' must be objects;"
+    )

@@ -217,11 +217,53 @@ def test_plan_markdown(seed):
     repo = git_init(seed())
     change_srv_file_02(repo)
     md = snav("plan", repo, "--base", "HEAD", "--format", "markdown").stdout
-    assert md.startswith("### snavc: +0 added, ~1 changed, -0 removed\n")
-    assert (
-        "| client1-site2 | equipment `srv-file-02` | changed | `address` | 10.1.2.10 | 10.1.2.99 |"
-        in md
+    assert md == (
+        "<!-- snavc-report -->\n"
+        "### snavc review: `HEAD` → working tree\n"
+        "\n"
+        "**1 changed** · 1 input changed\n"
+        "\n"
+        "<details open><summary><b>Client 1 infogérance</b> (<code>client1</code>): 1 changed"
+        "</summary>\n"
+        "\n"
+        "| site | object | change |\n"
+        "|---|---|---|\n"
+        "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.99 |\n"
+        "\n"
+        "</details>\n"
+        "\n"
+        "#### Inputs changed\n"
+        "\n"
+        "| input | change | effective objects changed | used by | lock (T5) |\n"
+        "|---|---|---|---|---|\n"
+        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
     )
+
+
+def test_plan_markdown_with_errors(seed):
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    md = snav(
+        "plan", repo, "--base", "HEAD", "--as", "stephanie", "--format", "markdown", exit_code=1
+    ).stdout
+    lines = md.splitlines()
+    count = sum(1 for line in lines if line.startswith("- `"))
+    assert count > 1
+    assert lines[:5] == [
+        "<!-- snavc-report -->",
+        "### snavc review: `HEAD` → working tree",
+        "",
+        f"**1 changed** · 1 input changed · ❌ {count} errors",
+        "",
+    ]
+    # errors come first, each with its position, code and rule
+    assert md.index("#### ❌ Errors") < md.index("<details open><summary><b>Client 1")
+    assert (
+        f"- `{SITE1_EQ}:4` **SNV420** (rule B2): the change modifies equipment/srv-web-01, which "
+        "user 'stephanie' may not edit in revision 'HEAD': "
+    ) in md
+    # up to 10 errors are shown as they are; more are folded
+    assert (count > 10) == ("<details><summary>" in md)
 
 
 # -- delegation: plan --as stephanie (V1, L1-L4) -----------------------------------------------
@@ -414,18 +456,60 @@ def test_a_change_cannot_grant_its_author_more_rights_V1(seed):
     assert any(m.startswith("the change modifies equipment/srv-web-01,") for m in messages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: privilege escalation: `plan --as stephanie` accepts a change in which "
-    "Stéphanie (client-operator, no create_templates) sets her own role to partner-admin "
-    "(every permission): plan._reasons lets a user edit any User at or below their home, "
-    "whatever role it grants",
-)
 def test_a_client_user_cannot_give_herself_a_bigger_role_V1(seed):
     repo = git_init(seed())
     edit(repo, "clients/client1/users.yaml", "role: client-operator", "role: partner-admin")
     errors = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
-    assert any(e["message"].startswith("the change modifies user/stephanie,") for e in errors)
+    assert [(e["file"], e["line"], e["rule"], e["message"]) for e in errors] == [
+        (
+            "clients/client1/users.yaml",
+            2,
+            "V1",
+            "the change modifies user/stephanie, which user 'stephanie' may not edit in revision "
+            "'HEAD': nobody edits their own user (home node and role)",
+        ),
+        (
+            "clients/client1/users.yaml",
+            2,
+            "V1",
+            "the change modifies user/stephanie, which user 'stephanie' may not edit in the "
+            "working tree: role 'partner-admin' grants create_templates, which 'stephanie' does "
+            "not have",
+        ),
+    ]
+
+
+def test_a_user_may_not_edit_their_own_user_V1(seed):
+    """Even a harmless edit (the display name): nobody edits their own user."""
+    repo = git_init(seed())
+    edit(repo, "clients/client1/users.yaml", "name: Stéphanie", "name: Stéphanie M.")
+    [e] = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert e["message"] == (
+        "the change modifies user/stephanie, which user 'stephanie' may not edit in revision "
+        "'HEAD': nobody edits their own user (home node and role)"
+    )
+    # the partner's François may
+    assert plan(repo, "--as", "francois")["errors"] == []
+
+
+def test_a_user_may_not_create_a_user_with_more_permissions_V1(seed):
+    repo = git_init(seed())
+    user = """\
+        kind: User
+        id: paul
+        name: Paul
+        at: client1-site2
+        role: {role}
+        """
+    append(repo, "clients/client1/users.yaml", user.format(role="partner-admin"))
+    [e] = delegation_errors(plan(repo, "--as", "stephanie", exit_code=1))
+    assert e["message"] == (
+        "the change adds user/paul, which user 'stephanie' may not edit in the working tree: "
+        "role 'partner-admin' grants create_templates, which 'stephanie' does not have"
+    )
+    # with her own role (the same permissions), below her home: allowed
+    edit(repo, "clients/client1/users.yaml", "role: partner-admin", "role: client-operator")
+    assert plan(repo, "--as", "stephanie")["errors"] == []
 
 
 def test_a_user_new_in_the_change_has_no_rights_yet_V1(seed):
@@ -441,6 +525,16 @@ def test_a_user_new_in_the_change_has_no_rights_yet_V1(seed):
         role: client-operator
         """,
     )
+    # one error, whatever the change touches: paul has no rights in the deployed state
+    edit(repo, SITE2_EQ, "address: 10.1.2.10", "address: 10.1.2.99")
     [e] = plan(repo, "--as", "paul", exit_code=1)["errors"]
-    assert (e["code"], e["rule"]) == ("SNV420", "V1")
-    assert e["message"].startswith("user 'paul' does not exist in revision 'HEAD'")
+    assert (e["code"], e["rule"], e["file"], e["line"]) == (
+        "SNV420",
+        "V1",
+        "clients/client1/users.yaml",
+        8,
+    )
+    assert e["message"] == (
+        "user 'paul' does not exist in revision 'HEAD': a change is checked with the rights its "
+        "author has in the deployed state, and a new user has none yet"
+    )

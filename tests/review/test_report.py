@@ -6,6 +6,7 @@ site), and ``--template FILE`` rendered in jinja2's sandbox.
 from __future__ import annotations
 
 import copy
+import textwrap
 
 import jsonschema
 import pytest
@@ -16,6 +17,7 @@ from .helpers import (
     USER_SERVICES,
     append,
     edit,
+    equipment_yaml,
     git_init,
     report_of,
     schema,
@@ -70,6 +72,31 @@ def test_schema_keys_match_the_report():
     data = Report().to_json()
     assert set(body["required"]) == set(data)
     assert set(body["$defs"]["summary"]["required"]) == set(data["summary"])
+
+
+def test_schema_keys_match_a_real_report(seed):
+    """Drift guard, one level down: changes, inputs (with affects and lock) and errors
+    carry exactly the keys the schema requires."""
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
+    edit(repo, "clients/client1/templates.yaml", "criticality: 4", "criticality: 2")
+    report = report_of("plan", repo, "--base", "HEAD", "--as", "stephanie", exit_code=1)
+    defs = schema()["$defs"]
+    assert {tuple(sorted(c)) for c in report["changes"]} == {
+        tuple(sorted(defs["change"]["required"]))
+    }
+    assert {tuple(sorted(i)) for i in report["inputs"]} == {
+        tuple(sorted(defs["input"]["required"]))
+    }
+    props = defs["input"]["properties"]
+    for i in report["inputs"]:
+        assert set(i["counts"]) == set(props["counts"]["required"])
+        assert set(i["affects"]) == set(props["affects"]["required"])
+    lock = next(i["lock"] for i in report["inputs"] if i["lock"])
+    assert set(lock) == set(props["lock"]["anyOf"][1]["required"])
+    assert {tuple(sorted(e)) for e in report["errors"]} == {
+        tuple(sorted(defs["diagnostic"]["required"]))
+    }
 
 
 def every_kind_of_change(repo) -> None:
@@ -143,6 +170,25 @@ def test_plan_json_of_a_head_that_does_not_build_validates(seed):
         pytest.param(lambda r: r["changes"][0].pop("site"), id="change-without-site"),
         pytest.param(lambda r: r["summary"].update(added=-1), id="negative-count"),
         pytest.param(lambda r: r["inputs"][0]["counts"].pop("node"), id="counts-incomplete"),
+        pytest.param(lambda r: r["inputs"][0].pop("affects"), id="input-without-affects"),
+        pytest.param(lambda r: r["inputs"][0].pop("affected"), id="input-without-affected"),
+        pytest.param(lambda r: r["inputs"][0]["affects"].update(node=0), id="affects-node"),
+        pytest.param(
+            lambda r: r["inputs"][0]["affects"].pop("user-service"), id="affects-incomplete"
+        ),
+        pytest.param(
+            lambda r: r["inputs"][0]["affected"].extend(f"equipment/e{i}" for i in range(21)),
+            id="affected-over-20",
+        ),
+        pytest.param(
+            lambda r: r["inputs"][0]["affected"].append("contact/noc"), id="affected-kind"
+        ),
+        pytest.param(
+            lambda r: r["inputs"][0].update(
+                lock={"template": "cpu", "services": 1, "new": 0, "not_applied": -1, "reapplied": 0}
+            ),
+            id="lock-negative",
+        ),
         pytest.param(lambda r: r["inputs"][0].update(op="moved"), id="input-op"),
         pytest.param(lambda r: r["errors"].append({"severity": "error"}), id="bad-diagnostic"),
         pytest.param(lambda r: r["summary"].pop("inputs"), id="summary-without-inputs"),
@@ -184,65 +230,238 @@ def test_schema_is_strict(seed, built, spoil):
 def test_text_groups_by_partner_client_site(pair):
     old, new = pair(spread)
     text = snav("diff", old, new).stdout
-    body = text.split("\nInputs changed:\n")[0]
-    assert body.splitlines()[1:] == [
-        "+0 added, ~6 changed, -0 removed",
-        "partner",
-        "  (partner level)",
-        "    (client level)",
-        "      ~ equipment partner-vpn-01",
-        "          address: 192.0.2.10 -> 192.0.2.11",
-        "  client1",
-        "    (client level)",
-        "      ~ user-service webshop",
-        "          name: Webshop -> Web shop",
-        "    client1-site1",
-        "      ~ equipment srv-db-01",
-        "          address: 10.1.1.20 -> 10.1.1.21",
-        "      ~ equipment srv-web-01",
-        "          address: 10.1.1.10 -> 10.1.1.11",
-        "    client1-site2",
-        "      ~ equipment srv-file-02",
-        "          address: 10.1.2.10 -> 10.1.2.11",
-        "  client2",
-        "    client2-site1",
-        "      ~ equipment sw-core-01",
-        "          address: 172.16.0.2 -> 172.16.0.3",
-    ]
-    assert text.startswith(f"{old} -> {new}\n")
+    assert text == (
+        f"{old} -> {new}\n"
+        "+0 added, ~6 changed, -0 removed; 6 inputs changed\n"
+        "\n"
+        "Partner (partner)\n"
+        "  ~ equipment partner-vpn-01\n"
+        "      address: 192.0.2.10 → 192.0.2.11\n"
+        "  Client 1 infogérance (client1)\n"
+        "    ~ user-service webshop\n"
+        "        name: Webshop → Web shop\n"
+        "    Client 1 Site 1 (client1-site1)\n"
+        "      ~ equipment srv-db-01\n"
+        "          address: 10.1.1.20 → 10.1.1.21\n"
+        "      ~ equipment srv-web-01\n"
+        "          address: 10.1.1.10 → 10.1.1.11\n"
+        "    Client 1 Site 2 (client1-site2)\n"
+        "      ~ equipment srv-file-02\n"
+        "          address: 10.1.2.10 → 10.1.2.11\n"
+        "  Client 2 revente (client2)\n"
+        "    Client 2 Site 1 (client2-site1)\n"
+        "      ~ equipment sw-core-01\n"
+        "          address: 172.16.0.2 → 172.16.0.3\n"
+        "\n"
+        "Inputs changed:\n"
+        + "".join(
+            f"  ~ equipment/{e}: changed 1 equipment, 0 unit services, 0 user services; "
+            "used by 1 equipment, 0 unit services, 0 user services\n"
+            for e in ("partner-vpn-01", "srv-db-01", "srv-file-02", "srv-web-01", "sw-core-01")
+        )
+        + "  ~ user-service/webshop: changed 0 equipment, 0 unit services, 1 user service; "
+        "used by 0 equipment, 0 unit services, 1 user service\n"
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (display): an object at the partner itself is listed under '(partner level)' "
-    "then '(client level)' in text and markdown; it is at no client level",
-)
 def test_partner_level_object_is_not_shown_at_client_level(pair):
+    """An object at the partner itself is listed right under the partner, in text, and
+    in its own markdown section marked "partner level"."""
     old, new = pair(lambda repo: edit(repo, "partner/equipment.yaml", "192.0.2.10", "192.0.2.11"))
-    assert "(client level)" not in snav("diff", old, new).stdout
-    assert "(client level)" not in snav("diff", old, new, "--format", "markdown").stdout
+    text = snav("diff", old, new).stdout
+    assert text.split("\n\n")[1] == (
+        "Partner (partner)\n  ~ equipment partner-vpn-01\n      address: 192.0.2.10 → 192.0.2.11"
+    )
+    assert "client level" not in text and "(partner level)" not in text
+    md = snav("diff", old, new, "--format", "markdown").stdout
+    assert (
+        "<details open><summary><b>Partner</b> (<code>partner</code>, partner level): "
+        "1 changed</summary>\n"
+        "\n"
+        "| site | object | change |\n"
+        "|---|---|---|\n"
+        "| — | equipment `partner-vpn-01` | `address`: 192.0.2.10 → 192.0.2.11 |\n"
+        "\n"
+        "</details>\n"
+    ) in md
+    assert "client level" not in md
+
+
+def test_partner_level_and_client_objects_get_separate_sections(pair):
+    old, new = pair(spread)
+    md = snav("diff", old, new, "--format", "markdown").stdout
+    summaries = [line for line in md.splitlines() if line.startswith("<details")]
+    assert summaries == [
+        "<details open><summary><b>Partner</b> (<code>partner</code>, partner level): "
+        "1 changed</summary>",
+        "<details open><summary><b>Client 1 infogérance</b> (<code>client1</code>): "
+        "4 changed</summary>",
+        "<details open><summary><b>Client 2 revente</b> (<code>client2</code>): "
+        "1 changed</summary>",
+    ]
 
 
 def test_markdown_groups_by_client_then_site(pair):
     old, new = pair(spread)
     md = snav("diff", old, new, "--format", "markdown").stdout
-    assert md.startswith("### snavc: +0 added, ~6 changed, -0 removed\n")
-    assert "| 0 | 6 | 0 | 0 | 0 |" in md
-    summaries = [line for line in md.splitlines() if line.startswith("<details>")]
-    assert summaries == [
-        "<details><summary><b>(partner level)</b> (partner): 1 object changed</summary>",
-        "<details><summary><b>client1</b> (partner): 4 objects changed</summary>",
-        "<details><summary><b>client2</b> (partner): 1 object changed</summary>",
-    ]
-    client1 = md.split(summaries[1])[1].split("</details>")[0]
-    rows = [line for line in client1.splitlines() if line.startswith("| ") and "`" in line]
+    assert md.startswith(
+        "<!-- snavc-report -->\n"
+        f"### snavc review: `{old}` → {new}\n"
+        "\n"
+        "**6 changed** · 6 inputs changed\n"
+        "\n"
+    )
+    client1 = md.split("(<code>client1</code>): 4 changed</summary>\n")[1].split("</details>")[0]
+    assert client1 == (
+        "\n"
+        "| site | object | change |\n"
+        "|---|---|---|\n"
+        "| — | user-service `webshop` | `name`: Webshop → Web shop |\n"
+        "| Client 1 Site 1 | equipment `srv-db-01` | `address`: 10.1.1.20 → 10.1.1.21 |\n"
+        "| Client 1 Site 1 | equipment `srv-web-01` | `address`: 10.1.1.10 → 10.1.1.11 |\n"
+        "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.11 |\n"
+        "\n"
+    )
+    assert md.endswith(
+        "#### Inputs changed\n"
+        "\n"
+        "| input | change | effective objects changed | used by | lock (T5) |\n"
+        "|---|---|---|---|---|\n"
+        "| `equipment/partner-vpn-01` | changed | 1 equipment | 1 equipment |  |\n"
+        "| `equipment/srv-db-01` | changed | 1 equipment | 1 equipment |  |\n"
+        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
+        "| `equipment/srv-web-01` | changed | 1 equipment | 1 equipment |  |\n"
+        "| `equipment/sw-core-01` | changed | 1 equipment | 1 equipment |  |\n"
+        "| `user-service/webshop` | changed | 1 user service | 1 user service |  |\n"
+    )
+
+
+def test_markdown_one_row_per_object_with_its_changes(pair):
+    """A moved equipment: one row, the move first, its other changes joined by <br>; an
+    added or removed object is described; lists read -removed +added."""
+    old, new = pair(every_kind_of_change)
+    md = snav("diff", old, new, "--format", "markdown").stdout
+    assert "\n**2 added · 4 changed · 2 removed · 1 moved** · 8 inputs changed\n" in md
+    assert "(<code>client1</code>): 2 added, 3 changed, 1 moved, 1 removed</summary>" in md
+    rows = [line for line in md.splitlines() if line.startswith("| Client 1 Site 2 |")]
     assert rows == [
-        "| (client level) | user-service `webshop` | changed | `name` | Webshop | Web shop |",
-        "| client1-site1 | equipment `srv-db-01` | changed | `address` | 10.1.1.20 | 10.1.1.21 |",
-        "| client1-site1 | equipment `srv-web-01` | changed | `address` | 10.1.1.10 | 10.1.1.11 |",
-        "| client1-site2 | equipment `srv-file-02` | changed | `address` | 10.1.2.10 | 10.1.2.11 |",
+        "| Client 1 Site 2 | equipment `srv-db-01` | moved: `at`: client1-site1 → client1-site2"
+        "<br>`address`: 10.1.1.20 → 10.1.1.21<br>`periods.check`: site1-production-hours "
+        "(client1-site1) → partner-extended-hours (partner) |",
+        "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.11 |",
+        "| Client 1 Site 2 | equipment `srv-new-03` | added: template linux-server, box "
+        "box-client1-site2, 8 unit services |",
+        "| Client 1 Site 2 | unit-service `srv-db-01/disk` | removed: template disk |",
+        "| Client 1 Site 2 | unit-service `srv-db-01/http` | added: template http |",
     ]
-    assert "| `equipment/srv-file-02` | changed | 1 | 0 | 0 |  |" in md
+    assert (
+        "| — | equipment `partner-vpn-01` | removed: template linux-server, box "
+        "box-partner-lab, 8 unit services |"
+    ) in md
+    assert (
+        "| `service-template-override/cpu@client1` | changed | none | 3 equipment, "
+        "3 unit services | kept by 2 existing services (`snavc build --reapply cpu`); "
+        "1 new service gets it |"
+    ) in md
+
+
+def test_markdown_lists_show_what_was_removed_and_added(pair):
+    old, new = pair(
+        lambda repo: edit(
+            repo,
+            SITE1_EQ,
+            "notification: {contacts: [noc, site1-facilities], groups: [client1-oncall]}",
+            "notification: {contacts: [site1-facilities, client1-it], groups: [client1-oncall]}",
+        )
+    )
+    md = snav("diff", old, new, "--format", "markdown").stdout
+    assert (
+        "| Client 1 Site 1 | equipment `srv-web-01` | `notification.contacts`: −noc +client1-it |"
+    ) in md
+    text = snav("diff", old, new).stdout
+    assert "          notification.contacts: −noc +client1-it\n" in text
+
+
+def test_markdown_with_no_change(seed, built):
+    repo = seed()
+    old = built(repo)
+    md = snav("diff", old, built(repo), "--format", "markdown").stdout
+    assert md == (
+        "<!-- snavc-report -->\n"
+        f"### snavc review: `{old}` → {old.parent / 'build2'}\n"
+        "\n"
+        "No change to the effective configuration.\n"
+        "\n"
+    )
+
+
+def test_markdown_caps_rows_at_50_per_client(small, built):
+    """A client with more than 50 objects changed shows 50 rows and says how many more;
+    its section is folded (more than 20 rows), the other client's stays open."""
+    repo = small()
+    old = built(repo)
+    append(
+        repo,
+        "c1/equipment.yaml",
+        "\n---\n".join(
+            textwrap.dedent(equipment_yaml(f"srv-{i:02d}", "c1-s1", "box-c1")) for i in range(57)
+        ),
+    )
+    append(repo, "c2/equipment.yaml", equipment_yaml("sw-01", "c2-s1", "box-c2", "network-switch"))
+    md = snav("diff", old, built(repo), "--format", "markdown").stdout
+    assert "\n**58 added** · 58 inputs changed\n" in md
+    c1 = md.split("<details><summary><b>Client 1</b> (<code>c1</code>): 57 added</summary>\n")[1]
+    c1 = c1.split("</details>")[0]
+    rows = [line for line in c1.splitlines() if line.startswith("| Client 1 Site 1 |")]
+    assert len(rows) == 50
+    assert rows[0] == (
+        "| Client 1 Site 1 | equipment `srv-00` | added: template linux-server, box box-c1, "
+        "8 unit services |"
+    )
+    assert rows[-1].startswith("| Client 1 Site 1 | equipment `srv-49` |")
+    assert c1.endswith("| … | and 7 more | see the full report (`--format text` or `json`) |\n\n")
+    assert "<details open><summary><b>Client 2</b> (<code>c2</code>): 1 added</summary>" in md
+    # the text report lists them all
+    assert snav("diff", old, built(repo)).stdout.count("+ equipment srv-") == 57
+
+
+def test_markdown_folds_more_than_10_errors(small, built):
+    """Errors come first; past 10 they are folded in a <details>."""
+    clients = {}
+    for i in range(11):
+        clients[f"m{i:02d}/client.yaml"] = f"""\
+            kind: Client
+            id: m{i:02d}
+            name: Managed {i:02d}
+            parent: partner
+            mode: managed
+            crm_ref: null
+            ---
+            kind: Box
+            id: box-m{i:02d}
+            at: m{i:02d}
+            ---
+            kind: Equipment
+            id: srv-m{i:02d}
+            at: m{i:02d}
+            template: linux-server
+            box: box-m{i:02d}
+            """
+    repo = small(clients)
+    old = built(repo)
+    for i in range(11):
+        edit(repo, f"m{i:02d}/client.yaml", "mode: managed", "mode: resale")
+    new = built(repo)
+    md = snav("diff", old, new, "--format", "markdown", exit_code=1).stdout
+    assert "\n**11 changed** · 11 inputs changed · ❌ 11 errors\n" in md
+    errors = md.split("#### ❌ Errors\n\n")[1].split("\n\n</details>")[0]
+    assert errors.startswith("<details><summary>11 errors</summary>\n\n- **SNV422** (rule M3): ")
+    assert errors.count("\n- **SNV422** (rule M3): client 'm") == 11
+    assert md.index("#### ❌ Errors") < md.index("(<code>m00</code>)")
+    # ten errors are not folded
+    edit(repo, "m10/client.yaml", "mode: resale", "mode: managed")
+    md = snav("diff", old, built(repo), "--format", "markdown", exit_code=1).stdout
+    assert "#### ❌ Errors\n\n- **SNV422**" in md and "errors</summary>" not in md
 
 
 def test_markdown_escapes_pipes_in_values(pair):
@@ -250,26 +469,40 @@ def test_markdown_escapes_pipes_in_values(pair):
         lambda repo: edit(repo, SITE2_EQ, "name: File server 02", "name: File | server")
     )
     md = snav("diff", old, new, "--format", "markdown").stdout
-    assert "| File server 02 | File \\| server |" in md
+    assert "| `name`: File server 02 → File \\| server |" in md
 
 
 def test_text_shows_added_removed_and_moved_marks(pair):
     old, new = pair(every_kind_of_change)
     text = snav("diff", old, new).stdout
-    assert "      + equipment srv-new-03\n" in text
-    assert "      - equipment partner-vpn-01\n" in text
-    assert "      > equipment srv-db-01\n          at: client1-site1 -> client1-site2\n" in text
-    assert "      + unit-service srv-db-01/http\n" in text
-    assert "      - unit-service srv-db-01/disk\n" in text
-    assert "+2 added, ~4 changed, -2 removed, >1 moved\n" in text  # unit services count
+    assert "+2 added, ~4 changed, -2 removed, >1 moved; 8 inputs changed\n" in text
+    assert (
+        "Partner (partner)\n"
+        "  - equipment partner-vpn-01  (removed: template linux-server, box box-partner-lab, "
+        "8 unit services)\n"
+    ) in text
+    assert (
+        "    Client 1 Site 2 (client1-site2)\n"
+        "      > equipment srv-db-01\n"
+        "          at: client1-site1 → client1-site2\n"
+        "          address: 10.1.1.20 → 10.1.1.21\n"
+        "          periods.check: site1-production-hours (client1-site1) → "
+        "partner-extended-hours (partner)\n"
+        "      ~ equipment srv-file-02\n"
+        "          address: 10.1.2.10 → 10.1.2.11\n"
+        "      + equipment srv-new-03  (added: template linux-server, box box-client1-site2, "
+        "8 unit services)\n"
+        "      - unit-service srv-db-01/disk  (removed: template disk)\n"
+        "      + unit-service srv-db-01/http  (added: template http)\n"
+    ) in text
+    assert (
+        "  ~ service-template-override/cpu@client1: changed 0 equipment, 0 unit services, "
+        "0 user services; used by 3 equipment, 3 unit services, 0 user services\n"
+        "      T5: not applied to 2 existing services of cpu (snavc build --reapply cpu "
+        "applies it); 1 new service gets it\n"
+    ) in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (display): the text and markdown impact lines count equipment, unit and user "
-    "services only; an input that changed nodes (a renamed client, a default period) reads "
-    "'changes 0 equipment, 0 unit services, 0 user services'",
-)
 def test_text_impact_line_mentions_changed_nodes(pair):
     old, new = pair(
         lambda repo: edit(
@@ -277,7 +510,18 @@ def test_text_impact_line_mentions_changed_nodes(pair):
         )
     )
     text = snav("diff", old, new).stdout
-    assert "node/client1: changes 0 equipment, 0 unit services, 0 user services" not in text
+    assert text.endswith(
+        "Partner (partner)\n"
+        "  Client One (client1)\n"
+        "    ~ node client1\n"
+        "        name: Client 1 infogérance → Client One\n"
+        "\n"
+        "Inputs changed:\n"
+        "  ~ node/client1: changed 0 equipment, 0 unit services, 0 user services, 1 node; "
+        "used by 0 equipment, 0 unit services, 0 user services\n"
+    )
+    md = snav("diff", old, new, "--format", "markdown").stdout
+    assert "| `node/client1` | changed | 1 node | — |  |\n" in md
 
 
 def test_report_output_file(pair, tmp_path):
@@ -304,19 +548,41 @@ def test_user_template_gets_the_report_data(pair, tmp_path):
         tmp_path,
         "{{ report.summary.changed }} changed;"
         "{% for c in report.changes %} {{ c.kind }}/{{ c.id }}.{{ c.path }}{% endfor %};"
-        "{% for p in report.groups %}{% for c in p.clients %} {{ c.client }}={{ c.count }}"
-        "{% endfor %}{% endfor %};"
-        "{% for i in report.inputs %} {{ i.input }}{% endfor %}\n",
+        "{% for p in report.groups %}{% for c in p.clients %} {{ p.partner }}/{{ c.client }}"
+        "={{ c.count }}:{{ c.name }}{% endfor %}{% endfor %};"
+        "{% for i in report.inputs %} {{ i.input }}{% endfor %};"
+        " {{ report.names['client1-site1'] }}{{ '' }}\n",
     )
     assert result.stdout == (
-        # changes: nodes, then equipment, then user services, each sorted by ID; the
-        # newline after a final block tag is eaten (trim_blocks)
+        # changes: nodes, then equipment, then user services, each sorted by ID
         "6 changed; equipment/partner-vpn-01.address equipment/srv-db-01.address "
         "equipment/srv-file-02.address equipment/srv-web-01.address "
         "equipment/sw-core-01.address user-service/webshop.name;"
-        " (partner level)=1 client1=4 client2=1;"
+        # the partner level is the client "" (with no name), then the clients by ID
+        " partner/=1: partner/client1=4:Client 1 infogérance partner/client2=1:Client 2 revente;"
         " equipment/partner-vpn-01 equipment/srv-db-01 equipment/srv-file-02"
-        " equipment/srv-web-01 equipment/sw-core-01 user-service/webshop"
+        " equipment/srv-web-01 equipment/sw-core-01 user-service/webshop;"
+        " Client 1 Site 1\n"
+    )
+
+
+def test_user_template_gets_the_shipped_filters(pair, tmp_path):
+    result = render(
+        pair,
+        tmp_path,
+        "{% for c in report.changes if c.kind == 'equipment' %}"
+        "{{ c | added if c.op in ('added', 'removed') else c | change }}|{% endfor %}"
+        "{{ plural(1, 'input') }}|{{ plural(2, 'input') }}|{{ [1, 2] | show }}|{{ 'a|b' | md }}"
+        "{{ '' }}\n",
+        change=every_kind_of_change,
+    )
+    assert result.stdout == (
+        "removed: template linux-server, box box-partner-lab, 8 unit services|"
+        "client1-site1 → client1-site2|10.1.1.20 → 10.1.1.21|"
+        "site1-production-hours (client1-site1) → partner-extended-hours (partner)|"
+        "10.1.2.10 → 10.1.2.11|added: template linux-server, box box-client1-site2, "
+        "8 unit services|10.1.1.10 → 10.1.1.11|"
+        "172.16.0.2 → 172.16.0.3|1 input|2 inputs|[1, 2]|a\\|b\n"
     )
 
 
@@ -396,35 +662,25 @@ def test_user_template_runtime_error_is_a_clean_usage_error(pair, tmp_path, sour
     assert result.stderr.startswith(f"Error: template {tmp_path / 'user.j2'}: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the sandbox is mutable (SandboxedEnvironment, not Immutable...) and the "
-    "template gets report.changes/errors themselves: {{ report.changes.append(1) }} crashes "
-    "the exit-code computation (TypeError, exit 3)",
-)
 def test_user_template_cannot_corrupt_the_report(pair, tmp_path):
+    """The template renders a copy of the report data: whatever it does to it, the exit
+    code is computed from the report itself."""
     result = render(pair, tmp_path, "{{ report.changes.append(1) }}", exit_code=None)
     assert result.exit_code in (0, 2), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a user template can change the exit code: clearing report.changes and "
-    "report.inputs turns --detailed-exitcode 2 into 0, and report.errors.clear() turns a "
-    "refused plan (exit 1) into 0",
-)
 def test_user_template_cannot_change_the_exit_code(pair, tmp_path):
     old, new = pair(spread)
     template = tmp_path / "user.j2"
     template.write_text(
-        "{% set _ = report.changes.clear() %}{% set _ = report.inputs.clear() %}ok\n",
+        "{% set _ = report.changes.clear() %}{% set _ = report.inputs.clear() %}"
+        "{% set _ = report.summary.update(changed=0, inputs=0) %}ok\n",
         encoding="utf-8",
     )
     snav("diff", old, new, "--template", template, "--detailed-exitcode", exit_code=2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: see test_user_template_cannot_change_the_exit_code")
 def test_user_template_cannot_hide_plan_errors(seed, tmp_path):
     repo = git_init(seed())
     edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
@@ -432,3 +688,33 @@ def test_user_template_cannot_hide_plan_errors(seed, tmp_path):
     template.write_text("{% set _ = report.errors.clear() %}ok\n", encoding="utf-8")
     snav("plan", repo, "--base", "HEAD", "--as", "stephanie", exit_code=1)
     snav("plan", repo, "--base", "HEAD", "--as", "stephanie", "--template", template, exit_code=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: report.render_user still uses jinja2.sandbox.SandboxedEnvironment, not "
+    "ImmutableSandboxedEnvironment: a template that mutates the data (list.append, "
+    "dict.update) renders (on a copy) instead of being a clean usage error",
+)
+@pytest.mark.parametrize(
+    "source",
+    ["{{ report.changes.append(1) }}", "{% set _ = report.summary.update(added=0) %}"],
+    ids=["list-append", "dict-update"],
+)
+def test_user_template_that_mutates_is_a_clean_usage_error(pair, tmp_path, source):
+    result = render(pair, tmp_path, source + "\n", exit_code=2)
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: template {tmp_path / 'user.j2'}")
+    assert "is unsafe" in result.stderr
+    old, new = pair(spread)
+    snav("diff", old, new, "--template", tmp_path / "user.j2", "--detailed-exitcode", exit_code=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: report._env sets trim_blocks and lstrip_blocks for user templates too; "
+    "user templates should get jinja2's default whitespace",
+)
+def test_user_template_has_jinja2_default_whitespace(pair, tmp_path):
+    result = render(pair, tmp_path, "{% if true %}\n  x\n  {% endif %}\n")
+    assert result.stdout == "\n  x\n  \n"
