@@ -648,8 +648,15 @@ def main() -> None:
     # a short-lived process: the cyclic collector only slows it (see pipeline.gc_paused)
     gc.disable()
     try:
-        cli(standalone_mode=True)
-    except KeyboardInterrupt:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:  # --help, --version
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        # under --detailed-exitcode, 2 means "changes": a usage error is an error, 1
+        detailed = "--detailed-exitcode" in sys.argv[1:]
+        sys.exit(1 if detailed and e.exit_code == 2 else e.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted", err=True)
         sys.exit(130)
     except SystemExit:

@@ -48,8 +48,18 @@ class Build:
         if not split:
             data = json.loads(text)
             for key, value in data.items():
-                if isinstance(value, dict) and key in (*SECTIONS, "origins"):
-                    self.raw[key] = {k: json.dumps(v, sort_keys=True) for k, v in value.items()}
+                if isinstance(value, dict) and key in (
+                    *SECTIONS,
+                    "origins",
+                    "services",
+                    "inputs",
+                    "lock",
+                ):
+                    # the compact text snavc writes: the text searches of the impact use it
+                    self.raw[key] = {
+                        k: json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                        for k, v in value.items()
+                    }
                 else:
                     self.small[key] = value
 
@@ -105,6 +115,8 @@ class Build:
 
 def read_build(folder: str | Path) -> Build:
     path = Path(folder) / EFFECTIVE
+    if not Path(folder).is_dir():
+        raise BuildError(f"{folder} does not exist or is not a folder")
     if not path.is_file():
         raise BuildError(
             f"{folder} is not a snavc build: no {EFFECTIVE} (run `snavc build -o {folder}`)"

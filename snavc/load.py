@@ -677,19 +677,80 @@ def load_file(
     return load_text(rel, raw, backend)
 
 
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, a second process costs more than it saves
+
+
+def load_files(
+    root: Path, paths: list[Path], backend: str = "fast"
+) -> tuple[list[Document], list[Diagnostic]]:
+    """Every document of ``paths`` (relative names from ``root``), in order.
+
+    On a large repository the second half of the files (by size) is parsed by a forked
+    process while this one parses the first: parsing is most of a build, and handing
+    the documents back (values and packed positions, through ``marshal``) costs a tenth
+    of parsing them. Same documents, same order, same diagnostics either way.
+    """
+    sizes = []
+    for p in paths:
+        try:
+            sizes.append(p.stat().st_size)
+        except OSError:
+            sizes.append(0)
+    total = sum(sizes)
+    if total < PARALLEL_MIN_BYTES or len(paths) < 2 or (os.cpu_count() or 1) < 2 or not _can_fork():
+        return _load_chunk(root, paths, backend)
+    half, split = 0, len(paths)
+    for i, size in enumerate(sizes):
+        half += size
+        if half * 2 >= total:
+            split = i + 1
+            break
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pending = pool.apply_async(_load_chunk_marshalled, (root, paths[split:], backend))
+        docs, diags = _load_chunk(root, paths[:split], backend)
+        blob, more = pending.get()
+    import marshal
+
+    for file, index, line, column, data, pos in marshal.loads(blob):
+        docs.append(Document(file, index, line, column, data, pos))
+    return docs, diags + more
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _load_chunk(
+    root: Path, paths: list[Path], backend: str
+) -> tuple[list[Document], list[Diagnostic]]:
+    docs: list[Document] = []
+    diags: list[Diagnostic] = []
+    for p in paths:
+        d, dd = load_file(p, relpath(root, p), backend)
+        docs.extend(d)
+        diags.extend(dd)
+    return docs, diags
+
+
+def _load_chunk_marshalled(
+    root: Path, paths: list[Path], backend: str
+) -> tuple[bytes, list[Diagnostic]]:
+    import marshal
+
+    docs, diags = _load_chunk(root, paths, backend)
+    return marshal.dumps([(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs]), diags
+
+
 def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Loaded:
     """Every document of the repository, in file order then document order."""
     root = repo.resolve()
     files, diags = discover(root, exclude)
-    docs: list[Document] = []
-    rels = []
-    for p in files:
-        rel = relpath(root, p)
-        rels.append(rel)
-        d, dd = load_file(p, rel, backend)
-        docs.extend(d)
-        diags.extend(dd)
-    return Loaded(docs, diags, rels)
+    docs, more = load_files(root, files, backend)
+    return Loaded(docs, diags + more, [relpath(root, p) for p in files])
 
 
 def read_json(path: Path, rel: str, code: str, what: str) -> tuple[dict | None, list[Diagnostic]]:

@@ -8,18 +8,40 @@ here prints or exits.
 from __future__ import annotations
 
 import gc
+import os
+import resource
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
-from .load import Document, discover, load_file, relpath
+from .load import Document, discover, load_file, load_files, relpath
 from .model import Obj, Project
 from .tree import Tree, build_tree
 from .validate import PROJECT_FILE, validate
 
 SHIPPED_CATALOG = Path(__file__).parent / "catalog"
+
+
+class Timings:
+    """Stage durations, printed to stderr when SNAVC_TIMINGS is set (docs/performance.md)."""
+
+    def __init__(self):
+        self.on = bool(os.environ.get("SNAVC_TIMINGS"))
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        if self.on:
+            now = time.perf_counter()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            print(
+                f"snavc: {stage:<22} {now - self.last:7.2f} s   peak RSS {rss:,} MiB",
+                file=sys.stderr,
+            )
+            self.last = now
 
 
 @contextmanager
@@ -135,16 +157,14 @@ def _check(repo: Path, backend: str) -> Result:
 
     files, more = discover(root, [catalog_dir] if catalog_dir else [])
     diags.extend(more)
-    docs = list(project_docs)
-    rels = []
-    for p in files:
-        rel = relpath(root, p)
-        rels.append(rel)
-        if rel == PROJECT_FILE:
-            continue
-        d, dd = load_file(p, rel, backend)
-        docs.extend(d)
-        diags.extend(dd)
+    timings = Timings()
+    rels = [relpath(root, p) for p in files]
+    loaded, more = load_files(
+        root, [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE], backend
+    )
+    docs = list(project_docs) + loaded
+    diags.extend(more)
+    timings("load")
 
     objects: list[Obj] = list(settings_objs)
     repo_objs = validate(docs[len(project_docs) :])
@@ -152,9 +172,11 @@ def _check(repo: Path, backend: str) -> Result:
     diags += repo_objs.diagnostics
     catalog = validate(catalog_docs, catalog=True)
     catalog_files = {d.file for d in catalog_docs}
+    timings("validate")
     diags += catalog.diagnostics
 
     tree = build_tree(objects, catalog.objects, repo_objs.rejected | catalog.rejected)
+    timings("tree")
     diags += tree.diagnostics
     tree.diagnostics = []
     if not docs:
@@ -259,6 +281,7 @@ def build(
         if unknown:
             return Built(result, None, "reapply", unknown)
         lock = LockState(read_lock(repo, result.diagnostics), frozenset(reapply))
+        timings = Timings()
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         writer = BuildWriter(out)
         try:
@@ -268,6 +291,7 @@ def build(
         except BaseException:
             writer.abort()
             raise
+        timings("resolve and write")
         result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
         if not result.ok:
             writer.abort()
@@ -279,4 +303,5 @@ def build(
         writer.finish(effective(res, inputs), result.diagnostics, origins(res))
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
+        timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed)

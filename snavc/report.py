@@ -127,7 +127,9 @@ def data(report) -> dict:
 
 
 def _env(sandboxed: bool, loader) -> jinja2.Environment:
-    cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
+    # a user's template: jinja2's immutable sandbox (it cannot even change its copy of
+    # the data); shipped and user templates alike trim the newline after a block tag
+    cls = jinja2.sandbox.ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
     env = cls(
         loader=loader,
         undefined=jinja2.StrictUndefined,

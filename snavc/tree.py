@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
@@ -93,20 +92,17 @@ def object_key(obj: Obj) -> str:
 def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
     """``(path, target kind, ID)`` for every non-null reference ``obj`` holds."""
     for spec, target in REFERENCES.get(obj.kind, ()):
-        yield from ((path, target, v) for path, v in _walk(obj, spec, ()))
-
-
-def _walk(value: Any, spec: tuple, path: tuple):
-    if not spec:
-        if value is not None:
-            yield path, value
-        return
-    head, rest = spec[0], spec[1:]
-    if head == "*":
-        for i, item in enumerate(value or ()):
-            yield from _walk(item, rest, path + (i,))
-    else:
-        yield from _walk(getattr(value, head, None), rest, path + (head,))
+        values = [(obj, ())]
+        for head in spec:  # breadth first: a few lists, not a generator per value
+            if head == "*":
+                values = [
+                    (item, path + (i,)) for v, path in values if v for i, item in enumerate(v)
+                ]
+            else:
+                values = [(getattr(v, head, None), path + (head,)) for v, path in values]
+        for v, path in values:
+            if v is not None:
+                yield path, target, v
 
 
 @dataclass(slots=True, eq=False)
@@ -351,7 +347,7 @@ def _check_references(
 ) -> None:
     for path, target, ident in references(obj):
         kinds = NODE_KINDS if target == "node" else (target,)
-        if any((k, ident) in rejected for k in kinds):
+        if rejected and any((k, ident) in rejected for k in kinds):
             tree.diagnostics.append(
                 dg.error(
                     "SNV302",

@@ -78,6 +78,9 @@ def _version_problem(content) -> str | None:
         v = content.get(f)
         if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
             return f"{f} has the wrong type ({v!r})"
+    missing = [f for f in OVERRIDABLE if content.get(f) is None]
+    if missing:
+        return f"missing {', '.join(missing)}"
     return None
 
 
@@ -102,6 +105,7 @@ class LockState:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     changes: dict[str, str] = field(default_factory=dict)  # service -> its new version
     new: Lock | None = None  # set by finish()
+    seen_locked: int = 0  # services found in the old lock
     changed: bool = False  # set by finish(): would snav.lock change?
     _fresh: dict[str, dict] = field(default_factory=dict)  # versions not in the old lock
     # id() of a shared unit service base -> its version: hashed once, not once per service
@@ -127,6 +131,8 @@ class LockState:
             }
         stats["services"] += 1
         locked = self.old.services.get(service_id) if self.old is not None else None
+        if locked is not None:
+            self.seen_locked += 1
         if locked == current:
             return service
         locked_content = self.old.versions.get(locked) if locked is not None else None
@@ -154,6 +160,10 @@ class LockState:
         """The new lock: every unit service that exists now (``equipment -> names``), with
         its changed version or the one it had; sets :attr:`changed`."""
         old = self.old or Lock()
+        if not self.changes and self.old is not None and self.seen_locked == len(old.services):
+            # every service kept its entry and none went: the lock stays as it is
+            self.new, self.changed = old, False
+            return old
         services = {}
         for eq, names in unit_services.items():
             for name in names:

@@ -407,12 +407,6 @@ CORRUPT = [
         ' "versions": {"v1": {"template": "cpu", "criticality": 3}}}',
         "snav.lock is not a valid lock: version 'v1': ",
         id="version-missing-fields",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: a lock version missing fields (or with null ones) passes "
-            "Lock.from_json: the build exits 0 and emits srv-file-02/cpu with null "
-            "check_interval, check_period, availability_period and availability_target",
-        ),
     ),
 ]
 
