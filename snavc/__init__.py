@@ -19,6 +19,6 @@ The pipeline, one stage per module::
 from .diagnostics import Diagnostic
 from .diff import diff, read_build
 from .pipeline import Result, check, compile_repo
+from .version import __version__  # noqa: E402
 
-__version__ = "0.1.0"
 __all__ = ["Diagnostic", "Result", "check", "compile_repo", "diff", "read_build", "__version__"]

@@ -136,7 +136,13 @@ def validate(repo: Path, fmt: str, loader: str):
 
 
 def _compiled(repo: Path, loader: str = "fast"):
-    """Compile for a query: a repository with errors gets its diagnostics and exit 1."""
+    """Compile for a query: from the snapshot cache when the repository has not changed
+    since a clean run; else in full, where errors get their diagnostics and exit 1."""
+    from .pipeline import quick_compile
+
+    quick = quick_compile(repo, loader)
+    if quick is not None:
+        return quick
     result, res = compile_repo(repo, backend=loader)
     if not result.ok or res is None:
         errors = [d for d in result.diagnostics if d.severity == "error"]

@@ -91,7 +91,6 @@ def input_hashes(tree) -> dict[str, str]:
     objects = [o for table in tree.objects.values() for o in table.values()]
     objects += [o for by_at in tree.overrides.values() for o in by_at.values()]
     for obj in objects:
-        obj.doc.seal()
         out[object_key(obj)] = obj.doc.digest
     return out
 

@@ -80,15 +80,22 @@ class Document:
     data: dict | None
     pos: dict = field(repr=False)
     catalog: bool = False  # from the product catalogue (shipped or Project.catalog)
-    digest: str | None = None  # content hash, kept when `seal` drops the data
+    sealed_digest: str | None = None  # kept when `seal` drops the data
 
-    def seal(self) -> None:
-        """Keep a content hash and drop the raw data once a model holds it (memory)."""
-        if self.data is not None:
+    @property
+    def digest(self) -> str:
+        """A hash of the document's content (not of its text: comments do not count)."""
+        if self.sealed_digest is None:
             text = json.dumps(
                 self.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
             )
-            self.digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            self.sealed_digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self.sealed_digest
+
+    def seal(self) -> None:
+        """Keep the content hash and drop the raw data once a model holds it (memory)."""
+        if self.data is not None:
+            self.digest  # noqa: B018 - computed before the data goes
             self.data = None
 
     @property
@@ -142,46 +149,50 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
     symbolic links are followed only while they stay inside the repository.
     """
     root = repo.resolve()
-    excluded = {p.resolve() for p in exclude}
-    found: list[Path] = []
+    excluded = {str(p.resolve()) for p in exclude}
+    found: list[tuple[str, str, bool]] = []  # (path relative to root, absolute path, link?)
     diags: list[Diagnostic] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
+    top = str(root)
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
         keep = []
         for d in sorted(dirnames):
-            p = here / d
-            if d.startswith(".") or p.resolve() in excluded:
+            p = os.path.join(dirpath, d)
+            if d.startswith(".") or p in excluded:
                 continue
-            if p.is_symlink():
-                target = p.resolve()
-                if not target.is_relative_to(root):
-                    diags.append(_outside(root, p))
+            if os.path.islink(p):
+                real = os.path.realpath(p)
+                if real in excluded:
                     continue
-            if (p / BUILD_MARKER).exists():
+                if not Path(real).is_relative_to(root):
+                    diags.append(_outside(root, Path(p)))
+                    continue
+            if os.path.exists(os.path.join(p, BUILD_MARKER)):
                 continue
             keep.append(d)
         dirnames[:] = keep
-        for f in sorted(filenames):
+        for f in filenames:
             if f.startswith(".") or not f.endswith((".yaml", ".yml")):
                 continue
-            p = here / f
-            if p.is_symlink() and not p.resolve().is_relative_to(root):
-                diags.append(_outside(root, p))
+            p = os.path.join(dirpath, f)
+            link = os.path.islink(p)
+            if link and not Path(os.path.realpath(p)).is_relative_to(root):
+                diags.append(_outside(root, Path(p)))
                 continue
-            found.append(p)
+            found.append((os.path.relpath(p, top).replace(os.sep, "/"), p, link))
     # Symbolic links to folders inside the repository are not walked (os.walk does not
     # follow them): what they point at is walked under its own path. A linked file is
     # read once, under its own path when that is found too, else under the link's.
-    found.sort(key=lambda p: (p.is_symlink(), relpath(root, p)))
-    seen: set[Path] = set()
+    # (Walked paths hold no link but their last part: only links need resolving.)
+    found.sort(key=lambda f: (f[2], f[0]))
+    seen: set[str] = set()
     unique = []
-    for p in found:
-        real = p.resolve()
+    for rel, p, link in found:
+        real = os.path.realpath(p) if link else p
         if real not in seen:
             seen.add(real)
-            unique.append(p)
-    unique.sort(key=lambda p: relpath(root, p))
-    return unique, diags
+            unique.append((rel, p))
+    unique.sort()
+    return [Path(p) for _, p in unique], diags
 
 
 def _outside(root: Path, p: Path) -> Diagnostic:
@@ -193,10 +204,13 @@ def _outside(root: Path, p: Path) -> Diagnostic:
 
 
 def relpath(root: Path, p: Path) -> str:
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return p.as_posix()
+    """``p`` relative to ``root``, with "/" (string work: pathlib's is slow on 10k files)."""
+    top, path = str(root), str(p)
+    if path.startswith(top) and path[len(top) : len(top) + 1] == os.sep:
+        path = path[len(top) + 1 :]
+    elif path == top:
+        return "."
+    return path.replace(os.sep, "/")
 
 
 # -- scalars: YAML 1.2 core schema ----------------------------------------------------
@@ -657,8 +671,10 @@ def _syntax_error(rel: str, e, text: str = "") -> Diagnostic:
 
 
 def load_file(
-    path: Path, rel: str, backend: str = "fast"
+    path: Path, rel: str, backend: str = "fast", hashes: dict | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
+    """One file's documents. ``hashes`` collects ``rel -> content hash`` of the bytes
+    parsed (the cache keys its snapshot with them: exactly what was read)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -674,14 +690,20 @@ def load_file(
         return [], [
             dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))
         ]
+    if hashes is not None:
+        hashes[rel] = content_hash(raw)
     return load_text(rel, raw, backend)
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, a second process costs more than it saves
 
 
 def load_files(
-    root: Path, paths: list[Path], backend: str = "fast"
+    root: Path, paths: list[Path], backend: str = "fast", hashes: dict | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Every document of ``paths`` (relative names from ``root``), in order.
 
@@ -698,7 +720,7 @@ def load_files(
             sizes.append(0)
     total = sum(sizes)
     if total < PARALLEL_MIN_BYTES or len(paths) < 2 or (os.cpu_count() or 1) < 2 or not _can_fork():
-        return _load_chunk(root, paths, backend)
+        return _load_chunk(root, paths, backend, hashes)
     half, split = 0, len(paths)
     for i, size in enumerate(sizes):
         half += size
@@ -709,10 +731,12 @@ def load_files(
 
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pending = pool.apply_async(_load_chunk_marshalled, (root, paths[split:], backend))
-        docs, diags = _load_chunk(root, paths[:split], backend)
-        blob, more = pending.get()
+        docs, diags = _load_chunk(root, paths[:split], backend, hashes)
+        blob, more, their_hashes = pending.get()
     import marshal
 
+    if hashes is not None:
+        hashes.update(their_hashes)
     for file, index, line, column, data, pos in marshal.loads(blob):
         docs.append(Document(file, index, line, column, data, pos))
     return docs, diags + more
@@ -725,12 +749,12 @@ def _can_fork() -> bool:
 
 
 def _load_chunk(
-    root: Path, paths: list[Path], backend: str
+    root: Path, paths: list[Path], backend: str, hashes: dict | None = None
 ) -> tuple[list[Document], list[Diagnostic]]:
     docs: list[Document] = []
     diags: list[Diagnostic] = []
     for p in paths:
-        d, dd = load_file(p, relpath(root, p), backend)
+        d, dd = load_file(p, relpath(root, p), backend, hashes)
         docs.extend(d)
         diags.extend(dd)
     return docs, diags
@@ -738,11 +762,16 @@ def _load_chunk(
 
 def _load_chunk_marshalled(
     root: Path, paths: list[Path], backend: str
-) -> tuple[bytes, list[Diagnostic]]:
+) -> tuple[bytes, list[Diagnostic], dict[str, str]]:
     import marshal
 
-    docs, diags = _load_chunk(root, paths, backend)
-    return marshal.dumps([(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs]), diags
+    hashes: dict[str, str] = {}
+    docs, diags = _load_chunk(root, paths, backend, hashes)
+    return (
+        marshal.dumps([(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs]),
+        diags,
+        hashes,
+    )
 
 
 def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Loaded:

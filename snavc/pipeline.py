@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import cache
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
 from .load import Document, discover, load_file, load_files, relpath
@@ -75,6 +76,8 @@ class Result:
     documents: int = 0
     # False when the catalogue could not be read: the rules would only cascade
     catalog_ok: bool = True
+    # what a clean run leaves in the snapshot cache (snavc.cache)
+    snapshot: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,7 +85,11 @@ class Result:
 
 
 def load_catalog(
-    repo: Path, project: Project | None, diags: list[Diagnostic], backend: str
+    repo: Path,
+    project: Project | None,
+    diags: list[Diagnostic],
+    backend: str,
+    hashes: dict | None = None,
 ) -> tuple[list[Document], Path | None]:
     """The catalogue's documents: the shipped one, or the folder ``Project.catalog`` names."""
     if project is not None and project.catalog:
@@ -100,7 +107,7 @@ def load_catalog(
         diags.extend(more)
         docs = []
         for p in files:
-            d, dd = load_file(p, relpath(repo.resolve(), p), backend)
+            d, dd = load_file(p, relpath(repo.resolve(), p), backend, hashes)
             docs.extend(d)
             diags.extend(dd)
         for d in docs:
@@ -108,7 +115,7 @@ def load_catalog(
         return docs, folder
     docs = []
     for p in sorted(SHIPPED_CATALOG.glob("*.yaml")):
-        d, dd = load_file(p, f"{SHIPPED_PREFIX}/{p.name}", backend)
+        d, dd = load_file(p, f"{SHIPPED_PREFIX}/{p.name}", backend, hashes)
         docs.extend(d)
         diags.extend(dd)
     for d in docs:
@@ -117,14 +124,14 @@ def load_catalog(
 
 
 def load_settings(
-    root: Path, diags: list[Diagnostic], backend: str = "fast"
+    root: Path, diags: list[Diagnostic], backend: str = "fast", hashes: dict | None = None
 ) -> tuple[list[Document], list[Obj]]:
     """``snav.yaml``'s documents and valid objects (read first: Project.catalog decides
     which folder is the catalogue rather than part of the repository)."""
     settings = root / PROJECT_FILE
     if not settings.is_file():
         return [], []
-    docs, more = load_file(settings, PROJECT_FILE, backend)
+    docs, more = load_file(settings, PROJECT_FILE, backend, hashes)
     diags.extend(more)
     checked = validate(docs)
     diags.extend(checked.diagnostics)
@@ -151,20 +158,32 @@ def _check(repo: Path, backend: str) -> Result:
     repo = Path(repo)
     diags: list[Diagnostic] = []
     root = repo.resolve()
+    hashes: dict[str, str] = {}
 
-    project_docs, settings_objs = load_settings(root, diags, backend)
-    catalog_docs, catalog_dir = load_catalog(root, project_of(settings_objs), diags, backend)
+    project_docs, settings_objs = load_settings(root, diags, backend, hashes)
+    catalog_docs, catalog_dir = load_catalog(
+        root, project_of(settings_objs), diags, backend, hashes
+    )
 
     files, more = discover(root, [catalog_dir] if catalog_dir else [])
     diags.extend(more)
     timings = Timings()
     rels = [relpath(root, p) for p in files]
     loaded, more = load_files(
-        root, [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE], backend
+        root,
+        [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE],
+        backend,
+        hashes,
     )
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
+    # the snapshot's configuration documents, kept before validation drops their data
+    config = [
+        (d.file, d.index, d.line, d.column, d.data, d.pos)
+        for d in loaded
+        if d.kind not in cache.LEAF_KINDS
+    ]
 
     objects: list[Obj] = list(settings_objs)
     repo_objs = validate(docs[len(project_docs) :])
@@ -189,7 +208,13 @@ def _check(repo: Path, backend: str) -> Result:
     catalog_ok = catalog_ok and not any(
         d.file in catalog_files for d in diags if d.severity == "error"
     )
-    return Result(repo, tree, dg.sort(diags), rels, len(docs), catalog_ok)
+    result = Result(repo, tree, dg.sort(diags), rels, len(docs), catalog_ok)
+    if cache.enabled():
+        leaves = {
+            o.id: [o.kind, o.doc.file] for o in repo_objs.objects if o.kind in cache.LEAF_KINDS
+        }
+        result.snapshot = {"hashes": hashes, "config": config, "leaves": leaves}
+    return result
 
 
 def read_lock(repo: Path, diags: list[Diagnostic]):
@@ -216,19 +241,27 @@ def read_lock(repo: Path, diags: list[Diagnostic]):
         return None
 
 
-def compile_repo(repo: str | Path, backend: str = "fast", reapply=(), use_lock: bool = True):
+def compile_repo(
+    repo: str | Path,
+    backend: str = "fast",
+    reapply=(),
+    use_lock: bool = True,
+    snapshot: bool = True,
+):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
     The lock (T5) of the repository applies unless ``use_lock`` is false; ``reapply``
     names templates whose current values replace the locked ones. Returns
     ``(result, resolution)``; ``resolution`` is None when the repository could not be
-    linked into a tree.
+    linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
+    cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
+    as it is.
     """
     with gc_paused():
-        return _compile(Path(repo), backend, reapply, use_lock)
+        return _compile(Path(repo), backend, reapply, use_lock, snapshot)
 
 
-def _compile(repo: Path, backend: str, reapply, use_lock: bool):
+def _compile(repo: Path, backend: str, reapply, use_lock: bool, snapshot: bool = True):
     from .resolve import resolve
     from .resolve.lock import LockState
 
@@ -242,7 +275,81 @@ def _compile(repo: Path, backend: str, reapply, use_lock: bool):
     )
     res = resolve(result.tree, lock)
     result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
+    if snapshot:
+        save_snapshot(result)
     return result, res
+
+
+def save_snapshot(result: Result) -> None:
+    """Leave the snapshot of a clean run for the next query (snavc.cache)."""
+    if result.snapshot is None or not result.ok or result.tree is None:
+        return
+    root = result.repo.resolve()
+    hashes = dict(result.snapshot["hashes"])
+    cache.lock_hash(root, hashes)
+    cache.write(
+        root,
+        cache.fingerprint(hashes),
+        {
+            "config": result.snapshot["config"],
+            "leaves": result.snapshot["leaves"],
+            "unit_services": result.tree.unit_services,
+        },
+    )
+
+
+def quick_compile(repo: str | Path, backend: str = "fast"):
+    """``(result, resolution)`` from the snapshot cache when every input is unchanged
+    since a clean run (else None): the configuration objects are validated and linked
+    again, equipment and user services are read from their file when asked for.
+    """
+    from .resolve import engine
+    from .resolve.lock import LockState
+    from .validate import validate_document
+
+    if not cache.enabled():
+        return None
+    repo = Path(repo)
+    root = repo.resolve()
+    with gc_paused():
+        diags: list[Diagnostic] = []
+        hashes: dict[str, str] = {}
+        project_docs, settings_objs = load_settings(root, diags, backend, hashes)
+        catalog_docs, catalog_dir = load_catalog(
+            root, project_of(settings_objs), diags, backend, hashes
+        )
+        files, more = discover(root, [catalog_dir] if catalog_dir else [])
+        rels = [relpath(root, p) for p in files]
+        rest = [(p, rel) for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE]
+        try:
+            cache.hash_files(root, [p for p, _ in rest], [r for _, r in rest], hashes)
+        except OSError:
+            return None
+        cache.lock_hash(root, hashes)
+        snap = cache.read(root, cache.fingerprint(hashes))
+        if snap is None or dg.has_errors(diags + more):
+            return None
+        docs = [Document(*t) for t in snap["config"]]
+        checked = validate(docs, seal=False)
+        catalog = validate(catalog_docs, catalog=True, seal=False)
+        tree = build_tree(list(settings_objs) + checked.objects, catalog.objects, checks=False)
+        if dg.has_errors(checked.diagnostics + catalog.diagnostics + tree.diagnostics):
+            return None  # cannot happen with an unchanged snapshot; compile in full to say why
+        tree.unit_services = snap["unit_services"]
+        tree.leaf_index = snap["leaves"]
+
+        def load_leaf(kind: str, ident: str):
+            found, _ = load_file(
+                root / tree.leaf_index[ident][1], tree.leaf_index[ident][1], backend
+            )
+            for doc in found:
+                if doc.kind == kind and doc.data.get("id") == ident:
+                    return validate_document(doc, [])
+            return None
+
+        tree.leaf_loader = load_leaf
+        res = engine(tree, LockState(None, loader=lambda: read_lock(root, [])), checks=False)
+        return Result(repo, tree, [], rels, len(docs)), res
 
 
 @dataclass(slots=True)
@@ -301,6 +408,7 @@ def build(
             writer.abort()
             return Built(result, res, "lock")
         writer.finish(effective(res, inputs), result.diagnostics, origins(res))
+        save_snapshot(result)
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
         timings("finish and lock")

@@ -59,8 +59,8 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             if str(e).startswith("unknown revision"):
                 hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
             raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
-        base_result, base_res = compile_repo(Path(tmp) / "base", backend)
-    head_result, head_res = compile_repo(repo, backend)
+        base_result, base_res = compile_repo(Path(tmp) / "base", backend, snapshot=False)
+    head_result, head_res = compile_repo(repo, backend, snapshot=False)
     report = Report(base=base, head="working tree")
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
     if base_res is None or not base_result.ok:

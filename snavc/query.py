@@ -91,6 +91,8 @@ def find_object(res: Resolution, spec: str) -> tuple[str, object, str | None]:
             f"unknown object '{spec}': write KIND/ID with KIND one of {', '.join(sorted(OBJECT_KINDS))}, "
             "or an equipment's unit service as EQUIPMENT/SERVICE"
         )
+    if spec in tree.leaf_index:  # an equipment or user service not read yet (snapshot)
+        tree.get(tree.leaf_index[spec][0], spec)
     found = [(k, t[spec]) for k, t in tree.objects.items() if spec in t and k not in ("Role",)]
     if spec in tree.nodes and spec != PRODUCT:
         found = [(k, o) for k, o in found if k not in ("Partner", "Client", "Site")]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
@@ -154,9 +155,19 @@ class Tree:
     overrides: dict[str, dict[str, Obj]]  # template ID -> node ID -> override
     unit_services: dict[str, list[str]]  # equipment ID -> unit service names, in order
     diagnostics: list[Diagnostic]
+    # a tree from the snapshot cache holds no equipment nor user service: ID ->
+    # (kind, file) and a loader that reads one when it is asked for (snavc.cache)
+    leaf_index: dict[str, list] = field(default_factory=dict)
+    leaf_loader: Any = None
 
     def get(self, kind: str, ident: str) -> Obj | None:
-        return self.objects.get(kind, {}).get(ident)
+        found = self.objects.get(kind, {}).get(ident)
+        if found is None and self.leaf_loader is not None and ident in self.leaf_index:
+            if self.leaf_index[ident][0] == kind:
+                found = self.leaf_loader(kind, ident)
+                if found is not None:
+                    self.objects.setdefault(kind, {})[ident] = found
+        return found
 
     def node_of(self, obj: Obj) -> Node:
         """Where an object is defined: its ``at`` node, or the product (catalogue)."""
@@ -180,12 +191,16 @@ def _label(obj: Obj) -> str:
 
 
 def build_tree(
-    objects: list[Obj], catalog: list[Obj], rejected: set[tuple[str, str]] = frozenset()
+    objects: list[Obj],
+    catalog: list[Obj],
+    rejected: set[tuple[str, str]] = frozenset(),
+    checks: bool = True,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
     ``rejected`` names the documents validation refused: references to them are
-    reported as references to broken objects, not as dangling.
+    reported as references to broken objects, not as dangling. ``checks=False`` only
+    links and indexes (for a snapshot known to be clean).
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -265,6 +280,8 @@ def build_tree(
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
+    if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
+        return tree
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:

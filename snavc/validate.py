@@ -44,7 +44,7 @@ def did_you_mean(word: str, candidates) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def validate(documents: list[Document], catalog: bool = False) -> Validated:
+def validate(documents: list[Document], catalog: bool = False, seal: bool = True) -> Validated:
     """Check every document; return the valid ones as models, and all diagnostics.
 
     ``catalog=True`` checks catalogue documents: no ``at`` (they live at the product)
@@ -57,7 +57,8 @@ def validate(documents: list[Document], catalog: bool = False) -> Validated:
         obj = validate_document(doc, diags, catalog)
         if obj is not None:
             objects.append(obj)
-            doc.seal()  # the model holds the data now
+            if seal:
+                doc.seal()  # the model holds the data now
         elif isinstance(doc.data.get("kind"), str) and isinstance(doc.data.get("id"), str):
             rejected.add((doc.data["kind"], doc.data["id"]))
     return Validated(objects, diags, rejected)
@@ -118,7 +119,7 @@ def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = Fa
         for err in e.errors(include_url=False):
             diags.append(_from_pydantic(doc, model, err))
         return None
-    obj._doc = doc
+    obj.attach(doc)
     _after(obj, doc, diags, catalog)
     return obj if len(diags) == before else None
 

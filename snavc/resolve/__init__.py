@@ -46,17 +46,35 @@ class Resolution:
     lock: LockState | None = None
 
 
-def engine(tree: Tree, lock: LockState | None = None) -> Resolution:
+def effective_of(res: Resolution, kind: str, ident: str) -> dict | None:
+    """The effective configuration of one equipment or user service, resolved on demand
+    when the resolution did not do them all (a query from the snapshot cache)."""
+    table = res.equipment if kind == "Equipment" else res.user_services
+    if ident not in table:
+        obj = res.tree.get(kind, ident)
+        if obj is not None:
+            if kind == "Equipment":
+                found = res.resolver.equipment(obj, res.boxes)
+            else:
+                found = res.resolver.user_service(obj)
+            if found is not None:
+                table[ident] = found
+    return table.get(ident)
+
+
+def engine(tree: Tree, lock: LockState | None = None, checks: bool = True) -> Resolution:
     """The rules engine over ``tree``, shared objects checked, nothing resolved yet."""
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
     walk = DefaultWalk(ctx)
     templates = Templates(ctx)
     boxes = Boxes(ctx)
-    check_groups(ctx)  # C2, C4
-    check_boxes(ctx)  # B3
-    check_templates(ctx)  # T2, T7, T9
-    nodes = check_nodes(ctx, walk)  # P9, P10
+    nodes: dict = {}
+    if checks:  # not for a query over a snapshot known to be clean (snavc.cache)
+        check_groups(ctx)  # C2, C4
+        check_boxes(ctx)  # B3
+        check_templates(ctx)  # T2, T7, T9
+        nodes = check_nodes(ctx, walk)  # P9, P10
     return Resolution(
         tree,
         ctx,

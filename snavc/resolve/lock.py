@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model import OVERRIDABLE
 
@@ -102,6 +103,7 @@ class LockState:
 
     old: Lock | None
     reapply: frozenset[str] = frozenset()
+    loader: Any = None  # reads `old` when first needed (a query may need no lock at all)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     changes: dict[str, str] = field(default_factory=dict)  # service -> its new version
     new: Lock | None = None  # set by finish()
@@ -117,6 +119,8 @@ class LockState:
         ``service`` is the shared base (not mutated); ``values`` the template's current
         values. Returns the service to emit and records the lock entry to keep.
         """
+        if self.loader is not None:
+            self.old, self.loader = self.loader(), None
         known = self._versions.get(id(values))
         if known is None:
             known = self._versions[id(values)] = version_of(template, values)

@@ -27,8 +27,10 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
     """``(kind, ID)`` of everything an equipment, unit service or user service refers to,
     resolved values included (L1 decision)."""
     refs: list[tuple[str, str]] = []
+    from . import effective_of
+
     if kind == "Equipment":
-        eff = res.equipment.get(obj.id)
+        eff = effective_of(res, "Equipment", obj.id)
         refs.append(("Box", obj.box))
         if obj.template:
             refs.append(("EquipmentTemplate", obj.template))
@@ -41,13 +43,13 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
                 refs += _service_refs(s, res)
         return refs
     if kind == "UnitService":
-        eff = res.equipment.get(obj.id)
+        eff = effective_of(res, "Equipment", obj.id)
         refs.append(("Box", obj.box))
         if eff is not None and service in eff["services"]:
             refs += _service_refs(eff["services"][service], res)
         return refs
     if kind == "UserService":
-        eff = res.user_services.get(obj.id)
+        eff = effective_of(res, "UserService", obj.id)
         refs += [("Contact", c) for c in obj.notification.contacts]
         refs += [("ContactGroup", g) for g in obj.notification.groups]
         if eff is not None:

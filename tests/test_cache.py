@@ -1,0 +1,125 @@
+"""The snapshot cache answers queries exactly as a full compile, and is never stale."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from snavc import cache
+from snavc.cli import cli
+from snavc.pipeline import compile_repo, quick_compile
+
+SEED = Path(__file__).resolve().parents[1] / "samples" / "seed"
+
+QUERIES = [
+    ["query", "selectable", "--as", "stephanie", "--at", "client1-site2", "--kind", "box"],
+    ["query", "selectable", "--as", "francois", "--at", "client1", "--kind", "service-template"],
+    ["query", "list", "--at", "client1", "--kind", "contact", "--with-subordinates"],
+    ["query", "can-edit", "--as", "stephanie", "srv-web-01"],  # L3
+    ["query", "can-edit", "--as", "stephanie", "srv-file-02/cpu"],
+    ["query", "can-edit", "--as", "francois", "webshop"],
+    ["explain", "srv-web-01"],
+    ["explain", "webshop"],
+    ["explain", "service-template/cpu", "--at", "client1-site2", "--as", "stephanie"],
+    ["query", "can-edit", "--as", "stephanie", "no-such-thing"],
+]
+
+
+@pytest.fixture
+def seed(tmp_path) -> Path:
+    copy = tmp_path / "seed"
+    shutil.copytree(SEED, copy, ignore=shutil.ignore_patterns(".snavc"))
+    return copy
+
+
+def run(args, repo, monkeypatch, cached: bool):
+    if cached:
+        monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    else:
+        monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    argv = (
+        [*args[:2], str(repo), *args[2:]] if args[0] == "query" else [args[0], str(repo), *args[1:]]
+    )
+    result = CliRunner().invoke(cli, argv)
+    return result.exit_code, result.output
+
+
+def test_a_clean_run_leaves_a_snapshot_that_queries_use(seed, monkeypatch):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    assert quick_compile(seed) is None  # nothing yet
+    result, _ = compile_repo(seed)
+    assert result.ok
+    assert (seed / cache.CACHE_DIR / cache.SNAPSHOT).is_file()
+    assert quick_compile(seed) is not None
+
+
+@pytest.mark.parametrize("args", QUERIES, ids=lambda a: " ".join(a))
+def test_queries_from_the_snapshot_answer_as_a_full_compile(seed, monkeypatch, args):
+    full = run(args, seed, monkeypatch, cached=False)
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    compile_repo(seed)  # leaves the snapshot
+    assert quick_compile(seed) is not None
+    assert run(args, seed, monkeypatch, cached=True) == full
+
+
+def _append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda repo: _append(repo / "clients/client1/contacts.yaml", "# a comment\n"),
+        lambda repo: (repo / "snav.lock").write_text((repo / "snav.lock").read_text() + "\n"),
+        lambda repo: (repo / "new.yaml").write_text("kind: Contact\nid: x\nname: X\nat: partner\n"),
+        lambda repo: (repo / "clients/client2/contacts.yaml").unlink(),
+    ],
+    ids=["edited", "lock", "added", "removed"],
+)
+def test_any_change_of_an_input_invalidates_the_snapshot(seed, monkeypatch, change):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    compile_repo(seed)
+    assert quick_compile(seed) is not None
+    change(seed)
+    assert quick_compile(seed) is None
+
+
+def test_a_repository_with_errors_leaves_no_snapshot(seed, monkeypatch):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    (seed / "bad.yaml").write_text("kind: Contact\nid: x\nat: partner\n")  # no name
+    result, _ = compile_repo(seed)
+    assert not result.ok
+    assert not (seed / cache.CACHE_DIR).exists()
+
+
+def test_a_broken_snapshot_is_ignored(seed, monkeypatch):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    compile_repo(seed)
+    (seed / cache.CACHE_DIR / cache.SNAPSHOT).write_bytes(b"not marshal")
+    assert quick_compile(seed) is None
+    code, output = run(QUERIES[0], seed, monkeypatch, cached=True)
+    assert code == 0 and "box-client1" in output
+
+
+def test_no_cache_means_no_snapshot(seed, monkeypatch):
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    compile_repo(seed)
+    assert not (seed / cache.CACHE_DIR).exists()
+    assert quick_compile(seed) is None
+
+
+def test_the_snapshot_query_loads_one_equipment_only(seed, monkeypatch):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    compile_repo(seed)
+    result, res = quick_compile(seed)
+    assert "Equipment" not in res.tree.objects or not res.tree.objects["Equipment"]
+    from snavc.query import can_edit
+
+    answer = can_edit(res, "stephanie", "srv-web-01")
+    assert not answer["editable"]
+    assert list(res.tree.objects["Equipment"]) == ["srv-web-01"]
+    assert json.dumps(answer)  # plain data
