@@ -34,17 +34,26 @@ class BuildError(Exception):
 
 
 class Build:
-    """A build's effective.json, its object sections parsed lazily, line by line."""
+    """A build's effective.json, read lazily.
+
+    snavc writes one line per object, sorted by ID: object sections stay lines until an
+    object is asked for, and two builds are compared line by line (:func:`changed_keys`),
+    so that 100k unchanged equipment cost a string comparison each. A build reformatted
+    by another tool is read whole instead.
+    """
 
     def __init__(self, text: str, name: str = ""):
         self.name = name
-        self.raw: dict[str, dict[str, str]] = {}
+        self.lines: list[str] = []
+        self.spans: dict[str, tuple[int, int]] = {}  # section -> its object lines
         self.small: dict[str, object] = {}
+        self._raw: dict[str, dict[str, str]] = {}
+        self._indexes: dict[str, dict[str, int]] = {}
         self._parsed: dict[tuple[str, str], object] = {}
         try:
             split = self._split(text)
         except ValueError:  # a build reformatted by a tool (jq, an editor): read it whole
-            self.raw, self.small, split = {}, {}, False
+            self.spans, self.small, split = {}, {}, False
         if not split:
             data = json.loads(text)
             for key, value in data.items():
@@ -56,7 +65,7 @@ class Build:
                     "lock",
                 ):
                     # the compact text snavc writes: the text searches of the impact use it
-                    self.raw[key] = {
+                    self._raw[key] = {
                         k: json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
                         for k, v in value.items()
                     }
@@ -64,42 +73,78 @@ class Build:
                     self.small[key] = value
 
     def _split(self, text: str) -> bool:
-        lines = text.split("\n")
+        lines = self.lines = text.split("\n")
         if not lines or lines[0] != "{":
             return False
-        section = None
-        for line in lines[1:]:
+        i, n = 1, len(lines)
+        while i < n:
+            line = lines[i]
             if not line or line == "}":
+                i += 1
                 continue
-            if section is None:
-                key, _, rest = line.partition(":")
-                name = json.loads(key)
-                if rest == "{":
-                    section = self.raw.setdefault(name, {})
-                else:
-                    self.small[name] = json.loads(rest.rstrip(","))
+            key, _, rest = line.partition(":")
+            name = json.loads(key)
+            if rest != "{":
+                self.small[name] = json.loads(rest[:-1] if rest.endswith(",") else rest)
+                i += 1
                 continue
-            if line in ("}", "},"):
-                section = None
-                continue
-            end = line.index('":') + 1
-            key = line[1 : end - 1] if "\\" not in line[:end] else json.loads(line[:end])
-            section[key] = line[end + 1 : -1] if line[-1] == "," else line[end + 1 :]
+            start = i = i + 1
+            while i < n and lines[i] not in ("}", "},"):
+                i += 1
+            if i >= n:
+                raise ValueError("unterminated section")
+            self.spans[name] = (start, i)
+            i += 1
         return True
+
+    def section_lines(self, section: str) -> list[str]:
+        start, end = self.spans.get(section, (0, 0))
+        return self.lines[start:end]
+
+    def raw(self, section: str) -> dict[str, str]:
+        """``ID -> JSON text`` of a section's objects (built on first use)."""
+        found = self._raw.get(section)
+        if found is None:
+            found = self._raw[section] = dict(_entry(line) for line in self.section_lines(section))
+        return found
+
+    def entries(self, section: str):
+        """``(ID, line)`` of a section's objects, without building the index (the line is
+        ``"ID":{...}``, what a text search needs)."""
+        if section in self.spans:
+            for line in self.section_lines(section):
+                yield _key(line), line
+        else:
+            yield from self.raw(section).items()
+
+    def _index(self, section: str) -> dict[str, int]:
+        """``ID -> line number`` of a section written by snavc (keys only: cheap)."""
+        found = self._indexes.get(section)
+        if found is None:
+            start, end = self.spans[section]
+            found = self._indexes[section] = {_key(self.lines[i]): i for i in range(start, end)}
+        return found
 
     def get(self, section: str, key: str):
         found = self._parsed.get((section, key))
-        if found is None and key in self.raw.get(section, {}):
-            found = self._parsed[(section, key)] = json.loads(self.raw[section][key])
+        if found is None:
+            if section in self.spans and section not in self._raw:
+                at = self._index(section).get(key)
+                text = _entry(self.lines[at])[1] if at is not None else None
+            else:
+                text = self.raw(section).get(key)
+            if text is not None:
+                found = self._parsed[(section, key)] = json.loads(text)
         return found
 
     def keys(self, section: str) -> set[str]:
-        return set(self.raw.get(section, {}))
+        if section in self.spans and section not in self._raw:
+            return set(self._index(section))
+        return set(self.raw(section))
 
     def attach_origins(self, text: str) -> None:
         """The ``services`` table of origins.json, lazily like the object sections."""
-        other = Build(text)
-        self.raw["origins"] = other.raw.get("services", {})
+        self._raw["origins"] = Build(text).raw("services")
 
     def table(self, name: str) -> dict:
         """A whole small section (``inputs``, ``lock``), parsed."""
@@ -109,8 +154,52 @@ class Build:
             k: v[1:-1]
             if v[:1] == '"' and "\\" not in v
             else json.loads(v)  # a hash: no need to parse
-            for k, v in self.raw.get(name, {}).items()
+            for k, v in self.raw(name).items()
         }
+
+
+def _key(line: str) -> str:
+    end = line.index('":') + 1
+    return line[1 : end - 1] if "\\" not in line[:end] else json.loads(line[:end])
+
+
+def _entry(line: str) -> tuple[str, str]:
+    end = line.index('":') + 1
+    key = line[1 : end - 1] if "\\" not in line[:end] else json.loads(line[:end])
+    return key, line[end + 1 : -1] if line[-1] == "," else line[end + 1 :]
+
+
+def changed_keys(old: Build, new: Build, section: str) -> list[str]:
+    """IDs of the objects of ``section`` whose text differs between two builds, sorted.
+
+    Both builds list objects sorted by ID, one per line: a merge of the two lists, most
+    lines equal at a glance (a trailing comma aside).
+    """
+    if section not in old.spans or section not in new.spans:
+        a, b = old.raw(section), new.raw(section)
+        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    la, lb = old.section_lines(section), new.section_lines(section)
+    out: list[str] = []
+    i = j = 0
+    while i < len(la) and j < len(lb):
+        x, y = la[i], lb[j]
+        if x == y or (len(x) - len(y) in (1, -1) and (x[:-1] == y or x == y[:-1])):
+            i += 1
+            j += 1
+            continue
+        kx, ky = _key(x), _key(y)
+        if kx == ky:
+            out.append(kx)
+            i += 1
+            j += 1
+        elif kx < ky:
+            out.append(kx)
+            i += 1
+        else:
+            out.append(ky)
+            j += 1
+    out += [_key(x) for x in la[i:]] + [_key(y) for y in lb[j:]]
+    return out
 
 
 def read_build(folder: str | Path) -> Build:
@@ -230,10 +319,7 @@ def diff(old: Build, new: Build, check_modes: bool = True) -> Report:
     unless ``check_modes`` is false, M3 (``plan`` checks it on the trees, with positions)."""
     report = Report(base=old.name, head=new.name)
     for section, kind in SECTIONS.items():
-        for key in sorted(old.keys(section) | new.keys(section)):
-            a, b = old.raw.get(section, {}).get(key), new.raw.get(section, {}).get(key)
-            if a == b:
-                continue  # same text, same object: the fast path
+        for key in changed_keys(old, new, section):
             _object_changes(report, old, new, section, kind, key)
     _impact(report, old, new)
     for c in report.changes:
@@ -259,9 +345,7 @@ def mode_changes(old: Build, new: Build) -> list[dict]:
             n for n in old.keys("nodes") if (old.get("nodes", n) or {}).get("parent") == client
         ]
         needles = {f'"at":"{n}"' for n in scope}
-        count = sum(
-            1 for raw in old.raw.get("equipment", {}).values() if any(x in raw for x in needles)
-        )
+        count = sum(1 for _, line in old.entries("equipment") if any(x in line for x in needles))
         crm = [n for n in sorted(scope) if (old.get("nodes", n) or {}).get("crm_ref")]
         reasons = ([f"{count} equipment on it or its sites"] if count else []) + (
             [f"a CRM reference (crm_ref) on {', '.join(crm)}"] if crm else []
@@ -471,7 +555,7 @@ def _origin_keys(build: Build, key: str) -> set[str]:
     """The unit service origins whose values depend on input ``key``."""
     return {
         okey
-        for okey, raw in build.raw.get("origins", {}).items()
+        for okey, raw in build.raw("origins").items()
         if key in raw and key in (build.get("origins", okey) or {}).get("inputs", ())
     }
 
@@ -493,7 +577,7 @@ def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]
         out[key] = _no_users()
         if label in ("equipment", "user-service"):
             section = "equipment" if label == "equipment" else "user_services"
-            if ident in build.raw.get(section, {}):
+            if build.get(section, ident) is not None:
                 out[key][label].add(ident)
             continue
         if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
@@ -508,7 +592,7 @@ def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]
         "|".join(sorted((re.escape(f'"{i}"') for i in wanted), key=len, reverse=True))
     )
     for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
-        for oid, raw in build.raw.get(section, {}).items():
+        for oid, raw in build.entries(section):
             via_origin = (
                 {k for m in _ORIGIN.findall(raw) for k in by_origin.get(m, ())}
                 if by_origin
@@ -539,7 +623,7 @@ def _locked_services(build: Build, key: str) -> int:
     """Unit services that input ``key`` reaches but that keep their locked values (T5)."""
     okeys = _origin_keys(build, key)
     count = 0
-    for oid, raw in build.raw.get("equipment", {}).items():
+    for oid, raw in build.entries("equipment"):
         if '"locked"' not in raw:
             continue
         for service in ((build.get("equipment", oid) or {}).get("services") or {}).values():

@@ -112,21 +112,27 @@ def run(sizes: list[int], root: Path, report: Path) -> str:
         out2 = root / f"build-{n}-changed"
         timed([*snavc, "build", str(other), "-o", str(out2)])
         measures["diff (1% changed)"] = timed([*snavc, "diff", str(out), str(out2)])
-        measures["query selectable"] = timed(
-            [
-                *snavc,
-                "query",
-                "selectable",
-                str(path),
-                "--as",
-                "p0-admin",
-                "--at",
-                "p0-c00000-s00",
-                "--kind",
-                "box",
-            ]
+        query = [
+            *snavc,
+            "query",
+            "selectable",
+            str(path),
+            "--as",
+            "p0-admin",
+            "--at",
+            "p0-c00000-s00",
+            "--kind",
+            "box",
+        ]
+        shutil.rmtree(cache, ignore_errors=True)
+        measures["query selectable (no snapshot)"] = timed(query)
+        measures["query selectable (snapshot)"] = timed(query)
+        measures["explain one equipment (snapshot)"] = timed(
+            [*snavc, "explain", str(path), "eq-000000"]
         )
-        measures["explain (one equipment)"] = timed([*snavc, "explain", str(path), "eq-000000"])
+        measures["can-edit one equipment (snapshot)"] = timed(
+            [*snavc, "query", "can-edit", str(path), "--as", "p0-c00000-operator", "eq-000009"]
+        )
         shutil.rmtree(other, ignore_errors=True)
         rows.append((n, files, mb, base, measures))
         print(
