@@ -49,6 +49,7 @@ class Build:
         self.small: dict[str, object] = {}
         self._raw: dict[str, dict[str, str]] = {}
         self._indexes: dict[str, dict[str, int]] = {}
+        self._locked: dict[str, int] | None = None
         self._parsed: dict[tuple[str, str], object] = {}
         try:
             split = self._split(text)
@@ -108,14 +109,12 @@ class Build:
             found = self._raw[section] = dict(_entry(line) for line in self.section_lines(section))
         return found
 
-    def entries(self, section: str):
-        """``(ID, line)`` of a section's objects, without building the index (the line is
-        ``"ID":{...}``, what a text search needs)."""
+    def texts(self, section: str) -> list[str]:
+        """The text of a section's objects, for text searches (``"ID":{...}`` lines, or
+        the objects' JSON for a reformatted build); :func:`key_of` gives the ID."""
         if section in self.spans:
-            for line in self.section_lines(section):
-                yield _key(line), line
-        else:
-            yield from self.raw(section).items()
+            return self.section_lines(section)
+        return [f"{json.dumps(k)}:{v}" for k, v in self.raw(section).items()]
 
     def _index(self, section: str) -> dict[str, int]:
         """``ID -> line number`` of a section written by snavc (keys only: cheap)."""
@@ -142,6 +141,29 @@ class Build:
             return set(self._index(section))
         return set(self.raw(section))
 
+    def locked_by_origin(self) -> dict[str, int]:
+        """``origin -> number of unit services that keep locked values`` (one pass)."""
+        if self._locked is None:
+            self._locked = {}
+            for line in self.section_lines("equipment") if "equipment" in self.spans else ():
+                if '"locked"' not in line:
+                    continue
+                for service in (
+                    (self.get("equipment", _key(line)) or {}).get("services") or {}
+                ).values():
+                    if "locked" in service:
+                        origin = service.get("origin")
+                        self._locked[origin] = self._locked.get(origin, 0) + 1
+            if "equipment" not in self.spans:
+                for oid in self.raw("equipment"):
+                    for service in (
+                        (self.get("equipment", oid) or {}).get("services") or {}
+                    ).values():
+                        if "locked" in service:
+                            origin = service.get("origin")
+                            self._locked[origin] = self._locked.get(origin, 0) + 1
+        return self._locked
+
     def attach_origins(self, text: str) -> None:
         """The ``services`` table of origins.json, lazily like the object sections."""
         self._raw["origins"] = Build(text).raw("services")
@@ -156,6 +178,11 @@ class Build:
             else json.loads(v)  # a hash: no need to parse
             for k, v in self.raw(name).items()
         }
+
+
+def key_of(line: str) -> str:
+    """The ID of an object line ``"ID":{...}``."""
+    return _key(line)
 
 
 def _key(line: str) -> str:
@@ -271,7 +298,31 @@ def _clean_service(service: dict) -> dict:
 
 
 def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
-    """``(path, old, new)`` per changed field; a list changes as a whole."""
+    """``(path, old, new)`` per changed field; a list changes as a whole.
+
+    A flat object (a unit service: scalars and lists) is compared key by key; nested ones
+    go through deepdiff. Same answer either way (a test checks it); deepdiff costs a
+    millisecond and a half an object, which 1 % of a million unit services would feel.
+    """
+    if not any(isinstance(v, dict) for v in (*old.values(), *new.values())):
+        return [
+            (k, old.get(k), new.get(k))
+            for k in sorted(set(old) | set(new))
+            if k not in old or k not in new or not _same(old[k], new[k])
+        ]
+    return _deep_field_changes(old, new)
+
+
+def _same(a, b) -> bool:
+    """Equal as JSON values: ``true`` is not ``1``, ``1`` is not ``1.0``."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _deep_field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
     from deepdiff import DeepDiff  # only when objects differ: it takes 0.15 s to import
 
     out: dict[str, tuple] = {}
@@ -345,7 +396,7 @@ def mode_changes(old: Build, new: Build) -> list[dict]:
             n for n in old.keys("nodes") if (old.get("nodes", n) or {}).get("parent") == client
         ]
         needles = {f'"at":"{n}"' for n in scope}
-        count = sum(1 for _, line in old.entries("equipment") if any(x in line for x in needles))
+        count = sum(1 for line in old.texts("equipment") if any(x in line for x in needles))
         crm = [n for n in sorted(scope) if (old.get("nodes", n) or {}).get("crm_ref")]
         reasons = ([f"{count} equipment on it or its sites"] if count else []) + (
             [f"a CRM reference (crm_ref) on {', '.join(crm)}"] if crm else []
@@ -401,6 +452,8 @@ def _object_changes(
             elif sa[name] != sb[name]:
                 for path, x, y in _field_changes(sa[name], sb[name]):
                     _change(report, old, new, "changed", "unit-service", sid, node, path, x, y)
+    if a == b:  # only its unit services changed (the values' types are fixed per field)
+        return
     for path, x, y in _field_changes(a, b):
         if path == "at" and section == "equipment":
             continue  # reported as the move
@@ -467,10 +520,9 @@ def _change_inputs(old: Build, new: Build, c: dict) -> set[str]:
 
 def _impact(report: Report, old: Build, new: Build) -> None:
     """For each changed input object, the effective objects it changed (and T5's lock)."""
-    hashes_old, hashes_new = old.table("inputs"), new.table("inputs")
     changed = {}
-    for key in sorted(set(hashes_old) | set(hashes_new)):
-        a, b = hashes_old.get(key), hashes_new.get(key)
+    for key in changed_keys(old, new, "inputs"):  # line by line, like the objects
+        a, b = old.get("inputs", key), new.get("inputs", key)
         if a != b:
             changed[key] = "added" if a is None else "removed" if b is None else "changed"
     if not changed:
@@ -540,7 +592,6 @@ def _dependencies(build: Build, section: str, key: str) -> set[str]:
     return deps
 
 
-_ORIGIN = re.compile(r'"origin":"([^"]+)"')
 DEPENDED_ON = (
     "box",
     "contact",
@@ -588,19 +639,29 @@ def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]
                 by_origin.setdefault(okey, set()).add(key)
     if not wanted:
         return out
+    origins = (
+        re.compile(
+            '"origin":"('
+            + "|".join(re.escape(o) for o in sorted(by_origin, key=len, reverse=True))
+            + ')"'
+        )
+        if by_origin
+        else None
+    )
     needles = re.compile(
         "|".join(sorted((re.escape(f'"{i}"') for i in wanted), key=len, reverse=True))
     )
     for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
-        for oid, raw in build.entries(section):
+        for raw in build.texts(section):
             via_origin = (
-                {k for m in _ORIGIN.findall(raw) for k in by_origin.get(m, ())}
-                if by_origin
+                {k for m in origins.findall(raw) for k in by_origin.get(m, ())}
+                if origins
                 else set()
             )
             named = {k for m in needles.findall(raw) for k in wanted.get(m[1:-1], ())}
             if not via_origin and not named:
                 continue
+            oid = key_of(raw)
             deps = _dependencies(build, section, oid)
             obj = build.get(section, oid) or {}
             for key in named | via_origin:
@@ -621,15 +682,8 @@ def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]
 
 def _locked_services(build: Build, key: str) -> int:
     """Unit services that input ``key`` reaches but that keep their locked values (T5)."""
-    okeys = _origin_keys(build, key)
-    count = 0
-    for oid, raw in build.entries("equipment"):
-        if '"locked"' not in raw:
-            continue
-        for service in ((build.get("equipment", oid) or {}).get("services") or {}).values():
-            if "locked" in service and service.get("origin") in okeys:
-                count += 1
-    return count
+    locked = build.locked_by_origin()
+    return sum(locked.get(okey, 0) for okey in _origin_keys(build, key))
 
 
 def _new_services(report: Report, template: str) -> int:

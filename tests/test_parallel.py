@@ -42,3 +42,19 @@ def test_parallel_build_gives_the_same_effective_configuration(estate, monkeypat
     monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
     result, res = compile_repo(estate)
     assert (dumps(effective(res)), [d.to_json() for d in result.diagnostics]) == sequential
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"a": 1, "b": [1, 2], "c": "x"}, {"a": 2, "b": [1, 3], "d": None}),
+        ({"criticality": 3, "check_period": "24x7"}, {"criticality": 3, "check_period": "office"}),
+        ({"x": [1]}, {"x": [1]}),
+        ({"a": True}, {"a": 1}),
+    ],
+)
+def test_flat_field_changes_agree_with_deepdiff(old, new):
+    """diff compares flat objects (unit services) without deepdiff: same answer."""
+    from snavc.diff import _deep_field_changes, _field_changes
+
+    assert _field_changes(old, new) == _deep_field_changes(old, new)
