@@ -305,7 +305,7 @@ def _print_items(items: list[dict], fmt: str) -> None:
     extra = [
         k
         for k in ("type", "section", "default_for", "shared", "enabled", "selectable")
-        if k in items[0]
+        if any(k in i for i in items)
     ]
     cols = ["id", "defined_at", "editor", *extra]
     rows = [[_cell(i.get(c)) for c in cols] for i in items]

@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import cache
@@ -223,7 +223,7 @@ def read_lock(repo: Path, diags: list[Diagnostic]):
     from .resolve.lock import LOCK_FILE, Lock
 
     data, more = read_json(Path(repo) / LOCK_FILE, LOCK_FILE, "SNV112", LOCK_FILE)
-    diags.extend(more)
+    diags.extend(replace(d, rule="T5") for d in more)
     if data is None:
         return None
     try:
@@ -408,8 +408,8 @@ def build(
             writer.abort()
             return Built(result, res, "lock")
         writer.finish(effective(res, inputs), result.diagnostics, origins(res))
-        save_snapshot(result)
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
+        save_snapshot(result)  # after the lock: the snapshot is keyed by it too
         timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed)

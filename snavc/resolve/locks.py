@@ -114,7 +114,7 @@ def can_edit(
     if permission is not None and permission not in permissions:
         reasons.append(
             _reason(
-                "V1", f"user '{user.id}' has role '{user.role}', which does not grant {permission}"
+                "V1a", f"user '{user.id}' has role '{user.role}', which does not grant {permission}"
             )
         )
     top = scope.top(home, node)

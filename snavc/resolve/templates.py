@@ -170,12 +170,10 @@ def _outside_why(at: Node | None, top: Node, node: Node) -> str:
     if at is None:
         return "outside the tree"
     if not at.is_ancestor_or_self(node):
-        return f"skipped: '{at.id}' is not on the path to '{node.id}' (V4)"
+        return f"'{at.id}' is not on the path to '{node.id}' (V4)"
     if at.kind == "partner" and node.mode == "resale":
-        return "skipped: the client is in resale mode, the partner's overrides do not reach it (V2, T3)"
-    return (
-        f"skipped: '{at.id}' is above the top of the configuring user's scope, '{top.id}' (V2, T3)"
-    )
+        return "the client is in resale mode, the partner's overrides do not reach it (V2, T3)"
+    return f"'{at.id}' is above the top of the configuring user's scope, '{top.id}' (V2, T3)"
 
 
 def check_configurers(ctx: Context) -> None:

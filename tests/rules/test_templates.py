@@ -355,11 +355,11 @@ def test_T3_explain_template_for_a_user(tpl):
     ]
     by_node = {s["node"]: s for s in steps if s.get("step") == "override"}
     assert by_node["partner"]["why"] == (
-        "skipped: 'partner' is above the top of the configuring user's scope, 'client1' (V2, T3)"
+        "'partner' is above the top of the configuring user's scope, 'client1' (V2, T3)"
     )
     assert (
         by_node["client1-site1"]["why"]
-        == "skipped: 'client1-site1' is not on the path to 'client1-site2' (V4)"
+        == "'client1-site1' is not on the path to 'client1-site2' (V4)"
     )
 
 
