@@ -112,6 +112,18 @@ Percent = Annotated[
 Seconds = Annotated[int, Field(ge=1, description="seconds")]
 
 
+class TemplateFields(BaseModel):
+    """The five fields of rule T2 (``OVERRIDABLE``): set by service templates, overrides
+    and unit services."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    criticality: Criticality | None = None
+    availability_target: Percent | None = None
+    availability_period: ID | None = None
+    check_period: ID | None = None
+    check_interval: Seconds | None = None
+
+
 class Obj(BaseModel):
     """Base of every document model: strict, closed, and remembers its document."""
 
@@ -196,30 +208,20 @@ class TimePeriod(Obj):
     default_for: list[Aspect] = []
 
 
-class ServiceTemplate(Obj):
+class ServiceTemplate(Obj, TemplateFields):
     kind: Literal["ServiceTemplate"]
     id: ID
     name: str | None = None
     at: ID | None = None
     duplicate_of: ID | None = None
     configured_by: ID | None = None
-    criticality: Criticality | None = None
-    availability_target: Percent | None = None
-    availability_period: ID | None = None
-    check_period: ID | None = None
-    check_interval: Seconds | None = None
 
 
-class ServiceTemplateOverride(Obj):
+class ServiceTemplateOverride(Obj, TemplateFields):
     kind: Literal["ServiceTemplateOverride"]
     template: ID
     at: ID | None = None
     configured_by: ID | None = None
-    criticality: Criticality | None = None
-    availability_target: Percent | None = None
-    availability_period: ID | None = None
-    check_period: ID | None = None
-    check_interval: Seconds | None = None
 
 
 class EquipmentTemplate(Obj):
@@ -274,17 +276,11 @@ class Notification(BaseModel):
     groups: list[ID] = []
 
 
-class UnitService(BaseModel):
+class UnitService(TemplateFields):
     """A unit service declared on an equipment, beyond its template's (T9)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
     name: ID | None = None
     template: ID
-    criticality: Criticality | None = None
-    availability_target: Percent | None = None
-    availability_period: ID | None = None
-    check_period: ID | None = None
-    check_interval: Seconds | None = None
     notification_period: ID | None = None
 
 
