@@ -111,7 +111,14 @@ def _write(root: Path, nodes, homes, objects, equipment) -> None:
 
 
 # The line of each reference in an equipment file written by _equipment().
-LINES = {"Box": 4, "MonitoringAccount": 6, "Contact": 8, "ContactGroup": 9, "EquipmentTemplate": 10, "TimePeriod": 11}
+LINES = {
+    "Box": 4,
+    "MonitoringAccount": 6,
+    "Contact": 8,
+    "ContactGroup": 9,
+    "EquipmentTemplate": 10,
+    "TimePeriod": 11,
+}
 CODES = {"SNV403", "SNV404", "SNV410", "SNV411", "SNV412"}
 
 

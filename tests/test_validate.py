@@ -465,8 +465,7 @@ def test_overlap_within_a_day(make_repo):
     d = only(make_repo(period('["08:00-12:00", "11:00-13:00"]')))
     assert where(d) == ("SNV207", None, "periods.yaml", 5, 27)
     assert (
-        d.message
-        == "TimePeriod \'hours\': time range \'11:00-13:00\' overlaps \'08:00-12:00\' on monday"
+        d.message == "TimePeriod 'hours': time range '11:00-13:00' overlaps '08:00-12:00' on monday"
     )
     assert [(r.file, r.line, r.column, r.message) for r in d.related] == [
         ("periods.yaml", 5, 12, "overlapped range")
@@ -481,15 +480,15 @@ def test_overlap_is_found_whatever_the_order(make_repo):
     found = sorted((d.message, [(r.line, r.column) for r in d.related]) for d in diags)
     assert found == [
         (
-            "TimePeriod \'hours\': time range \'09:00-10:00\' overlaps \'08:00-12:00\' on monday",
+            "TimePeriod 'hours': time range '09:00-10:00' overlaps '08:00-12:00' on monday",
             [(5, 27)],
         ),
         (
-            "TimePeriod \'hours\': time range \'11:00-15:00\' overlaps \'08:00-12:00\' on monday",
+            "TimePeriod 'hours': time range '11:00-15:00' overlaps '08:00-12:00' on monday",
             [(5, 27)],
         ),
         (
-            "TimePeriod \'hours\': time range \'14:00-18:00\' overlaps \'11:00-15:00\' on monday",
+            "TimePeriod 'hours': time range '14:00-18:00' overlaps '11:00-15:00' on monday",
             [(5, 57)],
         ),
     ]
