@@ -130,7 +130,7 @@ def validate(repo: Path, fmt: str, loader: str):
       snavc validate --format json . > diagnostics.json
       snavc validate --format github .     # annotations in a GitHub Actions job
     """
-    result, _ = compile_repo(repo, backend=loader)
+    result, _ = compile_repo(repo, backend=loader, keep=False)
     emit_diagnostics(result.diagnostics, fmt, repo)
     sys.exit(0 if result.ok else 1)
 

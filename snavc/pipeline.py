@@ -247,6 +247,7 @@ def compile_repo(
     reapply=(),
     use_lock: bool = True,
     snapshot: bool = True,
+    keep: bool = True,
 ):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
@@ -255,14 +256,16 @@ def compile_repo(
     ``(result, resolution)``; ``resolution`` is None when the repository could not be
     linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
     cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
-    as it is.
+    as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``).
     """
     with gc_paused():
-        return _compile(Path(repo), backend, reapply, use_lock, snapshot)
+        return _compile(Path(repo), backend, reapply, use_lock, snapshot, keep)
 
 
-def _compile(repo: Path, backend: str, reapply, use_lock: bool, snapshot: bool = True):
-    from .resolve import resolve
+def _compile(
+    repo: Path, backend: str, reapply, use_lock: bool, snapshot: bool = True, keep: bool = True
+):
+    from .resolve import engine, resolve_all
     from .resolve.lock import LockState
 
     result = _check(repo, backend)
@@ -273,7 +276,11 @@ def _compile(repo: Path, backend: str, reapply, use_lock: bool, snapshot: bool =
         if use_lock
         else None
     )
-    res = resolve(result.tree, lock)
+    res = engine(result.tree, lock)
+    if keep:
+        resolve_all(res)
+    else:  # validate: every rule runs, nothing is kept (memory)
+        resolve_all(res, lambda _id, _effective: None, consume=True)
     result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
     if snapshot:
         save_snapshot(result)
