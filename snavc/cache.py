@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from .load import content_hash
 from .version import __version__
 
 CACHE_DIR = ".snavc"
-SNAPSHOT = "snapshot.marshal"
+SNAPSHOT = "snapshot.marshal"  # the configuration documents
+LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is; unit service names
 FORMAT = 1
 LEAF_KINDS = ("Equipment", "UserService")
 
@@ -50,26 +52,45 @@ def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, s
 
 
 def lock_hash(root: Path, into: dict[str, str]) -> None:
+    """The lock by size and modification time (ns): it is 40 MB at 100k equipment, only
+    snavc rewrites it, and reading it is what a query avoids."""
     path = root / "snav.lock"
-    into["snav.lock"] = content_hash(path.read_bytes()) if path.is_file() else "none"
+    try:
+        st = path.stat()
+        into["snav.lock"] = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        into["snav.lock"] = "none"
 
 
-def write(root: Path, key: str, payload: dict) -> bool:
-    """Store a snapshot; False (nothing written) when the repository is not writable."""
+def write(root: Path, key: str, config: list, leaves: dict, unit_services: dict) -> bool:
+    """Store a snapshot; False (nothing written) when the repository is not writable.
+
+    Two files under one key: the configuration (every query) and the equipment index
+    (only a query about an equipment or user service reads it).
+    """
     folder = root / CACHE_DIR
     try:
         folder.mkdir(exist_ok=True)
-        tmp = folder / f".{SNAPSHOT}.{os.getpid()}"
-        tmp.write_bytes(marshal.dumps({"key": key, **payload}))
-        os.replace(tmp, folder / SNAPSHOT)
+        for old in folder.glob(LEAVES.format(key="*")):
+            old.unlink()
+        # the index first, named by its key: a valid snapshot always has its index
+        for name, payload in (
+            (LEAVES.format(key=key), {"leaves": leaves, "unit_services": unit_services}),
+            (SNAPSHOT, {"config": config}),
+        ):
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.write_bytes(marshal.dumps({"key": key, **payload}))
+            os.replace(tmp, folder / name)
     except OSError:
         return False  # a read-only checkout: queries will compile in full
     return True
 
 
-def read(root: Path, key: str) -> dict | None:
-    """The snapshot made from exactly these inputs, or None."""
-    path = root / CACHE_DIR / SNAPSHOT
+def read(root: Path, key: str, name: str = SNAPSHOT) -> dict | None:
+    """The snapshot file made from exactly these inputs, or None."""
+    if name == SNAPSHOT and not (root / CACHE_DIR / LEAVES.format(key=key)).is_file():
+        return None  # its equipment index is gone: not a usable snapshot
+    path = root / CACHE_DIR / name.format(key=key)
     try:
         data = marshal.loads(path.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
@@ -77,3 +98,24 @@ def read(root: Path, key: str) -> dict | None:
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     return data
+
+
+class Lazy(Mapping):
+    """A mapping read from the snapshot's equipment index on first use."""
+
+    def __init__(self, load):
+        self._load, self._data = load, None
+
+    def _get(self) -> dict:
+        if self._data is None:
+            self._data = self._load()
+        return self._data
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())

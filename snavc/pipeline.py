@@ -297,11 +297,9 @@ def save_snapshot(result: Result) -> None:
     cache.write(
         root,
         cache.fingerprint(hashes),
-        {
-            "config": result.snapshot["config"],
-            "leaves": result.snapshot["leaves"],
-            "unit_services": result.tree.unit_services,
-        },
+        result.snapshot["config"],
+        result.snapshot["leaves"],
+        result.tree.unit_services,
     )
 
 
@@ -333,7 +331,8 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         except OSError:
             return None
         cache.lock_hash(root, hashes)
-        snap = cache.read(root, cache.fingerprint(hashes))
+        key = cache.fingerprint(hashes)
+        snap = cache.read(root, key)
         if snap is None or dg.has_errors(diags + more):
             return None
         docs = [Document(*t) for t in snap["config"]]
@@ -342,8 +341,11 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         tree = build_tree(list(settings_objs) + checked.objects, catalog.objects, checks=False)
         if dg.has_errors(checked.diagnostics + catalog.diagnostics + tree.diagnostics):
             return None  # cannot happen with an unchanged snapshot; compile in full to say why
-        tree.unit_services = snap["unit_services"]
-        tree.leaf_index = snap["leaves"]
+        index = cache.Lazy(
+            lambda: cache.read(root, key, cache.LEAVES) or {"leaves": {}, "unit_services": {}}
+        )
+        tree.leaf_index = cache.Lazy(lambda: index["leaves"])
+        tree.unit_services = cache.Lazy(lambda: index["unit_services"])
 
         def load_leaf(kind: str, ident: str):
             found, _ = load_file(
