@@ -3,10 +3,12 @@
 A run that compiles a repository without error leaves in ``REPO/.snavc/`` a snapshot of
 its configuration documents (everything but equipment and user services: the few tens
 of thousands of objects scope and rules are made of), where each equipment and user
-service is defined, and the unit service names of each equipment. The snapshot is keyed
-by the content hash of every file it was made from (the YAML files, the catalogue,
-``snav.lock``) and by snavc's version: a query first hashes the files again and uses the
-snapshot only when every byte is the same, so it is never stale. It is safe to delete.
+service is defined, and the unit service names of each equipment (a second file, read
+only when a query is about one of them). The snapshot is keyed by the content hash of
+every YAML file it was made from (the repository's and the catalogue's), by the size and
+modification time of ``snav.lock`` (which only snavc rewrites) and by snavc's version: a
+query first hashes the files again and uses the snapshot only when every byte is the
+same, so it is never stale. It is safe to delete.
 
 With a snapshot, ``query`` and ``explain`` validate and link the configuration objects
 only, and read the one equipment they are about from its own file: on a 100k-equipment
