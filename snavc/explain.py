@@ -165,13 +165,16 @@ def _periods(res: Resolution, obj, top, node) -> list[dict]:
                 )
             )
             continue
-        steps: list = []
-        found = res.walk.walk(aspect, top, node, steps)
-        where = None
-        if found is not None:
-            where = res.resolver.default_origin(found)
-        fields.append(_field(f"periods.{aspect}", found[0] if found else None, where, steps))
+        fields.append(_walked(res, f"periods.{aspect}", aspect, top, node))
     return fields
+
+
+def _walked(res: Resolution, path: str, aspect: str, top, node) -> dict:
+    """A period from the default walk (P3-P5), with every step of the walk."""
+    steps: list = []
+    found = res.walk.walk(aspect, top, node, steps)
+    where = res.resolver.default_origin(found) if found is not None else None
+    return _field(path, found[0] if found else None, where, steps)
 
 
 def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool) -> list[dict]:
@@ -212,12 +215,7 @@ def _node(res: Resolution, node) -> dict:
     top = cut_point(node)
     fields = []
     for aspect in ASPECTS:
-        steps: list = []
-        found = res.walk.walk(aspect, top, node, steps)
-        where = None
-        if found is not None:
-            where = res.resolver.default_origin(found)
-        fields.append(_field(f"defaults.{aspect}", found[0] if found else None, where, steps))
+        fields.append(_walked(res, f"defaults.{aspect}", aspect, top, node))
     return {
         "object": node.id,
         "kind": "node",

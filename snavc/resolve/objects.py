@@ -169,10 +169,7 @@ class Resolver:
             "template": eq.template,
             "accounts": sorted(set(eq.accounts)),
             "periods": periods,
-            "notification": {
-                "contacts": sorted(set(eq.notification.contacts)),
-                "groups": sorted(set(eq.notification.groups)),
-            },
+            "notification": _notification(eq),
             "services": services,
         }
 
@@ -390,8 +387,13 @@ class Resolver:
             "configured_by": user.id,
             "members": sorted(set(us.members)),
             "periods": periods,
-            "notification": {
-                "contacts": sorted(set(us.notification.contacts)),
-                "groups": sorted(set(us.notification.groups)),
-            },
+            "notification": _notification(us),
         }
+
+
+def _notification(obj) -> dict:
+    """The notification policy, its lists sorted: their order in YAML means nothing."""
+    return {
+        "contacts": sorted(set(obj.notification.contacts)),
+        "groups": sorted(set(obj.notification.groups)),
+    }
