@@ -178,7 +178,7 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
             if link and not Path(os.path.realpath(p)).is_relative_to(root):
                 diags.append(_outside(root, Path(p)))
                 continue
-            found.append((os.path.relpath(p, top).replace(os.sep, "/"), p, link))
+            found.append((p[len(top) + 1 :].replace(os.sep, "/"), p, link))  # p is below top
     # Symbolic links to folders inside the repository are not walked (os.walk does not
     # follow them): what they point at is walked under its own path. A linked file is
     # read once, under its own path when that is found too, else under the link's.

@@ -116,7 +116,7 @@ class TemplateFields(BaseModel):
     """The five fields of rule T2 (``OVERRIDABLE``): set by service templates, overrides
     and unit services."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     criticality: Criticality | None = None
     availability_target: Percent | None = None
     availability_period: ID | None = None
@@ -127,7 +127,7 @@ class TemplateFields(BaseModel):
 class Obj(BaseModel):
     """Base of every document model: strict, closed, and remembers its document."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=False, defer_build=True)
 
     # The document is kept beside the fields, in the instance's __dict__ under a name no
     # field can have: a pydantic private attribute costs a hook on every validation
@@ -262,7 +262,7 @@ class User(Obj):
 class Periods(BaseModel):
     """Explicit periods per aspect (P3-P7); a missing aspect takes the default walk."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     check: ID | None = None
     notification: ID | None = None
     availability: ID | None = None
@@ -271,7 +271,7 @@ class Periods(BaseModel):
 class Notification(BaseModel):
     """Notification policy: contacts and contact groups (C1-C3)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     contacts: list[ID] = []
     groups: list[ID] = []
 
