@@ -3,8 +3,7 @@
 A run that compiles a repository without error leaves in ``REPO/.snavc/`` a snapshot of
 its configuration documents (everything but equipment and user services: the few tens
 of thousands of objects scope and rules are made of), where each equipment and user
-service is defined, and the unit service names of each equipment (a second file, read
-only when a query is about one of them). The snapshot is keyed by the content hash of
+service is defined (a second file, read only when a query is about one of them). The snapshot is keyed by the content hash of
 every YAML file it was made from (the repository's and the catalogue's), by the size and
 modification time of ``snav.lock`` (which only snavc rewrites) and by snavc's version: a
 query first hashes the files again and uses the snapshot only when every byte is the
@@ -29,7 +28,7 @@ from .version import __version__
 
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
-LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is; unit service names
+LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
 FORMAT = 1
 LEAF_KINDS = ("Equipment", "UserService")
 
@@ -64,7 +63,7 @@ def lock_hash(root: Path, into: dict[str, str]) -> None:
         into["snav.lock"] = "none"
 
 
-def write(root: Path, key: str, config: list, leaves: dict, unit_services: dict) -> bool:
+def write(root: Path, key: str, config: list, leaves: dict) -> bool:
     """Store a snapshot; False (nothing written) when the repository is not writable.
 
     Two files under one key: the configuration (every query) and the equipment index
@@ -77,7 +76,7 @@ def write(root: Path, key: str, config: list, leaves: dict, unit_services: dict)
             old.unlink()
         # the index first, named by its key: a valid snapshot always has its index
         for name, payload in (
-            (LEAVES.format(key=key), {"leaves": leaves, "unit_services": unit_services}),
+            (LEAVES.format(key=key), {"leaves": leaves}),
             (SNAPSHOT, {"config": config}),
         ):
             tmp = folder / f".{name}.{os.getpid()}"
@@ -100,6 +99,28 @@ def read(root: Path, key: str, name: str = SNAPSHOT) -> dict | None:
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     return data
+
+
+class UnitServiceNames(Mapping):
+    """``equipment -> unit service names`` of a snapshot's tree, worked out for the
+    equipment a query asks about (reading it) instead of stored for all of them."""
+
+    def __init__(self, tree):
+        self.tree = tree
+
+    def __getitem__(self, eq_id: str) -> list[str]:
+        from .tree import unit_service_names
+
+        eq = self.tree.get("Equipment", eq_id)
+        if eq is None:
+            raise KeyError(eq_id)
+        return unit_service_names(self.tree, eq)
+
+    def __iter__(self):
+        return (i for i, (kind, _) in self.tree.leaf_index.items() if kind == "Equipment")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class Lazy(Mapping):

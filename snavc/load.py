@@ -782,13 +782,22 @@ def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Lo
     return Loaded(docs, diags + more, [relpath(root, p) for p in files])
 
 
+def _json_loads(raw: bytes):
+    try:  # orjson parses the 40 MB lock of a 100k estate three times faster
+        import orjson
+
+        return orjson.loads(raw)
+    except ImportError:  # pragma: no cover
+        return json.loads(raw.decode("utf-8"))
+
+
 def read_json(path: Path, rel: str, code: str, what: str) -> tuple[dict | None, list[Diagnostic]]:
     """A JSON document snavc itself wrote (the lock, a build); None when absent."""
 
     if not path.is_file():
         return None, []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _json_loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as e:
         return None, [
             dg.error(code, f"{what} cannot be read ({e}); delete it to start afresh", Location(rel))

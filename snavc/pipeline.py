@@ -299,7 +299,6 @@ def save_snapshot(result: Result) -> None:
         cache.fingerprint(hashes),
         result.snapshot["config"],
         result.snapshot["leaves"],
-        result.tree.unit_services,
     )
 
 
@@ -341,11 +340,10 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         tree = build_tree(list(settings_objs) + checked.objects, catalog.objects, checks=False)
         if dg.has_errors(checked.diagnostics + catalog.diagnostics + tree.diagnostics):
             return None  # cannot happen with an unchanged snapshot; compile in full to say why
-        index = cache.Lazy(
-            lambda: cache.read(root, key, cache.LEAVES) or {"leaves": {}, "unit_services": {}}
+        tree.leaf_index = cache.Lazy(
+            lambda: (cache.read(root, key, cache.LEAVES) or {"leaves": {}})["leaves"]
         )
-        tree.leaf_index = cache.Lazy(lambda: index["leaves"])
-        tree.unit_services = cache.Lazy(lambda: index["unit_services"])
+        tree.unit_services = cache.UnitServiceNames(tree)
 
         def load_leaf(kind: str, ident: str):
             found, _ = load_file(

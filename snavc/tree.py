@@ -471,9 +471,11 @@ def equipment_template_services(tree: Tree, template_id: str | None) -> list[str
 
 def _unit_services(tree: Tree) -> dict[str, list[str]]:
     """Equipment ID -> unit service names: its template's, then its own (T9)."""
-    out = {}
-    for eq in tree.objects.get("Equipment", {}).values():
-        names = equipment_template_services(tree, eq.template)
-        names += [s.name or s.template for s in eq.services]
-        out[eq.id] = names
-    return out
+    return {
+        eq.id: unit_service_names(tree, eq) for eq in tree.objects.get("Equipment", {}).values()
+    }
+
+
+def unit_service_names(tree: Tree, eq: Obj) -> list[str]:
+    names = equipment_template_services(tree, eq.template)
+    return names + [s.name or s.template for s in eq.services]
