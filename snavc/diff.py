@@ -50,6 +50,7 @@ class Build:
         self._raw: dict[str, dict[str, str]] = {}
         self._indexes: dict[str, dict[str, int]] = {}
         self._locked: dict[str, int] | None = None
+        self.group_members: dict[str, list[str]] = {}
         self._parsed: dict[tuple[str, str], object] = {}
         try:
             split = self._split(text)
@@ -165,8 +166,11 @@ class Build:
         return self._locked
 
     def attach_origins(self, text: str) -> None:
-        """The ``services`` table of origins.json, lazily like the object sections."""
-        self._raw["origins"] = Build(text).raw("services")
+        """The ``services`` table of origins.json, lazily like the object sections, and
+        the members of each contact group."""
+        other = Build(text)
+        self._raw["origins"] = other.raw("services")
+        self.group_members = {k: json.loads(v) for k, v in other.raw("groups").items()}
 
     def table(self, name: str) -> dict:
         """A whole small section (``inputs``, ``lock``), parsed."""
@@ -588,6 +592,8 @@ def _dependencies(build: Build, section: str, key: str) -> set[str]:
     notification = obj.get("notification") or {}
     deps.update(f"contact/{c}" for c in notification.get("contacts", ()))
     deps.update(f"contact-group/{g}" for g in notification.get("groups", ()))
+    for g in notification.get("groups", ()):  # notified through a group: its members too
+        deps.update(f"contact/{c}" for c in build.group_members.get(g, ()))
     deps.update(f"time-period/{p['id']}" for p in (obj.get("periods") or {}).values())
     return deps
 
@@ -634,6 +640,10 @@ def _dependents(build: Build, keys: list[str]) -> dict[str, dict[str, set[str]]]
         if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
             continue
         wanted.setdefault(ident, []).append(key)
+        if label == "contact":  # equipment notify it through its groups too
+            for group, members in build.group_members.items():
+                if ident in members:
+                    wanted.setdefault(group, []).append(key)
         if label in ("service-template", "service-template-override", "time-period"):
             for okey in _origin_keys(build, key):
                 by_origin.setdefault(okey, set()).add(key)

@@ -76,12 +76,19 @@ def origins(resolution) -> dict:
                 "id": period.id,
                 "origin": [node_id, loc.file, loc.line],
             }
+    groups = {g.id: sorted(set(g.members)) for g in tree_groups(resolution.tree)}
     return {
         "format": FORMAT,
         "services": resolver.origins,
         "explicit": resolver.explicit_origins,
         "defaults": defaults,
+        # who is notified through each group: a contact's change reaches its groups' users
+        "groups": groups,
     }
+
+
+def tree_groups(tree) -> list:
+    return [g for g in tree.objects.get("ContactGroup", {}).values() if not g.doc.catalog]
 
 
 def input_hashes(tree) -> dict[str, str]:

@@ -9,8 +9,6 @@ services build with ``--reapply``.
 
 from __future__ import annotations
 
-import pytest
-
 from .helpers import (
     CLIENT1_OVERRIDE,
     SITE1_EQ,
@@ -112,9 +110,11 @@ def test_contact_change_lists_the_equipment_notifying_it_C3(builds):
         [],
         None,
     )
-    assert entry["affects"] == {"equipment": 2, "unit-service": 0, "user-service": 1}
+    # srv-db-01 notifies the group noc-oncall, of which noc is a member
+    assert entry["affects"] == {"equipment": 3, "unit-service": 0, "user-service": 1}
     assert entry["affected"] == [
         "equipment/partner-vpn-01",
+        "equipment/srv-db-01",
         "equipment/srv-web-01",
         "user-service/webshop",
     ]
@@ -122,19 +122,13 @@ def test_contact_change_lists_the_equipment_notifying_it_C3(builds):
     assert text.endswith(
         "\nInputs changed:\n"
         "  ~ contact/noc: changed 0 equipment, 0 unit services, 0 user services; "
-        "used by 2 equipment, 0 unit services, 1 user service\n"
+        "used by 3 equipment, 0 unit services, 1 user service\n"
     )
     md = snav("diff", report["base"], report["head"], "--format", "markdown").stdout
     assert "\nNo change to the effective configuration. · 1 input changed\n" in md
-    assert "| `contact/noc` | changed | none | 2 equipment, 1 user service |  |\n" in md
+    assert "| `contact/noc` | changed | none | 3 equipment, 1 user service |  |\n" in md
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (gap): 'affects' follows direct references only: noc is a member of the group "
-    "noc-oncall, which srv-db-01 notifies, so noc's new email reaches srv-db-01 too, but "
-    "contact/noc's affected list leaves it out",
-)
 def test_contact_change_reaches_the_equipment_notifying_its_groups_C3(builds):
     report = builds(
         lambda repo: edit(
