@@ -1,10 +1,11 @@
 """Emit: a resolved tree -> the effective configuration, as deterministic JSON.
 
-Fifth stage. ``effective(result, resolution)`` builds the document of INTERFACE §2
-(nodes with their default summary, equipment with unit services, user services), with
-the origin of every resolved value; ``write_build`` writes it atomically: a failed or
-interrupted build leaves an existing output folder as it was. Same input, same bytes:
-keys sorted, no timestamps, no absolute paths.
+Fifth stage. ``effective(resolution)`` builds the document of INTERFACE §2 (nodes with
+their default summary, equipment with unit services, user services) and ``origins``
+where each value comes from (``OUT/origins.json``); :class:`BuildWriter` writes a build
+atomically as the rules resolve it: a failed or interrupted build leaves an existing
+output folder as it was. Same input, same bytes: keys sorted, no timestamps, no absolute
+paths, no file names in effective.json.
 """
 
 from __future__ import annotations
