@@ -59,15 +59,12 @@ def added(c: dict) -> str:
         return c["op"]
     if c["kind"] == "equipment":
         n = len(obj.get("services") or {})
-        bits = [
-            f"template {obj['template']}" if obj.get("template") else None,
-            f"box {obj.get('box')}",
-        ]
-        return (
-            f"{c['op']}: "
-            + ", ".join(b for b in bits if b)
-            + f", {n} unit service{'s' if n != 1 else ''}"
+        made = (
+            f"{obj['template']} on {obj.get('box')}"
+            if obj.get("template")
+            else f"on {obj.get('box')}"
         )
+        return f"{c['op']}: {made}, {n} unit service{'s' if n != 1 else ''}"
     if c["kind"] == "unit-service":
         return f"{c['op']}: template {obj.get('template')}"
     return c["op"]
@@ -103,7 +100,8 @@ def grouped(changes: list[dict], names: dict | None = None) -> list[dict]:
                     objs.append({"kind": kind, "id": ident, "op": op, "changes": items})
                 sites.append({"site": site, "name": names.get(site, site), "objects": objs})
             count = sum(len(s["objects"]) for s in sites)
-            summary = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()))
+            order = ("added", "changed", "removed", "moved")  # as in the headline
+            summary = ", ".join(f"{ops[op]} {op}" for op in order if op in ops)
             clients.append(
                 {
                     "client": client,

@@ -219,7 +219,7 @@ def test_plan_markdown(seed):
     md = snav("plan", repo, "--base", "HEAD", "--format", "markdown").stdout
     assert md == (
         "<!-- snavc-report -->\n"
-        "### snavc review: `HEAD` → working tree\n"
+        "### snavc review: `HEAD` → `working tree`\n"
         "\n"
         "**1 changed** · 1 input changed\n"
         "\n"
@@ -251,7 +251,7 @@ def test_plan_markdown_with_errors(seed):
     assert count > 1
     assert lines[:5] == [
         "<!-- snavc-report -->",
-        "### snavc review: `HEAD` → working tree",
+        "### snavc review: `HEAD` → `working tree`",
         "",
         f"**1 changed** · 1 input changed · ❌ {count} errors",
         "",

@@ -306,7 +306,7 @@ def test_markdown_groups_by_client_then_site(pair):
     md = snav("diff", old, new, "--format", "markdown").stdout
     assert md.startswith(
         "<!-- snavc-report -->\n"
-        f"### snavc review: `{old}` → {new}\n"
+        f"### snavc review: `{old}` → `{new}`\n"
         "\n"
         "**6 changed** · 6 inputs changed\n"
         "\n"
@@ -342,20 +342,20 @@ def test_markdown_one_row_per_object_with_its_changes(pair):
     old, new = pair(every_kind_of_change)
     md = snav("diff", old, new, "--format", "markdown").stdout
     assert "\n**2 added · 4 changed · 2 removed · 1 moved** · 8 inputs changed\n" in md
-    assert "(<code>client1</code>): 2 added, 3 changed, 1 moved, 1 removed</summary>" in md
+    assert "(<code>client1</code>): 2 added, 3 changed, 1 removed, 1 moved</summary>" in md
     rows = [line for line in md.splitlines() if line.startswith("| Client 1 Site 2 |")]
     assert rows == [
-        "| Client 1 Site 2 | equipment `srv-db-01` | moved: `at`: client1-site1 → client1-site2"
+        "| Client 1 Site 2 | equipment `srv-db-01` | moved: client1-site1 → client1-site2"
         "<br>`address`: 10.1.1.20 → 10.1.1.21<br>`periods.check`: site1-production-hours "
         "(client1-site1) → partner-extended-hours (partner) |",
         "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.11 |",
-        "| Client 1 Site 2 | equipment `srv-new-03` | added: template linux-server, box "
+        "| Client 1 Site 2 | equipment `srv-new-03` | added: linux-server on "
         "box-client1-site2, 8 unit services |",
         "| Client 1 Site 2 | unit-service `srv-db-01/disk` | removed: template disk |",
         "| Client 1 Site 2 | unit-service `srv-db-01/http` | added: template http |",
     ]
     assert (
-        "| — | equipment `partner-vpn-01` | removed: template linux-server, box "
+        "| — | equipment `partner-vpn-01` | removed: linux-server on "
         "box-partner-lab, 8 unit services |"
     ) in md
     assert (
@@ -388,7 +388,7 @@ def test_markdown_with_no_change(seed, built):
     md = snav("diff", old, built(repo), "--format", "markdown").stdout
     assert md == (
         "<!-- snavc-report -->\n"
-        f"### snavc review: `{old}` → {old.parent / 'build2'}\n"
+        f"### snavc review: `{old}` → `{old.parent / 'build2'}`\n"
         "\n"
         "No change to the effective configuration.\n"
         "\n"
@@ -415,8 +415,7 @@ def test_markdown_caps_rows_at_50_per_client(small, built):
     rows = [line for line in c1.splitlines() if line.startswith("| Client 1 Site 1 |")]
     assert len(rows) == 50
     assert rows[0] == (
-        "| Client 1 Site 1 | equipment `srv-00` | added: template linux-server, box box-c1, "
-        "8 unit services |"
+        "| Client 1 Site 1 | equipment `srv-00` | added: linux-server on box-c1, 8 unit services |"
     )
     assert rows[-1].startswith("| Client 1 Site 1 | equipment `srv-49` |")
     assert c1.endswith("| … | and 7 more | see the full report (`--format text` or `json`) |\n\n")
@@ -478,7 +477,7 @@ def test_text_shows_added_removed_and_moved_marks(pair):
     assert "+2 added, ~4 changed, -2 removed, >1 moved; 8 inputs changed\n" in text
     assert (
         "Partner (partner)\n"
-        "  - equipment partner-vpn-01  (removed: template linux-server, box box-partner-lab, "
+        "  - equipment partner-vpn-01  (removed: linux-server on box-partner-lab, "
         "8 unit services)\n"
     ) in text
     assert (
@@ -490,7 +489,7 @@ def test_text_shows_added_removed_and_moved_marks(pair):
         "partner-extended-hours (partner)\n"
         "      ~ equipment srv-file-02\n"
         "          address: 10.1.2.10 → 10.1.2.11\n"
-        "      + equipment srv-new-03  (added: template linux-server, box box-client1-site2, "
+        "      + equipment srv-new-03  (added: linux-server on box-client1-site2, "
         "8 unit services)\n"
         "      - unit-service srv-db-01/disk  (removed: template disk)\n"
         "      + unit-service srv-db-01/http  (added: template http)\n"
@@ -577,10 +576,10 @@ def test_user_template_gets_the_shipped_filters(pair, tmp_path):
         change=every_kind_of_change,
     )
     assert result.stdout == (
-        "removed: template linux-server, box box-partner-lab, 8 unit services|"
+        "removed: linux-server on box-partner-lab, 8 unit services|"
         "client1-site1 → client1-site2|10.1.1.20 → 10.1.1.21|"
         "site1-production-hours (client1-site1) → partner-extended-hours (partner)|"
-        "10.1.2.10 → 10.1.2.11|added: template linux-server, box box-client1-site2, "
+        "10.1.2.10 → 10.1.2.11|added: linux-server on box-client1-site2, "
         "8 unit services|10.1.1.10 → 10.1.1.11|"
         "172.16.0.2 → 172.16.0.3|1 input|2 inputs|[1, 2]|a\\|b\n"
     )
