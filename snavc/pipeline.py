@@ -147,6 +147,21 @@ def check(repo: str | Path, backend: str = "fast") -> Result:
         return _check(Path(repo), backend)
 
 
+def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str, str]):
+    """What a run reads, before the repository's own files: ``snav.yaml`` (its
+    documents and objects), the catalogue's documents, the relative name of every file
+    found, and the files to load (all but ``snav.yaml``, already read)."""
+    project_docs, settings_objs = load_settings(root, diags, backend, hashes)
+    catalog_docs, catalog_dir = load_catalog(
+        root, project_of(settings_objs), diags, backend, hashes
+    )
+    files, more = discover(root, [catalog_dir] if catalog_dir else [])
+    diags.extend(more)
+    rels = [relpath(root, p) for p in files]
+    paths = [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE]
+    return project_docs, settings_objs, catalog_docs, rels, paths
+
+
 def _check(repo: Path, backend: str) -> Result:
     """Load, validate and link a repository: every problem found before the rules.
     (:func:`check` is the public entry; this runs it with the collector paused.)
@@ -160,21 +175,9 @@ def _check(repo: Path, backend: str) -> Result:
     root = repo.resolve()
     hashes: dict[str, str] = {}
 
-    project_docs, settings_objs = load_settings(root, diags, backend, hashes)
-    catalog_docs, catalog_dir = load_catalog(
-        root, project_of(settings_objs), diags, backend, hashes
-    )
-
-    files, more = discover(root, [catalog_dir] if catalog_dir else [])
-    diags.extend(more)
+    project_docs, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
     timings = Timings()
-    rels = [relpath(root, p) for p in files]
-    loaded, more = load_files(
-        root,
-        [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE],
-        backend,
-        hashes,
-    )
+    loaded, more = load_files(root, paths, backend, hashes)
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
@@ -318,21 +321,17 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
     with gc_paused():
         diags: list[Diagnostic] = []
         hashes: dict[str, str] = {}
-        project_docs, settings_objs = load_settings(root, diags, backend, hashes)
-        catalog_docs, catalog_dir = load_catalog(
-            root, project_of(settings_objs), diags, backend, hashes
+        project_docs, settings_objs, catalog_docs, rels, paths = _inputs(
+            root, diags, backend, hashes
         )
-        files, more = discover(root, [catalog_dir] if catalog_dir else [])
-        rels = [relpath(root, p) for p in files]
-        rest = [(p, rel) for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE]
         try:
-            cache.hash_files(root, [p for p, _ in rest], [r for _, r in rest], hashes)
+            cache.hash_files(root, paths, [relpath(root, p) for p in paths], hashes)
         except OSError:
             return None
         cache.lock_hash(root, hashes)
         key = cache.fingerprint(hashes)
         snap = cache.read(root, key)
-        if snap is None or dg.has_errors(diags + more):
+        if snap is None or dg.has_errors(diags):
             return None
         docs = [Document(*t) for t in snap["config"]]
         checked = validate(docs, seal=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .resolve import Resolution
 from .resolve.locks import can_edit as _can_edit
 from .resolve.scope import ACTIONS, KIND_NAMES
-from .tree import PRODUCT, Node
+from .tree import LABELS, PRODUCT, Node
 from .validate import did_you_mean
 
 # Kinds `OBJECT` may name, beyond those of KIND_NAMES.
@@ -107,10 +107,7 @@ def find_object(res: Resolution, spec: str) -> tuple[str, object, str | None]:
 
 
 def _label(kind: str) -> str:
-    for label, k in OBJECT_KINDS.items():
-        if k == kind:
-            return label
-    return kind.lower()
+    return LABELS.get(kind, kind.lower())  # "node" for a node, as OBJECT arguments write it
 
 
 def _entry(res: Resolution, kind: str, obj, defined: Node, home: Node) -> dict:

@@ -9,14 +9,9 @@ never lock (L2). Group members and user service members are not references.
 
 from __future__ import annotations
 
-from ..tree import Node
+from ..tree import LABELS, Node
 from .boxes import box_problem
-from .scope import ACTIONS, KIND_NAMES, scope_path
-
-KIND_LABELS = {
-    **{v: k for k, v in KIND_NAMES.items()},
-    "ServiceTemplateOverride": "service-template-override",
-}
+from .scope import ACTIONS, scope_path
 
 
 def _reason(rule: str, message: str, ref: str | None = None, defined_at: str | None = None) -> dict:
@@ -134,7 +129,7 @@ def can_edit(
         at = tree.node_of(target)
         if at.kind == "product":
             continue  # L2
-        ref = f"{KIND_LABELS.get(ref_kind, ref_kind)}/{ident}"
+        ref = f"{LABELS.get(ref_kind, ref_kind)}/{ident}"
         if ref_kind == "Box":
             problem = box_problem(res.ctx, target, home, node)
             if problem is not None:
