@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -46,10 +47,62 @@ def fingerprint(hashes: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, str]) -> None:
-    """Content hashes of files read but not parsed (the quick path)."""
+STATS = "stats.marshal"  # rel -> (size, mtime, ctime, inode, content hash) of each file
+RACY_NS = 2_000_000_000  # a file changed this close to its record may change unseen
+
+
+def stat_files(paths: list[Path], rels: list[str]) -> dict:
+    """``{"at": now, "files": rel -> (size, mtime_ns, ctime_ns, inode)}``, taken
+    *before* the files are read, for :func:`write_stats`."""
+    at = time.time_ns()
+    files = {}
     for p, rel in zip(paths, rels, strict=True):
-        into[rel] = content_hash(p.read_bytes())
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        files[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return {"at": at, "files": files}
+
+
+def write_stats(root: Path, stats: dict, hashes: dict[str, str]) -> None:
+    """Record each file's stat with the hash of its content, for :func:`hash_files`."""
+    files = {r: (*st, hashes[r]) for r, st in stats["files"].items() if r in hashes}
+    _write(root, STATS, {"key": f"{__version__} {FORMAT}", "at": stats["at"], "files": files})
+
+
+def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, str]) -> None:
+    """Content hashes of files read but not parsed (the quick paths: queries, the
+    incremental build), and their stats recorded for the next run.
+
+    A file whose size, modification and change times and inode are those recorded with
+    its hash keeps that hash unread, as git's index does: the change time cannot be
+    set back by a user, and a record taken within :data:`RACY_NS` of the file's last
+    change is not trusted (the file may have changed again within the same tick).
+    """
+    known = _read(root, STATS)
+    if known is None or known.get("key") != f"{__version__} {FORMAT}":
+        known = {"at": 0, "files": {}}
+    trust_before = known["at"] - RACY_NS
+    old = known["files"]
+    stats = stat_files(paths, rels)
+    read_any = len(stats["files"]) != len(old)
+    for p, rel in zip(paths, rels, strict=True):
+        st = stats["files"].get(rel)
+        rec = old.get(rel)
+        if (
+            st is not None
+            and rec is not None
+            and rec[:4] == st
+            and st[1] < trust_before
+            and st[2] < trust_before
+        ):
+            into[rel] = rec[4]
+        else:
+            into[rel] = content_hash(p.read_bytes())
+            read_any = True
+    if read_any:  # recorded again: racy files are trusted next time if unchanged
+        write_stats(root, stats, into)
 
 
 def lock_hash(root: Path, into: dict[str, str]) -> None:
@@ -84,6 +137,26 @@ def write(root: Path, key: str, config: list, leaves: dict) -> bool:
             os.replace(tmp, folder / name)
     except OSError:
         return False  # a read-only checkout: queries will compile in full
+    return True
+
+
+def _read(root: Path, name: str) -> dict | None:
+    try:
+        data = marshal.loads((root / CACHE_DIR / name).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write(root: Path, name: str, data: dict) -> bool:
+    folder = root / CACHE_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{name}.{os.getpid()}"
+        tmp.write_bytes(marshal.dumps(data))
+        os.replace(tmp, folder / name)
+    except OSError:
+        return False
     return True
 
 

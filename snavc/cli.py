@@ -233,10 +233,10 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     if result.diagnostics:
         emit_diagnostics(result.diagnostics, fmt, repo)
     if fmt == "text":
+        n_eq, n_units, n_us = built.counts
         click.echo(
-            f"built {res.resolver.equipment_count} equipment, "
-            f"{res.resolver.unit_service_count} unit services, "
-            f"{len(res.user_services)} user services into {out}/"
+            f"built {n_eq} equipment, {n_units} unit services, {n_us} user services into {out}/"
+            + (" (incremental)" if built.incremental else "")
         )
 
 

@@ -12,6 +12,7 @@ import os
 import resource
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -177,6 +178,8 @@ def _check(repo: Path, backend: str) -> Result:
 
     project_docs, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
     timings = Timings()
+    # each file's stat before it is read: a later query trusts it to skip hashing
+    stats = cache.stat_files(paths, [relpath(root, p) for p in paths]) if cache.enabled() else None
     loaded, more = load_files(root, paths, backend, hashes)
     docs = list(project_docs) + loaded
     diags.extend(more)
@@ -213,10 +216,24 @@ def _check(repo: Path, backend: str) -> Result:
     )
     result = Result(repo, tree, dg.sort(diags), rels, len(docs), catalog_ok)
     if cache.enabled():
-        leaves = {
-            o.id: [o.kind, o.doc.file] for o in repo_objs.objects if o.kind in cache.LEAF_KINDS
+        from .incremental import leaf_entry
+
+        leaves = {}
+        files: dict[str, list] = {}  # for an incremental build (snavc.incremental)
+        shared: dict[tuple, tuple] = {}  # one tuple per distinct list of names (memory)
+        for o in repo_objs.objects:
+            if o.kind in cache.LEAF_KINDS:
+                leaves[o.id] = [o.kind, o.doc.file]
+                names = tuple(tree.unit_services.get(o.id, ()))
+                names = shared.setdefault(names, names)
+                files.setdefault(o.doc.file, []).append(leaf_entry(o, names))
+        result.snapshot = {
+            "hashes": hashes,
+            "config": config,
+            "leaves": leaves,
+            "files": files,
+            "stats": stats,
         }
-        result.snapshot = {"hashes": hashes, "config": config, "leaves": leaves}
     return result
 
 
@@ -290,19 +307,19 @@ def _compile(
     return result, res
 
 
-def save_snapshot(result: Result) -> None:
-    """Leave the snapshot of a clean run for the next query (snavc.cache)."""
+def save_snapshot(result: Result) -> str | None:
+    """Leave the snapshot of a clean run for the next query (snavc.cache); its key, or
+    None when none was written."""
     if result.snapshot is None or not result.ok or result.tree is None:
-        return
+        return None
     root = result.repo.resolve()
     hashes = dict(result.snapshot["hashes"])
     cache.lock_hash(root, hashes)
-    cache.write(
-        root,
-        cache.fingerprint(hashes),
-        result.snapshot["config"],
-        result.snapshot["leaves"],
-    )
+    key = cache.fingerprint(hashes)
+    written = cache.write(root, key, result.snapshot["config"], result.snapshot["leaves"])
+    if written:
+        cache.write_stats(root, result.snapshot["stats"], hashes)
+    return key if written else None
 
 
 def quick_compile(repo: str | Path, backend: str = "fast"):
@@ -312,7 +329,6 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
     """
     from .resolve import engine
     from .resolve.lock import LockState
-    from .validate import validate_document
 
     if not cache.enabled():
         return None
@@ -343,19 +359,25 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
             lambda: (cache.read(root, key, cache.LEAVES) or {"leaves": {}})["leaves"]
         )
         tree.unit_services = cache.UnitServiceNames(tree)
-
-        def load_leaf(kind: str, ident: str):
-            found, _ = load_file(
-                root / tree.leaf_index[ident][1], tree.leaf_index[ident][1], backend
-            )
-            for doc in found:
-                if doc.kind == kind and doc.data.get("id") == ident:
-                    return validate_document(doc, [])
-            return None
-
-        tree.leaf_loader = load_leaf
+        tree.leaf_loader = leaf_loader(root, tree, backend)
         res = engine(tree, LockState(None, loader=lambda: read_lock(root, [])), checks=False)
         return Result(repo, tree, [], rels, len(docs)), res
+
+
+def leaf_loader(root: Path, tree: Tree, backend: str):
+    """``Tree.leaf_loader`` for a tree without its equipment and user services: reads
+    one from the file ``tree.leaf_index`` names when it is asked for."""
+    from .validate import validate_document
+
+    def load_leaf(kind: str, ident: str):
+        rel = tree.leaf_index[ident][1]
+        found, _ = load_file(root / rel, rel, backend)
+        for doc in found:
+            if doc.kind == kind and doc.data.get("id") == ident:
+                return validate_document(doc, [])
+        return None
+
+    return load_leaf
 
 
 @dataclass(slots=True)
@@ -369,6 +391,9 @@ class Built:
     status: str
     unknown: list[str] = field(default_factory=list)
     lock_written: bool = False
+    # (equipment, unit services, user services) written
+    counts: tuple[int, int, int] = (0, 0, 0)
+    incremental: bool = False  # patched from the previous build (snavc.incremental)
 
 
 def build(
@@ -381,11 +406,16 @@ def build(
     rewritten if it changed (T5). Raises :class:`snavc.emit.OutputError` when ``out``
     may not be replaced.
     """
+    from . import incremental
     from .emit import BuildWriter, dumps, effective, input_hashes, origins, write_atomic
     from .resolve import engine, resolve_all
-    from .resolve.lock import LOCK_FILE, LockState
+    from .resolve.lock import LOCK_FILE, Lock, LockState
 
     repo = Path(repo)
+    if not reapply and cache.enabled():
+        built = incremental.rebuild(repo, Path(out), backend, locked)
+        if built is not None:
+            return built
     with gc_paused():
         result = _check(repo, backend)
         if result.tree is None or not result.catalog_ok:
@@ -416,6 +446,28 @@ def build(
         writer.finish(effective(res, inputs), result.diagnostics, origins(res))
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
-        save_snapshot(result)  # after the lock: the snapshot is keyed by it too
+        counts = (
+            res.resolver.equipment_count,
+            res.resolver.unit_service_count,
+            len(res.user_services),
+        )
+        key = save_snapshot(result)  # after the lock: the snapshot is keyed by it too
+        if key is not None:
+            hashes = dict(result.snapshot["hashes"])
+            cache.lock_hash(repo.resolve(), hashes)
+            incremental.save_state(
+                repo.resolve(),
+                Path(out),
+                {
+                    "hashes": hashes,
+                    "files": [r for r in result.files if r != PROJECT_FILE],
+                    "snapshot": key,
+                    "leaves": result.snapshot["files"],
+                    "okeys": writer.okeys,
+                    "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
+                    "diagnostics": incremental.diagnostics_to_state(result.diagnostics),
+                    "counts": counts,
+                },
+            )
         timings("finish and lock")
-        return Built(result, res, "written", lock_written=lock.changed)
+        return Built(result, res, "written", lock_written=lock.changed, counts=counts)

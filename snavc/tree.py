@@ -195,12 +195,15 @@ def build_tree(
     catalog: list[Obj],
     rejected: set[tuple[str, str]] = frozenset(),
     checks: bool = True,
+    known: dict[str, list[str]] | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
     ``rejected`` names the documents validation refused: references to them are
     reported as references to broken objects, not as dangling. ``checks=False`` only
-    links and indexes (for a snapshot known to be clean).
+    links and indexes (for a snapshot known to be clean). ``known`` gives the unit
+    service names of equipment defined outside ``objects`` (the unchanged files of an
+    incremental build: snavc.incremental), which user services may name.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -280,6 +283,8 @@ def build_tree(
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
+    if known:
+        tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
         return tree
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [

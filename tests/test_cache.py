@@ -123,3 +123,59 @@ def test_the_snapshot_query_loads_one_equipment_only(seed, monkeypatch):
     assert not answer["editable"]
     assert list(res.tree.objects["Equipment"]) == ["srv-web-01"]
     assert json.dumps(answer)  # plain data
+
+
+# -- file stats: unchanged files are not read again (cache.hash_files) ----------------
+
+
+def _hash_reads(seed, monkeypatch) -> tuple[dict, list[str]]:
+    """The hashes of ``seed``'s files, and the files that had to be read for them."""
+    from snavc.load import discover, relpath
+
+    files, _ = discover(seed)
+    files = [p for p in files if p.name != "snav.yaml"]
+    rels = [relpath(seed.resolve(), p) for p in files]
+    read = []
+    real = cache.content_hash
+    monkeypatch.setattr(cache, "content_hash", lambda raw: read.append(raw) or real(raw))
+    hashes = {}
+    cache.hash_files(seed.resolve(), files, rels, hashes)
+    monkeypatch.setattr(cache, "content_hash", real)
+    return hashes, read
+
+
+def test_files_unchanged_since_their_record_are_not_read(seed, monkeypatch):
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "RACY_NS", 0)  # no file of the test is old enough
+    compile_repo(seed)
+    hashes, read = _hash_reads(seed, monkeypatch)
+    assert read == [] and hashes
+
+
+def test_a_file_changed_behind_an_unchanged_size_and_mtime_is_read(seed, monkeypatch):
+    """The change time gives it away: a user can set the modification time back, not it."""
+    import os
+
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    compile_repo(seed)
+    before, _ = _hash_reads(seed, monkeypatch)
+    path = next(p for p in sorted(seed.rglob("*.yaml")) if p.name != "snav.yaml")
+    st = path.stat()
+    text = path.read_text()
+    path.write_text(text.replace("a", "b", 1) if "a" in text else text.replace("e", "f", 1))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after, read = _hash_reads(seed, monkeypatch)
+    assert len(read) == 1
+    rel = path.relative_to(seed).as_posix()
+    assert after[rel] != before[rel]
+
+
+def test_a_record_taken_in_the_same_tick_as_a_change_is_not_trusted(seed, monkeypatch):
+    """Racy files (changed within RACY_NS of their record) are read every time."""
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    monkeypatch.setattr(cache, "RACY_NS", 3600 * 10**9)
+    compile_repo(seed)
+    hashes, read = _hash_reads(seed, monkeypatch)
+    assert len(read) == len(hashes)

@@ -180,3 +180,8 @@ class LockState:
         self.new = Lock(versions, dict(sorted(services.items())))
         self.changed = services != old.services or set(versions) != set(old.versions)
         return self.new
+
+    def content_of(self, version: str) -> dict:
+        """The locked values of ``version``, old or made by this build."""
+        found = self.old.versions.get(version) if self.old is not None else None
+        return found if found is not None else self._fresh[version]

@@ -1,0 +1,335 @@
+"""The incremental build (snavc.incremental) gives the bytes of a full build.
+
+Each case builds a generated estate in full (leaving the build state in .snavc/), edits
+it, and builds it again: once from the state, once in full in a copy without a cache.
+effective.json, origins.json, diagnostics.json and snav.lock must be byte-identical,
+and the cases meant to be patched must have been (``Built.incremental``), so that a
+patch path that always falls back cannot pass.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from snavc.bench.generate import generate
+from snavc.emit import Lines, _compact, dumps, entry
+from snavc.pipeline import build
+
+OUTPUTS = ("effective.json", "origins.json", "diagnostics.json")
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("estate") / "repo"
+    generate(path, 300)  # 3 clients (one resale... at 10 clients), 30 sites, user services
+    return path
+
+
+@pytest.fixture()
+def repo(estate, tmp_path, monkeypatch) -> Path:
+    """A copy of the estate built once in full: the state of the next build is there."""
+    monkeypatch.setenv("SNAVC_STRICT_CACHE", "1")  # a failing patch raises, not falls back
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    path = tmp_path / "repo"
+    shutil.copytree(estate, path)
+    first = build(path, tmp_path / "first")
+    assert first.status == "written" and not first.incremental
+    return path
+
+
+def full(repo: Path, tmp_path: Path, monkeypatch, name: str = "full") -> tuple:
+    """A full build of a copy of ``repo`` without any cache: (built, out, lock bytes)."""
+    copy = tmp_path / f"{name}-repo"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".snavc"))
+    with monkeypatch.context() as m:
+        m.setenv("SNAVC_NO_CACHE", "1")
+        built = build(copy, tmp_path / name)
+    return built, tmp_path / name, _read(copy / "snav.lock")
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
+
+
+def same_as_full(repo: Path, tmp_path: Path, monkeypatch, patched: bool = True, step: int = 0):
+    """Build ``repo`` (from its state) and a cache-less copy; assert the same bytes."""
+    expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"full{step}")
+    out = tmp_path / f"incr{step}"
+    built = build(repo, out)
+    assert built.status == expected.status
+    assert built.incremental is patched
+    if built.status == "written":
+        for name in OUTPUTS:
+            assert (out / name).read_bytes() == (full_out / name).read_bytes(), name
+        assert built.counts == expected.counts
+    else:
+        assert built.result.diagnostics == expected.result.diagnostics
+    assert _read(repo / "snav.lock") == full_lock
+    return built
+
+
+def site_file(repo: Path, n: int = 0) -> Path:
+    return sorted(repo.rglob("*-s0*.yaml"))[n]
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, count))
+
+
+def equipment_doc(ident: str, at: str, template: str = "p0-linux", extra: str = "") -> str:
+    return (
+        f"---\nkind: Equipment\nid: {ident}\nname: New {ident}\nat: {at}\naddress: 10.9.9.9\n"
+        f"template: {template}\nbox: p0-snm-0\nconfigured_by: p0-admin\n{extra}"
+    )
+
+
+# -- emit.Lines: a patched file is the dumps() of the patched document -----------------
+
+
+def test_lines_patch_gives_the_bytes_of_dumps(tmp_path):
+    rng = random.Random(3)
+    path = tmp_path / "doc.json"
+    for trial in range(400):
+        doc = {}
+        for name in rng.sample(
+            ["equipment", "format", "inputs", "lock", "nodes"], rng.randint(1, 5)
+        ):
+            if rng.random() < 0.2:
+                doc[name] = rng.choice([1, "x", [1, 2], None, {}])
+            else:
+                keys = [f"k{rng.randint(0, 30):02d}" for _ in range(rng.randint(0, 8))]
+                doc[name] = {k: {"v": rng.randint(0, 9)} for k in keys}
+        path.write_text(dumps(doc))
+        layout = Lines.open(path).sections
+        lines = Lines.open(path, layout if trial % 2 else None)
+        for name, value in doc.items():
+            if not isinstance(value, dict):
+                continue
+            for k, v in value.items():  # every entry is found by binary search
+                assert lines.get(name.encode(), k.encode()) == entry(k, _compact(v))
+            assert lines.get(name.encode(), b"k99") is None
+            assert lines.get(name.encode(), b"a") is None
+            for _ in range(rng.randint(0, 5)):
+                k = f"k{rng.randint(0, 30):02d}"
+                if rng.random() < 0.4:
+                    value.pop(k, None)
+                    lines.set(name.encode(), k.encode(), None)
+                else:
+                    value[k] = {"v": rng.randint(10, 99)}
+                    lines.set(name.encode(), k.encode(), entry(k, _compact(value[k])))
+        out = tmp_path / "out.json"
+        with open(out, "wb") as f:
+            written = lines.write(f)
+        lines.close()
+        assert out.read_bytes() == dumps(doc).encode(), trial
+        assert Lines.open(out).sections == written  # the layout write() returns is right
+
+
+def test_lines_refuses_a_layout_that_does_not_fit(tmp_path):
+    path = tmp_path / "doc.json"
+    path.write_text(dumps({"a": {"x": 1, "y": 2}, "b": {"z": 3}}))
+    layout = Lines.open(path).sections
+    path.write_text(dumps({"a": {"x": 1, "yy": 2}, "b": {"z": 3}}))
+    with pytest.raises(ValueError):
+        Lines.open(path, layout)
+
+
+# -- edits that are patched -----------------------------------------------------------
+
+
+def test_no_change(repo, tmp_path, monkeypatch):
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_explicit_value_of_a_unit_service(repo, tmp_path, monkeypatch):
+    edit(site_file(repo), "check_interval: 30", "check_interval: 31")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_criticality_everywhere_in_a_file(repo, tmp_path, monkeypatch):
+    edit(site_file(repo, 3), "criticality: 2", "criticality: 1", -1)
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_equipment_removed(repo, tmp_path, monkeypatch):
+    """T5: its services leave the lock; U1: the user service naming it is re-resolved
+    (and, naming a service that is gone, fails: the full build reports it)."""
+    path = site_file(repo, 1)
+    docs = path.read_text().split("---\n")
+    last = docs[-1]
+    ident = re.search(r"^id: (\S+)", last, re.M).group(1)
+    path.write_text("---\n".join(docs[:-1]))
+    portal_names_it = any(ident in p.read_text() for p in repo.rglob("client.yaml"))
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=not portal_names_it)
+    assert built.status == ("errors" if portal_names_it else "written")
+
+
+def test_equipment_added_enters_the_lock(repo, tmp_path, monkeypatch):
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-new-1", at))
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert built.lock_written
+
+
+def test_equipment_template_changed(repo, tmp_path, monkeypatch):
+    """Its template's services go (and leave the lock), another's come."""
+    path = site_file(repo, 4)
+    edit(path, "template: p0-linux", "template: windows-server")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_service_origins_no_longer_used_go(repo, tmp_path, monkeypatch):
+    """origins.json keeps the origins of the services that exist: a site whose every
+    equipment loses the template giving 'memory' loses the origin of its memory."""
+    path = next(repo.rglob("p0-c00000-s02.yaml"))
+    text = path.read_text()
+    for template in ("p0-linux", "windows-server"):
+        text = text.replace(f"template: {template}\n", "template: network-switch\n")
+    path.write_text(text)
+    same_as_full(repo, tmp_path, monkeypatch)
+    services = (tmp_path / "incr0" / "origins.json").read_text()
+    assert "memory@p0+p0-c00000-s02/" not in services
+
+
+def test_equipment_moved_to_another_site(repo, tmp_path, monkeypatch):
+    path = site_file(repo, 0)
+    other = re.search(r"^id: (\S+)", site_file(repo, 5).read_text(), re.M).group(1)
+    here = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    text = path.read_text()
+    i = text.index(f"at: {here}", text.index("kind: Equipment"))
+    path.write_text(text[:i] + f"at: {other}" + text[i + len(f"at: {here}") :])
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_new_file_of_equipment(repo, tmp_path, monkeypatch):
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    (repo / "p0" / "more.yaml").write_text(
+        equipment_doc("eq-new-2", at).removeprefix("---\n")
+        + equipment_doc("eq-new-3", at, "windows-server", "periods:\n  check: 24x7\n")
+    )
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_user_service_members_changed(repo, tmp_path, monkeypatch):
+    """A user service is the last document of client.yaml: the others keep their lines."""
+    path = sorted(repo.rglob("client.yaml"))[0]
+    edit(path, "eq-000001/http-front, ", "")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_successive_patches(repo, tmp_path, monkeypatch):
+    """The state a patched build leaves is right for the next one."""
+    edit(site_file(repo), "check_interval: 30", "check_interval: 32")
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-new-4", at))
+    same_as_full(repo, tmp_path, monkeypatch, step=2)
+    edit(path, "template: p0-linux", "template: windows-server", -1)
+    same_as_full(repo, tmp_path, monkeypatch, step=3)
+
+
+def test_lock_counts_after_a_first_build_without_lock(repo, tmp_path, monkeypatch):
+    """T5: the first build locks every service ("new"); the next, patched, counts them
+    against the lock the first one wrote, as a full build does."""
+    (repo / "snav.lock").unlink()
+    build(repo, tmp_path / "relock")  # a full build: the lock changed under the state
+    edit(site_file(repo), "check_interval: 30", "check_interval: 33")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+# -- edits that need a full build ---------------------------------------------------------
+
+
+def test_configuration_document_changed(repo, tmp_path, monkeypatch):
+    edit(site_file(repo), "+33 1 00 00 00 00", "+33 1 00 00 00 01")
+    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+
+
+def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monkeypatch):
+    """Positions are part of the configuration (origins.json): a document that moves
+    down a line is a change."""
+    path = sorted(repo.rglob("client.yaml"))[0]
+    text = path.read_text()
+    first = text.index("kind: Equipment") if "kind: Equipment" in text else None
+    if first is None:  # client.yaml holds no equipment: push the user service down
+        path.write_text(text.replace("kind: Client\n", "kind: Client\n# a comment\n", 1))
+    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+
+
+def test_error_in_an_equipment(repo, tmp_path, monkeypatch):
+    edit(site_file(repo), "template: p0-linux", "template: p0-linux-typo")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert built.status == "errors"
+
+
+def test_duplicate_equipment_id_across_files(repo, tmp_path, monkeypatch):
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    (repo / "p0" / "dup.yaml").write_text(equipment_doc("eq-000000", at).removeprefix("---\n"))
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert "SNV301" in [d.code for d in built.result.diagnostics]
+
+
+def test_settings_changed(repo, tmp_path, monkeypatch):
+    with (repo / "snav.yaml").open("a") as f:
+        f.write("# a comment\n")
+    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+
+
+def test_lock_edited_by_hand(repo, tmp_path, monkeypatch):
+    lock = repo / "snav.lock"
+    lock.write_bytes(lock.read_bytes().replace(b"\n", b"\n\n", 1))
+    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+
+
+def test_output_changed_in_place(repo, tmp_path):
+    """The state's copy of the outputs is checked before use."""
+    linked = repo / ".snavc" / "build" / "effective.json"
+    with linked.open("ab") as f:
+        f.write(b" ")
+    assert not build(repo, tmp_path / "again").incremental
+
+
+def test_locked_and_the_lock_would_change(repo, tmp_path):
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-new-5", at))
+    built = build(repo, tmp_path / "locked", locked=True)
+    assert built.status == "lock" and not built.incremental
+
+
+# -- random edits ----------------------------------------------------------------------------
+
+
+def test_random_edits(repo, tmp_path, monkeypatch):
+    """Eight rounds of random edits to equipment, each built from the state of the last."""
+    rng = random.Random(5)
+    values = ["check_interval: 30", "check_interval: 60", "criticality: 2", "template: p0-linux"]
+    for step in range(8):
+        for _ in range(rng.randint(1, 3)):
+            path = site_file(repo, rng.randrange(30))
+            text = path.read_text()
+            found = [v for v in values if v in text]
+            if not found:
+                continue
+            old = rng.choice(found)
+            key, _, value = old.partition(": ")
+            new = {
+                "check_interval": str(rng.choice([30, 45, 60, 90])),
+                "criticality": str(rng.randint(1, 5)),
+                "template": rng.choice(["p0-linux", "windows-server"]),
+            }[key]
+            path.write_text(text.replace(old, f"{key}: {new}", rng.randint(1, 3)))
+        same_as_full(repo, tmp_path, monkeypatch, step=step)
