@@ -99,7 +99,8 @@ def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, s
         ):
             into[rel] = rec[4]
         else:
-            into[rel] = content_hash(p.read_bytes())
+            with open(p, "rb") as f:
+                into[rel] = content_hash(f.read())
             read_any = True
     if read_any:  # recorded again: racy files are trusted next time if unchanged
         write_stats(root, stats, into)

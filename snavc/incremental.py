@@ -158,7 +158,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     from .resolve import engine
     from .resolve.lock import LOCK_FILE, LockState
     from .tree import build_tree
-    from .validate import validate, validate_document
+    from .validate import models_of_clean, validate, validate_document
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
@@ -228,18 +228,18 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         return None
 
     # 3. link and resolve them over the configuration, which has not changed
-    cfg = validate([Document(*t) for t in config], seal=False)
+    cfg = models_of_clean([Document(*t) for t in config])
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
-    objects = list(settings_objs) + cfg.objects + new_eq + new_us
+    objects = list(settings_objs) + cfg + new_eq + new_us
     tree = build_tree(objects, catalog.objects, known=known)
-    if cfg.diagnostics or catalog.diagnostics or tree.diagnostics:
+    if catalog.diagnostics or tree.diagnostics:
         return None
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
         return None
-    lockfile = _LockFile(root / LOCK_FILE)
+    lockfile = LockFile(root / LOCK_FILE)
     lock = LockState(lockfile)  # checked when the state's build read it: same size, time
     res = engine(tree, lock, checks=False)
     resolver = res.resolver
@@ -361,7 +361,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     )
 
 
-class _LockFile:
+class LockFile:
     """snav.lock (T5) as the incremental build reads and patches it: only the entries
     of the dirty services are looked up (emit.Lines: the lock is written by
     ``emit.dumps``, one line per service), not a million of them parsed."""

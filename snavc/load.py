@@ -148,6 +148,15 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
     Skips hidden paths, folders holding a ``.snavc-build`` marker and ``exclude``;
     symbolic links are followed only while they stay inside the repository.
     """
+    found, diags = discover_files(repo, exclude)
+    return [Path(p) for _, p in found], diags
+
+
+def discover_files(
+    repo: Path, exclude: list[Path] = ()
+) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+    """:func:`discover` as ``(path relative to the repository, path)`` strings: what
+    every run starts with, without 10k pathlib objects."""
     root = repo.resolve()
     excluded = {str(p.resolve()) for p in exclude}
     found: list[tuple[str, str, bool]] = []  # (path relative to root, absolute path, link?)
@@ -192,7 +201,7 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
             seen.add(real)
             unique.append((rel, p))
     unique.sort()
-    return [Path(p) for _, p in unique], diags
+    return unique, diags
 
 
 def _outside(root: Path, p: Path) -> Diagnostic:
@@ -676,7 +685,7 @@ def load_file(
     """One file's documents. ``hashes`` collects ``rel -> content hash`` of the bytes
     parsed (the cache keys its snapshot with them: exactly what was read)."""
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         if size > MAX_FILE_BYTES:
             return [], [
                 dg.error(
@@ -685,7 +694,8 @@ def load_file(
                     Location(rel, None, None),
                 )
             ]
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as e:
         return [], [
             dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))
@@ -715,7 +725,7 @@ def load_files(
     sizes = []
     for p in paths:
         try:
-            sizes.append(p.stat().st_size)
+            sizes.append(os.stat(p).st_size)
         except OSError:
             sizes.append(0)
     total = sum(sizes)

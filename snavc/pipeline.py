@@ -20,10 +20,10 @@ from pathlib import Path
 from . import cache
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
-from .load import Document, discover, load_file, load_files, relpath
+from .load import Document, discover, discover_files, load_file, load_files, relpath
 from .model import Obj, Project
 from .tree import Tree, build_tree
-from .validate import PROJECT_FILE, validate
+from .validate import PROJECT_FILE, models_of_clean, validate
 
 SHIPPED_CATALOG = Path(__file__).parent / "catalog"
 
@@ -156,10 +156,10 @@ def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str,
     catalog_docs, catalog_dir = load_catalog(
         root, project_of(settings_objs), diags, backend, hashes
     )
-    files, more = discover(root, [catalog_dir] if catalog_dir else [])
+    found, more = discover_files(root, [catalog_dir] if catalog_dir else [])
     diags.extend(more)
-    rels = [relpath(root, p) for p in files]
-    paths = [p for p, rel in zip(files, rels, strict=True) if rel != PROJECT_FILE]
+    rels = [rel for rel, _ in found]
+    paths = [p for rel, p in found if rel != PROJECT_FILE]
     return project_docs, settings_objs, catalog_docs, rels, paths
 
 
@@ -350,18 +350,33 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         if snap is None or dg.has_errors(diags):
             return None
         docs = [Document(*t) for t in snap["config"]]
-        checked = validate(docs, seal=False)
+        try:
+            objects = models_of_clean(docs)
+        except (KeyError, ValueError):  # cannot happen with an unchanged snapshot
+            return None
         catalog = validate(catalog_docs, catalog=True, seal=False)
-        tree = build_tree(list(settings_objs) + checked.objects, catalog.objects, checks=False)
-        if dg.has_errors(checked.diagnostics + catalog.diagnostics + tree.diagnostics):
+        tree = build_tree(list(settings_objs) + objects, catalog.objects, checks=False)
+        if dg.has_errors(catalog.diagnostics + tree.diagnostics):
             return None  # cannot happen with an unchanged snapshot; compile in full to say why
         tree.leaf_index = cache.Lazy(
             lambda: (cache.read(root, key, cache.LEAVES) or {"leaves": {}})["leaves"]
         )
         tree.unit_services = cache.UnitServiceNames(tree)
         tree.leaf_loader = leaf_loader(root, tree, backend)
-        res = engine(tree, LockState(None, loader=lambda: read_lock(root, [])), checks=False)
+        res = engine(tree, LockState(None, loader=lambda: _snapshot_lock(root)), checks=False)
         return Result(repo, tree, [], rels, len(docs)), res
+
+
+def _snapshot_lock(root: Path):
+    """The lock a snapshot was made with (its key holds the lock's size and time), read
+    by looking up the few services a query needs (incremental.LockFile) rather than
+    parsing a million; parsed whole if it is not in snavc's own layout."""
+    from .incremental import LockFile
+
+    try:
+        return LockFile(root / "snav.lock")
+    except (OSError, ValueError):
+        return read_lock(root, [])
 
 
 def leaf_loader(root: Path, tree: Tree, backend: str):

@@ -64,6 +64,18 @@ def validate(documents: list[Document], catalog: bool = False, seal: bool = True
     return Validated(objects, diags, rejected)
 
 
+def models_of_clean(documents: list[Document]) -> list[Obj]:
+    """The models of documents a clean run validated before, unchanged since (the
+    snapshot cache): their checks beyond the models cannot fail again, so only the
+    models are made. Any surprise raises: the caller compiles in full."""
+    objects = []
+    for doc in documents:
+        obj = MODELS[doc.data["kind"]].model_validate(doc.data)
+        obj.attach(doc)
+        objects.append(obj)
+    return objects
+
+
 def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = False) -> Obj | None:
     data = doc.data
     kind = data.get("kind")
@@ -127,14 +139,13 @@ def validate_document(doc: Document, diags: list[Diagnostic], catalog: bool = Fa
 def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> None:
     """Checks of one document that its model cannot express."""
     kind = obj.kind
-    ident = _ident(doc)
     if kind in AT_KINDS:
         at = obj.at
         if catalog and at is not None:
             diags.append(
                 dg.error(
                     "SNV203",
-                    f"unknown field 'at' in {ident}: catalogue objects live at the product and have no 'at'",
+                    f"unknown field 'at' in {_ident(doc)}: catalogue objects live at the product and have no 'at'",
                     doc.loc("at", key=True),
                 )
             )
@@ -142,7 +153,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
             diags.append(
                 dg.error(
                     "SNV202",
-                    f"missing field 'at' in {ident}: the node where it is defined",
+                    f"missing field 'at' in {_ident(doc)}: the node where it is defined",
                     doc.loc(),
                 )
             )
@@ -150,7 +161,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
             diags.append(
                 dg.error(
                     "SNV212",
-                    f"{ident} cannot be defined at the product: the product holds only the shipped catalogue "
+                    f"{_ident(doc)} cannot be defined at the product: the product holds only the shipped catalogue "
                     "(set Project.catalog to replace it)",
                     doc.loc("at"),
                 )
@@ -161,7 +172,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 diags.append(
                     dg.error(
                         "SNV202",
-                        f"missing field '{name}' in {ident}: required unless the template sets duplicate_of",
+                        f"missing field '{name}' in {_ident(doc)}: required unless the template sets duplicate_of",
                         doc.loc(),
                         rule="T7",
                     )
@@ -170,7 +181,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
         diags.append(
             dg.error(
                 "SNV202",
-                f"missing field 'services' in {ident}: required unless the template sets duplicate_of",
+                f"missing field 'services' in {_ident(doc)}: required unless the template sets duplicate_of",
                 doc.loc(),
                 rule="T9",
             )
@@ -182,7 +193,7 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 diags.append(
                     dg.error(
                         "SNV205",
-                        f"'{aspect}' is listed twice in default_for of {ident}",
+                        f"'{aspect}' is listed twice in default_for of {_ident(doc)}",
                         doc.loc("default_for", i),
                     )
                 )
