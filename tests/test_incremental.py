@@ -333,3 +333,18 @@ def test_random_edits(repo, tmp_path, monkeypatch):
             }[key]
             path.write_text(text.replace(old, f"{key}: {new}", rng.randint(1, 3)))
         same_as_full(repo, tmp_path, monkeypatch, step=step)
+
+
+def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypatch):
+    """A patched build leaves the snapshot of what it built: queries answer from it, as
+    a full compile does (the equipment edited included)."""
+    from snavc.pipeline import compile_repo, quick_compile
+    from snavc.resolve import effective_of
+
+    edit(site_file(repo), "check_interval: 30", "check_interval: 34")
+    assert build(repo, tmp_path / "out").incremental
+    quick = quick_compile(repo)
+    assert quick is not None
+    _, res = compile_repo(repo, snapshot=False)
+    for ident in ("eq-000000", "eq-000001", "eq-000150"):
+        assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]

@@ -47,10 +47,19 @@ def floor(path: Path) -> float:
     return float(out.stdout.strip())
 
 
+def _env() -> dict:
+    """This environment, with Python's bytecode cache on: a user's snavc does not
+    compile its modules again at every run (an editable install writes __pycache__
+    once, a wheel ships it); a sandbox may turn it off with PYTHONDONTWRITEBYTECODE."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(args: list[str], env: dict | None = None) -> tuple[float, int, int]:
     """(wall seconds, peak RSS in MiB, exit code) of one command."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or _env()
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
