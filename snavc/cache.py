@@ -9,10 +9,12 @@ modification time of ``snav.lock`` (which only snavc rewrites) and by snavc's ve
 query first hashes the files again and uses the snapshot only when every byte is the
 same, so it is never stale. It is safe to delete.
 
-With a snapshot, ``query`` and ``explain`` validate and link the configuration objects
-only, and read the one equipment they are about from its own file: on a 100k-equipment
-estate, a second instead of a full compile. Set ``SNAVC_NO_CACHE=1`` to neither read nor
-write it.
+With a snapshot, ``query`` and ``explain`` make the models of the configuration objects
+again (without the checks they passed) and link them, and read the one equipment they
+are about from its own file: on a 100k-equipment estate, a second instead of a full
+compile. ``stats.marshal`` spares hashing files whose stat is unchanged
+(:func:`hash_files`); ``build/`` holds the state of the incremental build
+(snavc.incremental). Set ``SNAVC_NO_CACHE=1`` to neither read nor write any of it.
 """
 
 from __future__ import annotations
