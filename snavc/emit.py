@@ -326,6 +326,32 @@ class Lines:
         return out
 
 
+class LineWriter:
+    """Writes the lines of :func:`iter_lines` to a binary file and notes where each
+    section lies (the layout :meth:`Lines.open` takes), without reading it back."""
+
+    def __init__(self, f):
+        self.f = f
+        self.pos = 0
+        self.layout: dict = {}
+        self._open: tuple[bytes, int] | None = None  # the object section being written
+
+    def write(self, line: str) -> None:
+        data = line.encode() + b"\n"
+        if self._open is None:
+            if line.endswith(":{"):
+                self._open = (line_key(data), self.pos + len(data))
+            elif line not in ("{", "}"):
+                name = line_key(data)
+                value = data[len(name) + 3 : -1].removesuffix(b",")
+                self.layout[name] = (0, 0) if value == b"{}" else value
+        elif line in ("}", "},"):
+            self.layout[self._open[0]] = (self._open[1], self.pos)
+            self._open = None
+        self.f.write(data)
+        self.pos += len(data)
+
+
 def line_key(line: bytes) -> bytes:
     """The key of an entry line ``"KEY":VALUE``."""
     end = line.find(b'":', 1)
@@ -394,21 +420,24 @@ class BuildWriter:
         self.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.parent))
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
-        self.file = open(self.tmp / EFFECTIVE, "w", encoding="utf-8")
+        self.file = open(self.tmp / EFFECTIVE, "wb")
+        self.lines = LineWriter(self.file)
         self.encoder = Encoder()
         self.pending: str | None = None  # the last equipment line: its comma waits
         self.count = 0
         # origin key -> how many unit services have it (an incremental build's state)
         self.okeys: dict[str, int] = {}
+        self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
 
     def bind(self, resolver) -> None:
         self.encoder = Encoder(resolver.is_base)
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         if self.pending is None:
-            self.file.write('{\n"equipment":{\n')
+            self.lines.write("{")
+            self.lines.write('"equipment":{')
         else:
-            self.file.write(self.pending + ",\n")
+            self.lines.write(self.pending + ",")
         self.pending = f"{_compact(eq_id)}:{self.encoder.equipment(effective)}"
         self.count += 1
         okeys = self.okeys
@@ -418,20 +447,24 @@ class BuildWriter:
     def finish(self, document: dict, diagnostics: list, provenance: dict) -> None:
         """``document`` is the effective document without its equipment (already written)."""
         try:
-            rest = [
-                line for line in iter_lines({k: v for k, v in document.items() if k != "equipment"})
-            ]
+            rest = iter_lines({k: v for k, v in document.items() if k != "equipment"})
+            next(rest)  # its "{": written with the equipment
             if self.pending is None:  # no equipment: as dumps() writes an empty section
-                self.file.write('{\n"equipment":{},\n')
+                self.lines.write("{")
+                self.lines.write('"equipment":{},')
             else:
-                self.file.write(self.pending + "\n},\n")
-            self.file.write("\n".join(rest[1:]) + "\n")
+                self.lines.write(self.pending)
+                self.lines.write("},")
+            for line in rest:
+                self.lines.write(line)
             self.file.close()
+            self.layouts[EFFECTIVE] = self.lines.layout
             (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-            with open(self.tmp / ORIGINS, "w", encoding="utf-8") as f:
+            with open(self.tmp / ORIGINS, "wb") as f:
+                writer = LineWriter(f)
                 for line in iter_lines(provenance):
-                    f.write(line)
-                    f.write("\n")
+                    writer.write(line)
+                self.layouts[ORIGINS] = writer.layout
             (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
         except BaseException:
             self.abort()

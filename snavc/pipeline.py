@@ -483,6 +483,7 @@ def build(
                     "diagnostics": incremental.diagnostics_to_state(result.diagnostics),
                     "counts": counts,
                 },
+                writer.layouts,
             )
         timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed, counts=counts)

@@ -348,3 +348,18 @@ def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypa
     _, res = compile_repo(repo, snapshot=False)
     for ident in ("eq-000000", "eq-000001", "eq-000150"):
         assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+
+
+def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
+    """A full build notes where each section of its outputs lies as it writes them; a
+    patched build as it patches them. Both are what reading the files finds."""
+    from snavc.incremental import OUTPUTS, read_state
+
+    for out in (tmp_path / "first", None):
+        if out is None:
+            edit(site_file(repo), "check_interval: 30", "check_interval: 35")
+            out = tmp_path / "patched"
+            assert build(repo, out).incremental
+        state = read_state(repo.resolve())
+        for name in OUTPUTS:
+            assert state["layouts"][name] == Lines.open(out / name).sections
