@@ -232,7 +232,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
     objects = list(settings_objs) + cfg + new_eq + new_us
-    tree = build_tree(objects, catalog.objects, known=known)
+    tree = build_tree(objects, catalog.objects, known=known, check_only=new_eq + new_us)
     if catalog.diagnostics or tree.diagnostics:
         return None
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}

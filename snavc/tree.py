@@ -196,6 +196,7 @@ def build_tree(
     rejected: set[tuple[str, str]] = frozenset(),
     checks: bool = True,
     known: dict[str, list[str]] | None = None,
+    check_only: list[Obj] | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -203,7 +204,9 @@ def build_tree(
     reported as references to broken objects, not as dangling. ``checks=False`` only
     links and indexes (for a snapshot known to be clean). ``known`` gives the unit
     service names of equipment defined outside ``objects`` (the unchanged files of an
-    incremental build: snavc.incremental), which user services may name.
+    incremental build: snavc.incremental), which user services may name, and
+    ``check_only`` the objects whose references to check (there, the dirty ones: the
+    others are those of a clean build).
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -287,6 +290,9 @@ def build_tree(
         tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
         return tree
+    if check_only is not None:
+        objects = check_only
+        overrides = {}
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:
