@@ -221,7 +221,11 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     again = sorted(i for i, (_f, members) in user_services.items() if dirty.intersection(members))
     for ident in again:
         found, more = load_file(root / user_services[ident][0], user_services[ident][0], backend)
-        doc = next(d for d in found if d.kind == "UserService" and d.data.get("id") == ident)
+        doc = next(
+            (d for d in found if d.kind == "UserService" and d.data.get("id") == ident), None
+        )
+        if doc is None or more:
+            return None
         new_us.append(validate_document(doc, diags))
         del user_services[ident]
     if diags:
