@@ -163,8 +163,15 @@ def _write(root: Path, name: str, data: dict) -> bool:
     return True
 
 
-def read(root: Path, key: str, name: str = SNAPSHOT) -> dict | None:
-    """The snapshot file made from exactly these inputs, or None."""
+def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
+    """The snapshot file made from exactly these inputs, or None. With ``key`` None, the
+    snapshot there is, whatever its key (the caller compares it with the inputs')."""
+    if name == SNAPSHOT and key is None:
+        data = _read(root, SNAPSHOT)
+        if data is None or not isinstance(data.get("key"), str):
+            return None
+        key = data["key"]
+        return data if (root / CACHE_DIR / LEAVES.format(key=key)).is_file() else None
     if name == SNAPSHOT and not (root / CACHE_DIR / LEAVES.format(key=key)).is_file():
         return None  # its equipment index is gone: not a usable snapshot
     path = root / CACHE_DIR / name.format(key=key)

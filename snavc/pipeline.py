@@ -8,6 +8,7 @@ here prints or exits.
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import resource
 import sys
@@ -324,8 +325,12 @@ def save_snapshot(result: Result) -> str | None:
 
 def quick_compile(repo: str | Path, backend: str = "fast"):
     """``(result, resolution)`` from the snapshot cache when every input is unchanged
-    since a clean run (else None): the configuration objects are validated and linked
-    again, equipment and user services are read from their file when asked for.
+    since a clean run (else None): the models of the configuration objects are made and
+    linked again, equipment and user services are read from their file when asked for.
+
+    The inputs are found and hashed by a second process while this one reads the
+    snapshot and makes its models (two cores: the query waits for the longer of the
+    two, not for both); the snapshot is used only when its key is the inputs' key.
     """
     from .resolve import engine
     from .resolve.lock import LockState
@@ -335,25 +340,21 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
     repo = Path(repo)
     root = repo.resolve()
     with gc_paused():
+        inputs = _in_child(lambda: _input_key(root, backend))
+        snap = cache.read(root, None)
         diags: list[Diagnostic] = []
-        hashes: dict[str, str] = {}
-        project_docs, settings_objs, catalog_docs, rels, paths = _inputs(
-            root, diags, backend, hashes
-        )
-        try:
-            cache.hash_files(root, paths, [relpath(root, p) for p in paths], hashes)
-        except OSError:
+        _, settings_objs = load_settings(root, diags, backend)
+        catalog_docs, _ = load_catalog(root, project_of(settings_objs), diags, backend)
+        objects = None
+        if snap is not None and not diags:
+            try:
+                objects = models_of_clean([Document(*t) for t in snap["config"]])
+            except (KeyError, ValueError):  # a snapshot out of step: compile in full
+                objects = None
+        found = inputs()
+        if objects is None or found is None or found[0] != snap["key"] or found[1]:
             return None
-        cache.lock_hash(root, hashes)
-        key = cache.fingerprint(hashes)
-        snap = cache.read(root, key)
-        if snap is None or dg.has_errors(diags):
-            return None
-        docs = [Document(*t) for t in snap["config"]]
-        try:
-            objects = models_of_clean(docs)
-        except (KeyError, ValueError):  # cannot happen with an unchanged snapshot
-            return None
+        key, _, rels = found
         catalog = validate(catalog_docs, catalog=True, seal=False)
         tree = build_tree(list(settings_objs) + objects, catalog.objects, checks=False)
         if dg.has_errors(catalog.diagnostics + tree.diagnostics):
@@ -364,7 +365,54 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         tree.unit_services = cache.UnitServiceNames(tree)
         tree.leaf_loader = leaf_loader(root, tree, backend)
         res = engine(tree, LockState(None, loader=lambda: _snapshot_lock(root)), checks=False)
-        return Result(repo, tree, [], rels, len(docs)), res
+        return Result(repo, tree, [], rels, len(objects)), res
+
+
+def _input_key(root: Path, backend: str):
+    """``(snapshot key, errors?, relative file names)`` of the repository's inputs as
+    they are now (None when a file cannot be read)."""
+    diags: list[Diagnostic] = []
+    hashes: dict[str, str] = {}
+    _, _, _, rels, paths = _inputs(root, diags, backend, hashes)
+    try:
+        cache.hash_files(root, paths, [relpath(root, p) for p in paths], hashes)
+    except OSError:
+        return None
+    cache.lock_hash(root, hashes)
+    return cache.fingerprint(hashes), dg.has_errors(diags), rels
+
+
+def _in_child(work):
+    """Run ``work()`` in a forked process; returns a function that waits for its value
+    (marshalled back through a pipe; None if the child failed). Runs it here, now,
+    where processes cannot fork."""
+    if not hasattr(os, "fork"):
+        value = work()
+        return lambda: value
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no exception may escape into the parent's code
+        try:
+            data = marshal.dumps(work())
+        except BaseException:
+            data = b""
+        try:
+            with os.fdopen(write, "wb") as f:
+                f.write(data)
+        finally:
+            os._exit(0)
+    os.close(write)
+
+    def wait():
+        with os.fdopen(read, "rb") as f:
+            data = f.read()
+        os.waitpid(pid, 0)
+        try:
+            return marshal.loads(data) if data else None
+        except (ValueError, EOFError, TypeError):
+            return None
+
+    return wait
 
 
 def _snapshot_lock(root: Path):
