@@ -346,9 +346,14 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         _, settings_objs = load_settings(root, diags, backend)
         catalog_docs, _ = load_catalog(root, project_of(settings_objs), diags, backend)
         objects = None
+        lazy: dict[str, list[Document]] = {kind: [] for kind in cache.LAZY_KINDS}
         if snap is not None and not diags:
+            eager = []
+            for t in snap["config"]:
+                doc = Document(*t)
+                lazy.get(t[4].get("kind"), eager).append(doc)
             try:
-                objects = models_of_clean([Document(*t) for t in snap["config"]])
+                objects = models_of_clean(eager)
             except (KeyError, ValueError):  # a snapshot out of step: compile in full
                 objects = None
         found = inputs()
@@ -359,6 +364,9 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         tree = build_tree(list(settings_objs) + objects, catalog.objects, checks=False)
         if dg.has_errors(catalog.diagnostics + tree.diagnostics):
             return None  # cannot happen with an unchanged snapshot; compile in full to say why
+        for kind, docs in lazy.items():
+            if docs:
+                tree.objects[kind] = cache.LazyKind(docs)
         tree.leaf_index = cache.Lazy(
             lambda: (cache.read(root, key, cache.LEAVES) or {"leaves": {}})["leaves"]
         )
