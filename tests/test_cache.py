@@ -125,6 +125,23 @@ def test_the_snapshot_query_loads_one_equipment_only(seed, monkeypatch):
     assert json.dumps(answer)  # plain data
 
 
+def test_the_snapshot_query_makes_the_boxes_of_its_path_only(seed, monkeypatch):
+    """cache.LazyKind: the contacts and boxes of a snapshot become models when asked for."""
+    from snavc.query import selectable
+
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    result, full = compile_repo(seed)
+    _, res = quick_compile(seed)
+    boxes = res.tree.objects["Box"]
+    assert isinstance(boxes, cache.LazyKind) and not boxes._made
+    answer = selectable(res, "stephanie", "client1-site2", "box")
+    assert answer == selectable(full, "stephanie", "client1-site2", "box")
+    node = res.tree.nodes["client1-site2"]
+    on_path = {b for n in node.path for b in boxes if boxes._docs[b].data.get("at") == n.id}
+    assert set(boxes._made) == on_path != set(boxes)
+    assert not res.tree.objects["Contact"]._made
+
+
 # -- file stats: unchanged files are not read again (cache.hash_files) ----------------
 
 
