@@ -32,7 +32,7 @@ from .version import __version__
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
 LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
-FORMAT = 1
+FORMAT = 2  # 2: positions marshalled apart in the snapshot
 LEAF_KINDS = ("Equipment", "UserService")
 
 

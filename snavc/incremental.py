@@ -103,7 +103,7 @@ def read_state(root: Path) -> dict | None:
 def _key() -> str:
     from .version import __version__
 
-    return f"snavc {__version__} build state 1"
+    return f"snavc {__version__} build state 2"
 
 
 def diagnostics_to_state(diags: list[Diagnostic]) -> list[tuple]:
@@ -145,7 +145,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     with gc_paused():
         try:
             return _rebuild(Path(repo), root, Path(out), backend, locked, state)
-        except (KeyError, ValueError) as e:  # a state out of step with its outputs
+        except (KeyError, ValueError, TypeError) as e:  # a state out of step with its outputs
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
                 raise
             del e
@@ -181,8 +181,8 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # 1. the changed files hold the configuration documents they held, at the same places
     before: dict[str, list] = {}
     for t in config:
-        if t[0] in touched:
-            before.setdefault(t[0], []).append(t)
+        if t[0] in touched:  # (positions are marshalled in the snapshot)
+            before.setdefault(t[0], []).append((*t[:5], marshal.loads(t[5])))
     if any(before.get(rel) for rel in removed):
         return None
     leaf_docs: list[Document] = []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import math
 import os
 import re
@@ -78,7 +79,7 @@ class Document:
     line: int
     column: int
     data: dict | None
-    pos: dict = field(repr=False)
+    pos: dict | bytes = field(repr=False)  # bytes: marshalled, as the snapshot keeps it
     catalog: bool = False  # from the product catalogue (shipped or Project.catalog)
     sealed_digest: str | None = None  # kept when `seal` drops the data
 
@@ -111,6 +112,8 @@ class Document:
         """
         line, col = self.line, self.column
         pos: Pos = self.pos
+        if isinstance(pos, bytes):  # from the snapshot cache: decoded on first use
+            pos = self.pos = marshal.loads(pos)
         for i, part in enumerate(path):
             entry = None
             if isinstance(pos, dict):

@@ -185,12 +185,17 @@ def _check(repo: Path, backend: str) -> Result:
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
-    # the snapshot's configuration documents, kept before validation drops their data
-    config = [
-        (d.file, d.index, d.line, d.column, d.data, d.pos)
-        for d in loaded
-        if d.kind not in cache.LEAF_KINDS
-    ]
+    # the snapshot's configuration documents, kept before validation drops their data;
+    # positions packed apart (Document.pos): a query decodes those of a few documents
+    config = (
+        [
+            (d.file, d.index, d.line, d.column, d.data, marshal.dumps(d.pos))
+            for d in loaded
+            if d.kind not in cache.LEAF_KINDS
+        ]
+        if cache.enabled()
+        else []
+    )
 
     objects: list[Obj] = list(settings_objs)
     repo_objs = validate(docs[len(project_docs) :])
