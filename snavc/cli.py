@@ -195,6 +195,12 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     created with. Commit it: a later change of a template reaches new services only,
     unless --reapply TEMPLATE.
 
+    A build leaves its state in REPO/.snavc/ (a cache: safe to delete, never stale).
+    When only equipment and user services changed since, the next build re-resolves
+    those and patches the previous output: the same bytes as a full build, in a
+    fraction of its time, and "(incremental)" after its summary. SNAVC_NO_CACHE=1
+    always builds in full.
+
     \b
     Examples:
       snavc build samples/seed -o build/
