@@ -19,6 +19,7 @@ compile. ``stats.marshal`` spares hashing files whose stat is unchanged
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -40,10 +41,24 @@ def enabled() -> bool:
     return not os.environ.get("SNAVC_NO_CACHE")
 
 
+@functools.cache
+def code() -> str:
+    """This snavc: its version, and the size and time of each of its source files, so
+    that a cache made by other code (an edited checkout, an upgrade) is not used."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{__version__} {FORMAT}".encode())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".yaml"):
+            st = path.stat()
+            h.update(f"{path.relative_to(package)} {st.st_size} {st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def fingerprint(hashes: dict[str, str]) -> str:
     """One key for ``rel -> content hash`` of every input file, and this snavc."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"snavc {__version__} snapshot {FORMAT}\n".encode())
+    h.update(f"snavc {code()} snapshot\n".encode())
     for rel in sorted(hashes):
         h.update(f"{rel}\0{hashes[rel]}\n".encode())
     return h.hexdigest()
@@ -70,7 +85,7 @@ def stat_files(paths: list[Path], rels: list[str]) -> dict:
 def write_stats(root: Path, stats: dict, hashes: dict[str, str]) -> None:
     """Record each file's stat with the hash of its content, for :func:`hash_files`."""
     files = {r: (*st, hashes[r]) for r, st in stats["files"].items() if r in hashes}
-    _write(root, STATS, {"key": f"{__version__} {FORMAT}", "at": stats["at"], "files": files})
+    _write(root, STATS, {"key": code(), "at": stats["at"], "files": files})
 
 
 def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, str]) -> None:
@@ -83,7 +98,7 @@ def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, s
     change is not trusted (the file may have changed again within the same tick).
     """
     known = _read(root, STATS)
-    if known is None or known.get("key") != f"{__version__} {FORMAT}":
+    if known is None or known.get("key") != code():
         known = {"at": 0, "files": {}}
     trust_before = known["at"] - RACY_NS
     old = known["files"]

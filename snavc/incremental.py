@@ -101,9 +101,7 @@ def read_state(root: Path) -> dict | None:
 
 
 def _key() -> str:
-    from .version import __version__
-
-    return f"snavc {__version__} build state 2"
+    return f"snavc {cache.code()} build state 2"
 
 
 def diagnostics_to_state(diags: list[Diagnostic]) -> list[tuple]:

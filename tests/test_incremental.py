@@ -363,3 +363,14 @@ def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
         state = read_state(repo.resolve())
         for name in OUTPUTS:
             assert state["layouts"][name] == Lines.open(out / name).sections
+
+
+def test_a_cache_made_by_other_code_is_not_used(repo, tmp_path, monkeypatch):
+    """The cache's keys hold snavc's code (version, and its source files' size and time):
+    an upgrade or an edited checkout builds in full and answers queries in full."""
+    from snavc import cache
+    from snavc.pipeline import quick_compile
+
+    monkeypatch.setattr(cache, "code", lambda: "other code")
+    assert quick_compile(repo) is None
+    assert not build(repo, tmp_path / "again").incremental
