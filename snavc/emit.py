@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -210,10 +211,7 @@ class Lines:
             line = data[pos:eol].removesuffix(b",")
             name = line_key(line)
             if line.endswith(b":{"):
-                # entry lines start with '"', never '}': the section ends at "\n}"
-                end = data.find(b"\n}", eol) + 1
-                if end == 0:
-                    raise ValueError(f"{path}: not a snavc build file")
+                end = section_end(data, eol + 1)
                 sections[name] = (eol + 1, end)
                 pos = data.find(b"\n", end) + 1
             else:
@@ -227,17 +225,7 @@ class Lines:
             self.data.close()
 
     def _find(self, start: int, end: int, key: bytes) -> int:
-        """Offset of the first entry line in [start, end) whose key is >= ``key``."""
-        data = self.data
-        lo, hi = start, end  # lo is always a line start
-        while lo < hi:
-            mid = (lo + hi) // 2
-            line = data.rfind(b"\n", lo, mid) + 1 or lo
-            if data[line + 1 : data.find(b'":', line)] < key:
-                lo = data.find(b"\n", line) + 1
-            else:
-                hi = line
-        return lo
+        return find_line(self.data, start, end, key)
 
     def get(self, section: bytes, key: bytes) -> bytes | None:
         """The entry line of ``key`` (as read, before any patch), or None."""
@@ -350,6 +338,47 @@ class LineWriter:
             self._open = None
         self.f.write(data)
         self.pos += len(data)
+
+
+def find_line(data, start: int, end: int, key: bytes) -> int:
+    """Offset of the first entry line in ``data[start:end]`` (lines sorted by key) whose
+    key is ``key`` or after it: a binary search, looking at a few lines of 100,000."""
+    lo, hi = start, end  # lo is always a line start
+    while lo < hi:
+        line = data.rfind(b"\n", lo, (lo + hi) // 2) + 1 or lo
+        found = data[line + 1 : data.find(b'":', line)]
+        if b"\\" in found:  # an escaped key (not an ID: a build another tool rewrote)
+            found = json.loads(b'"' + found + b'"').encode()
+        if found < key:
+            lo = data.find(b"\n", line) + 1
+        else:
+            hi = line
+    return lo
+
+
+_LINE_OF_BRACE = re.compile(rb"\n\}")
+
+
+def section_end(data, pos: int) -> int:
+    """The start of the line "}" or "}," that closes the section whose lines start at
+    ``pos`` (entry lines start with '"', never '}'). Where lines are long (an
+    equipment's is 3 KB), hopping from newline to newline (memchr) finds it twice as
+    fast as a regex search for it. ValueError when the section is not closed."""
+    hop = data.find(b"\n", pos) - pos > 1024
+    while True:
+        if not hop:
+            found = _LINE_OF_BRACE.search(data, pos - 1)
+            if found is None:
+                break
+            pos = found.start() + 1
+        if pos >= len(data):
+            break
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end
+        if data[pos] == 0x7D and data[pos:end] in (b"}", b"},"):  # "}": copy no other line
+            return pos
+        pos = end + 1
+    raise ValueError("unterminated section")
 
 
 def line_key(line: bytes) -> bytes:
