@@ -151,7 +151,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
 
 
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict):
-    from .emit import BuildWriter, Encoder, Lines, _compact, entry
+    from .emit import BuildWriter
     from .pipeline import Built, Result, _inputs, leaf_loader
     from .resolve import engine
     from .resolve.lock import LOCK_FILE, LockState
@@ -251,60 +251,9 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         return None
 
     # 4. patch the previous outputs
-    folder = root / cache.CACHE_DIR / "build"
-    eff, ori = (Lines.open(folder / name, state["layouts"][name]) for name in OUTPUTS)
-    stats = {  # counted against the lock the previous build left: nothing new any more
-        t.decode(): {**orjson.loads(line[len(t) + 3 :]), "new": 0, "reapplied": 0}
-        for t, line in eff.entries(b"lock").items()
-    }
-    okeys = dict(state["okeys"])
-    gone_services = []
-    for kind, ident, _at, extra in gone:
-        key = ident.encode()
-        label = b"equipment/" if kind == "Equipment" else b"user-service/"
-        if kind == "Equipment":
-            line = eff.get(b"equipment", key)
-            for s in orjson.loads(line[len(key) + 3 :])["services"].values():
-                counts = stats[s["template"]]
-                counts["services"] -= 1
-                counts["not_applied"] -= "locked" in s
-                okeys[s["origin"]] -= 1
-            gone_services += [f"{ident}/{n}" for n in extra]
-        eff.set(b"equipment" if kind == "Equipment" else b"user_services", key, None)
-        eff.set(b"inputs", label + key, None)
-        ori.set(b"explicit", label + key, None)
-    encoder = Encoder(resolver.is_base)
-    for label, section, table, encode in (
-        ("equipment/", b"equipment", eq_eff, encoder.equipment),
-        ("user-service/", b"user_services", us_eff, _compact),
-    ):
-        for ident, value in table.items():
-            eff.set(section, ident.encode(), entry(ident, encode(value)))
-            obj = tree.get("Equipment" if section == b"equipment" else "UserService", ident)
-            eff.set(
-                b"inputs", (label + ident).encode(), entry(label + ident, _compact(obj.doc.digest))
-            )
-            explicit = resolver.explicit_origins.get(label + ident)
-            if explicit is not None:
-                ori.set(
-                    b"explicit", (label + ident).encode(), entry(label + ident, _compact(explicit))
-                )
-            if section == b"equipment":
-                for s in value["services"].values():
-                    okeys[s["origin"]] = okeys.get(s["origin"], 0) + 1
-    for template, counts in lock.stats.items():
-        total = stats.setdefault(template, dict.fromkeys(counts, 0))
-        for k, n in counts.items():
-            total[k] += n
-    for template, counts in stats.items():
-        line = entry(template, _compact(counts)) if counts["services"] else None
-        eff.set(b"lock", template.encode(), line)
-    for okey in [k for k, n in okeys.items() if n == 0]:
-        del okeys[okey]
-        ori.set(b"services", okey.encode(), None)
-    for okey, origins in resolver.origins.items():
-        if okey not in state["okeys"] or not state["okeys"][okey]:
-            ori.set(b"services", okey.encode(), entry(okey, _compact(origins)))
+    eff, ori, okeys, gone_services = _patch_outputs(
+        root, state, gone, eq_eff, us_eff, tree, resolver, lock
+    )
 
     # 5. the lock, the outputs, the state for the next build
     present = {i: tree.unit_services[i] for i in eq_eff}
@@ -361,6 +310,70 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         counts=(n_eq, n_units, n_us),
         incremental=True,
     )
+
+
+def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver, lock):
+    """effective.json and origins.json of the previous build (their state links), with
+    the lines of the dirty objects replaced, their input hashes, the lock's counts per
+    template and the service origins still used; and the origin counts and the lock
+    entries of the dirty equipment as they were."""
+    from .emit import Encoder, Lines, _compact, entry
+
+    folder = root / cache.CACHE_DIR / "build"
+    eff, ori = (Lines.open(folder / name, state["layouts"][name]) for name in OUTPUTS)
+    stats = {  # counted against the lock the previous build left: nothing new any more
+        t.decode(): {**orjson.loads(line[len(t) + 3 :]), "new": 0, "reapplied": 0}
+        for t, line in eff.entries(b"lock").items()
+    }
+    okeys = dict(state["okeys"])
+    gone_services = []
+    for kind, ident, _at, extra in gone:
+        key = ident.encode()
+        label = b"equipment/" if kind == "Equipment" else b"user-service/"
+        if kind == "Equipment":
+            line = eff.get(b"equipment", key)
+            for s in orjson.loads(line[len(key) + 3 :])["services"].values():
+                counts = stats[s["template"]]
+                counts["services"] -= 1
+                counts["not_applied"] -= "locked" in s
+                okeys[s["origin"]] -= 1
+            gone_services += [f"{ident}/{n}" for n in extra]
+        eff.set(b"equipment" if kind == "Equipment" else b"user_services", key, None)
+        eff.set(b"inputs", label + key, None)
+        ori.set(b"explicit", label + key, None)
+    encoder = Encoder(resolver.is_base)
+    for label, section, table, encode in (
+        ("equipment/", b"equipment", eq_eff, encoder.equipment),
+        ("user-service/", b"user_services", us_eff, _compact),
+    ):
+        for ident, value in table.items():
+            eff.set(section, ident.encode(), entry(ident, encode(value)))
+            obj = tree.get("Equipment" if section == b"equipment" else "UserService", ident)
+            eff.set(
+                b"inputs", (label + ident).encode(), entry(label + ident, _compact(obj.doc.digest))
+            )
+            explicit = resolver.explicit_origins.get(label + ident)
+            if explicit is not None:
+                ori.set(
+                    b"explicit", (label + ident).encode(), entry(label + ident, _compact(explicit))
+                )
+            if section == b"equipment":
+                for s in value["services"].values():
+                    okeys[s["origin"]] = okeys.get(s["origin"], 0) + 1
+    for template, counts in lock.stats.items():
+        total = stats.setdefault(template, dict.fromkeys(counts, 0))
+        for k, n in counts.items():
+            total[k] += n
+    for template, counts in stats.items():
+        line = entry(template, _compact(counts)) if counts["services"] else None
+        eff.set(b"lock", template.encode(), line)
+    for okey in [k for k, n in okeys.items() if n == 0]:
+        del okeys[okey]
+        ori.set(b"services", okey.encode(), None)
+    for okey, origins in resolver.origins.items():
+        if okey not in state["okeys"] or not state["okeys"][okey]:
+            ori.set(b"services", okey.encode(), entry(okey, _compact(origins)))
+    return eff, ori, okeys, gone_services
 
 
 class LockFile:
