@@ -93,6 +93,15 @@ def object_key(obj: Obj) -> str:
 def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
     """``(path, target kind, ID)`` for every non-null reference ``obj`` holds."""
     for spec, target in REFERENCES.get(obj.kind, ()):
+        if "*" not in spec:  # most references: one value down a chain of fields
+            v = obj
+            for head in spec:
+                v = getattr(v, head, None)
+                if v is None:
+                    break
+            else:
+                yield spec, target, v
+            continue
         values = [(obj, ())]
         for head in spec:  # breadth first: a few lists, not a generator per value
             if head == "*":
@@ -374,6 +383,12 @@ def _check_references(
     rejected: set[tuple[str, str]] = frozenset(),
 ) -> None:
     for path, target, ident in references(obj):
+        if not rejected:  # the usual case first: a reference to an object that exists
+            if target == "node":
+                if ident in tree.nodes:
+                    continue
+            elif target != "unit-service" and ident in index.get(target, ()):
+                continue
         kinds = NODE_KINDS if target == "node" else (target,)
         if rejected and any((k, ident) in rejected for k in kinds):
             tree.diagnostics.append(
