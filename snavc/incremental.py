@@ -317,7 +317,7 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
     the lines of the dirty objects replaced, their input hashes, the lock's counts per
     template and the service origins still used; and the origin counts and the lock
     entries of the dirty equipment as they were."""
-    from .emit import Encoder, Lines, _compact, entry
+    from .emit import Lines, _compact, entry
 
     folder = root / cache.CACHE_DIR / "build"
     eff, ori = (Lines.open(folder / name, state["layouts"][name]) for name in OUTPUTS)
@@ -341,9 +341,8 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
         eff.set(b"equipment" if kind == "Equipment" else b"user_services", key, None)
         eff.set(b"inputs", label + key, None)
         ori.set(b"explicit", label + key, None)
-    encoder = Encoder(resolver.is_base)
     for label, section, table, encode in (
-        ("equipment/", b"equipment", eq_eff, encoder.equipment),
+        ("equipment/", b"equipment", eq_eff, _compact),
         ("user-service/", b"user_services", us_eff, _compact),
     ):
         for ident, value in table.items():

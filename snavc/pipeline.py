@@ -505,7 +505,6 @@ def build(
         writer = BuildWriter(out)
         try:
             res = engine(result.tree, lock)
-            writer.bind(res.resolver)
             resolve_all(res, writer.equipment, consume=True)
         except BaseException:
             writer.abort()

@@ -35,7 +35,6 @@ class Resolver:
         self.templates = templates
         self._services: dict[tuple, dict] = {}  # (template, top, node) -> base
         self._by_signature: dict[tuple, dict] = {}  # what a base's values depend on -> base
-        self._base_ids: set[int] = set()  # id() of those bases: alive as long as the resolver
         self._blocks: dict[tuple, tuple | None] = {}
         self.equipment_count = 0  # resolved so far (a build does not keep them)
         self.unit_service_count = 0
@@ -273,10 +272,6 @@ class Resolver:
         """The unit service bases, each shared by every service of its (template, top, node)."""
         return self._by_signature.values()
 
-    def is_base(self, service: dict) -> bool:
-        """Is ``service`` a shared base (safe to serialise once and reuse)?"""
-        return id(service) in self._base_ids
-
     def _check_locked(self, eq, path: tuple, name: str, service: dict) -> None:
         """T5: a locked value may name a time period deleted since; say how to move on."""
         for f in ("check_period", "availability_period"):
@@ -333,7 +328,6 @@ class Resolver:
             if where is not None:
                 origins[f] = where  # the (node, file, line) tuple its template shares
         service["origin"] = okey
-        self._base_ids.add(id(service))
         inputs = self.templates.inputs(tid, top, node)
         inputs += [
             f"time-period/{service[f]}"
