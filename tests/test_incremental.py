@@ -374,3 +374,18 @@ def test_a_cache_made_by_other_code_is_not_used(repo, tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "code", lambda: "other code")
     assert quick_compile(repo) is None
     assert not build(repo, tmp_path / "again").incremental
+
+
+def test_warnings_of_the_configuration_are_carried_over(repo, tmp_path, monkeypatch):
+    """A patched build reports the warnings of the configuration as a full build does
+    (B3: 'shared' on a site box), in diagnostics.json and in its result."""
+    path = site_file(repo, 7)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    (repo / "p0" / "shared-box.yaml").write_text(
+        f"kind: Box\nid: odd-box\nat: {at}\nshared: true\n"
+    )
+    first = build(repo, tmp_path / "with-warning")
+    assert [d.code for d in first.result.diagnostics] == ["SNV413"] and not first.incremental
+    edit(site_file(repo), "check_interval: 30", "check_interval: 36")
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert [d.code for d in built.result.diagnostics] == ["SNV413"]
