@@ -297,7 +297,6 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],
-            "counts": (n_eq, n_units, n_us),
         },
         layouts,
     )

@@ -541,7 +541,6 @@ def build(
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
                     "diagnostics": incremental.diagnostics_to_state(result.diagnostics),
-                    "counts": counts,
                 },
                 writer.layouts,
             )
