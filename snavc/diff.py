@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .emit import EFFECTIVE, ORIGINS, find_line, section_end
+from .emit import EFFECTIVE, ORIGINS, find_line, line_key, section_end
 
 try:  # parses an object line several times faster than json, to the same values
     import orjson
@@ -116,7 +116,7 @@ class Build:
         at = find_line(data, lo, hi, wanted)
         if at < hi:
             line = data[at : data.find(b"\n", at, hi)]
-            found = line if _key(line) == wanted else None
+            found = line if line_key(line) == wanted else None
         self._lines[(section, key)] = found
         return found
 
@@ -186,13 +186,7 @@ def _loads(text: bytes):
 
 def key_of(line: bytes) -> str:
     """The ID of an object line ``"ID":{...}``."""
-    return _key(line).decode()
-
-
-def _key(line: bytes) -> bytes:
-    # UTF-8 bytes sort as their text does: as snavc sorted the lines
-    end = line.index(b'":') + 1
-    return line[1 : end - 1] if b"\\" not in line[:end] else json.loads(line[:end]).encode()
+    return line_key(line).decode()
 
 
 def _value(line: bytes) -> bytes:

@@ -316,10 +316,7 @@ def find_line(data, start: int, end: int, key: bytes) -> int:
     lo, hi = start, end  # lo is always a line start
     while lo < hi:
         line = data.rfind(b"\n", lo, (lo + hi) // 2) + 1 or lo
-        found = data[line + 1 : data.find(b'":', line)]
-        if b"\\" in found:  # an escaped key (not an ID: a build another tool rewrote)
-            found = json.loads(b'"' + found + b'"').encode()
-        if found < key:
+        if _unescaped(data[line + 1 : data.find(b'":', line)]) < key:
             lo = data.find(b"\n", line) + 1
         else:
             hi = line
@@ -352,11 +349,17 @@ def section_end(data, pos: int) -> int:
 
 
 def line_key(line: bytes) -> bytes:
-    """The key of an entry line ``"KEY":VALUE``."""
+    """The key of an entry line ``"KEY":VALUE``, as UTF-8 (which sorts as the text
+    does: as the lines were sorted); ValueError when ``line`` is not one."""
     end = line.find(b'":', 1)
-    if not line.startswith(b'"') or end < 0 or b"\\" in line[:end]:
+    if not line.startswith(b'"') or end < 0:
         raise ValueError(f"not an entry line: {line[:80]!r}")
-    return line[1:end]
+    return _unescaped(line[1:end])
+
+
+def _unescaped(key: bytes) -> bytes:
+    # IDs need no escape; a build another tool rewrote may hold keys that do
+    return key if b"\\" not in key else json.loads(b'"' + key + b'"').encode()
 
 
 def entry(key: str, value_json: str) -> bytes:
