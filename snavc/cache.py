@@ -178,6 +178,18 @@ def _write(root: Path, name: str, data: dict) -> bool:
     return True
 
 
+def save(root: Path, hashes: dict[str, str], config: list, files: dict) -> tuple[str, dict] | None:
+    """Store the snapshot of a clean run's inputs: ``hashes`` (the files'), its
+    configuration documents and ``files`` (file -> its equipment and user services, as
+    the build state keeps them). Returns ``(key, hashes with the lock's)``, or None when
+    the repository is not writable."""
+    hashes = dict(hashes)
+    lock_hash(root, hashes)
+    key = fingerprint(hashes)
+    index = {ident: [kind, f] for f, items in files.items() for kind, ident, _at, _x in items}
+    return (key, hashes) if write(root, key, config, index) else None
+
+
 def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
     """The snapshot file made from exactly these inputs, or None. With ``key`` None, the
     snapshot there is, whatever its key (the caller compares it with the inputs')."""

@@ -34,7 +34,7 @@ import orjson
 
 from . import cache
 from .diagnostics import Diagnostic, Location
-from .load import Document, load_file, relpath
+from .load import Document, load_file
 
 STATE = "build.marshal"
 OUTPUTS = ("effective.json", "origins.json")
@@ -152,7 +152,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
 
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict):
     from .emit import BuildWriter
-    from .pipeline import Built, Result, _inputs, leaf_loader
+    from .pipeline import Built, Result, hashed_inputs, leaf_loader
     from .resolve import engine
     from .resolve.lock import LOCK_FILE, LockState
     from .tree import build_tree
@@ -160,13 +160,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
-    project_docs, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
-    files = [relpath(root, p) for p in paths]
-    try:
-        cache.hash_files(root, paths, files, hashes)
-    except OSError:
-        return None
-    cache.lock_hash(root, hashes)
+    settings_objs, catalog_docs, rels, paths, files = hashed_inputs(root, diags, backend, hashes)
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return None
@@ -285,11 +279,10 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     n_us = len(user_services) + len(us_eff)
     n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
     hashes.pop("snav.lock")
-    key, hashes = save_snapshot_of(root, hashes, config, leaves)
-    save_state(
-        root,
-        out,
-        {
+    saved = cache.save(root, hashes, config, leaves)
+    if saved is not None:  # (else the old state stays: consistent with its own outputs)
+        key, hashes = saved
+        state = {
             "hashes": hashes,
             "files": files,
             "snapshot": key,
@@ -297,9 +290,8 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],
-        },
-        layouts,
-    )
+        }
+        save_state(root, out, state, layouts)
     result = Result(repo, tree, old_diags, rels, 0)
     return Built(
         result,
@@ -453,14 +445,3 @@ def _changes(state: dict, hashes: dict[str, str], files: list[str]):
 def _clash(objects: list, untouched: dict) -> bool:
     ids = [o.id for o in objects]
     return len(set(ids)) < len(ids) or any(i in untouched for i in ids)
-
-
-def save_snapshot_of(root: Path, hashes: dict, config: list, leaves: dict) -> tuple[str, dict]:
-    """The snapshot for queries (snavc.cache) of a build's inputs; (key, hashes with the
-    lock's)."""
-    hashes = dict(hashes)
-    cache.lock_hash(root, hashes)
-    key = cache.fingerprint(hashes)
-    index = {ident: [kind, f] for f, items in leaves.items() for kind, ident, _a, _e in items}
-    cache.write(root, key, config, index)
-    return key, hashes

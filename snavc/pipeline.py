@@ -180,7 +180,8 @@ def _check(repo: Path, backend: str) -> Result:
     project_docs, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
     timings = Timings()
     # each file's stat before it is read: a later query trusts it to skip hashing
-    stats = cache.stat_files(paths, [relpath(root, p) for p in paths]) if cache.enabled() else None
+    files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
+    stats = cache.stat_files(paths, files) if cache.enabled() else None
     loaded, more = load_files(root, paths, backend, hashes)
     docs = list(project_docs) + loaded
     diags.extend(more)
@@ -224,19 +225,16 @@ def _check(repo: Path, backend: str) -> Result:
     if cache.enabled():
         from .incremental import leaf_entry
 
-        leaves = {}
-        files: dict[str, list] = {}  # for an incremental build (snavc.incremental)
+        files: dict[str, list] = {}  # file -> its leaves (snavc.incremental.leaf_entry)
         shared: dict[tuple, tuple] = {}  # one tuple per distinct list of names (memory)
         for o in repo_objs.objects:
             if o.kind in cache.LEAF_KINDS:
-                leaves[o.id] = [o.kind, o.doc.file]
                 names = tuple(tree.unit_services.get(o.id, ()))
                 names = shared.setdefault(names, names)
                 files.setdefault(o.doc.file, []).append(leaf_entry(o, names))
         result.snapshot = {
             "hashes": hashes,
             "config": config,
-            "leaves": leaves,
             "files": files,
             "stats": stats,
         }
@@ -313,19 +311,17 @@ def _compile(
     return result, res
 
 
-def save_snapshot(result: Result) -> str | None:
-    """Leave the snapshot of a clean run for the next query (snavc.cache); its key, or
-    None when none was written."""
+def save_snapshot(result: Result) -> tuple[str, dict] | None:
+    """Leave the snapshot of a clean run for the next query (snavc.cache): its key and
+    the hashes it was made from (the lock's included), or None when none was written."""
     if result.snapshot is None or not result.ok or result.tree is None:
         return None
     root = result.repo.resolve()
-    hashes = dict(result.snapshot["hashes"])
-    cache.lock_hash(root, hashes)
-    key = cache.fingerprint(hashes)
-    written = cache.write(root, key, result.snapshot["config"], result.snapshot["leaves"])
-    if written:
-        cache.write_stats(root, result.snapshot["stats"], hashes)
-    return key if written else None
+    snap = result.snapshot
+    saved = cache.save(root, snap["hashes"], snap["config"], snap["files"])
+    if saved is not None:
+        cache.write_stats(root, snap["stats"], saved[1])
+    return saved
 
 
 def quick_compile(repo: str | Path, backend: str = "fast"):
@@ -381,17 +377,28 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         return Result(repo, tree, [], rels, len(objects)), res
 
 
+def hashed_inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str, str]):
+    """:func:`_inputs` and the content hash of every file found (unchanged files are
+    not read again: cache.hash_files) and of the lock: what the snapshot and the build
+    state are keyed by. Returns ``(settings objects, catalogue documents, relative
+    names of the files found, paths of the files to load, their relative names)``;
+    OSError when a file cannot be read."""
+    _, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
+    files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
+    cache.hash_files(root, paths, files, hashes)
+    cache.lock_hash(root, hashes)
+    return settings_objs, catalog_docs, rels, paths, files
+
+
 def _input_key(root: Path, backend: str):
     """``(snapshot key, errors?, relative file names)`` of the repository's inputs as
     they are now (None when a file cannot be read)."""
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
-    _, _, _, rels, paths = _inputs(root, diags, backend, hashes)
     try:
-        cache.hash_files(root, paths, [relpath(root, p) for p in paths], hashes)
+        rels = hashed_inputs(root, diags, backend, hashes)[2]
     except OSError:
         return None
-    cache.lock_hash(root, hashes)
     return cache.fingerprint(hashes), dg.has_errors(diags), rels
 
 
@@ -526,10 +533,9 @@ def build(
             res.resolver.unit_service_count,
             len(res.user_services),
         )
-        key = save_snapshot(result)  # after the lock: the snapshot is keyed by it too
-        if key is not None:
-            hashes = dict(result.snapshot["hashes"])
-            cache.lock_hash(repo.resolve(), hashes)
+        saved = save_snapshot(result)  # after the lock: the snapshot is keyed by it too
+        if saved is not None:
+            key, hashes = saved
             incremental.save_state(
                 repo.resolve(),
                 Path(out),
