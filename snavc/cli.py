@@ -19,11 +19,29 @@ import click
 
 from . import diagnostics as dg
 from . import load as loadmod
+from . import progress
+from .formats import Paths, render_codequality, render_sarif
 from .load import discover, read_texts
-from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo
+from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo, find_root
 from .resolve.scope import ACTIONS, KIND_NAMES
 
-FORMATS = ("text", "json", "github")
+FORMATS = ("text", "json", "github", "sarif", "codequality")
+# the formats that carry diagnostics only, for code hosts (``plan`` takes them too)
+ANNOTATIONS = ("github", "sarif", "codequality")
+
+FORMAT_HELP = {
+    "text": "text (for people)",
+    "json": "json (machine-readable, INTERFACE §2)",
+    "github": "github (GitHub Actions annotations)",
+    "sarif": "sarif (SARIF 2.1.0, for GitHub code scanning)",
+    "codequality": "codequality (GitLab Code Quality report)",
+    "yaml": "yaml (the catalogue's source)",
+}
+
+
+def _root(_ctx, _param, value: Path) -> Path:
+    # a folder inside the estate means the estate: the nearest snav.yaml above it
+    return find_root(value)
 
 
 def repo_argument(f):
@@ -31,6 +49,7 @@ def repo_argument(f):
         "repo",
         default=".",
         type=click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path),
+        callback=_root,
     )(f)
 
 
@@ -42,17 +61,7 @@ def format_option(*choices):
             type=click.Choice(choices),
             default=choices[0],
             show_default=True,
-            help="Output format: "
-            + ", ".join(
-                {
-                    "text": "text (for people)",
-                    "json": "json (machine-readable, INTERFACE §2)",
-                    "github": "github (GitHub Actions annotations)",
-                    "yaml": "yaml (the catalogue's source)",
-                }[c]
-                for c in choices
-            )
-            + ".",
+            help="Output format: " + ", ".join(FORMAT_HELP[c] for c in choices) + ".",
         )(f)
 
     return deco
@@ -78,23 +87,40 @@ def _source(repo: Path):
     return lines
 
 
-def _checkout_prefix(repo: Path) -> str:
-    """REPO relative to the current folder (the checkout, in CI), or "" when it is the
-    current folder or outside it."""
+def colour_wanted(stream=None) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (no-color.org) or TERM=dumb."""
+    stream = stream or sys.stdout
     try:
-        rel = repo.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return ""
-    return "" if rel == "." else rel
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def render_diagnostics(diags, fmt: str, repo: Path, err: bool = False) -> str:
+    """``diags`` in format ``fmt``; paths as the reader needs them (snavc.formats)."""
+    paths = Paths.of(repo)
+    if fmt == "json":
+        return dg.render_json(diags)
+    if fmt == "github":
+        return dg.render_github(diags, path=paths.checkout)
+    if fmt == "sarif":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ours = version("snavc")
+        except PackageNotFoundError:
+            ours = ""
+        return render_sarif(diags, paths.checkout, ours)
+    if fmt == "codequality":
+        return render_codequality(diags, paths.checkout)
+    colour = colour_wanted(sys.stderr if err else sys.stdout)
+    return dg.render_text(diags, _source(repo), paths.text, colour)
 
 
 def emit_diagnostics(diags, fmt: str, repo: Path) -> None:
-    if fmt == "json":
-        click.echo(dg.render_json(diags), nl=False)
-    elif fmt == "github":
-        click.echo(dg.render_github(diags, _checkout_prefix(repo)), nl=False)
-    else:
-        click.echo(dg.render_text(diags, _source(repo)), nl=False)
+    progress.stop()
+    click.echo(render_diagnostics(diags, fmt, repo), nl=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -115,20 +141,24 @@ def cli():
 
 @cli.command()
 @repo_argument
-@format_option("text", "json", "github")
+@format_option(*FORMATS)
 @backend_option
 def validate(repo: Path, fmt: str, loader: str):
     """Check every file of REPO (default: the current folder) against every rule.
 
-    Loads every *.yaml/*.yml below REPO (hidden folders and build outputs skipped),
-    validates each document, links the tree, runs every rule of the rules engine and
-    reports every error and warning, sorted by file and line.
+    Loads every *.yaml/*.yml below REPO (hidden folders, build outputs and the
+    `exclude:` patterns of snav.yaml skipped), validates each document, links the tree,
+    runs every rule of the rules engine and reports every error and warning, sorted by
+    file and line. A REPO without snav.yaml inside an estate that has one (above it)
+    means that estate.
 
     \b
     Examples:
       snavc validate samples/seed
       snavc validate --format json . > diagnostics.json
       snavc validate --format github .     # annotations in a GitHub Actions job
+      snavc validate --format sarif . > snavc.sarif        # GitHub code scanning
+      snavc validate --format codequality . > gl-code-quality.json   # GitLab
     """
     result, _ = compile_repo(repo, backend=loader, keep=False)
     emit_diagnostics(result.diagnostics, fmt, repo)
@@ -146,14 +176,17 @@ def _compiled(repo: Path, loader: str = "fast"):
     result, res = compile_repo(repo, backend=loader)
     if not result.ok or res is None:
         errors = [d for d in result.diagnostics if d.severity == "error"]
-        click.echo(dg.render_text(errors, _source(repo)), nl=False, err=True)
+        progress.stop()
+        click.echo(render_diagnostics(errors, "text", repo, err=True), nl=False, err=True)
         click.echo(f"snavc: {repo} has errors; fix them first (snavc validate)", err=True)
         sys.exit(1)
+    progress.stop()
     return result, res
 
 
 def _usage(message: str, detailed: bool = False):
     """A usage error: exit 2, or 1 under --detailed-exitcode, where 2 means "changes"."""
+    progress.stop()
     click.echo(f"Error: {message}", err=True)
     sys.exit(1 if detailed else 2)
 
@@ -181,7 +214,7 @@ def _usage(message: str, detailed: bool = False):
     is_flag=True,
     help="Fail (exit 1, nothing written) if snav.lock would change: for CI.",
 )
-@format_option("text", "json", "github")
+@format_option(*FORMATS)
 @backend_option
 def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: str, loader: str):
     """Validate REPO, then write its effective configuration to OUT/.
@@ -236,8 +269,9 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
         )
         emit_diagnostics([d], fmt, repo)
         sys.exit(1)
-    if result.diagnostics:
+    if result.diagnostics or fmt in ("sarif", "codequality"):  # (a log, even empty)
         emit_diagnostics(result.diagnostics, fmt, repo)
+    progress.stop()
     if fmt == "text":
         n_eq, n_units, n_us = built.counts
         click.echo(
@@ -443,7 +477,7 @@ def explain(repo, spec, as_user, at, fmt):
         click.echo(render_text(out), nl=False)
 
 
-def report_options(f):
+def report_options(f, annotations: bool = False):
     f = click.option(
         "--detailed-exitcode",
         is_flag=True,
@@ -468,19 +502,30 @@ def report_options(f):
     f = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "markdown", "json"]),
+        type=click.Choice(["text", "markdown", "json", *(ANNOTATIONS if annotations else ())]),
         default="text",
         show_default=True,
-        help="Report format: text, markdown (a pull-request comment) or json (docs/review.md).",
+        help="Report format: text, markdown (a pull-request comment) or json (docs/review.md)"
+        + (
+            "; or only the errors, as github annotations, sarif or codequality (as for validate)."
+            if annotations
+            else "."
+        ),
     )(f)
     return f
 
 
-def _emit_report(report, fmt: str, template, output, detailed: bool) -> None:
+def _emit_report(
+    report, fmt: str, template, output, detailed: bool, errors=None, repo: Path | None = None
+) -> None:
     from .report import TemplateError, render, render_user
 
+    progress.stop()
     try:
-        text = render_user(report, template) if template else render(report, fmt)
+        if fmt in ANNOTATIONS:
+            text = render_diagnostics(errors or [], fmt, repo)
+        else:
+            text = render_user(report, template) if template else render(report, fmt)
     except TemplateError as e:
         _usage(str(e), detailed)
     if output:
@@ -534,7 +579,7 @@ def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
     default=None,
     help="Check that USER may edit every object the change touches (delegation: V1, L1-L4).",
 )
-@report_options
+@functools.partial(report_options, annotations=True)
 @backend_option
 def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exitcode, loader):
     """Review the working tree of REPO against git revision BASE.
@@ -542,12 +587,15 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
     Builds BASE (read with `git archive`: the working tree and the index are never
     touched) and the working tree, diffs them like `snavc diff`, and checks what only
     shows across versions: a client's mode change (M3) and, with --as USER, that USER
-    may edit everything the change adds, modifies or removes.
+    may edit everything the change adds, modifies or removes. A BASE without REPO's
+    folder (the change that adds the estate) is an empty estate. Of two definitions of
+    one ID, the one the change adds is reported.
 
     \b
     Examples:
       snavc plan . --base origin/main --format markdown -o report.md
       snavc plan . --base origin/main --as stephanie --detailed-exitcode
+      snavc plan . --base origin/main --format github     # errors as annotations
     """
     from .plan import PlanError, plan
 
@@ -555,7 +603,12 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
         result = plan(repo, base, as_user, loader)
     except PlanError as e:
         _usage(str(e), detailed_exitcode)
-    _emit_report(result.report, fmt, template, output, detailed_exitcode)
+    if result.base_empty:
+        click.echo(
+            f"snavc: {repo} is not in revision '{base}': compared with an empty estate",
+            err=True,
+        )
+    _emit_report(result.report, fmt, template, output, detailed_exitcode, result.diagnostics, repo)
 
 
 @cli.command()
@@ -576,7 +629,7 @@ def catalog(repo: Path, fmt: str):
     objs = validate_docs(docs, catalog=True)
     result_diags += objs.diagnostics
     if dg.has_errors(result_diags):
-        emit_diagnostics(dg.sort(result_diags), "text", repo)
+        emit_diagnostics(dg.sort(result_diags), "text", repo)  # (paths: cwd-relative)
         sys.exit(1)
     if fmt == "yaml":
         files = discover(folder)[0] if folder else sorted(SHIPPED_CATALOG.glob("*.yaml"))
@@ -659,21 +712,25 @@ def schema(out: Path, check: bool):
 def main() -> None:
     # a short-lived process: the cyclic collector only slows it (see pipeline.gc_paused)
     gc.disable()
+    progress.start()  # only on a terminal, from 2 s on (snavc.progress)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:  # --help, --version
         sys.exit(e.exit_code)
     except click.ClickException as e:
+        progress.stop()
         e.show()
         # under --detailed-exitcode, 2 means "changes": a usage error is an error, 1
         detailed = "--detailed-exitcode" in sys.argv[1:]
         sys.exit(1 if detailed and e.exit_code == 2 else e.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
+        progress.stop()
         click.echo("interrupted", err=True)
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as e:  # a bug in snavc, not bad input: say so in one line
+        progress.stop()
         if os.environ.get("SNAVC_DEBUG"):
             raise
         click.echo(
@@ -681,3 +738,5 @@ def main() -> None:
             err=True,
         )
         sys.exit(3)
+    finally:
+        progress.stop()

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import click
+
 Severity = Literal["error", "warning"]
 
 # code -> short title; the catalogue of codes is documented in docs/diagnostics.md.
@@ -169,6 +171,12 @@ def has_errors(diags: list[Diagnostic]) -> bool:
 # -- rendering ------------------------------------------------------------------------
 
 
+def clean_text(text: str) -> str:
+    """User-provided text as every renderer shows it (the one call site for escaping
+    what a YAML string may hold; the renderers below and snavc.formats go through it)."""
+    return text
+
+
 def _where(file, line, column) -> str:
     parts = [file or "<repo>"]
     if line is not None:
@@ -187,15 +195,27 @@ _SECRET_LINE = re.compile(
 )
 
 
-def render_text(diags: list[Diagnostic], source=None) -> str:
+def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = False) -> str:
     """Compiler-style text: ``file:line:col: error[SNV203] message (rule X)``.
 
-    ``source(file) -> list[str] | None`` gives a file's lines, for the excerpt and caret.
+    ``source(file) -> list[str] | None`` gives a file's lines, for the excerpt and caret;
+    ``path(file) -> str`` how a path is shown (snavc.formats.Paths.text: relative to the
+    current folder); ``colour`` styles it for a terminal (the CLI decides: a terminal,
+    and no ``NO_COLOR``).
     """
+    show = path or (lambda f: f)
+
+    def style(text, **kw):
+        return click.style(text, **kw) if colour else text
+
     out = []
     for d in diags:
         rule = f" (rule {d.rule})" if d.rule else ""
-        out.append(f"{_where(d.file, d.line, d.column)}: {d.severity}[{d.code}] {d.message}{rule}")
+        severity = style(
+            f"{d.severity}[{d.code}]", fg="red" if d.severity == "error" else "yellow", bold=True
+        )
+        where = style(_where(show(d.file), d.line, d.column) + ":", bold=True)
+        out.append(f"{where} {severity} {clean_text(d.message)}{rule}")
         if source and d.file and d.line and not d.redact:
             lines = source(d.file)
             if lines and 0 < d.line <= len(lines):
@@ -207,11 +227,14 @@ def render_text(diags: list[Diagnostic], source=None) -> str:
                 if text and d.column:
                     # keep tabs so the caret lines up under the same characters
                     pad = "".join(c if c == "\t" else " " for c in text[: d.column - 1])
-                    out.append(f"    {pad}^")
+                    out.append(f"    {pad}{style('^', fg='green', bold=True)}")
         for r in d.related:
-            note = r.message or "see also"
-            out.append(f"  note: {note}: {_where(r.file, r.line, r.column)}")
-    out.append(summary(diags))
+            note = clean_text(r.message or "see also")
+            out.append(
+                f"  {style('note:', fg='cyan', bold=True)} {note}: "
+                f"{_where(show(r.file), r.line, r.column)}"
+            )
+    out.append(style(summary(diags), bold=True) if diags else summary(diags))
     return "\n".join(out) + "\n"
 
 
@@ -238,24 +261,35 @@ def _gh_escape(text: str, prop: bool = False) -> str:
     return text
 
 
-def render_github(diags: list[Diagnostic], prefix: str = "") -> str:
+def render_github(diags: list[Diagnostic], prefix: str = "", path=None) -> str:
     """GitHub Actions workflow commands: one ``::error file=...`` line per diagnostic.
 
-    ``prefix`` is the repository's folder relative to the checkout, so that annotations
-    land on the right files when the configuration is a subfolder.
+    ``path(file) -> str`` gives the path relative to the checkout's root (GitHub
+    matches annotations against it: snavc.formats.Paths.checkout); ``prefix``, the
+    repository's folder relative to the checkout, does the same for callers without one.
+    Related places (a duplicate's first definition...) follow the message, one line
+    each, as the text format's notes do.
     """
+    if path is None:
+
+        def path(file):
+            return file if not file or file.startswith("<") or not prefix else f"{prefix}/{file}"
+
     out = []
     for d in diags:
         props = []
         if d.file:
-            path = d.file if d.file.startswith("<") or not prefix else f"{prefix}/{d.file}"
-            props.append(f"file={_gh_escape(path, True)}")
+            props.append(f"file={_gh_escape(path(d.file), True)}")
         if d.line:
             props.append(f"line={d.line}")
         if d.column:
             props.append(f"col={d.column}")
         title = d.code + (f" (rule {d.rule})" if d.rule else "")
         props.append(f"title={_gh_escape(title, True)}")
-        out.append(f"::{d.severity} {','.join(props)}::{_gh_escape(d.message)}")
+        message = clean_text(d.message) + "".join(
+            f"\nnote: {clean_text(r.message or 'see also')}: {_where(path(r.file), r.line, r.column)}"
+            for r in d.related
+        )
+        out.append(f"::{d.severity} {','.join(props)}::{_gh_escape(message)}")
     out.append(summary(diags))
     return "\n".join(out) + "\n"

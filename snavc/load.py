@@ -156,12 +156,14 @@ def discover(repo: Path, exclude: list[Path] = ()) -> tuple[list[Path], list[Dia
 
 
 def discover_files(
-    repo: Path, exclude: list[Path] = ()
+    repo: Path, exclude: list[Path] = (), patterns: list[str] = ()
 ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
     """:func:`discover` as ``(path relative to the repository, path)`` strings: what
-    every run starts with, without 10k pathlib objects."""
+    every run starts with, without 10k pathlib objects. ``patterns`` are gitignore-style
+    (``Project.exclude``), matched against paths relative to the repository."""
     root = repo.resolve()
     excluded = {str(p.resolve()) for p in exclude}
+    skip = _excluder(patterns)
     found: list[tuple[str, str, bool]] = []  # (path relative to root, absolute path, link?)
     diags: list[Diagnostic] = []
     top = str(root)
@@ -170,6 +172,8 @@ def discover_files(
         for d in sorted(dirnames):
             p = os.path.join(dirpath, d)
             if d.startswith(".") or p in excluded:
+                continue
+            if skip is not None and skip(p[len(top) + 1 :].replace(os.sep, "/") + "/"):
                 continue
             if os.path.islink(p):
                 real = os.path.realpath(p)
@@ -186,6 +190,8 @@ def discover_files(
             if f.startswith(".") or not f.endswith((".yaml", ".yml")):
                 continue
             p = os.path.join(dirpath, f)
+            if skip is not None and skip(p[len(top) + 1 :].replace(os.sep, "/")):
+                continue
             link = os.path.islink(p)
             if link and not Path(os.path.realpath(p)).is_relative_to(root):
                 diags.append(_outside(root, Path(p)))
@@ -205,6 +211,16 @@ def discover_files(
             unique.append((rel, p))
     unique.sort()
     return unique, diags
+
+
+def _excluder(patterns: list[str]):
+    """``match(relative path) -> bool`` for gitignore-style patterns (a folder's path
+    ends with ``/``), or None when there are none."""
+    if not patterns:
+        return None
+    import pathspec  # git's own pattern rules: `!`, `**`, anchoring, folders
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns).match_file
 
 
 def _outside(root: Path, p: Path) -> Diagnostic:
@@ -844,11 +860,13 @@ class GitError(Exception):
     """A repository that is not in git, or a revision git does not know."""
 
 
-def checkout_revision(repo: Path, ref: str, dest: Path) -> None:
+def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     """Write the files of ``repo`` as they are at git revision ``ref`` into ``dest``.
 
     Uses ``git archive``: neither the working tree nor the index is touched. ``repo``
-    may be a folder inside the git repository; only that folder is extracted.
+    may be a folder inside the git repository; only that folder is extracted. Returns
+    False, leaving ``dest`` empty, when the folder does not exist at ``ref`` (the change
+    that adds the estate).
     """
     import io
     import subprocess
@@ -873,6 +891,12 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> None:
     except GitError:
         raise GitError(f"unknown revision '{ref}'") from None
     tree = f"{ref}:{prefix}" if prefix else ref
+    if prefix:
+        try:
+            git("cat-file", "-e", f"{ref}:{prefix.rstrip('/')}")
+        except GitError:
+            dest.mkdir(parents=True, exist_ok=True)
+            return False
     # from the top: run in a subfolder, git archive would also filter by that folder
     data = git("archive", "--format=tar", tree, where=top)
     dest.mkdir(parents=True, exist_ok=True)
@@ -881,3 +905,4 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> None:
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - Python < 3.11.4
             tar.extractall(dest)
+    return True

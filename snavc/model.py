@@ -112,6 +112,32 @@ Percent = Annotated[
 Seconds = Annotated[int, Field(ge=1, description="seconds")]
 
 
+def _check_pattern(pattern: str) -> str:
+    import pathspec  # gitignore semantics, as git itself reads them (pyproject.toml)
+
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except (ValueError, TypeError) as e:
+        raise PydanticCustomError(
+            "exclude_pattern",
+            "invalid pattern '{pattern}': {why}",
+            {"pattern": pattern, "why": str(e)},
+        ) from None
+    return pattern
+
+
+def _check_ignored_code(code: str) -> str:
+    from .diagnostics import CODES
+
+    if code not in CODES:
+        raise PydanticCustomError(
+            "unknown_code",
+            "unknown diagnostic code '{code}': write a code of docs/diagnostics.md, e.g. SNV409",
+            {"code": code},
+        )
+    return code
+
+
 class TemplateFields(BaseModel):
     """The five fields of rule T2 (``OVERRIDABLE``): set by service templates, overrides
     and unit services."""
@@ -147,6 +173,15 @@ class Project(Obj):
     vendor_name: str = "Viadéis Services"
     catalog: str | None = Field(
         default=None, description="folder of catalogue YAML replacing the shipped one"
+    )
+    exclude: list[Annotated[str, AfterValidator(_check_pattern)]] = Field(
+        default_factory=list,
+        description="files and folders snavc does not read: gitignore-style patterns, "
+        "relative to the repository (e.g. mkdocs.yml, ansible/)",
+    )
+    ignore: list[Annotated[str, AfterValidator(_check_ignored_code)]] = Field(
+        default_factory=list,
+        description="codes of warnings not to report (e.g. SNV409); errors are always reported",
     )
 
 

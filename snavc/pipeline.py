@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cache
+from . import cache, progress
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
 from .load import Document, discover, discover_files, load_file, load_files, relpath
@@ -144,6 +144,34 @@ def project_of(objects: list[Obj]) -> Project | None:
     return next((o for o in objects if o.kind == "Project"), None)
 
 
+def reported(diags: list[Diagnostic], project: Project | None) -> list[Diagnostic]:
+    """``diags`` without the warnings whose code ``Project.ignore`` lists (errors are
+    always reported: a build with errors has no output to trust)."""
+    ignore = set(project.ignore) if project is not None else ()
+    if not ignore:
+        return diags
+    return [d for d in diags if d.severity == "error" or d.code not in ignore]
+
+
+def find_root(folder: str | Path) -> Path:
+    """The repository ``folder`` belongs to: itself when it holds ``snav.yaml``, else
+    the nearest folder above it that does (as git finds ``.git`` and ruff its
+    configuration), not looking above the top of a git repository; ``folder`` when none
+    does (``snav.yaml`` is optional).
+
+    >>> find_root("samples/seed/clients")                        # doctest: +SKIP
+    PosixPath('/…/samples/seed')
+    """
+    folder = Path(folder)
+    start = folder.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return folder if candidate == start else candidate
+        if (candidate / ".git").exists():
+            break
+    return folder
+
+
 def check(repo: str | Path, backend: str = "fast") -> Result:
     with gc_paused():
         return _check(Path(repo), backend)
@@ -154,17 +182,18 @@ def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str,
     documents and objects), the catalogue's documents, the relative name of every file
     found, and the files to load (all but ``snav.yaml``, already read)."""
     project_docs, settings_objs = load_settings(root, diags, backend, hashes)
-    catalog_docs, catalog_dir = load_catalog(
-        root, project_of(settings_objs), diags, backend, hashes
+    project = project_of(settings_objs)
+    catalog_docs, catalog_dir = load_catalog(root, project, diags, backend, hashes)
+    found, more = discover_files(
+        root, [catalog_dir] if catalog_dir else [], project.exclude if project else ()
     )
-    found, more = discover_files(root, [catalog_dir] if catalog_dir else [])
     diags.extend(more)
     rels = [rel for rel, _ in found]
     paths = [p for rel, p in found if rel != PROJECT_FILE]
     return project_docs, settings_objs, catalog_docs, rels, paths
 
 
-def _check(repo: Path, backend: str) -> Result:
+def _check(repo: Path, backend: str, incumbent=None) -> Result:
     """Load, validate and link a repository: every problem found before the rules.
     (:func:`check` is the public entry; this runs it with the collector paused.)
 
@@ -182,6 +211,7 @@ def _check(repo: Path, backend: str) -> Result:
     # each file's stat before it is read: a later query trusts it to skip hashing
     files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
     stats = cache.stat_files(paths, files) if cache.enabled() else None
+    progress.stage(f"reading {len(paths):,} files")
     loaded, more = load_files(root, paths, backend, hashes)
     docs = list(project_docs) + loaded
     diags.extend(more)
@@ -198,6 +228,7 @@ def _check(repo: Path, backend: str) -> Result:
         else []
     )
 
+    progress.stage(f"validating {len(docs):,} documents")
     objects: list[Obj] = list(settings_objs)
     repo_objs = validate(docs[len(project_docs) :])
     objects += repo_objs.objects
@@ -207,7 +238,9 @@ def _check(repo: Path, backend: str) -> Result:
     timings("validate")
     diags += catalog.diagnostics
 
-    tree = build_tree(objects, catalog.objects, repo_objs.rejected | catalog.rejected)
+    tree = build_tree(
+        objects, catalog.objects, repo_objs.rejected | catalog.rejected, incumbent=incumbent
+    )
     timings("tree")
     diags += tree.diagnostics
     tree.diagnostics = []
@@ -221,7 +254,7 @@ def _check(repo: Path, backend: str) -> Result:
     catalog_ok = catalog_ok and not any(
         d.file in catalog_files for d in diags if d.severity == "error"
     )
-    result = Result(repo, tree, dg.sort(diags), rels, len(docs), catalog_ok)
+    result = Result(repo, tree, dg.sort(reported(diags, tree.project)), rels, len(docs), catalog_ok)
     if cache.enabled():
         from .incremental import leaf_entry
 
@@ -272,6 +305,7 @@ def compile_repo(
     use_lock: bool = True,
     snapshot: bool = True,
     keep: bool = True,
+    incumbent=None,
 ):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
@@ -281,18 +315,25 @@ def compile_repo(
     linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
     cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
     as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``).
+    ``incumbent`` tells the objects that were there before the change (snavc.tree.build_tree).
     """
     with gc_paused():
-        return _compile(Path(repo), backend, reapply, use_lock, snapshot, keep)
+        return _compile(Path(repo), backend, reapply, use_lock, snapshot, keep, incumbent)
 
 
 def _compile(
-    repo: Path, backend: str, reapply, use_lock: bool, snapshot: bool = True, keep: bool = True
+    repo: Path,
+    backend: str,
+    reapply,
+    use_lock: bool,
+    snapshot: bool = True,
+    keep: bool = True,
+    incumbent=None,
 ):
     from .resolve import engine, resolve_all
     from .resolve.lock import LockState
 
-    result = _check(repo, backend)
+    result = _check(repo, backend, incumbent)
     if result.tree is None or not result.catalog_ok:
         return result, None
     lock = (
@@ -300,12 +341,15 @@ def _compile(
         if use_lock
         else None
     )
+    progress.stage("checking the rules")
     res = engine(result.tree, lock)
     if keep:
         resolve_all(res)
     else:  # validate: every rule runs, nothing is kept (memory)
         resolve_all(res, lambda _id, _effective: None, consume=True)
-    result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
+    result.diagnostics = dg.sort(
+        result.diagnostics + reported(res.diagnostics, result.tree.project)
+    )
     if snapshot:
         save_snapshot(result)
     return result, res
@@ -510,6 +554,7 @@ def build(
         timings = Timings()
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         writer = BuildWriter(out)
+        progress.stage("resolving and writing the equipment")
         try:
             res = engine(result.tree, lock)
             resolve_all(res, writer.equipment, consume=True)
@@ -517,7 +562,9 @@ def build(
             writer.abort()
             raise
         timings("resolve and write")
-        result.diagnostics = dg.sort(result.diagnostics + res.diagnostics)
+        result.diagnostics = dg.sort(
+            result.diagnostics + reported(res.diagnostics, result.tree.project)
+        )
         if not result.ok:
             writer.abort()
             return Built(result, res, "errors")

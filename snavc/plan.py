@@ -11,10 +11,11 @@ in both versions: V1, L1-L4).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import diagnostics as dg
+from . import progress
 from .diff import Build, Report, diff
 from .emit import dumps, effective, origins
 from .load import checkout_revision
@@ -33,6 +34,10 @@ class Plan:
     report: Report
     base: Result | None
     head: Result
+    # the errors of ``report.errors``, for the annotation formats (github, sarif...)
+    diagnostics: list[dg.Diagnostic] = field(default_factory=list)
+    # the folder does not exist at the base revision: planned against an empty estate
+    base_empty: bool = False
 
 
 def _objects(tree: Tree) -> dict[str, object]:
@@ -53,14 +58,20 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
     repo = Path(repo)
     with tempfile.TemporaryDirectory(prefix="snavc-base-") as tmp:
         try:
-            checkout_revision(repo, base, Path(tmp) / "base")
+            found = checkout_revision(repo, base, Path(tmp) / "base")
         except GitError as e:
             hint = ""
             if str(e).startswith("unknown revision"):
                 hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
             raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
+        progress.stage(f"building revision '{base}'")
         base_result, base_res = compile_repo(Path(tmp) / "base", backend, snapshot=False)
-    head_result, head_res = compile_repo(repo, backend, snapshot=False)
+    if not found:  # an empty estate: "holds no YAML document" is no news there
+        base_result.diagnostics = [d for d in base_result.diagnostics if d.code != "SNV110"]
+    progress.stage("building the working tree")
+    head_result, head_res = compile_repo(
+        repo, backend, snapshot=False, incumbent=_incumbent(base_result.tree)
+    )
     report = Report(base=base, head="working tree")
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
     if base_res is None or not base_result.ok:
@@ -75,15 +86,37 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             )
         )
     if errors or head_res is None:
-        report.errors = [d.to_json() for d in dg.sort(errors)]
-        return Plan(report, base_result, head_result)
+        errors = dg.sort(errors)
+        report.errors = [d.to_json() for d in errors]
+        return Plan(report, base_result, head_result, errors, not found)
 
+    progress.stage("comparing")
     report = diff(_build(base_res, base), _build(head_res, "working tree"), check_modes=False)
-    found = check_mode_changes(base_res.tree, head_res.tree, f"revision '{base}'")
+    errors = check_mode_changes(base_res.tree, head_res.tree, f"revision '{base}'")
     if as_user is not None:
-        found += delegation(base_res, head_res, as_user, base)
-    report.errors = [d.to_json() for d in dg.sort(found)]
-    return Plan(report, base_result, head_result)
+        errors += delegation(base_res, head_res, as_user, base)
+    errors = dg.sort(errors)
+    report.errors = [d.to_json() for d in errors]
+    return Plan(report, base_result, head_result, errors, not found)
+
+
+def _incumbent(base: Tree | None):
+    """``incumbent(obj)`` for the working tree's tree (snavc.tree.build_tree): whether
+    ``obj`` was there at the base revision, defined in the same file or with the same
+    text, so that of two definitions of one ID the one the change adds is in error."""
+    if base is None:
+        return None
+    known: dict[tuple[str, str], tuple[str, str]] = {}
+    for kind, table in base.objects.items():
+        for ident, obj in table.items():
+            if not obj.doc.catalog:
+                known[(kind, ident)] = (obj.doc.file, obj.doc.digest)
+
+    def incumbent(obj) -> bool:
+        there = known.get((obj.kind, getattr(obj, "id", None)))
+        return there is not None and (there[0] == obj.doc.file or there[1] == obj.doc.digest)
+
+    return incumbent
 
 
 def _build(res, name: str) -> Build:

@@ -206,6 +206,7 @@ def build_tree(
     checks: bool = True,
     known: dict[str, list[str]] | None = None,
     check_only: list[Obj] | None = None,
+    incumbent=None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -215,7 +216,10 @@ def build_tree(
     service names of equipment defined outside ``objects`` (the unchanged files of an
     incremental build: snavc.incremental), which user services may name, and
     ``check_only`` the objects whose references to check (there, the dirty ones: the
-    others are those of a clean build).
+    others are those of a clean build). ``incumbent(obj) -> bool`` tells the objects
+    that were there before the change under review (``snavc plan``: those of the base
+    revision): of two definitions of one ID, the new one gets the error and the old one
+    stays in the tree, so that later rules speak of the object that was there.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -254,8 +258,20 @@ def build_tree(
         space = "node" if obj.kind in NODE_KINDS else obj.kind
         table = index.setdefault(space, {})
         first = table.get(obj.id)
+        note = "first defined " + (
+            "in the product catalogue" if first is not None and first.doc.catalog else "here"
+        )
+        if (
+            first is not None
+            and incumbent is not None
+            and not first.doc.catalog
+            and incumbent(obj)
+            and not incumbent(first)
+        ):
+            # the definition the change adds is the one in error, wherever it sorts
+            table[obj.id], obj, first = obj, first, obj
+            note = "defined here before this change"
         if first is not None:
-            where = "in the product catalogue" if first.doc.catalog else "here"
             what = f"{obj.kind} '{obj.id}' is already defined" + (
                 f" as a {first.kind}" if first.kind != obj.kind else ""
             )
@@ -270,7 +286,7 @@ def build_tree(
                     "SNV301",
                     f"duplicate ID: {what}",
                     _where(obj, "id"),
-                    related=(_where(first, "id", message=f"first defined {where}"),),
+                    related=(_where(first, "id", message=note),),
                 )
             )
             continue

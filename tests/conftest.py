@@ -12,6 +12,7 @@ Golden tests (tests/golden/, STYLE habit 9) are regenerated with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 from collections.abc import Callable
@@ -91,12 +92,15 @@ def make_repo(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def run(*args: str, exit_code: int | None = 0) -> Result:
+def run(*args: str, exit_code: int | None = 0, cwd: Path | None = None) -> Result:
     """Run ``snavc ARGS`` in-process; check the exit code (None: do not check).
 
+    ``cwd``: the folder to run in. Text output shows paths relative to the current
+    folder (issue 11): tests that pin text paths run in the repository, as a user would.
     An exception escaping a command is a bug whatever the input: always fail on one.
     """
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"snavc {' '.join(map(str, args))} raised {result.exception!r}") from (
             result.exception

@@ -58,7 +58,8 @@ def test_clean_repository_exits_0(make_repo):
 
 
 def test_warnings_alone_exit_0(make_repo):
-    out = run("validate", make_repo({"todo.yaml": "# nothing yet\n"}), exit_code=0).output
+    repo = make_repo({"todo.yaml": "# nothing yet\n"})
+    out = run("validate", repo, exit_code=0, cwd=repo).output
     assert out == (
         "todo.yaml:1:1: warning[SNV110] file holds no YAML document\n"
         "    # nothing yet\n"
@@ -95,7 +96,7 @@ def test_default_repository_is_the_current_folder(make_repo, monkeypatch):
         (["validate", "--bogus", "{tmp}"], "Error: No such option"),
         (
             ["validate", "--format", "xml", "{tmp}"],
-            "Error: Invalid value for '--format': 'xml' is not one of 'text', 'json', 'github'.",
+            "Error: Invalid value for '--format': 'xml' is not one of 'text', 'json', 'github', 'sarif', 'codequality'.",
         ),
         (
             ["validate", "--loader", "pyyaml", "{tmp}"],
@@ -136,7 +137,7 @@ def test_text_output(make_repo):
             "d.yaml": "",
         }
     )
-    assert run("validate", repo, exit_code=1).output == (
+    assert run("validate", repo, exit_code=1, cwd=repo).output == (
         "a.yaml:11:1: error[SNV209] a site cannot set 'mode': sites inherit the mode of their client;"
         " set it on Client 'c1' (rule M2)\n"
         "    mode: resale\n"
@@ -159,7 +160,8 @@ def test_text_output(make_repo):
 
 def test_text_caret_under_a_tab(make_repo):
     """The excerpt keeps tabs, and so does the padding under it: the caret lines up."""
-    out = run("validate", make_repo({"t.yaml": "kind: Contact\n  \tid: x\n"}), exit_code=1).output
+    repo = make_repo({"t.yaml": "kind: Contact\n  \tid: x\n"})
+    out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out == (
         "t.yaml:2:3: error[SNV103] tab character in indentation: YAML indents with spaces only\n"
         "      \tid: x\n"
@@ -172,7 +174,7 @@ def test_text_caret_under_a_tab(make_repo):
 def test_text_excerpt_is_the_reported_line(make_repo, odd):
     """Excerpts split lines as YAML does; str.splitlines() would shift them."""
     repo = make_repo({"c.yaml": f'kind: Contact\nid: noc\nname: "a{odd}b"\nat: partner\nnmae: x\n'})
-    out = run("validate", repo, exit_code=1).output
+    out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out.splitlines()[:3] == [
         "c.yaml:5:1: error[SNV203] unknown field 'nmae' in Contact 'noc'; did you mean 'name'?",
         "    nmae: x",
@@ -183,7 +185,7 @@ def test_text_excerpt_is_the_reported_line(make_repo, odd):
 def test_text_excerpt_of_a_control_character(make_repo):
     """A form feed is not allowed in YAML; the excerpt is still the reported line."""
     repo = make_repo({"c.yaml": 'kind: Contact\nid: noc\nname: "a\x0cb"\nat: partner\n'})
-    out = run("validate", repo, exit_code=1).output
+    out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out.split("\n")[:3] == [
         "c.yaml:3:9: error[SNV101] YAML syntax error: unacceptable character #x000c: "
         "special characters are not allowed",
@@ -196,7 +198,7 @@ def test_text_excerpt_of_a_control_character(make_repo):
 def test_text_excerpt_with_other_line_endings(make_repo, newline):
     body = "kind: Contact\nid: noc\nname: NOC\nat: partner\nnmae: x\n".replace("\n", newline)
     repo = make_repo({"c.yaml": body.encode()})
-    assert run("validate", repo, exit_code=1).output.splitlines()[:2] == [
+    assert run("validate", repo, exit_code=1, cwd=repo).output.splitlines()[:2] == [
         "c.yaml:5:1: error[SNV203] unknown field 'nmae' in Contact 'noc'; did you mean 'name'?",
         "    nmae: x",
     ]
@@ -214,7 +216,7 @@ def test_text_output_without_a_position(make_repo, monkeypatch):
             "big.yaml": "# padding\n" * 150,
         }
     )
-    assert run("validate", repo, exit_code=1).output == (
+    assert run("validate", repo, exit_code=1, cwd=repo).output == (
         "big.yaml: error[SNV108] file is 1,500 bytes, over the 1,000-byte limit: split it into several files\n"
         "1 error, 0 warnings\n"
     )
@@ -330,13 +332,16 @@ def test_golden_validate_output(case, update_goldens):
     """tests/golden/validate/<case>/expected.txt is ``snavc validate <case>``'s output."""
     folder = GOLDEN / case
     expected_file = folder / "expected.txt"
-    result = run("validate", folder, exit_code=None)
+    result = run("validate", folder, exit_code=None, cwd=folder)
     output = f"# exit {result.exit_code}\n{result.output}"
     if update_goldens:
         expected_file.write_text(output, encoding="utf-8")
     assert expected_file.is_file(), f"no {expected_file}: run pytest {__file__} --update-goldens"
     assert output == expected_file.read_text(encoding="utf-8")
-    assert run("validate", "--loader", "ruamel", folder, exit_code=None).output == result.output
+    assert (
+        run("validate", "--loader", "ruamel", folder, exit_code=None, cwd=folder).output
+        == result.output
+    )
 
 
 def test_golden_cases_exist():
@@ -450,7 +455,7 @@ def test_catalog_with_a_broken_catalogue_exits_1(make_repo):
             "cat/r.yaml": "kind: Rol\n",
         }
     )
-    out = run("catalog", repo, exit_code=1).output.splitlines()
+    out = run("catalog", repo, exit_code=1, cwd=repo).output.splitlines()
     assert out[0] == "cat/r.yaml:1:7: error[SNV201] unknown kind 'Rol'; did you mean 'Role'?"
     assert out[-1] == "1 error, 0 warnings"
 
@@ -522,5 +527,5 @@ def test_a_directory_named_like_a_yaml_file(make_repo):
 def test_an_unreadable_file(make_repo):
     repo = make_repo()
     (repo / "dangling.yaml").symlink_to(repo / "nowhere.yaml")
-    out = run("validate", repo, exit_code=1).output
+    out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out.startswith("dangling.yaml: error[SNV111] cannot read file: ")

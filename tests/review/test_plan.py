@@ -165,14 +165,20 @@ def test_plan_of_an_unknown_revision_is_a_usage_error(seed):
     assert "Traceback" not in result.output
 
 
-def test_plan_of_a_folder_missing_at_the_base_is_a_usage_error(seed, tmp_path):
+def test_plan_of_a_folder_missing_at_the_base_compares_with_an_empty_estate(seed, tmp_path):
+    # issue 11: the first pull request, which adds the estate, has a base without it
     top = tmp_path / "top"
     top.mkdir()
     (top / "README.md").write_text("first\n", encoding="utf-8")
     git_init(top)
     repo = seed("top/config")
-    result = snav("plan", repo, "--base", "HEAD", exit_code=2)
-    assert result.stderr.startswith("Error: cannot read revision 'HEAD': ")
+    result = snav("plan", repo, "--base", "HEAD", "--format", "json", exit_code=0)
+    assert (
+        result.stderr == f"snavc: {repo} is not in revision 'HEAD': compared with an empty estate\n"
+    )
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    assert report["summary"]["added"] > 0 and report["summary"]["removed"] == 0
 
 
 def test_plan_outside_git_is_a_usage_error(seed):
