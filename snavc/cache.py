@@ -134,15 +134,39 @@ def lock_hash(root: Path, into: dict[str, str]) -> None:
         into["snav.lock"] = "none"
 
 
+# A cache folder says what it is to the tools that walk a repository: git ignores it
+# (its own .gitignore, so no repository needs a line for it) and backup tools skip it
+# (https://bford.info/cachedir/).
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by snavc.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+
+def make_folder(root: Path) -> Path:
+    """``root/.snavc``, created with its ``.gitignore`` (``*``) and ``CACHEDIR.TAG``
+    when missing. OSError when it cannot be written."""
+    folder = root / CACHE_DIR
+    folder.mkdir(exist_ok=True)
+    for name, text in (
+        (".gitignore", "# written by snavc: a cache, never committed\n*\n"),
+        ("CACHEDIR.TAG", CACHEDIR_TAG),
+    ):
+        path = folder / name
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
+    return folder
+
+
 def write(root: Path, key: str, config: list, leaves: dict) -> bool:
     """Store a snapshot; False (nothing written) when the repository is not writable.
 
     Two files under one key: the configuration (every query) and the equipment index
     (only a query about an equipment or user service reads it).
     """
-    folder = root / CACHE_DIR
     try:
-        folder.mkdir(exist_ok=True)
+        folder = make_folder(root)
         for old in folder.glob(LEAVES.format(key="*")):
             old.unlink()
         # the index first, named by its key: a valid snapshot always has its index
@@ -167,9 +191,8 @@ def _read(root: Path, name: str) -> dict | None:
 
 
 def _write(root: Path, name: str, data: dict) -> bool:
-    folder = root / CACHE_DIR
     try:
-        folder.mkdir(exist_ok=True)
+        folder = make_folder(root)
         tmp = folder / f".{name}.{os.getpid()}"
         tmp.write_bytes(marshal.dumps(data))
         os.replace(tmp, folder / name)

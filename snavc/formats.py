@@ -81,13 +81,13 @@ class Paths:
         return self.root if file == "." else self.root / file
 
     def text(self, file: str | None) -> str | None:
-        """Relative to the current folder when the file is below it, else absolute
-        (as ruff and compilers given an absolute path print it)."""
+        """Relative to the current folder: below it, or (run from inside the
+        repository) with ``..``; absolute for a repository elsewhere, as ruff prints."""
         if self._special(file):
             return file
         path = self._absolute(file)
-        if path.is_relative_to(self.cwd):
-            return path.relative_to(self.cwd).as_posix() or "."
+        if path.is_relative_to(self.cwd) or self.cwd.is_relative_to(self.root):
+            return Path(os.path.relpath(path, self.cwd)).as_posix()
         return path.as_posix()
 
     def checkout(self, file: str | None) -> str | None:

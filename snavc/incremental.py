@@ -62,7 +62,8 @@ def save_state(root: Path, out: Path, state: dict, layouts: dict | None = None) 
     folder = root / cache.CACHE_DIR / "build"
     target = folder / STATE
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        cache.make_folder(root)
+        folder.mkdir(exist_ok=True)
         target.unlink(missing_ok=True)  # no state while the links change
         if layouts is None:
             layouts = {}
