@@ -28,6 +28,7 @@ def _git_sandbox(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("GIT_DIR", raising=False)
     monkeypatch.delenv("GIT_WORK_TREE", raising=False)
     monkeypatch.delenv("GIT_INDEX_FILE", raising=False)
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)  # annotation paths: the git top
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ premise silently stops holding (the seed changed) fails instead of passing vacuo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -30,13 +31,15 @@ PARTNER_TEMPLATES = "partner/templates.yaml"
 USER_SERVICES = "clients/client1/user-services.yaml"
 
 
-def snav(*args, exit_code: int | None = 0) -> Result:
-    """``snavc ARGS`` in-process; checks the exit code (None: unchecked).
+def snav(*args, exit_code: int | None = 0, cwd: Path | None = None) -> Result:
+    """``snavc ARGS`` in-process, in folder ``cwd`` (default: here); checks the exit code
+    (None: unchecked).
 
     An exception escaping a command is a bug whatever the input (the real entry point
     would print "internal error" and exit 3): it always fails the test.
     """
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=True)
     shown = " ".join(map(str, args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"snavc {shown} raised {result.exception!r}") from result.exception

@@ -544,3 +544,88 @@ def test_a_user_new_in_the_change_has_no_rights_yet_V1(seed):
         "user 'paul' does not exist in revision 'HEAD': a change is checked with the rights its "
         "author has in the deployed state, and a new user has none yet"
     )
+
+
+# -- blame the change (issue 11): the definition the change adds gets the error --------------
+
+NEW_CLIENT2_OPS = """\
+kind: Contact
+id: client2-ops
+at: client1
+name: Client 1 ops
+email: ops@client1.example
+"""
+
+
+def test_plan_blames_the_new_definition_of_a_duplicate_ID(seed):
+    # client1's new contact takes an ID client2 already has; client1's file sorts first
+    repo = git_init(seed())
+    append(repo, "clients/client1/contacts.yaml", NEW_CLIENT2_OPS)
+    new_line = len((repo / "clients/client1/contacts.yaml").read_text().splitlines()) - 3
+    # validate, in path order, reports the old definition and the follow-up errors that
+    # take the new contact for the old one ("(at 'client1')")
+    checked = json.loads(snav("validate", "--format", "json", repo, exit_code=1).stdout)
+    assert [(d["code"], d["file"], d["line"]) for d in checked] == [
+        ("SNV301", "clients/client2/contacts.yaml", 3),
+        ("SNV406", "clients/client2/contacts.yaml", 12),
+        ("SNV403", "clients/client2/site1/equipment.yaml", 12),
+    ]
+    # plan knows which one is new: one error, on the new definition, naming the old one
+    report = plan(repo, exit_code=1)
+    assert report["errors"] == [
+        {
+            "severity": "error",
+            "code": "SNV301",
+            "rule": None,
+            "message": "duplicate ID: Contact 'client2-ops' is already defined",
+            "file": "clients/client1/contacts.yaml",
+            "line": new_line,
+            "column": 5,
+            "related": [
+                {
+                    "file": "clients/client2/contacts.yaml",
+                    "line": 3,
+                    "column": 5,
+                    "message": "defined here before this change",
+                }
+            ],
+        }
+    ]
+
+
+def test_plan_errors_as_annotations(seed):
+    repo = git_init(seed())
+    append(repo, "clients/client1/contacts.yaml", NEW_CLIENT2_OPS)
+    line = len((repo / "clients/client1/contacts.yaml").read_text().splitlines()) - 3
+    out = snav("plan", repo, "--base", "HEAD", "--format", "github", exit_code=1, cwd=repo).stdout
+    assert out == (
+        f"::error file=clients/client1/contacts.yaml,line={line},col=5,title=SNV301::duplicate ID: "
+        "Contact 'client2-ops' is already defined%0Anote: defined here before this change: "
+        "clients/client2/contacts.yaml:3:5\n"
+        "1 error, 0 warnings\n"
+    )
+    sarif = json.loads(
+        snav("plan", repo, "--base", "HEAD", "--format", "sarif", exit_code=1, cwd=repo).stdout
+    )
+    [result] = sarif["runs"][0]["results"]
+    assert (result["ruleId"], result["locations"][0]["physicalLocation"]["region"]) == (
+        "SNV301",
+        {"startLine": line, "startColumn": 5},
+    )
+    cq = json.loads(
+        snav("plan", repo, "--base", "HEAD", "--format", "codequality", exit_code=1).stdout
+    )
+    assert [(i["check_name"], i["location"]) for i in cq] == [
+        ("SNV301", {"path": "clients/client1/contacts.yaml", "lines": {"begin": line}})
+    ]
+
+
+def test_plan_annotations_of_a_clean_change_are_empty(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    out = snav(
+        "plan", repo, "--base", "HEAD", "--format", "github", "--detailed-exitcode", exit_code=2
+    )
+    assert out.stdout == "no problems found\n"
+    sarif = json.loads(snav("plan", repo, "--base", "HEAD", "--format", "sarif").stdout)
+    assert sarif["runs"][0]["results"] == []
