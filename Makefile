@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint schemas bench clean
+.PHONY: demo test tool-test lint schemas bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the tests that drive real tools (pre-commit try-repo: installs snavc in a fresh
+# virtualenv from PyPI, about a minute); CI runs them (.ci/run)
+tool-test: $(STAMP)
+	$(BIN)/python -m pytest -m tools
 
 lint: $(STAMP)
 	$(BIN)/ruff check snavc tests

@@ -48,9 +48,7 @@ def test_progress_line_rewritten_in_place_then_erased(timer, monkeypatch):
     progress.stop()
     assert timer[-1] == (signal.ITIMER_REAL, 0)
     assert stream.getvalue() == (
-        "\r\x1b[Ksnavc: reading 20,000 files… 12 s"
-        "\r\x1b[Ksnavc: checking the rules… 30 s"
-        "\r\x1b[K"
+        "\r\x1b[Ksnavc: reading 20,000 files… 12 s\r\x1b[Ksnavc: checking the rules… 30 s\r\x1b[K"
     )
 
 
