@@ -605,7 +605,8 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
         _usage(str(e), detailed_exitcode)
     if result.base_empty:
         click.echo(
-            f"snavc: {repo} is not in revision '{base}': compared with an empty estate",
+            f"snavc: {Paths.of(repo).checkout('.')}/ is not in revision '{base}': "
+            "compared with an empty estate",
             err=True,
         )
     _emit_report(result.report, fmt, template, output, detailed_exitcode, result.diagnostics, repo)
