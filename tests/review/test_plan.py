@@ -629,3 +629,21 @@ def test_plan_annotations_of_a_clean_change_are_empty(seed):
     assert out.stdout == "no problems found\n"
     sarif = json.loads(snav("plan", repo, "--base", "HEAD", "--format", "sarif").stdout)
     assert sarif["runs"][0]["results"] == []
+
+
+def test_plan_report_names_both_definitions(seed):
+    repo = git_init(seed())
+    append(repo, "clients/client1/contacts.yaml", NEW_CLIENT2_OPS)
+    line = len((repo / "clients/client1/contacts.yaml").read_text().splitlines()) - 3
+    text = snav("plan", repo, "--base", "HEAD", exit_code=1).stdout
+    assert (
+        f"  clients/client1/contacts.yaml:{line}: error[SNV301] duplicate ID: Contact 'client2-ops' "
+        "is already defined\n"
+        "    note: defined here before this change: clients/client2/contacts.yaml:3\n"
+    ) in text
+    md = snav("plan", repo, "--base", "HEAD", "--format", "markdown", exit_code=1).stdout
+    assert (
+        f"- `clients/client1/contacts.yaml:{line}` **SNV301**: duplicate ID: Contact 'client2-ops' "
+        "is already defined (note: defined here before this change: "
+        "`clients/client2/contacts.yaml:3`)\n"
+    ) in md
