@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from .diagnostics import CODES, Diagnostic, Location, clean_text
@@ -51,27 +50,34 @@ def _under(path: Path, folder: Path | None) -> bool:
     return folder is not None and path.is_relative_to(folder)
 
 
-@dataclass(frozen=True, slots=True)
 class Paths:
     """How a repository-relative path is shown: to a person (:meth:`text`) or to a
     code host (:meth:`checkout`)."""
 
-    root: Path  # the repository, absolute
-    cwd: Path
-    checkout_root: Path  # what CI paths are relative to
+    def __init__(self, root: Path, cwd: Path, checkout_root: Path | None = None):
+        self.root = root  # the repository, absolute
+        self.cwd = cwd
+        self._checkout_root = checkout_root
 
     @classmethod
     def of(cls, repo: Path) -> Paths:
-        root = Path(repo).resolve()
-        cwd = Path.cwd().resolve()
-        workspace = os.environ.get("GITHUB_WORKSPACE")
-        checkout = Path(workspace).resolve() if workspace else None
-        if not _under(root, checkout):
-            checkout = _git_toplevel(root)
-        if not _under(root, checkout):
-            # not in git: the current folder when the repository is below it, else itself
-            checkout = cwd if root.is_relative_to(cwd) else root
-        return cls(root, cwd, checkout)
+        return cls(Path(repo).resolve(), Path.cwd().resolve())
+
+    @property
+    def checkout_root(self) -> Path:
+        """What CI paths are relative to: ``GITHUB_WORKSPACE`` when the repository is
+        below it, else the git top level, else the current folder when the repository
+        is below it, else the repository itself. (Found when first asked: text output
+        never runs git.)"""
+        if self._checkout_root is None:
+            workspace = os.environ.get("GITHUB_WORKSPACE")
+            found = Path(workspace).resolve() if workspace else None
+            if not _under(self.root, found):
+                found = _git_toplevel(self.root)
+            if not _under(self.root, found):
+                found = self.cwd if self.root.is_relative_to(self.cwd) else self.root
+            self._checkout_root = found
+        return self._checkout_root
 
     @staticmethod
     def _special(file: str | None) -> bool:
