@@ -177,3 +177,26 @@ def test_the_cache_folder_ignores_itself_and_is_tagged(make_repo, tmp_path):
         timeout=60,
     ).stdout
     assert ".snavc" not in status and "snav.yaml" in status
+
+
+# -- the pre-commit hook's manifest (run by the real pre-commit in tests/test_precommit.py) --
+
+
+def test_pre_commit_manifest():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    manifest = Path(__file__).resolve().parents[1] / ".pre-commit-hooks.yaml"
+    [hook] = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    assert hook["id"] == "snavc-validate"
+    assert (hook["entry"], hook["language"], hook["pass_filenames"]) == (
+        "snavc validate",
+        "python",
+        False,
+    )
+    files = re.compile(hook["files"])
+    assert files.search("clients/c1/site.yaml") and files.search("snav.yml")
+    assert files.search("snav.lock") and files.search("config/snav.lock")
+    assert not files.search("README.md") and not files.search("other.lock")
