@@ -140,6 +140,25 @@ class Obj(BaseModel):
         self.__dict__["snavc:doc"] = doc
 
 
+class ServiceNavSettings(BaseModel):
+    """How the product's CSV exports are read and written (snavc/bridge/columns.py,
+    docs/servicenav.md): the shipped column map's overrides and the value formats."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    language: Literal["en", "fr"] | None = Field(
+        default=None, description="UI language of the exports (default: from the header line)"
+    )
+    columns: dict[Literal["hosts", "services"], dict[str, str]] = Field(
+        default_factory=dict, description="field -> header, over the shipped map"
+    )
+    categories: dict[str, str] = Field(
+        default_factory=dict, description="category -> label in the export"
+    )
+    decimal: Literal[".", ","] | None = None
+    list_separator: str | None = None
+    check_interval_unit: Literal["minutes", "seconds"] | None = None
+
+
 class Project(Obj):
     kind: Literal["Project"]
     name: str | None = None
@@ -147,6 +166,9 @@ class Project(Obj):
     vendor_name: str = "Viadéis Services"
     catalog: str | None = Field(
         default=None, description="folder of catalogue YAML replacing the shipped one"
+    )
+    servicenav: ServiceNavSettings | None = Field(
+        default=None, description="the bridge to ServiceNav's CSV exports (docs/servicenav.md)"
     )
 
 

@@ -54,7 +54,11 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
     """``(hosts.csv, services.csv)`` bytes for an estate of about ``hosts`` hosts."""
     r = random.Random(seed)
     k = 0 if language == "en" else 1
-    slots = [("1", "24x7"), ("2", "Business hours" if k == 0 else "Heures ouvrées"), ("3", "Nuit & week-end")]
+    slots = [
+        ("1", "24x7"),
+        ("2", "Business hours" if k == 0 else "Heures ouvrées"),
+        ("3", "Nuit & week-end"),
+    ]
     labels = [("41", "Production"), ("42", "Recette"), ("43", "Critique, métier")]
     next_id = iter(range(10_000_000)).__next__
     companies = [("100", "Partenaire Infogérance" if k else "Acme Managed Services", "")]
@@ -62,7 +66,13 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
     sites: list[tuple[str, str, str]] = []
     for c in range(n_clients):
         cid = str(200 + c)
-        companies.append((cid, f"Client {c + 1:03d} \"{r.choice(CITIES)}\"" if c % 7 == 3 else f"Client {c + 1:03d}", "100"))
+        companies.append(
+            (
+                cid,
+                f'Client {c + 1:03d} "{r.choice(CITIES)}"' if c % 7 == 3 else f"Client {c + 1:03d}",
+                "100",
+            )
+        )
         for s in range(2 + c % 2):
             sid = str(10_000 + c * 10 + s)
             name = f"Site {CITIES[(c + s) % len(CITIES)]}"  # repeats across clients
@@ -76,7 +86,7 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
             client_box[cid] = str(600 + len(client_box))
             boxes[client_box[cid]] = f"Box {company[cid][0]}"
     site_box = {}
-    for sid, name, cid in sites[::5]:
+    for sid, name, _client in sites[::5]:
         site_box[sid] = str(800 + len(site_box))
         boxes[site_box[sid]] = f"Box {name}"
     ht_ids = {key: str(300 + i) for i, key in enumerate(HOST_TEMPLATES)}
@@ -89,6 +99,7 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
     shead = [(SERVICE_COLUMNS | SERVICE_EXTRA)[c][k] for c in scols]
     hrows, srows = [], []
     host_ids: list[str] = []
+    hrows_name: dict[str, str] = {}
     for i in range(hosts):
         pid = str(20_000 + i)
         where = r.random()
@@ -110,17 +121,24 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
             box = client_box[client]
         kind = r.choice(list(HOST_TEMPLATES))
         templates = [kind] + (["web"] if kind == "linux" and r.random() < 0.4 else [])
-        host_name = f"{'srv' if kind != 'switch' else 'sw'}-{CITIES[i % len(CITIES)].lower()}-{i:05d}"
+        host_name = (
+            f"{'srv' if kind != 'switch' else 'sw'}-{CITIES[i % len(CITIES)].lower()}-{i:05d}"
+        )
         if i % 97 == 5:
             host_name = f"srv-{CITIES[0].lower()}-{i - 1:05d}"  # two hosts, one name
-        periods = {a: r.choice(slots) if r.random() < 0.2 else slots[0 if a != "check" else 1] for a in ("availability", "check", "notification")}
+        periods = {
+            a: r.choice(slots) if r.random() < 0.2 else slots[0 if a != "check" else 1]
+            for a in ("availability", "check", "notification")
+        }
         host_labels = r.sample(labels, r.randint(0, 2))
         parents = [r.choice(host_ids)] if host_ids and r.random() < 0.1 else []
         category = CATEGORY_OF.get(kind, "other")
         v = {
             "id": pid,
             "name": host_name,
-            "address": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}" if i % 11 else f"{host_name}.example.net",
+            "address": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+            if i % 11
+            else f"{host_name}.example.net",
             "company": name,
             "company_id": cid,
             "parent_company": company[parent][0] if parent else "",
@@ -130,9 +148,13 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
             "category": CATEGORIES[category][k],
             "templates": ",".join(HOST_TEMPLATES[t][0] for t in templates),
             "templates_id": ",".join(ht_ids[t] for t in templates),
-            "function": r.choice(["", "Serveur de fichiers, impression" if k else "File server, printing", "ERP"]),
+            "function": r.choice(
+                ["", "Serveur de fichiers, impression" if k else "File server, printing", "ERP"]
+            ),
             "criticality": str(r.randint(1, 5)) if r.random() < 0.5 else "",
-            "availability_target": _fmt(r.choice([99.0, 99.5, 99.9]), language) if r.random() < 0.3 else "",
+            "availability_target": _fmt(r.choice([99.0, 99.5, 99.9]), language)
+            if r.random() < 0.3
+            else "",
             "availability_period": periods["availability"][1],
             "availability_period_id": periods["availability"][0],
             "check_period": periods["check"][1],
@@ -144,12 +166,18 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
             "parents_id": ",".join(parents),
             "labels": ",".join(n for _, n in host_labels),
             "labels_id": ",".join(i for i, _ in host_labels),
-            "instructions": r.choice(["", "https://wiki.example.net/runbook", 'Appeler l\'astreinte\n"NOC" 24/7' if k else 'Call the "NOC"\nthen the on-call']),
-            "status": r.choice(["Enabled", "Disabled"]) if k == 0 else r.choice(["Activé", "Désactivé"]),
+            "instructions": r.choice(
+                [
+                    "",
+                    "https://wiki.example.net/runbook",
+                    'Appeler l\'astreinte\n"NOC" 24/7' if k else 'Call the "NOC"\nthen the on-call',
+                ]
+            ),
+            "status": r.choice(["Enabled", "Disabled"])
+            if k == 0
+            else r.choice(["Activé", "Désactivé"]),
             "created": f"2024-0{r.randint(1, 9)}-1{r.randint(0, 9)} 10:0{r.randint(0, 9)}",
         }
-        if i == 0:
-            hrows_name = {}
         hrows_name[pid] = host_name
         host_ids.append(pid)
         hrows.append([v[c] for c in hcols])
@@ -188,10 +216,16 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
                 "check_interval": str(minutes),
                 "warning": warn,
                 "critical": critical,
-                "arguments": ";".join(f"{a}={x.replace(';', chr(92) + ';')}" for a, x in args.items()),
+                "arguments": ";".join(
+                    f"{a}={x.replace(';', chr(92) + ';')}" for a, x in args.items()
+                ),
                 "labels": ",".join(n for _, n in service_labels),
                 "labels_id": ",".join(i for i, _ in service_labels),
-                "instructions": "" if r.random() < 0.9 else "Redémarrer le service" if k else "Restart the service",
+                "instructions": ""
+                if r.random() < 0.9
+                else "Redémarrer le service"
+                if k
+                else "Restart the service",
                 "status": "OK",
                 "command": f"check_{tname.split()[0].lower()} -H $HOSTADDRESS$",
             }

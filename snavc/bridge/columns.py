@@ -167,9 +167,7 @@ class ColumnMap:
         where: dict[str, int] = {}
         for i, h in enumerate(header):
             where.setdefault(_norm(h), i)
-        self.positions = {
-            f: where[_norm(h)] for f, h in self.headers.items() if _norm(h) in where
-        }
+        self.positions = {f: where[_norm(h)] for f, h in self.headers.items() if _norm(h) in where}
         return [self.headers[f] for f in REQUIRED[self.entity] if f not in self.positions]
 
     def has(self, name: str) -> bool:
@@ -199,8 +197,10 @@ def settings_of(project) -> dict:
     """The ``servicenav`` settings of a Project (a model or a mapping), as a dict."""
     if project is None:
         return {}
-    value = project.get("servicenav") if isinstance(project, dict) else getattr(
-        project, "servicenav", None
+    value = (
+        project.get("servicenav")
+        if isinstance(project, dict)
+        else getattr(project, "servicenav", None)
     )
     if value is None:
         return {}

@@ -189,9 +189,7 @@ def parse(data: bytes, name: str = "") -> Table:
         if not cells or (len(cells) == 1 and cells[0] == "" and not raw.strip()):
             continue  # a blank line
         if len(cells) != width:
-            problems.append(
-                (start + 1, f"{len(cells)} cells where the header has {width} columns")
-            )
+            problems.append((start + 1, f"{len(cells)} cells where the header has {width} columns"))
             continue
         records.append(Record(cells, start + 1, raw))
     return Table(header, records, layout, name, header_raw, problems)

@@ -63,7 +63,9 @@ class Names:
         if self._ids is None:
             self._ids = {}
             for kind, names in self.names.items():
-                bases = {pid: slug(n) or f"{kind.split('-')[-1]}-{slug(pid)}" for pid, n in names.items()}
+                bases = {
+                    pid: slug(n) or f"{kind.split('-')[-1]}-{slug(pid)}" for pid, n in names.items()
+                }
                 count: dict[str, int] = {}
                 for b in bases.values():
                     count[b] = count.get(b, 0) + 1
@@ -89,7 +91,9 @@ class Names:
         if len(by_slug) == 1:
             return by_slug[0]
         by_suffix = [
-            pid for pid, n in self.names.get(kind, {}).items() if _suffixed(slug(n) or kind, pid) == ident
+            pid
+            for pid, n in self.names.get(kind, {}).items()
+            if _suffixed(slug(n) or kind, pid) == ident
         ]
         return by_suffix[0] if len(by_suffix) == 1 else None
 

@@ -44,7 +44,13 @@ PERIOD_FIELDS = {
     "notification": "notification_period_id",
     "availability": "availability_period_id",
 }
-TEMPLATE_FIELDS = ("criticality", "availability_target", "availability_period", "check_period", "check_interval")
+TEMPLATE_FIELDS = (
+    "criticality",
+    "availability_target",
+    "availability_period",
+    "check_period",
+    "check_interval",
+)
 # Values a stub service template takes when no row gives one (listed as to complete).
 STUB_DEFAULTS = {
     "criticality": 3,
@@ -257,7 +263,11 @@ def import_exports(
                     f"host ID {pid} already on line {by_pid[pid].line}: one row per host"
                 )
             values = _host_values(hmap, c)
-            pairs = {f: _pairs(hmap, c, f, n, hmap.headers[f]) for f, (n, _k) in cols.RELATED["hosts"].items() if hmap.has(f)}
+            pairs = {
+                f: _pairs(hmap, c, f, n, hmap.headers[f])
+                for f, (n, _k) in cols.RELATED["hosts"].items()
+                if hmap.has(f)
+            }
         except ValueError_ as e:
             rows.error(hosts, rec.line, "SNV804", str(e))
             result.skipped += 1
@@ -317,7 +327,11 @@ def import_exports(
                         "unit services at the same time, from the same company"
                     )
                 values = _service_values(smap, c)
-                pairs = {f: _pairs(smap, c, f, n, smap.headers[f]) for f, (n, _k) in cols.RELATED["services"].items() if smap.has(f)}
+                pairs = {
+                    f: _pairs(smap, c, f, n, smap.headers[f])
+                    for f, (n, _k) in cols.RELATED["services"].items()
+                    if smap.has(f)
+                }
             except ValueError_ as e:
                 rows.error(services, rec.line, "SNV804", str(e))
                 result.skipped += 1
@@ -381,10 +395,14 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
     crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(cmap.get(c, "availability_target"), cmap.headers["availability_target"])
+    target = cols.parse_number(
+        cmap.get(c, "availability_target"), cmap.headers["availability_target"]
+    )
     if target is not None:
         v["availability_target"] = target
-    interval = cols.parse_interval(cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"])
+    interval = cols.parse_interval(
+        cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"]
+    )
     if interval is not None:
         v["check_interval"] = interval
     return v
@@ -395,10 +413,14 @@ def _service_values(cmap: ColumnMap, c: list[str]) -> dict:
     crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(cmap.get(c, "availability_target"), cmap.headers["availability_target"])
+    target = cols.parse_number(
+        cmap.get(c, "availability_target"), cmap.headers["availability_target"]
+    )
     if target is not None:
         v["availability_target"] = target
-    interval = cols.parse_interval(cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"])
+    interval = cols.parse_interval(
+        cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"]
+    )
     if interval is not None:
         v["check_interval"] = interval
     thresholds = {}
@@ -428,7 +450,9 @@ class Node:
     folder: str
 
 
-def _tree(names: Names, parent_of, partner_name, rows: _Rows, hosts: Table, host_list) -> dict[str, Node]:
+def _tree(
+    names: Names, parent_of, partner_name, rows: _Rows, hosts: Table, host_list
+) -> dict[str, Node]:
     """product company ID -> node. Roots are partners, their children clients, theirs
     sites; a deeper company is attached to its client (warning); without the parent
     columns every company is a client of one partner named ``partner_name``."""
@@ -461,7 +485,9 @@ def _tree(names: Names, parent_of, partner_name, rows: _Rows, hosts: Table, host
         if depth == 0:
             out[pid] = Node(pid, sid, name, "Partner", None, sid)
         elif depth == 1:
-            out[pid] = Node(pid, sid, name, "Client", names.snavc_id("node", path[0]), f"clients/{sid}")
+            out[pid] = Node(
+                pid, sid, name, "Client", names.snavc_id("node", path[0]), f"clients/{sid}"
+            )
         else:
             client = names.snavc_id("node", path[1])
             if depth > 2 and pid in first_line:
@@ -496,7 +522,9 @@ def _lca(tree_by_id: dict[str, Node], node_ids) -> str:
     return common[-1] if common else paths[0][0]
 
 
-def _emit(result, names, tree, host_list, catalog, first_seen, project_name, settings, hmap) -> ImportResult:
+def _emit(
+    result, names, tree, host_list, catalog, first_seen, project_name, settings, hmap
+) -> ImportResult:
     by_id = {n.id: n for n in tree.values()}
     partners = [n for n in tree.values() if n.kind == "Partner"]
     files: dict[str, list[str]] = {}
@@ -546,7 +574,9 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
         box_nodes.setdefault(h.box, set()).add(node_of[h.company])
     for pid in sorted(box_nodes, key=lambda p: names.snavc_id("box", p)):
         at = _lca(by_id, box_nodes[pid])
-        shared = by_id[at].kind == "Partner" and any(by_id[n].kind != "Partner" for n in box_nodes[pid])
+        shared = by_id[at].kind == "Partner" and any(
+            by_id[n].kind != "Partner" for n in box_nodes[pid]
+        )
         sid, name = names.snavc_id("box", pid), names.name("box", pid) or pid
         path = f"{by_id[at].folder}/boxes.yaml"
         add(
@@ -561,7 +591,10 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
         return partners[0]
 
     home = partner_of_first()
-    for pid, name in sorted(names.names.get("time-period", {}).items(), key=lambda kv: names.snavc_id("time-period", kv[0])):
+    for pid, name in sorted(
+        names.names.get("time-period", {}).items(),
+        key=lambda kv: names.snavc_id("time-period", kv[0]),
+    ):
         sid = names.snavc_id("time-period", pid)
         if sid in catalog.periods:
             continue  # the product's own slot, in the shipped catalogue
@@ -572,12 +605,17 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
             "ranges: {}                    # stub: copy the slot's days and hours from the product\n",
         )
         stub("TimePeriod", sid, name, pid, path, "ranges", ("time-period", pid))
-    for pid, name in sorted(names.names.get("label", {}).items(), key=lambda kv: names.snavc_id("label", kv[0])):
+    for pid, name in sorted(
+        names.names.get("label", {}).items(), key=lambda kv: names.snavc_id("label", kv[0])
+    ):
         sid = names.snavc_id("label", pid)
         path = f"{home.folder}/labels.yaml"
         add(path, f"kind: Label\nid: {_q(sid)}\nname: {_q(name)}\nat: {_q(home.id)}\n")
         stub("Label", sid, name, pid, path, "", ("label", pid))
-    for pid, name in sorted(names.names.get("equipment-template", {}).items(), key=lambda kv: names.snavc_id("equipment-template", kv[0])):
+    for pid, name in sorted(
+        names.names.get("equipment-template", {}).items(),
+        key=lambda kv: names.snavc_id("equipment-template", kv[0]),
+    ):
         sid = names.snavc_id("equipment-template", pid)
         path = f"{home.folder}/templates.yaml"
         add(
@@ -586,7 +624,15 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
             f"configured_by: {users[home.id]}\n"
             "services: []                  # each host lists its unit services, as the export does\n",
         )
-        stub("EquipmentTemplate", sid, name, pid, path, "services, categories", ("equipment-template", pid))
+        stub(
+            "EquipmentTemplate",
+            sid,
+            name,
+            pid,
+            path,
+            "services, categories",
+            ("equipment-template", pid),
+        )
 
     # service templates: each field the value most of its services have; a service sets
     # only what differs (so an edit of the template in git reaches them all)
@@ -595,7 +641,10 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
         for s in h.services:
             by_template.setdefault(s.template, []).append(s)
     template_values: dict[str, dict] = {}
-    for pid, name in sorted(names.names.get("service-template", {}).items(), key=lambda kv: names.snavc_id("service-template", kv[0])):
+    for pid, name in sorted(
+        names.names.get("service-template", {}).items(),
+        key=lambda kv: names.snavc_id("service-template", kv[0]),
+    ):
         sid = names.snavc_id("service-template", pid)
         members = by_template.get(pid, [])
         values, missing = {}, []
@@ -621,7 +670,9 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
             v = values[f]
             if f.endswith("_period"):
                 v = names.snavc_id("time-period", v) or v
-            lines.append(f"{f}: {_q(v)}" + ("   # stub: no row gives it" if f in missing else "") + "\n")
+            lines.append(
+                f"{f}: {_q(v)}" + ("   # stub: no row gives it" if f in missing else "") + "\n"
+            )
         if arguments:
             lines.append("arguments:\n" + "".join(f"  {_q(a)}: null\n" for a in arguments))
         path = f"{home.folder}/templates.yaml"
@@ -641,7 +692,12 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
         node = tree[h.company]
         at = node.id
         path = f"{node.folder}/equipment.yaml"
-        add(path, _equipment(h, at, names, catalog, template_values, users, root_of, len(partners) > 1, hmap))
+        add(
+            path,
+            _equipment(
+                h, at, names, catalog, template_values, users, root_of, len(partners) > 1, hmap
+            ),
+        )
         result.hosts += 1
         result.services += len(h.services)
 
@@ -662,7 +718,9 @@ def _emit(result, names, tree, host_list, catalog, first_seen, project_name, set
     return result
 
 
-def _equipment(h: Host, at, names: Names, catalog, template_values, users, root_of, per_partner, hmap) -> str:
+def _equipment(
+    h: Host, at, names: Names, catalog, template_values, users, root_of, per_partner, hmap
+) -> str:
     v = h.values
     out = [
         f"# from {hmap.source}:{h.line}\n",
@@ -691,7 +749,9 @@ def _equipment(h: Host, at, names: Names, catalog, template_values, users, root_
         if names.snavc_id("time-period", p) != catalog.defaults.get(a)
     }
     if periods:
-        out.append("periods: {" + ", ".join(f"{a}: {_q(p)}" for a, p in sorted(periods.items())) + "}\n")
+        out.append(
+            "periods: {" + ", ".join(f"{a}: {_q(p)}" for a, p in sorted(periods.items())) + "}\n"
+        )
     if v.get("parents"):
         out.append(f"parents: {_flow(names.snavc_id('host', p) or p for p in v['parents'])}\n")
     if v.get("labels"):
@@ -722,15 +782,21 @@ def _service(s: Service, sname: str, names: Names, catalog, tvalues: dict) -> st
         value = names.snavc_id("time-period", v[f]) if f.endswith("_period") else v[f]
         out.append(f"    {f}: {_q(value)}\n")
     notify = v.get("notification_period")
-    if notify is not None and names.snavc_id("time-period", notify) != catalog.defaults.get("notification"):
+    if notify is not None and names.snavc_id("time-period", notify) != catalog.defaults.get(
+        "notification"
+    ):
         out.append(f"    notification_period: {_q(names.snavc_id('time-period', notify))}\n")
     if v.get("arguments"):
         out.append(
-            "    arguments: {" + ", ".join(f"{_q(k)}: {_q(x)}" for k, x in v["arguments"].items()) + "}\n"
+            "    arguments: {"
+            + ", ".join(f"{_q(k)}: {_q(x)}" for k, x in v["arguments"].items())
+            + "}\n"
         )
     if v.get("thresholds"):
         out.append(
-            "    thresholds: {" + ", ".join(f"{k}: {_q(x)}" for k, x in v["thresholds"].items()) + "}\n"
+            "    thresholds: {"
+            + ", ".join(f"{k}: {_q(x)}" for k, x in v["thresholds"].items())
+            + "}\n"
         )
     if v.get("labels"):
         out.append(f"    labels: {_flow(names.snavc_id('label', p) for p in v['labels'])}\n")
@@ -752,3 +818,65 @@ def write_repo(result: ImportResult, out: Path) -> None:
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+_FROM = re.compile(r"^\s*# from (.+):(\d+)\s*$")
+
+
+def origin_of(lines: list[str], line: int) -> tuple[str, int] | None:
+    """The CSV row behind line ``line`` of an imported file: the nearest ``# from``
+    comment above it (a unit service's own, else its equipment's)."""
+    for i in range(min(line, len(lines)) - 1, -1, -1):
+        m = _FROM.match(lines[i])
+        if m:
+            return m.group(1), int(m.group(2))
+        if lines[i].startswith("---"):
+            break
+    return None
+
+
+def check_imported(out: Path, result: ImportResult) -> list[Diagnostic]:
+    """Validate the written repository; each problem is reported at the CSV row its
+    object came from (SNV809), with the YAML place as a note. Problems of stubs (no
+    row behind them) keep their YAML place."""
+    from ..pipeline import compile_repo
+
+    compiled, _ = compile_repo(out, keep=False, snapshot=False)
+    texts: dict[str, list[str]] = {}
+    found = []
+    for d in compiled.diagnostics:
+        if d.file is None or d.line is None or d.file not in result.files:
+            found.append(d)
+            continue
+        lines = texts.setdefault(d.file, result.files[d.file].splitlines())
+        origin = origin_of(lines, d.line)
+        if origin is None:
+            found.append(d)
+            continue
+        make = dg.error if d.severity == "error" else dg.warning
+        found.append(
+            make(
+                "SNV809",
+                f"{d.message} [{d.code}{', rule ' + d.rule if d.rule else ''}]",
+                Location(origin[0], origin[1]),
+                related=(Location(d.file, d.line, d.column, "in the imported repository"),),
+            )
+        )
+    return dg.sort(found)
+
+
+def render_stubs(result: ImportResult) -> str:
+    """The stubs to complete, by kind, as text."""
+    if not result.stubs:
+        return ""
+    out = ["objects to complete (stubs made from what the exports name):"]
+    kind = None
+    for s in result.stubs:
+        if s.kind != kind:
+            kind = s.kind
+            count = sum(1 for x in result.stubs if x.kind == kind)
+            out.append(f"  {kind} ({count})")
+        sid = f" [ServiceNav ID {s.servicenav_id}]" if s.servicenav_id else ""
+        todo = f": complete {s.complete}" if s.complete else ""
+        out.append(f"    {s.id}{sid} '{s.name}' in {s.file}{todo}")
+    return "\n".join(out) + "\n"
