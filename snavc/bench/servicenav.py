@@ -34,12 +34,27 @@ SERVICE_TEMPLATES = [
     ("Interface traffic", 2, 99.0, 5, {"interface": "Gi0/1"}, "70:", "@90:100"),
     ("Windows service", 3, 99.0, 5, {"service": "Spooler;W32Time"}, "", "1"),
     ("SSH", 2, 99.0, 5, {"port": "22"}, "", ""),
+    ("Load", 2, 99.0, 5, {}, "4,3,2", "8,6,4"),
+    ("Swap", 2, 99.0, 10, {}, "~:50", "~:80"),
+    ("NTP", 2, 99.0, 15, {"server": "pool.ntp.org"}, "0.5", "1"),
+    ("Disk /", 4, 99.5, 10, {"path": "/"}, "~:90", "~:95"),
+    ("Disk /var", 3, 99.5, 10, {"path": "/var"}, "~:90", "~:95"),
+    ("Disk D:", 3, 99.5, 10, {"drive": "D:", "unit": "%"}, "~:90", "~:95"),
+    ("Uptime", 1, 99.0, 15, {}, "", ""),
+    ("HTTPS certificate", 3, 99.0, 60, {"port": "443", "days": "30"}, "30:", "7:"),
+    ("Interface errors", 2, 99.0, 5, {"interface": "Gi0/1"}, "10", "100"),
 ]
 HOST_TEMPLATES = {
-    "linux": ("Linux server base", ["Ping", "CPU", "Memory", "SSH"]),
-    "windows": ("Windows server base", ["Ping", "CPU", "Memory", "Disk C:", "Windows service"]),
-    "web": ("Web frontend", ["HTTP"]),
-    "switch": ("Switch SNMP", ["Ping", "Interface traffic"]),
+    "linux": (
+        "Linux server base",
+        ["Ping", "CPU", "Memory", "SSH", "Load", "Swap", "NTP", "Disk /", "Disk /var"],
+    ),
+    "windows": (
+        "Windows server base",
+        ["Ping", "CPU", "Memory", "Disk C:", "Disk D:", "Windows service", "NTP", "Uptime"],
+    ),
+    "web": ("Web frontend", ["HTTP", "HTTPS certificate"]),
+    "switch": ("Switch SNMP", ["Ping", "Interface traffic", "Interface errors", "Uptime"]),
 }
 CATEGORY_OF = {"linux": "linux-server", "windows": "windows-server", "switch": "switch"}
 CITIES = ["Lyon", "Paris", "Lille", "Nantes", "Brest", "Grenoble", "Orléans", "Nîmes"]

@@ -10,13 +10,16 @@ recomputed from the reference export every time.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 MAX_ID = 64
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def slug(name: str) -> str:
+    """``"Box Paris (2)"`` -> ``"box-paris-2"``: an ID from a name (accents dropped)."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     text = re.sub(r"[^a-z0-9._-]+", "-", text)
     text = re.sub(r"-{2,}", "-", text).strip("-._")

@@ -22,6 +22,7 @@ host templates carry no services: each host lists its unit services, as the expo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -127,6 +128,10 @@ class ImportResult:
         return not dg.has_errors(self.diagnostics)
 
 
+_PLAIN = re.compile(r"[a-z][a-z0-9._-]*")
+_KEYWORDS = frozenset(("true", "false", "null", "yes", "no", "on", "off"))
+
+
 def _q(value) -> str:
     """A YAML scalar: plain when it reads back as the same string, else double-quoted."""
     if isinstance(value, bool):
@@ -135,16 +140,12 @@ def _q(value) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    text = str(value)
-    if re.fullmatch(r"[a-z][a-z0-9._-]*", text) and text not in (
-        "true",
-        "false",
-        "null",
-        "yes",
-        "no",
-        "on",
-        "off",
-    ):
+    return _q_text(str(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _q_text(text: str) -> str:
+    if _PLAIN.fullmatch(text) and text not in _KEYWORDS:
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -871,11 +872,11 @@ def render_stubs(result: ImportResult) -> str:
         return ""
     out = ["objects to complete (stubs made from what the exports name):"]
     kind = None
+    counts = Counter(s.kind for s in result.stubs)
     for s in result.stubs:
         if s.kind != kind:
             kind = s.kind
-            count = sum(1 for x in result.stubs if x.kind == kind)
-            out.append(f"  {kind} ({count})")
+            out.append(f"  {kind} ({counts[kind]})")
         sid = f" [ServiceNav ID {s.servicenav_id}]" if s.servicenav_id else ""
         todo = f": complete {s.complete}" if s.complete else ""
         out.append(f"    {s.id}{sid} '{s.name}' in {s.file}{todo}")
