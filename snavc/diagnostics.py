@@ -90,6 +90,7 @@ CODES: dict[str, str] = {
     "SNV807": "no ServiceNav ID for a related object",
     "SNV808": "object in the product, not in the build",
     "SNV809": "imported object does not validate",
+    "SNV810": "field not in this snavc",
 }
 
 

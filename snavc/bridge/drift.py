@@ -132,10 +132,10 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
         add("removed", label, at, None, shown, None)
     for key, values, eq, rec in pairs:
         product = codec.product(rec.cells)
-        if not values.get("id"):
+        if "id" in values and not values["id"]:
             add("changed", key, eq.get("at"), "servicenav_id", m.get(rec.cells, "id"), None)
         for f, path in paths.items():
-            if f not in m.positions:
+            if f not in m.positions or f not in values:
                 continue
             git = values.get(f)
             if isinstance(git, tuple) and any(isinstance(v, Unresolved) for v in git):

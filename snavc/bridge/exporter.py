@@ -57,6 +57,40 @@ def _unresolved(kind: str, ident: str) -> Unresolved:
     return u
 
 
+# The export's fields that hold an input field of the models; a snavc whose models lack
+# one neither compares nor writes it (its cells are carried over from the reference).
+MODEL_FIELDS = {
+    "hosts": {
+        "id": "servicenav_id",
+        "address": "address",
+        "category": "category",
+        "templates_id": "templates",
+        "function": "function",
+        "criticality": "criticality",
+        "availability_target": "availability_target",
+        "check_interval": "check_interval",
+        "parents_id": "parents",
+        "labels_id": "labels",
+        "instructions": "instructions",
+    },
+    "services": {
+        "id": "servicenav_id",
+        "warning": "thresholds",
+        "critical": "thresholds",
+        "arguments": "arguments",
+        "labels_id": "labels",
+        "instructions": "instructions",
+    },
+}
+
+
+def _unsupported(entity: str) -> set[str]:
+    from ..model import Equipment, UnitService
+
+    fields = set((Equipment if entity == "hosts" else UnitService).model_fields)
+    return {f for f, name in MODEL_FIELDS[entity].items() if name not in fields}
+
+
 # -- reading the build -------------------------------------------------------------
 
 
@@ -120,6 +154,7 @@ class Codec:
         self.cmap, self.names, self.estate, self.catalog = cmap, names, estate, catalog
         self._reverse: dict[str, dict[str, str]] = {}
         self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
+        self.skip = _unsupported(cmap.entity)
 
     def pid(self, kind: str, ident: str | None):
         if ident is None:
@@ -192,11 +227,11 @@ class Codec:
         )
         out["labels_id"] = tuple(self.pid("label", x) for x in eq.get("labels") or ())
         out["instructions"] = eq.get("instructions")
-        return out
+        return {k: v for k, v in out.items() if k not in self.skip}
 
     def service(self, eq_id: str, eq: dict, name: str, s: dict) -> dict:
         thresholds = s.get("thresholds") or {}
-        return {
+        out = {
             "id": s.get("servicenav_id"),
             "name": name,
             "host_id": eq.get("servicenav_id") or _unresolved("host", eq_id),
@@ -214,6 +249,7 @@ class Codec:
             "labels_id": tuple(self.pid("label", x) for x in s.get("labels") or ()),
             "instructions": s.get("instructions"),
         }
+        return {k: v for k, v in out.items() if k not in self.skip}
 
     def same(self, f: str, product, git, eq: dict | None = None) -> bool:
         if f in ASPECT_OF and self.cmap.entity == "hosts" and product is None and eq is not None:

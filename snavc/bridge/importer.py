@@ -714,7 +714,22 @@ def _emit(
     for key, value in sn.items():
         project.append(f"  {key}: {json.dumps(value, ensure_ascii=False)}\n")
     files["snav.yaml"] = ["".join(project)]
-    result.files = {path: "---\n".join(docs) for path, docs in sorted(files.items())}
+    dropped: dict[str, int] = {}
+    fitted = {}
+    for path, docs in sorted(files.items()):
+        kept = [d for d in (_fit(doc, dropped) for doc in docs) if d is not None]
+        if kept:
+            fitted[path] = "---\n".join(kept)
+    result.files = fitted
+    for what, count in sorted(dropped.items()):
+        result.diagnostics.append(
+            dg.warning(
+                "SNV810",
+                f"this snavc has no {what}: left out of {count} objects (the exports keep "
+                "the values, and `snavc export` carries their cells over unchanged)",
+                Location(hmap.source),
+            )
+        )
     result.stubs.sort(key=lambda s: (s.kind, s.id))
     return result
 
@@ -881,3 +896,37 @@ def render_stubs(result: ImportResult) -> str:
         todo = f": complete {s.complete}" if s.complete else ""
         out.append(f"    {s.id}{sid} '{s.name}' in {s.file}{todo}")
     return "\n".join(out) + "\n"
+
+
+_KEY = re.compile(r"^( {4})?([a-z_]+):")
+
+
+def _fit(doc: str, dropped: dict[str, int]) -> str | None:
+    """A document without the fields (or the kind) the models of this snavc lack, so
+    that the bridge works with whatever the product's objects snavc knows: each kind of
+    loss is counted in ``dropped``."""
+    from ..model import MODELS, UnitService
+
+    m = re.search(r"^kind: (\w+)$", doc, re.M)
+    kind = m.group(1) if m else None
+    if kind not in MODELS:
+        dropped[f"kind {kind}"] = dropped.get(f"kind {kind}", 0) + 1
+        return None
+    own, service = set(MODELS[kind].model_fields), set(UnitService.model_fields)
+    out, skipping, lost = [], False, set()
+    for line in doc.splitlines(keepends=True):
+        km = _KEY.match(line)
+        if km:
+            fields = service if km.group(1) else own
+            skipping = km.group(2) not in fields and not line.startswith("  - ")
+            if skipping:
+                lost.add(f"field '{km.group(2)}' on {'unit services' if km.group(1) else kind}")
+                continue
+        elif skipping and line.startswith("  ") and not line.lstrip().startswith(("-", "#")):
+            continue  # the block of a field left out
+        else:
+            skipping = False
+        out.append(line)
+    for what in lost:
+        dropped[what] = dropped.get(what, 0) + 1
+    return "".join(out)
