@@ -23,47 +23,50 @@ def test_no_drift_right_after_the_import(estates):
     assert "+0 added, ~0 changed, -0 removed" in result.output
 
 
+def _cut_equipment(repo, sid: str) -> tuple[str, str]:
+    """Remove the equipment of ServiceNav ID ``sid`` from its file; its ID and text."""
+    for path in sorted(repo.rglob("equipment.yaml")):
+        text = path.read_text(encoding="utf-8")
+        at = text.find(f'servicenav_id: "{sid}"')
+        if at < 0:
+            continue
+        start = text.rfind("---\n", 0, at)
+        start = 0 if start < 0 else start + 4
+        end = text.find("---\n", at)
+        end = len(text) if end < 0 else end + 4
+        doc = text[start:end]
+        rest = (text[:start] + text[end:]).rstrip("-\n") + "\n"
+        path.write_text(rest if rest.strip() else "", encoding="utf-8")
+        return doc.split("\nid: ", 1)[1].split("\n", 1)[0], doc
+    raise AssertionError(sid)
+
+
 def test_drift_finds_every_planted_difference(estates, tmp_path):
     exports, repo, _build = estates("fr")
     repo = copy_repo(repo, tmp_path / "repo")
-    # in git: an address changed, a host removed, a host added
-    edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
-    path = edit_object(repo, 'servicenav_id: "20008"', "kind: Equipment", "kind: Equipment")
-    text = path.read_text(encoding="utf-8")
-    start = text.rfind("---\n", 0, text.index('servicenav_id: "20008"'))
-    end = text.find("---\n", text.index('servicenav_id: "20008"'))
-    removed = text[start + 4 if start >= 0 else 0 : end if end >= 0 else len(text)]
-    removed_id = removed.split("\nid: ", 1)[1].split("\n", 1)[0]
-    path.write_text(text.replace(removed, ""), encoding="utf-8")
-    added = removed.replace(f"id: {removed_id}\n", "id: brand-new\n").replace(
-        'servicenav_id: "20008"\n', ""
-    )
-    added = "\n".join(l for l in added.splitlines() if "servicenav_id" not in l) + "\n"
-    path.write_text(
-        path.read_text(encoding="utf-8").rstrip("-\n") + "\n---\n" + added, encoding="utf-8"
-    )
-    run("build", repo, "-o", tmp_path / "build")
-    # in the product: a service's criticality changed, a service row gone
     header, services = cells(exports / "services.csv")
-    crit = header.index("Criticité")
-    changed_row = next(r for r in services.values() if r[crit] == "3")
-    gone = next(
-        r
-        for r in services.values()
-        if r[0] != changed_row[0]
-        and r[header.index("ID de l'équipement")] not in ("20007", "20008")
-    )
-    data = (exports / "services.csv").read_bytes().decode("utf-8")
-    lines = data.split("\n")
-    lines = [l for l in lines if not l.startswith(f'"{gone[0]}";')]
-    lines = [
-        l.replace(f'"{changed_row[0]}";', f'"{changed_row[0]}";', 1)
-        if not l.startswith(f'"{changed_row[0]}";')
-        else _set_cell(l, crit, "5")
-        for l in lines
-    ]
+    host_col, crit = header.index("ID de l'équipement"), header.index("Criticité")
+    # git: one address changed; host 20008 gone; a copy of it, without IDs, added
+    edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
+    gone_id, doc = _cut_equipment(repo, "20008")
+    doc = doc.rstrip("-\n").replace(f"\nid: {gone_id}\n", "\nid: brand-new\n")
+    doc = "".join(x for x in doc.splitlines(keepends=True) if "servicenav_id" not in x)
+    (repo / "new.yaml").write_text(doc.replace("name: ", "name: New ", 1), encoding="utf-8")
+    run("build", repo, "-o", tmp_path / "build")
+    # the product: one service's criticality changed, one service row deleted
+    changed = next(r for r in services.values() if r[crit] == "3" and r[host_col] == "20010")
+    deleted = next(r for r in services.values() if r[host_col] == "20011")
+    rows = []
+    for line in (exports / "services.csv").read_text(encoding="utf-8").split("\n"):
+        if line.startswith(f'"{deleted[0]}";'):
+            continue
+        if line.startswith(f'"{changed[0]}";'):
+            parts = line.split('";"')
+            parts[crit] = "5"
+            line = '";"'.join(parts)
+        rows.append(line)
     product = tmp_path / "services.csv"
-    product.write_bytes("\n".join(lines).encode("utf-8"))
+    product.write_text("\n".join(rows), encoding="utf-8")
     result = run(
         "drift",
         tmp_path / "build",
@@ -77,36 +80,43 @@ def test_drift_finds_every_planted_difference(estates, tmp_path):
         exit_code=2,
     )
     report = json.loads(result.output)
-    found = {(c["op"], c["kind"], c["id"], c["path"]) for c in report["changes"]}
-    eq_of = {r[0]: r for r in services.values()}
-    host_of = lambda sid: eq_of[sid][header.index("ID de l'équipement")]  # noqa: E731
-    assert ("changed", "equipment", _eq_id(repo, "20007"), "address") in found
-    assert ("removed", "equipment", removed_id, None) in found
-    assert ("added", "equipment", "brand-new", None) in found
-    assert any(
-        op == "changed" and kind == "unit-service" and path == "criticality"
-        for op, kind, _i, path in found
-    )
-    assert any(op == "added" and kind == "unit-service" for op, kind, _i, _p in found)
-    # the removed host's services are in the product only too; the added host's in git only
-    others = {f for f in found if f[1] == "unit-service" and f[0] == "removed"}
-    assert len(others) == sum(
-        1 for r in services.values() if r[header.index("ID de l'équipement")] == "20008"
-    )
-    assert report["summary"]["changed"] == 2
-    del host_of
-
-
-def _set_cell(line: str, index: int, value: str) -> str:
-    parts = line.split('";"')
-    parts[index] = value
-    return '";"'.join(parts)
+    found = {
+        (c["op"], c["kind"], c["id"], c["path"], str(c["old"]), str(c["new"]))
+        for c in report["changes"]
+        if c["op"] == "changed"
+    }
+    eq = {s: _eq_id(repo, s) for s in ("20007", "20010", "20011")}
+    svc_changed = f"{eq['20010']}/{_service_name(repo, changed[0])}"
+    assert found == {
+        ("changed", "equipment", eq["20007"], "address", "10.0.0.7", "192.0.2.7"),
+        ("changed", "unit-service", svc_changed, "criticality", "5", "3"),
+    }
+    ops = {(c["op"], c["kind"], c["id"]) for c in report["changes"] if c["op"] != "changed"}
+    n_gone = sum(1 for r in services.values() if r[host_col] == "20008")
+    assert ("removed", "equipment", gone_id) in ops
+    assert ("added", "equipment", "brand-new") in ops
+    assert ("added", "unit-service", f"{eq['20011']}/{_service_name(repo, deleted[0])}") in ops
+    assert sum(1 for o in ops if o[:2] == ("removed", "unit-service")) == n_gone
+    assert sum(1 for o in ops if o[:2] == ("added", "unit-service")) == n_gone + 1
+    assert len(ops) == 2 * n_gone + 3
+    # grouped by partner, client and site, like diff
+    text = run("drift", tmp_path / "build", "--export", exports / "hosts.csv", exit_code=0).output
+    assert "~ equipment " + eq["20007"] in text
 
 
 def _eq_id(repo, sid: str) -> str:
-    for path in repo.rglob("equipment.yaml"):
+    for path in repo.rglob("*.yaml"):
         text = path.read_text(encoding="utf-8")
-        at = text.find(f'servicenav_id: "{sid}"')
+        at = text.find(f'\nservicenav_id: "{sid}"')
         if at >= 0:
             return text[:at].rsplit("\nid: ", 1)[1].split("\n", 1)[0]
+    raise AssertionError(sid)
+
+
+def _service_name(repo, sid: str) -> str:
+    for path in repo.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        at = text.find(f'    servicenav_id: "{sid}"')
+        if at >= 0:
+            return text[:at].rsplit("  - name: ", 1)[1].split("\n", 1)[0]
     raise AssertionError(sid)

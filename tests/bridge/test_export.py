@@ -83,7 +83,7 @@ def test_a_box_the_product_does_not_know_stops_the_export(estates, tmp_path):
     path = edit_object(repo, 'servicenav_id: "20003"', "\nbox: ", "\nbox: lab-box\nx_box: ")
     text = path.read_text(encoding="utf-8")
     path.write_text(
-        "\n".join(l for l in text.splitlines() if not l.startswith("x_box: "))
+        "\n".join(line for line in text.splitlines() if not line.startswith("x_box: "))
         + "\n"
         + "---\nkind: Box\nid: lab-box\nat: "
         + text.split('servicenav_id: "20003"\nat: ', 1)[1].split("\n", 1)[0]
