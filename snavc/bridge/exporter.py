@@ -245,7 +245,9 @@ class Codec:
             "check_interval": s.get("check_interval"),
             "warning": thresholds.get("warning"),
             "critical": thresholds.get("critical"),
-            "arguments": tuple(sorted((k, v or "") for k, v in (s.get("arguments") or {}).items())),
+            "arguments": tuple(
+                sorted((k, v) for k, v in (s.get("arguments") or {}).items() if v is not None)
+            ),
             "labels_id": tuple(self.pid("label", x) for x in s.get("labels") or ()),
             "instructions": s.get("instructions"),
         }
