@@ -192,7 +192,10 @@ class Service:
 
 def _pairs(cmap: ColumnMap, cells: list[str], id_field: str, name_field: str, what: str):
     """``[(product ID, name)]`` of a related-entity column pair (lists allowed)."""
-    ids = cols.parse_list(cmap.get(cells, id_field), cmap)
+    text = cmap.get(cells, id_field)
+    if not text:
+        return []
+    ids = cols.parse_list(text, cmap)
     if len(ids) == 1:  # one object: its name is the whole cell, separators and all
         return [(ids[0], cmap.get(cells, name_field).strip() or None)]
     names = cols.parse_list(cmap.get(cells, name_field), cmap) if cmap.has(name_field) else []
@@ -238,8 +241,12 @@ def import_exports(
     first_seen: dict[tuple[str, str], str] = {}
 
     def seen(kind, pid, name, where):
-        names.add(kind, pid, name)
-        first_seen.setdefault((kind, pid), where)
+        key = (kind, pid)
+        if key not in first_seen:
+            first_seen[key] = where
+            names.add(kind, pid, name)
+        elif name and not names.names[kind].get(pid):
+            names.add(kind, pid, name)
 
     # -- hosts ----------------------------------------------------------------------
     host_list: list[Host] = []
@@ -899,6 +906,59 @@ def render_stubs(result: ImportResult) -> str:
 
 
 _KEY = re.compile(r"^( {4})?([a-z_]+):")
+# The fields the import writes, per kind (beyond these, _fit has nothing to check).
+EMITTED = {
+    "Equipment": {
+        "kind",
+        "id",
+        "name",
+        "servicenav_id",
+        "at",
+        "address",
+        "category",
+        "template",
+        "templates",
+        "box",
+        "configured_by",
+        "function",
+        "criticality",
+        "availability_target",
+        "check_interval",
+        "periods",
+        "parents",
+        "labels",
+        "instructions",
+        "services",
+    },
+    "ServiceTemplate": {
+        "kind",
+        "id",
+        "name",
+        "at",
+        "configured_by",
+        "criticality",
+        "availability_target",
+        "availability_period",
+        "check_period",
+        "check_interval",
+        "arguments",
+    },
+}
+EMITTED_SERVICE = {
+    "name",
+    "servicenav_id",
+    "template",
+    "criticality",
+    "availability_target",
+    "availability_period",
+    "check_period",
+    "check_interval",
+    "notification_period",
+    "arguments",
+    "thresholds",
+    "labels",
+    "instructions",
+}
 
 
 def _fit(doc: str, dropped: dict[str, int]) -> str | None:
@@ -913,6 +973,8 @@ def _fit(doc: str, dropped: dict[str, int]) -> str | None:
         dropped[f"kind {kind}"] = dropped.get(f"kind {kind}", 0) + 1
         return None
     own, service = set(MODELS[kind].model_fields), set(UnitService.model_fields)
+    if EMITTED.get(kind, set()) <= own and EMITTED_SERVICE <= service:
+        return doc  # this snavc knows every field the import writes (the usual case)
     out, skipping, lost = [], False, set()
     for line in doc.splitlines(keepends=True):
         km = _KEY.match(line)
