@@ -200,7 +200,6 @@ class Codec:
     # the build's side
     def host(self, eq_id: str, eq: dict) -> dict:
         out: dict = {}
-        nodes = self.estate.nodes
         at = eq.get("at")
         templates = eq.get("templates")
         if templates is None:
@@ -210,8 +209,8 @@ class Codec:
         out["name"] = eq.get("name") or eq_id
         out["address"] = eq.get("address")
         out["company_id"] = self.pid("node", at)
-        parent = (nodes.get(at) or {}).get("parent")
-        out["parent_company_id"] = self.pid("node", parent) if parent else None
+        # the parent company columns only tell the import the tree: a company's place in
+        # the product's tree is not a host's field, so they are carried over unchanged
         out["collector_id"] = self.pid("box", eq.get("box"))
         out["category"] = eq.get("category")
         out["templates_id"] = tuple(self.pid("equipment-template", t) for t in templates)
