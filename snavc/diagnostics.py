@@ -92,6 +92,20 @@ CODES: dict[str, str] = {
     "SNV809": "imported object does not validate",
     "SNV810": "field not in this snavc",
 }
+# The product's objects (issue 12): hosts, services, labels, instructions...
+CODES.update(
+    {
+        "SNV214": "invalid address",
+        "SNV215": "invalid threshold",
+        "SNV216": "both template and templates",
+        "SNV307": "parent host cycle",
+        "SNV308": "duplicate servicenav_id",
+        "SNV440": "category forbids the template",
+        "SNV441": "parent host not visible here",
+        "SNV442": "argument not declared by the template",
+        "SNV443": "service_settings names no unit service",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
