@@ -34,7 +34,7 @@ SERVICE_TEMPLATES = [
     ("Interface traffic", 2, 99.0, 5, {"interface": "Gi0/1"}, "70:", "@90:100"),
     ("Windows service", 3, 99.0, 5, {"service": "Spooler;W32Time"}, "", "1"),
     ("SSH", 2, 99.0, 5, {"port": "22"}, "", ""),
-    ("Load", 2, 99.0, 5, {}, "4,3,2", "8,6,4"),
+    ("Load", 2, 99.0, 5, {}, "4", "8"),
     ("Swap", 2, 99.0, 10, {}, "~:50", "~:80"),
     ("NTP", 2, 99.0, 15, {"server": "pool.ntp.org"}, "0.5", "1"),
     ("Disk /", 4, 99.5, 10, {"path": "/"}, "~:90", "~:95"),
@@ -98,11 +98,11 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
     client_box = {}
     for cid, _name, parent in companies:
         if parent == "100":
-            client_box[cid] = str(600 + len(client_box))
+            client_box[cid] = str(100_000 + len(client_box))
             boxes[client_box[cid]] = f"Box {company[cid][0]}"
     site_box = {}
     for sid, name, _client in sites[::5]:
-        site_box[sid] = str(800 + len(site_box))
+        site_box[sid] = str(200_000 + len(site_box))
         boxes[site_box[sid]] = f"Box {name}"
     ht_ids = {key: str(300 + i) for i, key in enumerate(HOST_TEMPLATES)}
     st_ids = {t[0]: str(400 + i) for i, t in enumerate(SERVICE_TEMPLATES)}
@@ -115,6 +115,7 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
     hrows, srows = [], []
     host_ids: list[str] = []
     hrows_name: dict[str, str] = {}
+    hosts_at: dict[str, list[str]] = {}
     for i in range(hosts):
         pid = str(20_000 + i)
         where = r.random()
@@ -136,17 +137,18 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
             box = client_box[client]
         kind = r.choice(list(HOST_TEMPLATES))
         templates = [kind] + (["web"] if kind == "linux" and r.random() < 0.4 else [])
-        host_name = (
-            f"{'srv' if kind != 'switch' else 'sw'}-{CITIES[i % len(CITIES)].lower()}-{i:05d}"
-        )
+        city = CITIES[i % len(CITIES)].lower().replace("î", "i").replace("é", "e")
+        host_name = f"{'srv' if kind != 'switch' else 'sw'}-{city}-{i:05d}"
         if i % 97 == 5:
-            host_name = f"srv-{CITIES[0].lower()}-{i - 1:05d}"  # two hosts, one name
+            host_name = f"srv-lyon-{i - 1:05d}"  # two hosts, one name
         periods = {
             a: r.choice(slots) if r.random() < 0.2 else slots[0 if a != "check" else 1]
             for a in ("availability", "check", "notification")
         }
         host_labels = r.sample(labels, r.randint(0, 2))
-        parents = [r.choice(host_ids)] if host_ids and r.random() < 0.1 else []
+        # a parent is at the host's company or above it (rule H5)
+        above = hosts_at.get(cid, []) + hosts_at.get(parent, []) + hosts_at.get("100", [])
+        parents = [r.choice(above)] if above and r.random() < 0.1 else []
         category = CATEGORY_OF.get(kind, "other")
         v = {
             "id": pid,
@@ -195,6 +197,7 @@ def fabricate(hosts: int, language: str = "en", seed: int = 1) -> tuple[bytes, b
         }
         hrows_name[pid] = host_name
         host_ids.append(pid)
+        hosts_at.setdefault(cid, []).append(pid)
         hrows.append([v[c] for c in hcols])
         names = []
         for t in templates:

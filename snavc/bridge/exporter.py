@@ -187,7 +187,9 @@ class Codec:
             return m.category_value(text) if text.strip() else None
         if f == "arguments":
             return tuple(sorted(cols.parse_arguments(text, f).items()))
-        if f in ("templates_id", "parents_id", "labels_id"):
+        if f in ("labels_id", "parents_id"):  # sets: their order means nothing
+            return tuple(sorted(cols.parse_list(text, m)))
+        if f == "templates_id":  # in order (H2)
             return tuple(cols.parse_list(text, m))
         if f in ("warning", "critical", "address"):
             return text.strip() or None
@@ -222,9 +224,9 @@ class Codec:
             out[f] = self.pid("time-period", p.get("id")) if p.get("id") else None
         out["check_interval"] = eq.get("check_interval")
         out["parents_id"] = tuple(
-            self.host_pid.get(p) or _unresolved("host", p) for p in eq.get("parents") or ()
+            sorted(self.host_pid.get(p) or _unresolved("host", p) for p in eq.get("parents") or ())
         )
-        out["labels_id"] = tuple(self.pid("label", x) for x in eq.get("labels") or ())
+        out["labels_id"] = tuple(sorted(self.pid("label", x) for x in eq.get("labels") or ()))
         out["instructions"] = eq.get("instructions")
         return {k: v for k, v in out.items() if k not in self.skip}
 
@@ -247,7 +249,7 @@ class Codec:
             "arguments": tuple(
                 sorted((k, v) for k, v in (s.get("arguments") or {}).items() if v is not None)
             ),
-            "labels_id": tuple(self.pid("label", x) for x in s.get("labels") or ()),
+            "labels_id": tuple(sorted(self.pid("label", x) for x in s.get("labels") or ())),
             "instructions": s.get("instructions"),
         }
         return {k: v for k, v in out.items() if k not in self.skip}

@@ -62,3 +62,39 @@ def edit_object(repo: Path, marker: str, old: str, new: str) -> Path:
         path.write_text(text[:where] + new + text[where + len(old) :], encoding="utf-8")
         return path
     raise AssertionError(f"{marker} in no file")
+
+
+def cut_equipment(repo, sid: str) -> tuple[str, str]:
+    """Remove the equipment of ServiceNav ID ``sid`` from its file; its ID and text."""
+    for path in sorted(repo.rglob("equipment.yaml")):
+        text = path.read_text(encoding="utf-8")
+        at = text.find(f'servicenav_id: "{sid}"')
+        if at < 0:
+            continue
+        start = text.rfind("---\n", 0, at)
+        start = 0 if start < 0 else start + 4
+        end = text.find("---\n", at)
+        end = len(text) if end < 0 else end + 4
+        doc = text[start:end]
+        rest = (text[:start] + text[end:]).rstrip("-\n") + "\n"
+        path.write_text(rest if rest.strip() else "", encoding="utf-8")
+        return doc.split("\nid: ", 1)[1].split("\n", 1)[0], doc
+    raise AssertionError(sid)
+
+
+def leaf_host(hosts_csv: Path) -> str:
+    """The ID of a host no other host has as parent (so that it can go)."""
+    import csv
+    import io
+
+    text = hosts_csv.read_bytes().decode("utf-8-sig")
+    rows = list(
+        csv.reader(
+            io.StringIO(text, newline=""), delimiter=";" if text.startswith('"ID";') else ","
+        )
+    )
+    col = next(
+        i for i, h in enumerate(rows[0]) if h in ("Parent host IDs", "ID des équipements parents")
+    )
+    parents = {p for r in rows[1:] for p in r[col].split(",") if p}
+    return next(r[0] for r in rows[30:] if r[0] not in parents)

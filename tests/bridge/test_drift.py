@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import copy_repo, edit_object, run
+from .conftest import copy_repo, cut_equipment, edit_object, leaf_host, run
 from .test_roundtrip import cells
 
 
@@ -23,24 +23,6 @@ def test_no_drift_right_after_the_import(estates):
     assert "+0 added, ~0 changed, -0 removed" in result.output
 
 
-def _cut_equipment(repo, sid: str) -> tuple[str, str]:
-    """Remove the equipment of ServiceNav ID ``sid`` from its file; its ID and text."""
-    for path in sorted(repo.rglob("equipment.yaml")):
-        text = path.read_text(encoding="utf-8")
-        at = text.find(f'servicenav_id: "{sid}"')
-        if at < 0:
-            continue
-        start = text.rfind("---\n", 0, at)
-        start = 0 if start < 0 else start + 4
-        end = text.find("---\n", at)
-        end = len(text) if end < 0 else end + 4
-        doc = text[start:end]
-        rest = (text[:start] + text[end:]).rstrip("-\n") + "\n"
-        path.write_text(rest if rest.strip() else "", encoding="utf-8")
-        return doc.split("\nid: ", 1)[1].split("\n", 1)[0], doc
-    raise AssertionError(sid)
-
-
 def test_drift_finds_every_planted_difference(estates, tmp_path):
     exports, repo, _build = estates("fr")
     repo = copy_repo(repo, tmp_path / "repo")
@@ -48,7 +30,8 @@ def test_drift_finds_every_planted_difference(estates, tmp_path):
     host_col, crit = header.index("ID de l'équipement"), header.index("Criticité")
     # git: one address changed; host 20008 gone; a copy of it, without IDs, added
     edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
-    gone_id, doc = _cut_equipment(repo, "20008")
+    gone = leaf_host(exports / "hosts.csv")
+    gone_id, doc = cut_equipment(repo, gone)
     doc = doc.rstrip("-\n").replace(f"\nid: {gone_id}\n", "\nid: brand-new\n")
     doc = "".join(x for x in doc.splitlines(keepends=True) if "servicenav_id" not in x)
     (repo / "new.yaml").write_text(doc.replace("name: ", "name: New ", 1), encoding="utf-8")
@@ -92,7 +75,7 @@ def test_drift_finds_every_planted_difference(estates, tmp_path):
         ("changed", "unit-service", svc_changed, "criticality", "5", "3"),
     }
     ops = {(c["op"], c["kind"], c["id"]) for c in report["changes"] if c["op"] != "changed"}
-    n_gone = sum(1 for r in services.values() if r[host_col] == "20008")
+    n_gone = sum(1 for r in services.values() if r[host_col] == gone)
     assert ("removed", "equipment", gone_id) in ops
     assert ("added", "equipment", "brand-new") in ops
     assert ("added", "unit-service", f"{eq['20011']}/{_service_name(repo, deleted[0])}") in ops

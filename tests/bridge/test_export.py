@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import copy_repo, edit_object, run
+from .conftest import copy_repo, cut_equipment, edit_object, leaf_host, run
 from .test_roundtrip import cells
 
 
@@ -52,11 +52,13 @@ def test_a_new_object_is_a_row_without_an_id_and_the_modes_choose_rows(estates, 
 def test_objects_only_the_product_has_are_listed_never_written(estates, tmp_path):
     exports, repo, _ = estates("en")
     repo = copy_repo(repo, tmp_path / "repo")
-    path = edit_object(repo, 'servicenav_id: "20008"', "kind: Equipment", "kind: Equipment")
-    text = path.read_text(encoding="utf-8")
-    at = text.index('servicenav_id: "20008"')
-    start, end = text.rfind("---\n", 0, at), text.find("---\n", at)
-    path.write_text(text[: max(start, 0)] + (text[end + 4 :] if end >= 0 else ""), encoding="utf-8")
+    gone = leaf_host(exports / "hosts.csv")
+    cut_equipment(repo, gone)
+    line = next(
+        i
+        for i, x in enumerate((exports / "hosts.csv").read_text().splitlines(), 1)
+        if x.startswith(gone + ",")
+    )
     run("build", repo, "-o", tmp_path / "build")
     result = run(
         "export",
@@ -70,11 +72,11 @@ def test_objects_only_the_product_has_are_listed_never_written(estates, tmp_path
     )
     data = json.loads(result.output)
     [hosts] = data["files"]
-    assert [(x["id"], x["line"]) for x in hosts["not_in_build"]] == [("20008", 10)]
+    assert [(x["id"], x["line"]) for x in hosts["not_in_build"]] == [(gone, line)]
     _, rows = cells(tmp_path / "out" / "hosts.csv")
-    assert "20008" not in rows and len(rows) == 299
+    assert gone not in rows and len(rows) == 299
     [warning] = [d for d in data["diagnostics"] if d["code"] == "SNV808"]
-    assert (warning["file"], warning["line"]) == ("hosts.csv", 10)
+    assert (warning["file"], warning["line"]) == ("hosts.csv", line)
 
 
 def test_a_box_the_product_does_not_know_stops_the_export(estates, tmp_path):
