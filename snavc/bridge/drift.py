@@ -79,6 +79,20 @@ def drift(
     report = Report(
         base="ServiceNav (" + ", ".join(t.name for t, _ in bound) + ")", head=str(build_dir)
     )
+    for t in exports:
+        for line, message in t.problems:
+            report.errors.append(
+                {
+                    "severity": "error",
+                    "code": "SNV803",
+                    "rule": None,
+                    "message": f"row cannot be read: {message}",
+                    "file": t.name,
+                    "line": line,
+                    "column": None,
+                    "related": [],
+                }
+            )
     node_of_pid = {}
     for t, cmap in bound:
         codec = Codec(cmap, names, estate, catalog)
@@ -144,8 +158,6 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
                 same = False
             else:
                 same = codec.same(f, product.get(f), git, eq)
-                if not same and f == "name" and not hosts:
-                    same = isinstance(git, str) and git.startswith(f"{product.get(f)}-")
             if not same:
                 add(
                     "changed",

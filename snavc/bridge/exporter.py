@@ -264,6 +264,9 @@ class Codec:
             return product is not None and git is not None and float(product) == float(git)
         if f in ("function", "instructions") and not product and not git:
             return True
+        if f == "name" and self.cmap.entity == "services" and isinstance(git, str) and product:
+            # two services of one name on a host were told apart with their product ID
+            return git == product or git.startswith(f"{product}-")
         return product == git
 
     def render(self, f: str, value, estate_name: str | None = None) -> str:
@@ -402,6 +405,16 @@ def export(
     bound = bind(references, settings)
     names = names_of(bound, catalog)
     result = ExportResult()
+    for table in references:
+        for line, message in table.problems:
+            result.diagnostics.append(
+                dg.error(
+                    "SNV803",
+                    f"row cannot be read: {message}; the export would lose it, so nothing is "
+                    "written: fix the reference (export it again from the product)",
+                    Location(table.name, line),
+                )
+            )
     for table, cmap in bound:
         result.files.append(_export_one(table, cmap, names, estate, catalog, mode, result))
     return result
