@@ -105,3 +105,19 @@ def test_a_box_the_product_does_not_know_stops_the_export(estates, tmp_path):
     assert "hosts.csv:5: error[SNV807] equipment" in result.output
     assert "refers to box 'lab-box', which no row of the reference exports names" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reference_row_that_cannot_be_read_stops_export_and_drift(estates, tmp_path):
+    exports, _repo, build = estates("en")
+    broken = tmp_path / "hosts.csv"
+    lines = (exports / "hosts.csv").read_bytes().split(b"\r\n")
+    lines[3] = lines[3] + b",extra"
+    broken.write_bytes(b"\r\n".join(lines))
+    result = run("export", build, "--like", broken, "-o", tmp_path / "out", exit_code=1)
+    assert (
+        "hosts.csv:4: error[SNV803] row cannot be read: 30 cells where the header has 29"
+        in result.output
+    )
+    assert not (tmp_path / "out").exists()
+    result = run("drift", build, "--export", broken, "--format", "json", exit_code=1)
+    assert '"code": "SNV803"' in result.output

@@ -193,3 +193,34 @@ def test_json_report_lists_the_stubs(tmp_path):
     assert {"kind": "Box", "id": "box-a", "name": "Box A", "servicenav_id": "51"}.items() <= data[
         "stubs"
     ][0].items()
+
+
+def test_the_column_map_is_adjusted_in_snav_yaml_and_kept_in_the_new_repository(tmp_path):
+    hosts = "ID,Name,Company Name,Company ID,Boîtier,ID du boîtier\n1,a,Shop,7,B,8\n"
+    h, _ = write(tmp_path, hosts, "")
+    settings = tmp_path / "snav.yaml"
+    settings.write_text(
+        "kind: Project\nservicenav:\n  columns:\n"
+        '    hosts: {collector: "Boîtier", collector_id: "ID du boîtier"}\n',
+        encoding="utf-8",
+    )
+    run("import", h, "-o", tmp_path / "repo", exit_code=1)  # without the settings: SNV802
+    run("import", h, "-o", tmp_path / "repo", "--settings", settings, "--check")
+    text = (tmp_path / "repo" / "snav.yaml").read_text(encoding="utf-8")
+    assert (
+        '  columns: {"hosts": {"collector": "Boîtier", "collector_id": "ID du boîtier"}}\n' in text
+    )
+    assert "box: b\n" in (tmp_path / "repo/clients/shop/equipment.yaml").read_text(encoding="utf-8")
+
+
+def test_check_reports_a_problem_at_the_row_it_came_from(tmp_path):
+    hosts = (
+        "ID,Name,IP address or DNS name,Company Name,Company ID,Collector name,Collector ID\n"
+        "1,a,10.0.0.1,Shop,7,B,8\n2,b,not an address!,Shop,7,B,8\n"
+    )
+    h, _ = write(tmp_path, hosts, "")
+    result = run("import", h, "-o", tmp_path / "repo", "--check", exit_code=1)
+    assert (
+        "hosts.csv:3: error[SNV809] 'address': invalid address 'not an address!'" in result.output
+    )
+    assert "note: in the imported repository: clients/shop/equipment.yaml:" in result.output
