@@ -221,6 +221,7 @@ def test_check_reports_a_problem_at_the_row_it_came_from(tmp_path):
     h, _ = write(tmp_path, hosts, "")
     result = run("import", h, "-o", tmp_path / "repo", "--check", exit_code=1)
     assert (
-        "hosts.csv:3: error[SNV809] 'address': invalid address 'not an address!'" in result.output
+        "hosts.csv:3: error[SNV809] Equipment 'b': 'address': invalid address 'not an address!'"
+        in result.output
     )
     assert "note: in the imported repository: clients/shop/equipment.yaml:" in result.output
