@@ -26,7 +26,7 @@ from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
 from .ids import Names, slug
-from .importer import Catalog
+from .importer import Catalog, new_names
 
 try:
     import orjson
@@ -119,14 +119,7 @@ def read_estate(build_dir: str | Path) -> Estate:
 
 def names_of(tables: list[tuple[Table, ColumnMap]], catalog: Catalog | None = None) -> Names:
     """Every related object the exports name, as the import saw them."""
-    catalog = catalog or Catalog.shipped()
-    names = Names(
-        reserved={
-            "service-template": catalog.service_templates,
-            "equipment-template": catalog.equipment_templates,
-        },
-        reuse={"time-period": catalog.periods},
-    )
+    names = new_names(catalog or Catalog.shipped())
     for table, cmap in tables:
         related = cols.RELATED[cmap.entity]
         for rec in table.records:

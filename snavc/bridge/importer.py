@@ -91,6 +91,20 @@ class Catalog:
         return out
 
 
+def new_names(catalog: Catalog) -> Names:
+    """The naming of the product's objects, the same for import, export and drift: stub
+    IDs avoid the catalogue's templates and the node ID ``product`` (SNV303); a time
+    slot named like a catalogue period is that period."""
+    return Names(
+        reserved={
+            "service-template": catalog.service_templates,
+            "equipment-template": catalog.equipment_templates,
+            "node": {"product"},
+        },
+        reuse={"time-period": catalog.periods},
+    )
+
+
 @dataclass
 class Stub:
     kind: str  # Partner, Client, Site, Box, EquipmentTemplate, ServiceTemplate, TimePeriod, Label
@@ -230,13 +244,7 @@ def import_exports(
             rows.error(table, line, "SNV803", f"row cannot be read: {message}")
             result.skipped += 1
 
-    names = Names(
-        reserved={
-            "service-template": catalog.service_templates,
-            "equipment-template": catalog.equipment_templates,
-        },
-        reuse={"time-period": catalog.periods},
-    )
+    names = new_names(catalog)
     parent_of: dict[str, str] = {}
     first_seen: dict[tuple[str, str], str] = {}
 
