@@ -622,7 +622,13 @@ def settings_option(f):
     show_default=True,
     help="The partner's name, when the exports have no parent-company columns.",
 )
-@click.option("--name", "project_name", default="servicenav-import", show_default=True)
+@click.option(
+    "--name",
+    "project_name",
+    default="servicenav-import",
+    show_default=True,
+    help="The project's name, in snav.yaml.",
+)
 @click.option(
     "--check",
     is_flag=True,
@@ -645,12 +651,12 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     by the header line). Companies become the partner, its clients and their sites;
     every host an Equipment with its unit services, each keeping its ServiceNav ID.
     Boxes, templates, time slots and labels become stubs to complete, listed at the
-    end. Each object is preceded by `# from FILE:LINE`, and any error of the imported
-    repository is reported at the row it came from.
+    end. Each object is preceded by `# from FILE:LINE`; with --check, every problem of
+    the imported repository is reported at the row it came from.
 
     \b
     Example:
-      snavc import hosts.csv services.csv -o acme/ && snavc validate acme/
+      snavc import hosts.csv services.csv -o acme/ --check
     """
     from .bridge import importer
     from .bridge.columns import ColumnMapError, detect
