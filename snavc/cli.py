@@ -612,6 +612,331 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
     _emit_report(result.report, fmt, template, output, detailed_exitcode, result.diagnostics, repo)
 
 
+def _bridge_settings(path: Path | None) -> dict:
+    """The ``servicenav`` settings of a snav.yaml (default: ./snav.yaml when present)."""
+    from .bridge.columns import settings_of
+
+    if path is None:
+        path = Path("snav.yaml")
+        if not path.is_file():
+            return {}
+    import yaml
+
+    try:
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        _usage(f"--settings {path}: cannot read it: {e}")
+    project = next((d for d in docs if isinstance(d, dict) and d.get("kind") == "Project"), None)
+    settings = settings_of(project)
+    if not isinstance(settings, dict):
+        _usage(f"--settings {path}: servicenav must be a mapping")
+    return settings
+
+
+def _read_csv(path: Path, diags: list):
+    from .bridge.csvio import CSVError, read
+
+    try:
+        return read(path)
+    except CSVError as e:
+        diags.append(dg.error("SNV801", str(e), dg.Location(path.name, e.line)))
+        return None
+
+
+def settings_option(f):
+    return click.option(
+        "--settings",
+        "settings_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A snav.yaml whose Project.servicenav adjusts the column map "
+        "(default: ./snav.yaml when there is one).",
+    )(f)
+
+
+@cli.command("import")
+@click.argument(
+    "exports",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The repository to write: a new or empty folder.",
+)
+@click.option(
+    "--partner",
+    "partner_name",
+    default="Partner",
+    show_default=True,
+    help="The partner's name, when the exports have no parent-company columns.",
+)
+@click.option(
+    "--name",
+    "project_name",
+    default="servicenav-import",
+    show_default=True,
+    help="The project's name, in snav.yaml.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Then validate the repository, and report each problem at the CSV row it comes "
+    "from (as long as a cold build).",
+)
+@click.option(
+    "--skip-bad-rows",
+    is_flag=True,
+    help="Write the repository without the rows that cannot be mapped (each still "
+    "reported); by default such rows stop the import and nothing is written.",
+)
+@settings_option
+@format_option("text", "json")
+def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, settings_path, fmt):
+    """Write a repository from the product's exports (hosts, and unit services).
+
+    EXPORTS are the CSV files of Configuration > Hosts > List and Configuration >
+    Services > List (UTF-8; BOM, separator and quoting detected; which is which is told
+    by the header line). Companies become the partner, its clients and their sites;
+    every host an Equipment with its unit services, each keeping its ServiceNav ID.
+    Boxes, templates, time slots and labels become stubs to complete, listed at the
+    end. Each object is preceded by `# from FILE:LINE`; with --check, every problem of
+    the imported repository is reported at the row it came from.
+
+    \b
+    Example:
+      snavc import hosts.csv services.csv -o acme/ --check
+    """
+    from .bridge import importer
+    from .bridge.columns import ColumnMapError, detect
+
+    settings = _bridge_settings(settings_path)
+    diags: list = []
+    tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
+    hosts = services = None
+    for t in tables:
+        try:
+            cmap = detect(t.header, settings)
+        except ColumnMapError as e:
+            diags.append(dg.error("SNV802", str(e), dg.Location(t.name, 1)))
+            continue
+        if cmap.entity == "hosts" and hosts is None:
+            hosts = t
+        elif cmap.entity == "services" and services is None:
+            services = t
+        else:
+            diags.append(
+                dg.error(
+                    "SNV802",
+                    f"a second {cmap.entity} export: give one of each",
+                    dg.Location(t.name, 1),
+                )
+            )
+    if hosts is None and not diags:
+        _usage("no hosts export among EXPORTS (Configuration > Hosts > List)")
+    if diags:
+        emit_diagnostics(diags, fmt, Path("."))
+        sys.exit(1)
+    result = importer.import_exports(hosts, services, settings, partner_name, project_name)
+    errors = [d for d in result.diagnostics if d.severity == "error"]
+    if errors and not skip_bad_rows:
+        emit_diagnostics(dg.sort(result.diagnostics), fmt, Path("."))
+        click.echo(
+            f"nothing written: {len(errors)} rows cannot be mapped (see --skip-bad-rows)", err=True
+        )
+        sys.exit(1)
+    try:
+        importer.write_repo(result, out)
+    except importer.TargetError as e:
+        _usage(str(e))
+    except OSError as e:
+        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        sys.exit(1)
+    checked = importer.check_imported(out, result) if check else []
+    all_diags = dg.sort(result.diagnostics) + checked
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "hosts": result.hosts,
+                    "services": result.services,
+                    "skipped": result.skipped,
+                    "language": result.language,
+                    "stubs": [s.to_json() for s in result.stubs],
+                    "diagnostics": [d.to_json() for d in all_diags],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        if all_diags:
+            emit_diagnostics(all_diags, "text", Path("."))
+        click.echo(importer.render_stubs(result), nl=False)
+        click.echo(
+            f"imported {result.hosts} hosts, {result.services} unit services "
+            f"({result.language} headers) into {out}/"
+            + (f"; {result.skipped} rows left out" if result.skipped else "")
+        )
+    sys.exit(1 if dg.has_errors(checked) or (errors and not skip_bad_rows) else 0)
+
+
+@cli.command("export")
+@click.argument("build_dir", metavar="BUILD", type=click.Path(path_type=Path))
+@click.option(
+    "--like",
+    "likes",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A reference export from the product (hosts or unit services), whose layout "
+    "and rows the output follows. Repeatable: one per entity.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into; each file is named as its reference.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["both", "update", "create"]),
+    default="both",
+    show_default=True,
+    help="Rows to write: updates (rows with an ID), creations (without), or both; the "
+    "product's import mode should be the same.",
+)
+@settings_option
+@format_option("text", "json")
+def export_cmd(build_dir, likes, out, mode, settings_path, fmt):
+    """Write the product's bulk-import CSVs from BUILD, laid out like the references.
+
+    Each file keeps its reference's headers, column order, separator, quoting, line
+    endings, BOM and language. A row of an object the build has is the reference row
+    with the changed cells replaced (byte for byte the same when nothing changed);
+    columns snavc does not know are carried over; new objects get rows without an ID.
+    Objects only the product has are listed, never written: the import cannot delete.
+
+    \b
+    Example:
+      snavc export build/ --like hosts.csv --like services.csv -o to-import/
+    """
+    from .bridge.columns import ColumnMapError
+    from .bridge.exporter import export, write_files
+    from .diff import BuildError
+
+    settings = _bridge_settings(settings_path)
+    diags: list = []
+    tables = [t for t in (_read_csv(p, diags) for p in likes) if t is not None]
+    names = [t.name for t in tables]
+    if len(set(names)) != len(names):
+        _usage("two --like files with the same name: they would be written to the same file")
+    if diags:
+        emit_diagnostics(diags, "text", Path("."))
+        sys.exit(1)
+    try:
+        result = export(build_dir, tables, settings, mode)
+    except BuildError as e:
+        _usage(str(e))
+    except ColumnMapError as e:
+        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
+        sys.exit(1)
+    if not result.ok:
+        emit_diagnostics(dg.sort(result.diagnostics), "text", Path("."))
+        click.echo("nothing written", err=True)
+        sys.exit(1)
+    try:
+        write_files(result, out)
+    except OSError as e:
+        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "files": [
+                        {
+                            "file": f.name,
+                            "entity": f.entity,
+                            "unchanged": f.unchanged,
+                            "updated": f.updated,
+                            "created": f.created,
+                            "not_in_build": f.left_out,
+                        }
+                        for f in result.files
+                    ],
+                    "diagnostics": [d.to_json() for d in dg.sort(result.diagnostics)],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    for f in result.files:
+        click.echo(
+            f"{out / f.name}: {f.updated} updated, {f.created} created, {f.unchanged} unchanged"
+            + (f"; {len(f.left_out)} in the product only, not written" if f.left_out else "")
+        )
+    for f in result.files:
+        for item in f.left_out[:20]:
+            click.echo(
+                f"  in the product only: {f.name}:{item['line']} ID {item['id']} {item['name']}"
+            )
+        if len(f.left_out) > 20:
+            click.echo(f"  ... and {len(f.left_out) - 20} more (--format json lists them all)")
+
+
+@cli.command("drift")
+@click.argument("build_dir", metavar="BUILD", type=click.Path(path_type=Path))
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A fresh export from the product (hosts or unit services). Repeatable.",
+)
+@settings_option
+@report_options
+def drift_cmd(build_dir, exports, settings_path, fmt, template, output, detailed_exitcode):
+    """What differs between BUILD (git) and the product (its exports).
+
+    Objects in git and not in the product (added: the next export creates them), in
+    the product and not in git (removed: the import cannot delete them), and every
+    field that differs (old: the product's value; new: git's), grouped by partner,
+    client and site. Same formats and exit codes as `snavc diff`.
+
+    \b
+    Example:
+      snavc drift build/ --export hosts.csv --export services.csv --detailed-exitcode
+    """
+    from .bridge.columns import ColumnMapError
+    from .bridge.drift import drift
+    from .diff import BuildError
+
+    settings = _bridge_settings(settings_path)
+    diags: list = []
+    tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
+    if diags:
+        emit_diagnostics(diags, "text", Path("."))
+        sys.exit(1)
+    try:
+        report = drift(build_dir, tables, settings)
+    except BuildError as e:
+        _usage(str(e), detailed_exitcode)
+    except ColumnMapError as e:
+        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
+        sys.exit(1)
+    _emit_report(report, fmt, template, output, detailed_exitcode)
+
+
 @cli.command()
 @repo_argument
 @format_option("text", "yaml", "json")

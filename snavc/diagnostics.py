@@ -82,7 +82,32 @@ CODES: dict[str, str] = {
     "SNV422": "mode change refused",
     "SNV423": "lock out of date",
     "SNV424": "base revision does not build",
+    # the bridge to ServiceNav (snavc/bridge/): positions are in the CSV exports
+    "SNV801": "unreadable CSV export",
+    "SNV802": "header matches no column map",
+    "SNV803": "unreadable CSV row",
+    "SNV804": "row cannot be mapped",
+    "SNV805": "sub-site attached to its client",
+    "SNV806": "parent host not in the export",
+    "SNV807": "no ServiceNav ID for a related object",
+    "SNV808": "object in the product, not in the build",
+    "SNV809": "imported object does not validate",
+    "SNV810": "field not in this snavc",
 }
+# The product's objects (issue 12): hosts, services, labels, instructions...
+CODES.update(
+    {
+        "SNV214": "invalid address",
+        "SNV215": "invalid threshold",
+        "SNV216": "both template and templates",
+        "SNV307": "parent host cycle",
+        "SNV308": "duplicate servicenav_id",
+        "SNV440": "category forbids the template",
+        "SNV441": "parent host not visible here",
+        "SNV442": "argument not declared by the template",
+        "SNV443": "service_settings names no unit service",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

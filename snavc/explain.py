@@ -8,15 +8,16 @@ object at once when no field is given.
 
 from __future__ import annotations
 
-from .model import ASPECTS, OVERRIDABLE
+from .model import ASPECTS, OVERRIDABLE, TEMPLATE_DEFAULTS
 from .query import QueryError, Refused, find_object
 from .query import node as find_node
 from .query import user as find_user
 from .resolve import Resolution
 from .resolve.boxes import box_problem
-from .resolve.objects import SERVICE_FIELDS
+from .resolve.objects import HOST_FIELDS, SERVICE_FIELDS, SERVICE_OWN
 from .resolve.scope import cut_point, scope_path
 from .resolve.templates import unit_service_specs
+from .tree import equipment_template_field
 
 
 def parse_spec(res: Resolution, spec: str) -> tuple[tuple, str | None]:
@@ -107,8 +108,25 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
     explicit = lambda *p: (node.id, doc.file, doc.loc(*p).line)  # noqa: E731
     if kind == "Equipment":
         fields.append(_field("box", obj.box, explicit("box"), _box_steps(res, obj, home, node)))
-        if obj.template:
-            fields.append(_field("template", obj.template, explicit("template"), []))
+        for i, tid in enumerate(obj.template_ids):
+            path = obj.template_path(i)
+            fields.append(_field("templates", tid, explicit(*path), []))
+        for f in HOST_FIELDS:
+            value = getattr(obj, f)
+            if value is not None:
+                fields.append(_field(f, value, explicit(f), []))
+        if obj.parents:
+            fields.append(
+                _field(
+                    "parents",
+                    list(obj.parents),
+                    explicit("parents"),
+                    [{"result": "rule", "why": "H5: each parent is visible where the host is"}],
+                )
+            )
+        if obj.labels:
+            fields.append(_field("labels", list(obj.labels), explicit("labels"), []))
+        fields.append(_instructions(res, obj, explicit))
         if obj.accounts:
             fields.append(_field("accounts", list(obj.accounts), explicit("accounts"), []))
     if kind in ("Equipment", "UserService"):
@@ -131,6 +149,22 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
     out["resolved"] = True
     out["fields"] = fields
     return out
+
+
+def _instructions(res: Resolution, eq, explicit) -> dict:
+    """I1: the host's own instructions, else its first template's that has one."""
+    if eq.instructions is not None:
+        return _field("instructions", eq.instructions, explicit("instructions"), [])
+    steps = []
+    for tid in eq.template_ids:
+        value, tmpl = equipment_template_field(res.tree, tid, "instructions")
+        if value is not None:
+            loc = tmpl.doc.loc("instructions")
+            where = (res.tree.node_of(tmpl).id, loc.file, loc.line)
+            why = f"I1: from equipment template '{tmpl.id}' (the first of the host's templates that has one)"
+            return _field("instructions", value, where, [{"result": "template", "why": why}])
+        steps.append({"result": "none", "why": f"equipment template '{tid}' gives none"})
+    return _field("instructions", None, None, steps)
 
 
 def _box_steps(res: Resolution, eq, home, node) -> list[dict]:
@@ -208,6 +242,36 @@ def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool
             if found is not None:
                 value, where = found[0], res.resolver.default_origin(found)
         fields.append(_field(base + f, value, where, field_steps))
+    fields += _service_defaults(eq, name, spec, path, values, steps, base, node)
+    return fields
+
+
+def _service_defaults(eq, name, spec, path, values, steps, base, node) -> list[dict]:
+    """S1-S3, I1, H7: arguments, thresholds, instructions (template defaults, then the
+    service's own), labels and servicenav_id (the service's own). A service the
+    template gives takes its own values from ``service_settings``."""
+    if spec is None and eq.service_settings and name in eq.service_settings:
+        spec, path = eq.service_settings[name], ("service_settings", name)
+    here = lambda *p: (node.id, eq.doc.file, eq.doc.loc(*path, *p).line)  # noqa: E731
+    own = "set on the unit service itself: wins over the template (S3)"
+    fields = []
+    for f in TEMPLATE_DEFAULTS:
+        value, where = values.get(f, (None, None))
+        mine = getattr(spec, f, None) if spec is not None else None
+        field_steps = steps
+        if mine is not None:
+            if f == "thresholds":
+                mine = {**(value or {}), **mine.model_dump(exclude_none=True)}
+            elif f == "arguments":
+                mine = {**(value or {}), **mine}
+            value, where = mine, here(f)
+            field_steps = steps + [{"result": "explicit", "why": own}]
+        if value is not None:
+            fields.append(_field(base + f, value, where, field_steps))
+    for f in SERVICE_OWN:
+        mine = getattr(spec, f, None) if spec is not None else None
+        if mine:
+            fields.append(_field(base + f, mine, here(f), []))
     return fields
 
 

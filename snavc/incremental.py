@@ -103,7 +103,7 @@ def read_state(root: Path) -> dict | None:
 
 
 def _key() -> str:
-    return f"snavc {cache.code()} build state 2"
+    return f"snavc {cache.code()} build state 3"
 
 
 def diagnostics_to_state(diags: list[Diagnostic]) -> list[tuple]:
@@ -211,6 +211,10 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     if _clash(new_eq, equipment) or _clash(new_us, user_services):
         return None  # a duplicate ID: the full build reports it
     dirty = {i for kind, i, _at, _extra in gone if kind == "Equipment"} | {o.id for o in new_eq}
+    if any(o.parents or o.servicenav_id is not None for o in new_eq) or dirty.intersection(
+        state["linked"]
+    ):
+        return None  # parents and product IDs are checked across all equipment (H4-H6)
     again = sorted(i for i, (_f, members) in user_services.items() if dirty.intersection(members))
     for ident in again:
         found, more = load_file(root / user_services[ident][0], user_services[ident][0], backend)
@@ -288,6 +292,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "files": files,
             "snapshot": key,
             "leaves": leaves,
+            "linked": state["linked"],
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],

@@ -9,6 +9,7 @@ any later stage can point at the line of any field.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -43,6 +44,10 @@ OVERRIDABLE: tuple[str, ...] = (
     "check_period",
     "check_interval",
 )
+
+# S3/I1: what a service template gives its unit services beyond the five, snapshot by
+# the lock (T5) like them, but never overridden (T2).
+TEMPLATE_DEFAULTS: tuple[str, ...] = ("arguments", "thresholds", "instructions")
 
 _RANGE = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$")
 
@@ -105,6 +110,138 @@ SecretRef = Annotated[
     Field(json_schema_extra={"pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$"}),
 ]
 
+# H1: a host's address: an IPv4 or IPv6 address, or a DNS name (RFC 1123 labels).
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_address(value: str) -> str:
+    """H1: ``value`` is an IP address (v4 or v6) or a DNS name; else a custom error."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    name = value[:-1] if value.endswith(".") else value
+    labels = name.split(".")
+    numeric = all(p.isdigit() for p in labels)  # 10.0.0.300 is a bad IP, not a name
+    if (
+        0 < len(name) <= 253
+        and not numeric
+        and not labels[-1].isdigit()
+        and all(_DNS_LABEL.match(p) for p in labels)
+    ):
+        return value
+    raise PydanticCustomError(
+        "address",
+        "invalid address '{text}': expected an IPv4 address (192.0.2.10), an IPv6 address "
+        "(2001:db8::10) or a DNS name (srv-web-01.example.net)",
+        {"text": value},
+    )
+
+
+Address = Annotated[
+    str,
+    AfterValidator(check_address),
+    Field(description="IPv4 or IPv6 address, or DNS name (rule H1)"),
+]
+
+# S2: Nagios threshold ranges (https://nagios-plugins.org/doc/guidelines.html#THRESHOLDFORMAT)
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_THRESHOLD = re.compile(rf"^(@)?(?:({_NUMBER}|~):)?({_NUMBER})?$")
+
+
+def parse_threshold(text: str) -> tuple[bool, float, float]:
+    """``"@10:20"`` -> (inside, start, end) of a Nagios range (S2).
+
+    ``10`` is 0..10, ``10:`` 10..inf, ``~:10`` -inf..10, ``10:20`` 10..20; ``@`` alerts
+    inside the range instead of outside. Start must not exceed end.
+    """
+    m = _THRESHOLD.match(text)
+    if not m or text in ("", "@") or (m.group(2) is None and m.group(3) is None):
+        raise PydanticCustomError(
+            "threshold",
+            "invalid threshold '{text}': write a Nagios range: 10, 10:, ~:10, 10:20 or @10:20",
+            {"text": text},
+        )
+    inside, start_text, end_text = m.group(1) is not None, m.group(2), m.group(3)
+    if start_text is None and ":" in text:
+        start_text = "0"
+    if ":" not in text:  # "10": 0..10
+        start, end = 0.0, float(end_text)
+    else:
+        start = float("-inf") if start_text == "~" else float(start_text)
+        end = float("inf") if end_text is None else float(end_text)
+    if start > end:
+        raise PydanticCustomError(
+            "threshold",
+            "invalid threshold '{text}': the start ({start}) is greater than the end ({end})",
+            {"text": text, "start": start_text, "end": end_text},
+        )
+    return inside, start, end
+
+
+def _check_threshold(value: str | int | float) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    parse_threshold(text)
+    return text
+
+
+ThresholdRange = Annotated[
+    str | int | float,
+    AfterValidator(_check_threshold),
+    Field(
+        description="Nagios range: 10 (0..10), 10: (>= 10), ~:10 (<= 10), 10:20, @10:20 "
+        "(alert inside); a number is read as its text (rule S2)"
+    ),
+]
+
+
+class Thresholds(BaseModel):
+    """S2: warning and critical thresholds of a unit service, Nagios ranges."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    warning: ThresholdRange | None = None
+    critical: ThresholdRange | None = None
+
+
+ArgumentName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$", max_length=64),
+    Field(json_schema_extra={"description": "argument name: letters, digits, '_', '.', '-'"}),
+]
+Instructions = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4000),
+    Field(
+        description="operational instruction ('consigne'): a URL or a text, shown in "
+        "notifications (rule I1)"
+    ),
+]
+ServiceNavID = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128),
+    Field(description="the ServiceNav product's own ID of this object (kept by import/export)"),
+]
+
+# H3: the product's host categories (they filter which host templates may be chosen).
+Category = Literal[
+    "other",
+    "wifi-terminal",
+    "camera",
+    "printer",
+    "ups",
+    "workstation",
+    "router",
+    "san-nas",
+    "server",
+    "linux-server",
+    "windows-server",
+    "windows-agent-server",
+    "switch",
+    "telephone",
+]
+CATEGORIES: tuple[str, ...] = Category.__args__
+
 Criticality = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (highest)")]
 Percent = Annotated[
     float, Field(gt=0, le=100, allow_inf_nan=False, description="availability target, percent")
@@ -166,6 +303,25 @@ class Obj(BaseModel):
         self.__dict__["snavc:doc"] = doc
 
 
+class ServiceNavSettings(BaseModel):
+    """How the product's CSV exports are read and written (snavc/bridge/columns.py,
+    docs/servicenav.md): the shipped column map's overrides and the value formats."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    language: Literal["en", "fr"] | None = Field(
+        default=None, description="UI language of the exports (default: from the header line)"
+    )
+    columns: dict[Literal["hosts", "services"], dict[str, str]] = Field(
+        default_factory=dict, description="field -> header, over the shipped map"
+    )
+    categories: dict[str, str] = Field(
+        default_factory=dict, description="category -> label in the export"
+    )
+    decimal: Literal[".", ","] | None = None
+    list_separator: str | None = None
+    check_interval_unit: Literal["minutes", "seconds"] | None = None
+
+
 class Project(Obj):
     kind: Literal["Project"]
     name: str | None = None
@@ -182,6 +338,9 @@ class Project(Obj):
     ignore: list[Annotated[str, AfterValidator(_check_ignored_code)]] = Field(
         default_factory=list,
         description="codes of warnings not to report (e.g. SNV409); errors are always reported",
+    )
+    servicenav: ServiceNavSettings | None = Field(
+        default=None, description="the bridge to ServiceNav's CSV exports (docs/servicenav.md)"
     )
 
 
@@ -250,6 +409,18 @@ class ServiceTemplate(Obj, TemplateFields):
     at: ID | None = None
     duplicate_of: ID | None = None
     configured_by: ID | None = None
+    arguments: dict[ArgumentName, str | None] | None = Field(
+        default=None,
+        description="the arguments a unit service of this template may set (rule S1): "
+        "name -> default value, or null for no default",
+    )
+    thresholds: Thresholds | None = Field(
+        default=None,
+        description="default warning/critical thresholds of its unit services (S2, S3)",
+    )
+    instructions: Instructions | None = Field(
+        default=None, description="default operational instruction of its unit services (I1)"
+    )
 
 
 class ServiceTemplateOverride(Obj, TemplateFields):
@@ -267,6 +438,13 @@ class EquipmentTemplate(Obj):
     duplicate_of: ID | None = None
     configured_by: ID | None = None
     services: list[ID] | None = None
+    categories: list[Category] | None = Field(
+        default=None,
+        description="host categories this template may be used with (rule H3); absent: any",
+    )
+    instructions: Instructions | None = Field(
+        default=None, description="default operational instruction of its equipment (I1)"
+    )
 
 
 class MonitoringAccount(Obj):
@@ -317,6 +495,27 @@ class UnitService(TemplateFields):
     name: ID | None = None
     template: ID
     notification_period: ID | None = None
+    servicenav_id: ServiceNavID | None = None
+    arguments: dict[ArgumentName, str] | None = Field(
+        default=None, description="argument values, names the template declares (rule S1)"
+    )
+    thresholds: Thresholds | None = Field(
+        default=None, description="warning/critical thresholds, Nagios ranges (rule S2)"
+    )
+    instructions: Instructions | None = None
+    labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+
+
+class ServiceSettings(BaseModel):
+    """Settings of a unit service an equipment template gives (T9): what an equipment
+    sets on it without declaring the service again (``service_settings.NAME``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    servicenav_id: ServiceNavID | None = None
+    arguments: dict[ArgumentName, str] | None = None
+    thresholds: Thresholds | None = None
+    instructions: Instructions | None = None
+    labels: list[ID] = []
 
 
 class Equipment(Obj):
@@ -324,14 +523,58 @@ class Equipment(Obj):
     id: ID
     name: str | None = None
     at: ID | None = None
-    address: str | None = None
-    template: ID | None = None
+    servicenav_id: ServiceNavID | None = Field(
+        default=None, description="the product's ID of this host; unique (rule H6)"
+    )
+    address: Address | None = None
+    category: Category | None = Field(
+        default=None, description="host category (rule H3); absent: 'other', not filtered"
+    )
+    template: ID | None = Field(default=None, description="one equipment template (T9, H2)")
+    templates: list[ID] | None = Field(
+        default=None, description="several equipment templates, in order (H2); not with 'template'"
+    )
+    function: str | None = Field(default=None, description="the host's function, free text")
     box: ID
     configured_by: ID | None = None
+    criticality: Criticality | None = None
+    availability_target: Percent | None = None
+    check_interval: Seconds | None = None
+    parents: list[ID] = Field(
+        default=[],
+        description="parent hosts (rule H4, H5): a CRITICAL parent makes this host UNKNOWN",
+    )
+    labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+    instructions: Instructions | None = None
     accounts: list[ID] = []
     periods: Periods = Field(default_factory=Periods)
     notification: Notification = Field(default_factory=Notification)
     services: list[UnitService] = []
+    service_settings: dict[ID, ServiceSettings] | None = Field(
+        default=None,
+        description="per unit service its templates give (by name): servicenav_id, arguments, "
+        "thresholds, instructions, labels (S1-S3)",
+    )
+
+    @property
+    def template_ids(self) -> list[str]:
+        """H2: the equipment templates, ``templates`` or the one ``template``."""
+        if self.templates is not None:
+            return self.templates
+        return [self.template] if self.template is not None else []
+
+    def template_path(self, i: int) -> tuple:
+        """Where the ``i``-th template is written."""
+        return ("templates", i) if self.templates is not None else ("template",)
+
+
+class Label(Obj):
+    """A named tag on hosts and unit services (rule H7)."""
+
+    kind: Literal["Label"]
+    id: ID
+    name: str | None = None
+    at: ID | None = None
 
 
 UnitServiceID = Annotated[
@@ -371,6 +614,7 @@ MODELS: dict[str, type[Obj]] = {
         User,
         Equipment,
         UserService,
+        Label,
     )
 }
 

@@ -270,8 +270,20 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
             "config": config,
             "files": files,
             "stats": stats,
+            "linked": linked_equipment(repo_objs.objects),
         }
     return result
+
+
+def linked_equipment(objects) -> list[str]:
+    """Equipment tied to others (parents, H4/H5; a parent; a servicenav_id, H6): an
+    incremental build leaves them to a full build, which checks them against all."""
+    linked: set[str] = set()
+    for o in objects:
+        if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None):
+            linked.add(o.id)
+            linked.update(o.parents)
+    return sorted(linked)
 
 
 def read_lock(repo: Path, diags: list[Diagnostic]):
@@ -591,6 +603,7 @@ def build(
                     "files": [r for r in result.files if r != PROJECT_FILE],
                     "snapshot": key,
                     "leaves": result.snapshot["files"],
+                    "linked": result.snapshot["linked"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
                     "diagnostics": incremental.diagnostics_to_state(result.diagnostics),

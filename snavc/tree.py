@@ -46,7 +46,10 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
     ],
     "Equipment": [
         (("template",), "EquipmentTemplate"),
+        (("templates", "*"), "EquipmentTemplate"),
         (("box",), "Box"),
+        (("parents", "*"), "Equipment"),
+        (("labels", "*"), "Label"),
         *_BY,
         (("accounts", "*"), "MonitoringAccount"),
         *_PERIODS,
@@ -55,6 +58,7 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         (("services", "*", "availability_period"), "TimePeriod"),
         (("services", "*", "check_period"), "TimePeriod"),
         (("services", "*", "notification_period"), "TimePeriod"),
+        (("services", "*", "labels", "*"), "Label"),
     ],
     "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
 }
@@ -80,6 +84,7 @@ LABELS = {
     "Equipment": "equipment",
     "UnitService": "unit-service",
     "UserService": "user-service",
+    "Label": "label",
 }
 
 
@@ -311,6 +316,7 @@ def build_tree(
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
+    _check_hosts(tree, objects if check_only is None else check_only)
     if known:
         tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
@@ -498,6 +504,76 @@ def _check_duplicate_cycles(tree: Tree, kind: str) -> None:
             cur = table[cur].duplicate_of
 
 
+def _check_hosts(tree: Tree, objects: list[Obj]) -> None:
+    """H4: parent hosts form no cycle (a host that is its own ancestor), named whole;
+    H6: two equipment never share a ``servicenav_id``."""
+    table = tree.objects.get("Equipment", {})
+    if not any(o.kind == "Equipment" and (o.parents or o.servicenav_id) for o in objects):
+        return  # the usual case: no equipment of these objects has either
+    by_snid: dict[str, Obj] = {}
+    for eq in sorted(table.values(), key=lambda o: (o.doc.file, o.doc.line)):
+        if eq.servicenav_id is None:
+            continue
+        first = by_snid.setdefault(eq.servicenav_id, eq)
+        if first is not eq:
+            tree.diagnostics.append(
+                dg.error(
+                    "SNV308",
+                    f"Equipment '{eq.id}' has servicenav_id '{eq.servicenav_id}', already the ID of "
+                    f"Equipment '{first.id}': a product ID names one host",
+                    _where(eq, "servicenav_id"),
+                    rule="H6",
+                    related=(_where(first, "servicenav_id", message="first host with that ID"),),
+                )
+            )
+    reported: set[str] = set()
+    done: set[str] = set()  # hosts whose ancestors hold no cycle
+    for start in sorted(i for i, eq in table.items() if eq.parents):
+        if start in done:
+            continue
+        # depth-first over parents, the current chain kept to name a loop whole
+        stack = [(start, iter(table[start].parents))]
+        on_chain = {start: 0}
+        chain = [start]
+        while stack:
+            ident, parents = stack[-1]
+            nxt = next(parents, None)
+            if nxt is None:
+                stack.pop()
+                done.add(chain.pop())
+                del on_chain[ident]
+                continue
+            if nxt in done or nxt not in table:
+                continue
+            if nxt in on_chain:
+                loop = chain[on_chain[nxt] :] + [nxt]
+                if not reported.intersection(loop):
+                    first = table[loop[0]]
+                    tree.diagnostics.append(
+                        dg.error(
+                            "SNV307",
+                            f"parent cycle: {' -> '.join(loop)} (each host's parent listed next): "
+                            "a host cannot be its own ancestor",
+                            _where(first, "parents", first.parents.index(loop[1])),
+                            rule="H4",
+                            related=tuple(
+                                _where(
+                                    table[a],
+                                    "parents",
+                                    table[a].parents.index(b),
+                                    message=f"{a} has parent {b}",
+                                )
+                                for a, b in zip(loop[1:-1], loop[2:], strict=True)
+                            ),
+                        )
+                    )
+                reported.update(loop)
+                continue
+            on_chain[nxt] = len(chain)
+            chain.append(nxt)
+            stack.append((nxt, iter(table[nxt].parents)))
+
+
 def equipment_template_services(tree: Tree, template_id: str | None) -> list[str]:
     """The service template IDs an equipment template gives, following duplicate_of (T7, T9)."""
     table = tree.objects.get("EquipmentTemplate", {})
@@ -519,5 +595,19 @@ def _unit_services(tree: Tree) -> dict[str, list[str]]:
 
 
 def unit_service_names(tree: Tree, eq: Obj) -> list[str]:
-    names = equipment_template_services(tree, eq.template)
+    names = [n for t in eq.template_ids for n in equipment_template_services(tree, t)]
     return names + [s.name or s.template for s in eq.services]
+
+
+def equipment_template_field(tree: Tree, template_id: str | None, name: str):
+    """An equipment template's own ``name`` field, else its duplicate source's (T7)."""
+    table = tree.objects.get("EquipmentTemplate", {})
+    seen = set()
+    while template_id is not None and template_id in table and template_id not in seen:
+        seen.add(template_id)
+        tmpl = table[template_id]
+        value = getattr(tmpl, name)
+        if value is not None:
+            return value, tmpl
+        template_id = tmpl.duplicate_of
+    return None, None

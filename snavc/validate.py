@@ -186,6 +186,17 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 rule="T9",
             )
         )
+    if kind == "Equipment" and obj.templates is not None and obj.template is not None:
+        diags.append(
+            dg.error(
+                "SNV216",
+                f"{_ident(doc)} sets both 'template' and 'templates': write the one template "
+                "in 'templates' (a list of one or more)",
+                doc.loc("templates", key=True),
+                rule="H2",
+                related=(doc.loc("template", key=True, message="'template' here"),),
+            )
+        )
     if kind == "TimePeriod":
         seen = set()
         for i, aspect in enumerate(obj.default_for):
@@ -359,6 +370,9 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
         )
     if kind == "time_range":
         return dg.error("SNV206", f"{ident}: {err['msg']}", doc.loc(*loc))
+    if kind in _CUSTOM:
+        code, rule = _CUSTOM[kind]
+        return dg.error(code, f"{ident}: '{field}': {err['msg']}", doc.loc(*loc), rule=rule)
     if kind == "string_pattern_mismatch":
         value = err.get("input")
         if "/" in str(err.get("ctx", {}).get("pattern", "")):
@@ -398,6 +412,13 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
     return dg.error(
         "SNV205", f"invalid value for '{field}' in {ident}: {err['msg']}", doc.loc(*loc)
     )
+
+
+# custom error types of snavc.model -> (code, rule)
+_CUSTOM = {
+    "address": ("SNV214", "H1"),
+    "threshold": ("SNV215", "S2"),
+}
 
 
 def _literal_hint(err: dict, value) -> str:

@@ -52,4 +52,32 @@ def run_cmd(sizes: str, root: Path, report: Path):
     click.echo(text)
 
 
+@main.command("servicenav")
+@click.option("--hosts", "n", type=int, default=1000, show_default=True, help="How many hosts.")
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+def servicenav_cmd(n: int, language: str, seed: int, out: Path):
+    """Write fabricated product exports (hosts.csv, services.csv) of N hosts into OUT."""
+    from .servicenav import write_exports
+
+    for path in write_exports(out, n, language, seed):
+        click.echo(f"{path}: {path.stat().st_size:,} bytes")
+
+
+@main.command("bridge")
+@click.option("--hosts", "n", type=int, default=100000, show_default=True)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".bench/bridge"),
+    show_default=True,
+)
+def bridge_cmd(n: int, root: Path):
+    """Time import, cold build, export and drift of a fabricated N-host export."""
+    from .run_bridge import run_bridge
+
+    click.echo(run_bridge(n, root))
+
+
 main()

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model import OVERRIDABLE
+from ..model import OVERRIDABLE, TEMPLATE_DEFAULTS
 
 LOCK_FILE = "snav.lock"
 LOCK_FORMAT = 1
@@ -72,7 +72,7 @@ _TYPES = {
 def _version_problem(content) -> str | None:
     if not isinstance(content, dict) or not isinstance(content.get("template"), str):
         return "not an object with a 'template'"
-    unknown = set(content) - {"template", *OVERRIDABLE}
+    unknown = set(content) - {"template", *OVERRIDABLE, *TEMPLATE_DEFAULTS}
     if unknown:
         return f"unknown fields {sorted(unknown)}"
     for f, kind in _TYPES.items():
@@ -82,12 +82,21 @@ def _version_problem(content) -> str | None:
     missing = [f for f in OVERRIDABLE if content.get(f) is None]
     if missing:
         return f"missing {', '.join(missing)}"
+    for f, kind in (("arguments", dict), ("thresholds", dict), ("instructions", str)):
+        v = content.get(f)
+        if v is not None and not isinstance(v, kind):
+            return f"{f} has the wrong type ({v!r})"
     return None
 
 
 def version_of(template: str, values: dict) -> tuple[str, dict]:
-    """The version key and content of a template's values (the five T2 fields)."""
+    """The version key and content of a template's values: the five T2 fields, and
+    the defaults of S3/I1 (arguments, thresholds, instructions) when the template gives
+    them (absent ones are left out: a version made before they existed keeps its key)."""
     content = {"template": template, **{f: values.get(f) for f in OVERRIDABLE}}
+    for f in TEMPLATE_DEFAULTS:
+        if values.get(f) is not None:
+            content[f] = values[f]
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16], content
 
@@ -152,6 +161,11 @@ class LockState:
         out = dict(service)
         for f in OVERRIDABLE:
             out[f] = locked_content.get(f)
+        for f in TEMPLATE_DEFAULTS:  # S3: the defaults it was created with, or none
+            if locked_content.get(f) is not None:
+                out[f] = locked_content[f]
+            else:
+                out.pop(f, None)
         out["locked"] = locked
         return out
 

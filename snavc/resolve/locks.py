@@ -27,8 +27,9 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
     if kind == "Equipment":
         eff = effective_of(res, "Equipment", obj.id)
         refs.append(("Box", obj.box))
-        if obj.template:
-            refs.append(("EquipmentTemplate", obj.template))
+        refs += [("EquipmentTemplate", t) for t in obj.template_ids]
+        refs += [("Equipment", p) for p in obj.parents]  # H5: a parent host locks too
+        refs += [("Label", label) for label in obj.labels]
         refs += [("MonitoringAccount", a) for a in obj.accounts]
         refs += [("Contact", c) for c in obj.notification.contacts]
         refs += [("ContactGroup", g) for g in obj.notification.groups]
@@ -55,6 +56,7 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
 
 def _service_refs(service: dict, res=None) -> list[tuple[str, str]]:
     refs = [("ServiceTemplate", service["template"])]
+    refs += [("Label", label) for label in service.get("labels", ())]
     # the overrides that gave it its values are referred to through them (L1 decision)
     origins = res.resolver.origins.get(service.get("origin", ""), {}) if res is not None else {}
     for key in origins.get("inputs", ()):
@@ -143,7 +145,7 @@ def can_edit(
                     )
                 )
             continue
-        if ref_kind == "ServiceTemplateOverride":
+        if ref_kind in ("ServiceTemplateOverride", "Equipment"):
             visible = at in scope_path(top, node)
         else:
             visible = ident in scope.selectable(ref_kind, top, node)

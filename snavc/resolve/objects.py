@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..model import ASPECTS, OVERRIDABLE
-from ..tree import Node
+from ..model import ASPECTS, OVERRIDABLE, TEMPLATE_DEFAULTS
+from ..tree import Node, equipment_template_field
+from ..validate import did_you_mean
 from .boxes import box_problem
 from .contacts import check_notification
 from .context import Context
@@ -21,6 +22,11 @@ from .scope import ACTIONS, enabled_ids, out_of_scope_hint
 from .templates import Templates, template_services, unit_service_specs
 
 SERVICE_FIELDS = (*OVERRIDABLE, "notification_period")
+# fields of a unit service set on it only (never by a template): S1-S3, H7
+SERVICE_OWN = ("servicenav_id", "labels")
+# host-level values of an equipment (H-rules), emitted as they are set
+OVERRIDABLE_HOST = ("criticality", "availability_target", "check_interval")
+HOST_FIELDS = ("servicenav_id", "address", "category", "function", *OVERRIDABLE_HOST)
 
 
 class Resolver:
@@ -133,10 +139,13 @@ class Resolver:
             return None
         user, home, top, node = found
         who = f"user '{user.id}'"
-        if eq.template is not None:
+        template_ids = eq.template_ids
+        for i, tid in enumerate(template_ids):
             self.selectable_ref(
-                eq, ("template",), "EquipmentTemplate", eq.template, top, node, "V3", who
+                eq, eq.template_path(i), "EquipmentTemplate", tid, top, node, "V3", who
             )
+        if eq.category is not None and template_ids:
+            self._check_categories(eq, template_ids)
         box = ctx.tree.get("Box", eq.box)
         if box is not None:
             problem = box_problem(ctx, box, home, node)
@@ -154,23 +163,121 @@ class Resolver:
             self.selectable_ref(
                 eq, ("accounts", i), "MonitoringAccount", account, top, node, "E1", who
             )
+        if eq.parents:
+            self._check_parents(eq, top, node, who)
+        for i, label in enumerate(eq.labels):
+            self.selectable_ref(eq, ("labels", i), "Label", label, top, node, "H7", who)
         check_notification(ctx, eq, top, node, who)
         periods = self.periods(eq, top, node, who)
         services = self.unit_services(eq, top, node, who)
         self.equipment_count += 1
         self.unit_service_count += len(services)
-        return {
+        instructions = eq.instructions
+        if instructions is None and template_ids:
+            instructions = self._template_instructions(eq, template_ids, node)
+        elif instructions is not None:
+            self._explicit(eq, node, "instructions", ("instructions",))
+        for f in HOST_FIELDS:
+            if f != "address" and getattr(eq, f) is not None:  # (address: as before)
+                self._explicit(eq, node, f, (f,))
+        out = {
             "at": eq.at,
             "name": eq.name,
             "address": eq.address,
             "box": eq.box,
             "configured_by": user.id,
-            "template": eq.template,
+            "template": template_ids[0] if template_ids else None,
             "accounts": sorted(set(eq.accounts)),
             "periods": periods,
             "notification": _notification(eq),
             "services": services,
         }
+        # the fields of the H-rules appear only when set: a build of an estate that
+        # uses none of them is byte for byte what it was (and `diff` shows no change)
+        if len(template_ids) > 1:
+            out["templates"] = list(template_ids)
+        for f in ("servicenav_id", "category", "function", *OVERRIDABLE_HOST):
+            v = getattr(eq, f)
+            if v is not None:
+                out[f] = v
+        if eq.parents:
+            out["parents"] = list(dict.fromkeys(eq.parents))
+        if eq.labels:
+            out["labels"] = sorted(set(eq.labels))
+        if instructions is not None:
+            out["instructions"] = instructions
+        return out
+
+    def _explicit(self, obj, node: Node, path: str, at: tuple) -> None:
+        """Record where a value set on the object itself is written (origins.json)."""
+        loc = obj.doc.loc(*at)
+        key = f"{'equipment' if obj.kind == 'Equipment' else 'user-service'}/{obj.id}"
+        self.explicit_origins.setdefault(key, {})[path] = [node.id, loc.file, loc.line]
+
+    def _template_instructions(self, eq, template_ids, node: Node):
+        """I1: an equipment without instructions takes its first template's that has one."""
+        for tid in template_ids:
+            value, tmpl = equipment_template_field(self.ctx.tree, tid, "instructions")
+            if value is not None:
+                loc = tmpl.doc.loc("instructions")
+                where = self.ctx.tree.node_of(tmpl).id
+                self.explicit_origins.setdefault(f"equipment/{eq.id}", {})["instructions"] = [
+                    where,
+                    loc.file,
+                    loc.line,
+                ]
+                return value
+        return None
+
+    def _check_categories(self, eq, template_ids) -> None:
+        """H3: an equipment template that lists categories is for those hosts only."""
+        for i, tid in enumerate(template_ids):
+            allowed, _tmpl = equipment_template_field(self.ctx.tree, tid, "categories")
+            if allowed and eq.category not in allowed:
+                self.ctx.error(
+                    "SNV440",
+                    "H3",
+                    f"equipment template '{tid}' is for hosts of category {', '.join(allowed)}; "
+                    f"Equipment '{eq.id}' has category '{eq.category}'",
+                    eq,
+                    *eq.template_path(i),
+                    related=(eq.doc.loc("category", message="the host's category"),),
+                )
+
+    def _check_parents(self, eq, top: Node, node: Node, who: str) -> None:
+        """H5: a parent host must be visible to the configuring user where the child is:
+        defined on path(top -> node) (V3, V4, V6); H4: not the host itself."""
+        tree = self.ctx.tree
+        seen: set[str] = set()
+        for i, pid in enumerate(eq.parents):
+            if pid in seen:
+                self.ctx.error(
+                    "SNV441",
+                    "H5",
+                    f"parent '{pid}' is listed twice in Equipment '{eq.id}'",
+                    eq,
+                    "parents",
+                    i,
+                )
+                continue
+            seen.add(pid)
+            parent = tree.get("Equipment", pid)
+            if parent is None:
+                continue  # dangling: reported by the tree stage
+            pnode = tree.nodes.get(parent.at)
+            if pnode is None:
+                continue
+            if not (top.is_ancestor_or_self(pnode) and pnode.is_ancestor_or_self(node)):
+                hint = out_of_scope_hint(tree, pnode.id, node)
+                self.ctx.error(
+                    "SNV441",
+                    "H5",
+                    f"parent host '{pid}' (at '{pnode.id}') is not visible at '{node.id}' for {who}{hint}: "
+                    f"a parent must be defined at the host's node or above it, within '{top.id}' (V3, V4)",
+                    eq,
+                    "parents",
+                    i,
+                )
 
     def unit_services(self, eq, top: Node, node: Node, who: str) -> dict:
         """T9, T3, P6: every unit service of an equipment, resolved at its node.
@@ -182,7 +289,7 @@ class Resolver:
         out: dict[str, dict] = {}
         first_at: dict[str, tuple] = {}
         specs = unit_service_specs(self.ctx, eq)
-        block = self._block(eq.template, top, node)
+        block = self._block(tuple(eq.template_ids), top, node)
         if block:
             for name, tid, base in block:
                 out[name] = self._locked(eq, ("template",), name, tid, base)
@@ -190,15 +297,98 @@ class Resolver:
             specs = specs[len(block) :]  # the template's services come first
         for name, tid, explicit, path in specs:
             self._unit_service(eq, name, tid, explicit, path, top, node, who, out, first_at)
+        if eq.service_settings:
+            for name, settings in eq.service_settings.items():
+                path = ("service_settings", name)
+                if name not in out:
+                    self.ctx.error(
+                        "SNV443",
+                        "S4",
+                        f"service_settings names '{name}', which is not a unit service of Equipment "
+                        f"'{eq.id}' (it has {', '.join(out) or 'none'}){did_you_mean(name, out)}",
+                        eq,
+                        *path,
+                        key=True,
+                    )
+                    continue
+                if name in {s.name or s.template for s in eq.services}:
+                    self.ctx.error(
+                        "SNV443",
+                        "S4",
+                        f"unit service '{name}' is declared in 'services': set its values there, "
+                        "not in service_settings",
+                        eq,
+                        *path,
+                        key=True,
+                    )
+                    continue
+                out[name] = self._settings(eq, name, out[name], settings, path, top, node, who)
         return out
 
-    def _block(self, template_id: str | None, top: Node, node: Node) -> tuple | None:
-        """The template's unit services at ``node`` for ``top`` if none of them raises a
+    def _settings(self, eq, name, service, spec, path, top, node, who) -> dict:
+        """S1-S4, H7, I1: what is set on one unit service itself (in 'services' or
+        'service_settings') over what its template gives (and the lock keeps)."""
+        ctx = self.ctx
+        service = dict(service)
+        set_here: dict[str, list] = {}
+
+        def here(f: str, *sub) -> None:
+            set_here[f"services.{name}.{f}"] = [
+                node.id,
+                eq.doc.file,
+                eq.doc.loc(*path, f, *sub).line,
+            ]
+
+        if spec.arguments is not None:
+            declared = self.templates.resolve(service["template"], top, node).get("arguments")
+            declared = declared[0] if declared else {}
+            args = dict(service.get("arguments") or {})
+            for arg, value in spec.arguments.items():
+                if arg not in declared:
+                    ctx.error(
+                        "SNV442",
+                        "S1",
+                        f"argument '{arg}' is not declared by service template '{service['template']}' "
+                        f"(it declares {', '.join(sorted(declared)) or 'none'}){did_you_mean(arg, declared)}",
+                        eq,
+                        *path,
+                        "arguments",
+                        arg,
+                        key=True,
+                    )
+                    continue
+                args[arg] = value
+            service["arguments"] = dict(sorted(args.items()))
+            here("arguments")
+        if spec.thresholds is not None:
+            own = spec.thresholds.model_dump(exclude_none=True)
+            if own:
+                service["thresholds"] = {**(service.get("thresholds") or {}), **own}
+                here("thresholds")
+        if spec.instructions is not None:
+            service["instructions"] = spec.instructions
+            here("instructions")
+        if spec.labels:
+            for i, label in enumerate(spec.labels):
+                self.selectable_ref(eq, path + ("labels", i), "Label", label, top, node, "H7", who)
+            service["labels"] = sorted(set(spec.labels))
+            here("labels")
+        if spec.servicenav_id is not None:
+            service["servicenav_id"] = spec.servicenav_id
+            here("servicenav_id")
+        if set_here:
+            fields = [p.rpartition(".")[2] for p in set_here]
+            service["explicit"] = sorted({*service.get("explicit", ()), *fields})
+            self.explicit_origins.setdefault(f"equipment/{eq.id}", {}).update(set_here)
+        return service
+
+    def _block(self, template_ids: tuple[str, ...], top: Node, node: Node) -> tuple | None:
+        """The templates' unit services at ``node`` for ``top`` if none of them raises a
         problem (else None: each equipment then reports its own)."""
-        key = (template_id, top, node)
+        key = (template_ids, top, node)
         if key in self._blocks:
             return self._blocks[key]
-        tids = template_services(self.ctx, template_id)
+        tids = tuple(t for tid in template_ids for t in template_services(self.ctx, tid))
         visible = self.ctx.scope.selectable("ServiceTemplate", top, node)
         block: tuple | None = ()
         for tid in tids:
@@ -256,6 +446,14 @@ class Resolver:
             if set_here:
                 service["explicit"] = sorted(p.rpartition(".")[2] for p in set_here)
                 self.explicit_origins.setdefault(f"equipment/{eq.id}", {}).update(set_here)
+            if (
+                explicit.arguments is not None
+                or explicit.thresholds is not None
+                or explicit.instructions is not None
+                or explicit.labels
+                or explicit.servicenav_id is not None
+            ):
+                service = self._settings(eq, name, service, explicit, path, top, node, who)
         if service["notification_period"] is None:
             ctx.error(
                 "SNV408",
@@ -327,6 +525,11 @@ class Resolver:
             service[f] = v
             if where is not None:
                 origins[f] = where  # the (node, file, line) tuple its template shares
+        for f in TEMPLATE_DEFAULTS:  # S3/I1: only when the template gives one
+            v, where = values.get(f, (None, None))
+            if v is not None:
+                service[f] = v
+                origins[f] = where
         service["origin"] = okey
         inputs = self.templates.inputs(tid, top, node)
         inputs += [

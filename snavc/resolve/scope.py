@@ -23,6 +23,7 @@ KIND_NAMES = {
     "equipment-template": "EquipmentTemplate",
     "box": "Box",
     "monitoring-account": "MonitoringAccount",
+    "label": "Label",
 }
 # V3/P1: these kinds also offer the product's shipped objects; the others have none.
 WITH_PRODUCT = frozenset({"TimePeriod", "ServiceTemplate", "EquipmentTemplate"})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..model import OVERRIDABLE
+from ..model import OVERRIDABLE, TEMPLATE_DEFAULTS
 from ..tree import Node, equipment_template_services, object_key
 from .context import Context, Origin, origin
 from .scope import cut_point, out_of_scope_hint
@@ -38,6 +38,14 @@ class Templates:
                 for f in OVERRIDABLE
                 if getattr(obj, f) is not None
             }
+            if obj.kind == "ServiceTemplate":  # S3/I1: defaults of its services
+                for f in TEMPLATE_DEFAULTS:
+                    value = getattr(obj, f)
+                    if value is not None:
+                        if f == "thresholds":
+                            value = value.model_dump(exclude_none=True) or None
+                        if value is not None:
+                            own[f] = (value, origin(tree, obj, f))
             self._owns[id(obj)] = own
         return own
 
@@ -273,7 +281,12 @@ def _check_periods(ctx: Context, obj, node: Node) -> None:
 def unit_service_specs(ctx: Context, equipment) -> list[tuple[str, str, object | None, tuple]]:
     """T9: ``(name, template ID, explicit service or None, path)`` of every unit service:
     the equipment template's first (named after their template), then its own."""
-    out = [(tid, tid, None, ("template",)) for tid in template_services(ctx, equipment.template)]
+    out = [
+        (tid, tid, None, path)
+        for i, t in enumerate(equipment.template_ids)
+        for path in (equipment.template_path(i),)
+        for tid in template_services(ctx, t)
+    ]
     for i, s in enumerate(equipment.services):
         out.append((s.name or s.template, s.template, s, ("services", i)))
     return out

@@ -1,0 +1,541 @@
+"""`snavc export`: a build -> the product's bulk-import CSVs, in a reference's layout.
+
+The product imports a file whose columns and headers are exactly those of its own export,
+in the language it was exported in; an empty cell clears a field, and related entities
+(a box, a time slot, a label) are read from their ID columns only. So every file is
+written *like* a reference export (``--like``): its header line, its column order, its
+separator, quoting, line endings and BOM. A row of the reference whose object the build
+has is written back byte for byte when no known field changed, and otherwise with only
+the changed cells replaced (a cell whose value is unchanged keeps its text, "99,5" stays
+"99,5"); columns snavc does not know are carried over from the reference row, so nothing
+is cleared by accident. Objects new in the build get a row without an ID. Objects the
+product has and the build lacks are never written (the import cannot delete): they are
+listed.
+
+The same field-by-field comparison serves `snavc drift` (:mod:`snavc.bridge.drift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import diagnostics as dg
+from ..diagnostics import Diagnostic, Location
+from . import columns as cols
+from .columns import ColumnMap
+from .csvio import Table
+from .ids import Names, slug
+from .importer import Catalog, new_names
+
+try:
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover
+    import json
+
+    _loads = json.loads
+
+MODES = ("both", "update", "create")
+ASPECT_OF = {
+    "availability_period_id": "availability",
+    "check_period_id": "check",
+    "notification_period_id": "notification",
+}
+
+
+class Unresolved(str):
+    """A build's reference (a snavc ID) that no product ID is known for."""
+
+    kind: str = ""
+
+
+def _unresolved(kind: str, ident: str) -> Unresolved:
+    u = Unresolved(ident)
+    u.kind = kind
+    return u
+
+
+# The export's fields that hold an input field of the models; a snavc whose models lack
+# one neither compares nor writes it (its cells are carried over from the reference).
+MODEL_FIELDS = {
+    "hosts": {
+        "id": "servicenav_id",
+        "address": "address",
+        "category": "category",
+        "templates_id": "templates",
+        "function": "function",
+        "criticality": "criticality",
+        "availability_target": "availability_target",
+        "check_interval": "check_interval",
+        "parents_id": "parents",
+        "labels_id": "labels",
+        "instructions": "instructions",
+    },
+    "services": {
+        "id": "servicenav_id",
+        "warning": "thresholds",
+        "critical": "thresholds",
+        "arguments": "arguments",
+        "labels_id": "labels",
+        "instructions": "instructions",
+    },
+}
+
+
+def _unsupported(entity: str) -> set[str]:
+    from ..model import Equipment, UnitService
+
+    fields = set((Equipment if entity == "hosts" else UnitService).model_fields)
+    return {f for f, name in MODEL_FIELDS[entity].items() if name not in fields}
+
+
+# -- reading the build -------------------------------------------------------------
+
+
+@dataclass
+class Estate:
+    """The build's equipment (parsed, in ID order), nodes, and unit services."""
+
+    equipment: dict[str, dict]
+    nodes: dict[str, dict]
+
+
+def read_estate(build_dir: str | Path) -> Estate:
+    from ..diff import read_build
+
+    build = read_build(build_dir)
+    equipment = {}
+    for line in build.lines("equipment"):
+        key, _, value = line.partition(b'":')
+        equipment[_loads(key + b'"')] = _loads(value[:-1] if value.endswith(b",") else value)
+    nodes = {k: _loads(v) for k, v in build.raw("nodes").items()}
+    return Estate(equipment, nodes)
+
+
+# -- the codec: one field, three forms (cell text, canonical value, snavc value) ------
+
+
+def names_of(tables: list[tuple[Table, ColumnMap]], catalog: Catalog | None = None) -> Names:
+    """Every related object the exports name, as the import saw them."""
+    names = new_names(catalog or Catalog.shipped())
+    for table, cmap in tables:
+        related = cols.RELATED[cmap.entity]
+        for rec in table.records:
+            c = rec.cells
+            if cmap.entity == "hosts":
+                names.add("host", cmap.get(c, "id"), cmap.get(c, "name"))
+            for id_field, (name_field, kind) in related.items():
+                if kind == "host" or not cmap.has(id_field):
+                    continue
+                ids = cols.parse_list(cmap.get(c, id_field), cmap)
+                if len(ids) == 1:
+                    names.add(kind, ids[0], cmap.get(c, name_field))
+                    continue
+                shown = cols.parse_list(cmap.get(c, name_field), cmap)
+                for i, pid in enumerate(ids):
+                    names.add(kind, pid, shown[i] if len(shown) == len(ids) else None)
+    return names
+
+
+class Codec:
+    """Cells of one entity's export <-> canonical values, for the product's rows and
+    for the build's objects. Related objects are canonical as product IDs."""
+
+    def __init__(self, cmap: ColumnMap, names: Names, estate: Estate, catalog: Catalog):
+        self.cmap, self.names, self.estate, self.catalog = cmap, names, estate, catalog
+        self._reverse: dict[str, dict[str, str]] = {}
+        self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
+        self.skip = _unsupported(cmap.entity)
+
+    def pid(self, kind: str, ident: str | None):
+        if ident is None:
+            return None
+        if kind not in self._reverse:
+            self._reverse[kind] = self.names.reverse(kind)
+        found = self._reverse[kind].get(ident)
+        return found if found is not None else _unresolved(kind, ident)
+
+    # the product's side
+    def product(self, cells: list[str]) -> dict:
+        m, out = self.cmap, {}
+        for f in m.positions:
+            text = cells[m.positions[f]]
+            try:
+                out[f] = self.parse(f, text)
+            except cols.ValueError_:
+                out[f] = ("?", text)  # unreadable: differs from anything snavc gives
+        return out
+
+    def parse(self, f: str, text: str):
+        m = self.cmap
+        if f in ("criticality",):
+            return cols.parse_int(text, f)
+        if f == "availability_target":
+            return cols.parse_number(text, f)
+        if f == "check_interval":
+            return cols.parse_interval(text, m, f)
+        if f == "category":
+            return m.category_value(text) if text.strip() else None
+        if f == "arguments":
+            return tuple(sorted(cols.parse_arguments(text, f).items()))
+        if f in ("labels_id", "parents_id"):  # sets: their order means nothing
+            return tuple(sorted(cols.parse_list(text, m)))
+        if f == "templates_id":  # in order (H2)
+            return tuple(cols.parse_list(text, m))
+        if f in ("warning", "critical", "address"):
+            return text.strip() or None
+        if f == "name" and m.entity == "services":
+            return slug(text) or None
+        if f.endswith("_id") or f == "id":
+            return text.strip() or None
+        return text if text.strip() else None
+
+    # the build's side
+    def host(self, eq_id: str, eq: dict) -> dict:
+        out: dict = {}
+        at = eq.get("at")
+        templates = eq.get("templates")
+        if templates is None:
+            templates = [eq["template"]] if eq.get("template") else []
+        periods = eq.get("periods") or {}
+        out["id"] = eq.get("servicenav_id")
+        out["name"] = eq.get("name") or eq_id
+        out["address"] = eq.get("address")
+        out["company_id"] = self.pid("node", at)
+        # the parent company columns only tell the import the tree: a company's place in
+        # the product's tree is not a host's field, so they are carried over unchanged
+        out["collector_id"] = self.pid("box", eq.get("box"))
+        out["category"] = eq.get("category")
+        out["templates_id"] = tuple(self.pid("equipment-template", t) for t in templates)
+        out["function"] = eq.get("function")
+        out["criticality"] = eq.get("criticality")
+        out["availability_target"] = eq.get("availability_target")
+        for f, aspect in ASPECT_OF.items():
+            p = periods.get(aspect) or {}
+            out[f] = self.pid("time-period", p.get("id")) if p.get("id") else None
+        out["check_interval"] = eq.get("check_interval")
+        out["parents_id"] = tuple(
+            sorted(self.host_pid.get(p) or _unresolved("host", p) for p in eq.get("parents") or ())
+        )
+        out["labels_id"] = tuple(sorted(self.pid("label", x) for x in eq.get("labels") or ()))
+        out["instructions"] = eq.get("instructions")
+        return {k: v for k, v in out.items() if k not in self.skip}
+
+    def service(self, eq_id: str, eq: dict, name: str, s: dict) -> dict:
+        thresholds = s.get("thresholds") or {}
+        out = {
+            "id": s.get("servicenav_id"),
+            "name": name,
+            "host_id": eq.get("servicenav_id") or _unresolved("host", eq_id),
+            "company_id": self.pid("node", eq.get("at")),
+            "template_id": self.pid("service-template", s.get("template")),
+            "criticality": s.get("criticality"),
+            "availability_target": s.get("availability_target"),
+            "availability_period_id": self.pid("time-period", s.get("availability_period")),
+            "check_period_id": self.pid("time-period", s.get("check_period")),
+            "notification_period_id": self.pid("time-period", s.get("notification_period")),
+            "check_interval": s.get("check_interval"),
+            "warning": thresholds.get("warning"),
+            "critical": thresholds.get("critical"),
+            "arguments": tuple(
+                sorted((k, v) for k, v in (s.get("arguments") or {}).items() if v is not None)
+            ),
+            "labels_id": tuple(sorted(self.pid("label", x) for x in s.get("labels") or ())),
+            "instructions": s.get("instructions"),
+        }
+        return {k: v for k, v in out.items() if k not in self.skip}
+
+    def same(self, f: str, product, git, eq: dict | None = None) -> bool:
+        if f in ASPECT_OF and self.cmap.entity == "hosts" and product is None and eq is not None:
+            # a period the build takes from a default, where the product shows none
+            p = (eq.get("periods") or {}).get(ASPECT_OF[f]) or {}
+            if p.get("from") != "explicit":
+                return True
+        if isinstance(product, float) or isinstance(git, float):
+            return product is not None and git is not None and float(product) == float(git)
+        if f in ("function", "instructions") and not product and not git:
+            return True
+        if f == "name" and self.cmap.entity == "services" and isinstance(git, str) and product:
+            # two services of one name on a host were told apart with their product ID
+            return git == product or git.startswith(f"{product}-")
+        return product == git
+
+    def render(self, f: str, value, estate_name: str | None = None) -> str:
+        m = self.cmap
+        if value is None:
+            return ""
+        if f == "criticality":
+            return str(value)
+        if f == "availability_target":
+            return cols.render_number(float(value), m.decimal)
+        if f == "check_interval":
+            return cols.render_interval(value, m)
+        if f == "category":
+            return m.categories.get(value, value)
+        if f == "arguments":
+            return cols.render_arguments(dict(value))
+        if isinstance(value, tuple):
+            return cols.render_list(value, m)
+        return str(value)
+
+    def name_cell(self, id_field: str, value) -> str:
+        """The informational name column of a related ID column."""
+        name_field, kind = cols.RELATED[self.cmap.entity][id_field]
+        if value is None:
+            return ""
+        if kind == "node":
+            return self.names.name("node", value) or self._node_name(value)
+        if kind == "host":
+            if isinstance(value, tuple):
+                return cols.render_list([self.names.name("host", v) or v for v in value], self.cmap)
+            return self.names.name("host", value) or value
+        if isinstance(value, tuple):
+            return cols.render_list([self.names.name(kind, v) or v for v in value], self.cmap)
+        return self.names.name(kind, value) or value
+
+    def _node_name(self, pid: str) -> str:
+        return pid
+
+
+# -- the export ---------------------------------------------------------------------
+
+
+@dataclass
+class FileResult:
+    name: str
+    entity: str
+    data: bytes = b""
+    unchanged: int = 0
+    updated: int = 0
+    created: int = 0
+    left_out: list[dict] = field(default_factory=list)  # in the product, not in the build
+
+
+@dataclass
+class ExportResult:
+    files: list[FileResult] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not dg.has_errors(self.diagnostics)
+
+
+def bind(tables: list[Table], settings: dict | None) -> list[tuple[Table, ColumnMap]]:
+    out = []
+    for t in tables:
+        cmap = cols.detect(t.header, settings)
+        cmap.source = t.name
+        out.append((t, cmap))
+    return out
+
+
+def git_rows(codec: Codec, estate: Estate):
+    """``(key, name shown, canonical values, equipment)`` of every build object of the
+    codec's entity, in ID order (unit services by equipment, then name)."""
+    for eq_id, eq in estate.equipment.items():
+        if codec.cmap.entity == "hosts":
+            yield eq_id, codec.host(eq_id, eq), eq
+        else:
+            for name, s in (eq.get("services") or {}).items():
+                yield f"{eq_id}/{name}", codec.service(eq_id, eq, name, s), eq
+
+
+def match(codec: Codec, table: Table, estate: Estate):
+    """Pair the build's objects with the reference rows: by ServiceNav ID, else (an
+    object created since, whose ID git does not hold yet) by name where the row's name
+    and company (host) are the same and no other object claims the row.
+
+    Returns ``(pairs, git_only, product_only)``: pairs ``(key, values, eq, record)``.
+    """
+    m = codec.cmap
+    by_id = {}
+    for rec in table.records:
+        by_id.setdefault(m.get(rec.cells, "id").strip(), rec)
+    pairs, git_only, claimed = [], [], set()
+    pending = []
+    for key, values, eq in git_rows(codec, estate):
+        sid = values.get("id")
+        if sid and sid in by_id:
+            pairs.append((key, values, eq, by_id[sid]))
+            claimed.add(sid)
+        else:
+            pending.append((key, values, eq))
+    if pending:
+        scope = "company_id" if m.entity == "hosts" else "host_id"
+        by_name: dict[tuple, list] = {}
+        for rec in table.records:
+            rid = m.get(rec.cells, "id").strip()
+            if rid in claimed:
+                continue
+            name = codec.parse("name", m.get(rec.cells, "name"))
+            by_name.setdefault((name, m.get(rec.cells, scope).strip()), []).append(rec)
+        for key, values, eq in pending:
+            found = by_name.get((values["name"], values.get(scope)), [])
+            if not values.get("id") and len(found) == 1:
+                pairs.append((key, values, eq, found[0]))
+                claimed.add(m.get(found[0].cells, "id").strip())
+                found.clear()
+            else:
+                git_only.append((key, values, eq))
+    product_only = [rec for rec in table.records if m.get(rec.cells, "id").strip() not in claimed]
+    return pairs, git_only, product_only
+
+
+def export(
+    build_dir: str | Path,
+    references: list[Table],
+    settings: dict | None = None,
+    mode: str = "both",
+    catalog: Catalog | None = None,
+    estate: Estate | None = None,
+) -> ExportResult:
+    """One CSV per reference table, laid out like it (nothing is written here)."""
+    catalog = catalog or Catalog.shipped()
+    estate = estate or read_estate(build_dir)
+    bound = bind(references, settings)
+    names = names_of(bound, catalog)
+    result = ExportResult()
+    for table in references:
+        for line, message in table.problems:
+            result.diagnostics.append(
+                dg.error(
+                    "SNV803",
+                    f"row cannot be read: {message}; the export would lose it, so nothing is "
+                    "written: fix the reference (export it again from the product)",
+                    Location(table.name, line),
+                )
+            )
+    for table, cmap in bound:
+        result.files.append(_export_one(table, cmap, names, estate, catalog, mode, result))
+    return result
+
+
+def _export_one(table, cmap, names, estate, catalog, mode, result) -> FileResult:
+    from . import csvio
+
+    codec = Codec(cmap, names, estate, catalog)
+    out = FileResult(table.name, cmap.entity)
+    pairs, git_only, product_only = match(codec, table, estate)
+    kind = "equipment" if cmap.entity == "hosts" else "unit-service"
+    rows: list = []
+    updates = {id(rec): (key, values, eq) for key, values, eq, rec in pairs}
+    for rec in table.records:
+        found = updates.get(id(rec))
+        if found is None:
+            m = cmap
+            out.left_out.append(
+                {
+                    "id": m.get(rec.cells, "id"),
+                    "name": m.get(rec.cells, "name"),
+                    "line": rec.line,
+                }
+            )
+            continue
+        if mode == "create":
+            continue
+        key, values, eq = found
+        cells, changed = _cells(codec, rec.cells, values, eq, key, kind, table, result)
+        if cells is None:
+            continue
+        if changed:
+            rows.append(cells)
+            out.updated += 1
+        else:
+            rows.append(rec.raw)
+            out.unchanged += 1
+    if mode != "update":
+        width = len(table.header)
+        for key, values, eq in git_only:
+            if values.get("id"):
+                result.diagnostics.append(
+                    dg.warning(
+                        "SNV808",
+                        f"{kind} '{key}' has servicenav_id {values['id']}, which is in no row of "
+                        f"{table.name}: left out (deleted in the product? export again, or clear "
+                        "its servicenav_id to create it anew)",
+                        Location(table.name),
+                    )
+                )
+                continue
+            cells, _ = _cells(codec, [""] * width, values, eq, key, kind, table, result, new=True)
+            if cells is not None:
+                rows.append(cells)
+                out.created += 1
+    for item in out.left_out:
+        result.diagnostics.append(
+            dg.warning(
+                "SNV808",
+                f"{kind} {item['id']} '{item['name']}' is in the product, not in the build: not "
+                "written (the import cannot delete; delete it in the product if it must go)",
+                Location(table.name, item["line"]),
+            )
+        )
+    out.data = csvio.write(table.layout, table.header_raw, rows)
+    return out
+
+
+def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, result, new=False):
+    """The row's cells with the build's values where they differ from the reference's;
+    ``(None, False)`` when the build refers to an object the product has no ID for."""
+    m = codec.cmap
+    cells = list(ref)
+    changed = False
+    missing = []
+    for f, i in m.positions.items():
+        if f == "id" or f not in values:
+            continue
+        if f in cols.RELATED[m.entity] or f.endswith("_id"):
+            git = values[f]
+            bad = [
+                v for v in (git if isinstance(git, tuple) else (git,)) if isinstance(v, Unresolved)
+            ]
+            if bad:
+                missing += [(v.kind, str(v)) for v in bad]
+                continue
+        product = codec.parse(f, ref[i]) if not new else None
+        try:
+            same = not new and codec.same(f, product, values[f], eq)
+        except TypeError:
+            same = False
+        if same:
+            continue
+        cells[i] = codec.render(f, values[f])
+        changed = True
+        name_field = cols.RELATED[m.entity].get(f, (None,))[0]
+        if name_field and name_field in m.positions:
+            cells[m.positions[name_field]] = codec.name_cell(f, values[f])
+    if missing:
+        what = ", ".join(f"{k} '{i}'" for k, i in sorted(set(missing)))
+        result.diagnostics.append(
+            dg.error(
+                "SNV807",
+                f"{kind} '{key}' refers to {what}, which no row of the reference exports "
+                "names: the product has no ID for it. Create it in the product (or import "
+                "the hosts first), export again, then run `snavc export`",
+                Location(table.name, None if new else _line_of(table, ref)),
+            )
+        )
+        return None, False
+    return cells, changed
+
+
+def _line_of(table: Table, cells: list[str]) -> int | None:
+    for rec in table.records:
+        if rec.cells is cells:
+            return rec.line
+    return None
+
+
+def write_files(result: ExportResult, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in result.files:
+        path = out / f.name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(f.data)
+        tmp.replace(path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,1 @@
+"""Tests of the bridge to ServiceNav: CSV layouts, column maps, import, export, drift."""

@@ -1,0 +1,123 @@
+"""`snavc export`: modes, objects only the product has, objects the product lacks."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import copy_repo, cut_equipment, edit_object, leaf_host, run
+from .test_roundtrip import cells
+
+
+def _new_host(repo, path_marker='servicenav_id: "20003"'):
+    """Add an equipment without a servicenav_id beside host 20003, on the same box."""
+    path = edit_object(repo, path_marker, "kind: Equipment", "kind: Equipment")
+    text = path.read_text(encoding="utf-8")
+    at = text.index(path_marker)
+    box = text[at:].split("\nbox: ", 1)[1].split("\n", 1)[0]
+    where = text[at:].split("\nat: ", 1)[1].split("\n", 1)[0]
+    path.write_text(
+        text
+        + f"---\nkind: Equipment\nid: new-host\nname: New host\nat: {where}\naddress: 192.0.2.50\n"
+        f"box: {box}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_new_object_is_a_row_without_an_id_and_the_modes_choose_rows(estates, tmp_path):
+    exports, repo, _ = estates("en")
+    repo = copy_repo(repo, tmp_path / "repo")
+    _new_host(repo)
+    run("build", repo, "-o", tmp_path / "build")
+    like = exports / "hosts.csv"
+    run("export", tmp_path / "build", "--like", like, "-o", tmp_path / "both")
+    header, rows = cells(tmp_path / "both" / "hosts.csv")
+    new = rows[""]
+    assert new[header.index("Name")] == "New host"
+    assert new[header.index("IP address or DNS name")] == "192.0.2.50"
+    assert new[header.index("Status")] == ""  # unknown columns of a new row: empty
+    ref = like.read_bytes()
+    both = (tmp_path / "both" / "hosts.csv").read_bytes()
+    assert both.startswith(ref)  # the reference's rows unchanged, the new one after them
+    run("export", tmp_path / "build", "--like", like, "-o", tmp_path / "upd", "--mode", "update")
+    assert (tmp_path / "upd" / "hosts.csv").read_bytes() == ref
+    result = run(
+        "export", tmp_path / "build", "--like", like, "-o", tmp_path / "cre", "--mode", "create"
+    )
+    _, only_new = cells(tmp_path / "cre" / "hosts.csv")
+    assert list(only_new) == [""]
+    assert "0 updated, 1 created, 0 unchanged" in result.output
+
+
+def test_objects_only_the_product_has_are_listed_never_written(estates, tmp_path):
+    exports, repo, _ = estates("en")
+    repo = copy_repo(repo, tmp_path / "repo")
+    gone = leaf_host(exports / "hosts.csv")
+    cut_equipment(repo, gone)
+    line = next(
+        i
+        for i, x in enumerate((exports / "hosts.csv").read_text().splitlines(), 1)
+        if x.startswith(gone + ",")
+    )
+    run("build", repo, "-o", tmp_path / "build")
+    result = run(
+        "export",
+        tmp_path / "build",
+        "--like",
+        exports / "hosts.csv",
+        "-o",
+        tmp_path / "out",
+        "--format",
+        "json",
+    )
+    data = json.loads(result.output)
+    [hosts] = data["files"]
+    assert [(x["id"], x["line"]) for x in hosts["not_in_build"]] == [(gone, line)]
+    _, rows = cells(tmp_path / "out" / "hosts.csv")
+    assert gone not in rows and len(rows) == 299
+    [warning] = [d for d in data["diagnostics"] if d["code"] == "SNV808"]
+    assert (warning["file"], warning["line"]) == ("hosts.csv", line)
+
+
+def test_a_box_the_product_does_not_know_stops_the_export(estates, tmp_path):
+    exports, repo, _ = estates("en")
+    repo = copy_repo(repo, tmp_path / "repo")
+    path = edit_object(repo, 'servicenav_id: "20003"', "\nbox: ", "\nbox: lab-box\nx_box: ")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("x_box: "))
+        + "\n"
+        + "---\nkind: Box\nid: lab-box\nat: "
+        + text.split('servicenav_id: "20003"\nat: ', 1)[1].split("\n", 1)[0]
+        + "\n",
+        encoding="utf-8",
+    )
+    run("build", repo, "-o", tmp_path / "build")
+    result = run(
+        "export",
+        tmp_path / "build",
+        "--like",
+        exports / "hosts.csv",
+        "-o",
+        tmp_path / "out",
+        exit_code=1,
+    )
+    assert "hosts.csv:5: error[SNV807] equipment" in result.output
+    assert "refers to box 'lab-box', which no row of the reference exports names" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reference_row_that_cannot_be_read_stops_export_and_drift(estates, tmp_path):
+    exports, _repo, build = estates("en")
+    broken = tmp_path / "hosts.csv"
+    lines = (exports / "hosts.csv").read_bytes().split(b"\r\n")
+    lines[3] = lines[3] + b",extra"
+    broken.write_bytes(b"\r\n".join(lines))
+    result = run("export", build, "--like", broken, "-o", tmp_path / "out", exit_code=1)
+    assert (
+        "hosts.csv:4: error[SNV803] row cannot be read: 30 cells where the header has 29"
+        in result.output
+    )
+    assert not (tmp_path / "out").exists()
+    result = run("drift", build, "--export", broken, "--format", "json", exit_code=1)
+    assert '"code": "SNV803"' in result.output

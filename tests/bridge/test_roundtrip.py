@@ -1,0 +1,98 @@
+"""The round trip: a product export -> import -> build -> export like it.
+
+Byte-identical when nothing changed; after an edit in YAML, different exactly in the
+changed cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from .conftest import copy_repo, edit_object, run
+
+
+def cells(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    text = path.read_bytes().decode("utf-8-sig")
+    sep = ";" if text.startswith('"ID";') else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    return rows[0], {r[0]: r for r in rows[1:]}
+
+
+def changed_cells(a: Path, b: Path) -> set[tuple[str, str, str]]:
+    """``(row ID, header, new text)`` of every cell that differs; rows must match."""
+    header, old = cells(a)
+    header_b, new = cells(b)
+    assert header == header_b and old.keys() == new.keys()
+    return {
+        (rid, header[i], new[rid][i])
+        for rid in old
+        for i in range(len(header))
+        if old[rid][i] != new[rid][i]
+    }
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_nothing_changed_gives_the_same_bytes(estates, lang, tmp_path):
+    exports, _repo, build = estates(lang)
+    out = tmp_path / "out"
+    result = run(
+        "export",
+        build,
+        "--like",
+        exports / "hosts.csv",
+        "--like",
+        exports / "services.csv",
+        "-o",
+        out,
+    )
+    assert "0 updated, 0 created" in result.output
+    for name in ("hosts.csv", "services.csv"):
+        assert (out / name).read_bytes() == (exports / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_an_edit_in_yaml_changes_exactly_its_cells(estates, lang, tmp_path):
+    exports, repo, _build = estates(lang)
+    repo = copy_repo(repo, tmp_path / "repo")
+    header, services = cells(exports / "services.csv")
+    en = lang == "en"
+    crit = header.index("Criticality" if en else "Criticité")
+    template = header.index("Service template" if en else "Modèle de service")
+    warning = header.index("Warning threshold" if en else "Seuil d'avertissement")
+    cpu = next(r for r in services.values() if r[template] == "CPU" and r[crit] == "3")
+    warned = next(r for r in services.values() if r[warning] == "~:90")
+    edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
+    edit_object(
+        repo, f'servicenav_id: "{cpu[0]}"', "    template: ", "    criticality: 1\n    template: "
+    )
+    edit_object(repo, f'servicenav_id: "{warned[0]}"', 'warning: "~:90"', 'warning: "~:85"')
+    run("build", repo, "-o", tmp_path / "build")
+    out = tmp_path / "out"
+    run(
+        "export",
+        tmp_path / "build",
+        "--like",
+        exports / "hosts.csv",
+        "--like",
+        exports / "services.csv",
+        "-o",
+        out,
+    )
+    address = "IP address or DNS name" if lang == "en" else "Adresse IP ou nom DNS"
+    criticality = "Criticality" if lang == "en" else "Criticité"
+    assert changed_cells(exports / "hosts.csv", out / "hosts.csv") == {
+        ("20007", address, "192.0.2.7")
+    }
+    warning_header = "Warning threshold" if lang == "en" else "Seuil d'avertissement"
+    assert changed_cells(exports / "services.csv", out / "services.csv") == {
+        (cpu[0], criticality, "1"),
+        (warned[0], warning_header, "~:85"),
+    }
+    # the other rows are the reference's bytes
+    ref, new = (exports / "hosts.csv").read_bytes(), (out / "hosts.csv").read_bytes()
+    assert len(new.splitlines()) == len(ref.splitlines())
+    assert sum(a != b for a, b in zip(ref.splitlines(), new.splitlines(), strict=True)) == 1
