@@ -509,6 +509,9 @@ REFERENCE_LABELS = {
     "accounts": "monitoring-account",
     "notification.contacts": "contact",
     "notification.groups": "contact-group",
+    "templates": "equipment-template",
+    "parents": "equipment",
+    "labels": "label",
 }
 
 
@@ -537,6 +540,7 @@ def _change_inputs(old: Build, new: Build, c: dict) -> set[str]:
             eq = build.get("equipment", eq_id) or {}
             if eq.get("template"):
                 deps.add(f"equipment-template/{eq['template']}")
+            deps.update(f"equipment-template/{t}" for t in eq.get("templates", ()))
     if c["op"] in ("added", "removed"):
         return deps
     if kind == "unit-service":
@@ -624,7 +628,10 @@ def _dependencies(build: Build, section: str, key: str) -> set[str]:
         deps.add(f"box/{obj['box']}")
         if obj.get("template"):
             deps.add(f"equipment-template/{obj['template']}")
+        deps.update(f"equipment-template/{t}" for t in obj.get("templates", ()))
         deps.update(f"monitoring-account/{a}" for a in obj.get("accounts", ()))
+        deps.update(f"equipment/{p}" for p in obj.get("parents", ()))  # H4: its parents
+        deps.update(f"label/{la}" for la in obj.get("labels", ()))
         for service in (obj.get("services") or {}).values():
             deps.update((build.get("origins", service.get("origin", "")) or {}).get("inputs", ()))
             deps.add(f"service-template/{service['template']}")
@@ -644,6 +651,7 @@ DEPENDED_ON = (
     "monitoring-account",
     "equipment-template",
     "time-period",
+    "label",
 )
 
 
@@ -700,6 +708,8 @@ def _dependents(
             section = "equipment" if label == "equipment" else "user_services"
             if build.get(section, ident) is not None:
                 out[key][label].add(ident)
+            if label == "equipment":  # a parent host's change reaches its children (H4)
+                wanted.setdefault(ident, []).append(key)
             continue
         if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
             continue

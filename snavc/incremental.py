@@ -153,7 +153,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
 
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict):
     from .emit import BuildWriter
-    from .pipeline import Built, Result, hashed_inputs, leaf_loader
+    from .pipeline import Built, Result, hashed_inputs, host_links, leaf_loader
     from .resolve import engine
     from .resolve.lock import LOCK_FILE, LockState
     from .tree import build_tree
@@ -211,10 +211,15 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     if _clash(new_eq, equipment) or _clash(new_us, user_services):
         return None  # a duplicate ID: the full build reports it
     dirty = {i for kind, i, _at, _extra in gone if kind == "Equipment"} | {o.id for o in new_eq}
-    if any(o.parents or o.servicenav_id is not None for o in new_eq) or dirty.intersection(
-        state["linked"]
-    ):
-        return None  # parents and product IDs are checked across all equipment (H4-H6)
+    # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
+    # one (gone or moved, the child would break), or that takes a product ID in use
+    links = {i: v for i, v in state["links"].items() if i not in dirty}
+    if any(p in dirty for parents, _ in links.values() for p in parents):
+        return None
+    if links and any(o.servicenav_id is not None for o in new_eq):
+        taken = {snid for _, snid in links.values() if snid is not None}
+        if any(o.servicenav_id in taken for o in new_eq):
+            return None  # the full build reports it (SNV308)
     again = sorted(i for i, (_f, members) in user_services.items() if dirty.intersection(members))
     for ident in again:
         found, more = load_file(root / user_services[ident][0], user_services[ident][0], backend)
@@ -233,7 +238,14 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
     objects = list(settings_objs) + cfg + new_eq + new_us
-    tree = build_tree(objects, catalog.objects, known=known, check_only=new_eq + new_us)
+    known_parents = {i: parents for i, (parents, _) in links.items() if parents}
+    tree = build_tree(
+        objects,
+        catalog.objects,
+        known=known,
+        check_only=new_eq + new_us,
+        known_parents=known_parents,
+    )
     if catalog.diagnostics or tree.diagnostics:
         return None
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
@@ -292,7 +304,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "files": files,
             "snapshot": key,
             "leaves": leaves,
-            "linked": state["linked"],
+            "links": {**links, **host_links(new_eq)},
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],

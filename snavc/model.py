@@ -393,6 +393,71 @@ class ContactGroup(Obj):
     members: list[ID] = []
 
 
+Month = Literal[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+MONTHS: tuple[str, ...] = Month.__args__
+# X2: the product's priority between exception types, highest first
+EXCEPTION_TYPES: tuple[str, ...] = ("date", "day-of-year", "day-of-month", "nth-weekday")
+
+
+class TimeException(BaseModel):
+    """X1: an exception that replaces a time period's ranges on some days. One form:
+    ``date`` (a calendar date); ``day`` + ``month`` (every year); ``day`` (every month);
+    ``weekday`` + ``nth`` (the Nth weekday of every month, or of ``month``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    date: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+            Field(description="a calendar date, YYYY-MM-DD"),
+        ]
+        | None
+    ) = None
+    day: Annotated[int, Field(ge=1, le=31, description="day of the month")] | None = None
+    month: Month | None = None
+    weekday: Weekday | None = None
+    nth: (
+        Annotated[
+            int, Field(ge=-1, le=5, description="1-5: the Nth weekday of the month; -1: the last")
+        ]
+        | None
+    ) = None
+    ranges: list[TimeRange] = Field(
+        default=[], description="the ranges of those days; empty: none (closed all day)"
+    )
+    description: str | None = None
+
+    @property
+    def type(self) -> str | None:
+        """X1: the exception's form, or None when its fields make none (or several)."""
+        d, m, w, n = (
+            self.day is not None,
+            self.month is not None,
+            self.weekday is not None,
+            self.nth is not None,
+        )
+        if self.date is not None:
+            return "date" if not (d or m or w or n) else None
+        if w or n:
+            return "nth-weekday" if w and n and not d else None
+        if d:
+            return "day-of-year" if m else "day-of-month"
+        return None
+
+
 class TimePeriod(Obj):
     kind: Literal["TimePeriod"]
     id: ID
@@ -400,6 +465,11 @@ class TimePeriod(Obj):
     at: ID | None = None
     ranges: dict[Weekday, list[TimeRange]] = {}
     default_for: list[Aspect] = []
+    exceptions: list[TimeException] = Field(
+        default=[],
+        description="days whose ranges differ (rules X1, X2): a calendar date wins over a "
+        "day and month, which wins over a day of the month, which wins over an Nth weekday",
+    )
 
 
 class ServiceTemplate(Obj, TemplateFields):

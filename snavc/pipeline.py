@@ -270,20 +270,19 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
             "config": config,
             "files": files,
             "stats": stats,
-            "linked": linked_equipment(repo_objs.objects),
+            "links": host_links(repo_objs.objects),
         }
     return result
 
 
-def linked_equipment(objects) -> list[str]:
-    """Equipment tied to others (parents, H4/H5; a parent; a servicenav_id, H6): an
-    incremental build leaves them to a full build, which checks them against all."""
-    linked: set[str] = set()
-    for o in objects:
-        if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None):
-            linked.add(o.id)
-            linked.update(o.parents)
-    return sorted(linked)
+def host_links(objects) -> dict[str, tuple]:
+    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6):
+    what an incremental build checks its dirty equipment against."""
+    return {
+        o.id: (tuple(o.parents), o.servicenav_id)
+        for o in objects
+        if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None)
+    }
 
 
 def read_lock(repo: Path, diags: list[Diagnostic]):
@@ -603,7 +602,7 @@ def build(
                     "files": [r for r in result.files if r != PROJECT_FILE],
                     "snapshot": key,
                     "leaves": result.snapshot["files"],
-                    "linked": result.snapshot["linked"],
+                    "links": result.snapshot["links"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
                     "diagnostics": incremental.diagnostics_to_state(result.diagnostics),

@@ -212,6 +212,7 @@ def build_tree(
     known: dict[str, list[str]] | None = None,
     check_only: list[Obj] | None = None,
     incumbent=None,
+    known_parents: dict[str, tuple] | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -221,10 +222,11 @@ def build_tree(
     service names of equipment defined outside ``objects`` (the unchanged files of an
     incremental build: snavc.incremental), which user services may name, and
     ``check_only`` the objects whose references to check (there, the dirty ones: the
-    others are those of a clean build). ``incumbent(obj) -> bool`` tells the objects
-    that were there before the change under review (``snavc plan``: those of the base
-    revision): of two definitions of one ID, the new one gets the error and the old one
-    stays in the tree, so that later rules speak of the object that was there.
+    others are those of a clean build), and ``known_parents`` the parents of the
+    equipment outside ``objects`` (for H4's cycles). ``incumbent(obj) -> bool`` tells
+    the objects that were there before the change under review (``snavc plan``: those
+    of the base revision): of two definitions of one ID, the new one gets the error and
+    the old one stays in the tree, so that later rules speak of the object that was there.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -316,7 +318,7 @@ def build_tree(
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
-    _check_hosts(tree, objects if check_only is None else check_only)
+    _check_hosts(tree, objects if check_only is None else check_only, known_parents or {})
     if known:
         tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
@@ -449,6 +451,8 @@ def _check_references(
         else:
             if ident in index.get(target, {}):
                 continue
+            if target == "Equipment" and ident in tree.unit_services:
+                continue  # an equipment of the unchanged files (incremental build)
             candidates = list(index.get(target, {}))
             what = target
         elsewhere = [
@@ -504,9 +508,10 @@ def _check_duplicate_cycles(tree: Tree, kind: str) -> None:
             cur = table[cur].duplicate_of
 
 
-def _check_hosts(tree: Tree, objects: list[Obj]) -> None:
+def _check_hosts(tree: Tree, objects: list[Obj], known_parents: dict[str, tuple]) -> None:
     """H4: parent hosts form no cycle (a host that is its own ancestor), named whole;
-    H6: two equipment never share a ``servicenav_id``."""
+    H6: two equipment never share a ``servicenav_id``. ``known_parents`` gives the
+    parents of equipment not in the tree (an incremental build's untouched ones)."""
     table = tree.objects.get("Equipment", {})
     if not any(o.kind == "Equipment" and (o.parents or o.servicenav_id) for o in objects):
         return  # the usual case: no equipment of these objects has either
@@ -526,13 +531,15 @@ def _check_hosts(tree: Tree, objects: list[Obj]) -> None:
                     related=(_where(first, "servicenav_id", message="first host with that ID"),),
                 )
             )
+    parents_of = dict(known_parents)
+    parents_of.update((i, tuple(eq.parents)) for i, eq in table.items() if eq.parents)
     reported: set[str] = set()
     done: set[str] = set()  # hosts whose ancestors hold no cycle
     for start in sorted(i for i, eq in table.items() if eq.parents):
         if start in done:
             continue
         # depth-first over parents, the current chain kept to name a loop whole
-        stack = [(start, iter(table[start].parents))]
+        stack = [(start, iter(parents_of[start]))]
         on_chain = {start: 0}
         chain = [start]
         while stack:
@@ -543,35 +550,39 @@ def _check_hosts(tree: Tree, objects: list[Obj]) -> None:
                 done.add(chain.pop())
                 del on_chain[ident]
                 continue
-            if nxt in done or nxt not in table:
+            if nxt in done:
                 continue
             if nxt in on_chain:
                 loop = chain[on_chain[nxt] :] + [nxt]
                 if not reported.intersection(loop):
-                    first = table[loop[0]]
-                    tree.diagnostics.append(
-                        dg.error(
-                            "SNV307",
-                            f"parent cycle: {' -> '.join(loop)} (each host's parent listed next): "
-                            "a host cannot be its own ancestor",
-                            _where(first, "parents", first.parents.index(loop[1])),
-                            rule="H4",
-                            related=tuple(
-                                _where(
-                                    table[a],
-                                    "parents",
-                                    table[a].parents.index(b),
-                                    message=f"{a} has parent {b}",
-                                )
-                                for a, b in zip(loop[1:-1], loop[2:], strict=True)
-                            ),
-                        )
-                    )
+                    _report_cycle(tree, table, loop)
                 reported.update(loop)
                 continue
             on_chain[nxt] = len(chain)
             chain.append(nxt)
-            stack.append((nxt, iter(table[nxt].parents)))
+            stack.append((nxt, iter(parents_of.get(nxt, ()))))
+
+
+def _report_cycle(tree: Tree, table: dict[str, Obj], loop: list[str]) -> None:
+    """SNV307 at the first link of ``loop`` (a, b, ..., a) that is in the tree."""
+    links = [(a, b) for a, b in zip(loop, loop[1:], strict=False) if a in table]
+    (a, b), rest = links[0], links[1:]
+    first = table[a]
+    tree.diagnostics.append(
+        dg.error(
+            "SNV307",
+            f"parent cycle: {' -> '.join(loop)} (each host's parent listed next): "
+            "a host cannot be its own ancestor",
+            _where(first, "parents", first.parents.index(b)),
+            rule="H4",
+            related=tuple(
+                _where(
+                    table[x], "parents", table[x].parents.index(y), message=f"{x} has parent {y}"
+                )
+                for x, y in rest
+            ),
+        )
+    )
 
 
 def equipment_template_services(tree: Tree, template_id: str | None) -> list[str]:

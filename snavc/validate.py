@@ -8,6 +8,7 @@ did you mean 'name'?"). Checks that need several documents are in :mod:`snavc.tr
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import typing
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
 from .load import Document
-from .model import AT_KINDS, CATALOG_KINDS, MODELS, OVERRIDABLE, Obj, parse_range
+from .model import AT_KINDS, CATALOG_KINDS, MODELS, MONTHS, OVERRIDABLE, Obj, parse_range
 
 PROJECT_FILE = "snav.yaml"
 
@@ -197,6 +198,8 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 related=(doc.loc("template", key=True, message="'template' here"),),
             )
         )
+    if kind == "TimePeriod" and obj.exceptions:
+        _check_exceptions(obj, doc, diags)
     if kind == "TimePeriod":
         seen = set()
         for i, aspect in enumerate(obj.default_for):
@@ -209,6 +212,66 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                     )
                 )
             seen.add(aspect)
+
+
+def _check_exceptions(period, doc: Document, diags: list[Diagnostic]) -> None:
+    """X1: each exception has one form and names days that exist; X2: two exceptions
+    of one form never name the same day (the priority is between forms only)."""
+    seen: dict[tuple, int] = {}
+    for i, ex in enumerate(period.exceptions):
+        form = ex.type
+        if form is None:
+            diags.append(
+                dg.error(
+                    "SNV218",
+                    f"{_ident(doc)}: exception {i + 1} has no single form: write 'date' (YYYY-MM-DD), "
+                    "'day' and 'month' (every year), 'day' (every month), or 'weekday' and 'nth' "
+                    "(optionally with 'month')",
+                    doc.loc("exceptions", i),
+                    rule="X1",
+                )
+            )
+            continue
+        where, problem = _missing_day(ex)
+        if problem is not None:
+            diags.append(
+                dg.error(
+                    "SNV217",
+                    f"{_ident(doc)}: exception {i + 1}: {problem}",
+                    doc.loc("exceptions", i, where),
+                    rule="X1",
+                )
+            )
+            continue
+        key = (form, ex.date, ex.day, ex.month, ex.weekday, ex.nth)
+        if key in seen:
+            diags.append(
+                dg.error(
+                    "SNV219",
+                    f"{_ident(doc)}: exceptions {seen[key] + 1} and {i + 1} name the same days: "
+                    "merge their ranges into one",
+                    doc.loc("exceptions", i),
+                    rule="X2",
+                    related=(doc.loc("exceptions", seen[key], message="first exception"),),
+                )
+            )
+            continue
+        seen[key] = i
+
+
+_MONTH_DAYS = dict(zip(MONTHS, (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), strict=True))
+
+
+def _missing_day(ex) -> tuple[str, str | None]:
+    """(field, why) when an exception names a day that does not exist."""
+    if ex.date is not None:
+        try:
+            datetime.date.fromisoformat(ex.date)
+        except ValueError:
+            return "date", f"the date {ex.date} does not exist"
+    if ex.day is not None and ex.month is not None and ex.day > _MONTH_DAYS[ex.month]:
+        return "day", f"{ex.month} has no day {ex.day}"
+    return "", None
 
 
 def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:

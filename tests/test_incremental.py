@@ -389,3 +389,31 @@ def test_warnings_of_the_configuration_are_carried_over(repo, tmp_path, monkeypa
     edit(site_file(repo), "check_interval: 30", "check_interval: 36")
     built = same_as_full(repo, tmp_path, monkeypatch)
     assert [d.code for d in built.result.diagnostics] == ["SNV413"]
+
+
+def test_host_fields_changed_in_a_file_with_parents(repo, tmp_path, monkeypatch):
+    """H4-H6: a site's gateway and its children change together: patched."""
+    path = site_file(repo, 3)
+    gateway = re.findall(r"^parents: \[(\S+)\]", path.read_text(), re.M)[0]
+    edit(path, f"id: {gateway}\nname: Server", f"id: {gateway}\nname: Gateway")
+    edit(path, "category: linux-server", "category: server")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_a_parent_in_another_file_left_to_the_full_build(repo, tmp_path, monkeypatch):
+    """H5: a child moved under another site's gateway; then that gateway removed."""
+    other = re.findall(r"^parents: \[(\S+)\]", site_file(repo, 4).read_text(), re.M)[0]
+    path = site_file(repo, 3)
+    edit(path, "parents: [", f"parents: [{other}, ")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert "SNV441" in [d.code for d in built.result.diagnostics]
+
+
+def test_a_servicenav_id_taken_in_another_file(repo, tmp_path, monkeypatch):
+    taken = re.findall(r"^servicenav_id: (\S+)", site_file(repo, 4).read_text(), re.M)[0]
+    path = site_file(repo, 3)
+    text = path.read_text()
+    mine = re.findall(r"^servicenav_id: (\S+)", text, re.M)[0]
+    edit(path, f"servicenav_id: {mine}", f"servicenav_id: {taken}")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert "SNV308" in [d.code for d in built.result.diagnostics]

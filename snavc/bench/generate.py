@@ -159,6 +159,9 @@ def _partner(p: str, r: random.Random) -> list[str]:
                 "availability_period: 24x7",
                 f"check_period: {p}-extended",
                 "check_interval: 300",
+                "arguments: {url: /health, timeout: '10'}",  # S1
+                "thresholds: {warning: '2', critical: '5'}",  # S2, S3
+                f"instructions: https://wiki.{p}.example/app-probe",  # I1
             ]
         )
     )
@@ -180,9 +183,12 @@ def _partner(p: str, r: random.Random) -> list[str]:
                 f"name: Linux server of {p}",
                 f"at: {p}",
                 f"services: [ping, cpu, memory, disk, swap, load, ntp, ssh, {p}-app]",
+                "categories: [linux-server, server]",  # H3
+                "instructions: Reboot only in the maintenance slot",  # I1
             ]
         )
     )
+    docs.append(_doc(["kind: Label", f"id: {p}-prod", f"at: {p}", "name: Production"]))  # H7
     return _by(docs, f"{p}-admin")
 
 
@@ -288,6 +294,13 @@ def _client(p: str, c: str, resale: bool, r: random.Random) -> list[str]:
     return _by(docs, f"{p}-admin")
 
 
+CATEGORY = {
+    "linux-server": "linux-server",
+    "windows-server": "windows-server",
+    "web-server": "server",
+}
+
+
 def _site(
     p: str, c: str, s: str, resale: bool, first_eq: int, r: random.Random
 ) -> tuple[list[str], list[str]]:
@@ -371,6 +384,23 @@ def _site(
             "    template: https-cert",
             "    criticality: 2",
         ]
+        # the product's fields (docs/rules/hosts.md), without drawing from `r`: the
+        # estate's other values are those of the generator before them
+        n = first_eq + k
+        lines += [
+            f"servicenav_id: 'H{n}'",  # H6: every host imported from the product
+            f"category: {CATEGORY.get(template, 'linux-server')}",  # H3
+        ]
+        if k % 5 == 3:
+            lines.append(f"parents: [eq-{first_eq + 1:06d}]")  # H4, H5: the site's gateway
+        if k % 3 == 0:  # S2 on one of its own services
+            lines[lines.index("  - name: http-front") + 2 : 0] = [
+                "    thresholds: {warning: '1', critical: '3'}"
+            ]
+        if k % 4 == 2 and not resale and not delegated:
+            lines.append(f"labels: [{p}-prod]")  # H7
+        if k % 10 == 0:
+            lines.append(f"instructions: https://wiki.example/hosts/{e}")  # I1
         if r.random() < 0.1:
             lines += ["periods:", "  availability: 24x7"]
         docs.append(_doc(lines))

@@ -114,6 +114,10 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False) -> None:
         if effective is not None:
             res.user_services[us_id] = effective
     table = tree.objects.get("Equipment", {})
+    if consume:  # H5 asks where each parent is, after the parent may have left the tree
+        res.resolver.parent_at = {
+            p: table[p].at for eq in table.values() for p in eq.parents if p in table
+        }
     for eq_id in sorted(table):
         effective = res.resolver.equipment(table[eq_id], res.boxes)
         if consume:

@@ -50,6 +50,8 @@ class Resolver:
         # "equipment/ID" or "user-service/ID" -> field path -> [node, file, line] of every
         # value set on the object itself (the rest of provenance is in `origins`)
         self.explicit_origins: dict[str, dict[str, list]] = {}
+        # equipment ID -> its node, for the parents of a build that consumes the tree (H5)
+        self.parent_at: dict[str, str] = {}
 
     # -- shared steps ------------------------------------------------------------------
 
@@ -261,10 +263,13 @@ class Resolver:
                 )
                 continue
             seen.add(pid)
-            parent = tree.get("Equipment", pid)
-            if parent is None:
-                continue  # dangling: reported by the tree stage
-            pnode = tree.nodes.get(parent.at)
+            at = self.parent_at.get(pid)
+            if at is None:
+                parent = tree.get("Equipment", pid)
+                if parent is None:
+                    continue  # dangling: reported by the tree stage
+                at = parent.at
+            pnode = tree.nodes.get(at)
             if pnode is None:
                 continue
             if not (top.is_ancestor_or_self(pnode) and pnode.is_ancestor_or_self(node)):

@@ -8,6 +8,7 @@ The walk (P3) goes up from an object's node to the top of the configuring user's
 
 from __future__ import annotations
 
+import datetime
 from functools import lru_cache
 
 from ..model import ASPECTS
@@ -154,3 +155,55 @@ def check_explicit(
 
 def _names(table: dict) -> str:
     return ", ".join(sorted(table)) or "none"
+
+
+_WEEK = datetime.timedelta(days=7)
+
+
+def _rank():
+    from ..model import EXCEPTION_TYPES
+
+    return {t: i for i, t in enumerate(EXCEPTION_TYPES)}
+
+
+EXCEPTION_RANK = _rank()
+
+
+def exception_on(period, day) -> object | None:
+    """X2: the exception of ``period`` that applies on ``day`` (a datetime.date), or
+    None: a calendar date first, then a day and month, then a day of the month, then
+    the Nth (or last) weekday of the month (of its ``month`` if set)."""
+    from ..model import MONTHS, WEEKDAYS
+
+    best, rank = None, None
+    month = MONTHS[day.month - 1]
+    weekday = WEEKDAYS[day.weekday()]
+    for ex in period.exceptions:
+        form = ex.type
+        if form == "date":
+            hit = ex.date == day.isoformat()
+        elif form == "day-of-year":
+            hit = ex.day == day.day and ex.month == month
+        elif form == "day-of-month":
+            hit = ex.day == day.day
+        elif form == "nth-weekday":
+            last = (day + _WEEK).month != day.month
+            nth_ok = ex.nth == (day.day - 1) // 7 + 1 or (ex.nth == -1 and last)
+            hit = ex.weekday == weekday and nth_ok and ex.month in (None, month)
+        else:
+            continue
+        if hit:
+            r = EXCEPTION_RANK[form]
+            if rank is None or r < rank:
+                best, rank = ex, r
+    return best
+
+
+def ranges_on(period, day) -> list[str]:
+    """The ranges of ``period`` on ``day``: its exception's (X2), else its weekday's."""
+    from ..model import WEEKDAYS
+
+    ex = exception_on(period, day)
+    if ex is not None:
+        return list(ex.ranges)
+    return list(period.ranges.get(WEEKDAYS[day.weekday()], ()))

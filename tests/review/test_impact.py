@@ -308,3 +308,19 @@ def test_new_input_object_is_reported_added(builds):
     assert report["changes"] == []
     entry = input_entry(report, "contact/client1-night")
     assert (entry["op"], entry["objects"], entry["lock"]) == ("added", [], None)
+
+
+def test_a_parent_hosts_change_lists_its_children_H4(builds):
+    """fw-client2-01 is sw-core-01's parent (seed): a change of the firewall reaches the
+    switch, which depends on it (a CRITICAL parent makes its children UNKNOWN)."""
+    report = builds(
+        lambda repo: edit(
+            repo,
+            "clients/client2/site1/equipment.yaml",
+            "fw01.client2.example",
+            "fw02.client2.example",
+        )
+    )
+    entry = input_entry(report, "equipment/fw-client2-01")
+    assert entry["affected"] == ["equipment/fw-client2-01", "equipment/sw-core-01"]
+    assert entry["objects"] == ["equipment/fw-client2-01"]

@@ -364,3 +364,16 @@ def test_T5_a_later_change_of_a_templates_thresholds_does_not_reach_existing_ser
     s = res.equipment["nas"]["services"]["disk-usage"]
     assert s["thresholds"] == {"critical": "90", "warning": "80"}
     assert "locked" in s
+
+
+def test_H5_is_checked_when_a_build_consumes_the_parent_first(repo, cli):
+    """validate and build drop each equipment once resolved, in ID order: a parent that
+    sorts before its child is gone from the tree by then, and must still be found."""
+    path = repo(
+        hosts(
+            eq("a-router", at="client1-site2", box="box-c1s2"),
+            eq("b-host", extra="parents: [a-router]\n"),
+        )
+    )
+    out = cli("validate", path, exit_code=1).output
+    assert "hosts.yaml:10:11: error[SNV441]" in out

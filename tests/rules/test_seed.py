@@ -463,7 +463,7 @@ def test_seed_cli_build_ok(cli, tmp_path):
     copy = tmp_path / "seed"
     shutil.copytree(SEED, copy)  # build rewrites the repository's snav.lock (T5)
     out = cli("build", copy, "-o", tmp_path / "out").output
-    assert out == f"built 5 equipment, 28 unit services, 1 user services into {tmp_path / 'out'}/\n"
+    assert out == f"built 6 equipment, 29 unit services, 1 user services into {tmp_path / 'out'}/\n"
     assert json.loads((tmp_path / "out" / "diagnostics.json").read_text(encoding="utf-8")) == []
 
 
