@@ -27,13 +27,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from .faults import crash_point, temporary
 from .load import content_hash
 from .version import __version__
 
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
 LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
-FORMAT = 2  # 2: positions marshalled apart in the snapshot
+FORMAT = 3  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal)
 LEAF_KINDS = ("Equipment", "UserService")
 
 
@@ -124,12 +125,14 @@ def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, s
 
 
 def lock_hash(root: Path, into: dict[str, str]) -> None:
-    """The lock by size and modification time (ns): it is 40 MB at 100k equipment, only
-    snavc rewrites it, and reading it is what a query avoids."""
+    """The lock by size, modification and change times (ns) and inode: it is 40 MB at
+    100k equipment, only snavc rewrites it, and reading it is what a query avoids. Any
+    write to it changes its change time, which a user cannot set back (an edit with the
+    modification time restored is seen)."""
     path = root / "snav.lock"
     try:
         st = path.stat()
-        into["snav.lock"] = f"{st.st_size}:{st.st_mtime_ns}"
+        into["snav.lock"] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
     except OSError:
         into["snav.lock"] = "none"
 
@@ -174,28 +177,66 @@ def write(root: Path, key: str, config: list, leaves: dict) -> bool:
             (LEAVES.format(key=key), {"leaves": leaves}),
             (SNAPSHOT, {"config": config}),
         ):
-            tmp = folder / f".{name}.{os.getpid()}"
-            tmp.write_bytes(marshal.dumps({"key": key, **payload}))
-            os.replace(tmp, folder / name)
+            if name == SNAPSHOT:
+                crash_point("snapshot")
+            write_sealed(folder / name, marshal.dumps({"key": key, **payload}))
     except OSError:
-        return False  # a read-only checkout: queries will compile in full
+        return False  # a read-only checkout, a full disk: queries will compile in full
     return True
 
 
-def _read(root: Path, name: str) -> dict | None:
+# -- sealed files: every cache file carries the hash of its content ---------------------
+
+SEAL = b"snavc-sealed 1\n"  # then the blake2b digest of the payload, then the payload
+DIGEST = 32
+
+
+def seal(payload: bytes) -> bytes:
+    return SEAL + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+
+
+def unseal(data: bytes) -> bytes | None:
+    """The payload of sealed ``data``, or None when its hash does not match (a flipped
+    bit, a truncated or edited file) or it is not sealed: the cache is not used."""
+    head = len(SEAL) + DIGEST
+    if len(data) < head or not data.startswith(SEAL):
+        return None
+    payload = memoryview(data)[head:]
+    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(SEAL) : head]:
+        return None
+    return payload
+
+
+def write_sealed(path: Path, payload: bytes) -> None:
+    """Write ``path`` sealed, in one rename; no temporary left when it fails."""
+    tmp = temporary(path)
     try:
-        data = marshal.loads((root / CACHE_DIR / name).read_bytes())
+        tmp.write_bytes(seal(payload))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_sealed(path: Path):
+    """The marshalled value of the sealed file ``path``; None when it is absent,
+    damaged (its hash does not match) or not readable by this Python."""
+    try:
+        payload = unseal(path.read_bytes())
+        return None if payload is None else marshal.loads(payload)
     except (OSError, ValueError, EOFError, TypeError):
         return None
+
+
+def _read(root: Path, name: str) -> dict | None:
+    data = read_sealed(root / CACHE_DIR / name)
     return data if isinstance(data, dict) else None
 
 
 def _write(root: Path, name: str, data: dict) -> bool:
     try:
         folder = make_folder(root)
-        tmp = folder / f".{name}.{os.getpid()}"
-        tmp.write_bytes(marshal.dumps(data))
-        os.replace(tmp, folder / name)
+        write_sealed(folder / name, marshal.dumps(data))
     except OSError:
         return False
     return True
@@ -224,11 +265,8 @@ def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
         return data if (root / CACHE_DIR / LEAVES.format(key=key)).is_file() else None
     if name == SNAPSHOT and not (root / CACHE_DIR / LEAVES.format(key=key)).is_file():
         return None  # its equipment index is gone: not a usable snapshot
-    path = root / CACHE_DIR / name.format(key=key)
-    try:
-        data = marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None  # absent, or written by another Python: compile in full
+    # absent, damaged, or written by another Python: compile in full
+    data = read_sealed(root / CACHE_DIR / name.format(key=key))
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     return data

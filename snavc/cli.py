@@ -240,12 +240,15 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
       snavc build . -o build/ --locked          # in CI: the lock must be committed
       snavc build . -o build/ --reapply cpu     # apply cpu's new values everywhere
     """
-    from .emit import OutputError
+    from .emit import OutputBusy, OutputError
     from .pipeline import build as run_build
     from .resolve.lock import LOCK_FILE
 
     try:
         built = run_build(repo, out, loader, reapply, locked)
+    except OutputBusy as e:
+        click.echo(f"snavc: {e}", err=True)
+        sys.exit(1)
     except OutputError as e:
         _usage(str(e))
     except OSError as e:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .emit import EFFECTIVE, ORIGINS, find_line, line_key, section_end
+from .emit import EFFECTIVE, LOCK_REPORT, ORIGINS, find_line, line_key, section_end
 
 try:  # parses an object line several times faster than json, to the same values
     import orjson
@@ -64,6 +64,7 @@ class Build:
         self._lines: dict[tuple[str, str], bytes | None] = {}  # the object lines found so far
         self._parsed: dict[tuple[str, str], object] = {}
         self._locked: dict[str, int] | None = None
+        self.lock_report: dict = {}  # lock-report.json: what the build did to the lock
         try:
             self._split()
         except ValueError:  # a build reformatted by a tool: read it whole
@@ -276,6 +277,10 @@ def read_build(folder: str | Path) -> Build:
         origins = Path(folder) / ORIGINS
         if origins.is_file():  # the inputs of each unit service, for the impact analysis
             build.attach_origins(_read(origins))
+        report = Path(folder) / LOCK_REPORT
+        if report.is_file():
+            found = json.loads(report.read_bytes())
+            build.lock_report = found if isinstance(found, dict) else {}
         return build
     except (ValueError, UnicodeDecodeError) as e:
         raise BuildError(f"{path} is not valid JSON: {e}") from None
@@ -607,7 +612,9 @@ def _impact(report: Report, old: Build, new: Build) -> None:
                 "services": stats.get("services", 0),
                 # existing services this input reaches that keep their creation values (T5)
                 "not_applied": locked[key] if key in locked else _locked_services(new, key),
-                "reapplied": stats.get("reapplied", 0),
+                "reapplied": new.lock_report.get("templates", {})
+                .get(template, {})
+                .get("reapplied", 0),
                 # services that appear with this change, and so get the new values
                 "new": _new_services(report, template),
             }

@@ -10,6 +10,8 @@ paths, no file names in effective.json.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import mmap
 import os
@@ -19,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from . import diagnostics as dg
+from .faults import crash_point, temporary
 from .load import BUILD_MARKER
 from .tree import object_key
 
@@ -26,6 +29,7 @@ FORMAT = 1
 EFFECTIVE = "effective.json"
 ORIGINS = "origins.json"
 DIAGNOSTICS = "diagnostics.json"
+LOCK_REPORT = "lock-report.json"  # what the build did to snav.lock (not configuration)
 MARKER_TEXT = "written by snavc build; the whole folder is replaced by the next build\n"
 
 
@@ -56,7 +60,35 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
         "inputs": inputs if inputs is not None else input_hashes(tree),
-        "lock": dict(sorted(lock.stats.items())) if lock is not None else {},
+        # what the lock keeps (a function of the inputs, snav.lock being one); what a
+        # build did to the lock goes to lock-report.json (:func:`lock_report`)
+        "lock": {
+            t: {"not_applied": s["not_applied"], "services": s["services"]}
+            for t, s in sorted(lock.stats.items())
+        }
+        if lock is not None
+        else {},
+    }
+
+
+def lock_report(lock) -> dict:
+    """What a build did to ``snav.lock`` (T5), for ``OUT/lock-report.json``: whether it
+    rewrote it, how many entries went (services removed), and per template the
+    services that entered the lock (``new``) or were given the current values by
+    ``--reapply`` (``reapplied``). Not part of effective.json: the same inputs give the
+    same configuration whether or not the lock had to be written first."""
+    if lock is None:
+        return {"format": FORMAT, "written": False, "removed": 0, "templates": {}}
+    templates = {
+        t: {"new": s["new"], "reapplied": s["reapplied"]}
+        for t, s in sorted(lock.stats.items())
+        if s["new"] or s["reapplied"]
+    }
+    return {
+        "format": FORMAT,
+        "written": lock.changed,
+        "removed": lock.removed,
+        "templates": templates,
     }
 
 
@@ -292,6 +324,7 @@ class LineWriter:
         self.f = f
         self.pos = 0
         self.layout: dict = {}
+        self.hash = hashlib.blake2b(digest_size=16)
         self._open: tuple[bytes, int] | None = None  # the object section being written
 
     def write(self, line: str) -> None:
@@ -307,7 +340,35 @@ class LineWriter:
             self.layout[self._open[0]] = (self._open[1], self.pos)
             self._open = None
         self.f.write(data)
+        self.hash.update(data)
         self.pos += len(data)
+
+    def digest(self) -> str:
+        """The content hash of what was written (see :func:`file_digest`)."""
+        return self.hash.hexdigest()
+
+
+class HashingFile:
+    """A binary file that hashes what is written to it, as :func:`file_digest` would."""
+
+    def __init__(self, f):
+        self.f, self.hash = f, hashlib.blake2b(digest_size=16)
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        return self.f.write(data)
+
+    def digest(self) -> str:
+        return self.hash.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """The content hash (blake2b) of a file, read through a mapping."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return hashlib.blake2b(digest_size=16).hexdigest()
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def find_line(data, start: int, end: int, key: bytes) -> int:
@@ -386,17 +447,51 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file."""
+    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file.
+    The temporary file is removed when writing fails (a full disk), and one a killed
+    process left is removed by the next write (faults.temporary)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = temporary(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would stick to the file
+        crash_point("lock")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+class OutputBusy(OutputError):
+    """Another snavc build is writing the same output folder now."""
+
+
+def check_output(repo: Path, out: Path) -> None:
+    """Refuse an output folder whose replacement would destroy what it must not: the
+    repository (``OUT`` is the repository or holds it: the swap would delete it, its
+    ``.git`` with it), a git folder, or the repository's cache (``.snavc``). Raises
+    :class:`OutputError` (a usage error). Paths are compared resolved (symbolic links
+    followed), as the build writes through them."""
+    repo_path, out_path = Path(repo).resolve(), Path(out).resolve()
+    if out_path == repo_path or repo_path.is_relative_to(out_path):
+        raise OutputError(
+            f"output folder {out} holds the repository {repo}: a build replaces its whole output "
+            "folder; choose a folder outside the repository or below it (e.g. build/)"
+        )
+    if ".git" in out_path.parts:
+        raise OutputError(f"output folder {out} is inside a git folder: refusing to write there")
+    if out_path.is_relative_to(repo_path / ".snavc"):
+        raise OutputError(
+            f"output folder {out} is inside the repository's cache (.snavc/): refusing to write there"
+        )
+
+
+def _close_quietly(f) -> None:
+    """Close ``f``, ignoring a failure to flush (a full disk): the caller is cleaning up."""
+    try:
+        f.close()
+    except OSError:
+        pass
 
 
 class BuildWriter:
@@ -406,29 +501,45 @@ class BuildWriter:
     Equipment come one at a time, in ID order, from the rules engine and go straight to
     ``effective.json``: a 100k-equipment build never holds them all in memory. The bytes
     are those of :func:`dumps` of the whole document.
+
+    One build at a time writes an ``OUT``: the writer holds a lock (``flock`` on
+    ``.OUT.lock`` beside it) from its start to the end of the swap, and first puts right
+    what a killed build left there: the previous build back in ``OUT`` when a kill fell
+    between the two renames of the swap, and its temporary folders removed. A symbolic
+    link ``OUT`` stays a link: the folder it points to is the one replaced.
     """
 
     def __init__(self, out: Path):
-        self.out = Path(out)
-        if self.out.exists():
-            if not self.out.is_dir():
-                raise OutputError(f"{self.out} exists and is not a folder")
-            if any(self.out.iterdir()) and not (self.out / BUILD_MARKER).exists():
-                raise OutputError(
-                    f"{self.out} is not empty and is not a snavc build (no {BUILD_MARKER} marker): "
-                    "refusing to replace it"
-                )
-        self.parent = self.out.resolve().parent
+        shown = Path(out)
+        self.out = shown.resolve()  # through a symbolic link: the swap is at its target
+        self.parent = self.out.parent
         self.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.parent))
-        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
-        self.file = open(self.tmp / EFFECTIVE, "wb")
+        self._lock = _OutputLock(self.parent / f".{self.out.name}.lock", shown)
+        try:
+            recover(self.out)
+            if self.out.exists():
+                if not self.out.is_dir():
+                    raise OutputError(f"{shown} exists and is not a folder")
+                if any(self.out.iterdir()) and not (self.out / BUILD_MARKER).exists():
+                    raise OutputError(
+                        f"{shown} is not empty and is not a snavc build (no {BUILD_MARKER} "
+                        "marker): refusing to replace it"
+                    )
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.parent))
+            os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would leak into OUT
+            self.file = open(self.tmp / EFFECTIVE, "wb")
+        except BaseException:
+            if getattr(self, "tmp", None) is not None:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+            self._lock.release()
+            raise
         self.lines = LineWriter(self.file)
         self.pending: str | None = None  # the last equipment line: its comma waits
         self.count = 0
         # origin key -> how many unit services have it (an incremental build's state)
         self.okeys: dict[str, int] = {}
         self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
+        self.digests: dict[str, str] = {}  # file name -> content hash (blake2b), once written
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         if self.pending is None:
@@ -443,8 +554,12 @@ class BuildWriter:
         okeys = self.okeys
         for service in effective["services"].values():
             okeys[service["origin"]] = okeys.get(service["origin"], 0) + 1
+        if self.count == 2:
+            crash_point("resolve")
 
-    def finish(self, document: dict, diagnostics: list, provenance: dict) -> None:
+    def finish(
+        self, document: dict, diagnostics: list, provenance: dict, lock_report: dict
+    ) -> None:
         """``document`` is the effective document without its equipment (already written)."""
         try:
             rest = iter_lines({k: v for k, v in document.items() if k != "equipment"})
@@ -459,19 +574,22 @@ class BuildWriter:
                 self.lines.write(line)
             self.file.close()
             self.layouts[EFFECTIVE] = self.lines.layout
-            (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
+            self.digests[EFFECTIVE] = self.lines.digest()
             with open(self.tmp / ORIGINS, "wb") as f:
                 writer = LineWriter(f)
                 for line in iter_lines(provenance):
                     writer.write(line)
                 self.layouts[ORIGINS] = writer.layout
-            (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
+                self.digests[ORIGINS] = writer.digest()
+            self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
             raise
-        _swap(self.tmp, self.out, self.parent)
+        self._swap()
 
-    def finish_patched(self, effective: Lines, provenance: Lines, diagnostics: list) -> dict:
+    def finish_patched(
+        self, effective: Lines, provenance: Lines, diagnostics: list, lock_report: dict
+    ) -> dict:
         """Write a build patched from the previous one (snavc.incremental), then swap;
         returns the layout of the files written (file name -> Lines layout)."""
         layouts = {}
@@ -479,26 +597,46 @@ class BuildWriter:
             self.file.close()
             for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance)):
                 with open(self.tmp / name, "wb") as f:
-                    layouts[name] = lines.write(f)
-            (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-            (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
+                    hashed = HashingFile(f)
+                    layouts[name] = lines.write(hashed)
+                    self.digests[name] = hashed.digest()
+            self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
             raise
-        _swap(self.tmp, self.out, self.parent)
+        self._swap()
         return layouts
 
+    def _write_rest(self, diagnostics: list, lock_report: dict) -> None:
+        (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
+        (self.tmp / LOCK_REPORT).write_text(dumps(lock_report), encoding="utf-8")
+        (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
+        crash_point("finish")
+
+    def _swap(self) -> None:
+        try:
+            _swap(self.tmp, self.out, self.parent)
+        finally:
+            self._lock.release()
+
     def abort(self) -> None:
-        if not self.file.closed:
-            self.file.close()
+        """Remove the temporary folder; never raises (it runs while an error, a full
+        disk say, is on its way up, and must not hide it or leave the folder)."""
+        _close_quietly(self.file)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self._lock.release()
 
 
 def _swap(tmp: Path, out: Path, parent: Path) -> None:
+    """Put ``tmp`` in the place of ``out`` with two renames (``out`` to a hidden
+    ``.OUT.old-*`` folder, ``tmp`` to ``out``). A kill between them leaves ``out``
+    missing and the previous build in the ``.old-*`` folder: :func:`recover` (run by
+    the next build) puts it back."""
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
         os.replace(out, old / "build")
+        crash_point("swap")
     try:
         os.replace(tmp, out)
     except BaseException:
@@ -509,3 +647,62 @@ def _swap(tmp: Path, out: Path, parent: Path) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _leftovers(out: Path, kind: str) -> list[Path]:
+    prefix = f".{out.name}.{kind}-"
+    try:
+        return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefix))
+    except OSError:
+        return []
+
+
+def recover(out: Path) -> None:
+    """Put right what a killed build left beside ``out`` (the caller holds the output's
+    lock, so no live build owns these): a previous build parked by an unfinished swap
+    goes back to ``out`` when ``out`` is missing; temporary and parked folders go."""
+    for old in _leftovers(out, "old"):
+        parked = old / "build"
+        if not os.path.lexists(out) and (parked / BUILD_MARKER).is_file():
+            os.replace(parked, out)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in _leftovers(out, "tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _OutputLock:
+    """An exclusive ``flock`` on ``path`` (made if absent, removed on release), so that
+    one build at a time writes an output folder. The kernel drops the lock of a killed
+    process: a lock file left by one is taken over by the next build."""
+
+    def __init__(self, path: Path, shown: Path):
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputBusy(
+                    f"another snavc build is writing {shown} now: try again when it has ended"
+                ) from None
+            except OSError:
+                os.close(fd)
+                raise
+            try:  # the file may have been removed by its last holder since we opened it
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.path, self.fd = path, fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # before unlocking: a waiter then sees a new file
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None

@@ -34,6 +34,7 @@ import orjson
 
 from . import cache
 from .diagnostics import Diagnostic, Location
+from .faults import crash_point, temporary
 from .load import Document, load_file
 
 STATE = "build.marshal"
@@ -53,14 +54,23 @@ def leaf_entry(obj, names) -> tuple:
     return ("UserService", obj.id, obj.at, members)
 
 
-def save_state(root: Path, out: Path, state: dict, layouts: dict | None = None) -> None:
+def save_state(
+    root: Path,
+    out: Path,
+    state: dict,
+    layouts: dict | None = None,
+    digests: dict | None = None,
+) -> None:
     """Link the build's outputs into the cache and store ``state`` beside them, with
-    the outputs' layout (emit.Lines; found by reading them when not given). On any
-    failure (read-only repository, OUT on another file system) leave no state."""
-    from .emit import Lines
+    the outputs' layout (emit.Lines; found by reading them when not given) and content
+    hashes (emit.file_digest; idem), checked before the next build patches them. On any
+    failure (read-only repository, OUT on another file system, a full disk) leave no
+    state."""
+    from .emit import Lines, file_digest
 
     folder = root / cache.CACHE_DIR / "build"
     target = folder / STATE
+    out = Path(out).resolve()  # through a symbolic link, as the build wrote it
     try:
         cache.make_folder(root)
         folder.mkdir(exist_ok=True)
@@ -68,38 +78,60 @@ def save_state(root: Path, out: Path, state: dict, layouts: dict | None = None) 
         if layouts is None:
             layouts = {}
             for name in OUTPUTS:
-                lines = Lines.open(Path(out) / name)
+                lines = Lines.open(out / name)
                 layouts[name] = lines.sections
                 lines.close()
+        if digests is None:
+            digests = {name: file_digest(out / name) for name in OUTPUTS}
         stats = {}
         for name in OUTPUTS:
-            tmp = folder / f".{name}.{os.getpid()}"
-            tmp.unlink(missing_ok=True)
-            os.link(Path(out) / name, tmp)
-            os.replace(tmp, folder / name)
+            tmp = temporary(folder / name)
+            try:
+                os.link(out / name, tmp)
+                os.replace(tmp, folder / name)
+            finally:
+                tmp.unlink(missing_ok=True)
+            crash_point("state")
             st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
-        state = {**state, "key": _key(), "outputs": stats, "layouts": layouts}
-        tmp = folder / f".{STATE}.{os.getpid()}"
-        tmp.write_bytes(marshal.dumps(state))
-        os.replace(tmp, target)
+            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        state = {
+            **state,
+            "key": _key(),
+            "outputs": stats,
+            "digests": {n: digests[n] for n in OUTPUTS},
+            "layouts": layouts,
+        }
+        cache.write_sealed(target, marshal.dumps(state))
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
 
 
 def read_state(root: Path) -> dict | None:
+    """The state the last build left, or None: absent, damaged (cache.read_sealed), made
+    by other code, or its linked outputs changed since (size, times, inode; their
+    content is checked by :func:`outputs_intact` before they are patched)."""
     folder = root / cache.CACHE_DIR / "build"
+    state = cache.read_sealed(folder / STATE)
     try:
-        state = marshal.loads((folder / STATE).read_bytes())
         if not isinstance(state, dict) or state.get("key") != _key():
             return None
         for name in OUTPUTS:
             st = (folder / name).stat()
-            if (st.st_size, st.st_mtime_ns, st.st_ino) != state["outputs"][name]:
+            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != state["outputs"][name]:
                 return None  # the linked output was changed in place
-    except (OSError, ValueError, EOFError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):
         return None
     return state
+
+
+def outputs_intact(root: Path, state: dict) -> bool:
+    """Whether the linked outputs hold, byte for byte, what the build that left
+    ``state`` wrote (their content hashes): an edit with its times restored, or a
+    flipped bit, means a full build instead of a patch of a wrong file."""
+    from .emit import file_digest
+
+    folder = root / cache.CACHE_DIR / "build"
+    return all(file_digest(folder / name) == state["digests"][name] for name in OUTPUTS)
 
 
 def _key() -> str:
@@ -152,7 +184,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
 
 
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict):
-    from .emit import BuildWriter
+    from .emit import BuildWriter, lock_report
     from .pipeline import Built, Result, hashed_inputs, host_links, leaf_loader
     from .resolve import engine
     from .resolve.lock import LOCK_FILE, LockState
@@ -261,7 +293,9 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     if res.diagnostics:
         return None
 
-    # 4. patch the previous outputs
+    # 4. patch the previous outputs, if they are what the previous build wrote
+    if not outputs_intact(root, state):
+        return None
     eff, ori, okeys, gone_services = _patch_outputs(
         root, state, gone, eq_eff, us_eff, tree, resolver, lock
     )
@@ -269,25 +303,29 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # 5. the lock, the outputs, the state for the next build
     present = {i: tree.unit_services[i] for i in eq_eff}
     uses = dict(state["lock_uses"])
-    lock.changed = lockfile.patch(lock, gone_services, present, uses)
+    lock.changed, lock.removed = lockfile.patch(lock, gone_services, present, uses)
     if locked and lock.changed:
         return None  # the full build says why (SNV423)
     old_diags = diagnostics_from_state(state["diagnostics"])
+    writer = BuildWriter(out)
     try:
-        layouts = BuildWriter(out).finish_patched(eff, ori, old_diags)
+        layouts = writer.finish_patched(eff, ori, old_diags, lock_report(lock))
     finally:
         eff.close()
         ori.close()
+    crash_point("swapped")
     if lock.changed:
-        tmp = root / f".{LOCK_FILE}.{os.getpid()}"
+        tmp = temporary(root / LOCK_FILE)
         try:
             with open(tmp, "wb") as f:
                 lockfile.lines.write(f)
             os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
+            crash_point("lock")
             os.replace(tmp, root / LOCK_FILE)
         finally:
             tmp.unlink(missing_ok=True)
     lockfile.lines.close()
+    crash_point("locked")
     leaves = {f: items for f, items in state["leaves"].items() if f not in touched}
     for obj in checked.objects:
         names = tree.unit_services.get(obj.id, ())
@@ -309,7 +347,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],
         }
-        save_state(root, out, state, layouts)
+        save_state(root, out, state, layouts, writer.digests)
     result = Result(repo, tree, old_diags, rels, 0)
     return Built(
         result,
@@ -330,9 +368,8 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
 
     folder = root / cache.CACHE_DIR / "build"
     eff, ori = (Lines.open(folder / name, state["layouts"][name]) for name in OUTPUTS)
-    stats = {  # counted against the lock the previous build left: nothing new any more
-        t.decode(): {**orjson.loads(line[len(t) + 3 :]), "new": 0, "reapplied": 0}
-        for t, line in eff.entries(b"lock").items()
+    stats = {  # what the lock keeps, per template (its report is made anew)
+        t.decode(): orjson.loads(line[len(t) + 3 :]) for t, line in eff.entries(b"lock").items()
     }
     okeys = dict(state["okeys"])
     gone_services = []
@@ -369,9 +406,9 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
                 for s in value["services"].values():
                     okeys[s["origin"]] = okeys.get(s["origin"], 0) + 1
     for template, counts in lock.stats.items():
-        total = stats.setdefault(template, dict.fromkeys(counts, 0))
-        for k, n in counts.items():
-            total[k] += n
+        total = stats.setdefault(template, {"not_applied": 0, "services": 0})
+        for k in total:
+            total[k] += counts[k]
     for template, counts in stats.items():
         line = entry(template, _compact(counts)) if counts["services"] else None
         eff.set(b"lock", template.encode(), line)
@@ -402,8 +439,8 @@ class LockFile:
     def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> bool:
         """Patch the lock as ``LockState.finish`` would make it anew: less the services
         ``gone`` (the dirty equipment's, before), plus those ``present`` now, with the
-        versions still in use (``uses``: version -> services, updated). True when the
-        lock changes."""
+        versions still in use (``uses``: version -> services, updated). Returns
+        whether the lock changes, and how many of its entries go."""
         from .emit import _compact, entry
 
         patch: dict[str, str | None] = {}
@@ -420,7 +457,7 @@ class LockFile:
                     uses[version] = uses.get(version, 0) + 1
                     patch[sid] = version
         if all(v == self.services.get(sid) for sid, v in patch.items()):
-            return False
+            return False, 0
         for sid, version in patch.items():
             line = entry(sid, _compact(version)) if version is not None else None
             self.lines.set(b"services", sid.encode(), line)
@@ -431,7 +468,7 @@ class LockFile:
             if version not in self.versions:
                 content = lock.content_of(version)
                 self.lines.set(b"versions", version.encode(), entry(version, _compact(content)))
-        return True
+        return True, sum(1 for v in patch.values() if v is None)
 
 
 class _Entries:

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import cache, progress
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
+from .faults import crash_point
 from .load import Document, discover, discover_files, load_file, load_files, relpath
 from .model import Obj, Project
 from .tree import Tree, build_tree
@@ -545,17 +546,28 @@ def build(
     may not be replaced.
     """
     from . import incremental
-    from .emit import BuildWriter, dumps, effective, input_hashes, origins, write_atomic
+    from .emit import (
+        BuildWriter,
+        check_output,
+        dumps,
+        effective,
+        input_hashes,
+        lock_report,
+        origins,
+        write_atomic,
+    )
     from .resolve import engine, resolve_all
     from .resolve.lock import LOCK_FILE, Lock, LockState
 
     repo = Path(repo)
+    check_output(repo, Path(out))
     if not reapply and cache.enabled():
         built = incremental.rebuild(repo, Path(out), backend, locked)
         if built is not None:
             return built
     with gc_paused():
         result = _check(repo, backend)
+        crash_point("load")
         if result.tree is None or not result.catalog_ok:
             return Built(result, None, "errors")
         unknown = [t for t in reapply if result.tree.get("ServiceTemplate", t) is None]
@@ -583,9 +595,11 @@ def build(
         if locked and lock.changed:
             writer.abort()
             return Built(result, res, "lock")
-        writer.finish(effective(res, inputs), result.diagnostics, origins(res))
+        writer.finish(effective(res, inputs), result.diagnostics, origins(res), lock_report(lock))
+        crash_point("swapped")
         if lock.changed:
             write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
+        crash_point("locked")
         counts = (
             res.resolver.equipment_count,
             res.resolver.unit_service_count,
@@ -608,6 +622,7 @@ def build(
                     "diagnostics": incremental.diagnostics_to_state(result.diagnostics),
                 },
                 writer.layouts,
+                writer.digests,
             )
         timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed, counts=counts)

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import diagnostics as dg
 from . import progress
 from .diff import Build, Report, diff
-from .emit import dumps, effective, origins
+from .emit import dumps, effective, lock_report, origins
 from .load import checkout_revision
 from .pipeline import Result, compile_repo
 from .resolve.locks import can_edit
@@ -122,6 +122,7 @@ def _incumbent(base: Tree | None):
 def _build(res, name: str) -> Build:
     build = Build(dumps(effective(res)), name)
     build.attach_origins(dumps(origins(res)))
+    build.lock_report = lock_report(res.lock)
     return build
 
 

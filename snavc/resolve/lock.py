@@ -118,6 +118,7 @@ class LockState:
     new: Lock | None = None  # set by finish()
     seen_locked: int = 0  # services found in the old lock
     changed: bool = False  # set by finish(): would snav.lock change?
+    removed: int = 0  # set by finish(): entries of the old lock no longer there
     _fresh: dict[str, dict] = field(default_factory=dict)  # versions not in the old lock
     # id() of a shared unit service base -> its version: hashed once, not once per service
     _versions: dict[int, tuple[str, dict]] = field(default_factory=dict)
@@ -192,6 +193,7 @@ class LockState:
         used = set(services.values())
         versions = {v: old.versions.get(v) or self._fresh[v] for v in sorted(used)}
         self.new = Lock(versions, dict(sorted(services.items())))
+        self.removed = sum(1 for sid in old.services if sid not in services)
         self.changed = services != old.services or set(versions) != set(old.versions)
         return self.new
 

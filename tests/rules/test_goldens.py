@@ -232,6 +232,7 @@ def test_build_replaces_a_previous_build_whole(cli, SEED, tmp_path):
         ".snavc-build",
         "diagnostics.json",
         "effective.json",
+        "lock-report.json",
         "origins.json",
     ]
 
