@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "SNV111": "unreadable file",
     "SNV113": "symbolic link out of the repository",
     "SNV112": "invalid lock file",
+    "SNV119": "lock edited by hand",
     "SNV201": "unknown kind",
     "SNV202": "missing field",
     "SNV203": "unknown field",

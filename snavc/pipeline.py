@@ -286,28 +286,71 @@ def host_links(objects) -> dict[str, tuple]:
     }
 
 
-def read_lock(repo: Path, diags: list[Diagnostic]):
-    """The repository's ``snav.lock`` (T5), or None when it has none."""
-    from .load import read_json
-    from .resolve.lock import LOCK_FILE, Lock
+def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
+    """The repository's ``snav.lock`` (T5), or None when it has none (or it cannot be
+    used: SNV112, at the line and column of the fault where there is one).
 
-    data, more = read_json(Path(repo) / LOCK_FILE, LOCK_FILE, "SNV112", LOCK_FILE)
+    A version whose content does not match its key (the lock was edited by hand) is
+    not trusted: SNV119, a warning (its services are locked again with their
+    templates' current values, and the build rewrites the lock), an error under
+    ``build --locked`` (``locked``), where the committed lock must be snavc's own."""
+    from .load import read_json
+    from .resolve.lock import LOCK_FILE, Lock, LockError
+
+    path = Path(repo) / LOCK_FILE
+    data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
     diags.extend(replace(d, rule="T5") for d in more)
     if data is None:
         return None
     try:
-        return Lock.from_json(data)
-    except ValueError as e:
+        lock = Lock.from_json(data)
+    except LockError as e:
         diags.append(
             dg.error(
                 "SNV112",
                 f"{LOCK_FILE} is not a valid lock: {e}; restore it from git, or delete it to lock "
                 "every unit service again with its current values",
-                Location(LOCK_FILE),
+                Location(LOCK_FILE, *_lock_position(path, e)),
                 rule="T5",
             )
         )
         return None
+    for version, services in lock.edited.items():
+        where = Location(LOCK_FILE, *_lock_position(path, LockError("", "versions", version)))
+        n = len(services)
+        what = f"{n} unit service{'s' if n != 1 else ''}"
+        if locked:
+            diags.append(
+                dg.error(
+                    "SNV119",
+                    f"version '{version}' of {LOCK_FILE} does not match its content: the lock was "
+                    f"edited by hand; run `snavc build` without --locked to lock its {what} again "
+                    f"with their templates' current values, and commit {LOCK_FILE}",
+                    where,
+                    rule="T5",
+                )
+            )
+        else:
+            diags.append(
+                dg.warning(
+                    "SNV119",
+                    f"version '{version}' of {LOCK_FILE} does not match its content: the lock was "
+                    f"edited by hand and is not trusted; its {what} take their templates' current "
+                    "values, and `snavc build` locks them again",
+                    where,
+                    rule="T5",
+                )
+            )
+    return lock
+
+
+def _lock_position(path: Path, error) -> tuple[int | None, int | None]:
+    from .resolve.lock import position
+
+    try:
+        return position(path.read_text(encoding="utf-8", errors="replace"), error)
+    except OSError:
+        return None, None
 
 
 def compile_repo(
@@ -573,7 +616,7 @@ def build(
         unknown = [t for t in reapply if result.tree.get("ServiceTemplate", t) is None]
         if unknown:
             return Built(result, None, "reapply", unknown)
-        lock = LockState(read_lock(repo, result.diagnostics), frozenset(reapply))
+        lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
         timings = Timings()
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         writer = BuildWriter(out)

@@ -30,62 +30,110 @@ LOCK_FILE = "snav.lock"
 LOCK_FORMAT = 1
 
 
+class LockError(ValueError):
+    """What is wrong with ``snav.lock``, and where: the version (and its field) or the
+    service entry at fault, for the position of the diagnostic (:func:`position`)."""
+
+    def __init__(self, message: str, section: str | None = None, key=None, field=None):
+        super().__init__(message)
+        self.section, self.key, self.field = section, key, field
+
+
 @dataclass(slots=True)
 class Lock:
     versions: dict[str, dict] = field(default_factory=dict)  # version -> {"template", fields}
     services: dict[str, str] = field(default_factory=dict)  # "eq/name" -> version
+    # versions whose key is not the hash of their content (edited by hand): left out of
+    # ``versions``, with the services that named them (see :meth:`from_json`)
+    edited: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"format": LOCK_FORMAT, "services": self.services, "versions": self.versions}
 
     @classmethod
     def from_json(cls, data: dict) -> Lock:
-        """The lock of ``snav.lock``'s JSON; ValueError says what is wrong with it."""
+        """The lock of ``snav.lock``'s JSON; :class:`LockError` says what is wrong with
+        it: its shape, or a value out of the bounds the input language sets (the
+        models' own, snavc.model.TemplateFields). A version whose content does not hash
+        to its key was edited by hand: it is not trusted, and left out with the
+        services that name it (they are new again: their templates' current values),
+        listed in :attr:`edited` for the caller to report."""
         if data.get("format") != LOCK_FORMAT:
-            raise ValueError(
+            raise LockError(
                 f"unknown format {data.get('format')!r} (this snavc writes format {LOCK_FORMAT})"
             )
         versions, services = data.get("versions"), data.get("services")
         if not isinstance(versions, dict) or not isinstance(services, dict):
-            raise ValueError("'versions' and 'services' must be objects")
+            raise LockError("'versions' and 'services' must be objects")
+        edited: dict[str, list[str]] = {}
         for key, content in versions.items():
             problem = _version_problem(content)
             if problem:
-                raise ValueError(f"version {key!r}: {problem}")
+                message, at = problem
+                raise LockError(f"version {key!r}: {message}", "versions", key, at)
+            if version_of(content["template"], content)[0] != key:
+                edited[key] = []
         for sid, version in services.items():
             if not isinstance(version, str) or version not in versions:
-                raise ValueError(
-                    f"service {sid!r} names version {version!r}, which the lock does not hold"
+                raise LockError(
+                    f"service {sid!r} names version {version!r}, which the lock does not hold",
+                    "services",
+                    sid,
                 )
-        return cls(dict(versions), dict(services))
+            if version in edited:
+                edited[version].append(sid)
+        if edited:
+            versions = {k: v for k, v in versions.items() if k not in edited}
+            services = {s: v for s, v in services.items() if v not in edited}
+        return cls(dict(versions), dict(services), edited)
 
 
-_TYPES = {
-    "criticality": int,
-    "availability_target": (int, float),
-    "availability_period": str,
-    "check_period": str,
-    "check_interval": int,
-}
+def position(text: str, error: LockError) -> tuple[int | None, int | None]:
+    """``(line, column)`` in ``snav.lock``'s text of what ``error`` is about (its
+    version or service entry, at its field if any); ``(None, None)`` when not found.
+    Found by searching the text: the lock is snavc's JSON, one entry a line, but one
+    reformatted by a tool is searched the same way."""
+    if error.section is None:
+        return None, None
+    at = text.find(f'"{error.section}"')
+    if at >= 0 and error.key is not None:
+        at = text.find(json.dumps(error.key) + ":", at)
+    if at < 0:
+        return None, None
+    if error.field is not None:
+        found = text.find(f'"{error.field}"', at)
+        end = text.find("}", at)
+        at = found if 0 <= found < (end if end >= 0 else len(text)) else at
+    line = text.count("\n", 0, at) + 1
+    return line, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
-def _version_problem(content) -> str | None:
+def _version_problem(content) -> tuple[str, str | None] | None:
+    """What is wrong with a version's content (and the field at fault), by the rules
+    of the input language: the five T2 fields with the types and bounds of
+    :class:`snavc.model.TemplateFields` (one definition of each bound)."""
+    from pydantic import ValidationError
+
+    from ..model import TemplateFields
+
     if not isinstance(content, dict) or not isinstance(content.get("template"), str):
-        return "not an object with a 'template'"
+        return "not an object with a 'template'", None
     unknown = set(content) - {"template", *OVERRIDABLE, *TEMPLATE_DEFAULTS}
     if unknown:
-        return f"unknown fields {sorted(unknown)}"
-    for f, kind in _TYPES.items():
-        v = content.get(f)
-        if v is not None and (not isinstance(v, kind) or isinstance(v, bool)):
-            return f"{f} has the wrong type ({v!r})"
+        return f"unknown fields {sorted(unknown)}", None
+    try:
+        TemplateFields.model_validate({f: content.get(f) for f in OVERRIDABLE})
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else None
+        return f"{name} {content.get(name)!r} is invalid: {err['msg'].lower()}", name
     missing = [f for f in OVERRIDABLE if content.get(f) is None]
     if missing:
-        return f"missing {', '.join(missing)}"
+        return f"missing {', '.join(missing)}", missing[0]
     for f, kind in (("arguments", dict), ("thresholds", dict), ("instructions", str)):
         v = content.get(f)
         if v is not None and not isinstance(v, kind):
-            return f"{f} has the wrong type ({v!r})"
+            return f"{f} has the wrong type ({v!r})", f
     return None
 
 
