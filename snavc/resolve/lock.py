@@ -126,7 +126,10 @@ def _version_problem(content) -> tuple[str, str | None] | None:
     except ValidationError as e:
         err = e.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else None
-        return f"{name} {content.get(name)!r} is invalid: {err['msg'].lower()}", name
+        value = content.get(name)
+        if err["type"].endswith("_type") or isinstance(value, bool):
+            return f"{name} has the wrong type ({value!r})", name
+        return f"{name} {value!r} is out of bounds: {err['msg'].lower()}", name
     missing = [f for f in OVERRIDABLE if content.get(f) is None]
     if missing:
         return f"missing {', '.join(missing)}", missing[0]

@@ -369,43 +369,49 @@ CORRUPT = [
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"}, "versions": {"v1": "x"}}',
-        "not a valid lock: version 'v1': not an object with a 'template';",
+        ("not a valid lock: version 'v1': not an object with a 'template';", "1:67"),
         id="version-not-an-object",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
         ' "versions": {"v1": {"template": "cpu", "criticality": "high"}}}',
-        "not a valid lock: version 'v1': criticality has the wrong type ('high');",
+        ("not a valid lock: version 'v1': criticality has the wrong type ('high');", "1:93"),
         id="version-wrong-type",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
         ' "versions": {"v1": {"template": "cpu", "criticality": true}}}',
-        "not a valid lock: version 'v1': criticality has the wrong type (True);",
+        ("not a valid lock: version 'v1': criticality has the wrong type (True);", "1:93"),
         id="version-bool-for-int",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
         ' "versions": {"v1": {"template": "cpu", "colour": "red"}}}',
-        "not a valid lock: version 'v1': unknown fields ['colour'];",
+        ("not a valid lock: version 'v1': unknown fields ['colour'];", "1:67"),
         id="version-unknown-field",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v2"}, "versions": {}}',
-        "not a valid lock: service 'srv-file-02/cpu' names version 'v2', which the lock does "
-        "not hold;",
+        (
+            "not a valid lock: service 'srv-file-02/cpu' names version 'v2', which the lock "
+            "does not hold;",
+            "1:28",
+        ),
         id="service-names-a-missing-version",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": 7}, "versions": {}}',
-        "not a valid lock: service 'srv-file-02/cpu' names version 7, which the lock does not "
-        "hold;",
+        (
+            "not a valid lock: service 'srv-file-02/cpu' names version 7, which the lock does "
+            "not hold;",
+            "1:28",
+        ),
         id="service-version-not-a-string",
     ),
     pytest.param(
         '{"format": 1, "services": {"srv-file-02/cpu": "v1"},'
         ' "versions": {"v1": {"template": "cpu", "criticality": 3}}}',
-        "snav.lock is not a valid lock: version 'v1': ",
+        ("snav.lock is not a valid lock: version 'v1': missing availability_target", "1:67"),
         id="version-missing-fields",
     ),
 ]
@@ -417,7 +423,9 @@ def test_corrupted_lock_is_a_clean_error_SNV112(seed, tmp_path, body, message):
     path = repo / "snav.lock"
     path.write_bytes(body if isinstance(body, bytes) else body.encode())
     result = snav("build", repo, "-o", tmp_path / "out", exit_code=1)
-    assert "snav.lock: error[SNV112] " in result.output
+    where = "snav.lock" + (f":{message[1]}" if isinstance(message, tuple) else "")
+    message = message[0] if isinstance(message, tuple) else message
+    assert f"{where}: error[SNV112] " in result.output
     assert message in result.output
     assert not (tmp_path / "out").exists()
     assert path.read_bytes() == (body if isinstance(body, bytes) else body.encode())
