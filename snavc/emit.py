@@ -486,6 +486,24 @@ def check_output(repo: Path, out: Path) -> None:
         )
 
 
+def recover_output(out: Path) -> None:
+    """Put right what a killed build left beside ``out`` (:func:`recover`), under the
+    output's lock; nothing when another build holds it (that build does it). Run first
+    by every build, so that even a build that then fails on its input restores a
+    previous build that an interrupted swap left parked."""
+    out = Path(out).resolve()
+    if not out.parent.is_dir():
+        return
+    try:
+        lock = _OutputLock(out.parent / f".{out.name}.lock", out)
+    except (OSError, OutputError):  # busy, or a folder we may not write: the writer says
+        return
+    try:
+        recover(out)
+    finally:
+        lock.release()
+
+
 def _close_quietly(f) -> None:
     """Close ``f``, ignoring a failure to flush (a full disk): the caller is cleaning up."""
     try:

@@ -597,6 +597,7 @@ def build(
         input_hashes,
         lock_report,
         origins,
+        recover_output,
         write_atomic,
     )
     from .resolve import engine, resolve_all
@@ -604,6 +605,7 @@ def build(
 
     repo = Path(repo)
     check_output(repo, Path(out))
+    recover_output(Path(out))
     if not reapply and cache.enabled():
         built = incremental.rebuild(repo, Path(out), backend, locked)
         if built is not None:
