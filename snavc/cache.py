@@ -228,6 +228,24 @@ def read_sealed(path: Path):
         return None
 
 
+def read_payload(path: Path) -> memoryview | None:
+    """The checked payload of a sealed file, not yet unmarshalled (None: absent or
+    damaged), for :func:`leaves_of`."""
+    try:
+        return unseal(path.read_bytes())
+    except OSError:
+        return None
+
+
+def leaves_of(payload: memoryview, key: str) -> dict:
+    """The equipment index of a checked payload (:func:`read_payload`) made with
+    ``key``; ValueError if it is not (it was checked, and named by its key)."""
+    data = marshal.loads(payload)
+    if not isinstance(data, dict) or data.get("key") != key:
+        raise ValueError("the snapshot's equipment index is not the snapshot's")
+    return data["leaves"]
+
+
 def _read(root: Path, name: str) -> dict | None:
     data = read_sealed(root / CACHE_DIR / name)
     return data if isinstance(data, dict) else None

@@ -467,9 +467,12 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         for kind, docs in lazy.items():
             if docs:
                 tree.objects[kind] = cache.LazyKind(docs)
-        tree.leaf_index = cache.Lazy(
-            lambda: (cache.read(root, key, cache.LEAVES) or {"leaves": {}})["leaves"]
-        )
+        # the equipment index is checked now (its hash), unmarshalled when first used:
+        # a damaged one means a full compile, not "unknown object" for an equipment
+        leaves = cache.read_payload(root / cache.CACHE_DIR / cache.LEAVES.format(key=key))
+        if leaves is None:
+            return None
+        tree.leaf_index = cache.Lazy(lambda: cache.leaves_of(leaves, key))
         tree.unit_services = cache.UnitServiceNames(tree)
         tree.leaf_loader = leaf_loader(root, tree, backend)
         res = engine(tree, LockState(None, loader=lambda: _snapshot_lock(root)), checks=False)
@@ -664,7 +667,11 @@ def build(
                     "links": result.snapshot["links"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
-                    "diagnostics": incremental.diagnostics_to_state(result.diagnostics),
+                    # what was said about the lock (SNV119) concerned the lock this
+                    # build replaced: a build patched from this state reads the new one
+                    "diagnostics": incremental.diagnostics_to_state(
+                        [d for d in result.diagnostics if not lock.changed or d.file != LOCK_FILE]
+                    ),
                 },
                 writer.layouts,
                 writer.digests,

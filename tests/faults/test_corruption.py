@@ -1,0 +1,321 @@
+"""Damaged caches and locks (issue 10, items 6 and 7): bits flipped, files truncated
+or edited. A cache is checked (the hash of its content) and a damaged one is not
+used: queries and builds answer as without any cache. A damaged lock is an error at
+its position, or (a value edited by hand) a version not trusted; never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from snavc import cache
+from snavc.cli import cli
+from snavc.incremental import read_state
+from snavc.pipeline import build, quick_compile
+
+from .conftest import (
+    assert_next_build_is_clean,
+    files,
+    leftovers,
+    lock_of,
+    outputs,
+    reference,
+    run,
+)
+
+QUERIES = [
+    ("explain", "{repo}", "srv-web-01.periods.check"),
+    ("explain", "{repo}", "srv-file-02.services.cpu.criticality"),
+    (
+        "query",
+        "selectable",
+        "{repo}",
+        "--as",
+        "stephanie",
+        "--at",
+        "client1-site2",
+        "--kind",
+        "box",
+    ),
+    ("query", "can-edit", "{repo}", "--as", "stephanie", "srv-web-01"),
+    ("query", "can-edit", "{repo}", "--as", "stephanie", "srv-file-02"),
+    ("query", "list", "{repo}", "--as", "stephanie", "--at", "client1", "--kind", "equipment"),
+]
+
+
+def answers(repo: Path, no_cache: bool = False) -> list[tuple[int, str]]:
+    env = {"SNAVC_NO_CACHE": "1" if no_cache else None}
+    runner = CliRunner()
+    found = []
+    for q in QUERIES:
+        args = [a.format(repo=repo) for a in q]
+        result = runner.invoke(cli, args, env=env)
+        found.append((result.exit_code, result.output))
+    return found
+
+
+def flip(path: Path, bit: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[bit // 8] ^= 1 << (bit % 8)
+    path.write_bytes(bytes(data))
+
+
+def bits(path: Path, n: int, seed: int) -> list[int]:
+    """``n`` bit positions of ``path``: in its head (the seal), and spread over the rest."""
+    size = path.stat().st_size * 8
+    rng = random.Random(seed)
+    return sorted({rng.randrange(0, 8 * 64), *(rng.randrange(size) for _ in range(n - 1))})
+
+
+def damages(path: Path, n: int = 10, seed: int = 1):
+    """Ways to damage ``path``: bits flipped, truncated, emptied, a byte appended."""
+    for bit in bits(path, n, seed):
+        yield f"bit {bit}", lambda p, bit=bit: flip(p, bit)
+    yield "truncated", lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    yield "emptied", lambda p: p.write_bytes(b"")
+    yield "appended", lambda p: p.write_bytes(p.read_bytes() + b"\0")
+
+
+# -- the snapshot cache: queries ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["snapshot.marshal", "leaves", "stats.marshal"])
+def test_damaged_snapshot_files_give_the_answers_of_no_cache_6(seed, tmp_path, name):
+    expected = answers(seed, no_cache=True)
+    assert answers(seed) == expected
+    folder = seed / ".snavc"
+    if name == "leaves":
+        (path,) = folder.glob("leaves-*.marshal")
+    else:
+        path = folder / name
+    pristine = path.read_bytes()
+    assert quick_compile(seed) is not None  # the cache is used when intact
+    for what, damage in damages(path):
+        damage(path)
+        if name != "stats.marshal":
+            assert quick_compile(seed) is None, what  # not used: a full compile
+        assert answers(seed) == expected, what
+        path.write_bytes(pristine)
+
+
+def test_a_snapshot_with_one_flipped_bit_is_refused_6(seed):
+    """Every bit of the snapshot is covered by its hash (the seal), not only some."""
+    path = seed / ".snavc" / cache.SNAPSHOT
+    pristine = path.read_bytes()
+    for bit in range(0, len(pristine) * 8, 997):
+        flip(path, bit)
+        assert cache.read(seed, None) is None, bit
+        path.write_bytes(pristine)
+    assert cache.read(seed, None) is not None
+
+
+# -- the build state: builds ---------------------------------------------------------------
+
+
+def test_damaged_build_state_means_a_full_build_6(seed, tmp_path):
+    path = seed / ".snavc" / "build" / "build.marshal"
+    pristine = path.read_bytes()
+    for what, damage in damages(path, n=6):
+        damage(path)
+        assert read_state(seed.resolve()) is None, what
+        path.write_bytes(pristine)
+    flip(path, 8 * (len(pristine) // 2))
+    assert_next_build_is_clean(seed, tmp_path / "out", tmp_path)
+
+
+def touch(repo: Path) -> None:
+    """A change a build patches (a comment in an equipment file)."""
+    with (repo / "clients" / "client1" / "site2" / "equipment.yaml").open("a") as f:
+        f.write("# touched\n")
+
+
+def _restore_times(path: Path, st: os.stat_result) -> None:
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("name", ["effective.json", "origins.json"])
+def test_linked_output_edited_with_its_times_restored_is_not_patched_6(seed, tmp_path, name):
+    """Item 6: the build state's copy of an output (a hard link to OUT's file) edited
+    in place, size and modification time kept. Its change time gives it away; and
+    were it kept too (the state's record forged to match), the content hash does."""
+    linked = seed / ".snavc" / "build" / name
+    st = linked.stat()
+    text = linked.read_bytes()
+    at = re.search(rb"[0-8]", text[len(text) // 2 :]).start() + len(text) // 2
+    edited = text[:at] + bytes([text[at] + 1]) + text[at + 1 :]  # one digit one higher
+    linked.write_bytes(edited)
+    _restore_times(linked, st)
+    assert read_state(seed.resolve()) is None  # its change time moved
+
+    # forge the record: the state now matches the edited file's stat
+    state_path = seed / ".snavc" / "build" / "build.marshal"
+    state = cache.read_sealed(state_path)
+    now = linked.stat()
+    state["outputs"][name] = (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino)
+    import marshal
+
+    cache.write_sealed(state_path, marshal.dumps(state))
+    assert read_state(seed.resolve()) is not None
+
+    touch(seed)
+    _, expected, _ = reference(seed, tmp_path)
+    built = build(seed, tmp_path / "out")
+    assert built.status == "written" and not built.incremental
+    assert outputs(tmp_path / "out") == expected
+
+
+def test_intact_state_is_patched(seed, tmp_path):
+    """The counterpart of the tests above: with nothing damaged, the build is patched
+    (so that they test the checks, not a patch path that never runs)."""
+    touch(seed)
+    assert build(seed, tmp_path / "out").incremental
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+
+def _line_col(text: str, needle: str, start: str) -> tuple[int, int]:
+    at = text.index(needle, text.index(start))
+    return text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "criticality",
+            "99",
+            "criticality 99 is out of bounds: input should be less than or equal to 5",
+        ),
+        (
+            "availability_target",
+            "-7",
+            "availability_target -7 is out of bounds: input should be greater than 0",
+        ),
+        (
+            "check_interval",
+            "0",
+            "check_interval 0 is out of bounds: input should be greater than or equal to 1",
+        ),
+        (
+            "check_period",
+            '"No Such"',
+            "check_period 'No Such' is out of bounds: string should match",
+        ),
+    ],
+)
+@pytest.mark.parametrize("locked", [False, True])
+def test_lock_values_out_of_bounds_SNV112_7(seed, tmp_path, field, value, message, locked):
+    lock = seed / "snav.lock"
+    text = lock.read_text()
+    version = re.search(r'^"([0-9a-f]{16})":\{', text[text.index('"versions"') :], re.M).group(1)
+    entry = text.index(f'"{version}":{{', text.index('"versions"'))
+    start = text.index(f'"{field}":', entry)
+    end = min(text.index(",", start), text.index("}", start))
+    bad = text[:start] + f'"{field}":{value}' + text[end:]
+    lock.write_text(bad)
+    line, col = _line_col(bad, f'"{field}":', f'"{version}":{{')
+    before = files(tmp_path / "out")
+    args = ["build", str(seed), "-o", str(tmp_path / "out")] + (["--locked"] if locked else [])
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(
+        f"snav.lock:{line}:{col}: error[SNV112] snav.lock is not a valid lock: version "
+        f"'{version}': {message}"
+    ), result.output
+    assert files(tmp_path / "out") == before
+    assert lock.read_text() == bad
+
+
+def _edit_a_version(seed: Path) -> tuple[str, str, int, int]:
+    """A locked value edited by hand, within bounds: (version, new text, line, column)."""
+    lock = seed / "snav.lock"
+    text = lock.read_text()
+    versions = text.index('"versions"')
+    found = re.compile(r'^"([0-9a-f]{16})":\{.*"criticality":([1-5])', re.M).search(text, versions)
+    version, value = found.group(1), found.group(2)
+    at = text.index('"criticality":', found.start())
+    new = "3" if value != "3" else "4"
+    edited = text[:at] + f'"criticality":{new}' + text[at + len('"criticality":') + 1 :]
+    lock.write_text(edited)
+    line = edited.count("\n", 0, found.start()) + 1
+    return version, edited, line, 1
+
+
+def test_lock_edited_by_hand_is_an_error_under_locked_SNV119_7(seed, tmp_path):
+    version, edited, line, col = _edit_a_version(seed)
+    before = files(tmp_path / "out")
+    result = CliRunner().invoke(cli, ["build", str(seed), "-o", str(tmp_path / "out"), "--locked"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"snav.lock:{line}:{col}: error[SNV119] version '{version}' of snav.lock does not match "
+        "its content: the lock was edited by hand; run `snavc build` without --locked"
+    ), result.output
+    assert files(tmp_path / "out") == before
+    assert (seed / "snav.lock").read_text() == edited
+
+
+def test_lock_edited_by_hand_is_not_trusted_SNV119_7(seed, tmp_path):
+    """Without --locked: a warning, the version's services take their templates'
+    current values, and the lock is written again as snavc made it."""
+    original = lock_of(seed)
+    _, clean, _ = reference(seed, tmp_path, "clean")
+    version, _, line, col = _edit_a_version(seed)
+    result = CliRunner().invoke(cli, ["validate", str(seed)])
+    assert result.exit_code == 0
+    assert result.output.startswith(
+        f"snav.lock:{line}:{col}: warning[SNV119] version '{version}' of snav.lock does not "
+        "match its content: the lock was edited by hand and is not trusted"
+    ), result.output
+    assert run("build", seed, "-o", tmp_path / "out") == 0
+    assert lock_of(seed) == original  # the seed's services all have their current values
+    got = outputs(tmp_path / "out")
+    assert got["effective.json"] == clean["effective.json"]
+    assert b"SNV119" in got["diagnostics.json"]
+    assert_next_build_is_clean(seed, tmp_path / "out", tmp_path)
+
+
+def test_lock_with_flipped_bits_is_refused_or_repaired_7(seed, tmp_path):
+    """Any bit of snav.lock flipped: SNV112 (nothing written, the lock left as it is for
+    the user to restore), or a build whose configuration is the right one and whose
+    lock is written again as it was."""
+    out = tmp_path / "out"
+    _, clean, _ = reference(seed, tmp_path, "clean")
+    lock = seed / "snav.lock"
+    original = lock.read_bytes()
+    outcomes = set()
+    for bit in bits(lock, 24, seed=7):
+        flip(lock, bit)
+        damaged, before = lock.read_bytes(), files(out)
+        code = run("build", seed, "-o", out)
+        outcomes.add(code)
+        if code == 1:
+            assert lock.read_bytes() == damaged and files(out) == before, bit
+        else:
+            assert code == 0, bit
+            assert outputs(out)["effective.json"] == clean["effective.json"], bit
+            assert lock.read_bytes() == original, bit
+        assert leftovers(tmp_path, seed) == []
+        lock.write_bytes(original)
+    assert outcomes == {0, 1}
+    assert_next_build_is_clean(seed, out, tmp_path)
+
+
+def test_lock_deleted_after_damage_starts_afresh(seed, tmp_path):
+    (seed / "snav.lock").write_bytes(b'{"format":1,')
+    assert run("build", seed, "-o", tmp_path / "out") == 1
+    (seed / "snav.lock").unlink()
+    assert_next_build_is_clean(seed, tmp_path / "out", tmp_path)
+
+
+def test_cache_deleted_is_rebuilt(seed, tmp_path):
+    """A user may delete .snavc/ at any time: the next run rebuilds it."""
+    shutil.rmtree(seed / ".snavc")
+    assert_next_build_is_clean(seed, tmp_path / "out", tmp_path)
