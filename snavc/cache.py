@@ -4,10 +4,12 @@ A run that compiles a repository without error leaves in ``REPO/.snavc/`` a snap
 its configuration documents (everything but equipment and user services: the few tens
 of thousands of objects scope and rules are made of), where each equipment and user
 service is defined (a second file, read only when a query is about one of them). The snapshot is keyed by the content hash of
-every YAML file it was made from (the repository's and the catalogue's), by the size and
-modification time of ``snav.lock`` (which only snavc rewrites) and by snavc's version: a
-query first hashes the files again and uses the snapshot only when every byte is the
-same, so it is never stale. It is safe to delete.
+every YAML file it was made from (the repository's and the catalogue's), by the size,
+modification and change times and inode of ``snav.lock`` (which only snavc rewrites) and
+by snavc's version: a query first hashes the files again and uses the snapshot only when
+every byte is the same, so it is never stale. Every file here is *sealed* (:func:`seal`):
+it starts with the hash of its content, checked whenever it is read, so that a damaged
+file is never used (the run compiles in full instead). It is safe to delete.
 
 With a snapshot, ``query`` and ``explain`` make the models of the configuration objects
 again (without the checks they passed) and link them, and read the one equipment they

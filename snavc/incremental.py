@@ -4,7 +4,8 @@ changed (part of ``build``: at 100k equipment, 2 s instead of 35).
 A full build of a 100k-equipment estate takes half a minute, and most edits touch one
 site file's equipment. A successful build leaves its *state* in ``REPO/.snavc/``
 (snavc.cache): the content hash of every input, where each equipment and user service
-is defined, and hard links to the build's effective.json and origins.json. The next
+is defined, and hard links to the build's effective.json and origins.json (with their
+content hashes, checked before they are patched). The next
 build hashes every input again and patches instead of rebuilding when
 
 - snav.yaml, the catalogue and snav.lock are unchanged, the build re-applies nothing,
@@ -19,7 +20,7 @@ defined in one or with a member on a dirty equipment. They are validated, linked
 resolved against the configuration (read from the snapshot: snavc.cache), and their
 lines of effective.json and origins.json replace the old ones (emit.Lines); the other
 sections follow: input hashes, the lock's per-template counts, the service origins
-still used, snav.lock (T5). Anything else gives ``None``: the caller builds in full,
+still used, snav.lock (T5) and lock-report.json. Anything else gives ``None``: the caller builds in full,
 which reports what there is to report in its usual order. The bytes are those of a
 full build; tests/test_incremental.py compares the two over random edits.
 """
