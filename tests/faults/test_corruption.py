@@ -212,7 +212,10 @@ def _line_col(text: str, needle: str, start: str) -> tuple[int, int]:
     ],
 )
 @pytest.mark.parametrize("locked", [False, True])
-def test_lock_values_out_of_bounds_SNV112_7(seed, tmp_path, field, value, message, locked):
+def test_lock_values_out_of_bounds_SNV112_7(
+    seed, tmp_path, monkeypatch, field, value, message, locked
+):
+    monkeypatch.chdir(seed)  # paths are shown relative to the current folder
     lock = seed / "snav.lock"
     text = lock.read_text()
     version = re.search(r'^"([0-9a-f]{16})":\{', text[text.index('"versions"') :], re.M).group(1)
@@ -249,7 +252,8 @@ def _edit_a_version(seed: Path) -> tuple[str, str, int, int]:
     return version, edited, line, 1
 
 
-def test_lock_edited_by_hand_is_an_error_under_locked_SNV119_7(seed, tmp_path):
+def test_lock_edited_by_hand_is_an_error_under_locked_SNV119_7(seed, tmp_path, monkeypatch):
+    monkeypatch.chdir(seed)
     version, edited, line, col = _edit_a_version(seed)
     before = files(tmp_path / "out")
     result = CliRunner().invoke(cli, ["build", str(seed), "-o", str(tmp_path / "out"), "--locked"])
@@ -262,9 +266,10 @@ def test_lock_edited_by_hand_is_an_error_under_locked_SNV119_7(seed, tmp_path):
     assert (seed / "snav.lock").read_text() == edited
 
 
-def test_lock_edited_by_hand_is_not_trusted_SNV119_7(seed, tmp_path):
+def test_lock_edited_by_hand_is_not_trusted_SNV119_7(seed, tmp_path, monkeypatch):
     """Without --locked: a warning, the version's services take their templates'
     current values, and the lock is written again as snavc made it."""
+    monkeypatch.chdir(seed)
     original = lock_of(seed)
     _, clean, _ = reference(seed, tmp_path, "clean")
     version, _, line, col = _edit_a_version(seed)
