@@ -81,3 +81,12 @@ def test_kill_between_the_renames_parks_the_previous_build(seed, tmp_path):
     assert run("build", seed, "-o", out) == 1
     assert files(out) == before
     assert list(tmp_path.glob(".out.*")) == []
+
+
+def test_the_patched_cases_are_patched(seed, tmp_path):
+    """The change of test_patched_build_killed is one a build patches (else those cases
+    would test the full build's points twice)."""
+    from snavc.pipeline import build
+
+    add_equipment(seed)
+    assert build(seed, tmp_path / "out").incremental
