@@ -213,7 +213,7 @@ def _walked(res: Resolution, path: str, aspect: str, top, node) -> dict:
 
 def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool) -> list[dict]:
     steps: list = []
-    values = res.templates.values(tid, top, node, steps, frozenset())
+    values = res.templates.values(tid, top, node, steps)
     base = f"services.{name}." if prefix else ""
     fields = [_field(f"{base}template", tid, (node.id, eq.doc.file, eq.doc.loc(*path).line), [])]
     for f in SERVICE_FIELDS:
@@ -303,7 +303,7 @@ def _template(res: Resolution, template, as_user: str | None, at: str | None) ->
     else:
         top = cut_point(node)
     steps: list = []
-    values = res.templates.values(template.id, top, node, steps, frozenset())
+    values = res.templates.values(template.id, top, node, steps)
     fields = []
     for f in OVERRIDABLE:
         value, where = values.get(f, (None, None))

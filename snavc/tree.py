@@ -473,39 +473,44 @@ def _check_references(
 
 
 def _check_duplicate_cycles(tree: Tree, kind: str) -> None:
-    """``duplicate_of`` must not loop; a loop is named whole (a -> b -> c -> a)."""
+    """``duplicate_of`` must not loop; a loop is named whole (a -> b -> c -> a), once.
+
+    One colouring pass (linear in the number of templates, habit 6): each walk follows
+    ``duplicate_of`` through templates not seen yet; it stops at a template an earlier
+    walk finished (its chain is known: no new loop down there) or at one of its own
+    (a loop: from that template to the end of the walk).
+    """
     table = tree.objects.get(kind, {})
-    reported: set[str] = set()
+    done: set[str] = set()
     for start in sorted(table):
-        chain = [start]
-        seen = {start}
-        cur = table[start].duplicate_of
-        while cur is not None and cur in table:
-            if cur in seen:
-                loop = chain[chain.index(cur) :] + [cur]
-                if not reported.intersection(loop):
-                    first = table[loop[0]]
-                    tree.diagnostics.append(
-                        dg.error(
-                            "SNV304",
-                            f"{kind} duplicate_of cycle: {' -> '.join(loop)}",
-                            _where(first, "duplicate_of"),
-                            rule="T7",
-                            related=tuple(
-                                _where(
-                                    table[t],
-                                    "duplicate_of",
-                                    message=f"{t} duplicates {table[t].duplicate_of}",
-                                )
-                                for t in loop[1:-1]
-                            ),
-                        )
+        chain: list[str] = []
+        on_walk: dict[str, int] = {}
+        cur: str | None = start
+        while cur is not None and cur in table and cur not in done:
+            if cur in on_walk:
+                loop = chain[on_walk[cur] :] + [cur]
+                first = table[loop[0]]
+                tree.diagnostics.append(
+                    dg.error(
+                        "SNV304",
+                        f"{kind} duplicate_of cycle: {' -> '.join(loop)}",
+                        _where(first, "duplicate_of"),
+                        rule="T7",
+                        related=tuple(
+                            _where(
+                                table[t],
+                                "duplicate_of",
+                                message=f"{t} duplicates {table[t].duplicate_of}",
+                            )
+                            for t in loop[1:-1]
+                        ),
                     )
-                reported.update(loop)
+                )
                 break
+            on_walk[cur] = len(chain)
             chain.append(cur)
-            seen.add(cur)
             cur = table[cur].duplicate_of
+        done.update(chain)
 
 
 def _check_hosts(tree: Tree, objects: list[Obj], known_parents: dict[str, tuple]) -> None:
@@ -585,28 +590,46 @@ def _report_cycle(tree: Tree, table: dict[str, Obj], loop: list[str]) -> None:
     )
 
 
-def equipment_template_services(tree: Tree, template_id: str | None) -> list[str]:
-    """The service template IDs an equipment template gives, following duplicate_of (T7, T9)."""
+def equipment_template_services(
+    tree: Tree, template_id: str | None, memo: dict[str | None, tuple[str, ...]] | None = None
+) -> list[str]:
+    """The service template IDs an equipment template gives, following duplicate_of (T7, T9).
+
+    Iterative; with ``memo`` (template ID -> answer), every template on the walk is
+    remembered, so answering for every template of a long chain stays linear.
+    """
     table = tree.objects.get("EquipmentTemplate", {})
+    memo = {} if memo is None else memo
+    walked: list[str | None] = []
     seen = set()
+    found: tuple[str, ...] = ()
     while template_id is not None and template_id in table and template_id not in seen:
+        if template_id in memo:
+            found = memo[template_id]
+            break
         seen.add(template_id)
+        walked.append(template_id)
         tmpl = table[template_id]
         if tmpl.services is not None:
-            return list(tmpl.services)
+            found = tuple(tmpl.services)
+            break
         template_id = tmpl.duplicate_of
-    return []
+    for t in walked:
+        memo[t] = found
+    return list(found)
 
 
 def _unit_services(tree: Tree) -> dict[str, list[str]]:
     """Equipment ID -> unit service names: its template's, then its own (T9)."""
+    memo: dict[str | None, tuple[str, ...]] = {}
     return {
-        eq.id: unit_service_names(tree, eq) for eq in tree.objects.get("Equipment", {}).values()
+        eq.id: unit_service_names(tree, eq, memo)
+        for eq in tree.objects.get("Equipment", {}).values()
     }
 
 
-def unit_service_names(tree: Tree, eq: Obj) -> list[str]:
-    names = [n for t in eq.template_ids for n in equipment_template_services(tree, t)]
+def unit_service_names(tree: Tree, eq: Obj, memo: dict | None = None) -> list[str]:
+    names = [n for t in eq.template_ids for n in equipment_template_services(tree, t, memo)]
     return names + [s.name or s.template for s in eq.services]
 
 

@@ -25,7 +25,7 @@ class Templates:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.resolve = lru_cache(maxsize=None)(self._resolve)
-        self._base = lru_cache(maxsize=None)(self._base_values)
+        self._bases: dict[str, Values] = {}  # template ID -> its values before overrides
         self._owns: dict[int, Values] = {}  # id(template or override) -> its own fields
 
     def _own(self, obj) -> Values:
@@ -49,27 +49,75 @@ class Templates:
             self._owns[id(obj)] = own
         return own
 
-    def inputs(
-        self, template_id: str, top: Node, node: Node, seen: frozenset = frozenset()
-    ) -> list[str]:
+    def chain(self, template_id: str) -> list:
+        """The template and its duplicate sources (T7), nearest first. The walk stops at
+        a missing source or at one already on it (a ``duplicate_of`` cycle, reported by
+        the tree stage as SNV304). Iterative: a chain of any length."""
+        table = self.ctx.tree.objects.get("ServiceTemplate", {})
+        out, seen = [], set()
+        cur = table.get(template_id)
+        while cur is not None and cur.id not in seen:
+            out.append(cur)
+            seen.add(cur.id)
+            cur = table.get(cur.duplicate_of) if cur.duplicate_of is not None else None
+        return out
+
+    def _viewpoints(self, chain: list, top: Node | None, node: Node | None) -> list:
+        """Where each template of ``chain`` is seen from: the first from (top, node),
+        each source by a partner user at the node of the duplicate that copies it (T7)."""
+        out = [(top, node)]
+        for dup in chain[:-1]:
+            tnode = self.ctx.tree.node_of(dup)
+            out.append((cut_point(tnode), tnode))
+        return out
+
+    def inputs(self, template_id: str, top: Node, node: Node) -> list[str]:
         """The input objects a template's values at ``node`` depend on: the template, its
         duplicate sources (T7) and the overrides in scope (T3), as ``label/ID`` keys."""
-        tree = self.ctx.tree
-        template = tree.get("ServiceTemplate", template_id)
-        if template is None or template_id in seen:
-            return []
-        keys = [object_key(template)]
-        if template.duplicate_of is not None:
-            tnode = tree.node_of(template)
-            keys += self.inputs(
-                template.duplicate_of, cut_point(tnode), tnode, seen | {template_id}
-            )
-        keys += [object_key(ov) for ov in self.ctx.scope.overrides_in_scope(template_id, top, node)]
+        chain = self.chain(template_id)
+        keys = [object_key(t) for t in chain]
+        views = self._viewpoints(chain, top, node)
+        for t, (t_top, t_node) in reversed(list(zip(chain, views, strict=True))):
+            keys += [
+                object_key(ov) for ov in self.ctx.scope.overrides_in_scope(t.id, t_top, t_node)
+            ]
         return keys
 
-    def _base_values(self, template_id: str) -> Values:
-        """A template before overrides: its own fields over its duplicate source (T7)."""
-        return self.values(template_id, None, None, None, frozenset())
+    def _base(self, template_id: str) -> Values:
+        """A template before overrides: its own fields over its duplicate source as a
+        partner user sees it at the duplicate's node (T7).
+
+        Memoised per template and built from the far end of the chain, each base once:
+        linear in the length of the chain, with no recursion. The members of a
+        ``duplicate_of`` cycle (an error, SNV304) start from their own fields only.
+        """
+        found = self._bases.get(template_id)
+        if found is not None:
+            return found
+        chain = self.chain(template_id)
+        if not chain:
+            return {}
+        for i, t in enumerate(chain):
+            if t.id in self._bases:
+                chain = chain[: i + 1]
+                break
+        else:
+            last = chain[-1]
+            ids = [t.id for t in chain]
+            start = ids.index(last.duplicate_of) if last.duplicate_of in ids else len(chain) - 1
+            for t in chain[start:]:
+                self._bases[t.id] = dict(self._own(t))
+            chain = chain[: start + 1]
+        views = self._viewpoints(chain, None, None)
+        out = self._bases[chain[-1].id]
+        for i in range(len(chain) - 2, -1, -1):
+            src_top, src_node = views[i + 1]
+            out = dict(out)
+            for ov in self.ctx.scope.overrides_in_scope(chain[i + 1].id, src_top, src_node):
+                out.update(self._own(ov))
+            out.update(self._own(chain[i]))
+            self._bases[chain[i].id] = out
+        return out
 
     def _resolve(self, template_id: str, top: Node, node: Node) -> Values:
         out = dict(self._base(template_id))
@@ -77,53 +125,50 @@ class Templates:
             out.update(self._own(ov))
         return out
 
-    def values(
-        self, template_id: str, top: Node, node: Node, trace: list | None, seen: frozenset
-    ) -> Values:
+    def values(self, template_id: str, top: Node, node: Node | None, trace: list | None) -> Values:
         """T3/T6/T7: the resolved fields of a service template at ``node`` for ``top``
         (``node`` None: the template before any override).
 
         With ``trace``, appends the steps (base, duplicate source, overrides applied or
         out of scope) for ``explain``. The build uses the cached :attr:`resolve`.
+        Iterative over the duplicate chain (:meth:`chain`), farthest source first.
         """
         tree = self.ctx.tree
-        template = tree.get("ServiceTemplate", template_id)
-        if template is None or template_id in seen:
-            return {}
-        tnode = tree.node_of(template)
+        chain = self.chain(template_id)
+        if trace is not None:
+            for t in chain:
+                if t.duplicate_of is not None:
+                    trace.append(
+                        {
+                            "step": "duplicate",
+                            "node": tree.node_of(t).id,
+                            "why": f"'{t.id}' duplicates '{t.duplicate_of}': starts from it as seen "
+                            f"at '{tree.node_of(t).id}' by a partner user (T7)",
+                        }
+                    )
         out: Values = {}
-        if template.duplicate_of is not None:
-            # T7: the source as a partner user sees it at the duplicate's node
-            src_top = cut_point(tnode)
-            if trace is not None:
-                trace.append(
-                    {
-                        "step": "duplicate",
-                        "node": tnode.id,
-                        "why": f"'{template_id}' duplicates '{template.duplicate_of}': starts from it as seen "
-                        f"at '{tnode.id}' by a partner user (T7)",
-                    }
-                )
-            out.update(
-                self.values(template.duplicate_of, src_top, tnode, trace, seen | {template_id})
-            )
-        own = self._own(template)
-        out.update(own)
-        if node is None:
-            return out
+        views = self._viewpoints(chain, top, node)
+        for template, (t_top, t_node) in reversed(list(zip(chain, views, strict=True))):
+            own = self._own(template)
+            out.update(own)
+            if t_node is not None:
+                self._apply_overrides(template, own, t_top, t_node, out, trace)
+        return out
+
+    def _apply_overrides(self, template, own, top: Node, node: Node, out: Values, trace) -> None:
+        tree = self.ctx.tree
         if trace is not None:
             trace.append(
                 {
                     "step": "template",
-                    "node": tnode.id,
-                    "template": template_id,
+                    "node": tree.node_of(template).id,
+                    "template": template.id,
                     "sets": sorted(own),
                     "file": template.doc.file,
                     "line": template.doc.line,
                 }
             )
-        by_at = tree.overrides.get(template_id, {})
-        if trace is not None:
+            by_at = tree.overrides.get(template.id, {})
             in_scope = {n.id for n in node.path[top.depth :]}
             depth = {n.id: i for i, n in enumerate(node.path)}
             for at, ov in sorted(by_at.items(), key=lambda kv: (depth.get(kv[0], 99), kv[0])):
@@ -138,7 +183,7 @@ class Templates:
                             "line": ov.doc.line,
                         }
                     )
-        for ov in self.ctx.scope.overrides_in_scope(template_id, top, node):
+        for ov in self.ctx.scope.overrides_in_scope(template.id, top, node):
             sets = list(self._own(ov))
             out.update(self._own(ov))
             if trace is not None:
@@ -152,7 +197,6 @@ class Templates:
                         "line": ov.doc.line,
                     }
                 )
-        return out
 
     def type_at(self, kind: str, template, top: Node, node: Node) -> tuple[str, Node]:
         """T1: the type of a template listed at ``node`` and the node that defines it
@@ -293,11 +337,11 @@ def unit_service_specs(ctx: Context, equipment) -> list[tuple[str, str, object |
 
 
 def template_services(ctx: Context, template_id: str | None) -> tuple[str, ...]:
-    cache = ctx.cache.setdefault("template_services", {})
-    found = cache.get(template_id)
-    if found is None:
-        found = cache[template_id] = tuple(equipment_template_services(ctx.tree, template_id))
-    return found
+    return tuple(
+        equipment_template_services(
+            ctx.tree, template_id, ctx.cache.setdefault("template_services", {})
+        )
+    )
 
 
 def _names(table, but: str | None = None) -> str:
