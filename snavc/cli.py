@@ -587,8 +587,9 @@ def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
 def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exitcode, loader):
     """Review the working tree of REPO against git revision BASE.
 
-    Builds BASE (read with `git archive`: the working tree and the index are never
-    touched) and the working tree, diffs them like `snavc diff`, and checks what only
+    Builds BASE (its stored tree, without .gitattributes: the working tree and the
+    index are never touched) and the working tree as a commit would hold it (files git
+    ignores left out), diffs them like `snavc diff`, and checks what only
     shows across versions: a client's mode change (M3) and, with --as USER, that USER
     may edit everything the change adds, modifies or removes. A BASE without REPO's
     folder (the change that adds the estate) is an empty estate. Of two definitions of

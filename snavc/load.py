@@ -860,49 +860,110 @@ class GitError(Exception):
     """A repository that is not in git, or a revision git does not know."""
 
 
+def _git(where: Path, *args: str, data: bytes | None = None) -> bytes:
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(where), *args], input=data, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(message[-1] if message else f"git {' '.join(args)} failed")
+    return done.stdout
+
+
+def _safe_parts(name: bytes) -> list[str] | None:
+    """A tree entry's path as parts, or None if it could leave the folder it is written to."""
+    parts = os.fsdecode(name).split("/")
+    if any(p in ("", ".", "..") or os.sep in p or "\0" in p for p in parts):
+        return None
+    return parts
+
+
 def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     """Write the files of ``repo`` as they are at git revision ``ref`` into ``dest``.
 
-    Uses ``git archive``: neither the working tree nor the index is touched. ``repo``
-    may be a folder inside the git repository; only that folder is extracted. Returns
-    False, leaving ``dest`` empty, when the folder does not exist at ``ref`` (the change
-    that adds the estate).
+    Reads the revision's tree as it is stored (``git ls-tree`` and ``git cat-file
+    --batch``): neither the working tree nor the index is touched, and unlike ``git
+    archive`` no ``.gitattributes`` applies, so ``export-ignore`` drops no file and
+    ``export-subst`` rewrites none (an unchanged repository plans to "no change").
+    ``repo`` may be a folder inside the git repository; only that folder is written.
+    Symbolic links are written as links; submodules are left out (as ``git archive``
+    does). Returns False, leaving ``dest`` empty, when the folder does not exist at
+    ``ref`` (the change that adds the estate).
     """
-    import io
-    import subprocess
-    import tarfile
-
-    def git(*args: str, where: Path = repo) -> bytes:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(where), *args], capture_output=True, check=False
-            )
-        except FileNotFoundError:
-            raise GitError("git is not installed") from None
-        if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            raise GitError(message[-1] if message else f"git {' '.join(args)} failed")
-        return done.stdout
-
-    prefix = git("rev-parse", "--show-prefix").decode().strip()
-    top = Path(git("rev-parse", "--show-toplevel").decode().strip())
+    prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
     try:
-        git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        commit = (
+            _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+            .decode()
+            .strip()
+        )
     except GitError:
         raise GitError(f"unknown revision '{ref}'") from None
-    tree = f"{ref}:{prefix}" if prefix else ref
+    tree = f"{commit}:{prefix}" if prefix else commit
     if prefix:
         try:
-            git("cat-file", "-e", f"{ref}:{prefix.rstrip('/')}")
+            _git(repo, "cat-file", "-e", f"{commit}:{prefix.rstrip('/')}")
         except GitError:
             dest.mkdir(parents=True, exist_ok=True)
             return False
-    # from the top: run in a subfolder, git archive would also filter by that folder
-    data = git("archive", "--format=tar", tree, where=top)
+    listing = _git(repo, "ls-tree", "-r", "-z", "--full-tree", tree)
+    entries = []  # (mode, object, parts)
+    for line in listing.split(b"\0"):
+        if not line:
+            continue
+        meta, _, name = line.partition(b"\t")
+        mode, kind, oid = meta.split(b" ")
+        parts = _safe_parts(name)
+        if kind != b"blob" or parts is None:
+            continue  # submodules; a name git itself would refuse to check out
+        entries.append((mode, oid, parts))
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:  # pragma: no cover - Python < 3.11.4
-            tar.extractall(dest)
+    if not entries:
+        return True
+    out = _git(repo, "cat-file", "--batch", data=b"".join(oid + b"\n" for _, oid, _ in entries))
+    pos = 0
+    links = []
+    for mode, oid, parts in entries:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split(b" ")
+        if len(header) != 3 or header[0] != oid or header[1] != b"blob":
+            raise GitError(f"git cat-file: cannot read object {oid.decode()}")
+        size = int(header[2])
+        body = out[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1  # the blob and its trailing newline
+        path = dest.joinpath(*parts)
+        if mode == b"120000":
+            links.append((path, os.fsdecode(body)))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        if mode == b"100755":
+            path.chmod(0o755)
+    # links last, so that no file is written through one
+    for path, target in links:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, path)
     return True
+
+
+def commit_files(repo: Path) -> list[str]:
+    """The files below ``repo`` a commit of everything would hold, as ``git status``
+    sees them: tracked files still present and untracked files git does not ignore
+    (paths relative to ``repo``, "/"-separated)."""
+    found = _git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    out = []
+    for name in sorted(set(found.split(b"\0"))):
+        if name and os.path.lexists(repo / os.fsdecode(name)):
+            out.append(os.fsdecode(name))
+    return out
+
+
+def ignored_files(repo: Path) -> list[str]:
+    """The files below ``repo`` that git ignores (``.gitignore``, ``info/exclude``...)."""
+    found = _git(repo, "ls-files", "-z", "--others", "--ignored", "--exclude-standard")
+    return sorted(os.fsdecode(n) for n in found.split(b"\0") if n)

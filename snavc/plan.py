@@ -1,8 +1,9 @@
 """Plan: review a change before deployment (the diff stage over two versions).
 
-``plan(repo, base)`` builds git revision ``base`` of the repository (extracted with
-``git archive``: the working tree and the index are never touched) and the working
-tree, diffs the two effective configurations, and runs the rules that only show across
+``plan(repo, base)`` builds git revision ``base`` of the repository (its tree read as
+stored, without ``.gitattributes``: the working tree and the index are never touched)
+and the working tree as a commit of it would hold it (tracked and untracked files, not
+the files git ignores), diffs the two effective configurations, and runs the rules that only show across
 two versions: M3 (a client's mode change) and, with ``as_user``, the delegation check
 (every input object the change adds, modifies or removes must be editable by that user
 in both versions: V1, L1-L4).
@@ -10,6 +11,8 @@ in both versions: V1, L1-L4).
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +21,7 @@ from . import diagnostics as dg
 from . import progress
 from .diff import Build, Report, diff
 from .emit import dumps, effective, lock_report, origins
-from .load import checkout_revision
+from .load import checkout_revision, commit_files, ignored_files
 from .pipeline import Result, compile_repo
 from .resolve.locks import can_edit
 from .resolve.modes import check_mode_changes
@@ -66,12 +69,15 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
         progress.stage(f"building revision '{base}'")
         base_result, base_res = compile_repo(Path(tmp) / "base", backend, snapshot=False)
-    if not found:  # an empty estate: "holds no YAML document" is no news there
-        base_result.diagnostics = [d for d in base_result.diagnostics if d.code != "SNV110"]
-    progress.stage("building the working tree")
-    head_result, head_res = compile_repo(
-        repo, backend, snapshot=False, incumbent=_incumbent(base_result.tree)
-    )
+        if not found:  # an empty estate: "holds no YAML document" is no news there
+            base_result.diagnostics = [d for d in base_result.diagnostics if d.code != "SNV110"]
+        progress.stage("building the working tree")
+        head_result, head_res = compile_repo(
+            _working_tree(repo, Path(tmp) / "head"),
+            backend,
+            snapshot=False,
+            incumbent=_incumbent(base_result.tree),
+        )
     report = Report(base=base, head="working tree")
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
     if base_res is None or not base_result.ok:
@@ -117,6 +123,41 @@ def _incumbent(base: Tree | None):
         return there is not None and (there[0] == obj.doc.file or there[1] == obj.doc.digest)
 
     return incumbent
+
+
+def _read_by_build(rel: str) -> bool:
+    """Whether a build reads the file (discovery: visible YAML files, and the lock)."""
+    parts = rel.split("/")
+    if any(p.startswith(".") for p in parts):
+        return False
+    return rel == "snav.lock" or rel.endswith((".yaml", ".yml"))
+
+
+def _working_tree(repo: Path, dest: Path) -> Path:
+    """The folder to build as the working tree: what a commit of it would hold.
+
+    **Decision** (issue 10): the plan shows what the commit or pull request would
+    contain, as ``git status`` does: tracked files and untracked files, not the files
+    git ignores. When git ignores no file a build would read, that is the repository
+    itself; otherwise a copy of the files a commit would hold, in ``dest``.
+    """
+    from .load import GitError
+
+    try:
+        if not any(_read_by_build(rel) for rel in ignored_files(repo)):
+            return repo
+        keep = commit_files(repo)
+    except GitError as e:
+        raise PlanError(f"cannot list the working tree's files: {e}") from None
+    for rel in keep:
+        src, out = repo / rel, dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), out)
+        elif src.is_file():
+            shutil.copyfile(src, out)
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest
 
 
 def _build(res, name: str) -> Build:

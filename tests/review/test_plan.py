@@ -1,8 +1,8 @@
 """``snavc plan DIR --base REV``: build a git revision and the working tree, diff them,
 check what only shows across versions; with ``--as USER``, delegation (V1, L1-L4).
 
-Git never changes: neither the index nor the working tree (plan reads the base with
-``git archive``). Repositories are throwaway ones under tmp_path.
+Git never changes: neither the index nor the working tree (plan reads the base's stored
+tree with ``git ls-tree`` and ``git cat-file``). Repositories are throwaway ones under tmp_path.
 """
 
 from __future__ import annotations
