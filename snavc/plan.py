@@ -4,7 +4,8 @@
 stored, without ``.gitattributes``: the working tree and the index are never touched)
 and the working tree as a commit of it would hold it (tracked and untracked files, not
 the files git ignores), diffs the two effective configurations, and runs the rules that only show across
-two versions: M3 (a client's mode change) and, with ``as_user``, the delegation check
+two versions: M3 (a client's mode change, reported first and whatever else the working
+tree breaks: it is the root cause) and, with ``as_user``, the delegation check
 (every input object the change adds, modifies or removes must be editable by that user
 in both versions: V1, L1-L4).
 """
@@ -79,6 +80,13 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             incumbent=_incumbent(base_result.tree),
         )
     report = Report(base=base, head="working tree")
+    # M3 first, whatever else the change breaks: a refused mode change is the root cause
+    # of the errors it brings (partner objects no longer visible under a resale client)
+    modes = (
+        check_mode_changes(base_result.tree, head_result.tree, f"revision '{base}'")
+        if base_result.tree is not None and head_result.tree is not None
+        else []
+    )
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
     if base_res is None or not base_result.ok:
         count = sum(d.severity == "error" for d in base_result.diagnostics)
@@ -92,16 +100,14 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             )
         )
     if errors or head_res is None:
-        errors = dg.sort(errors)
+        errors = dg.sort(modes) + dg.sort(errors)
         report.errors = [d.to_json() for d in errors]
         return Plan(report, base_result, head_result, errors, not found)
 
     progress.stage("comparing")
     report = diff(_build(base_res, base), _build(head_res, "working tree"), check_modes=False)
-    errors = check_mode_changes(base_res.tree, head_res.tree, f"revision '{base}'")
-    if as_user is not None:
-        errors += delegation(base_res, head_res, as_user, base)
-    errors = dg.sort(errors)
+    errors = delegation(base_res, head_res, as_user, base) if as_user is not None else []
+    errors = dg.sort(modes) + dg.sort(errors)
     report.errors = [d.to_json() for d in errors]
     return Plan(report, base_result, head_result, errors, not found)
 

@@ -222,3 +222,29 @@ def test_mode_change_refused_with_detailed_exitcode_is_1_M3(small):
     repo = git_init(small({"c1/eq.yaml": equipment_yaml("srv-01", "c1-s1", "box-c1")}))
     to_resale(repo)
     snav("plan", repo, "--base", "HEAD", "--detailed-exitcode", exit_code=1)
+
+
+def test_mode_change_refused_M3_is_reported_first_with_its_consequences(small):
+    """Issue 10: a mode change that breaks the working tree (a partner box under what
+    becomes a resale client, B3) reported only the consequence, never M3, the cause."""
+    repo = git_init(
+        small(
+            {
+                "partner-box.yaml": """\
+                    kind: Box
+                    id: box-snm
+                    at: partner
+                    shared: true
+                    """,
+                "c1/eq.yaml": equipment_yaml("srv-01", "c1-s1", "box-snm"),
+            }
+        )
+    )
+    to_resale(repo)
+    report = plan(repo, exit_code=1)
+    assert [(e["code"], e["rule"], e["file"], e["line"]) for e in report["errors"]] == [
+        ("SNV422", "M3", C1, 5),
+        ("SNV412", "B3", "c1/eq.yaml", 6),
+    ]
+    text = snav("plan", repo, "--base", "HEAD", exit_code=1).stdout
+    assert text.index("error[SNV422]") < text.index("error[SNV412]")
