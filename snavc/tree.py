@@ -460,6 +460,19 @@ def _check_references(
             for space, table in index.items()
             if space != target and (o := table.get(ident)) is not None
         ]
+        if obj.kind == "ServiceTemplateOverride" and "EquipmentTemplate" in elsewhere:
+            # T2: the template exists, but equipment templates are never overridden
+            tree.diagnostics.append(
+                dg.error(
+                    "SNV302",
+                    f"{_label(obj)}: '{ident}' is an equipment template, and only service "
+                    "templates can be overridden; create a new one from it with duplicate_of "
+                    "instead (T7)",
+                    _where(obj, *path),
+                    rule="T2",
+                )
+            )
+            continue
         hint = did_you_mean(ident, candidates)
         if not hint and elsewhere:
             hint = f" (there is a {elsewhere[0]} '{ident}')"

@@ -208,8 +208,12 @@ def test_T2_equipment_templates_cannot_be_overridden(compile_files):
         }
     )
     d = only(result)
-    assert pin(d) == ("error", "SNV302", None, "ov.yaml", 2, 11)
-    assert "ServiceTemplate 'acme-linux', which does not exist" in d.message
+    assert pin(d) == ("error", "SNV302", "T2", "ov.yaml", 2, 11)
+    assert d.message == (
+        "override of 'acme-linux' at 'client1': 'acme-linux' is an equipment template, and "
+        "only service templates can be overridden; create a new one from it with "
+        "duplicate_of instead (T7)"
+    )
 
 
 def test_T2_override_of_a_template_not_visible_there_is_an_error(compile_files):
