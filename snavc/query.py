@@ -193,8 +193,12 @@ def list_view(
     top = scope.top(home, n)
     allowed = ACTIONS[action] in scope.permissions(u)
     if kind == "Box":
+        # the boxes of path(top -> N), as every other kind (V2): under a resale client the
+        # partner's boxes are not listed, not even as not selectable
         eligible = set(res.boxes.eligible(home, n))
-        shown = [b for p in n.path[1:] for b in scope.defined_at.get("Box", {}).get(p.id, ())]
+        shown = [
+            b for p in n.path[top.depth :] for b in scope.defined_at.get("Box", {}).get(p.id, ())
+        ]
         shown = [
             b for b in shown if home.is_ancestor_or_self(res.tree.node_of(b)) or b.id in eligible
         ]

@@ -155,3 +155,25 @@ def test_B4_list_view_of_boxes_marks_ineligible_ones(compile_files):
         ("box-lab", False),
         ("box-snm", True),
     ]
+
+
+@pytest.mark.parametrize(
+    "user, node, listed",
+    [
+        # issue 10: the partner's boxes were listed (not selectable) under a resale client
+        ("francois", "client2-site1", [("box-c2", True), ("box-c2s1", True)]),
+        ("francois", "client2", [("box-c2", True)]),
+        ("rita", "client2-site1", [("box-c2", True), ("box-c2s1", True)]),
+        # the partner itself and managed clients: top is the partner, its boxes listed
+        ("francois", "partner", [("box-lab", True), ("box-snm", True)]),
+        ("francois", "client1", [("box-c1", True), ("box-lab", False), ("box-snm", True)]),
+    ],
+)
+def test_V2_B3_list_view_of_boxes_follows_the_scope_cut(compile_files, user, node, listed):
+    """Boxes are listed on path(top -> N) like every other kind (V2, V5): the partner's
+    are not shown under a resale client, where they are never eligible (B3)."""
+    _, res = compile_files()
+    assert [(i["id"], i["selectable"]) for i in list_view(res, user, node, "box")] == listed
+    contacts = compile_files({"c.yaml": "kind: Contact\nid: noc\nname: NOC\nat: partner\n"})[1]
+    shown = [i["id"] for i in list_view(contacts, user, node, "contact")]
+    assert ("noc" in shown) == (node in ("partner", "client1"))
