@@ -83,6 +83,7 @@ CODES: dict[str, str] = {
     "SNV422": "mode change refused",
     "SNV423": "lock out of date",
     "SNV424": "base revision does not build",
+    "SNV425": "configuring user could not edit what they create",
     # the bridge to ServiceNav (snavc/bridge/): positions are in the CSV exports
     "SNV801": "unreadable CSV export",
     "SNV802": "header matches no column map",

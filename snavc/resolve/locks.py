@@ -55,10 +55,16 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
 
 
 def _service_refs(service: dict, res=None) -> list[tuple[str, str]]:
+    return service_refs(service, res.resolver.origins if res is not None else {})
+
+
+def service_refs(service: dict, origins: dict) -> list[tuple[str, str]]:
+    """What a unit service refers to: its template, labels, the overrides that gave it
+    values (L1 decision) and its periods (``origins``: the resolver's shared origins)."""
     refs = [("ServiceTemplate", service["template"])]
     refs += [("Label", label) for label in service.get("labels", ())]
     # the overrides that gave it its values are referred to through them (L1 decision)
-    origins = res.resolver.origins.get(service.get("origin", ""), {}) if res is not None else {}
+    origins = origins.get(service.get("origin", ""), {})
     for key in origins.get("inputs", ()):
         label, _, ident = key.partition("/")
         if label == "service-template-override":
@@ -116,56 +122,60 @@ def can_edit(
         )
     top = scope.top(home, node)
     label = f"{obj.id}/{service}" if service else getattr(obj, "id", "")
-    seen = set()
-    for ref_kind, ident in references_of(res, kind, obj, service):
-        if (ref_kind, ident) in seen:
-            continue
-        seen.add((ref_kind, ident))
-        if ref_kind == "ServiceTemplateOverride":
-            template, _, at_id = ident.partition("@")
-            target = tree.overrides.get(template, {}).get(at_id)
-        else:
-            target = tree.get(ref_kind, ident)
-        if target is None:
-            continue
-        at = tree.node_of(target)
-        if at.kind == "product":
-            continue  # L2
-        ref = f"{LABELS.get(ref_kind, ref_kind)}/{ident}"
-        if ref_kind == "Box":
-            problem = box_problem(res.ctx, target, home, node)
-            if problem is not None:
-                code, rule, message = problem
-                reasons.append(
-                    _reason(
-                        "B2" if rule == "B2" else "L1",
-                        f"'{label}' is monitored by box '{ident}' defined at '{at.id}'; {message}",
-                        ref,
-                        at.id,
-                    )
-                )
-            continue
-        if ref_kind in ("ServiceTemplateOverride", "Equipment"):
-            visible = at in scope_path(top, node)
-        else:
-            visible = ident in scope.selectable(ref_kind, top, node)
-        if not visible:
-            above = at.is_ancestor_or_self(node) and not home.is_ancestor_or_self(at)
-            where = (
-                f"above the home of user '{user.id}' ('{home.id}')"
-                if above
-                else "outside the scope of this user"
-            )
+    for ref_kind, ident in dict.fromkeys(references_of(res, kind, obj, service)):
+        found = out_of_reach(res.ctx, user, home, top, node, ref_kind, ident)
+        if found is not None:
             reasons.append(
-                _reason(
-                    "L1",
-                    (
-                        f"'{label}' takes values from the override of '{target.template}' at '{at.id}', {where}"
-                        if ref_kind == "ServiceTemplateOverride"
-                        else f"'{label}' refers to {ref_kind} '{ident}' defined at '{at.id}', {where}"
-                    ),
-                    ref,
-                    at.id,
-                )
+                _reason(found[0], found[1].replace("{label}", label), found[2], found[3])
             )
     return reasons
+
+
+def out_of_reach(
+    ctx, user, home: Node, top: Node, node: Node, ref_kind: str, ident: str
+) -> tuple[str, str, str, str] | None:
+    """L1 for one reference: ``(rule, message, ref, defined_at)`` when ``user`` (home
+    ``home``, scope top ``top``) could not select it at ``node``; the message starts
+    with ``'{label}'``, a placeholder for the object. None when it is in reach (or
+    unknown). Shared by ``can_edit`` and the creator's check (L5), so they agree."""
+    tree, scope = ctx.tree, ctx.scope
+    if ref_kind == "ServiceTemplateOverride":
+        template, _, at_id = ident.partition("@")
+        target = tree.overrides.get(template, {}).get(at_id)
+    else:
+        target = tree.get(ref_kind, ident)
+    if target is None:
+        return None
+    at = tree.node_of(target)
+    if at.kind == "product":
+        return None  # L2
+    ref = f"{LABELS.get(ref_kind, ref_kind)}/{ident}"
+    if ref_kind == "Box":
+        problem = box_problem(ctx, target, home, node)
+        if problem is None:
+            return None
+        _, rule, message = problem
+        return (
+            "B2" if rule == "B2" else "L1",
+            f"'{{label}}' is monitored by box '{ident}' defined at '{at.id}'; {message}",
+            ref,
+            at.id,
+        )
+    if ref_kind in ("ServiceTemplateOverride", "Equipment"):
+        visible = at in scope_path(top, node)
+    else:
+        visible = ident in scope.selectable(ref_kind, top, node)
+    if visible:
+        return None
+    above = at.is_ancestor_or_self(node) and not home.is_ancestor_or_self(at)
+    where = (
+        f"above the home of user '{user.id}' ('{home.id}')"
+        if above
+        else "outside the scope of this user"
+    )
+    message = (
+        f"'{{label}}' takes values from the override of '{target.template}' at '{at.id}', {where}"
+        if ref_kind == "ServiceTemplateOverride"
+        else f"'{{label}}' refers to {ref_kind} '{ident}' defined at '{at.id}', {where}"
+    )
+    return "L1", message, ref, at.id

@@ -17,6 +17,7 @@ from .boxes import box_problem
 from .contacts import check_notification
 from .context import Context
 from .lock import LockState
+from .locks import out_of_reach, service_refs
 from .periods import DefaultWalk, check_explicit
 from .scope import ACTIONS, enabled_ids, out_of_scope_hint
 from .templates import Templates, template_services, unit_service_specs
@@ -42,6 +43,8 @@ class Resolver:
         self._services: dict[tuple, dict] = {}  # (template, top, node) -> base
         self._by_signature: dict[tuple, dict] = {}  # what a base's values depend on -> base
         self._blocks: dict[tuple, tuple | None] = {}
+        # a unit service's values -> (kind, ID, node) of what it refers to (L5)
+        self._reach: dict[tuple, tuple] = {}
         self.equipment_count = 0  # resolved so far (a build does not keep them)
         self.unit_service_count = 0
         # origin key -> field -> [node, file, line], for every shared unit service base
@@ -141,6 +144,7 @@ class Resolver:
             return None
         user, home, top, node = found
         who = f"user '{user.id}'"
+        errors_before = len(ctx.diagnostics)
         template_ids = eq.template_ids
         for i, tid in enumerate(template_ids):
             self.selectable_ref(
@@ -208,7 +212,90 @@ class Resolver:
             out["labels"] = sorted(set(eq.labels))
         if instructions is not None:
             out["instructions"] = instructions
+        if not any(d.severity == "error" for d in ctx.diagnostics[errors_before:]):
+            self.check_creator_can_edit(eq, services, user, home, top, node)
         return out
+
+    def check_creator_can_edit(self, eq, services: dict, user, home, top, node) -> None:
+        """L5: the configuring user should be able to edit what they create. When an
+        equipment raised no error, its own references were all in the user's reach (V3,
+        B1-B3, C1, P7, H5, H7; its periods from the default walk stop at the top of the
+        user's scope); what a unit service takes from its template may not be: a period
+        or an override a duplicated template brings (T7, seen from a partner's view).
+        Each unit service with such a value gets a warning at its entry, naming the value
+        and where it is defined; ``query can-edit`` would answer no with the same reasons
+        (L1, :func:`.locks.out_of_reach`). What a service refers to is memoised per
+        values (unit services share them); the test per service is then a few ancestor
+        checks."""
+        tree = self.ctx.tree
+        out: dict[str, tuple] = {}
+        depth, node_path = top.depth, node.path
+        for name, s in services.items():
+            key = (
+                s["template"],
+                s.get("origin"),
+                s["check_period"],
+                s["availability_period"],
+                s["notification_period"],
+                tuple(s.get("labels", ())),
+            )
+            refs = self._reach.get(key)
+            if refs is None:
+                refs = self._reach[key] = self._service_ref_nodes(s)
+            # in reach: defined on path(top -> node) (or in the product, L2: not in refs)
+            for _, _, at in refs:
+                if not (at.depth >= depth and node_path[at.depth] is at):
+                    break
+            else:
+                continue
+            found = tuple(
+                (kind, ident, why)
+                for kind, ident, _ in refs
+                if (why := out_of_reach(self.ctx, user, home, top, node, kind, ident)) is not None
+            )
+            if found:
+                out[name] = found
+        if not out:
+            return
+        paths = {}
+        for name, _, explicit, path in unit_service_specs(self.ctx, eq):
+            paths.setdefault(name, path + ("template",) if explicit is not None else path)
+        for service, found in out.items():
+            related = []
+            for kind, ident, (_, _, _, at_id) in found:
+                if kind == "ServiceTemplateOverride":
+                    target = tree.overrides.get(ident.partition("@")[0], {}).get(at_id)
+                    note = f"the override of '{target.template}' at '{at_id}'"
+                else:
+                    target = tree.get(kind, ident)
+                    note = f"{kind} '{ident}'"
+                related.append(target.doc.loc(message=f"{note} is defined here"))
+            reasons = "; ".join(m.replace("'{label}'", "it") for _, _, (_, m, _, _) in found)
+            self.ctx.warning(
+                "SNV425",
+                "L5",
+                f"user '{user.id}' configures unit service '{eq.id}/{service}' but could not edit it "
+                f"afterwards: {reasons}. Have a user who can select these configure it, or use a "
+                f"template that brings nothing from above '{home.id}'",
+                eq,
+                *paths.get(service, ("id",)),
+                related=tuple(related),
+            )
+
+    def _service_ref_nodes(self, service: dict) -> tuple:
+        """``(kind, ID, node)`` of what a unit service refers to (L1), product objects and
+        unknown IDs left out (they never lock)."""
+        tree = self.ctx.tree
+        out = []
+        for kind, ident in dict.fromkeys(service_refs(service, self.origins)):
+            if kind == "ServiceTemplateOverride":
+                template, _, at_id = ident.partition("@")
+                target = tree.overrides.get(template, {}).get(at_id)
+            else:
+                target = tree.get(kind, ident)
+            if target is not None and (at := tree.node_of(target)).kind != "product":
+                out.append((kind, ident, at))
+        return tuple(out)
 
     def _explicit(self, obj, node: Node, path: str, at: tuple) -> None:
         """Record where a value set on the object itself is written (origins.json)."""

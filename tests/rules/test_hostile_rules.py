@@ -172,3 +172,111 @@ def test_T7_explain_follows_a_2000_template_chain(compile_files):
     assert sum(s["step"] == "duplicate" for s in steps) == 2000
     applied = [s for s in steps if s.get("result") == "applied"]
     assert [(s["node"], s["sets"]) for s in applied] == [("partner", ["check_interval"])]
+
+
+# -- L5: the configuring user should be able to edit what they create ------------------
+
+# The partner overrides the product's cpu with a partner period; Client 1 duplicates cpu
+# (T7: as a partner user sees it at client1, so with the partner's override); an
+# equipment template of Client 1 gives that duplicate.
+L5_TEMPLATES = {
+    **SMALL_CATALOG,
+    "catalog/periods.yaml": ALL_DEFAULTS,
+    "partner-t.yaml": """\
+        kind: TimePeriod
+        id: partner-hours
+        at: partner
+        ranges:
+          monday: ["08:00-18:00"]
+        ---
+        kind: ServiceTemplateOverride
+        template: cpu
+        at: partner
+        check_period: partner-hours
+        """,
+    "client1-t.yaml": """\
+        kind: ServiceTemplate
+        id: c1-cpu
+        at: client1
+        duplicate_of: cpu
+        ---
+        kind: EquipmentTemplate
+        id: c1-linux
+        at: client1
+        services: [ping, c1-cpu]
+        """,
+}
+
+
+def _equipment(user: str) -> str:
+    return f"""\
+        kind: Equipment
+        id: e1
+        at: client1-site2
+        box: box-c1s2
+        configured_by: {user}
+        services:
+          - template: c1-cpu
+          - template: cpu
+        ---
+        kind: Equipment
+        id: e2
+        at: client1-site2
+        box: box-c1s2
+        configured_by: {user}
+        template: c1-linux
+        """
+
+
+L5_MESSAGE = (
+    "user 'stephanie' configures unit service '{eq}/c1-cpu' but could not edit it afterwards: "
+    "it takes values from the override of 'cpu' at 'partner', above the home of user "
+    "'stephanie' ('client1'); it refers to TimePeriod 'partner-hours' defined at 'partner', "
+    "above the home of user 'stephanie' ('client1'). Have a user who can select these "
+    "configure it, or use a template that brings nothing from above 'client1'"
+)
+
+
+def test_L5_a_client_user_is_warned_of_values_they_could_not_edit(compile_files, cli):
+    """Issue 10: Stéphanie's equipment takes a partner period through Client 1's
+    duplicate of cpu; validate said nothing and can-edit then refused her."""
+    result, res = compile_files({**L5_TEMPLATES, "eq.yaml": _equipment("stephanie")})
+    found = [d for d in result.diagnostics if d.code == "SNV425"]
+    assert [pin(d) for d in found] == [
+        ("warning", "SNV425", "L5", "eq.yaml", 7, 15),  # e1: services[0].template
+        ("warning", "SNV425", "L5", "eq.yaml", 15, 11),  # e2: template (c1-linux)
+    ]
+    assert [d.message for d in found] == [L5_MESSAGE.format(eq="e1"), L5_MESSAGE.format(eq="e2")]
+    assert [(r.file, r.line, r.message) for r in found[0].related] == [
+        ("partner-t.yaml", 7, "the override of 'cpu' at 'partner' is defined here"),
+        ("partner-t.yaml", 1, "TimePeriod 'partner-hours' is defined here"),
+    ]
+    assert result.ok and res.equipment["e1"]["services"]["c1-cpu"]["check_period"] == (
+        "partner-hours"
+    )
+    # the same reasons as can-edit gives her
+    from snavc.query import can_edit
+
+    answer = can_edit(res, "stephanie", "e1")
+    assert not answer["editable"]
+    assert [r["message"] for r in answer["reasons"]] == [
+        "'e1' takes values from the override of 'cpu' at 'partner', above the home of user "
+        "'stephanie' ('client1')",
+        "'e1' refers to TimePeriod 'partner-hours' defined at 'partner', above the home of user "
+        "'stephanie' ('client1')",
+    ]
+
+
+def test_L5_no_warning_for_a_user_who_can_edit_it(compile_files):
+    """François (partner) sees the override and the period: nothing to warn."""
+    result, _ = compile_files({**L5_TEMPLATES, "eq.yaml": _equipment("francois")})
+    clean(result)
+
+
+def test_L5_no_warning_on_top_of_an_error(compile_files):
+    """An equipment with errors of its own (here a box she may not use, B2) gets those,
+    not a warning about values it will never be built with."""
+    result, _ = compile_files(
+        {**L5_TEMPLATES, "eq.yaml": _equipment("stephanie").replace("box-c1s2", "box-snm")}
+    )
+    assert {d.code for d in result.diagnostics} == {"SNV411"}
