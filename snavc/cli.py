@@ -841,6 +841,9 @@ def export_cmd(build_dir, likes, out, mode, settings_path, fmt):
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
         _usage("two --like files with the same name: they would be written to the same file")
+    for like in likes:
+        if (out / like.name).resolve() == like.resolve():
+            _usage(f"-o {out} would overwrite the reference {like}: write into another folder")
     if diags:
         emit_diagnostics(diags, "text", Path("."))
         sys.exit(1)

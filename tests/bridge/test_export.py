@@ -139,3 +139,11 @@ def test_an_unchanged_row_keeps_its_bytes_whatever_its_quoting(estates, tmp_path
     like.write_bytes(b"\r\n".join(ref))
     run("export", build, "--like", like, "-o", tmp_path / "out")
     assert (tmp_path / "out" / "hosts.csv").read_bytes() == like.read_bytes()
+
+
+def test_export_never_overwrites_its_reference(estates, tmp_path):
+    exports, _repo, build = estates("en")
+    before = (exports / "hosts.csv").read_bytes()
+    result = run("export", build, "--like", exports / "hosts.csv", "-o", exports, exit_code=2)
+    assert "would overwrite the reference" in result.output
+    assert (exports / "hosts.csv").read_bytes() == before
