@@ -147,3 +147,21 @@ def test_export_never_overwrites_its_reference(estates, tmp_path):
     result = run("export", build, "--like", exports / "hosts.csv", "-o", exports, exit_code=2)
     assert "would overwrite the reference" in result.output
     assert (exports / "hosts.csv").read_bytes() == before
+
+
+def test_changed_only_leaves_out_the_unchanged_rows(estates, tmp_path):
+    exports, repo, _ = estates("fr")
+    repo = copy_repo(repo, tmp_path / "repo")
+    edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
+    run("build", repo, "-o", tmp_path / "build")
+    like = exports / "hosts.csv"
+    result = run(
+        "export", tmp_path / "build", "--like", like, "-o", tmp_path / "out", "--changed-only"
+    )
+    assert "1 updated, 0 created" in result.output
+    header, rows = cells(tmp_path / "out" / "hosts.csv")
+    assert list(rows) == ["20007"]
+    assert rows["20007"][header.index("Adresse IP ou nom DNS")] == "192.0.2.7"
+    assert (
+        (tmp_path / "out" / "hosts.csv").read_bytes().startswith(like.read_bytes().split(b"\n")[0])
+    )
