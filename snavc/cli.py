@@ -817,9 +817,15 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     help="Rows to write: updates (rows with an ID), creations (without), or both; the "
     "product's import mode should be the same.",
 )
+@click.option(
+    "--changed-only",
+    is_flag=True,
+    help="Leave out the rows whose known cells are all unchanged (a smaller import; an "
+    "unchanged row would change nothing in the product anyway).",
+)
 @settings_option
 @format_option("text", "json")
-def export_cmd(build_dir, likes, out, mode, settings_path, fmt):
+def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     """Write the product's bulk-import CSVs from BUILD, laid out like the references.
 
     Each file keeps its reference's headers, column order, separator, quoting, line
@@ -842,11 +848,14 @@ def export_cmd(build_dir, likes, out, mode, settings_path, fmt):
     names = [t.name for t in tables]
     if len(set(names)) != len(names):
         _usage("two --like files with the same name: they would be written to the same file")
+    for like in likes:
+        if (out / like.name).resolve() == like.resolve():
+            _usage(f"-o {out} would overwrite the reference {like}: write into another folder")
     if diags:
         emit_diagnostics(diags, "text", Path("."))
         sys.exit(1)
     try:
-        result = export(build_dir, tables, settings, mode)
+        result = export(build_dir, tables, settings, mode, changed_only=changed_only)
     except BuildError as e:
         _usage(str(e))
     except ColumnMapError as e:

@@ -389,6 +389,7 @@ def export(
     references: list[Table],
     settings: dict | None = None,
     mode: str = "both",
+    changed_only: bool = False,
     catalog: Catalog | None = None,
     estate: Estate | None = None,
 ) -> ExportResult:
@@ -409,11 +410,15 @@ def export(
                 )
             )
     for table, cmap in bound:
-        result.files.append(_export_one(table, cmap, names, estate, catalog, mode, result))
+        result.files.append(
+            _export_one(table, cmap, names, estate, catalog, mode, result, changed_only)
+        )
     return result
 
 
-def _export_one(table, cmap, names, estate, catalog, mode, result) -> FileResult:
+def _export_one(
+    table, cmap, names, estate, catalog, mode, result, changed_only=False
+) -> FileResult:
     from . import csvio
 
     codec = Codec(cmap, names, estate, catalog)
@@ -444,7 +449,8 @@ def _export_one(table, cmap, names, estate, catalog, mode, result) -> FileResult
             rows.append(cells)
             out.updated += 1
         else:
-            rows.append(rec.raw)
+            if not changed_only:
+                rows.append(rec.raw)
             out.unchanged += 1
     if mode != "update":
         width = len(table.header)

@@ -246,6 +246,7 @@ def import_exports(
 
     names = new_names(catalog)
     parent_of: dict[str, str] = {}
+    roots: set[str] = set()
     first_seen: dict[tuple[str, str], str] = {}
 
     def seen(kind, pid, name, where):
@@ -293,6 +294,8 @@ def import_exports(
         if parent:
             seen("node", parent[0][0], parent[0][1], where)
             parent_of.setdefault(company, parent[0][0])
+        elif hmap.has("parent_company_id"):
+            roots.add(company)  # a company without a parent: the export's root
         seen("box", box, hmap.get(c, "collector") or box, where)
         for kind, f in (
             ("equipment-template", "templates_id"),
@@ -383,6 +386,13 @@ def import_exports(
                 h.values["parents"].remove(p)
 
     # -- the tree ---------------------------------------------------------------------
+    # a company that only appears as a parent (a client whose hosts are all on its
+    # sites) has no row telling its own parent: below the export's one root, if one
+    if len(roots) == 1:
+        (root,) = roots
+        for pid in names.names.get("node", {}):
+            if pid != root and pid not in parent_of:
+                parent_of[pid] = root
     tree = _tree(names, parent_of, partner_name, rows, hosts, host_list)
     for h in host_list:
         h.id = names.snavc_id("host", h.pid)

@@ -1,7 +1,7 @@
 """Fixtures of the bridge tests: fabricated exports, imported and built once per language.
 
 ``estate(lang)`` gives ``(exports folder, repository, build)`` of a fabricated export of
-300 hosts (about 2,500 unit services) in English or French, imported and built once per
+450 hosts (about 2,600 unit services) in English or French, imported and built once per
 test session; tests that edit copy the repository first (:func:`copy_repo`).
 """
 
@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from snavc.bench.servicenav import write_exports
 from snavc.cli import cli
 
-HOSTS = 300
+HOSTS = 450
 
 
 def run(*args, exit_code: int | None = 0):

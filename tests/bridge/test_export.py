@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .conftest import copy_repo, cut_equipment, edit_object, leaf_host, run
+from snavc.bridge import csvio
+
+from .conftest import HOSTS, copy_repo, cut_equipment, edit_object, leaf_host, run
 from .test_roundtrip import cells
 
 
@@ -74,7 +76,7 @@ def test_objects_only_the_product_has_are_listed_never_written(estates, tmp_path
     [hosts] = data["files"]
     assert [(x["id"], x["line"]) for x in hosts["not_in_build"]] == [(gone, line)]
     _, rows = cells(tmp_path / "out" / "hosts.csv")
-    assert gone not in rows and len(rows) == 299
+    assert gone not in rows and len(rows) == HOSTS - 1
     [warning] = [d for d in data["diagnostics"] if d["code"] == "SNV808"]
     assert (warning["file"], warning["line"]) == ("hosts.csv", line)
 
@@ -102,7 +104,8 @@ def test_a_box_the_product_does_not_know_stops_the_export(estates, tmp_path):
         tmp_path / "out",
         exit_code=1,
     )
-    assert "hosts.csv:5: error[SNV807] equipment" in result.output
+    line = next(r.line for r in csvio.read(exports / "hosts.csv").records if r.cells[0] == "20003")
+    assert f"hosts.csv:{line}: error[SNV807] equipment" in result.output
     assert "refers to box 'lab-box', which no row of the reference exports names" in result.output
     assert not (tmp_path / "out").exists()
 
@@ -114,10 +117,51 @@ def test_a_reference_row_that_cannot_be_read_stops_export_and_drift(estates, tmp
     lines[3] = lines[3] + b",extra"
     broken.write_bytes(b"\r\n".join(lines))
     result = run("export", build, "--like", broken, "-o", tmp_path / "out", exit_code=1)
+    line = b"\r\n".join(lines[:3]).count(b"\n") + 2  # the physical line of the 4th record
     assert (
-        "hosts.csv:4: error[SNV803] row cannot be read: 30 cells where the header has 29"
-        in result.output
+        f"hosts.csv:{line}: error[SNV803] row cannot be read: 30 cells where the header has 29"
+        in (result.output)
     )
     assert not (tmp_path / "out").exists()
     result = run("drift", build, "--export", broken, "--format", "json", exit_code=1)
     assert '"code": "SNV803"' in result.output
+
+
+def test_an_unchanged_row_keeps_its_bytes_whatever_its_quoting(estates, tmp_path):
+    exports, _repo, build = estates("en")
+    ref = (exports / "hosts.csv").read_bytes().split(b"\r\n")
+    # quotes the product may put where the csv module would not, and a space after one
+    ref[5] = b",".join(
+        b'"' + c + b'"' if i in (0, 1) else c for i, c in enumerate(ref[5].split(b","))
+    )
+    like = tmp_path / "like" / "hosts.csv"
+    like.parent.mkdir()
+    like.write_bytes(b"\r\n".join(ref))
+    run("export", build, "--like", like, "-o", tmp_path / "out")
+    assert (tmp_path / "out" / "hosts.csv").read_bytes() == like.read_bytes()
+
+
+def test_export_never_overwrites_its_reference(estates, tmp_path):
+    exports, _repo, build = estates("en")
+    before = (exports / "hosts.csv").read_bytes()
+    result = run("export", build, "--like", exports / "hosts.csv", "-o", exports, exit_code=2)
+    assert "would overwrite the reference" in result.output
+    assert (exports / "hosts.csv").read_bytes() == before
+
+
+def test_changed_only_leaves_out_the_unchanged_rows(estates, tmp_path):
+    exports, repo, _ = estates("fr")
+    repo = copy_repo(repo, tmp_path / "repo")
+    edit_object(repo, 'servicenav_id: "20007"', 'address: "10.0.0.7"', 'address: "192.0.2.7"')
+    run("build", repo, "-o", tmp_path / "build")
+    like = exports / "hosts.csv"
+    result = run(
+        "export", tmp_path / "build", "--like", like, "-o", tmp_path / "out", "--changed-only"
+    )
+    assert "1 updated, 0 created" in result.output
+    header, rows = cells(tmp_path / "out" / "hosts.csv")
+    assert list(rows) == ["20007"]
+    assert rows["20007"][header.index("Adresse IP ou nom DNS")] == "192.0.2.7"
+    assert (
+        (tmp_path / "out" / "hosts.csv").read_bytes().startswith(like.read_bytes().split(b"\n")[0])
+    )

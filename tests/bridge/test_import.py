@@ -225,3 +225,14 @@ def test_check_reports_a_problem_at_the_row_it_came_from(tmp_path):
         in result.output
     )
     assert "note: in the imported repository: clients/shop/equipment.yaml:" in result.output
+
+
+def test_a_company_seen_only_as_a_parent_goes_below_the_root(tmp_path):
+    hosts = (
+        "ID,Name,Company Name,Company ID,Parent company name,Parent company ID,Collector name,Collector ID\n"
+        "1,a,P,1,,,B,8\n2,b,S,3,C,2,B,8\n"
+    )
+    h, _ = write(tmp_path, hosts, "")
+    res = import_exports(csvio.read(h), None)
+    assert "parent: p\n" in res.files["clients/c/client.yaml"]
+    assert "parent: c\n" in res.files["clients/c/s/site.yaml"]

@@ -96,3 +96,14 @@ def test_an_edit_in_yaml_changes_exactly_its_cells(estates, lang, tmp_path):
     ref, new = (exports / "hosts.csv").read_bytes(), (out / "hosts.csv").read_bytes()
     assert len(new.splitlines()) == len(ref.splitlines())
     assert sum(a != b for a, b in zip(ref.splitlines(), new.splitlines(), strict=True)) == 1
+
+
+def test_the_sample_exports_round_trip(tmp_path):
+    samples = Path(__file__).resolve().parents[2] / "samples" / "servicenav"
+    hosts, services = samples / "hosts.csv", samples / "services.csv"
+    result = run("import", hosts, services, "-o", tmp_path / "repo", "--check")
+    assert "imported 20 hosts, 94 unit services (fr headers)" in result.output
+    run("build", tmp_path / "repo", "-o", tmp_path / "build")
+    run("export", tmp_path / "build", "--like", hosts, "--like", services, "-o", tmp_path / "out")
+    assert (tmp_path / "out" / "hosts.csv").read_bytes() == hosts.read_bytes()
+    assert (tmp_path / "out" / "services.csv").read_bytes() == services.read_bytes()
