@@ -542,10 +542,12 @@ def load_text(
     compose = _compose_fast if backend == "fast" else _compose_ruamel
     docs: list[Document] = []
     diags: list[Diagnostic] = []
-    may_alias = "*" in text
+    # What a document may hold is decided once per file: a test per document that
+    # looked at the whole text made a file of n documents load in n² time.
+    source = _Source(text)
     try:
         for index, node in enumerate(compose(text)):
-            _document(rel, index, node, may_alias, docs, diags, text)
+            _document(rel, index, node, source, docs, diags)
     except RecursionError:
         # ruamel's composer recurses once per nesting level
         return [], [_too_deep(rel)]
@@ -564,10 +566,28 @@ def load_text(
     return docs, diags
 
 
-def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
+class _Source:
+    """One file's text and what is known of it as a whole, computed once per file."""
+
+    __slots__ = ("text", "may_alias", "may_escape", "_lines")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.may_alias = "*" in text  # no alias without a '*'
+        self.may_escape = "\\u" in text or "\\U" in text  # no lone surrogate without one
+        self._lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = _LINE_BREAK.split(self.text)  # as the parsers number lines
+        return self._lines
+
+
+def _document(rel, index, node, source: _Source, docs, diags) -> None:
     m = node.start_mark
     where = Location(rel, m.line + 1, m.column + 1)
-    if may_alias:
+    if source.may_alias:
         problem = _alias_check(node)
         if problem:
             diags.append(dg.error("SNV107", problem, where))
@@ -595,7 +615,7 @@ def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
         return
     if value is None:
         if node.__class__.__name__ == "ScalarNode" and node.value == "":
-            where = _empty_document_at(rel, text, m)
+            where = _empty_document_at(rel, source.lines, m)
         diags.append(
             dg.error(
                 "SNV105", "empty document: every document must be an object with a 'kind'", where
@@ -610,7 +630,7 @@ def _document(rel, index, node, may_alias, docs, diags, text="") -> None:
                 where,
             )
         )
-    elif "\\u" in text.lower() and _has_surrogate(value):
+    elif source.may_escape and _has_surrogate(value):
         # only a \uD800-style escape in a quoted scalar can make one: UTF-8 text cannot
         diags.append(
             dg.error(
@@ -630,10 +650,9 @@ def _too_deep(rel: str) -> Diagnostic:
 _SHAPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
-def _empty_document_at(rel: str, text: str, mark) -> Location:
+def _empty_document_at(rel: str, lines: list[str], mark) -> Location:
     """An empty document's ``---`` line: its (empty) node's mark is just past it, often at
     the next document's ``---`` or past the end of the file."""
-    lines = text.split("\n")
     n = mark.line
     if n >= len(lines) or (mark.column == 0 and lines[n].startswith(("---", "..."))):
         n -= 1
