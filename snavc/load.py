@@ -253,30 +253,59 @@ _NULLS = {"", "~", "null", "Null", "NULL"}
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 
+# Integers are 64-bit signed, what JSON tools and the product take: a longer one is
+# refused at its position (SNV114) before Python converts it (int() refuses past 4,300
+# digits, and orjson past 64 bits, both far from the input).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+_MAX_DIGITS = {10: 19, 16: 16, 8: 22}  # digits of INT_MAX (and of -INT_MIN) per base
+
+
+class ScalarError(ValueError):
+    """A scalar that looks like a number and cannot be one (SNV114)."""
+
+
 def resolve_plain(v: str) -> Any:
-    """The value of a plain (unquoted, untagged) scalar, YAML 1.2 core schema."""
+    """The value of a plain (unquoted, untagged) scalar, YAML 1.2 core schema.
+
+    Raises :class:`ScalarError` for an integer outside ``INT_MIN..INT_MAX``.
+    """
     if not v:
         return None
     c = v[0]
     if c in "-+.0123456789":
         if _INT.match(v):
-            return int(v)
+            return _integer(v, v.lstrip("+-"), 10)
         if _FLOAT.match(v):
-            return float(v)
+            return float(v)  # any length: a float overflows to inf, which models refuse
         if _INF.match(v):
             return -math.inf if c == "-" else math.inf
         if _NAN.match(v):
             return math.nan
         if _OCT.match(v):
-            return int(v[2:], 8)
+            return _integer(v, v[2:], 8)
         if _HEX.match(v):
-            return int(v[2:], 16)
+            return _integer(v, v[2:], 16)
         return v
     if c in "nN~":
         return None if v in _NULLS else v
     if c in "tTfF":
         return _BOOLS.get(v, v)
     return v
+
+
+def _integer(text: str, digits: str, base: int) -> int:
+    digits = digits.lstrip("0") or "0"
+    if len(digits) <= _MAX_DIGITS[base]:
+        n = int(digits, base)
+        if text.startswith("-"):
+            n = -n
+        if INT_MIN <= n <= INT_MAX:
+            return n
+    shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
+    raise ScalarError(
+        f"integer {shown} is out of range: integers are 64-bit, from {INT_MIN:,} to "
+        f"{INT_MAX:,}; quote the value if it is text"
+    )
 
 
 def _tagged(tag: str, v: str) -> Any:
@@ -301,9 +330,10 @@ def _tagged(tag: str, v: str) -> Any:
 
 
 class _Unsupported(Exception):
-    def __init__(self, message, mark=None):
+    def __init__(self, message, mark=None, code="SNV109"):
         super().__init__(message)
         self.mark = mark
+        self.code = code
 
 
 class _DuplicateKey(Exception):
@@ -316,15 +346,18 @@ def _build(node) -> tuple[Any, Pos]:
     cls = node.__class__.__name__
     if cls == "ScalarNode":
         tag = node.tag
-        if tag == PLAIN:
-            return resolve_plain(node.value), None
         if tag == STR:
             return node.value, None
         try:
+            if tag == PLAIN:
+                return resolve_plain(node.value), None
             return _tagged(tag, node.value), None
         except _Unsupported as e:
             e.mark = node.start_mark
             raise
+        except (ValueError, OverflowError) as e:  # any value Python cannot make: SNV114
+            message = str(e) if isinstance(e, ScalarError) else f"cannot read {node.value[:40]!r}: {e}"
+            raise _Unsupported(message, node.start_mark, "SNV114") from None
     if cls == "MappingNode":
         if node.tag not in (MAP,):
             raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
@@ -608,7 +641,7 @@ def _document(rel, index, node, source: _Source, docs, diags) -> None:
     except _Unsupported as e:
         if e.mark is not None:
             where = Location(rel, e.mark.line + 1, e.mark.column + 1)
-        diags.append(dg.error("SNV109", str(e), where))
+        diags.append(dg.error(e.code, str(e), where))
         return
     except RecursionError:
         diags.append(dg.error("SNV109", "document is nested too deeply", where))

@@ -246,7 +246,19 @@ Criticality = Annotated[int, Field(ge=1, le=5, description="1 (lowest) to 5 (hig
 Percent = Annotated[
     float, Field(gt=0, le=100, allow_inf_nan=False, description="availability target, percent")
 ]
-Seconds = Annotated[int, Field(ge=1, description="seconds")]
+MAX_CHECK_INTERVAL = 31 * 24 * 3600  # a month: longer is a typo, not a monitoring interval
+Seconds = Annotated[
+    int, Field(ge=1, le=MAX_CHECK_INTERVAL, description="seconds, 1 to 2678400 (31 days)")
+]
+
+
+def _check_folder(value: str) -> str:
+    if "\0" in value:  # no file system takes one; os would raise on it
+        raise PydanticCustomError("folder_path", "a folder path cannot hold a NUL character")
+    return value
+
+
+FolderPath = Annotated[str, AfterValidator(_check_folder)]
 
 
 def _check_pattern(pattern: str) -> str:
@@ -327,7 +339,7 @@ class Project(Obj):
     name: str | None = None
     default_user: ID | None = None
     vendor_name: str = "Viadéis Services"
-    catalog: str | None = Field(
+    catalog: FolderPath | None = Field(
         default=None, description="folder of catalogue YAML replacing the shipped one"
     )
     exclude: list[Annotated[str, AfterValidator(_check_pattern)]] = Field(
