@@ -25,6 +25,7 @@ import marshal
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,47 +161,69 @@ def discover_files(
 ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
     """:func:`discover` as ``(path relative to the repository, path)`` strings: what
     every run starts with, without 10k pathlib objects. ``patterns`` are gitignore-style
-    (``Project.exclude``), matched against paths relative to the repository."""
+    (``Project.exclude``), matched against paths relative to the repository.
+
+    The walk keeps its own stack (no recursion: a tree of any depth is walked), and
+    nothing is skipped in silence: a folder it cannot list is an error (SNV111), a
+    ``*.yaml`` that is not a regular file (a FIFO, a device, a socket) is one too
+    (SNV115) and is never opened, since reading it could block or never end.
+    """
     root = repo.resolve()
     excluded = {str(p.resolve()) for p in exclude}
     skip = _excluder(patterns)
     found: list[tuple[str, str, bool]] = []  # (path relative to root, absolute path, link?)
     diags: list[Diagnostic] = []
     top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        keep = []
-        for d in sorted(dirnames):
-            p = os.path.join(dirpath, d)
-            if d.startswith(".") or p in excluded:
+    folders = [top]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as e:
+            diags.append(_unreadable_folder(root, folder, e))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            if skip is not None and skip(p[len(top) + 1 :].replace(os.sep, "/") + "/"):
+            p = entry.path
+            try:
+                link = entry.is_symlink()
+                is_dir = entry.is_dir()  # follows a link
+            except OSError as e:
+                diags.append(_unreadable_folder(root, p, e))
                 continue
-            if os.path.islink(p):
-                real = os.path.realpath(p)
-                if real in excluded:
+            if is_dir:
+                if p in excluded:
                     continue
-                if not Path(real).is_relative_to(root):
-                    diags.append(_outside(root, Path(p)))
+                if skip is not None and skip(p[len(top) + 1 :].replace(os.sep, "/") + "/"):
                     continue
-            if os.path.exists(os.path.join(p, BUILD_MARKER)):
+                if link:
+                    # a link to a folder inside the repository is not walked: what it
+                    # points at is walked under its own path
+                    real = os.path.realpath(p)
+                    if real not in excluded and not _inside(real, root):
+                        diags.append(_outside(root, Path(p), folder=True))
+                    continue
+                if not os.path.exists(os.path.join(p, BUILD_MARKER)):
+                    folders.append(p)
                 continue
-            keep.append(d)
-        dirnames[:] = keep
-        for f in filenames:
-            if f.startswith(".") or not f.endswith((".yaml", ".yml")):
+            if not name.endswith((".yaml", ".yml")):
                 continue
-            p = os.path.join(dirpath, f)
             if skip is not None and skip(p[len(top) + 1 :].replace(os.sep, "/")):
                 continue
-            link = os.path.islink(p)
-            if link and not Path(os.path.realpath(p)).is_relative_to(root):
+            if link and not _inside(os.path.realpath(p), root):
                 diags.append(_outside(root, Path(p)))
                 continue
+            special = _not_regular(p, entry, link)
+            if special:
+                diags.append(_special(special, Location(relpath(root, Path(p)), 1, 1)))
+                continue
             found.append((p[len(top) + 1 :].replace(os.sep, "/"), p, link))  # p is below top
-    # Symbolic links to folders inside the repository are not walked (os.walk does not
-    # follow them): what they point at is walked under its own path. A linked file is
-    # read once, under its own path when that is found too, else under the link's.
-    # (Walked paths hold no link but their last part: only links need resolving.)
+    # A linked file is read once, under its own path when that is found too, else under
+    # the link's. (Walked paths hold no link but their last part: only links need
+    # resolving.)
     found.sort(key=lambda f: (f[2], f[0]))
     seen: set[str] = set()
     unique = []
@@ -223,11 +246,54 @@ def _excluder(patterns: list[str]):
     return pathspec.GitIgnoreSpec.from_lines(patterns).match_file
 
 
-def _outside(root: Path, p: Path) -> Diagnostic:
+def _inside(real: str, root: Path) -> bool:
+    return Path(real).is_relative_to(root)
+
+
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _file_type(mode: int) -> str | None:
+    """What a file that is not a regular one is ("a named pipe (FIFO)"), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _FILE_TYPES if test(mode)), "a special file")
+
+
+def _not_regular(p: str, entry, link: bool) -> str | None:
+    """What ``p`` is when it is not a regular file; None for a regular file, and for a
+    link that points nowhere (reading it reports SNV111)."""
+    try:
+        if not link and entry.is_file(follow_symlinks=False):
+            return None  # the common case: no system call (scandir knows the type)
+        mode = os.stat(p).st_mode
+    except OSError:
+        return None
+    return _file_type(mode)
+
+
+def _unreadable_folder(root: Path, folder: str, e: OSError) -> Diagnostic:
+    return dg.error(
+        "SNV111",
+        f"cannot read folder: {e.strerror or e}; the files in it are not loaded",
+        Location(relpath(root, Path(folder))),
+    )
+
+
+def _outside(root: Path, p: Path, folder: bool = False) -> Diagnostic:
+    # a file is pointed at as a whole (1:1), a folder has no position; the excerpt
+    # would show a line of the file outside the repository: never printed
     return dg.warning(
         "SNV113",
         "symbolic link points outside the repository; not followed",
-        Location(relpath(root, p)),
+        Location(relpath(root, p)) if folder else Location(relpath(root, p), 1, 1),
+        redact=True,
     )
 
 
@@ -356,7 +422,9 @@ def _build(node) -> tuple[Any, Pos]:
             e.mark = node.start_mark
             raise
         except (ValueError, OverflowError) as e:  # any value Python cannot make: SNV114
-            message = str(e) if isinstance(e, ScalarError) else f"cannot read {node.value[:40]!r}: {e}"
+            message = (
+                str(e) if isinstance(e, ScalarError) else f"cannot read {node.value[:40]!r}: {e}"
+            )
             raise _Unsupported(message, node.start_mark, "SNV114") from None
     if cls == "MappingNode":
         if node.tag not in (MAP,):
@@ -755,25 +823,63 @@ def load_file(
 ) -> tuple[list[Document], list[Diagnostic]]:
     """One file's documents. ``hashes`` collects ``rel -> content hash`` of the bytes
     parsed (the cache keys its snapshot with them: exactly what was read)."""
-    try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            return [], [
-                dg.error(
-                    "SNV108",
-                    f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it into several files",
-                    Location(rel, None, None),
-                )
-            ]
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        return [], [
-            dg.error("SNV111", f"cannot read file: {e.strerror}", Location(rel, None, None))
-        ]
+    raw, problem = read_source(path, rel)
+    if problem is not None:
+        return [], [problem]
     if hashes is not None:
         hashes[rel] = content_hash(raw)
     return load_text(rel, raw, backend)
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+def read_source(path: Path | str, rel: str) -> tuple[bytes | None, Diagnostic | None]:
+    """A file's bytes, or why they are not read: only a regular file within
+    :data:`MAX_FILE_BYTES` is read (SNV115, SNV108), never more than the limit even if
+    it grows meanwhile, and a failure of the system is SNV111. A problem with the file
+    as a whole is reported at its line 1, column 1."""
+    at = Location(rel, 1, 1)
+    try:
+        st = os.stat(path)  # before opening: opening a device may do something
+        problem = _source_problem(st, at)
+        if problem is not None:
+            return None, problem
+        # O_NONBLOCK: were it swapped for a FIFO meanwhile, opening would not wait
+        fd = os.open(path, _OPEN_FLAGS)
+        with open(fd, "rb", closefd=True) as f:
+            problem = _source_problem(os.fstat(fd), at)
+            if problem is not None:
+                return None, problem
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        return None, dg.error("SNV111", f"cannot read file: {e.strerror or e}", at)
+    if len(raw) > MAX_FILE_BYTES:  # it grew since it was measured
+        return None, _too_large(len(raw), at, "more than ")
+    return raw, None
+
+
+def _source_problem(st: os.stat_result, at: Location) -> Diagnostic | None:
+    special = _file_type(st.st_mode)
+    if special:
+        return _special(special, at)
+    if st.st_size > MAX_FILE_BYTES:
+        return _too_large(st.st_size, at)
+    return None
+
+
+def _special(what: str, at: Location) -> Diagnostic:
+    return dg.error(
+        "SNV115", f"file is {what}, not a regular file: only regular files are read", at
+    )
+
+
+def _too_large(size: int, at: Location, more: str = "") -> Diagnostic:
+    return dg.error(
+        "SNV108",
+        f"file is {more}{size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it into several files",
+        at,
+    )
 
 
 def content_hash(raw: bytes) -> str:
@@ -898,13 +1004,15 @@ def read_texts(paths: list[Path]) -> list[str]:
 def read_lines(repo: Path, rel: str) -> list[str] | None:
     """A file's lines, for diagnostic excerpts (None when unreadable or not text).
 
-    Split on YAML's line breaks only (\\n, \\r\\n, \\r), as the parsers number lines;
-    ``str.splitlines`` would also split on form feeds, U+2028... and shift the excerpt.
+    Read as the loader reads (:func:`read_source`: a regular file within the size
+    limit, else None). Split on YAML's line breaks only (\\n, \\r\\n, \\r), as the
+    parsers number lines; ``str.splitlines`` would also split on form feeds, U+2028...
+    and shift the excerpt.
     """
-    try:
-        text = (repo / rel).read_bytes().decode("utf-8", errors="replace")
-    except OSError:
+    raw, problem = read_source(repo / rel, rel)
+    if raw is None:
         return None
+    text = raw.decode("utf-8", errors="replace")
     return _LINE_BREAK.split(text.removesuffix("\n").removesuffix("\r")) if text else []
 
 

@@ -204,7 +204,9 @@ def test_text_excerpt_with_other_line_endings(make_repo, newline):
     ]
 
 
-def test_text_output_without_a_position(make_repo, monkeypatch):
+def test_text_output_for_a_whole_file_and_without_a_position(make_repo, tmp_path, monkeypatch):
+    """A problem with a file as a whole is at its 1:1 (no excerpt of a file refused
+    unread); one about a folder has no position at all."""
     import snavc.load as loadmod
 
     monkeypatch.setattr(loadmod, "MAX_FILE_BYTES", 1000)
@@ -216,9 +218,12 @@ def test_text_output_without_a_position(make_repo, monkeypatch):
             "big.yaml": "# padding\n" * 150,
         }
     )
+    (tmp_path / "elsewhere").mkdir()
+    (repo / "linked").symlink_to(tmp_path / "elsewhere")
     assert run("validate", repo, exit_code=1, cwd=repo).output == (
-        "big.yaml: error[SNV108] file is 1,500 bytes, over the 1,000-byte limit: split it into several files\n"
-        "1 error, 0 warnings\n"
+        "big.yaml:1:1: error[SNV108] file is 1,500 bytes, over the 1,000-byte limit: split it into several files\n"
+        "linked: warning[SNV113] symbolic link points outside the repository; not followed\n"
+        "1 error, 1 warning\n"
     )
 
 
@@ -528,4 +533,4 @@ def test_an_unreadable_file(make_repo):
     repo = make_repo()
     (repo / "dangling.yaml").symlink_to(repo / "nowhere.yaml")
     out = run("validate", repo, exit_code=1, cwd=repo).output
-    assert out.startswith("dangling.yaml: error[SNV111] cannot read file: ")
+    assert out.startswith("dangling.yaml:1:1: error[SNV111] cannot read file: ")

@@ -372,7 +372,8 @@ def test_ordinary_aliases_are_expanded(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch, backend):
-    """SNV108: the limit is checked on the file's size, before reading it."""
+    """SNV108: the limit is checked on the file's size, before reading it; a problem
+    with the file as a whole is reported at its line 1, column 1."""
     monkeypatch.setattr(loadmod, "MAX_FILE_BYTES", 10)
     big = tmp_path / "big.yaml"
     big.write_text("kind: Partner\nid: p\n", encoding="utf-8")
@@ -382,8 +383,8 @@ def test_file_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch, backe
         (
             E,
             "SNV108",
-            None,
-            None,
+            1,
+            1,
             "file is 20 bytes, over the 10-byte limit: split it into several files",
             [],
         )
@@ -397,7 +398,9 @@ def test_unreadable_file_is_reported(tmp_path):
     """SNV111: a file that cannot be read (here: a dangling symbolic link inside the repo)."""
     (tmp_path / "gone.yaml").symlink_to(tmp_path / "missing.yaml")
     loaded = load_repo(tmp_path)
-    assert [(d.code, d.file, d.line) for d in loaded.diagnostics] == [("SNV111", "gone.yaml", None)]
+    assert [(d.code, d.file, d.line, d.column) for d in loaded.diagnostics] == [
+        ("SNV111", "gone.yaml", 1, 1)
+    ]
     assert loaded.diagnostics[0].message.startswith("cannot read file: ")
 
 
@@ -796,7 +799,7 @@ def test_discovery_does_not_follow_symlinks_out_of_the_repo(tmp_path):
     assert [p.name for p in found] == ["a.yaml"]
     outside_msg = "symbolic link points outside the repository; not followed"
     assert sorted((d.severity, d.code, d.file, d.line, d.message) for d in diags) == [
-        ("warning", "SNV113", "link.yaml", None, outside_msg),
+        ("warning", "SNV113", "link.yaml", 1, outside_msg),
         ("warning", "SNV113", "linked-dir", None, outside_msg),
     ]
     loaded = load_repo(repo)
