@@ -36,6 +36,8 @@ from .diagnostics import Diagnostic, Location
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
 ALIAS_EXPANSION_FACTOR = 10  # SNV107: a document may expand to 10x its nodes (+ slack)
 ALIAS_EXPANSION_SLACK = 10_000
+MAX_NESTING = 100  # SNV109: mappings and lists in one another (a real document nests ~5)
+TOO_DEEP = f"document is nested too deeply: more than {MAX_NESTING} levels of mappings and lists"
 
 STR = "tag:yaml.org,2002:str"
 SEQ = "tag:yaml.org,2002:seq"
@@ -407,8 +409,13 @@ class _DuplicateKey(Exception):
         self.key, self.first, self.second = key, first, second
 
 
-def _build(node) -> tuple[Any, Pos]:
-    """Node graph -> (value, position tree). Shared by both parsers."""
+def _build(node, depth: int = 0) -> tuple[Any, Pos]:
+    """Node graph -> (value, position tree). Shared by both parsers.
+
+    ``depth`` counts the mappings and lists around ``node``: past
+    :data:`MAX_NESTING`, the document is refused at the collection that goes too deep
+    (the parsers and every later stage then never recurse further).
+    """
     cls = node.__class__.__name__
     if cls == "ScalarNode":
         tag = node.tag
@@ -427,6 +434,8 @@ def _build(node) -> tuple[Any, Pos]:
             )
             raise _Unsupported(message, node.start_mark, "SNV114") from None
     if cls == "MappingNode":
+        if depth >= MAX_NESTING:
+            raise _Unsupported(TOO_DEEP, node.start_mark)
         if node.tag not in (MAP,):
             raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
         data: dict = {}
@@ -437,7 +446,7 @@ def _build(node) -> tuple[Any, Pos]:
             k = knode.value
             km, vm = knode.start_mark, vnode.start_mark
             if k == "<<" and knode.tag == PLAIN:
-                _merge(data, pos, vnode)
+                _merge(data, pos, vnode, depth + 1)
                 continue
             first = pos.get(k)
             if first is not None:
@@ -445,18 +454,20 @@ def _build(node) -> tuple[Any, Pos]:
                 if packed > 0:  # not a merged key, which an explicit one may replace
                     kl, kc, _, _ = _unpack4(packed)
                     raise _DuplicateKey(k, (kl, kc), (km.line + 1, km.column + 1))
-            v, child = _build(vnode)
+            v, child = _build(vnode, depth + 1)
             data[k] = v
             packed = _pack(km.line + 1, km.column + 1, vm.line + 1, vm.column + 1)
             pos[k] = packed if child is None else (packed, child)
         return data, pos
     if cls == "SequenceNode":
+        if depth >= MAX_NESTING:
+            raise _Unsupported(TOO_DEEP, node.start_mark)
         if node.tag != SEQ:
             raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
         items = []
         ipos = []
         for item in node.value:
-            v, child = _build(item)
+            v, child = _build(item, depth + 1)
             items.append(v)
             m = item.start_mark
             packed = _pack(m.line + 1, m.column + 1)
@@ -465,7 +476,7 @@ def _build(node) -> tuple[Any, Pos]:
     raise _Unsupported(f"unexpected YAML node {cls}")
 
 
-def _merge(data: dict, pos: dict, vnode) -> None:
+def _merge(data: dict, pos: dict, vnode, depth: int) -> None:
     """YAML merge key ``<<: *base``: keys of the merged mapping(s) that are not set here.
 
     Merged keys get a negative packed position so that a later explicit key may replace
@@ -477,7 +488,7 @@ def _merge(data: dict, pos: dict, vnode) -> None:
             raise _Unsupported(
                 "a merge key (<<) takes a mapping or a list of mappings", src.start_mark
             )
-        value, spos = _build(src)
+        value, spos = _build(src, depth)
         for k, v in value.items():
             if k not in pos:
                 data[k] = v
@@ -623,8 +634,9 @@ def load_text(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        # the bytes before the first bad one are valid UTF-8: counted as characters
+        head = raw[: e.start].decode("utf-8")
+        line, col = _line_column(head, len(head))
         return [], [
             dg.error(
                 "SNV102",
@@ -651,13 +663,17 @@ def load_text(
             _document(rel, index, node, source, docs, diags)
     except RecursionError:
         # ruamel's composer recurses once per nesting level
-        return [], [_too_deep(rel)]
+        return [], [_too_deep(rel, text, backend)]
     except Exception as e:  # a YAML error of either parser; anything else is a bug
         if not _is_yaml_error(e):
             raise
         if backend == "fast" and "maximum nesting depth" in str(e):
-            # libyaml stops at 1000 levels; ruamel would take seconds to fail the same way
-            return [], [_too_deep(rel)]
+            # libyaml stops at 1000 levels; ruamel would take seconds to fail the same way.
+            # Its scanner reads ahead (up to 1024 characters for a possible key): the
+            # text before the failure is what its events may go through.
+            mark = getattr(e, "problem_mark", None)
+            upto = mark.index if mark is not None else len(text)
+            return [], [_too_deep(rel, text[:upto], backend)]
         if backend == "fast":
             # report syntax errors through the reference parser: same text either way
             return load_text(rel, raw, backend="ruamel")
@@ -711,9 +727,6 @@ def _document(rel, index, node, source: _Source, docs, diags) -> None:
             where = Location(rel, e.mark.line + 1, e.mark.column + 1)
         diags.append(dg.error(e.code, str(e), where))
         return
-    except RecursionError:
-        diags.append(dg.error("SNV109", "document is nested too deeply", where))
-        return
     if value is None:
         if node.__class__.__name__ == "ScalarNode" and node.value == "":
             where = _empty_document_at(rel, source.lines, m)
@@ -744,8 +757,46 @@ def _document(rel, index, node, source: _Source, docs, diags) -> None:
         docs.append(Document(rel, index, m.line + 1, m.column + 1, value, pos))
 
 
-def _too_deep(rel: str) -> Diagnostic:
-    return dg.error("SNV109", "document is nested too deeply to load", Location(rel, None, None))
+def _too_deep(rel: str, text: str, backend: str) -> Diagnostic:
+    """SNV109 when a parser gave up on the nesting (libyaml at 1000 levels, ruamel on
+    Python's recursion limit): at the collection that opens level MAX_NESTING + 1, as
+    :func:`_build` reports a document nested less deeply than the parsers' limits.
+    ``text`` may stop short of the file (see the caller)."""
+    mark = _too_deep_mark(text, backend)
+    if mark is None:  # pragma: no cover - the parser failed before that level
+        return dg.error("SNV109", TOO_DEEP, Location(rel, None, None))
+    return dg.error("SNV109", TOO_DEEP, Location(rel, mark.line + 1, mark.column + 1))
+
+
+def _too_deep_mark(text: str, backend: str):
+    """The start of the first collection nested deeper than MAX_NESTING, from the
+    parser's event stream (events are not nested: this never recurses)."""
+    if backend == "fast":
+        parser = _FAST(text)
+        events = iter(lambda: parser.get_event() if parser.check_event() else None, None)
+    else:
+        from ruamel.yaml import YAML
+
+        events = YAML(typ="safe", pure=True).parse(text)
+    depth = 0
+    try:
+        for event in events:
+            name = event.__class__.__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_NESTING:
+                    return event.start_mark
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+            elif name == "DocumentStartEvent":
+                depth = 0
+    except Exception as e:  # pragma: no cover - a syntax error before that level
+        if not _is_yaml_error(e):
+            raise
+    finally:
+        if backend == "fast":
+            parser.dispose()
+    return None
 
 
 _SHAPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
@@ -774,9 +825,18 @@ def _has_surrogate(value) -> bool:
     return False
 
 
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of ``text[offset]``, lines broken as
+    the parsers break them (\\n, \\r\\n and a lone \\r)."""
+    head = text[:offset]
+    line = head.count("\n") + head.count("\r") - head.count("\r\n") + 1
+    start = max(head.rfind("\n"), head.rfind("\r")) + 1
+    return line, offset - start + 1
+
+
 def _tab_indents(rel: str, text: str) -> list[Diagnostic]:
     out = []
-    for n, line in enumerate(text.split("\n"), 1):
+    for n, line in enumerate(_LINE_BREAK.split(text), 1):
         stripped = line.lstrip(" \t")
         indent = line[: len(line) - len(stripped)]
         if "\t" in indent and stripped and not stripped.startswith("#"):
@@ -800,8 +860,7 @@ def _syntax_error(rel: str, e, text: str = "") -> Diagnostic:
     problem = getattr(e, "problem", None) or str(e).split("\n")[0]
     position = getattr(e, "position", None)  # a reader error (a control character)
     if mark is None and isinstance(position, int) and 0 <= position <= len(text):
-        line = text.count("\n", 0, position) + 1
-        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        line, column = _line_column(text, position)
         return dg.error("SNV101", f"YAML syntax error: {problem}", Location(rel, line, column))
     context = getattr(e, "context", None)
     message = f"YAML syntax error: {problem}"
