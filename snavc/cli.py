@@ -1048,6 +1048,9 @@ def schema(out: Path, check: bool):
         click.echo(f"wrote {len(schemas())} schemas to {out}")
 
 
+EXIT_OUT_OF_MEMORY = 4
+
+
 def main() -> None:
     # a short-lived process: the cyclic collector only slows it (see pipeline.gc_paused)
     gc.disable()
@@ -1068,6 +1071,16 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
+    except MemoryError:
+        # the machine, not snavc nor the input: every input is bounded at load (file
+        # size, alias expansion, nesting, only regular files), so what is left is an
+        # estate larger than the memory given to the process
+        click.echo(
+            "snavc: out of memory: the machine ran out of memory for this repository; "
+            "run snavc with more memory (this is not an error in the configuration)",
+            err=True,
+        )
+        sys.exit(EXIT_OUT_OF_MEMORY)
     except Exception as e:  # a bug in snavc, not bad input: say so in one line
         progress.stop()
         if os.environ.get("SNAVC_DEBUG"):

@@ -914,7 +914,7 @@ def read_source(path: Path | str, rel: str) -> tuple[bytes | None, Diagnostic | 
     except OSError as e:
         return None, dg.error("SNV111", f"cannot read file: {e.strerror or e}", at)
     if len(raw) > MAX_FILE_BYTES:  # it grew since it was measured
-        return None, _too_large(len(raw), at, "more than ")
+        return None, _too_large(None, at)
     return raw, None
 
 
@@ -933,10 +933,11 @@ def _special(what: str, at: Location) -> Diagnostic:
     )
 
 
-def _too_large(size: int, at: Location, more: str = "") -> Diagnostic:
+def _too_large(size: int | None, at: Location) -> Diagnostic:
+    what = f"file is {size:,} bytes, over" if size is not None else "file is over"
     return dg.error(
         "SNV108",
-        f"file is {more}{size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit: split it into several files",
+        f"{what} the {MAX_FILE_BYTES:,}-byte limit: split it into several files",
         at,
     )
 
