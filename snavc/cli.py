@@ -1049,6 +1049,26 @@ def schema(out: Path, check: bool):
 
 
 EXIT_OUT_OF_MEMORY = 4
+_OUT_OF_MEMORY = (
+    b"snavc: out of memory: the machine ran out of memory for this repository; "
+    b"run snavc with more memory (this is not an error in the configuration)\n"
+)
+
+
+def _out_of_memory() -> None:
+    """Say so and stop at once, allocating nothing: raising SystemExit, flushing a
+    buffer or a clean-up at exit may each fail again for want of memory, or wait for
+    a child process that will never answer. (The stages' own clean-up, such as a
+    build's temporary folder, ran as the error went up to here.)"""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - nothing more can be done
+            pass
+    try:
+        os.write(2, _OUT_OF_MEMORY)
+    finally:
+        os._exit(EXIT_OUT_OF_MEMORY)
 
 
 def main() -> None:
@@ -1075,12 +1095,7 @@ def main() -> None:
         # the machine, not snavc nor the input: every input is bounded at load (file
         # size, alias expansion, nesting, only regular files), so what is left is an
         # estate larger than the memory given to the process
-        click.echo(
-            "snavc: out of memory: the machine ran out of memory for this repository; "
-            "run snavc with more memory (this is not an error in the configuration)",
-            err=True,
-        )
-        sys.exit(EXIT_OUT_OF_MEMORY)
+        _out_of_memory()
     except Exception as e:  # a bug in snavc, not bad input: say so in one line
         progress.stop()
         if os.environ.get("SNAVC_DEBUG"):

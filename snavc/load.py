@@ -974,19 +974,63 @@ def load_files(
         if half * 2 >= total:
             split = i + 1
             break
-    import multiprocessing
-
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        pending = pool.apply_async(_load_chunk_marshalled, (root, paths[split:], backend))
+    theirs = _Forked(root, paths[split:], backend)
+    try:
         docs, diags = _load_chunk(root, paths[:split], backend, hashes)
-        blob, more, their_hashes = pending.get()
-    import marshal
-
+    except BaseException:  # out of memory, interrupted: the child goes too
+        theirs.stop()
+        raise
+    blob, more, their_hashes = theirs.result()
+    if blob is None:
+        # the child did not finish (out of memory, killed): its files are read here,
+        # where a failure is the run's own and is reported as such
+        more_docs, more = _load_chunk(root, paths[split:], backend, hashes)
+        return docs + more_docs, diags + more
     if hashes is not None:
         hashes.update(their_hashes)
     for file, index, line, column, data, pos in marshal.loads(blob):
         docs.append(Document(file, index, line, column, data, pos))
     return docs, diags + more
+
+
+class _Forked:
+    """A forked process loading files, its answer read through a pipe. Unlike a
+    ``multiprocessing.Pool``, whose ``get`` waits forever for a worker that died, a
+    child that dies (out of memory, killed) gives ``None``: the caller never hangs."""
+
+    def __init__(self, root: Path, paths: list[Path], backend: str):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.reader, writer = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_load_chunk_to_pipe, args=(writer, root, paths, backend), daemon=True
+        )
+        self.process.start()
+        writer.close()  # the child's end: EOF here once the child is gone
+
+    def result(self) -> tuple[bytes | None, list[Diagnostic], dict[str, str]]:
+        try:
+            answer = self.reader.recv()
+        except (EOFError, OSError):
+            answer = (None, [], {})
+        finally:
+            self.stop()
+        return answer
+
+    def stop(self) -> None:
+        self.reader.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+
+
+def _load_chunk_to_pipe(conn, root: Path, paths: list[Path], backend: str) -> None:
+    try:
+        conn.send(_load_chunk_marshalled(root, paths, backend))
+    except BaseException:  # noqa: BLE001 - the parent reads these files again itself
+        os._exit(1)  # no traceback: the parent's own run reports any failure
+    conn.close()
 
 
 def _can_fork() -> bool:
@@ -1010,8 +1054,6 @@ def _load_chunk(
 def _load_chunk_marshalled(
     root: Path, paths: list[Path], backend: str
 ) -> tuple[bytes, list[Diagnostic], dict[str, str]]:
-    import marshal
-
     hashes: dict[str, str] = {}
     docs, diags = _load_chunk(root, paths, backend, hashes)
     return (

@@ -445,21 +445,43 @@ def test_a_file_growing_past_the_limit_while_read_is_refused(tmp_path, monkeypat
     ]
 
 
-def test_out_of_memory_is_a_resource_error_not_a_bug(make_repo, monkeypatch, capsys):
-    """Item 3: MemoryError was "internal error ... please report" (exit 3)."""
+OUT_OF_MEMORY = (
+    "snavc: out of memory: the machine ran out of memory for this repository; run snavc "
+    "with more memory (this is not an error in the configuration)\n"
+)
 
-    def no_memory(*args, **kwargs):
-        raise MemoryError
 
-    monkeypatch.setattr(snavc.pipeline, "_check", no_memory)
-    monkeypatch.setattr(sys, "argv", ["snavc", "validate", str(make_repo())])
-    with pytest.raises(SystemExit) as stop:
-        snavc.cli.main()
-    assert stop.value.code == 4
-    assert capsys.readouterr().err == (
-        "snavc: out of memory: the machine ran out of memory for this repository; run snavc "
-        "with more memory (this is not an error in the configuration)\n"
+def test_out_of_memory_is_a_resource_error_not_a_bug(make_repo):
+    """Item 3: MemoryError was "internal error ... please report" (exit 3). snavc
+    stops at once (os._exit): run in a process of its own."""
+    script = (
+        "import sys, snavc.pipeline, snavc.cli\n"
+        "def no_memory(*args, **kwargs):\n"
+        "    raise MemoryError\n"
+        "snavc.pipeline._check = no_memory\n"
+        "sys.argv = ['snavc', 'validate', sys.argv[1]]\n"
+        "snavc.cli.main()\n"
     )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(make_repo())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(snavc.cli.__file__).parents[1])},
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (4, "", OUT_OF_MEMORY)
+
+
+def test_a_loading_child_that_dies_does_not_hang_the_run(tmp_path, monkeypatch):
+    """Out of memory in the forked loader (here: killed) made ``Pool.get`` wait
+    forever; the parent now reads the child's files itself."""
+    monkeypatch.setattr(loadmod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(loadmod.os, "cpu_count", lambda: 2)
+    for name in "abcd":
+        (tmp_path / f"{name}.yaml").write_text(contact(f"email: {name}"), encoding="utf-8")
+    monkeypatch.setattr(loadmod, "_load_chunk_marshalled", lambda *a: os._exit(9))
+    docs, diags = loadmod.load_files(tmp_path, sorted(tmp_path.glob("*.yaml")))
+    assert ([d.file for d in docs], diags) == ([f"{n}.yaml" for n in "abcd"], [])
 
 
 # -- item 5: what cannot be read --------------------------------------------------------
