@@ -222,7 +222,18 @@ def discover_files(
             if special:
                 diags.append(_special(special, Location(relpath(root, Path(p)), 1, 1)))
                 continue
-            found.append((p[len(top) + 1 :].replace(os.sep, "/"), p, link))  # p is below top
+            rel = p[len(top) + 1 :].replace(os.sep, "/")  # p is below top
+            if not rel.isascii() and not _utf8(rel):
+                # the name, not the content: outputs (origins.json...) carry file names
+                diags.append(
+                    dg.error(
+                        "SNV102",
+                        "file name is not valid UTF-8: rename it (snavc's outputs name files in UTF-8)",
+                        Location(_printable(rel), 1, 1),
+                    )
+                )
+                continue
+            found.append((rel, p, link))
     # A linked file is read once, under its own path when that is found too, else under
     # the link's. (Walked paths hold no link but their last part: only links need
     # resolving.)
@@ -246,6 +257,21 @@ def _excluder(patterns: list[str]):
     import pathspec  # git's own pattern rules: `!`, `**`, anchoring, folders
 
     return pathspec.GitIgnoreSpec.from_lines(patterns).match_file
+
+
+def _utf8(name: str) -> bool:
+    """False for a name the system gave with bytes that are not UTF-8 (Python keeps
+    them as lone surrogates, which no UTF-8 output can carry)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    """``name`` with each byte that is not UTF-8 shown as U+FFFD, as editors show it."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _inside(real: str, root: Path) -> bool:

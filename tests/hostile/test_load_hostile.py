@@ -484,6 +484,18 @@ def test_a_loading_child_that_dies_does_not_hang_the_run(tmp_path, monkeypatch):
     assert ([d.file for d in docs], diags) == ([f"{n}.yaml" for n in "abcd"], [])
 
 
+def test_a_file_name_that_is_not_utf8_is_refused(make_repo, tmp_path):
+    """A name with a byte that is not UTF-8 reached origins.json and crashed build
+    (UnicodeEncodeError, exit 3); it is refused at discovery, the file unread."""
+    repo = make_repo()
+    with open(os.path.join(os.fsencode(repo), b"\xff-x.yaml"), "wb") as f:
+        f.write(contact("email: a@b.example").encode())
+    message = "file name is not valid UTF-8: rename it (snavc's outputs name files in UTF-8)"
+    assert diagnostics(repo) == [(E, "SNV102", "\ufffd-x.yaml", 1, 1, message)]
+    out = run("build", repo, "-o", tmp_path / "out", exit_code=1).output
+    assert out.startswith("\ufffd-x.yaml:1:1: error[SNV102] file name is not valid UTF-8")
+
+
 # -- item 5: what cannot be read --------------------------------------------------------
 
 
