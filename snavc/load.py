@@ -220,7 +220,7 @@ def discover_files(
                 continue
             special = _not_regular(p, entry, link)
             if special:
-                diags.append(_special(special, Location(relpath(root, Path(p)), 1, 1)))
+                diags.append(_special(special, Location(_printable(relpath(root, Path(p))), 1, 1)))
                 continue
             rel = p[len(top) + 1 :].replace(os.sep, "/")  # p is below top
             if not rel.isascii() and not _utf8(rel):
@@ -310,7 +310,7 @@ def _unreadable_folder(root: Path, folder: str, e: OSError) -> Diagnostic:
     return dg.error(
         "SNV111",
         f"cannot read folder: {e.strerror or e}; the files in it are not loaded",
-        Location(relpath(root, Path(folder))),
+        Location(_printable(relpath(root, Path(folder)))),
     )
 
 
@@ -320,7 +320,7 @@ def _outside(root: Path, p: Path, folder: bool = False) -> Diagnostic:
     return dg.warning(
         "SNV113",
         "symbolic link points outside the repository; not followed",
-        Location(relpath(root, p)) if folder else Location(relpath(root, p), 1, 1),
+        Location(_printable(relpath(root, p)), *((None, None) if folder else (1, 1))),
         redact=True,
     )
 
