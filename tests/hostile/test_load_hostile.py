@@ -289,7 +289,7 @@ def test_a_huge_integer_never_reaches_build(make_repo, tmp_path):
     """Item 1: an integer above 64 bits in check_interval passed validate and crashed
     build in orjson (exit 3); now build refuses it like validate, and writes nothing."""
     repo = make_repo({"o.yaml": override("check_interval: 18446744073709551617")})
-    out = run("build", repo, "-o", tmp_path / "out", exit_code=1).output
+    out = run("build", repo, "-o", tmp_path / "out", exit_code=1, cwd=repo).output
     assert out.startswith("o.yaml:4:17: error[SNV114] integer 18446744073709551617 is out of range")
     assert not (tmp_path / "out").exists()
 
@@ -492,7 +492,7 @@ def test_a_file_name_that_is_not_utf8_is_refused(make_repo, tmp_path):
         f.write(contact("email: a@b.example").encode())
     message = "file name is not valid UTF-8: rename it (snavc's outputs name files in UTF-8)"
     assert diagnostics(repo) == [(E, "SNV102", "\ufffd-x.yaml", 1, 1, message)]
-    out = run("build", repo, "-o", tmp_path / "out", exit_code=1).output
+    out = run("build", repo, "-o", tmp_path / "out", exit_code=1, cwd=repo).output
     assert out.startswith("\ufffd-x.yaml:1:1: error[SNV102] file name is not valid UTF-8")
 
 
@@ -608,7 +608,7 @@ def test_whole_file_problems_are_at_line_1_column_1(make_repo, tmp_path):
         (W, "SNV113", "out.yaml", 1, 1, linked),
     ]
     # the text output never prints a line of the file outside the repository
-    text = run("validate", repo, exit_code=1).output
+    text = run("validate", repo, exit_code=1, cwd=repo).output
     assert "secret" not in text
     assert "out.yaml:1:1: warning[SNV113]" in text
 
