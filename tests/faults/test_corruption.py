@@ -204,6 +204,11 @@ def _line_col(text: str, needle: str, start: str) -> tuple[int, int]:
             "0",
             "check_interval 0 is out of bounds: input should be greater than or equal to 1",
         ),
+        (  # the models' bound (31 days), so the lock cannot carry more than a YAML file
+            "check_interval",
+            "2678401",
+            "check_interval 2678401 is out of bounds: input should be less than or equal to 2678400",
+        ),
         (
             "check_period",
             '"No Such"',
