@@ -21,7 +21,15 @@ from pathlib import Path
 from . import cache, progress
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
-from .load import Document, discover, discover_files, load_file, load_files, relpath
+from .load import (
+    Document,
+    broken_identities,
+    discover,
+    discover_files,
+    load_file,
+    load_files,
+    relpath,
+)
 from .model import Obj, Project
 from .tree import Tree, build_tree
 from .validate import PROJECT_FILE, models_of_clean, validate
@@ -238,9 +246,12 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     timings("validate")
     diags += catalog.diagnostics
 
-    tree = build_tree(
-        objects, catalog.objects, repo_objs.rejected | catalog.rejected, incumbent=incumbent
-    )
+    # the objects of a file that failed to load exist, broken: references to them are
+    # consequences of that file's error, not errors of their own (no cascade)
+    unloaded = {d.file for d in more if d.severity == "error" and d.file}
+    broken = set().union(*(broken_identities(root / f) for f in sorted(unloaded)))
+    rejected = repo_objs.rejected | catalog.rejected | broken
+    tree = build_tree(objects, catalog.objects, rejected, incumbent=incumbent)
     timings("tree")
     diags += tree.diagnostics
     tree.diagnostics = []
