@@ -317,11 +317,15 @@ class Report:
         return count
 
     def to_json(self) -> dict:
+        from .report import collapse
+
         return {
             "base": self.base,
             "head": self.head,
             "summary": self.summary,
             "changes": self.changes,
+            # identical changes of many objects, one group each (snavc.report.collapse)
+            "collapsed": collapse(self.changes)[0],
             "inputs": self.inputs,
             "errors": self.errors,
         }

@@ -136,10 +136,10 @@ def test_template_change_is_not_applied_to_existing_services_T5(seed, built):
         "it); 0 new services get it\n"
     )
     md = snav("diff", old, new, "--format", "markdown").stdout
-    assert md.endswith(
+    assert (
         "| `service-template-override/cpu@client1` | changed | none | 2 equipment, 2 unit services "
         "| kept by 2 existing services (`snavc build --reapply cpu`); 0 new services get it |\n"
-    )
+    ) in md
 
 
 def test_new_equipment_gets_the_new_template_values_T5(seed, built):

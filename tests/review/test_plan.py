@@ -229,6 +229,12 @@ def test_plan_markdown(seed):
         "\n"
         "**1 changed** · 1 input changed\n"
         "\n"
+        "#### Inputs changed\n"
+        "\n"
+        "| input | change | effective objects changed | used by | lock (T5) |\n"
+        "|---|---|---|---|---|\n"
+        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
+        "\n"
         "<details open><summary><b>Client 1 infogérance</b> (<code>client1</code>): 1 changed"
         "</summary>\n"
         "\n"
@@ -238,11 +244,6 @@ def test_plan_markdown(seed):
         "\n"
         "</details>\n"
         "\n"
-        "#### Inputs changed\n"
-        "\n"
-        "| input | change | effective objects changed | used by | lock (T5) |\n"
-        "|---|---|---|---|---|\n"
-        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
     )
 
 

@@ -322,7 +322,8 @@ def test_markdown_groups_by_client_then_site(pair):
         "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.11 |\n"
         "\n"
     )
-    assert md.endswith(
+    # the changed inputs come right after the summary, before the objects
+    assert md.split("\n**6 changed** · 6 inputs changed\n\n")[1].startswith(
         "#### Inputs changed\n"
         "\n"
         "| input | change | effective objects changed | used by | lock (T5) |\n"
@@ -333,6 +334,8 @@ def test_markdown_groups_by_client_then_site(pair):
         "| `equipment/srv-web-01` | changed | 1 equipment | 1 equipment |  |\n"
         "| `equipment/sw-core-01` | changed | 1 equipment | 1 equipment |  |\n"
         "| `user-service/webshop` | changed | 1 user service | 1 user service |  |\n"
+        "\n"
+        "<details open>"
     )
 
 
