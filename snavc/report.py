@@ -96,6 +96,12 @@ def added(c: dict) -> str:
     return c["op"]
 
 
+def objects(n: int, kind: str) -> str:
+    """``11,043 equipment``, ``2 unit services``: a count of objects of a report kind."""
+    word = {"unit-service": "unit service", "user-service": "user service"}.get(kind, kind)
+    return f"{n:,} {word}{'' if n == 1 or kind == 'equipment' else 's'}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -265,6 +271,7 @@ def _env(sandboxed: bool, loader) -> jinja2.Environment:
     env.filters["change"] = change
     env.filters["added"] = added
     env.globals["plural"] = plural
+    env.globals["objects"] = objects
     env.trim_blocks = True
     env.lstrip_blocks = True
     return env

@@ -459,7 +459,9 @@ def test_markdown_folds_more_than_10_errors(small, built):
     errors = md.split("#### ❌ Errors\n\n")[1].split("\n\n</details>")[0]
     assert errors.startswith("<details><summary>11 errors</summary>\n\n- **SNV422** (rule M3): ")
     assert errors.count("\n- **SNV422** (rule M3): client 'm") == 11
-    assert md.index("#### ❌ Errors") < md.index("(<code>m00</code>)")
+    # the eleven identical mode changes are one row, after the errors
+    assert md.index("#### ❌ Errors") < md.index("#### Identical changes")
+    assert "\n| 11 nodes in 11 clients | `mode`: managed → resale | `m00`, `m01`, `m02`, … 8 more |\n" in md
     # ten errors are not folded
     edit(repo, "m10/client.yaml", "mode: resale", "mode: managed")
     md = snav("diff", old, built(repo), "--format", "markdown", exit_code=1).stdout
