@@ -613,7 +613,7 @@ def _impact(report: Report, old: Build, new: Build) -> None:
                 "not_applied": locked[key] if key in locked else _locked_services(new, key),
                 "reapplied": stats.get("reapplied", 0),
                 # services that appear with this change, and so get the new values
-                "new": _new_services(report, template),
+                "new": _new_services(report, template, new, key),
             }
         report.inputs.append(entry)
 
@@ -767,18 +767,35 @@ def _locked_services(build: Build, key: str) -> int:
     return sum(locked.get(okey, 0) for okey in origins)
 
 
-def _new_services(report: Report, template: str) -> int:
+def _new_services(report: Report, template: str, build: Build, key: str) -> int:
     """Unit services made from ``template`` that the change adds (their own, or with
-    their equipment): they are created with the template's current values (T5)."""
+    their equipment) and that input ``key`` reaches: they are created with its current
+    values (T5). A template reaches all its services; an override only those on its
+    path (the inputs of the service's origin name it: `explain` shows it applied), not
+    a new service of the template at another client (issue 11)."""
+    override = key.startswith("service-template-override/")
+
+    def reached(eq: str, name: str) -> bool:
+        if not override:
+            return True
+        service = ((build.get("equipment", eq) or {}).get("services") or {}).get(name) or {}
+        origin = build.get("origins", service.get("origin", "")) or {}
+        return key in origin.get("inputs", ())
+
     count = 0
     for c in report.changes:
         if c["op"] != "added":
             continue
         if c["kind"] == "unit-service" and (c["new"] or {}).get("template") == template:
-            count += 1
+            eq, _, name = c["id"].partition("/")
+            count += reached(eq, name)
         elif c["kind"] == "equipment":
             services = (c["new"] or {}).get("services") or {}
-            count += sum(1 for s in services.values() if s.get("template") == template)
+            count += sum(
+                1
+                for name, s in services.items()
+                if s.get("template") == template and reached(c["id"], name)
+            )
     return count
 
 

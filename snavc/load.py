@@ -725,7 +725,9 @@ def load_file(
 
 
 # a top-level `kind:` or `id:` line of a document, plain or quoted
-_IDENTITY_LINE = re.compile(r"""^(kind|id)\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"][^#\n]*?))\s*(?:#.*)?$""")
+_IDENTITY_LINE = re.compile(
+    r"""^(kind|id)\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"][^#\n]*?))\s*(?:#.*)?$"""
+)
 
 
 def broken_identities(path: Path) -> set[tuple[str, str]]:

@@ -168,9 +168,7 @@ def collapse(changes: list[dict]) -> tuple[list[dict], set[tuple[str, str]]]:
         if any(c["op"] in ("added", "removed") for c in items):
             continue
         sig = (kind,) + tuple(
-            sorted(
-                (c["op"], c["path"] or "", _canon(c["old"]), _canon(c["new"])) for c in items
-            )
+            sorted((c["op"], c["path"] or "", _canon(c["old"]), _canon(c["new"])) for c in items)
         )
         by_sig.setdefault(sig, []).append((kind, ident, items[0]))
     groups, members = [], set()

@@ -461,7 +461,10 @@ def test_markdown_folds_more_than_10_errors(small, built):
     assert errors.count("\n- **SNV422** (rule M3): client 'm") == 11
     # the eleven identical mode changes are one row, after the errors
     assert md.index("#### ❌ Errors") < md.index("#### Identical changes")
-    assert "\n| 11 nodes in 11 clients | `mode`: managed → resale | `m00`, `m01`, `m02`, … 8 more |\n" in md
+    assert (
+        "\n| 11 nodes in 11 clients | `mode`: managed → resale | `m00`, `m01`, `m02`, … 8 more |\n"
+        in md
+    )
     # ten errors are not folded
     edit(repo, "m10/client.yaml", "mode: resale", "mode: managed")
     md = snav("diff", old, built(repo), "--format", "markdown", exit_code=1).stdout
