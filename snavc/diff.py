@@ -4,7 +4,7 @@ Sixth stage. Objects are matched by ID, never by list position: nodes, equipment
 services (``EQUIPMENT/NAME``) and user services. A build writes one line per object,
 sorted by ID, so two builds are compared as bytes first: their common bytes are skipped
 a block at a time, and only the objects whose line differs are parsed and compared
-field by field (with deepdiff when they nest).
+field by field (a walk of both when they nest).
 
 Provenance (origins, file and line of a value) is not configuration: moving a
 definition to another file changes no effective value, so it is not a change.
@@ -348,8 +348,7 @@ def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
     """``(path, old, new)`` per changed field; a list changes as a whole.
 
     A flat object (a unit service: scalars and lists) is compared key by key; nested ones
-    go through deepdiff. Same answer either way (a test checks it); deepdiff costs a
-    millisecond and a half an object, which 1 % of a million unit services would feel.
+    are walked (:func:`_deep_field_changes`). Same answer either way (a test checks it).
     """
     if not any(isinstance(v, dict) for v in (*old.values(), *new.values())):
         return [
@@ -370,21 +369,41 @@ def _same(a, b) -> bool:
 
 
 def _deep_field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
-    from deepdiff import DeepDiff  # only when objects differ: it takes 0.15 s to import
-
+    """``(path, old, new)`` per changed leaf of two nested objects, by one walk of both:
+    a key added, removed or of another value (type-strict, as :func:`_same`); a list
+    changes as a whole; a period (``periods.X``, ``defaults.X``) is its id and where it
+    comes from, together. It gives deepdiff's answer (a test checks it on nested
+    objects) 300 times faster: deepdiff took 20 s of a 45 s plan over 3,131 changed
+    equipment (issue 11)."""
     out: dict[str, tuple] = {}
-    tree = DeepDiff(old, new, view="tree", verbose_level=2)
-    for levels in tree.values():
-        for level in levels:
-            parts = level.path(output_format="list")
-            cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
-            if cut is not None:
-                parts = parts[:cut]
-            if parts and parts[0] in ("periods", "defaults"):
-                parts = parts[:2]  # a period is its id and where it comes from, together
-            path = ".".join(str(p) for p in parts)
-            out[path] = (path, _at(old, parts), _at(new, parts))
+    _walk(old, new, (), out, old, new)
     return [out[k] for k in sorted(out)]
+
+
+def _walk(a: dict, b: dict, parts: tuple, out: dict, old: dict, new: dict) -> None:
+    for k in a.keys() | b.keys():
+        here = parts + (k,)
+        if k in a and k in b:
+            x, y = a[k], b[k]
+            if type(x) is dict and type(y) is dict:
+                _walk(x, y, here, out, old, new)
+                continue
+            if _same_deep(x, y):
+                continue
+        if here[0] in ("periods", "defaults"):
+            here = here[:2]
+        path = ".".join(str(p) for p in here)
+        out[path] = (path, _at(old, here), _at(new, here))
+
+
+def _same_deep(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_deep(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_deep(a[k], b[k]) for k in a)
+    return a == b
 
 
 _MISSING = None
