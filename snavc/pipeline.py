@@ -328,6 +328,8 @@ def compile_repo(
     snapshot: bool = True,
     keep: bool = True,
     incumbent=None,
+    sink=None,
+    consume: bool = False,
 ):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
@@ -336,11 +338,16 @@ def compile_repo(
     ``(result, resolution)``; ``resolution`` is None when the repository could not be
     linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
     cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
-    as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``).
-    ``incumbent`` tells the objects that were there before the change (snavc.tree.build_tree).
+    as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``);
+    ``sink(equipment_id, effective)`` gets each equipment instead of the resolution
+    (``plan``: its text, not 20k dictionaries), and with ``consume`` each equipment's
+    model leaves the tree once resolved, as in a build. ``incumbent`` tells the objects
+    that were there before the change (snavc.tree.build_tree).
     """
     with gc_paused():
-        return _compile(Path(repo), backend, reapply, use_lock, snapshot, keep, incumbent)
+        return _compile(
+            Path(repo), backend, reapply, use_lock, snapshot, keep, incumbent, sink, consume
+        )
 
 
 def _compile(
@@ -351,6 +358,8 @@ def _compile(
     snapshot: bool = True,
     keep: bool = True,
     incumbent=None,
+    sink=None,
+    consume: bool = False,
 ):
     from .resolve import engine, resolve_all
     from .resolve.lock import LockState
@@ -365,7 +374,11 @@ def _compile(
     )
     progress.stage("checking the rules")
     res = engine(result.tree, lock)
-    if keep:
+    if sink is not None:
+        if hasattr(sink, "start"):  # what it needs of the models before they are consumed
+            sink.start(result.tree)
+        resolve_all(res, sink, consume=consume)
+    elif keep:
         resolve_all(res)
     else:  # validate: every rule runs, nothing is kept (memory)
         resolve_all(res, lambda _id, _effective: None, consume=True)
