@@ -10,6 +10,7 @@ in both versions: V1, L1-L4).
 
 from __future__ import annotations
 
+import gc
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,7 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         base_tree = base_res.tree if base_res is not None else None
         if consume:  # the rules' state of the base: not needed any more
             base_res = None
+            gc.collect()  # the pipeline pauses the collector; its cycles (the tree) go now
     if not found:  # an empty estate: "holds no YAML document" is no news there
         base_result.diagnostics = [d for d in base_result.diagnostics if d.code != "SNV110"]
     incumbent = base_lines.incumbent
@@ -109,10 +111,13 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
 
     progress.stage("comparing")
     head_build = _build(head_res, "working tree", head_lines)
-    report = diff(base_build, head_build, check_modes=False)
     errors = check_mode_changes(
         base_tree, head_res.tree, f"revision '{base}'", equipment_at=base_lines.at
     )
+    if consume:
+        head_res = None
+        gc.collect()
+    report = diff(base_build, head_build, check_modes=False)
     if as_user is not None:
         errors += delegation(base_res, head_res, as_user, base)
     errors = dg.sort(errors)

@@ -186,7 +186,7 @@ def collapse(changes: list[dict]) -> tuple[list[dict], set[tuple[str, str]]]:
                     for c in sorted(first, key=lambda c: (c["op"] != "moved", c["path"] or ""))
                 ],
                 "examples": [ident for _, ident, _ in objs[:EXAMPLES]],
-                "clients": len({c.get("client") or c.get("partner") or "" for _, _, c in objs}),
+                "clients": len({c["client"] for _, _, c in objs if c.get("client")}),
             }
         )
         members.update((kind, ident) for kind, ident, _ in objs)
@@ -311,9 +311,14 @@ def render(report, fmt: str, max_bytes: int | None = None, full: str | None = No
             lo, best = mid, attempt
         else:
             hi = mid - 1
-    if len(best.encode()) > max_bytes:  # the summary alone is over: cut it at a line
-        cut = best.encode()[: max(0, max_bytes - 80)].decode(errors="ignore")
-        best = cut[: cut.rfind("\n") + 1] + f"\n(cut at {max_bytes:,} bytes)\n"
+    if len(best.encode()) > max_bytes:  # even the title is too long: the summary alone
+        note = f"\n(cut at {max_bytes} bytes)\n"
+        summary = next(
+            (line for line in best.splitlines() if line.startswith(("**", "No change", "+"))),
+            "",
+        )
+        room = max(0, max_bytes - len(note.encode()))
+        best = summary.encode()[:room].decode(errors="ignore") + note
     return best
 
 
