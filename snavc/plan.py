@@ -175,13 +175,26 @@ def _build(res, name: str, equipment: EquipmentLines) -> Build:
     assert not document["equipment"], "the equipment went to the sink"
     rest = iter_lines({k: v for k, v in document.items() if k != "equipment"})
     next(rest)  # its "{", written with the equipment
-    lines = equipment.lines
+    # one buffer, each line freed as it is copied in: a join of 20k long lines would
+    # hold the text three or four times over
+    lines, equipment.lines = equipment.lines, []
+    buf = bytearray(b"{\n")
     if lines:
-        head = ["{", '"equipment":{', ",\n".join(lines), "},"]
+        buf += b'"equipment":{\n'
+        last = len(lines) - 1
+        for i in range(len(lines)):
+            buf += lines[i].encode()
+            buf += b",\n" if i < last else b"\n"
+            lines[i] = None
+        buf += b"},\n"
     else:
-        head = ["{", '"equipment":{},']
-    equipment.lines = []
-    build = Build("\n".join([*head, *rest]) + "\n", name)
+        buf += b'"equipment":{},\n'
+    del lines
+    for line in rest:
+        buf += line.encode()
+        buf += b"\n"
+    build = Build(bytes(buf), name)
+    del buf
     build.attach_origins(dumps(origins(res)))
     return build
 
