@@ -441,7 +441,7 @@ def _check_references(
             if names is None:
                 candidates = [
                     f"{e}/{n}"
-                    for e in _in_scope(tree, obj, index.get("Equipment", {}), scopes)
+                    for e in _in_scope(tree, obj, index.get("Equipment", {}), scopes, below=True)
                     for n in tree.unit_services.get(e, ())
                 ]
                 note = f" (no equipment '{eq}')"
@@ -483,21 +483,28 @@ def _node_candidates(tree: Tree, obj: Obj, path: tuple) -> list[str]:
     return [i for i, n in tree.nodes.items() if n.kind == level]
 
 
-def _in_scope(tree: Tree, obj: Obj, table: dict[str, Obj], scopes: dict | None = None) -> list[str]:
+def _in_scope(
+    tree: Tree, obj: Obj, table: dict[str, Obj], scopes: dict | None = None, below: bool = False
+) -> list[str]:
     """The IDs of ``table`` a reference from ``obj`` could have meant: those placed on
     the path from the product to where ``obj`` is placed (an object at another client
     is never selectable there, so never a good suggestion; V2-V4 narrow further, by
-    user, in the rules). Everything when ``obj`` has no place in the tree."""
+    user, in the rules), and with ``below`` those placed under it too (a user
+    service's members: equipment of its sites). Everything when ``obj`` has no place
+    in the tree."""
     node = tree.nodes.get(getattr(obj, "at", None) or "")
     if node is None and obj.kind in _PARENT_KIND | {"Partner": None}:
         node = tree.nodes.get(obj.id)
-    key = (id(table), node.id if node is not None else None)
+    key = (id(table), node.id if node is not None else None, below)
     if scopes is not None and key in scopes:
         return scopes[key]  # many references from one place: one pass over the table
     if node is None:
         found = list(table)
     else:
         on_path = {n.id for n in node.path}
+        if below:
+            under = [n.id for n in tree.nodes.values() if node in n.path]
+            on_path.update(under)
         found = [i for i, o in table.items() if (getattr(o, "at", None) or PRODUCT) in on_path]
     if scopes is not None:
         scopes[key] = found
