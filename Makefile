@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test tool-test lint schemas bench clean
+.PHONY: demo test tool-test lint schemas bench clean editor-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ test: $(STAMP)
 tool-test: $(STAMP)
 	$(BIN)/python -m pytest -m tools
 
+# schemas/snavc.json in the real yaml-language-server (tests/test_editor.py): needs node
+# and npm; the server is installed once into .cache/editor-test/ (pinned version).
+YLS_VERSION := 2.0.0
+YLS := .cache/editor-test/node_modules/yaml-language-server/bin/yaml-language-server
+$(YLS):
+	npm install --silent --no-audit --no-fund --prefix .cache/editor-test yaml-language-server@$(YLS_VERSION)
+
+editor-test: $(STAMP) $(YLS)
+	SNAVC_YLS=$(CURDIR)/$(YLS) $(BIN)/python -m pytest tests/test_editor.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check snavc tests
 	$(BIN)/ruff format --check snavc tests
@@ -44,4 +54,4 @@ schemas: $(STAMP)
 	$(BIN)/snavc schema -o schemas/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

@@ -488,6 +488,23 @@ def report_options(f, annotations: bool = False):
         "or an input object), 1 on errors (usage errors included).",
     )(f)
     f = click.option(
+        "--full-report",
+        "full_report",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Also write the whole report, never cut, to this file (a CI artifact); "
+        "a cut report names it.",
+    )(f)
+    f = click.option(
+        "--max-bytes",
+        "max_bytes",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Cut the text or markdown report to this many bytes, keeping the summary and "
+        "saying what was cut (0: never cut). Default: 60000 for markdown (a pull-request "
+        "comment holds 65,536 characters), no cap for text. JSON is never cut.",
+    )(f)
+    f = click.option(
         "--template",
         "template",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -519,24 +536,37 @@ def report_options(f, annotations: bool = False):
 
 
 def _emit_report(
-    report, fmt: str, template, output, detailed: bool, errors=None, repo: Path | None = None
+    report,
+    fmt: str,
+    template,
+    output,
+    detailed: bool,
+    errors=None,
+    repo: Path | None = None,
+    max_bytes=None,
+    full_report=None,
 ) -> None:
-    from .report import TemplateError, render, render_user
+    from .report import MARKDOWN_MAX_BYTES, TemplateError, render, render_user
 
     progress.stop()
+    if max_bytes is None:
+        max_bytes = MARKDOWN_MAX_BYTES if fmt == "markdown" and not template else 0
     try:
         if fmt in ANNOTATIONS:
             text = render_diagnostics(errors or [], fmt, repo)
         else:
-            text = render_user(report, template) if template else render(report, fmt)
+            if full_report:
+                whole = render_user(report, template) if template else render(report, fmt)
+                _write(full_report, whole)
+            text = (
+                render_user(report, template)
+                if template
+                else render(report, fmt, max_bytes, str(full_report) if full_report else None)
+            )
     except TemplateError as e:
         _usage(str(e), detailed)
     if output:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as e:
-            click.echo(f"snavc: cannot write {output}: {e.strerror}", err=True)
-            sys.exit(1)
+        _write(output, text)
     else:
         click.echo(text, nl=False)
     summary = report.summary
@@ -546,11 +576,21 @@ def _emit_report(
     sys.exit(2 if detailed and changed else 0)
 
 
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        click.echo(f"snavc: cannot write {path}: {e.strerror}", err=True)
+        sys.exit(1)
+
+
 @cli.command("diff")
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @report_options
-def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
+def diff_cmd(
+    old: Path, new: Path, fmt, template, output, detailed_exitcode, max_bytes, full_report
+):
     """Compare two builds (folders written by `snavc build`).
 
     A semantic diff of the effective configurations, keyed by object IDs: every
@@ -568,7 +608,15 @@ def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
         report = diff(read_build(old), read_build(new))
     except BuildError as e:
         _usage(str(e), detailed_exitcode)
-    _emit_report(report, fmt, template, output, detailed_exitcode)
+    _emit_report(
+        report,
+        fmt,
+        template,
+        output,
+        detailed_exitcode,
+        max_bytes=max_bytes,
+        full_report=full_report,
+    )
 
 
 @cli.command("plan")
@@ -584,7 +632,18 @@ def diff_cmd(old: Path, new: Path, fmt, template, output, detailed_exitcode):
 )
 @functools.partial(report_options, annotations=True)
 @backend_option
-def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exitcode, loader):
+def plan_cmd(
+    repo: Path,
+    base: str,
+    as_user,
+    fmt,
+    template,
+    output,
+    detailed_exitcode,
+    max_bytes,
+    full_report,
+    loader,
+):
     """Review the working tree of REPO against git revision BASE.
 
     Builds BASE (its stored tree, without .gitattributes: the working tree and the
@@ -613,7 +672,17 @@ def plan_cmd(repo: Path, base: str, as_user, fmt, template, output, detailed_exi
             "compared with an empty estate",
             err=True,
         )
-    _emit_report(result.report, fmt, template, output, detailed_exitcode, result.diagnostics, repo)
+    _emit_report(
+        result.report,
+        fmt,
+        template,
+        output,
+        detailed_exitcode,
+        result.diagnostics,
+        repo,
+        max_bytes=max_bytes,
+        full_report=full_report,
+    )
 
 
 def _bridge_settings(path: Path | None) -> dict:
@@ -918,7 +987,17 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
 )
 @settings_option
 @report_options
-def drift_cmd(build_dir, exports, settings_path, fmt, template, output, detailed_exitcode):
+def drift_cmd(
+    build_dir,
+    exports,
+    settings_path,
+    fmt,
+    template,
+    output,
+    detailed_exitcode,
+    max_bytes,
+    full_report,
+):
     """What differs between BUILD (git) and the product (its exports).
 
     Objects in git and not in the product (added: the next export creates them), in
@@ -947,7 +1026,15 @@ def drift_cmd(build_dir, exports, settings_path, fmt, template, output, detailed
     except ColumnMapError as e:
         emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
         sys.exit(1)
-    _emit_report(report, fmt, template, output, detailed_exitcode)
+    _emit_report(
+        report,
+        fmt,
+        template,
+        output,
+        detailed_exitcode,
+        max_bytes=max_bytes,
+        full_report=full_report,
+    )
 
 
 @cli.command()

@@ -184,11 +184,19 @@ def _make(severity, code, message, at, **kw) -> Diagnostic:
     return Diagnostic(severity, code, message, at.file, at.line, at.column, **kw)
 
 
+def root_cause(d: Diagnostic) -> bool:
+    """An error of the load (SNV1xx) or schema (SNV2xx) stage: a file or document that
+    did not make it into the tree, whose consequences come later in the output."""
+    return d.severity == "error" and d.code[:4] in ("SNV1", "SNV2")
+
+
 def sort(diags: list[Diagnostic]) -> list[Diagnostic]:
-    """Sorted by file, line, column; duplicates (same place, code, message) dropped."""
+    """Root causes first (load and schema errors: a reader, or a CI that shows ten
+    annotations, meets the errors to fix first), then the rest; each part by file,
+    line, column; duplicates (same place, code, message) dropped."""
     seen = set()
     out = []
-    for d in sorted(diags, key=lambda d: d.sort_key):
+    for d in sorted(diags, key=lambda d: (not root_cause(d), d.sort_key)):
         key = (d.sort_key, d.severity, d.rule)
         if key not in seen:
             seen.add(key)

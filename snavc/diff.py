@@ -4,7 +4,7 @@ Sixth stage. Objects are matched by ID, never by list position: nodes, equipment
 services (``EQUIPMENT/NAME``) and user services. A build writes one line per object,
 sorted by ID, so two builds are compared as bytes first: their common bytes are skipped
 a block at a time, and only the objects whose line differs are parsed and compared
-field by field (with deepdiff when they nest).
+field by field (a walk of both when they nest).
 
 Provenance (origins, file and line of a value) is not configuration: moving a
 definition to another file changes no effective value, so it is not a change.
@@ -322,11 +322,15 @@ class Report:
         return count
 
     def to_json(self) -> dict:
+        from .report import collapse
+
         return {
             "base": self.base,
             "head": self.head,
             "summary": self.summary,
             "changes": self.changes,
+            # identical changes of many objects, one group each (snavc.report.collapse)
+            "collapsed": collapse(self.changes)[0],
             "inputs": self.inputs,
             "errors": self.errors,
         }
@@ -349,8 +353,7 @@ def _field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
     """``(path, old, new)`` per changed field; a list changes as a whole.
 
     A flat object (a unit service: scalars and lists) is compared key by key; nested ones
-    go through deepdiff. Same answer either way (a test checks it); deepdiff costs a
-    millisecond and a half an object, which 1 % of a million unit services would feel.
+    are walked (:func:`_deep_field_changes`). Same answer either way (a test checks it).
     """
     if not any(isinstance(v, dict) for v in (*old.values(), *new.values())):
         return [
@@ -371,21 +374,41 @@ def _same(a, b) -> bool:
 
 
 def _deep_field_changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
-    from deepdiff import DeepDiff  # only when objects differ: it takes 0.15 s to import
-
+    """``(path, old, new)`` per changed leaf of two nested objects, by one walk of both:
+    a key added, removed or of another value (type-strict, as :func:`_same`); a list
+    changes as a whole; a period (``periods.X``, ``defaults.X``) is its id and where it
+    comes from, together. It gives deepdiff's answer (a test checks it on nested
+    objects) 300 times faster: deepdiff took 20 s of a 45 s plan over 3,131 changed
+    equipment (issue 11)."""
     out: dict[str, tuple] = {}
-    tree = DeepDiff(old, new, view="tree", verbose_level=2)
-    for levels in tree.values():
-        for level in levels:
-            parts = level.path(output_format="list")
-            cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
-            if cut is not None:
-                parts = parts[:cut]
-            if parts and parts[0] in ("periods", "defaults"):
-                parts = parts[:2]  # a period is its id and where it comes from, together
-            path = ".".join(str(p) for p in parts)
-            out[path] = (path, _at(old, parts), _at(new, parts))
+    _walk(old, new, (), out, old, new)
     return [out[k] for k in sorted(out)]
+
+
+def _walk(a: dict, b: dict, parts: tuple, out: dict, old: dict, new: dict) -> None:
+    for k in a.keys() | b.keys():
+        here = parts + (k,)
+        if k in a and k in b:
+            x, y = a[k], b[k]
+            if type(x) is dict and type(y) is dict:
+                _walk(x, y, here, out, old, new)
+                continue
+            if _same_deep(x, y):
+                continue
+        if here[0] in ("periods", "defaults"):
+            here = here[:2]
+        path = ".".join(str(p) for p in here)
+        out[path] = (path, _at(old, here), _at(new, here))
+
+
+def _same_deep(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_deep(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_deep(a[k], b[k]) for k in a)
+    return a == b
 
 
 _MISSING = None
@@ -616,7 +639,7 @@ def _impact(report: Report, old: Build, new: Build) -> None:
                 .get(template, {})
                 .get("reapplied", 0),
                 # services that appear with this change, and so get the new values
-                "new": _new_services(report, template),
+                "new": _new_services(report, template, new, key),
             }
         report.inputs.append(entry)
 
@@ -770,18 +793,35 @@ def _locked_services(build: Build, key: str) -> int:
     return sum(locked.get(okey, 0) for okey in origins)
 
 
-def _new_services(report: Report, template: str) -> int:
+def _new_services(report: Report, template: str, build: Build, key: str) -> int:
     """Unit services made from ``template`` that the change adds (their own, or with
-    their equipment): they are created with the template's current values (T5)."""
+    their equipment) and that input ``key`` reaches: they are created with its current
+    values (T5). A template reaches all its services; an override only those on its
+    path (the inputs of the service's origin name it: `explain` shows it applied), not
+    a new service of the template at another client (issue 11)."""
+    override = key.startswith("service-template-override/")
+
+    def reached(eq: str, name: str) -> bool:
+        if not override:
+            return True
+        service = ((build.get("equipment", eq) or {}).get("services") or {}).get(name) or {}
+        origin = build.get("origins", service.get("origin", "")) or {}
+        return key in origin.get("inputs", ())
+
     count = 0
     for c in report.changes:
         if c["op"] != "added":
             continue
         if c["kind"] == "unit-service" and (c["new"] or {}).get("template") == template:
-            count += 1
+            eq, _, name = c["id"].partition("/")
+            count += reached(eq, name)
         elif c["kind"] == "equipment":
             services = (c["new"] or {}).get("services") or {}
-            count += sum(1 for s in services.values() if s.get("template") == template)
+            count += sum(
+                1
+                for name, s in services.items()
+                if s.get("template") == template and reached(c["id"], name)
+            )
     return count
 
 

@@ -968,6 +968,42 @@ def _too_large(size: int | None, at: Location) -> Diagnostic:
     )
 
 
+# a top-level `kind:` or `id:` line of a document, plain or quoted
+_IDENTITY_LINE = re.compile(
+    r"""^(kind|id)\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"][^#\n]*?))\s*(?:#.*)?$"""
+)
+
+
+def broken_identities(path: Path) -> set[tuple[str, str]]:
+    """The ``(kind, ID)`` of each document of a file that failed to load, read from its
+    top-level ``kind:`` and ``id:`` lines: those objects exist, broken (a reference to
+    one is a consequence of the file's error, not an error of its own).
+
+    >>> sorted(broken_identities(Path("client.yaml")))   # doctest: +SKIP
+    [('Client', 'client1'), ('Contact', 'noc')]
+    """
+    raw, _ = read_source(path, str(path))  # never open a FIFO or a device
+    if raw is None:
+        return set()
+    text = raw.decode("utf-8", errors="replace")
+    found: set[tuple[str, str]] = set()
+    kind = ident = None
+    for line in text.split("\n") + ["---"]:
+        if line.startswith(("---", "...")):
+            if kind and ident:
+                found.add((kind, ident))
+            kind = ident = None
+            continue
+        m = _IDENTITY_LINE.match(line.rstrip("\r"))
+        if m:
+            value = m.group(2) if m.group(2) is not None else m.group(3) or m.group(4)
+            if m.group(1) == "kind":
+                kind = value
+            else:
+                ident = value
+    return found
+
+
 def content_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 

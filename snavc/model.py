@@ -26,7 +26,8 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 ID = Annotated[
     str,
     StringConstraints(pattern=ID_PATTERN, max_length=64),
-    Field(json_schema_extra={"description": "ID: lowercase letters, digits, '.', '_', '-'"}),
+    # a description, not json_schema_extra: a field's own description must win
+    Field(description="ID: lowercase letters, digits, '.', '_', '-'"),
 ]
 
 Mode = Literal["managed", "resale"]  # M1
@@ -200,8 +201,12 @@ class Thresholds(BaseModel):
     """S2: warning and critical thresholds of a unit service, Nagios ranges."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    warning: ThresholdRange | None = None
-    critical: ThresholdRange | None = None
+    warning: ThresholdRange | None = Field(
+        None, description="warning threshold, a Nagios range (S2)"
+    )
+    critical: ThresholdRange | None = Field(
+        None, description="critical threshold, a Nagios range (S2)"
+    )
 
 
 ArgumentName = Annotated[
@@ -292,11 +297,21 @@ class TemplateFields(BaseModel):
     and unit services."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    criticality: Criticality | None = None
-    availability_target: Percent | None = None
-    availability_period: ID | None = None
-    check_period: ID | None = None
-    check_interval: Seconds | None = None
+    criticality: Criticality | None = Field(
+        None, description="criticality, 1 (lowest) to 5 (highest) (T2)"
+    )
+    availability_target: Percent | None = Field(
+        None, description="availability target, percent: > 0 and <= 100 (T2)"
+    )
+    availability_period: ID | None = Field(
+        None, description="ID of the TimePeriod over which availability is measured (T2, P6)"
+    )
+    check_period: ID | None = Field(
+        None, description="ID of the TimePeriod during which checks run (T2, P6)"
+    )
+    check_interval: Seconds | None = Field(
+        None, description="seconds between two checks, >= 1 (T2)"
+    )
 
 
 class Obj(BaseModel):
@@ -329,16 +344,28 @@ class ServiceNavSettings(BaseModel):
     categories: dict[str, str] = Field(
         default_factory=dict, description="category -> label in the export"
     )
-    decimal: Literal[".", ","] | None = None
-    list_separator: str | None = None
-    check_interval_unit: Literal["minutes", "seconds"] | None = None
+    decimal: Literal[".", ","] | None = Field(
+        None, description="the decimal separator of the product's CSV exports: '.' or ','"
+    )
+    list_separator: str | None = Field(None, description="the separator of lists inside a CSV cell")
+    check_interval_unit: Literal["minutes", "seconds"] | None = Field(
+        None, description="the unit of check intervals in the CSV exports: minutes or seconds"
+    )
 
 
 class Project(Obj):
-    kind: Literal["Project"]
-    name: str | None = None
-    default_user: ID | None = None
-    vendor_name: str = "Viadéis Services"
+    kind: Literal["Project"] = Field(
+        description="Project: the repository's settings, in snav.yaml only"
+    )
+    name: str | None = Field(None, description="display name of the repository")
+    default_user: ID | None = Field(
+        None,
+        description="ID of the User who configures every object that has no configured_by (V1)",
+    )
+    vendor_name: str = Field(
+        "Viadéis Services",
+        description="section title of the product's periods for partner users (P8)",
+    )
     catalog: FolderPath | None = Field(
         default=None, description="folder of catalogue YAML replacing the shipped one"
     )
@@ -357,52 +384,77 @@ class Project(Obj):
 
 
 class Partner(Obj):
-    kind: Literal["Partner"]
-    id: ID
-    name: str
+    kind: Literal["Partner"] = Field(description="Partner: a node under the product (N1)")
+    id: ID = Field(description="node ID (N1)")
+    name: str = Field(
+        description="display name; the section title of product periods for its client users (P8, T8)"
+    )
 
 
 class Client(Obj):
-    kind: Literal["Client"]
-    id: ID
-    name: str
-    parent: ID
-    mode: Mode
-    crm_ref: str | None = None
+    kind: Literal["Client"] = Field(description="Client: a node under a partner (N1)")
+    id: ID = Field(description="node ID (N1)")
+    name: str = Field(description="display name")
+    parent: ID = Field(description="ID of its Partner (N1)")
+    mode: Mode = Field(
+        description="managed ('infogérance': the partner monitors it) or resale ('revente') (M1, V2)"
+    )
+    crm_ref: str | None = Field(
+        None, description="'Société dans le CRM'; while set, the mode may not change (M3)"
+    )
 
 
 class Site(Obj):
-    kind: Literal["Site"]
-    id: ID
-    name: str
-    parent: ID
-    crm_ref: str | None = None
+    kind: Literal["Site"] = Field(description="Site: a node under a client (N1)")
+    id: ID = Field(description="node ID (N1)")
+    name: str = Field(description="display name")
+    parent: ID = Field(description="ID of its Client (N1)")
+    crm_ref: str | None = Field(None, description="'Société dans le CRM' (M3)")
 
 
 class Box(Obj):
-    kind: Literal["Box"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    shared: bool = False
+    kind: Literal["Box"] = Field(description="Box: a monitoring box that runs the checks (B1-B3)")
+    id: ID = Field(description="ID of the box")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (B1)",
+    )
+    shared: bool = Field(
+        False,
+        description="a shared ('SNM') partner box: may monitor the equipment of managed clients (B3)",
+    )
 
 
 class Contact(Obj):
-    kind: Literal["Contact"]
-    id: ID
-    name: str
-    at: ID | None = None
-    email: str | None = None
-    phone: str | None = None
-    enabled: bool = True
+    kind: Literal["Contact"] = Field(description="Contact: someone notified (C1-C3)")
+    id: ID = Field(description="ID of the contact")
+    name: str = Field(description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (C3)",
+    )
+    email: str | None = Field(None, description="email address")
+    phone: str | None = Field(
+        None, description='phone number; quote it: "0612345678" unquoted is a number'
+    )
+    enabled: bool = Field(
+        True,
+        description="a disabled contact cannot be selected in a group or a notification policy (C1, C2)",
+    )
 
 
 class ContactGroup(Obj):
-    kind: Literal["ContactGroup"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    members: list[ID] = []
+    kind: Literal["ContactGroup"] = Field(
+        description="ContactGroup: contacts notified together (C2, C4)"
+    )
+    id: ID = Field(description="ID of the group")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (C3)",
+    )
+    members: list[ID] = Field([], description="IDs of its Contacts (C2, C4)")
 
 
 Month = Literal[
@@ -437,20 +489,24 @@ class TimeException(BaseModel):
             Field(description="a calendar date, YYYY-MM-DD"),
         ]
         | None
-    ) = None
-    day: Annotated[int, Field(ge=1, le=31, description="day of the month")] | None = None
-    month: Month | None = None
-    weekday: Weekday | None = None
+    ) = Field(None, description="a calendar date, YYYY-MM-DD")
+    day: Annotated[int, Field(ge=1, le=31, description="day of the month")] | None = Field(
+        None, description="day of the month, 1-31"
+    )
+    month: Month | None = Field(None, description="month of the year")
+    weekday: Weekday | None = Field(None, description="day of the week")
     nth: (
         Annotated[
             int, Field(ge=-1, le=5, description="1-5: the Nth weekday of the month; -1: the last")
         ]
         | None
-    ) = None
+    ) = Field(None, description="1-5: the Nth weekday of the month; -1: the last")
     ranges: list[TimeRange] = Field(
         default=[], description="the ranges of those days; empty: none (closed all day)"
     )
-    description: str | None = None
+    description: str | None = Field(
+        None, description="what the exception is for (a holiday, a closure...)"
+    )
 
     @property
     def type(self) -> str | None:
@@ -471,12 +527,21 @@ class TimeException(BaseModel):
 
 
 class TimePeriod(Obj):
-    kind: Literal["TimePeriod"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    ranges: dict[Weekday, list[TimeRange]] = {}
-    default_for: list[Aspect] = []
+    kind: Literal["TimePeriod"] = Field(description="TimePeriod: weekly time ranges (P1-P8)")
+    id: ID = Field(description="ID of the period")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (P1)",
+    )
+    ranges: dict[Weekday, list[TimeRange]] = Field(
+        {},
+        description='weekday -> list of "HH:MM-HH:MM" ranges it covers; days not listed are not covered',
+    )
+    default_for: list[Aspect] = Field(
+        [],
+        description="aspects (check, notification, availability) it is the default of, at its node (P2, P3)",
+    )
     exceptions: list[TimeException] = Field(
         default=[],
         description="days whose ranges differ (rules X1, X2): a calendar date wins over a "
@@ -485,12 +550,23 @@ class TimePeriod(Obj):
 
 
 class ServiceTemplate(Obj, TemplateFields):
-    kind: Literal["ServiceTemplate"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    duplicate_of: ID | None = None
-    configured_by: ID | None = None
+    kind: Literal["ServiceTemplate"] = Field(
+        description="ServiceTemplate: the values a unit service is created with (T1-T9)"
+    )
+    id: ID = Field(description="ID of the template (T1)")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (T1)",
+    )
+    duplicate_of: ID | None = Field(
+        None,
+        description="ID of the ServiceTemplate it duplicates, as a partner user sees it at this node (T7)",
+    )
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
+    )
     arguments: dict[ArgumentName, str | None] | None = Field(
         default=None,
         description="the arguments a unit service of this template may set (rule S1): "
@@ -506,20 +582,38 @@ class ServiceTemplate(Obj, TemplateFields):
 
 
 class ServiceTemplateOverride(Obj, TemplateFields):
-    kind: Literal["ServiceTemplateOverride"]
-    template: ID
-    at: ID | None = None
-    configured_by: ID | None = None
+    kind: Literal["ServiceTemplateOverride"] = Field(
+        description="ServiceTemplateOverride: changes some fields of a template at a node and below (T2, T3)"
+    )
+    template: ID = Field(description="ID of the ServiceTemplate it overrides (T2)")
+    at: ID | None = Field(None, description="node ID where the override applies, and below (T3)")
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
+    )
 
 
 class EquipmentTemplate(Obj):
-    kind: Literal["EquipmentTemplate"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    duplicate_of: ID | None = None
-    configured_by: ID | None = None
-    services: list[ID] | None = None
+    kind: Literal["EquipmentTemplate"] = Field(
+        description="EquipmentTemplate: the unit services an equipment starts with (T9)"
+    )
+    id: ID = Field(description="ID of the template (T1)")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (T1)",
+    )
+    duplicate_of: ID | None = Field(
+        None, description="ID of the EquipmentTemplate it duplicates (T7)"
+    )
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
+    )
+    services: list[ID] | None = Field(
+        None,
+        description="IDs of the ServiceTemplates of the unit services it gives, each named after its template (T9)",
+    )
     categories: list[Category] | None = Field(
         default=None,
         description="host categories this template may be used with (rule H3); absent: any",
@@ -530,61 +624,89 @@ class EquipmentTemplate(Obj):
 
 
 class MonitoringAccount(Obj):
-    kind: Literal["MonitoringAccount"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    protocol: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
-    username: str | None = None
-    secret: SecretRef
+    kind: Literal["MonitoringAccount"] = Field(
+        description="MonitoringAccount: credentials a box uses (E1)"
+    )
+    id: ID = Field(description="ID of the account")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (E1, V3)",
+    )
+    protocol: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")] = Field(
+        description="protocol, a lowercase word: snmp, ssh, wmi..."
+    )
+    username: str | None = Field(None, description="user name")
+    secret: SecretRef = Field(
+        description="where the deployment finds the secret: env:NAME or file:PATH, never the secret itself"
+    )
 
 
 class Role(Obj):
-    kind: Literal["Role"]
-    id: ID
-    name: str | None = None
-    permissions: list[Permission] = []
+    kind: Literal["Role"] = Field(description="Role: what a user may do (V1a)")
+    id: ID = Field(description="ID of the role")
+    name: str | None = Field(None, description="display name")
+    permissions: list[Permission] = Field(
+        [],
+        description="what a user with this role may do: configure_equipment, configure_services, create_templates (V1, V1a)",
+    )
 
 
 class User(Obj):
-    kind: Literal["User"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    role: ID
+    kind: Literal["User"] = Field(description="User: a person who configures objects (V1, V2)")
+    id: ID = Field(description="ID of the user")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None, description="node ID of the user's home node ('société de rattachement') (V1, V2)"
+    )
+    role: ID = Field(description="ID of the user's Role (V1a)")
 
 
 class Periods(BaseModel):
     """Explicit periods per aspect (P3-P7); a missing aspect takes the default walk."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    check: ID | None = None
-    notification: ID | None = None
-    availability: ID | None = None
+    check: ID | None = Field(None, description="ID of the TimePeriod for checks (P3-P7)")
+    notification: ID | None = Field(
+        None, description="ID of the TimePeriod for notifications (P3-P7)"
+    )
+    availability: ID | None = Field(
+        None, description="ID of the TimePeriod for availability (P3-P7)"
+    )
 
 
 class Notification(BaseModel):
     """Notification policy: contacts and contact groups (C1-C3)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    contacts: list[ID] = []
-    groups: list[ID] = []
+    contacts: list[ID] = Field([], description="IDs of the Contacts notified (C1, C3)")
+    groups: list[ID] = Field([], description="IDs of the ContactGroups notified (C2, C3)")
 
 
 class UnitService(TemplateFields):
     """A unit service declared on an equipment, beyond its template's (T9)."""
 
-    name: ID | None = None
-    template: ID
-    notification_period: ID | None = None
-    servicenav_id: ServiceNavID | None = None
+    name: ID | None = Field(
+        None, description="its name, unique within the equipment (default: the template's ID) (T9)"
+    )
+    template: ID = Field(description="ID of its ServiceTemplate (T3, V6)")
+    notification_period: ID | None = Field(
+        None,
+        description="ID of the TimePeriod for its notifications (default: the walk from the equipment's node) (P6)",
+    )
+    servicenav_id: ServiceNavID | None = Field(
+        None, description="the product's ID of this unit service"
+    )
     arguments: dict[ArgumentName, str] | None = Field(
         default=None, description="argument values, names the template declares (rule S1)"
     )
     thresholds: Thresholds | None = Field(
         default=None, description="warning/critical thresholds, Nagios ranges (rule S2)"
     )
-    instructions: Instructions | None = None
+    instructions: Instructions | None = Field(
+        None,
+        description="operational instruction ('consigne'), a URL or a text (default: the template's) (I1)",
+    )
     labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
 
 
@@ -593,22 +715,33 @@ class ServiceSettings(BaseModel):
     sets on it without declaring the service again (``service_settings.NAME``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-    servicenav_id: ServiceNavID | None = None
-    arguments: dict[ArgumentName, str] | None = None
-    thresholds: Thresholds | None = None
-    instructions: Instructions | None = None
-    labels: list[ID] = []
+    servicenav_id: ServiceNavID | None = Field(
+        None, description="the product's ID of this unit service"
+    )
+    arguments: dict[ArgumentName, str] | None = Field(
+        None, description="argument values, names the template declares (S1)"
+    )
+    thresholds: Thresholds | None = Field(
+        None, description="warning/critical thresholds, Nagios ranges (S2)"
+    )
+    instructions: Instructions | None = Field(
+        None, description="operational instruction ('consigne'), a URL or a text (I1)"
+    )
+    labels: list[ID] = Field([], description="Label IDs (H7)")
 
 
 class Equipment(Obj):
-    kind: Literal["Equipment"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
+    kind: Literal["Equipment"] = Field(description="Equipment: a monitored device (B1-B3, T9)")
+    id: ID = Field(description="ID of the equipment")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none) (V6)",
+    )
     servicenav_id: ServiceNavID | None = Field(
         default=None, description="the product's ID of this host; unique (rule H6)"
     )
-    address: Address | None = None
+    address: Address | None = Field(None, description="network address or host name")
     category: Category | None = Field(
         default=None, description="host category (rule H3); absent: 'other', not filtered"
     )
@@ -617,21 +750,39 @@ class Equipment(Obj):
         default=None, description="several equipment templates, in order (H2); not with 'template'"
     )
     function: str | None = Field(default=None, description="the host's function, free text")
-    box: ID
-    configured_by: ID | None = None
-    criticality: Criticality | None = None
-    availability_target: Percent | None = None
-    check_interval: Seconds | None = None
+    box: ID = Field(description="ID of the Box that monitors it (B1-B3)")
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
+    )
+    criticality: Criticality | None = Field(
+        None, description="the host's criticality, 1 (lowest) to 5 (highest)"
+    )
+    availability_target: Percent | None = Field(
+        None, description="the host's availability target, percent: > 0 and <= 100"
+    )
+    check_interval: Seconds | None = Field(
+        None, description="seconds between two checks of the host, >= 1"
+    )
     parents: list[ID] = Field(
         default=[],
         description="parent hosts (rule H4, H5): a CRITICAL parent makes this host UNKNOWN",
     )
     labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
-    instructions: Instructions | None = None
-    accounts: list[ID] = []
-    periods: Periods = Field(default_factory=Periods)
-    notification: Notification = Field(default_factory=Notification)
-    services: list[UnitService] = []
+    instructions: Instructions | None = Field(
+        None,
+        description="operational instruction ('consigne'), a URL or a text (default: its first template's) (I1)",
+    )
+    accounts: list[ID] = Field([], description="IDs of the MonitoringAccounts it uses (E1)")
+    periods: Periods = Field(
+        default_factory=Periods,
+        description="periods set explicitly per aspect; an aspect not set takes the default walk (P3-P7)",
+    )
+    notification: Notification = Field(
+        default_factory=Notification,
+        description="notification policy: contacts and contact groups (C1, C3)",
+    )
+    services: list[UnitService] = Field([], description="unit services beyond the template's (T9)")
     service_settings: dict[ID, ServiceSettings] | None = Field(
         default=None,
         description="per unit service its templates give (by name): servicenav_id, arguments, "
@@ -653,28 +804,44 @@ class Equipment(Obj):
 class Label(Obj):
     """A named tag on hosts and unit services (rule H7)."""
 
-    kind: Literal["Label"]
+    kind: Literal["Label"] = Field(description="Label: a named tag on hosts and unit services (H7)")
     id: ID
-    name: str | None = None
-    at: ID | None = None
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(None, description="node ID where it is defined (H7)")
 
 
 UnitServiceID = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$", max_length=129),
-    Field(json_schema_extra={"description": "unit service ID: <equipment id>/<service name>"}),
+    Field(description="unit service ID: <equipment id>/<service name>"),
 ]
 
 
 class UserService(Obj):
-    kind: Literal["UserService"]
-    id: ID
-    name: str | None = None
-    at: ID | None = None
-    configured_by: ID | None = None
-    members: list[UnitServiceID] = []
-    periods: Periods = Field(default_factory=Periods)
-    notification: Notification = Field(default_factory=Notification)
+    kind: Literal["UserService"] = Field(
+        description="UserService: a service made of unit services of several equipment"
+    )
+    id: ID = Field(description="ID of the user service")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(
+        None,
+        description="node ID where it is defined (required in a repository; catalogue documents have none)",
+    )
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
+    )
+    members: list[UnitServiceID] = Field(
+        [], description="its unit services, as <equipment id>/<service name>"
+    )
+    periods: Periods = Field(
+        default_factory=Periods,
+        description="periods set explicitly per aspect; an aspect not set takes the default walk (P3-P7)",
+    )
+    notification: Notification = Field(
+        default_factory=Notification,
+        description="notification policy: contacts and contact groups (C1, C3)",
+    )
 
 
 MODELS: dict[str, type[Obj]] = {

@@ -22,7 +22,15 @@ from . import cache, progress
 from . import diagnostics as dg
 from .diagnostics import Diagnostic, Location
 from .faults import crash_point
-from .load import Document, discover, discover_files, load_file, load_files, relpath
+from .load import (
+    Document,
+    broken_identities,
+    discover,
+    discover_files,
+    load_file,
+    load_files,
+    relpath,
+)
 from .model import Obj, Project
 from .tree import Tree, build_tree
 from .validate import PROJECT_FILE, models_of_clean, validate
@@ -239,9 +247,12 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     timings("validate")
     diags += catalog.diagnostics
 
-    tree = build_tree(
-        objects, catalog.objects, repo_objs.rejected | catalog.rejected, incumbent=incumbent
-    )
+    # the objects of a file that failed to load exist, broken: references to them are
+    # consequences of that file's error, not errors of their own (no cascade)
+    unloaded = {d.file for d in more if d.severity == "error" and d.file}
+    broken = set().union(*(broken_identities(root / f) for f in sorted(unloaded)))
+    rejected = repo_objs.rejected | catalog.rejected | broken
+    tree = build_tree(objects, catalog.objects, rejected, incumbent=incumbent)
     timings("tree")
     diags += tree.diagnostics
     tree.diagnostics = []
@@ -364,6 +375,8 @@ def compile_repo(
     snapshot: bool = True,
     keep: bool = True,
     incumbent=None,
+    sink=None,
+    consume: bool = False,
 ):
     """:func:`check`, then every rule (snavc.resolve): the effective configuration.
 
@@ -372,11 +385,16 @@ def compile_repo(
     ``(result, resolution)``; ``resolution`` is None when the repository could not be
     linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
     cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
-    as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``).
-    ``incumbent`` tells the objects that were there before the change (snavc.tree.build_tree).
+    as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``);
+    ``sink(equipment_id, effective)`` gets each equipment instead of the resolution
+    (``plan``: its text, not 20k dictionaries), and with ``consume`` each equipment's
+    model leaves the tree once resolved, as in a build. ``incumbent`` tells the objects
+    that were there before the change (snavc.tree.build_tree).
     """
     with gc_paused():
-        return _compile(Path(repo), backend, reapply, use_lock, snapshot, keep, incumbent)
+        return _compile(
+            Path(repo), backend, reapply, use_lock, snapshot, keep, incumbent, sink, consume
+        )
 
 
 def _compile(
@@ -387,6 +405,8 @@ def _compile(
     snapshot: bool = True,
     keep: bool = True,
     incumbent=None,
+    sink=None,
+    consume: bool = False,
 ):
     from .resolve import engine, resolve_all
     from .resolve.lock import LockState
@@ -401,7 +421,11 @@ def _compile(
     )
     progress.stage("checking the rules")
     res = engine(result.tree, lock)
-    if keep:
+    if sink is not None:
+        if hasattr(sink, "start"):  # what it needs of the models before they are consumed
+            sink.start(result.tree)
+        resolve_all(res, sink, consume=consume)
+    elif keep:
         resolve_all(res)
     else:  # validate: every rule runs, nothing is kept (memory)
         resolve_all(res, lambda _id, _effective: None, consume=True)

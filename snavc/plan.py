@@ -12,6 +12,7 @@ in both versions: V1, L1-L4).
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 from . import diagnostics as dg
 from . import progress
 from .diff import Build, Report, diff
-from .emit import dumps, effective, lock_report, origins
+from .emit import _compact, dumps, effective, input_hashes, iter_lines, lock_report, origins
 from .load import checkout_revision, commit_files, ignored_files
 from .pipeline import Result, compile_repo
 from .resolve.locks import can_edit
@@ -69,26 +70,51 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
                 hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
             raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
         progress.stage(f"building revision '{base}'")
-        base_result, base_res = compile_repo(Path(tmp) / "base", backend, snapshot=False)
+        # Memory: a plan holds two versions where a build holds one. Each equipment goes
+        # to its line of text as it is resolved (no dictionaries kept) and, unless the
+        # delegation check needs them, its model leaves the tree (as in a build); the
+        # base is turned into text before the head is compiled. What the head's tree
+        # (incumbent) and M3 need of the base's equipment is taken before that.
+        consume = as_user is None
+        base_lines = EquipmentLines(incumbent=True)
+        base_result, base_res = compile_repo(
+            Path(tmp) / "base", backend, snapshot=False, sink=base_lines, consume=consume
+        )
+        base_build = _build(base_res, base, base_lines) if base_res is not None else None
+        if consume:  # the rules' state of the base: not needed any more
+            base_res = None
+            gc.collect()  # the pipeline pauses the collector; its cycles (the tree) go now
         if not found:  # an empty estate: "holds no YAML document" is no news there
             base_result.diagnostics = [d for d in base_result.diagnostics if d.code != "SNV110"]
+        incumbent = base_lines.incumbent
+        if incumbent is None:  # the rules did not run on the base: its tree is whole
+            incumbent = _incumbent(base_result.tree)
         progress.stage("building the working tree")
+        head_lines = EquipmentLines()
         head_result, head_res = compile_repo(
             _working_tree(repo, Path(tmp) / "head"),
             backend,
             snapshot=False,
-            incumbent=_incumbent(base_result.tree),
+            incumbent=incumbent,
+            sink=head_lines,
+            consume=consume,
         )
     report = Report(base=base, head="working tree")
     # M3 first, whatever else the change breaks: a refused mode change is the root cause
     # of the errors it brings (partner objects no longer visible under a resale client)
     modes = (
-        check_mode_changes(base_result.tree, head_result.tree, f"revision '{base}'")
+        check_mode_changes(
+            base_result.tree,
+            head_result.tree,
+            f"revision '{base}'",
+            # the rules ran on the base (so its equipment models may be gone): their counts
+            equipment_at=base_lines.at if base_lines.inputs is not None else None,
+        )
         if base_result.tree is not None and head_result.tree is not None
         else []
     )
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
-    if base_res is None or not base_result.ok:
+    if base_build is None or not base_result.ok:
         count = sum(d.severity == "error" for d in base_result.diagnostics)
         errors.append(
             dg.error(
@@ -105,7 +131,11 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         return Plan(report, base_result, head_result, errors, not found)
 
     progress.stage("comparing")
-    report = diff(_build(base_res, base), _build(head_res, "working tree"), check_modes=False)
+    head_build = _build(head_res, "working tree", head_lines)
+    if consume:
+        head_res = None
+        gc.collect()
+    report = diff(base_build, head_build, check_modes=False)
     errors = delegation(base_res, head_res, as_user, base) if as_user is not None else []
     errors = dg.sort(modes) + dg.sort(errors)
     report.errors = [d.to_json() for d in errors]
@@ -166,8 +196,57 @@ def _working_tree(repo: Path, dest: Path) -> Path:
     return dest
 
 
-def _build(res, name: str) -> Build:
-    build = Build(dumps(effective(res)), name)
+class EquipmentLines:
+    """A sink for the rules engine (``resolve_all``): each equipment as its line of
+    effective.json, in ID order, instead of a dictionary kept in the resolution (a plan
+    holds two builds: 20k equipment as dictionaries took 1.6 GB)."""
+
+    def __init__(self, incumbent: bool = False):
+        self.lines: list[str] = []
+        self.at: dict[str, int] = {}  # node -> equipment at it (M3: equipment_per_node)
+        self.inputs: dict[str, str] | None = None
+        self.want_incumbent = incumbent
+        self.incumbent = None
+
+    def start(self, tree) -> None:
+        """Before the rules run, while every model is there: the input hashes, and (for
+        the base) what the head's tree needs to know of its objects (:func:`_incumbent`)."""
+        self.inputs = input_hashes(tree)
+        if self.want_incumbent:
+            self.incumbent = _incumbent(tree)
+
+    def __call__(self, eq_id: str, effective: dict) -> None:
+        self.lines.append(f"{_compact(eq_id)}:{_compact(effective)}")
+        self.at[effective["at"]] = self.at.get(effective["at"], 0) + 1
+
+
+def _build(res, name: str, equipment: EquipmentLines) -> Build:
+    """The build ``res`` would write, in memory: the bytes of :func:`dumps` of the
+    effective document (equipment first, as their section sorts first)."""
+    document = effective(res, equipment.inputs)
+    assert not document["equipment"], "the equipment went to the sink"
+    rest = iter_lines({k: v for k, v in document.items() if k != "equipment"})
+    next(rest)  # its "{", written with the equipment
+    # one buffer, each line freed as it is copied in: a join of 20k long lines would
+    # hold the text three or four times over
+    lines, equipment.lines = equipment.lines, []
+    buf = bytearray(b"{\n")
+    if lines:
+        buf += b'"equipment":{\n'
+        last = len(lines) - 1
+        for i in range(len(lines)):
+            buf += lines[i].encode()
+            buf += b",\n" if i < last else b"\n"
+            lines[i] = None
+        buf += b"},\n"
+    else:
+        buf += b'"equipment":{},\n'
+    del lines
+    for line in rest:
+        buf += line.encode()
+        buf += b"\n"
+    build = Build(bytes(buf), name)
+    del buf
     build.attach_origins(dumps(origins(res)))
     build.lock_report = lock_report(res.lock)
     return build

@@ -8,13 +8,18 @@ JSON of docs/review.md, plus ``groups``) as its only input.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
+import markupsafe
 
 TEMPLATES = Path(__file__).parent / "templates"
 SHIPPED = {"text": "report.txt.j2", "markdown": "report.md.j2"}
+# the markdown report's default --max-bytes: under GitHub's 65,536-character comment limit
+MARKDOWN_MAX_BYTES = 60_000
+EXAMPLES = 3  # objects named in a collapsed row; a group larger than this is collapsed
 
 
 class TemplateError(Exception):
@@ -31,9 +36,30 @@ def show(value, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# characters markdown gives a meaning to, inside a table cell (after HTML escaping)
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
+_PLAIN = re.compile(r"^[A-Za-z0-9 .,:;/@+=()'→−-]*$")
+
+
 def md(value) -> str:
-    """Safe inside a markdown table cell."""
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """A user's text, safe inside a markdown table cell or an HTML element of a comment:
+    HTML-escaped (markupsafe: a client named ``</details>`` or ``<img src=x>`` is shown,
+    not obeyed), markdown punctuation backslash-escaped, on one line."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    if _PLAIN.match(text):
+        return text  # the usual case: nothing to escape
+    # quotes stay as typed: user text is only ever element content, never an attribute
+    escaped = str(markupsafe.escape(text)).replace("&#39;", "'").replace("&#34;", '"')
+    return _MD_SPECIAL.sub(r"\\\1", escaped)
+
+
+def code(value) -> str:
+    """Inline code: `` `text` `` for a plain identifier, else ``<code>`` with the text
+    HTML-escaped (a backtick span cannot hold every text, and shows entities as typed)."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    if "`" not in text and "|" not in text:
+        return f"`{text}`"  # HTML inside a code span is shown as typed
+    return f"<code>{str(markupsafe.escape(text)).replace('|', '&#124;')}</code>"
 
 
 def change(c: dict) -> str:
@@ -68,6 +94,12 @@ def added(c: dict) -> str:
     if c["kind"] == "unit-service":
         return f"{c['op']}: template {obj.get('template')}"
     return c["op"]
+
+
+def objects(n: int, kind: str) -> str:
+    """``11,043 equipment``, ``2 unit services``: a count of objects of a report kind."""
+    word = {"unit-service": "unit service", "user-service": "user service"}.get(kind, kind)
+    return f"{n:,} {word}{'' if n == 1 or kind == 'equipment' else 's'}"
 
 
 def plural(n: int, word: str) -> str:
@@ -115,12 +147,108 @@ def grouped(changes: list[dict], names: dict | None = None) -> list[dict]:
     return out
 
 
+def collapse(changes: list[dict]) -> tuple[list[dict], set[tuple[str, str]]]:
+    """Identical changes, one group each: objects of one kind whose changes (every field,
+    the same old and new values; or the same move) are the same. A group of more than
+    :data:`EXAMPLES` objects is *collapsed*: one row, a count and a few examples, where a
+    partner default's new period would otherwise give one row per equipment (issue 11:
+    11,043 identical rows). Added and removed objects are never collapsed (each differs).
+
+    Returns the collapsed groups (largest first) and the ``(kind, id)`` of their objects.
+
+    >>> groups, _ = collapse(changes)                       # doctest: +SKIP
+    >>> groups[0]["count"], groups[0]["changes"][0]["path"]  # doctest: +SKIP
+    (11043, 'periods.check')
+    """
+    by_object: dict[tuple[str, str], list[dict]] = {}
+    for c in changes:
+        by_object.setdefault((c["kind"], c["id"]), []).append(c)
+    by_sig: dict[tuple, list[tuple[str, str, dict]]] = {}
+    for (kind, ident), items in by_object.items():
+        if any(c["op"] in ("added", "removed") for c in items):
+            continue
+        sig = (kind,) + tuple(
+            sorted((c["op"], c["path"] or "", _canon(c["old"]), _canon(c["new"])) for c in items)
+        )
+        by_sig.setdefault(sig, []).append((kind, ident, items[0]))
+    groups, members = [], set()
+    for sig, objs in by_sig.items():
+        if len(objs) <= EXAMPLES:
+            continue
+        objs.sort(key=lambda o: o[1])
+        first = by_object[(objs[0][0], objs[0][1])]
+        groups.append(
+            {
+                "kind": sig[0],
+                "count": len(objs),
+                "changes": [
+                    {"op": c["op"], "path": c["path"], "old": c["old"], "new": c["new"]}
+                    for c in sorted(first, key=lambda c: (c["op"] != "moved", c["path"] or ""))
+                ],
+                "examples": [ident for _, ident, _ in objs[:EXAMPLES]],
+                "clients": len({c["client"] for _, _, c in objs if c.get("client")}),
+            }
+        )
+        members.update((kind, ident) for kind, ident, _ in objs)
+    groups.sort(key=lambda g: (-g["count"], g["kind"], g["examples"][0]))
+    return groups, members
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def data(report) -> dict:
     """The report data templates get: a copy (a template cannot change the report, nor
-    so the exit code), with ``groups`` for partner -> client -> site rendering."""
+    so the exit code), with ``groups`` for partner -> client -> site rendering of the
+    changes not in a collapsed group, and ``cut`` (nothing cut: see :func:`render`)."""
     out = json.loads(json.dumps(report.to_json()))
+    _, members = collapse(out["changes"])
+    rest = [c for c in out["changes"] if (c["kind"], c["id"]) not in members]
     out["groups"] = grouped(out["changes"], report.names)
+    # the markdown report lists the collapsed groups apart, and the other objects here
+    out["uncollapsed"] = grouped(rest, report.names) if members else out["groups"]
     out["names"] = dict(report.names)
+    out["cut"] = None
+    out["full"] = None
+    return out
+
+
+def limit(d: dict, n: int, rows: str = "uncollapsed") -> dict:
+    """``d`` (from :func:`data`) with at most ``n`` items in each list a reader scrolls
+    through (errors, inputs, collapsed groups, object rows across all clients: those of
+    ``d[rows]``, ``groups`` or ``uncollapsed``), and
+    ``cut`` saying how many of each were left out. The summary is never cut."""
+    out = dict(d)
+    cut = {
+        "errors": max(0, len(d["errors"]) - n),
+        "inputs": max(0, len(d["inputs"]) - n),
+        "collapsed": max(0, len(d["collapsed"]) - n),
+        "objects": 0,
+    }
+    out["errors"], out["inputs"], out["collapsed"] = (
+        d["errors"][:n],
+        d["inputs"][:n],
+        d["collapsed"][:n],
+    )
+    budget = n
+    partners = []
+    for p in d[rows]:
+        clients = []
+        for c in p["clients"]:
+            sites = []
+            for st in c["sites"]:
+                keep = st["objects"][: max(0, budget)]
+                budget -= len(keep)
+                cut["objects"] += len(st["objects"]) - len(keep)
+                if keep:
+                    sites.append({**st, "objects": keep})
+            if sites:
+                clients.append({**c, "sites": sites})
+        if clients:
+            partners.append({**p, "clients": clients})
+    out[rows] = partners
+    out["cut"] = cut if any(cut.values()) else None
     return out
 
 
@@ -136,20 +264,62 @@ def _env(sandboxed: bool, loader) -> jinja2.Environment:
     )
     env.filters["show"] = show
     env.filters["md"] = md
+    env.filters["code"] = code
+    env.filters["count"] = lambda n: f"{n:,}"
     env.filters["change"] = change
     env.filters["added"] = added
     env.globals["plural"] = plural
+    env.globals["objects"] = objects
     env.trim_blocks = True
     env.lstrip_blocks = True
     return env
 
 
-def render(report, fmt: str) -> str:
-    """Render with a shipped template (``text`` or ``markdown``) or as JSON."""
+def render(report, fmt: str, max_bytes: int | None = None, full: str | None = None) -> str:
+    """Render with a shipped template (``text`` or ``markdown``) or as JSON.
+
+    ``max_bytes`` (text and markdown; 0 or None: no cap) bounds the UTF-8 size: the
+    summary, errors, changed inputs and collapsed groups come first and the rows of each
+    list are cut, the same number from each, to fit, with a note that says what was cut
+    and where the full report is (``full``: the file ``--full-report`` wrote, if any).
+    JSON is never cut (it would not parse).
+    """
     if fmt == "json":
         return json.dumps(report.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     env = _env(False, jinja2.FileSystemLoader(TEMPLATES))
-    return env.get_template(SHIPPED[fmt]).render(report=data(report))
+    template = env.get_template(SHIPPED[fmt])
+    d = data(report)
+    d["full"] = full
+    text = template.render(report=d)
+    if not max_bytes or len(text.encode()) <= max_bytes:
+        return text
+    rows = "uncollapsed" if fmt == "markdown" else "groups"
+    if fmt != "markdown":
+        d["collapsed"] = []  # the text report lists every object, collapsed or not
+    longest = max(
+        len(d["errors"]),
+        len(d["inputs"]),
+        len(d["collapsed"]),
+        sum(len(st["objects"]) for p in d[rows] for c in p["clients"] for st in c["sites"]),
+    )
+    lo, hi = 0, longest  # the most rows per list that fit: a binary search, ~log2 renders
+    best = template.render(report=limit(d, 0, rows))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        attempt = template.render(report=limit(d, mid, rows))
+        if len(attempt.encode()) <= max_bytes:
+            lo, best = mid, attempt
+        else:
+            hi = mid - 1
+    if len(best.encode()) > max_bytes:  # even the title is too long: the summary alone
+        note = f"\n(cut at {max_bytes} bytes)\n"
+        summary = next(
+            (line for line in best.splitlines() if line.startswith(("**", "No change", "+"))),
+            "",
+        )
+        room = max(0, max_bytes - len(note.encode()))
+        best = summary.encode()[:room].decode(errors="ignore") + note
+    return best
 
 
 def render_user(report, template: Path) -> str:

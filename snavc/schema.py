@@ -40,17 +40,44 @@ def schemas() -> dict[str, dict]:
         schema = _repository_rules(kind, model.model_json_schema())
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         out[kind_file(kind)] = schema
+    # One $defs entry per kind, dispatched with if/then on a `kind` const: the form
+    # yaml-language-server follows for completion, hover and validation (it ignores the
+    # OpenAPI `discriminator` of a pydantic union: on an Equipment it offered another
+    # kind's fields). The definitions are pydantic's, nested models included.
     any_doc = Annotated[Union[tuple(MODELS.values())], Field(discriminator="kind")]  # noqa: UP007
-    schema = TypeAdapter(any_doc).json_schema()
-    for kind, definition in schema.get("$defs", {}).items():
+    defs = TypeAdapter(any_doc).json_schema().get("$defs", {})
+    for kind, definition in defs.items():
         if kind in MODELS:
             _repository_rules(kind, definition)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "snavc document"
-    schema["description"] = (
-        "Any document of a snavc configuration repository (INTERFACE §1); "
-        "each YAML document of a file is checked on its own."
-    )
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "snavc document",
+        "description": (
+            "Any document of a snavc configuration repository (INTERFACE §1); "
+            "each YAML document of a file is checked on its own."
+        ),
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": {
+                "description": "what the document defines; its other fields depend on it",
+                "enum": list(MODELS),
+            }
+        },
+        "allOf": [
+            {
+                # the pattern too: while completing, the server takes a const as met by
+                # any prefix of it (`Equipment` would meet EquipmentTemplate's `if`)
+                "if": {
+                    "properties": {"kind": {"const": kind, "pattern": f"^{kind}$"}},
+                    "required": ["kind"],
+                },
+                "then": {"$ref": f"#/$defs/{kind}"},
+            }
+            for kind in MODELS
+        ],
+        "$defs": defs,
+    }
     out[DOCUMENT_SCHEMA] = schema
     return out
 

@@ -326,10 +326,11 @@ def build_tree(
     if check_only is not None:
         objects = check_only
         overrides = {}
+    scopes: dict = {}  # candidates for a did-you-mean, per (table, place)
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:
-        _check_references(tree, obj, index, rejected)
+        _check_references(tree, obj, index, rejected, scopes)
     for obj in objects:
         if obj.kind in CONFIGURED_KINDS and tree.configurer(obj) is None:
             diags.append(
@@ -405,43 +406,42 @@ def _check_references(
     obj: Obj,
     index: dict[str, dict[str, Obj]],
     rejected: set[tuple[str, str]] = frozenset(),
+    scopes: dict | None = None,
 ) -> None:
+    """Every reference of ``obj`` names an object that exists. A reference to an object
+    that exists but is broken (``rejected``: refused by validation, or in a file that
+    failed to load) is not an error: that object's own errors are the root cause, and
+    reporting each reference to it would bury them (issue 11: one tab, 443 errors).
+    A did-you-mean only ever names an object the user could have meant: one of the
+    same kind (a parent of the right level), visible from where ``obj`` is placed."""
     for path, target, ident in references(obj):
-        if not rejected:  # the usual case first: a reference to an object that exists
-            if target == "node":
-                if ident in tree.nodes:
-                    continue
-            elif target != "unit-service" and ident in index.get(target, ()):
-                continue
-        kinds = NODE_KINDS if target == "node" else (target,)
-        if rejected and any((k, ident) in rejected for k in kinds):
-            tree.diagnostics.append(
-                dg.error(
-                    "SNV302",
-                    f"{_label(obj)} refers to {target} '{ident}', which has errors of its own (see them)",
-                    _where(obj, *path),
-                )
-            )
-            continue
-        note = ""
         if target == "node":
             if ident in tree.nodes:
                 continue
+        elif target != "unit-service" and ident in index.get(target, ()):
+            continue
+        kinds = NODE_KINDS if target == "node" else (target,)
+        if rejected and any((k, ident) in rejected for k in kinds):
+            continue  # known but broken: its own errors say why
+        note = ""
+        if target == "node":
             known = index.get("node", {})
             if ident in known:
                 continue  # exists, but out of the tree: its own N1 error says why
-            candidates = list(tree.nodes)
+            candidates = _node_candidates(tree, obj, path)
             what = "node"
         elif target == "unit-service":
             eq, _, name = ident.partition("/")
             names = tree.unit_services.get(eq)
             if names is not None and name in names:
                 continue
+            if names is None and rejected and ("Equipment", eq) in rejected:
+                continue  # its equipment is broken
             what = "unit service"
             if names is None:
                 candidates = [
                     f"{e}/{n}"
-                    for e in index.get("Equipment", {})
+                    for e in _in_scope(tree, obj, index.get("Equipment", {}), scopes, below=True)
                     for n in tree.unit_services.get(e, ())
                 ]
                 note = f" (no equipment '{eq}')"
@@ -449,11 +449,9 @@ def _check_references(
                 candidates = [f"{eq}/{n}" for n in names]
                 note = f" (equipment '{eq}' has {', '.join(names) or 'no unit service'})"
         else:
-            if ident in index.get(target, {}):
-                continue
             if target == "Equipment" and ident in tree.unit_services:
                 continue  # an equipment of the unchanged files (incremental build)
-            candidates = list(index.get(target, {}))
+            candidates = _in_scope(tree, obj, index.get(target, {}), scopes)
             what = target
         elsewhere = [
             o.kind
@@ -483,6 +481,47 @@ def _check_references(
                 _where(obj, *path),
             )
         )
+
+
+# a node's parent is one level up (N1): a Site's parent can only be a client
+_PARENT_KIND = {"Client": "partner", "Site": "client"}
+
+
+def _node_candidates(tree: Tree, obj: Obj, path: tuple) -> list[str]:
+    """The nodes a reference at ``path`` could have meant: a parent of the right level,
+    else any node of the tree."""
+    level = _PARENT_KIND.get(obj.kind) if path == ("parent",) else None
+    if level is None:
+        return list(tree.nodes)
+    return [i for i, n in tree.nodes.items() if n.kind == level]
+
+
+def _in_scope(
+    tree: Tree, obj: Obj, table: dict[str, Obj], scopes: dict | None = None, below: bool = False
+) -> list[str]:
+    """The IDs of ``table`` a reference from ``obj`` could have meant: those placed on
+    the path from the product to where ``obj`` is placed (an object at another client
+    is never selectable there, so never a good suggestion; V2-V4 narrow further, by
+    user, in the rules), and with ``below`` those placed under it too (a user
+    service's members: equipment of its sites). Everything when ``obj`` has no place
+    in the tree."""
+    node = tree.nodes.get(getattr(obj, "at", None) or "")
+    if node is None and obj.kind in _PARENT_KIND | {"Partner": None}:
+        node = tree.nodes.get(obj.id)
+    key = (id(table), node.id if node is not None else None, below)
+    if scopes is not None and key in scopes:
+        return scopes[key]  # many references from one place: one pass over the table
+    if node is None:
+        found = list(table)
+    else:
+        on_path = {n.id for n in node.path}
+        if below:
+            under = [n.id for n in tree.nodes.values() if node in n.path]
+            on_path.update(under)
+        found = [i for i, o in table.items() if (getattr(o, "at", None) or PRODUCT) in on_path]
+    if scopes is not None:
+        scopes[key] = found
+    return found
 
 
 def _check_duplicate_cycles(tree: Tree, kind: str) -> None:

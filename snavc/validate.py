@@ -9,12 +9,12 @@ did you mean 'name'?"). Checks that need several documents are in :mod:`snavc.tr
 from __future__ import annotations
 
 import datetime
-import difflib
 import typing
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
+from rapidfuzz import fuzz, process
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
@@ -34,15 +34,21 @@ class Validated:
 
 
 def did_you_mean(word: str, candidates) -> str:
-    """``"; did you mean 'name'?"`` or ``""``."""
-    candidates = list(candidates)
-    if not isinstance(word, str) or word in candidates:
+    """``"; did you mean 'name'?"`` or ``""``: the closest candidate (rapidfuzz's
+    normalised Indel similarity, the measure difflib's ratio approximates, at 60% or
+    more), one C pass over the candidates however many (difflib took 27 s of a 48 s
+    run over a 20k estate with errors: issue 11)."""
+    if not isinstance(word, str):
         return ""
-    pool = {c.lower(): c for c in candidates}
-    if word.lower() in pool and pool[word.lower()] != word:
-        return f"; did you mean '{pool[word.lower()]}'?"
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    candidates = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
+    if word in candidates:
+        return ""
+    lower = word.lower()
+    for c in candidates:
+        if c.lower() == lower:  # a case slip first: the surest guess
+            return f"; did you mean '{c}'?"
+    best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=60)
+    return f"; did you mean '{best[0]}'?" if best else ""
 
 
 def validate(documents: list[Document], catalog: bool = False, seal: bool = True) -> Validated:

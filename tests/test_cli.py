@@ -300,7 +300,9 @@ def test_github_output_escapes_workflow_command_syntax():
     )
 
 
-def test_diagnostics_sorted_by_file_then_line(make_repo):
+def test_diagnostics_root_causes_first_then_by_file_and_line(make_repo):
+    """Load and schema errors (root causes) come first, then the rest (issue 11: the
+    root cause was listed third, and GitHub shows ten annotations); each by file, line."""
     repo = make_repo(
         {
             "z.yaml": "kind: Contact\nid: z1\nat: partner\nname: Z\nnmae: Z\n",
@@ -315,8 +317,8 @@ def test_diagnostics_sorted_by_file_then_line(make_repo):
         ("a.yaml", 7, "SNV203"),
         ("m/x.yml", 5, "SNV101"),
         ("m/y.yaml", 5, "SNV203"),
-        ("m/y.yaml", 9, "SNV302"),
         ("z.yaml", 5, "SNV203"),
+        ("m/y.yaml", 9, "SNV302"),
     ]
 
 

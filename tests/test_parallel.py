@@ -58,3 +58,62 @@ def test_flat_field_changes_agree_with_deepdiff(old, new):
     from snavc.diff import _deep_field_changes, _field_changes
 
     assert _field_changes(old, new) == _deep_field_changes(old, new)
+
+
+def _deepdiff_field_changes(old: dict, new: dict) -> list:
+    """The reference: what diff computed with deepdiff before it walked the objects."""
+    from deepdiff import DeepDiff
+
+    from snavc.diff import _at
+
+    out: dict[str, tuple] = {}
+    for levels in DeepDiff(old, new, view="tree", verbose_level=2).values():
+        for level in levels:
+            parts = level.path(output_format="list")
+            cut = next((i for i, p in enumerate(parts) if isinstance(p, int)), None)
+            if cut is not None:
+                parts = parts[:cut]
+            if parts and parts[0] in ("periods", "defaults"):
+                parts = parts[:2]
+            path = ".".join(str(p) for p in parts)
+            out[path] = (path, _at(old, parts), _at(new, parts))
+    return [out[k] for k in sorted(out)]
+
+
+EQUIPMENT = {
+    "at": "s1",
+    "box": "b1",
+    "accounts": ["a", "b"],
+    "periods": {"check": {"id": "p0-extended", "from": "p0"}, "notification": None},
+    "notification": {"contacts": ["c1"], "groups": []},
+    "services": {"cpu": {"criticality": 3, "check_interval": 60, "tags": [{"k": 1}]}},
+}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda e: e["periods"].update(check={"id": "business-hours", "from": "product"}),
+        lambda e: e["periods"]["check"].update(id="x"),
+        lambda e: e["periods"].pop("notification"),
+        lambda e: e["notification"].update(contacts=["c2", "c1"]),
+        lambda e: e["services"]["cpu"].update(criticality=3.0),
+        lambda e: e["services"]["cpu"].update(check_interval=True),
+        lambda e: e["services"]["cpu"]["tags"][0].update(k=2),
+        lambda e: e["services"].update(disk={"criticality": 1}),
+        lambda e: e["services"].update(cpu="gone"),
+        lambda e: e.update(box="b2", address="10.0.0.1"),
+        lambda e: e.pop("accounts"),
+        lambda e: None,
+    ],
+)
+def test_nested_field_changes_agree_with_deepdiff(edit):
+    """diff walks nested objects itself (deepdiff took 20 s of a 45 s plan): same answer."""
+    import copy
+
+    from snavc.diff import _deep_field_changes
+
+    new = copy.deepcopy(EQUIPMENT)
+    edit(new)
+    assert _deep_field_changes(EQUIPMENT, new) == _deepdiff_field_changes(EQUIPMENT, new)
+    assert _deep_field_changes(new, EQUIPMENT) == _deepdiff_field_changes(new, EQUIPMENT)

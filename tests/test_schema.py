@@ -36,3 +36,40 @@ def test_every_seed_document_validates_against_the_schema(path):
 )
 def test_the_schema_refuses_what_validate_refuses(doc):
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
+
+
+def _fields(schema: dict):
+    """``(where, name, definition)`` of every property of every object of a schema."""
+    for where, definition in [("", schema), *schema.get("$defs", {}).items()]:
+        for name, prop in definition.get("properties", {}).items():
+            yield where, name, prop
+
+
+def test_every_field_has_a_description():
+    """docs/editors.md promises a description on hover for every field (issue 11: 21 of
+    118 had one)."""
+    from snavc.schema import schemas
+
+    for file, schema in schemas().items():
+        missing = [f"{w}.{n}" for w, n, p in _fields(schema) if not p.get("description")]
+        assert missing == [], file
+
+
+def test_the_document_schema_dispatches_on_kind_with_if_then():
+    """yaml-language-server ignores the OpenAPI discriminator (it offered another kind's
+    fields); it follows if/then on a const. The pattern keeps a kind that is a prefix of
+    another (Equipment, EquipmentTemplate) from meeting the other's `if` while completing."""
+    from snavc.model import MODELS
+    from snavc.schema import schemas
+
+    schema = schemas()["snavc.json"]
+    assert "discriminator" not in json.dumps(schema) and "oneOf" not in schema
+    assert schema["properties"]["kind"]["enum"] == list(MODELS)
+    assert schema["allOf"][list(MODELS).index("Equipment")] == {
+        "if": {
+            "properties": {"kind": {"const": "Equipment", "pattern": "^Equipment$"}},
+            "required": ["kind"],
+        },
+        "then": {"$ref": "#/$defs/Equipment"},
+    }
+    assert [b["then"]["$ref"] for b in schema["allOf"]] == [f"#/$defs/{k}" for k in MODELS]

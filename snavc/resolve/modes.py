@@ -11,13 +11,24 @@ from ..diagnostics import Diagnostic, error
 from ..tree import Tree
 
 
-def check_mode_changes(base: Tree, head: Tree, base_name: str) -> list[Diagnostic]:
+def equipment_per_node(tree: Tree) -> dict[str, int]:
+    """Node ID -> the number of equipment defined at it (what M3 needs of a base's
+    equipment: ``plan`` takes it before the build consumes their models)."""
+    counts: dict[str, int] = {}
+    for eq in tree.objects.get("Equipment", {}).values():
+        counts[eq.at] = counts.get(eq.at, 0) + 1
+    return counts
+
+
+def check_mode_changes(
+    base: Tree, head: Tree, base_name: str, equipment_at: dict[str, int] | None = None
+) -> list[Diagnostic]:
     """M3: a client whose mode differs from the base's, while the base had equipment on
-    it or its sites, or a CRM reference on it or its sites."""
+    it or its sites, or a CRM reference on it or its sites. ``equipment_at`` gives the
+    base's :func:`equipment_per_node` when its equipment models are gone."""
     out = []
-    equipment_at: dict[str, int] = {}
-    for eq in base.objects.get("Equipment", {}).values():
-        equipment_at[eq.at] = equipment_at.get(eq.at, 0) + 1
+    if equipment_at is None:
+        equipment_at = equipment_per_node(base)
     for client_id, node in sorted(head.nodes.items()):
         before = base.nodes.get(client_id)
         if (

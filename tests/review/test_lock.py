@@ -136,10 +136,10 @@ def test_template_change_is_not_applied_to_existing_services_T5(seed, built):
         "it); 0 new services get it\n"
     )
     md = snav("diff", old, new, "--format", "markdown").stdout
-    assert md.endswith(
+    assert (
         "| `service-template-override/cpu@client1` | changed | none | 2 equipment, 2 unit services "
         "| kept by 2 existing services (`snavc build --reapply cpu`); 0 new services get it |\n"
-    )
+    ) in md
 
 
 def test_new_equipment_gets_the_new_template_values_T5(seed, built):
@@ -164,6 +164,36 @@ def test_new_equipment_gets_the_new_template_values_T5(seed, built):
         "      T5: not applied to 2 existing services of cpu (snavc build --reapply cpu applies "
         "it); 1 new service gets it\n"
     ) in text
+
+
+def test_new_services_count_only_those_the_override_reaches_T5(seed, built):
+    """A new cpu service at client2 is of the template but not on the path of client1's
+    override (explain shows the override skipped): it does not "get" that override
+    (issue 11: the note said it reached 1 new service)."""
+    repo = seed()
+    old = built(repo)
+    lower_client1_cpu(repo)
+    append(
+        repo,
+        "clients/client2/site1/equipment.yaml",
+        NEW_EQUIPMENT.replace("srv-new-03", "srv-new-04")
+        .replace("client1-site1", "client2-site1")
+        .replace("box-client1", "box-client2")
+        .replace("ssh-partner", "snmp-client2"),
+    )
+    new = built(repo)
+    explained = snav("explain", repo, "srv-new-04/cpu.criticality").stdout
+    assert "override at client1: skipped: 'client1' is not on the path to 'client2-site1'" in (
+        explained
+    )
+    report = report_of("diff", old, new)
+    lock = input_entry(report, "service-template-override/cpu@client1")["lock"]
+    assert (lock["new"], lock["not_applied"]) == (0, 2)
+    append(repo, SITE1_EQ, NEW_EQUIPMENT)  # one at client1 too: that one is reached
+    lock = input_entry(
+        report_of("diff", old, built(repo)), "service-template-override/cpu@client1"
+    )["lock"]
+    assert (lock["new"], lock["not_applied"]) == (1, 2)
 
 
 def test_not_applied_counts_the_services_the_changed_input_reaches_T5(seed, built):

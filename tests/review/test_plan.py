@@ -229,6 +229,12 @@ def test_plan_markdown(seed):
         "\n"
         "**1 changed** · 1 input changed\n"
         "\n"
+        "#### Inputs changed\n"
+        "\n"
+        "| input | change | effective objects changed | used by | lock (T5) |\n"
+        "|---|---|---|---|---|\n"
+        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
+        "\n"
         "<details open><summary><b>Client 1 infogérance</b> (<code>client1</code>): 1 changed"
         "</summary>\n"
         "\n"
@@ -238,11 +244,6 @@ def test_plan_markdown(seed):
         "\n"
         "</details>\n"
         "\n"
-        "#### Inputs changed\n"
-        "\n"
-        "| input | change | effective objects changed | used by | lock (T5) |\n"
-        "|---|---|---|---|---|\n"
-        "| `equipment/srv-file-02` | changed | 1 equipment | 1 equipment |  |\n"
     )
 
 
@@ -647,3 +648,19 @@ def test_plan_report_names_both_definitions(seed):
         "is already defined (note: defined here before this change: "
         "`clients/client2/contacts.yaml:3`)\n"
     ) in md
+
+
+def test_plan_builds_in_memory_the_bytes_a_build_writes(seed):
+    """plan streams each equipment's line (EquipmentLines) instead of keeping 20k
+    dictionaries per version: the text is that of dumps(effective(...)), byte for byte."""
+    from snavc.emit import dumps, effective
+    from snavc.pipeline import compile_repo
+    from snavc.plan import EquipmentLines, _build
+
+    repo = seed()
+    _, res = compile_repo(repo, snapshot=False)
+    lines = EquipmentLines()
+    _, streamed = compile_repo(repo, snapshot=False, sink=lines, consume=True)
+    assert streamed.equipment == {} and streamed.tree.objects["Equipment"] == {}
+    data = _build(streamed, "x", lines).data
+    assert (data if isinstance(data, str) else bytes(data).decode()) == dumps(effective(res))

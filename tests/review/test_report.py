@@ -322,7 +322,8 @@ def test_markdown_groups_by_client_then_site(pair):
         "| Client 1 Site 2 | equipment `srv-file-02` | `address`: 10.1.2.10 → 10.1.2.11 |\n"
         "\n"
     )
-    assert md.endswith(
+    # the changed inputs come right after the summary, before the objects
+    assert md.split("\n**6 changed** · 6 inputs changed\n\n")[1].startswith(
         "#### Inputs changed\n"
         "\n"
         "| input | change | effective objects changed | used by | lock (T5) |\n"
@@ -333,6 +334,8 @@ def test_markdown_groups_by_client_then_site(pair):
         "| `equipment/srv-web-01` | changed | 1 equipment | 1 equipment |  |\n"
         "| `equipment/sw-core-01` | changed | 1 equipment | 1 equipment |  |\n"
         "| `user-service/webshop` | changed | 1 user service | 1 user service |  |\n"
+        "\n"
+        "<details open>"
     )
 
 
@@ -456,7 +459,12 @@ def test_markdown_folds_more_than_10_errors(small, built):
     errors = md.split("#### ❌ Errors\n\n")[1].split("\n\n</details>")[0]
     assert errors.startswith("<details><summary>11 errors</summary>\n\n- **SNV422** (rule M3): ")
     assert errors.count("\n- **SNV422** (rule M3): client 'm") == 11
-    assert md.index("#### ❌ Errors") < md.index("(<code>m00</code>)")
+    # the eleven identical mode changes are one row, after the errors
+    assert md.index("#### ❌ Errors") < md.index("#### Identical changes")
+    assert (
+        "\n| 11 nodes in 11 clients | `mode`: managed → resale | `m00`, `m01`, `m02`, … 8 more |\n"
+        in md
+    )
     # ten errors are not folded
     edit(repo, "m10/client.yaml", "mode: resale", "mode: managed")
     md = snav("diff", old, built(repo), "--format", "markdown", exit_code=1).stdout

@@ -1,0 +1,175 @@
+"""Root cause first, no cascades (issue 11, part 1).
+
+An object, document or file that failed to load or validate is known but broken: a
+reference to it is not an error and gets no did-you-mean; suggestions name only objects
+of the same kind visible from where the reference is; load and schema errors come first.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import diagnostics, run, where
+
+from snavc.bench.generate import generate
+from snavc.load import broken_identities
+from snavc.validate import did_you_mean
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory):
+    """A generated estate of two clients (200 equipment): big enough for the cascade."""
+    out = tmp_path_factory.mktemp("estate") / "e"
+    generate(out, 200)
+    return out
+
+
+def test_one_stray_tab_in_a_client_file_is_one_error(estate, tmp_path):
+    """The issue's case: one tab in one client file gave 443 errors in 11 files (every
+    reference to the client's objects, from its ten site files, with did-you-means to
+    the other client's objects). Now: the tab, alone."""
+    import shutil
+
+    repo = tmp_path / "tab"
+    shutil.copytree(estate, repo)
+    path = repo / "p0" / "p0-c00001" / "client.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "\n  monday:" in text
+    path.write_text(text.replace("\n  monday:", "\n\tmonday:", 1), encoding="utf-8")
+    line = text[: text.index("\n  monday:")].count("\n") + 2
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", "p0/p0-c00001/client.yaml", line, 1)
+    ]
+
+
+def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "# a client\nkind: Client\nid: c1  # the first\nparent: p\n---\n"
+        "kind: Contact\nid: 'noc'\nat: c1\n  nested:\n\tbad: [\n---\n"
+        'kind: "Box"\nid: "b1"\n---\nkind: Contact\n',
+        encoding="utf-8",
+    )
+    assert broken_identities(path) == {("Client", "c1"), ("Contact", "noc"), ("Box", "b1")}
+    assert broken_identities(tmp_path / "missing.yaml") == set()
+
+
+def test_reference_to_an_object_refused_by_validation_is_not_an_error(make_repo):
+    repo = make_repo(
+        {
+            "c.yaml": """\
+            kind: Contact
+            id: desk
+            at: partner
+            name: Desk
+            mail: desk@example.net
+            ---
+            kind: ContactGroup
+            id: oncall
+            at: partner
+            members: [desk, dsk]
+            """
+        }
+    )
+    assert [(*where(d), d.message) for d in diagnostics(repo)] == [
+        (
+            "SNV203",
+            None,
+            "c.yaml",
+            5,
+            1,
+            "unknown field 'mail' in Contact 'desk'; did you mean 'email'?",
+        ),
+        (
+            "SNV302",
+            None,
+            "c.yaml",
+            10,
+            17,
+            "ContactGroup 'oncall' refers to Contact 'dsk', which does not exist",
+        ),
+    ]
+
+
+def test_reference_into_a_file_with_a_syntax_error_is_not_an_error(make_repo):
+    repo = make_repo(
+        {
+            "a.yaml": "kind: Contact\nid: desk\nat: partner\nname: [Desk\n",
+            "b.yaml": "kind: ContactGroup\nid: oncall\nat: partner\nmembers: [desk]\n",
+        }
+    )
+    assert [where(d) for d in diagnostics(repo)] == [("SNV101", None, "a.yaml", 5, 1)]
+
+
+CLIENTS = """\
+kind: Client
+id: c1
+name: C1
+parent: partner
+mode: managed
+---
+kind: Client
+id: c2
+name: C2
+parent: partner
+mode: managed
+---
+kind: Contact
+id: desk-c2
+at: c2
+name: Desk of c2
+email: desk@c2.example
+"""
+
+
+def test_did_you_mean_never_names_an_object_out_of_scope(make_repo):
+    """A contact at another client is never selectable here: no suggestion of it
+    (issue 11: did-you-means pointed at another client's objects)."""
+    repo = make_repo(
+        {
+            "clients.yaml": CLIENTS,
+            "g.yaml": "kind: ContactGroup\nid: team\nat: c1\nmembers: [desk-c1]\n",
+        }
+    )
+    (d,) = diagnostics(repo)
+    assert where(d) == ("SNV302", None, "g.yaml", 4, 11)
+    assert d.message == "ContactGroup 'team' refers to Contact 'desk-c1', which does not exist"
+
+
+def test_did_you_mean_names_an_object_in_scope(make_repo):
+    repo = make_repo(
+        {
+            "clients.yaml": CLIENTS,
+            "g.yaml": "kind: ContactGroup\nid: team\nat: c2\nmembers: [desk-c1]\n",
+        }
+    )
+    (d,) = diagnostics(repo)
+    assert d.message == (
+        "ContactGroup 'team' refers to Contact 'desk-c1', which does not exist; "
+        "did you mean 'desk-c2'?"
+    )
+
+
+def test_did_you_mean_for_a_parent_names_a_node_of_the_right_level(make_repo):
+    """A site's parent is a client: a site named like the typo is not a suggestion."""
+    repo = make_repo(
+        {
+            "clients.yaml": CLIENTS,
+            "s.yaml": "kind: Site\nid: paris-1\nname: P\nparent: c1\n---\n"
+            "kind: Site\nid: paris-2\nname: P\nparent: paris\n",
+        }
+    )
+    (d,) = diagnostics(repo)
+    assert where(d) == ("SNV302", None, "s.yaml", 9, 9)
+    assert d.message == "Site 'paris-2' refers to node 'paris', which does not exist"
+
+
+def test_did_you_mean():
+    assert did_you_mean("nmae", ["name", "email", "at"]) == "; did you mean 'name'?"
+    assert did_you_mean("Name", ["name"]) == "; did you mean 'name'?"
+    assert did_you_mean("name", ["name"]) == ""
+    assert did_you_mean("zzzz", ["name", "email"]) == ""
+    assert did_you_mean(3, ["name"]) == ""
+    assert did_you_mean("noc-01", iter(["noc-02", "desk"])) == "; did you mean 'noc-02'?"
