@@ -645,6 +645,9 @@ def _dependencies(build: Build, section: str, key: str) -> set[str]:
     notification = obj.get("notification") or {}
     deps.update(f"contact/{c}" for c in notification.get("contacts", ()))
     deps.update(f"contact-group/{g}" for g in notification.get("groups", ()))
+    for e in notification.get("escalations", ()):  # A1: escalation levels notify too
+        deps.update(f"contact/{c}" for c in e["contacts"])
+        deps.update(f"contact-group/{g}" for g in e["groups"])
     for g in notification.get("groups", ()):  # notified through a group: its members too
         deps.update(f"contact/{c}" for c in build.group_members.get(g, ()))
     deps.update(f"time-period/{p['id']}" for p in (obj.get("periods") or {}).values())

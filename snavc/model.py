@@ -375,14 +375,70 @@ class Box(Obj):
     shared: bool = False
 
 
+def _check_phone(value: str) -> str:
+    digits = re.sub(r"[ .\-]", "", value)
+    if not re.match(r"^\+[1-9][0-9]{7,14}$", digits):
+        raise PydanticCustomError(
+            "phone",
+            "invalid phone number '{text}': write it in international form, '+' then the "
+            "country code and the number, 8 to 15 digits (E.164), e.g. +33 6 12 34 56 78",
+            {"text": value},
+        )
+    return value
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value):
+        raise PydanticCustomError(
+            "url", "invalid URL '{text}': expected https://HOST/PATH", {"text": value}
+        )
+    return value
+
+
+Phone = Annotated[
+    str,
+    AfterValidator(_check_phone),
+    Field(description="international form (E.164): +, country code, number; spaces allowed (C5)"),
+]
+HttpsURL = Annotated[str, AfterValidator(_check_url), Field(description="an https:// URL (C5)")]
+Channel = Literal["email", "sms", "push", "teams", "voice", "syslog"]
+# C6: what each channel needs on the contact
+CHANNEL_NEEDS = {
+    "email": "email",
+    "sms": "phone",
+    "voice": "phone",
+    "teams": "teams_webhook",
+    "push": "user",
+}
+
+
 class Contact(Obj):
     kind: Literal["Contact"]
     id: ID
     name: str
     at: ID | None = None
     email: str | None = None
-    phone: str | None = None
+    phone: Phone | None = None
     enabled: bool = True
+    teams_webhook: HttpsURL | None = Field(
+        default=None, description="Microsoft Teams incoming webhook URL (C5)"
+    )
+    language: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[a-z]{2}$"),
+            Field(description="notification language, ISO 639-1 (fr, en...)"),
+        ]
+        | None
+    ) = None
+    user: ID | None = Field(
+        default=None, description="the User this contact belongs to (push notifications)"
+    )
+    channels: list[Channel] | None = Field(
+        default=None,
+        description="how the contact is notified (C6: each channel needs its address); "
+        "absent: by email when it has one",
+    )
 
 
 class ContactGroup(Obj):
@@ -551,12 +607,50 @@ class Periods(BaseModel):
     availability: ID | None = None
 
 
+StatusChange = Literal[
+    "up",
+    "down",
+    "unreachable",
+    "ok",
+    "warning",
+    "critical",
+    "unknown",
+    "flapping",
+    "recovery",
+    "acknowledgement",
+    "maintenance",
+]
+
+
+class Escalation(BaseModel):
+    """A1: an escalation level: who is notified when an alert is not acknowledged
+    after ``after_checks`` more checks."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    level: Annotated[int, Field(ge=1, le=3, description="1 to 3")]
+    after_checks: Annotated[int, Field(ge=1, description="checks without acknowledgement")]
+    contacts: list[ID] = []
+    groups: list[ID] = []
+
+
 class Notification(BaseModel):
-    """Notification policy: contacts and contact groups (C1-C3)."""
+    """Notification policy: contacts and contact groups (C1-C3); whether it is on,
+    which status changes notify, confirmation checks and escalation (A1-A3). Its time
+    slot is the object's notification period (``periods.notification``, P3-P7)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     contacts: list[ID] = []
     groups: list[ID] = []
+    enabled: bool = Field(default=True, description="false: nothing is notified (A2)")
+    notify_on: list[StatusChange] | None = Field(
+        default=None, description="the status changes that notify (A2); absent: all"
+    )
+    confirmation_checks: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=None, description="extra checks confirming a status before the first notification"
+    )
+    escalations: list[Escalation] = Field(
+        default=[], description="escalation levels 1-3 (A1), contacts active only (C1)"
+    )
 
 
 class UnitService(TemplateFields):
@@ -574,6 +668,9 @@ class UnitService(TemplateFields):
     )
     instructions: Instructions | None = None
     labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+    notification: Notification | None = Field(
+        default=None, description="the unit service's own notification policy (C1, C3, A1-A3)"
+    )
 
 
 class ServiceSettings(BaseModel):
@@ -586,6 +683,7 @@ class ServiceSettings(BaseModel):
     thresholds: Thresholds | None = None
     instructions: Instructions | None = None
     labels: list[ID] = []
+    notification: Notification | None = None
 
 
 class Equipment(Obj):

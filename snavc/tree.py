@@ -28,6 +28,8 @@ _PERIODS = [(("periods", a), "TimePeriod") for a in ("check", "notification", "a
 _NOTIFY = [
     (("notification", "contacts", "*"), "Contact"),
     (("notification", "groups", "*"), "ContactGroup"),
+    (("notification", "escalations", "*", "contacts", "*"), "Contact"),
+    (("notification", "escalations", "*", "groups", "*"), "ContactGroup"),
 ]
 _TEMPLATE_PERIODS = [(("availability_period",), "TimePeriod"), (("check_period",), "TimePeriod")]
 _BY = [(("configured_by",), "User")]
@@ -37,6 +39,7 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
     "Site": [(("parent",), "node")],
     "User": [(("role",), "Role")],
     "ContactGroup": [(("members", "*"), "Contact")],
+    "Contact": [(("user",), "User")],
     "ServiceTemplate": [(("duplicate_of",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
     "ServiceTemplateOverride": [(("template",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
     "EquipmentTemplate": [
@@ -59,6 +62,7 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         (("services", "*", "check_period"), "TimePeriod"),
         (("services", "*", "notification_period"), "TimePeriod"),
         (("services", "*", "labels", "*"), "Label"),
+        *[(("services", "*", *path), kind) for path, kind in _NOTIFY],
     ],
     "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
 }

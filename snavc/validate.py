@@ -19,7 +19,16 @@ from pydantic_core import PydanticCustomError
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
 from .load import Document
-from .model import AT_KINDS, CATALOG_KINDS, MODELS, MONTHS, OVERRIDABLE, Obj, parse_range
+from .model import (
+    AT_KINDS,
+    CATALOG_KINDS,
+    CHANNEL_NEEDS,
+    MODELS,
+    MONTHS,
+    OVERRIDABLE,
+    Obj,
+    parse_range,
+)
 
 PROJECT_FILE = "snav.yaml"
 
@@ -198,6 +207,18 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 related=(doc.loc("template", key=True, message="'template' here"),),
             )
         )
+    if kind == "Contact" and obj.channels:
+        for i, channel in enumerate(obj.channels):
+            need = CHANNEL_NEEDS.get(channel)
+            if need is not None and getattr(obj, need) is None:
+                diags.append(
+                    dg.error(
+                        "SNV222",
+                        f"{_ident(doc)} is notified by {channel} but has no '{need}'",
+                        doc.loc("channels", i),
+                        rule="C6",
+                    )
+                )
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
     if kind == "TimePeriod":
@@ -481,6 +502,8 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
 _CUSTOM = {
     "address": ("SNV214", "H1"),
     "threshold": ("SNV215", "S2"),
+    "phone": ("SNV220", "C5"),
+    "url": ("SNV221", "C5"),
 }
 
 

@@ -31,8 +31,7 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         refs += [("Equipment", p) for p in obj.parents]  # H5: a parent host locks too
         refs += [("Label", label) for label in obj.labels]
         refs += [("MonitoringAccount", a) for a in obj.accounts]
-        refs += [("Contact", c) for c in obj.notification.contacts]
-        refs += [("ContactGroup", g) for g in obj.notification.groups]
+        refs += _policy_refs(obj.notification)
         if eff is not None:
             refs += [("TimePeriod", p["id"]) for p in (eff["periods"] or {}).values()]
             for s in eff["services"].values():
@@ -46,11 +45,20 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         return refs
     if kind == "UserService":
         eff = effective_of(res, "UserService", obj.id)
-        refs += [("Contact", c) for c in obj.notification.contacts]
-        refs += [("ContactGroup", g) for g in obj.notification.groups]
+        refs += _policy_refs(obj.notification)
         if eff is not None:
             refs += [("TimePeriod", p["id"]) for p in (eff["periods"] or {}).values()]
         return refs
+    return refs
+
+
+def _policy_refs(policy) -> list[tuple[str, str]]:
+    """Contacts and groups of a notification policy, escalation levels included (A1)."""
+    refs = [("Contact", c) for c in policy.contacts]
+    refs += [("ContactGroup", g) for g in policy.groups]
+    for e in policy.escalations:
+        refs += [("Contact", c) for c in e.contacts]
+        refs += [("ContactGroup", g) for g in e.groups]
     return refs
 
 
@@ -62,6 +70,13 @@ def service_refs(service: dict, origins: dict) -> list[tuple[str, str]]:
     """What a unit service refers to: its template, labels, the overrides that gave it
     values (L1 decision) and its periods (``origins``: the resolver's shared origins)."""
     refs = [("ServiceTemplate", service["template"])]
+    policy = service.get("notification")
+    if policy:  # the unit service's own policy (effective form)
+        refs += [("Contact", c) for c in policy["contacts"]]
+        refs += [("ContactGroup", g) for g in policy["groups"]]
+        for e in policy.get("escalations", ()):
+            refs += [("Contact", c) for c in e["contacts"]]
+            refs += [("ContactGroup", g) for g in e["groups"]]
     refs += [("Label", label) for label in service.get("labels", ())]
     # the overrides that gave it its values are referred to through them (L1 decision)
     origins = origins.get(service.get("origin", ""), {})

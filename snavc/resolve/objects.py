@@ -468,6 +468,10 @@ class Resolver:
         if spec.servicenav_id is not None:
             service["servicenav_id"] = spec.servicenav_id
             here("servicenav_id")
+        if spec.notification is not None:
+            check_notification(ctx, eq, top, node, who, spec.notification, path + ("notification",))
+            service["notification"] = _notification(eq, spec.notification)
+            here("notification")
         if set_here:
             fields = [p.rpartition(".")[2] for p in set_here]
             service["explicit"] = sorted({*service.get("explicit", ()), *fields})
@@ -544,6 +548,7 @@ class Resolver:
                 or explicit.instructions is not None
                 or explicit.labels
                 or explicit.servicenav_id is not None
+                or explicit.notification is not None
             ):
                 service = self._settings(eq, name, service, explicit, path, top, node, who)
         if service["notification_period"] is None:
@@ -680,9 +685,28 @@ class Resolver:
         }
 
 
-def _notification(obj) -> dict:
-    """The notification policy, its lists sorted: their order in YAML means nothing."""
-    return {
-        "contacts": sorted(set(obj.notification.contacts)),
-        "groups": sorted(set(obj.notification.groups)),
+def _notification(obj, policy=None) -> dict:
+    """The notification policy, its lists sorted: their order in YAML means nothing.
+    What A1-A2 add appears only when set (a policy without it is as it was)."""
+    policy = obj.notification if policy is None else policy
+    out = {
+        "contacts": sorted(set(policy.contacts)),
+        "groups": sorted(set(policy.groups)),
     }
+    if not policy.enabled:
+        out["enabled"] = False
+    if policy.notify_on is not None:
+        out["notify_on"] = sorted(set(policy.notify_on))
+    if policy.confirmation_checks is not None:
+        out["confirmation_checks"] = policy.confirmation_checks
+    if policy.escalations:
+        out["escalations"] = [
+            {
+                "level": e.level,
+                "after_checks": e.after_checks,
+                "contacts": sorted(set(e.contacts)),
+                "groups": sorted(set(e.groups)),
+            }
+            for e in policy.escalations
+        ]
+    return out
