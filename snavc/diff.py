@@ -714,6 +714,14 @@ def _dependents(
     for key in keys:
         label, _, ident = key.partition("/")
         out[key] = _no_users()
+        if label == "maintenance-window":  # W3: a window is used by its targets
+            window = build.get("maintenance_windows", ident) or {}
+            for target in window.get("targets", ()):
+                eq_id, _, name = target.partition("/")
+                out[key]["equipment"].add(eq_id)
+                if name:
+                    out[key]["unit-service"].add(target)
+            continue
         if label in ("equipment", "user-service"):
             section = "equipment" if label == "equipment" else "user_services"
             if build.get(section, ident) is not None:

@@ -56,7 +56,7 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
             "defaults": resolution.nodes.get(node_id),
         }
     lock = resolution.lock
-    return {
+    out = {
         "format": FORMAT,
         "nodes": nodes,
         "equipment": resolution.equipment,
@@ -92,6 +92,9 @@ def lock_report(lock) -> dict:
         "removed": lock.removed,
         "templates": templates,
     }
+    if resolution.maintenance_windows:  # W1-W3: only when there are some
+        out["maintenance_windows"] = resolution.maintenance_windows
+    return out
 
 
 def origins(resolution) -> dict:

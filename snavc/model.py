@@ -736,6 +736,74 @@ class Equipment(Obj):
         return ("templates", i) if self.templates is not None else ("template",)
 
 
+_DATETIME = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
+def parse_datetime(text: str):
+    """W1: ``2026-12-20T22:00`` (seconds and a UTC offset optional) -> datetime."""
+    import datetime
+
+    m = _DATETIME.match(text)
+    try:
+        if not m:
+            raise ValueError
+        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError(
+            "datetime",
+            "invalid date and time '{text}': write YYYY-MM-DDTHH:MM, with a day and a time "
+            "that exist (e.g. 2026-12-20T22:00, optionally +01:00)",
+            {"text": text},
+        ) from None
+    return value
+
+
+def _check_datetime(value: str) -> str:
+    parse_datetime(value)
+    return value
+
+
+DateTime = Annotated[
+    str,
+    AfterValidator(_check_datetime),
+    Field(description="YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]; without an offset: the box's local time"),
+]
+MaintenanceTarget = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$", max_length=129
+    ),
+    Field(description="an equipment ID, or a unit service ID <equipment id>/<service name>"),
+]
+
+
+class MaintenanceWindow(Obj):
+    """W1-W3: a planned maintenance of hosts and unit services: notifications stop,
+    monitoring goes on."""
+
+    kind: Literal["MaintenanceWindow"]
+    id: ID
+    name: str | None = None
+    at: ID | None = None
+    configured_by: ID | None = None
+    targets: list[MaintenanceTarget] = Field(description="equipment and unit services (W2)")
+    start: DateTime
+    end: DateTime = Field(description="after start (W1)")
+    planner: ID | None = Field(default=None, description="the User who plans it")
+    description: str | None = None
+    notify: Notification = Field(
+        default_factory=Notification, description="contacts and groups told of it (C1, C3)"
+    )
+    requester: Literal["partner", "client"] | None = Field(
+        default=None, description="who asked for it"
+    )
+    counts_in_availability: bool = Field(
+        default=False, description="true: its time counts in the availability rate"
+    )
+
+
 class Label(Obj):
     """A named tag on hosts and unit services (rule H7)."""
 
@@ -783,6 +851,7 @@ MODELS: dict[str, type[Obj]] = {
         Equipment,
         UserService,
         Label,
+        MaintenanceWindow,
     )
 }
 
@@ -796,6 +865,7 @@ CONFIGURED_KINDS = {
     "ServiceTemplate": "create_templates",
     "ServiceTemplateOverride": "create_templates",
     "EquipmentTemplate": "create_templates",
+    "MaintenanceWindow": "configure_equipment",
 }
 # Kinds the shipped catalogue may hold.
 CATALOG_KINDS = ("TimePeriod", "ServiceTemplate", "EquipmentTemplate", "Role")

@@ -277,13 +277,19 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
 
 
 def host_links(objects) -> dict[str, tuple]:
-    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6):
-    what an incremental build checks its dirty equipment against."""
-    return {
+    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6),
+    and ``maintenance-window:ID -> (targets' equipment, None)`` (W2): what an incremental
+    build checks its dirty equipment against."""
+    links = {
         o.id: (tuple(o.parents), o.servicenav_id)
         for o in objects
         if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None)
     }
+    for o in objects:  # W2: a maintenance window's targets are tied to it the same way
+        if o.kind == "MaintenanceWindow":
+            targets = tuple(sorted({t.partition("/")[0] for t in o.targets}))
+            links[f"maintenance-window:{o.id}"] = (targets, None)
+    return links
 
 
 def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):

@@ -65,6 +65,13 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         *[(("services", "*", *path), kind) for path, kind in _NOTIFY],
     ],
     "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
+    "MaintenanceWindow": [
+        *_BY,
+        (("targets", "*"), "target"),
+        (("planner",), "User"),
+        (("notify", "contacts", "*"), "Contact"),
+        (("notify", "groups", "*"), "ContactGroup"),
+    ],
 }
 for _kind in AT_KINDS:
     REFERENCES.setdefault(_kind, []).insert(0, (("at",), "node"))
@@ -89,6 +96,7 @@ LABELS = {
     "UnitService": "unit-service",
     "UserService": "user-service",
     "Label": "label",
+    "MaintenanceWindow": "maintenance-window",
 }
 
 
@@ -415,7 +423,7 @@ def _check_references(
             if target == "node":
                 if ident in tree.nodes:
                     continue
-            elif target != "unit-service" and ident in index.get(target, ()):
+            elif target not in ("unit-service", "target") and ident in index.get(target, ()):
                 continue
         kinds = NODE_KINDS if target == "node" else (target,)
         if rejected and any((k, ident) in rejected for k in kinds):
@@ -436,7 +444,12 @@ def _check_references(
                 continue  # exists, but out of the tree: its own N1 error says why
             candidates = list(tree.nodes)
             what = "node"
-        elif target == "unit-service":
+        elif target == "target" and "/" not in ident:  # W2: a host
+            if ident in index.get("Equipment", {}) or ident in tree.unit_services:
+                continue
+            candidates = list(index.get("Equipment", {}))
+            what = "equipment"
+        elif target in ("unit-service", "target"):
             eq, _, name = ident.partition("/")
             names = tree.unit_services.get(eq)
             if names is not None and name in names:

@@ -27,6 +27,7 @@ from .model import (
     MONTHS,
     OVERRIDABLE,
     Obj,
+    parse_datetime,
     parse_range,
 )
 
@@ -219,6 +220,17 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                         rule="C6",
                     )
                 )
+    if kind == "MaintenanceWindow" and not _after_start(obj.start, obj.end):
+        diags.append(
+            dg.error(
+                "SNV224",
+                f"{_ident(doc)} ends ({obj.end}) before it starts ({obj.start}): the end must be "
+                "after the start",
+                doc.loc("end"),
+                rule="W1",
+                related=(doc.loc("start", message="start"),),
+            )
+        )
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
     if kind == "TimePeriod":
@@ -233,6 +245,15 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                     )
                 )
             seen.add(aspect)
+
+
+def _after_start(start: str, end: str) -> bool:
+    """W1: ``end`` after ``start``; when one has no UTC offset, both are read as local
+    times (the box's), as written."""
+    a, b = parse_datetime(start), parse_datetime(end)
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return b > a
 
 
 def _check_exceptions(period, doc: Document, diags: list[Diagnostic]) -> None:
@@ -504,6 +525,7 @@ _CUSTOM = {
     "threshold": ("SNV215", "S2"),
     "phone": ("SNV220", "C5"),
     "url": ("SNV221", "C5"),
+    "datetime": ("SNV223", "W1"),
 }
 
 

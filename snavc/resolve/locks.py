@@ -43,6 +43,10 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         if eff is not None and service in eff["services"]:
             refs += _service_refs(eff["services"][service], res)
         return refs
+    if kind == "MaintenanceWindow":  # W3: its targets lock it like references (L1)
+        refs += [("Equipment", t.partition("/")[0]) for t in obj.targets]
+        refs += _policy_refs(obj.notify)
+        return refs
     if kind == "UserService":
         eff = effective_of(res, "UserService", obj.id)
         refs += _policy_refs(obj.notification)
@@ -116,6 +120,7 @@ def can_edit(
         "ServiceTemplate": ACTIONS["templates"],
         "EquipmentTemplate": ACTIONS["templates"],
         "ServiceTemplateOverride": ACTIONS["templates"],
+        "MaintenanceWindow": ACTIONS["equipment"],
     }.get(kind)
     if home is None or not home.is_ancestor_or_self(node):
         where = home.id if home else "none"
@@ -138,7 +143,7 @@ def can_edit(
     top = scope.top(home, node)
     label = f"{obj.id}/{service}" if service else getattr(obj, "id", "")
     for ref_kind, ident in dict.fromkeys(references_of(res, kind, obj, service)):
-        found = out_of_reach(res.ctx, user, home, top, node, ref_kind, ident)
+        found = out_of_reach(res.ctx, user, home, top, node, ref_kind, ident, kind)
         if found is not None:
             reasons.append(
                 _reason(found[0], found[1].replace("{label}", label), found[2], found[3])
@@ -147,7 +152,14 @@ def can_edit(
 
 
 def out_of_reach(
-    ctx, user, home: Node, top: Node, node: Node, ref_kind: str, ident: str
+    ctx,
+    user,
+    home: Node,
+    top: Node,
+    node: Node,
+    ref_kind: str,
+    ident: str,
+    of_kind: str | None = None,
 ) -> tuple[str, str, str, str] | None:
     """L1 for one reference: ``(rule, message, ref, defined_at)`` when ``user`` (home
     ``home``, scope top ``top``) could not select it at ``node``; the message starts
@@ -176,7 +188,9 @@ def out_of_reach(
             ref,
             at.id,
         )
-    if ref_kind in ("ServiceTemplateOverride", "Equipment"):
+    if ref_kind == "Equipment" and of_kind == "MaintenanceWindow":
+        visible = home.is_ancestor_or_self(at)  # W3: a target the user may configure
+    elif ref_kind in ("ServiceTemplateOverride", "Equipment"):
         visible = at in scope_path(top, node)
     else:
         visible = ident in scope.selectable(ref_kind, top, node)

@@ -685,6 +685,57 @@ class Resolver:
         }
 
 
+def maintenance_window(resolver: Resolver, mw) -> dict | None:
+    """W2: a maintenance window's targets are equipment (or their unit services) at its
+    node or below, never under a resale client for a window at the partner (M1), like
+    a user service's members (U1); V1/V1a for its configuring user; C1/C3 for whom it
+    notifies."""
+    ctx = resolver.ctx
+    found = resolver.configurer(mw, [ACTIONS["equipment"]])
+    if found is None:
+        return None
+    user, _home, top, node = found
+    who = f"user '{user.id}'"
+    for i, target in enumerate(mw.targets):
+        eq_id, _, name = target.partition("/")
+        eq = ctx.tree.get("Equipment", eq_id)
+        eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
+        if eq_node is None:
+            continue  # dangling: reported by the tree stage
+        if not node.is_ancestor_or_self(eq_node) or (
+            node.kind == "partner" and eq_node.mode == "resale"
+        ):
+            why = (
+                f"is under resale client '{eq_node.company.id}', which the partner does not monitor (M1)"
+                if node.is_ancestor_or_self(eq_node)
+                else f"is at '{eq_node.id}', outside '{node.id}'"
+            )
+            ctx.error(
+                "SNV446",
+                "W2",
+                f"maintenance target '{target}' {why}: a maintenance window at '{node.id}' targets "
+                "equipment at its node or below",
+                mw,
+                "targets",
+                i,
+            )
+    check_notification(ctx, mw, top, node, who, mw.notify, ("notify",))
+    out = {
+        "at": mw.at,
+        "name": mw.name,
+        "configured_by": user.id,
+        "targets": sorted(set(mw.targets)),
+        "start": mw.start,
+        "end": mw.end,
+        "planner": mw.planner,
+        "description": mw.description,
+        "notify": _notification(mw, mw.notify),
+        "requester": mw.requester,
+        "counts_in_availability": mw.counts_in_availability,
+    }
+    return out
+
+
 def _notification(obj, policy=None) -> dict:
     """The notification policy, its lists sorted: their order in YAML means nothing.
     What A1-A2 add appears only when set (a policy without it is as it was)."""
