@@ -772,9 +772,7 @@ DateTime = Annotated[
 ]
 MaintenanceTarget = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$", max_length=129
-    ),
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$", max_length=129),
     Field(description="an equipment ID, or a unit service ID <equipment id>/<service name>"),
 ]
 

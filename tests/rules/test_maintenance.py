@@ -111,9 +111,7 @@ def test_L1_a_window_locks_for_a_user_who_cannot_select_what_it_refers_to(compil
     result, res = compile_files(window(at="client1", targets="[web]"))
     clean(result)
     assert can_edit(res, "stephanie", "maintenance-window/mw1")["editable"] is True
-    assert [r["rule"] for r in can_edit(res, "sam", "maintenance-window/mw1")["reasons"]] == [
-        "V1"
-    ]
+    assert [r["rule"] for r in can_edit(res, "sam", "maintenance-window/mw1")["reasons"]] == ["V1"]
     result, res = compile_files(window("notify: {contacts: [noc]}\n", at="client1"))
     reasons = can_edit(res, "stephanie", "maintenance-window/mw1")["reasons"]
     assert [(r["rule"], r["ref"]) for r in reasons] == [("L1", "contact/noc")]
