@@ -110,6 +110,8 @@ CODES.update(
         "SNV222": "channel without its address",
         "SNV223": "invalid date and time",
         "SNV224": "maintenance ends before it starts",
+        "SNV225": "component names not one object",
+        "SNV309": "user service component cycle",
         "SNV446": "maintenance target out of reach",
         "SNV444": "invalid escalation levels",
         "SNV445": "status change not of this kind",

@@ -52,8 +52,11 @@ def leaf_entry(obj, names) -> tuple:
     where extra is its unit service names or its members' equipment."""
     if obj.kind == "Equipment":
         return ("Equipment", obj.id, obj.at, tuple(names))
-    members = tuple(sorted({m.partition("/")[0] for m in obj.members}))
-    return ("UserService", obj.id, obj.at, members)
+    members = {m.partition("/")[0] for m in obj.members}
+    for c in obj.components:  # U2: its hosts and unit services' equipment too
+        if c.host is not None or c.service is not None:
+            members.add((c.host or c.service).partition("/")[0])
+    return ("UserService", obj.id, obj.at, tuple(sorted(members)))
 
 
 def save_state(
@@ -276,6 +279,11 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     links = {i: v for i, v in state["links"].items() if i not in dirty}
     if any(p in dirty for parents, _ in links.values() for p in parents):
         return None
+    # U3: user services made of user services are checked across all of them
+    if any(c.user_service is not None for o in new_us for c in o.components) or any(
+        kind == "UserService" and ident in state["composed"] for kind, ident, _a, _x in gone
+    ):
+        return None
     if links and any(o.servicenav_id is not None for o in new_eq):
         taken = {snid for _, snid in links.values() if snid is not None}
         if any(o.servicenav_id in taken for o in new_eq):
@@ -371,6 +379,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "snapshot": key,
             "leaves": leaves,
             "links": {**links, **host_links(new_eq)},
+            "composed": state["composed"],
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],

@@ -818,6 +818,33 @@ UnitServiceID = Annotated[
 ]
 
 
+class Component(BaseModel):
+    """U2: one component of a user service: a host, a unit service or another user
+    service (exactly one), whose failure blocks or degrades it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    host: ID | None = None
+    service: UnitServiceID | None = None
+    user_service: ID | None = None
+    impact: Literal["blocking", "degrading"] = Field(
+        default="blocking", description="blocking: its failure stops the user service"
+    )
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        """``(kind, ID)`` of the one thing it names, or None (none, or several)."""
+        set_ = [
+            (k, v)
+            for k, v in (
+                ("Equipment", self.host),
+                ("UnitService", self.service),
+                ("UserService", self.user_service),
+            )
+            if v is not None
+        ]
+        return set_[0] if len(set_) == 1 else None
+
+
 class UserService(Obj):
     kind: Literal["UserService"]
     id: ID
@@ -825,6 +852,15 @@ class UserService(Obj):
     at: ID | None = None
     configured_by: ID | None = None
     members: list[UnitServiceID] = []
+    components: list[Component] = Field(
+        default=[],
+        description="hosts, unit services and user services it is made of, each blocking or "
+        "degrading (U2, U3: no cycle); `members` are blocking unit services",
+    )
+    criticality: Criticality | None = None
+    availability_target: Percent | None = None
+    weather: bool = Field(default=True, description="shown in the service weather")
+    hosting: Literal["internal", "cloud"] | None = None
     periods: Periods = Field(default_factory=Periods)
     notification: Notification = Field(default_factory=Notification)
 

@@ -272,6 +272,17 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
             "files": files,
             "stats": stats,
             "links": host_links(repo_objs.objects),
+            # U3: user services that are a component of another, or have one
+            "composed": sorted(
+                {
+                    i
+                    for o in repo_objs.objects
+                    if o.kind == "UserService"
+                    for c in o.components
+                    if c.user_service is not None
+                    for i in (o.id, c.user_service)
+                }
+            ),
         }
     return result
 
@@ -674,6 +685,7 @@ def build(
                     "snapshot": key,
                     "leaves": result.snapshot["files"],
                     "links": result.snapshot["links"],
+                    "composed": result.snapshot["composed"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
                     # what was said about the lock (SNV119) concerned the lock this

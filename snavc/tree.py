@@ -64,7 +64,15 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         (("services", "*", "labels", "*"), "Label"),
         *[(("services", "*", *path), kind) for path, kind in _NOTIFY],
     ],
-    "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
+    "UserService": [
+        *_BY,
+        (("members", "*"), "unit-service"),
+        (("components", "*", "host"), "Equipment"),
+        (("components", "*", "service"), "unit-service"),
+        (("components", "*", "user_service"), "UserService"),
+        *_PERIODS,
+        *_NOTIFY,
+    ],
     "MaintenanceWindow": [
         *_BY,
         (("targets", "*"), "target"),
@@ -331,6 +339,7 @@ def build_tree(
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
     _check_hosts(tree, objects if check_only is None else check_only, known_parents or {})
+    _check_components(tree)
     if known:
         tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
@@ -596,6 +605,48 @@ def _check_hosts(tree: Tree, objects: list[Obj], known_parents: dict[str, tuple]
             on_chain[nxt] = len(chain)
             chain.append(nxt)
             stack.append((nxt, iter(parents_of.get(nxt, ()))))
+
+
+def _check_components(tree: Tree) -> None:
+    """U3: user services made of user services form no cycle, named whole."""
+    table = tree.objects.get("UserService", {})
+    uses = {
+        i: [c.user_service for c in us.components if c.user_service is not None]
+        for i, us in table.items()
+        if us.components
+    }
+    if not any(uses.values()):
+        return
+    reported: set[str] = set()
+    for start in sorted(uses):
+        chain, seen = [start], {start}
+        stack = [iter(uses[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                seen.discard(chain.pop())
+                continue
+            if nxt in seen:
+                loop = chain[chain.index(nxt) :] + [nxt]
+                if loop[0] == start and not reported.intersection(loop):
+                    first = table[start]
+                    i = next(k for k, c in enumerate(first.components) if c.user_service == loop[1])
+                    tree.diagnostics.append(
+                        dg.error(
+                            "SNV309",
+                            f"user service component cycle: {' -> '.join(loop)}: a user service "
+                            "cannot be made of itself",
+                            _where(first, "components", i, "user_service"),
+                            rule="U3",
+                        )
+                    )
+                    reported.update(loop)
+                continue
+            if nxt in uses and len(chain) < len(uses) + 1:
+                chain.append(nxt)
+                seen.add(nxt)
+                stack.append(iter(uses[nxt]))
 
 
 def _report_cycle(tree: Tree, table: dict[str, Obj], loop: list[str]) -> None:

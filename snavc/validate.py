@@ -231,6 +231,18 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 related=(doc.loc("start", message="start"),),
             )
         )
+    if kind == "UserService":
+        for i, c in enumerate(obj.components):
+            if c.target is None:
+                diags.append(
+                    dg.error(
+                        "SNV225",
+                        f"{_ident(doc)}: component {i + 1} must name exactly one of 'host', "
+                        "'service' (EQUIPMENT/NAME) or 'user_service'",
+                        doc.loc("components", i),
+                        rule="U2",
+                    )
+                )
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
     if kind == "TimePeriod":

@@ -649,33 +649,57 @@ class Resolver:
             return None
         user, home, top, node = found
         who = f"user '{user.id}'"
-        for i, member in enumerate(us.members):
-            eq_id = member.partition("/")[0]
+        reach = [
+            (("members", i), m.partition("/")[0], "unit service", m)
+            for i, m in enumerate(us.members)
+        ]
+        for i, c in enumerate(us.components):
+            target = c.target
+            if target is None:
+                continue
+            kind, ident = target
+            if kind == "UserService":
+                other = ctx.tree.get("UserService", ident)
+                o_node = ctx.tree.nodes.get(other.at) if other is not None else None
+                if o_node is not None and not node.is_ancestor_or_self(o_node):
+                    ctx.error(
+                        "SNV418",
+                        "U2",
+                        f"user service '{ident}' is at '{o_node.id}', outside '{node.id}': a user "
+                        "service's components are at its node or below",
+                        us,
+                        "components",
+                        i,
+                        "user_service",
+                    )
+                continue
+            field = "host" if kind == "Equipment" else "service"
+            what = "host" if kind == "Equipment" else "unit service"
+            reach.append((("components", i, field), ident.partition("/")[0], what, ident))
+        for path, eq_id, what, member in reach:
             eq = ctx.tree.get("Equipment", eq_id)
             eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
             if eq_node is not None and node.kind == "partner" and eq_node.mode == "resale":
                 ctx.error(
                     "SNV418",
                     "U1",
-                    f"unit service '{member}' is on equipment of resale client '{eq_node.company.id}': a user "
+                    f"{what} '{member}' is on equipment of resale client '{eq_node.company.id}': a user "
                     "service at the partner cannot include it, the partner does not monitor resale clients (M1)",
                     us,
-                    "members",
-                    i,
+                    *path,
                 )
             elif eq_node is not None and not node.is_ancestor_or_self(eq_node):
                 ctx.error(
                     "SNV418",
                     "U1",
-                    f"unit service '{member}' is on equipment at '{eq_node.id}', outside '{node.id}': a user "
+                    f"{what} '{member}' is on equipment at '{eq_node.id}', outside '{node.id}': a user "
                     f"service's members are unit services of equipment at its node or below",
                     us,
-                    "members",
-                    i,
+                    *path,
                 )
         check_notification(ctx, us, top, node, who)
         periods = self.periods(us, top, node, who)
-        return {
+        out = {
             "at": us.at,
             "name": us.name,
             "configured_by": user.id,
@@ -683,6 +707,24 @@ class Resolver:
             "periods": periods,
             "notification": _notification(us),
         }
+        if us.components:  # U2: only when it has some, as the other new fields
+            out["components"] = sorted(
+                (
+                    {_COMPONENT[c.target[0]]: c.target[1], "impact": c.impact}
+                    for c in us.components
+                    if c.target is not None
+                ),
+                key=lambda c: (next(iter(c)), next(iter(c.values())), c["impact"]),
+            )
+        for f in ("criticality", "availability_target", "hosting"):
+            if getattr(us, f) is not None:
+                out[f] = getattr(us, f)
+        if not us.weather:
+            out["weather"] = False
+        return out
+
+
+_COMPONENT = {"Equipment": "host", "UnitService": "service", "UserService": "user_service"}
 
 
 def maintenance_window(resolver: Resolver, mw) -> dict | None:
