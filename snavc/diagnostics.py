@@ -113,6 +113,7 @@ CODES.update(
         "SNV225": "component names not one object",
         "SNV309": "user service component cycle",
         "SNV446": "maintenance target out of reach",
+        "SNV447": "two accounts of one protocol",
         "SNV444": "invalid escalation levels",
         "SNV445": "status change not of this kind",
         "SNV307": "parent host cycle",

@@ -671,6 +671,11 @@ class UnitService(TemplateFields):
     notification: Notification | None = Field(
         default=None, description="the unit service's own notification policy (C1, C3, A1-A3)"
     )
+    accounts: list[ID] = Field(
+        default=[],
+        description="monitoring accounts of this service: each replaces the equipment's of "
+        "its protocol (K1)",
+    )
 
 
 class ServiceSettings(BaseModel):
@@ -684,6 +689,7 @@ class ServiceSettings(BaseModel):
     instructions: Instructions | None = None
     labels: list[ID] = []
     notification: Notification | None = None
+    accounts: list[ID] = []
 
 
 class Equipment(Obj):

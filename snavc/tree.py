@@ -62,6 +62,7 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         (("services", "*", "check_period"), "TimePeriod"),
         (("services", "*", "notification_period"), "TimePeriod"),
         (("services", "*", "labels", "*"), "Label"),
+        (("services", "*", "accounts", "*"), "MonitoringAccount"),
         *[(("services", "*", *path), kind) for path, kind in _NOTIFY],
     ],
     "UserService": [

@@ -82,6 +82,7 @@ def service_refs(service: dict, origins: dict) -> list[tuple[str, str]]:
             refs += [("Contact", c) for c in e["contacts"]]
             refs += [("ContactGroup", g) for g in e["groups"]]
     refs += [("Label", label) for label in service.get("labels", ())]
+    refs += [("MonitoringAccount", a) for a in service.get("accounts", ())]
     # the overrides that gave it its values are referred to through them (L1 decision)
     origins = origins.get(service.get("origin", ""), {})
     for key in origins.get("inputs", ()):

@@ -318,6 +318,41 @@ class Resolver:
                 return value
         return None
 
+    def _service_accounts(self, eq, spec, path, top, node, who) -> list[str]:
+        """K1: a unit service's accounts: the equipment's, each protocol the service sets
+        replaced by its own (a value set lower is kept); E1: each selectable; K2: one
+        account per protocol on one object."""
+        tree = self.ctx.tree
+        by_protocol: dict[str, str] = {}
+        for a in eq.accounts:
+            acc = tree.get("MonitoringAccount", a)
+            if acc is not None:
+                by_protocol.setdefault(acc.protocol, a)
+        own: dict[str, int] = {}
+        for i, a in enumerate(spec.accounts):
+            self.selectable_ref(
+                eq, path + ("accounts", i), "MonitoringAccount", a, top, node, "E1", who
+            )
+            acc = tree.get("MonitoringAccount", a)
+            if acc is None:
+                continue
+            if acc.protocol in own:
+                first = spec.accounts[own[acc.protocol]]
+                self.ctx.error(
+                    "SNV447",
+                    "K2",
+                    f"accounts '{first}' and '{a}' are both {acc.protocol} accounts: a service "
+                    "uses one account per protocol",
+                    eq,
+                    *path,
+                    "accounts",
+                    i,
+                )
+                continue
+            own[acc.protocol] = i
+            by_protocol[acc.protocol] = a
+        return sorted(set(by_protocol.values()))
+
     def _check_categories(self, eq, template_ids) -> None:
         """H3: an equipment template that lists categories is for those hosts only."""
         for i, tid in enumerate(template_ids):
@@ -468,6 +503,9 @@ class Resolver:
         if spec.servicenav_id is not None:
             service["servicenav_id"] = spec.servicenav_id
             here("servicenav_id")
+        if spec.accounts:
+            service["accounts"] = self._service_accounts(eq, spec, path, top, node, who)
+            here("accounts")
         if spec.notification is not None:
             check_notification(ctx, eq, top, node, who, spec.notification, path + ("notification",))
             service["notification"] = _notification(eq, spec.notification)
@@ -549,6 +587,7 @@ class Resolver:
                 or explicit.labels
                 or explicit.servicenav_id is not None
                 or explicit.notification is not None
+                or explicit.accounts
             ):
                 service = self._settings(eq, name, service, explicit, path, top, node, who)
         if service["notification_period"] is None:
