@@ -277,7 +277,13 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
     # one (gone or moved, the child would break), or that takes a product ID in use
     links = {i: v for i, v in state["links"].items() if i not in dirty}
-    if any(p in dirty for parents, _ in links.values() for p in parents):
+    # a dirty equipment that an untouched one names as parent, or a maintenance window
+    # as target, must stay where it was (H5, W2 depend on its node) with the unit
+    # services named (checked below, once the tree knows its services)
+    named = {t for targets, _ in links.values() for t in targets if t.partition("/")[0] in dirty}
+    was_at = {i: at for kind, i, at, _x in gone if kind == "Equipment"}
+    now_at = {o.id: o.at for o in new_eq}
+    if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
         return None
     # U3: user services made of user services are checked across all of them
     if any(c.user_service is not None for o in new_us for c in o.components) or any(
@@ -316,6 +322,10 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     )
     if catalog.diagnostics or tree.diagnostics:
         return None
+    for t in named:
+        eq_id, _, name = t.partition("/")
+        if name and name not in tree.unit_services.get(eq_id, ()):
+            return None  # a targeted unit service is gone: the full build reports it
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():

@@ -289,7 +289,7 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
 
 def host_links(objects) -> dict[str, tuple]:
     """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6),
-    and ``maintenance-window:ID -> (targets' equipment, None)`` (W2): what an incremental
+    and ``maintenance-window:ID -> (targets, None)`` (W2): what an incremental
     build checks its dirty equipment against."""
     links = {
         o.id: (tuple(o.parents), o.servicenav_id)
@@ -298,8 +298,7 @@ def host_links(objects) -> dict[str, tuple]:
     }
     for o in objects:  # W2: a maintenance window's targets are tied to it the same way
         if o.kind == "MaintenanceWindow":
-            targets = tuple(sorted({t.partition("/")[0] for t in o.targets}))
-            links[f"maintenance-window:{o.id}"] = (targets, None)
+            links[f"maintenance-window:{o.id}"] = (tuple(sorted(set(o.targets))), None)
     return links
 
 
