@@ -171,7 +171,12 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
                         f"components.{c.target[1]}",
                         c.impact,
                         explicit("components", i),
-                        [{"result": "rule", "why": f"U2: a {_WHAT[c.target[0]]} component, {c.impact}"}],
+                        [
+                            {
+                                "result": "rule",
+                                "why": f"U2: a {_WHAT[c.target[0]]} component, {c.impact}",
+                            }
+                        ],
                     )
                 )
         for f in ("criticality", "availability_target", "hosting"):
