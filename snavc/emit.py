@@ -71,6 +71,9 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
         if lock is not None
         else {},
     }
+    if resolution.maintenance_windows:  # W1-W3: only when there are some
+        out["maintenance_windows"] = resolution.maintenance_windows
+    return out
 
 
 def lock_report(lock) -> dict:
@@ -92,9 +95,6 @@ def lock_report(lock) -> dict:
         "removed": lock.removed,
         "templates": templates,
     }
-    if resolution.maintenance_windows:  # W1-W3: only when there are some
-        out["maintenance_windows"] = resolution.maintenance_windows
-    return out
 
 
 def origins(resolution) -> dict:
