@@ -668,6 +668,9 @@ def _dependencies(build: Build, section: str, key: str) -> set[str]:
     notification = obj.get("notification") or {}
     deps.update(f"contact/{c}" for c in notification.get("contacts", ()))
     deps.update(f"contact-group/{g}" for g in notification.get("groups", ()))
+    for e in notification.get("escalations", ()):  # A1: escalation levels notify too
+        deps.update(f"contact/{c}" for c in e["contacts"])
+        deps.update(f"contact-group/{g}" for g in e["groups"])
     for g in notification.get("groups", ()):  # notified through a group: its members too
         deps.update(f"contact/{c}" for c in build.group_members.get(g, ()))
     deps.update(f"time-period/{p['id']}" for p in (obj.get("periods") or {}).values())
@@ -734,6 +737,14 @@ def _dependents(
     for key in keys:
         label, _, ident = key.partition("/")
         out[key] = _no_users()
+        if label == "maintenance-window":  # W3: a window is used by its targets
+            window = build.get("maintenance_windows", ident) or {}
+            for target in window.get("targets", ()):
+                eq_id, _, name = target.partition("/")
+                out[key]["equipment"].add(eq_id)
+                if name:
+                    out[key]["unit-service"].add(target)
+            continue
         if label in ("equipment", "user-service"):
             section = "equipment" if label == "equipment" else "user_services"
             if build.get(section, ident) is not None:

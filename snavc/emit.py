@@ -56,7 +56,7 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
             "defaults": resolution.nodes.get(node_id),
         }
     lock = resolution.lock
-    return {
+    out = {
         "format": FORMAT,
         "nodes": nodes,
         "equipment": resolution.equipment,
@@ -71,6 +71,9 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
         if lock is not None
         else {},
     }
+    if resolution.maintenance_windows:  # W1-W3: only when there are some
+        out["maintenance_windows"] = resolution.maintenance_windows
+    return out
 
 
 def lock_report(lock) -> dict:

@@ -137,8 +137,51 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
                 fields.append(
                     _field(f"notification.{f}", list(value), explicit("notification", f), [])
                 )
+        policy = obj.notification  # A1, A2: what the policy adds, when set
+        for f in ("notify_on", "confirmation_checks"):
+            if getattr(policy, f) is not None:
+                value = getattr(policy, f)
+                value = list(value) if isinstance(value, list) else value
+                fields.append(_field(f"notification.{f}", value, explicit("notification", f), []))
+        if not policy.enabled:
+            fields.append(
+                _field("notification.enabled", False, explicit("notification", "enabled"), [])
+            )
+        for i, e in enumerate(policy.escalations):
+            who = [*e.contacts, *e.groups]
+            fields.append(
+                _field(
+                    f"notification.escalations.{e.level}",
+                    who,
+                    explicit("notification", "escalations", i),
+                    [
+                        {
+                            "result": "rule",
+                            "why": f"A1: after {e.after_checks} checks without acknowledgement",
+                        }
+                    ],
+                )
+            )
     if kind == "UserService":
         fields.append(_field("members", list(obj.members), explicit("members"), []))
+        for i, c in enumerate(obj.components):  # U2
+            if c.target is not None:
+                fields.append(
+                    _field(
+                        f"components.{c.target[1]}",
+                        c.impact,
+                        explicit("components", i),
+                        [
+                            {
+                                "result": "rule",
+                                "why": f"U2: a {_WHAT[c.target[0]]} component, {c.impact}",
+                            }
+                        ],
+                    )
+                )
+        for f in ("criticality", "availability_target", "hosting"):
+            if getattr(obj, f) is not None:
+                fields.append(_field(f, getattr(obj, f), explicit(f), []))
     if kind in ("Equipment", "UnitService"):
         for name, tid, spec, path in unit_service_specs(res.ctx, obj):
             if service is not None and name != service:
@@ -149,6 +192,9 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
     out["resolved"] = True
     out["fields"] = fields
     return out
+
+
+_WHAT = {"Equipment": "host", "UnitService": "unit service", "UserService": "user service"}
 
 
 def _instructions(res: Resolution, eq, explicit) -> dict:

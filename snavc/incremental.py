@@ -52,8 +52,11 @@ def leaf_entry(obj, names) -> tuple:
     where extra is its unit service names or its members' equipment."""
     if obj.kind == "Equipment":
         return ("Equipment", obj.id, obj.at, tuple(names))
-    members = tuple(sorted({m.partition("/")[0] for m in obj.members}))
-    return ("UserService", obj.id, obj.at, members)
+    members = {m.partition("/")[0] for m in obj.members}
+    for c in obj.components:  # U2: its hosts and unit services' equipment too
+        if c.host is not None or c.service is not None:
+            members.add((c.host or c.service).partition("/")[0])
+    return ("UserService", obj.id, obj.at, tuple(sorted(members)))
 
 
 def save_state(
@@ -274,7 +277,18 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
     # one (gone or moved, the child would break), or that takes a product ID in use
     links = {i: v for i, v in state["links"].items() if i not in dirty}
-    if any(p in dirty for parents, _ in links.values() for p in parents):
+    # a dirty equipment that an untouched one names as parent, or a maintenance window
+    # as target, must stay where it was (H5, W2 depend on its node) with the unit
+    # services named (checked below, once the tree knows its services)
+    named = {t for targets, _ in links.values() for t in targets if t.partition("/")[0] in dirty}
+    was_at = {i: at for kind, i, at, _x in gone if kind == "Equipment"}
+    now_at = {o.id: o.at for o in new_eq}
+    if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
+        return None
+    # U3: user services made of user services are checked across all of them
+    if any(c.user_service is not None for o in new_us for c in o.components) or any(
+        kind == "UserService" and ident in state["composed"] for kind, ident, _a, _x in gone
+    ):
         return None
     if links and any(o.servicenav_id is not None for o in new_eq):
         taken = {snid for _, snid in links.values() if snid is not None}
@@ -308,6 +322,10 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     )
     if catalog.diagnostics or tree.diagnostics:
         return None
+    for t in named:
+        eq_id, _, name = t.partition("/")
+        if name and name not in tree.unit_services.get(eq_id, ()):
+            return None  # a targeted unit service is gone: the full build reports it
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
@@ -371,6 +389,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "snapshot": key,
             "leaves": leaves,
             "links": {**links, **host_links(new_eq)},
+            "composed": state["composed"],
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": state["diagnostics"],

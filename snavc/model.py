@@ -426,6 +426,43 @@ class Box(Obj):
     )
 
 
+def _check_phone(value: str) -> str:
+    digits = re.sub(r"[ .\-]", "", value)
+    if not re.match(r"^\+[1-9][0-9]{7,14}$", digits):
+        raise PydanticCustomError(
+            "phone",
+            "invalid phone number '{text}': write it in international form, '+' then the "
+            "country code and the number, 8 to 15 digits (E.164), e.g. +33 6 12 34 56 78",
+            {"text": value},
+        )
+    return value
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value):
+        raise PydanticCustomError(
+            "url", "invalid URL '{text}': expected https://HOST/PATH", {"text": value}
+        )
+    return value
+
+
+Phone = Annotated[
+    str,
+    AfterValidator(_check_phone),
+    Field(description="international form (E.164): +, country code, number; spaces allowed (C5)"),
+]
+HttpsURL = Annotated[str, AfterValidator(_check_url), Field(description="an https:// URL (C5)")]
+Channel = Literal["email", "sms", "push", "teams", "voice", "syslog"]
+# C6: what each channel needs on the contact
+CHANNEL_NEEDS = {
+    "email": "email",
+    "sms": "phone",
+    "voice": "phone",
+    "teams": "teams_webhook",
+    "push": "user",
+}
+
+
 class Contact(Obj):
     kind: Literal["Contact"] = Field(description="Contact: someone notified (C1-C3)")
     id: ID = Field(description="ID of the contact")
@@ -435,12 +472,33 @@ class Contact(Obj):
         description="node ID where it is defined (required in a repository; catalogue documents have none) (C3)",
     )
     email: str | None = Field(None, description="email address")
-    phone: str | None = Field(
-        None, description='phone number; quote it: "0612345678" unquoted is a number'
+    phone: Phone | None = Field(
+        None,
+        description="phone number in international form (+33 6 12 34 56 78, C5); quote it: "
+        "unquoted digits are a number",
     )
     enabled: bool = Field(
         True,
         description="a disabled contact cannot be selected in a group or a notification policy (C1, C2)",
+    )
+    teams_webhook: HttpsURL | None = Field(
+        default=None, description="Microsoft Teams incoming webhook URL (C5)"
+    )
+    language: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[a-z]{2}$"),
+            Field(description="notification language, ISO 639-1 (fr, en...)"),
+        ]
+        | None
+    ) = Field(None, description="notification language, ISO 639-1 (fr, en...)")
+    user: ID | None = Field(
+        default=None, description="the User this contact belongs to (push notifications)"
+    )
+    channels: list[Channel] | None = Field(
+        default=None,
+        description="how the contact is notified (C6: each channel needs its address); "
+        "absent: by email when it has one",
     )
 
 
@@ -675,12 +733,50 @@ class Periods(BaseModel):
     )
 
 
+StatusChange = Literal[
+    "up",
+    "down",
+    "unreachable",
+    "ok",
+    "warning",
+    "critical",
+    "unknown",
+    "flapping",
+    "recovery",
+    "acknowledgement",
+    "maintenance",
+]
+
+
+class Escalation(BaseModel):
+    """A1: an escalation level: who is notified when an alert is not acknowledged
+    after ``after_checks`` more checks."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    level: Annotated[int, Field(ge=1, le=3, description="1 to 3")]
+    after_checks: Annotated[int, Field(ge=1, description="checks without acknowledgement")]
+    contacts: list[ID] = Field([], description="IDs of the Contacts notified at this level (C1)")
+    groups: list[ID] = Field([], description="IDs of the ContactGroups notified at this level")
+
+
 class Notification(BaseModel):
-    """Notification policy: contacts and contact groups (C1-C3)."""
+    """Notification policy: contacts and contact groups (C1-C3); whether it is on,
+    which status changes notify, confirmation checks and escalation (A1-A3). Its time
+    slot is the object's notification period (``periods.notification``, P3-P7)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
     contacts: list[ID] = Field([], description="IDs of the Contacts notified (C1, C3)")
     groups: list[ID] = Field([], description="IDs of the ContactGroups notified (C2, C3)")
+    enabled: bool = Field(default=True, description="false: nothing is notified (A2)")
+    notify_on: list[StatusChange] | None = Field(
+        default=None, description="the status changes that notify (A2); absent: all"
+    )
+    confirmation_checks: Annotated[int, Field(ge=0, le=10)] | None = Field(
+        default=None, description="extra checks confirming a status before the first notification"
+    )
+    escalations: list[Escalation] = Field(
+        default=[], description="escalation levels 1-3 (A1), contacts active only (C1)"
+    )
 
 
 class UnitService(TemplateFields):
@@ -708,6 +804,14 @@ class UnitService(TemplateFields):
         description="operational instruction ('consigne'), a URL or a text (default: the template's) (I1)",
     )
     labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+    notification: Notification | None = Field(
+        default=None, description="the unit service's own notification policy (C1, C3, A1-A3)"
+    )
+    accounts: list[ID] = Field(
+        default=[],
+        description="monitoring accounts of this service: each replaces the equipment's of "
+        "its protocol (K1)",
+    )
 
 
 class ServiceSettings(BaseModel):
@@ -728,6 +832,14 @@ class ServiceSettings(BaseModel):
         None, description="operational instruction ('consigne'), a URL or a text (I1)"
     )
     labels: list[ID] = Field([], description="Label IDs (H7)")
+    notification: Notification | None = Field(
+        None, description="the unit service's own notification policy (C1, C3, A1-A3)"
+    )
+    accounts: list[ID] = Field(
+        [],
+        description="monitoring accounts of this service: each replaces the equipment's of "
+        "its protocol (K1)",
+    )
 
 
 class Equipment(Obj):
@@ -801,6 +913,77 @@ class Equipment(Obj):
         return ("templates", i) if self.templates is not None else ("template",)
 
 
+_DATETIME = re.compile(
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
+def parse_datetime(text: str):
+    """W1: ``2026-12-20T22:00`` (seconds and a UTC offset optional) -> datetime."""
+    import datetime
+
+    m = _DATETIME.match(text)
+    try:
+        if not m:
+            raise ValueError
+        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError(
+            "datetime",
+            "invalid date and time '{text}': write YYYY-MM-DDTHH:MM, with a day and a time "
+            "that exist (e.g. 2026-12-20T22:00, optionally +01:00)",
+            {"text": text},
+        ) from None
+    return value
+
+
+def _check_datetime(value: str) -> str:
+    parse_datetime(value)
+    return value
+
+
+DateTime = Annotated[
+    str,
+    AfterValidator(_check_datetime),
+    Field(description="YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]; without an offset: the box's local time"),
+]
+MaintenanceTarget = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?$", max_length=129),
+    Field(description="an equipment ID, or a unit service ID <equipment id>/<service name>"),
+]
+
+
+class MaintenanceWindow(Obj):
+    """W1-W3: a planned maintenance of hosts and unit services: notifications stop,
+    monitoring goes on."""
+
+    kind: Literal["MaintenanceWindow"] = Field(
+        description="MaintenanceWindow: notifications stop on its targets (W1-W3)"
+    )
+    id: ID = Field(description="ID of the maintenance window")
+    name: str | None = Field(None, description="display name")
+    at: ID | None = Field(None, description="node ID where it is defined (W2)")
+    configured_by: ID | None = Field(
+        None,
+        description="ID of the User who configures it (default: Project.default_user; V1, L1)",
+    )
+    targets: list[MaintenanceTarget] = Field(description="equipment and unit services (W2)")
+    start: DateTime
+    end: DateTime = Field(description="after start (W1)")
+    planner: ID | None = Field(default=None, description="the User who plans it")
+    description: str | None = Field(None, description="what the maintenance is for")
+    notify: Notification = Field(
+        default_factory=Notification, description="contacts and groups told of it (C1, C3)"
+    )
+    requester: Literal["partner", "client"] | None = Field(
+        default=None, description="who asked for it"
+    )
+    counts_in_availability: bool = Field(
+        default=False, description="true: its time counts in the availability rate"
+    )
+
+
 class Label(Obj):
     """A named tag on hosts and unit services (rule H7)."""
 
@@ -815,6 +998,35 @@ UnitServiceID = Annotated[
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$", max_length=129),
     Field(description="unit service ID: <equipment id>/<service name>"),
 ]
+
+
+class Component(BaseModel):
+    """U2: one component of a user service: a host, a unit service or another user
+    service (exactly one), whose failure blocks or degrades it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    host: ID | None = Field(None, description="ID of an Equipment (a host)")
+    service: UnitServiceID | None = Field(
+        None, description="a unit service, as <equipment id>/<service name>"
+    )
+    user_service: ID | None = Field(None, description="ID of another UserService (U3: no cycle)")
+    impact: Literal["blocking", "degrading"] = Field(
+        default="blocking", description="blocking: its failure stops the user service"
+    )
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        """``(kind, ID)`` of the one thing it names, or None (none, or several)."""
+        set_ = [
+            (k, v)
+            for k, v in (
+                ("Equipment", self.host),
+                ("UnitService", self.service),
+                ("UserService", self.user_service),
+            )
+            if v is not None
+        ]
+        return set_[0] if len(set_) == 1 else None
 
 
 class UserService(Obj):
@@ -832,15 +1044,26 @@ class UserService(Obj):
         description="ID of the User who configures it (default: Project.default_user; V1, V1a)",
     )
     members: list[UnitServiceID] = Field(
-        [], description="its unit services, as <equipment id>/<service name>"
+        [], description="its unit services, as <equipment id>/<service name> (blocking components)"
     )
+    components: list[Component] = Field(
+        default=[],
+        description="hosts, unit services and user services it is made of, each blocking or "
+        "degrading (U2, U3: no cycle); `members` are blocking unit services",
+    )
+    criticality: Criticality | None = Field(None, description="criticality, 1 to 5 (U2)")
+    availability_target: Percent | None = Field(
+        None, description="target availability rate, in percent (U2)"
+    )
+    weather: bool = Field(default=True, description="shown in the service weather")
+    hosting: Literal["internal", "cloud"] | None = Field(None, description="internal or cloud (U2)")
     periods: Periods = Field(
         default_factory=Periods,
         description="periods set explicitly per aspect; an aspect not set takes the default walk (P3-P7)",
     )
     notification: Notification = Field(
         default_factory=Notification,
-        description="notification policy: contacts and contact groups (C1, C3)",
+        description="notification policy: contacts and contact groups (C1, C3), escalation (A1-A3)",
     )
 
 
@@ -864,6 +1087,7 @@ MODELS: dict[str, type[Obj]] = {
         Equipment,
         UserService,
         Label,
+        MaintenanceWindow,
     )
 }
 
@@ -877,6 +1101,7 @@ CONFIGURED_KINDS = {
     "ServiceTemplate": "create_templates",
     "ServiceTemplateOverride": "create_templates",
     "EquipmentTemplate": "create_templates",
+    "MaintenanceWindow": "configure_equipment",
 }
 # Kinds the shipped catalogue may hold.
 CATALOG_KINDS = ("TimePeriod", "ServiceTemplate", "EquipmentTemplate", "Role")

@@ -283,18 +283,34 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
             "files": files,
             "stats": stats,
             "links": host_links(repo_objs.objects),
+            # U3: user services that are a component of another, or have one
+            "composed": sorted(
+                {
+                    i
+                    for o in repo_objs.objects
+                    if o.kind == "UserService"
+                    for c in o.components
+                    if c.user_service is not None
+                    for i in (o.id, c.user_service)
+                }
+            ),
         }
     return result
 
 
 def host_links(objects) -> dict[str, tuple]:
-    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6):
-    what an incremental build checks its dirty equipment against."""
-    return {
+    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6),
+    and ``maintenance-window:ID -> (targets, None)`` (W2): what an incremental
+    build checks its dirty equipment against."""
+    links = {
         o.id: (tuple(o.parents), o.servicenav_id)
         for o in objects
         if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None)
     }
+    for o in objects:  # W2: a maintenance window's targets are tied to it the same way
+        if o.kind == "MaintenanceWindow":
+            links[f"maintenance-window:{o.id}"] = (tuple(sorted(set(o.targets))), None)
+    return links
 
 
 def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
@@ -692,6 +708,7 @@ def build(
                     "snapshot": key,
                     "leaves": result.snapshot["files"],
                     "links": result.snapshot["links"],
+                    "composed": result.snapshot["composed"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
                     # what was said about the lock (SNV119) concerned the lock this

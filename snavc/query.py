@@ -22,6 +22,7 @@ OBJECT_KINDS = {
     "user": "User",
     "node": "node",
     "service-template-override": "ServiceTemplateOverride",
+    "maintenance-window": "MaintenanceWindow",
 }
 
 

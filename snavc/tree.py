@@ -28,6 +28,8 @@ _PERIODS = [(("periods", a), "TimePeriod") for a in ("check", "notification", "a
 _NOTIFY = [
     (("notification", "contacts", "*"), "Contact"),
     (("notification", "groups", "*"), "ContactGroup"),
+    (("notification", "escalations", "*", "contacts", "*"), "Contact"),
+    (("notification", "escalations", "*", "groups", "*"), "ContactGroup"),
 ]
 _TEMPLATE_PERIODS = [(("availability_period",), "TimePeriod"), (("check_period",), "TimePeriod")]
 _BY = [(("configured_by",), "User")]
@@ -37,6 +39,7 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
     "Site": [(("parent",), "node")],
     "User": [(("role",), "Role")],
     "ContactGroup": [(("members", "*"), "Contact")],
+    "Contact": [(("user",), "User")],
     "ServiceTemplate": [(("duplicate_of",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
     "ServiceTemplateOverride": [(("template",), "ServiceTemplate"), *_TEMPLATE_PERIODS, *_BY],
     "EquipmentTemplate": [
@@ -59,8 +62,25 @@ REFERENCES: dict[str, list[tuple[tuple, str]]] = {
         (("services", "*", "check_period"), "TimePeriod"),
         (("services", "*", "notification_period"), "TimePeriod"),
         (("services", "*", "labels", "*"), "Label"),
+        (("services", "*", "accounts", "*"), "MonitoringAccount"),
+        *[(("services", "*", *path), kind) for path, kind in _NOTIFY],
     ],
-    "UserService": [*_BY, (("members", "*"), "unit-service"), *_PERIODS, *_NOTIFY],
+    "UserService": [
+        *_BY,
+        (("members", "*"), "unit-service"),
+        (("components", "*", "host"), "Equipment"),
+        (("components", "*", "service"), "unit-service"),
+        (("components", "*", "user_service"), "UserService"),
+        *_PERIODS,
+        *_NOTIFY,
+    ],
+    "MaintenanceWindow": [
+        *_BY,
+        (("targets", "*"), "target"),
+        (("planner",), "User"),
+        (("notify", "contacts", "*"), "Contact"),
+        (("notify", "groups", "*"), "ContactGroup"),
+    ],
 }
 for _kind in AT_KINDS:
     REFERENCES.setdefault(_kind, []).insert(0, (("at",), "node"))
@@ -85,6 +105,7 @@ LABELS = {
     "UnitService": "unit-service",
     "UserService": "user-service",
     "Label": "label",
+    "MaintenanceWindow": "maintenance-window",
 }
 
 
@@ -319,6 +340,7 @@ def build_tree(
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
     _check_hosts(tree, objects if check_only is None else check_only, known_parents or {})
+    _check_components(tree)
     if known:
         tree.unit_services = {**known, **tree.unit_services}
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
@@ -430,7 +452,12 @@ def _check_references(
                 continue  # exists, but out of the tree: its own N1 error says why
             candidates = _node_candidates(tree, obj, path)
             what = "node"
-        elif target == "unit-service":
+        elif target == "target" and "/" not in ident:  # W2: a host
+            if ident in index.get("Equipment", {}) or ident in tree.unit_services:
+                continue
+            candidates = list(index.get("Equipment", {}))
+            what = "equipment"
+        elif target in ("unit-service", "target"):
             eq, _, name = ident.partition("/")
             names = tree.unit_services.get(eq)
             if names is not None and name in names:
@@ -618,6 +645,48 @@ def _check_hosts(tree: Tree, objects: list[Obj], known_parents: dict[str, tuple]
             on_chain[nxt] = len(chain)
             chain.append(nxt)
             stack.append((nxt, iter(parents_of.get(nxt, ()))))
+
+
+def _check_components(tree: Tree) -> None:
+    """U3: user services made of user services form no cycle, named whole."""
+    table = tree.objects.get("UserService", {})
+    uses = {
+        i: [c.user_service for c in us.components if c.user_service is not None]
+        for i, us in table.items()
+        if us.components
+    }
+    if not any(uses.values()):
+        return
+    reported: set[str] = set()
+    for start in sorted(uses):
+        chain, seen = [start], {start}
+        stack = [iter(uses[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                seen.discard(chain.pop())
+                continue
+            if nxt in seen:
+                loop = chain[chain.index(nxt) :] + [nxt]
+                if loop[0] == start and not reported.intersection(loop):
+                    first = table[start]
+                    i = next(k for k, c in enumerate(first.components) if c.user_service == loop[1])
+                    tree.diagnostics.append(
+                        dg.error(
+                            "SNV309",
+                            f"user service component cycle: {' -> '.join(loop)}: a user service "
+                            "cannot be made of itself",
+                            _where(first, "components", i, "user_service"),
+                            rule="U3",
+                        )
+                    )
+                    reported.update(loop)
+                continue
+            if nxt in uses and len(chain) < len(uses) + 1:
+                chain.append(nxt)
+                seen.add(nxt)
+                stack.append(iter(uses[nxt]))
 
 
 def _report_cycle(tree: Tree, table: dict[str, Obj], loop: list[str]) -> None:

@@ -19,7 +19,17 @@ from rapidfuzz import fuzz, process
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
 from .load import Document
-from .model import AT_KINDS, CATALOG_KINDS, MODELS, MONTHS, OVERRIDABLE, Obj, parse_range
+from .model import (
+    AT_KINDS,
+    CATALOG_KINDS,
+    CHANNEL_NEEDS,
+    MODELS,
+    MONTHS,
+    OVERRIDABLE,
+    Obj,
+    parse_datetime,
+    parse_range,
+)
 
 PROJECT_FILE = "snav.yaml"
 
@@ -204,6 +214,41 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 related=(doc.loc("template", key=True, message="'template' here"),),
             )
         )
+    if kind == "Contact" and obj.channels:
+        for i, channel in enumerate(obj.channels):
+            need = CHANNEL_NEEDS.get(channel)
+            if need is not None and getattr(obj, need) is None:
+                diags.append(
+                    dg.error(
+                        "SNV222",
+                        f"{_ident(doc)} is notified by {channel} but has no '{need}'",
+                        doc.loc("channels", i),
+                        rule="C6",
+                    )
+                )
+    if kind == "MaintenanceWindow" and not _after_start(obj.start, obj.end):
+        diags.append(
+            dg.error(
+                "SNV224",
+                f"{_ident(doc)} ends ({obj.end}) before it starts ({obj.start}): the end must be "
+                "after the start",
+                doc.loc("end"),
+                rule="W1",
+                related=(doc.loc("start", message="start"),),
+            )
+        )
+    if kind == "UserService":
+        for i, c in enumerate(obj.components):
+            if c.target is None:
+                diags.append(
+                    dg.error(
+                        "SNV225",
+                        f"{_ident(doc)}: component {i + 1} must name exactly one of 'host', "
+                        "'service' (EQUIPMENT/NAME) or 'user_service'",
+                        doc.loc("components", i),
+                        rule="U2",
+                    )
+                )
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
     if kind == "TimePeriod":
@@ -218,6 +263,15 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                     )
                 )
             seen.add(aspect)
+
+
+def _after_start(start: str, end: str) -> bool:
+    """W1: ``end`` after ``start``; when one has no UTC offset, both are read as local
+    times (the box's), as written."""
+    a, b = parse_datetime(start), parse_datetime(end)
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return b > a
 
 
 def _check_exceptions(period, doc: Document, diags: list[Diagnostic]) -> None:
@@ -487,6 +541,9 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
 _CUSTOM = {
     "address": ("SNV214", "H1"),
     "threshold": ("SNV215", "S2"),
+    "phone": ("SNV220", "C5"),
+    "url": ("SNV221", "C5"),
+    "datetime": ("SNV223", "W1"),
 }
 
 

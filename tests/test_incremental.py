@@ -417,3 +417,28 @@ def test_a_servicenav_id_taken_in_another_file(repo, tmp_path, monkeypatch):
     edit(path, f"servicenav_id: {mine}", f"servicenav_id: {taken}")
     built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
     assert "SNV308" in [d.code for d in built.result.diagnostics]
+
+
+def maintenance_target(repo: Path) -> tuple[Path, str]:
+    """A site file holding the equipment a maintenance window targets, and its ID."""
+    client = next(repo.rglob("client.yaml"))
+    target = re.search(r"^targets: \[(eq-\d+),", client.read_text(), re.M).group(1)
+    for path in client.parent.glob("*-s*.yaml"):
+        if f"id: {target}\n" in path.read_text():
+            return path, target
+    raise AssertionError(target)
+
+
+def test_a_maintenance_target_edited_in_place_is_patched(repo, tmp_path, monkeypatch):
+    """W2: the window depends on its target's node only: other edits are patched."""
+    path, target = maintenance_target(repo)
+    edit(path, f"id: {target}\nname: Server", f"id: {target}\nname: Target")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_a_maintenance_target_removed_is_left_to_the_full_build(repo, tmp_path, monkeypatch):
+    path, target = maintenance_target(repo)
+    docs = path.read_text().split("---\n")
+    path.write_text("---\n".join(d for d in docs if f"id: {target}\n" not in d))
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert "SNV302" in [d.code for d in built.result.diagnostics]

@@ -46,7 +46,7 @@ def test_unknown_kind_without_a_close_one_lists_the_kinds(make_repo):
     assert where(d) == ("SNV201", None, "w.yaml", 1, 7)
     assert d.message == (
         "unknown kind 'Widget' (known kinds: Box, Client, Contact, ContactGroup, Equipment, "
-        "EquipmentTemplate, Label, MonitoringAccount, Partner, Project, Role, ServiceTemplate, "
+        "EquipmentTemplate, Label, MaintenanceWindow, MonitoringAccount, Partner, Project, Role, ServiceTemplate, "
         "ServiceTemplateOverride, Site, TimePeriod, User, UserService)"
     )
 

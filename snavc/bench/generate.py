@@ -54,6 +54,9 @@ def _partner(p: str, r: random.Random) -> list[str]:
                     f"at: {p}",
                     f"email: noc{i}@{p}.example.net",
                     f"enabled: {'false' if i == 4 else 'true'}",
+                    f"phone: '+33 1 40 00 00 0{i}'",  # C5
+                    "channels: [email, sms]",  # C6
+                    "language: fr",
                 ]
             )
         )
@@ -81,6 +84,11 @@ def _partner(p: str, r: random.Random) -> list[str]:
                 ],
                 '  saturday: ["08:00-12:00"]',
                 "default_for: [check]",
+                "exceptions:",  # X1, X2
+                "  - {date: '2026-12-24', ranges: ['07:00-13:00']}",
+                "  - {day: 25, month: december, ranges: []}",
+                "  - {day: 1, month: january, ranges: []}",
+                "  - {weekday: monday, nth: 1, ranges: ['09:00-20:00']}",
             ]
         )
     )
@@ -393,6 +401,15 @@ def _site(
         ]
         if k % 5 == 3:
             lines.append(f"parents: [eq-{first_eq + 1:06d}]")  # H4, H5: the site's gateway
+        if k % 7 == 0 and not resale and not delegated:  # A1, A2: an escalating policy
+            at = lines.index("services:")
+            lines[at:at] = [
+                "  notify_on: [down, unreachable, recovery]",
+                "  confirmation_checks: 2",
+                "  escalations:",
+                f"    - {{level: 1, after_checks: 4, contacts: [{p}-noc-0]}}",
+                f"    - {{level: 2, after_checks: 8, groups: [{p}-oncall]}}",
+            ]
         if k % 3 == 0:  # S2 on one of its own services
             lines[lines.index("  - name: http-front") + 2 : 0] = [
                 "    thresholds: {warning: '1', critical: '3'}"
@@ -452,6 +469,7 @@ def generate(out: Path, equipment: int, seed: int = 1) -> dict:
             counts["sites"] += 1
             counts["files"] += 1
         by = f"{p}-admin"
+        last_site = eq - EQUIPMENT_PER_SITE  # its hosts: targets and components below
         docs.append(
             _doc(
                 [
@@ -461,8 +479,32 @@ def generate(out: Path, equipment: int, seed: int = 1) -> dict:
                     f"at: {c}",
                     f"configured_by: {by}",
                     f"members: [{', '.join(site_members)}]",
+                    "components:",  # U2
+                    f"  - {{host: eq-{last_site:06d}}}",
+                    f"  - {{service: eq-{last_site + 1:06d}/http-front, impact: degrading}}",
+                    "criticality: 4",
+                    "availability_target: 99.5",
+                    "hosting: cloud" if ci % 2 else "hosting: internal",
                     "notification:",
                     f"  groups: [{c}-team]",
+                ]
+            )
+        )
+        docs.append(
+            _doc(
+                [
+                    "kind: MaintenanceWindow",  # W1-W3
+                    f"id: {c}-mw",
+                    f"at: {c}",
+                    f"configured_by: {by}",
+                    f"targets: [eq-{last_site + 2:06d}, eq-{last_site + 3:06d}/http-front]",
+                    "start: 2026-12-20T22:00+01:00",
+                    "end: 2026-12-21T02:00+01:00",
+                    f"planner: {by}",
+                    "description: Firmware upgrade",
+                    f"notify: {{groups: [{c}-team]}}",
+                    "requester: client",
+                    "counts_in_availability: false",
                 ]
             )
         )

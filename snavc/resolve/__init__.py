@@ -18,7 +18,7 @@ context that queries and ``explain`` reuse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..diagnostics import Diagnostic
 from ..tree import Tree
@@ -26,7 +26,7 @@ from .boxes import Boxes, check_boxes
 from .contacts import check_groups
 from .context import Context
 from .lock import LockState
-from .objects import Resolver
+from .objects import Resolver, maintenance_window
 from .periods import DefaultWalk, check_nodes, collect_defaults
 from .templates import Templates, check_templates
 
@@ -44,6 +44,7 @@ class Resolution:
     user_services: dict[str, dict]
     diagnostics: list[Diagnostic]
     lock: LockState | None = None
+    maintenance_windows: dict[str, dict] = field(default_factory=dict)  # W1-W3
 
 
 def effective_of(res: Resolution, kind: str, ident: str) -> dict | None:
@@ -113,6 +114,10 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False) -> None:
         effective = res.resolver.user_service(tree.objects["UserService"][us_id])
         if effective is not None:
             res.user_services[us_id] = effective
+    for mw_id in sorted(tree.objects.get("MaintenanceWindow", {})):  # before equipment go
+        effective = maintenance_window(res.resolver, tree.objects["MaintenanceWindow"][mw_id])
+        if effective is not None:
+            res.maintenance_windows[mw_id] = effective
     table = tree.objects.get("Equipment", {})
     if consume:  # H5 asks where each parent is, after the parent may have left the tree
         res.resolver.parent_at = {

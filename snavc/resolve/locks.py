@@ -31,8 +31,7 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         refs += [("Equipment", p) for p in obj.parents]  # H5: a parent host locks too
         refs += [("Label", label) for label in obj.labels]
         refs += [("MonitoringAccount", a) for a in obj.accounts]
-        refs += [("Contact", c) for c in obj.notification.contacts]
-        refs += [("ContactGroup", g) for g in obj.notification.groups]
+        refs += _policy_refs(obj.notification)
         if eff is not None:
             refs += [("TimePeriod", p["id"]) for p in (eff["periods"] or {}).values()]
             for s in eff["services"].values():
@@ -44,13 +43,26 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
         if eff is not None and service in eff["services"]:
             refs += _service_refs(eff["services"][service], res)
         return refs
+    if kind == "MaintenanceWindow":  # W3: its targets lock it like references (L1)
+        refs += [("Equipment", t.partition("/")[0]) for t in obj.targets]
+        refs += _policy_refs(obj.notify)
+        return refs
     if kind == "UserService":
         eff = effective_of(res, "UserService", obj.id)
-        refs += [("Contact", c) for c in obj.notification.contacts]
-        refs += [("ContactGroup", g) for g in obj.notification.groups]
+        refs += _policy_refs(obj.notification)
         if eff is not None:
             refs += [("TimePeriod", p["id"]) for p in (eff["periods"] or {}).values()]
         return refs
+    return refs
+
+
+def _policy_refs(policy) -> list[tuple[str, str]]:
+    """Contacts and groups of a notification policy, escalation levels included (A1)."""
+    refs = [("Contact", c) for c in policy.contacts]
+    refs += [("ContactGroup", g) for g in policy.groups]
+    for e in policy.escalations:
+        refs += [("Contact", c) for c in e.contacts]
+        refs += [("ContactGroup", g) for g in e.groups]
     return refs
 
 
@@ -62,7 +74,15 @@ def service_refs(service: dict, origins: dict) -> list[tuple[str, str]]:
     """What a unit service refers to: its template, labels, the overrides that gave it
     values (L1 decision) and its periods (``origins``: the resolver's shared origins)."""
     refs = [("ServiceTemplate", service["template"])]
+    policy = service.get("notification")
+    if policy:  # the unit service's own policy (effective form)
+        refs += [("Contact", c) for c in policy["contacts"]]
+        refs += [("ContactGroup", g) for g in policy["groups"]]
+        for e in policy.get("escalations", ()):
+            refs += [("Contact", c) for c in e["contacts"]]
+            refs += [("ContactGroup", g) for g in e["groups"]]
     refs += [("Label", label) for label in service.get("labels", ())]
+    refs += [("MonitoringAccount", a) for a in service.get("accounts", ())]
     # the overrides that gave it its values are referred to through them (L1 decision)
     origins = origins.get(service.get("origin", ""), {})
     for key in origins.get("inputs", ()):
@@ -101,6 +121,7 @@ def can_edit(
         "ServiceTemplate": ACTIONS["templates"],
         "EquipmentTemplate": ACTIONS["templates"],
         "ServiceTemplateOverride": ACTIONS["templates"],
+        "MaintenanceWindow": ACTIONS["equipment"],
     }.get(kind)
     if home is None or not home.is_ancestor_or_self(node):
         where = home.id if home else "none"
@@ -123,7 +144,7 @@ def can_edit(
     top = scope.top(home, node)
     label = f"{obj.id}/{service}" if service else getattr(obj, "id", "")
     for ref_kind, ident in dict.fromkeys(references_of(res, kind, obj, service)):
-        found = out_of_reach(res.ctx, user, home, top, node, ref_kind, ident)
+        found = out_of_reach(res.ctx, user, home, top, node, ref_kind, ident, kind)
         if found is not None:
             reasons.append(
                 _reason(found[0], found[1].replace("{label}", label), found[2], found[3])
@@ -132,7 +153,14 @@ def can_edit(
 
 
 def out_of_reach(
-    ctx, user, home: Node, top: Node, node: Node, ref_kind: str, ident: str
+    ctx,
+    user,
+    home: Node,
+    top: Node,
+    node: Node,
+    ref_kind: str,
+    ident: str,
+    of_kind: str | None = None,
 ) -> tuple[str, str, str, str] | None:
     """L1 for one reference: ``(rule, message, ref, defined_at)`` when ``user`` (home
     ``home``, scope top ``top``) could not select it at ``node``; the message starts
@@ -161,7 +189,9 @@ def out_of_reach(
             ref,
             at.id,
         )
-    if ref_kind in ("ServiceTemplateOverride", "Equipment"):
+    if ref_kind == "Equipment" and of_kind == "MaintenanceWindow":
+        visible = home.is_ancestor_or_self(at)  # W3: a target the user may configure
+    elif ref_kind in ("ServiceTemplateOverride", "Equipment"):
         visible = at in scope_path(top, node)
     else:
         visible = ident in scope.selectable(ref_kind, top, node)

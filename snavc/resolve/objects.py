@@ -318,6 +318,41 @@ class Resolver:
                 return value
         return None
 
+    def _service_accounts(self, eq, spec, path, top, node, who) -> list[str]:
+        """K1: a unit service's accounts: the equipment's, each protocol the service sets
+        replaced by its own (a value set lower is kept); E1: each selectable; K2: one
+        account per protocol on one object."""
+        tree = self.ctx.tree
+        by_protocol: dict[str, str] = {}
+        for a in eq.accounts:
+            acc = tree.get("MonitoringAccount", a)
+            if acc is not None:
+                by_protocol.setdefault(acc.protocol, a)
+        own: dict[str, int] = {}
+        for i, a in enumerate(spec.accounts):
+            self.selectable_ref(
+                eq, path + ("accounts", i), "MonitoringAccount", a, top, node, "E1", who
+            )
+            acc = tree.get("MonitoringAccount", a)
+            if acc is None:
+                continue
+            if acc.protocol in own:
+                first = spec.accounts[own[acc.protocol]]
+                self.ctx.error(
+                    "SNV447",
+                    "K2",
+                    f"accounts '{first}' and '{a}' are both {acc.protocol} accounts: a service "
+                    "uses one account per protocol",
+                    eq,
+                    *path,
+                    "accounts",
+                    i,
+                )
+                continue
+            own[acc.protocol] = i
+            by_protocol[acc.protocol] = a
+        return sorted(set(by_protocol.values()))
+
     def _check_categories(self, eq, template_ids) -> None:
         """H3: an equipment template that lists categories is for those hosts only."""
         for i, tid in enumerate(template_ids):
@@ -468,6 +503,13 @@ class Resolver:
         if spec.servicenav_id is not None:
             service["servicenav_id"] = spec.servicenav_id
             here("servicenav_id")
+        if spec.accounts:
+            service["accounts"] = self._service_accounts(eq, spec, path, top, node, who)
+            here("accounts")
+        if spec.notification is not None:
+            check_notification(ctx, eq, top, node, who, spec.notification, path + ("notification",))
+            service["notification"] = _notification(eq, spec.notification)
+            here("notification")
         if set_here:
             fields = [p.rpartition(".")[2] for p in set_here]
             service["explicit"] = sorted({*service.get("explicit", ()), *fields})
@@ -544,6 +586,8 @@ class Resolver:
                 or explicit.instructions is not None
                 or explicit.labels
                 or explicit.servicenav_id is not None
+                or explicit.notification is not None
+                or explicit.accounts
             ):
                 service = self._settings(eq, name, service, explicit, path, top, node, who)
         if service["notification_period"] is None:
@@ -644,33 +688,57 @@ class Resolver:
             return None
         user, home, top, node = found
         who = f"user '{user.id}'"
-        for i, member in enumerate(us.members):
-            eq_id = member.partition("/")[0]
+        reach = [
+            (("members", i), m.partition("/")[0], "unit service", m)
+            for i, m in enumerate(us.members)
+        ]
+        for i, c in enumerate(us.components):
+            target = c.target
+            if target is None:
+                continue
+            kind, ident = target
+            if kind == "UserService":
+                other = ctx.tree.get("UserService", ident)
+                o_node = ctx.tree.nodes.get(other.at) if other is not None else None
+                if o_node is not None and not node.is_ancestor_or_self(o_node):
+                    ctx.error(
+                        "SNV418",
+                        "U2",
+                        f"user service '{ident}' is at '{o_node.id}', outside '{node.id}': a user "
+                        "service's components are at its node or below",
+                        us,
+                        "components",
+                        i,
+                        "user_service",
+                    )
+                continue
+            field = "host" if kind == "Equipment" else "service"
+            what = "host" if kind == "Equipment" else "unit service"
+            reach.append((("components", i, field), ident.partition("/")[0], what, ident))
+        for path, eq_id, what, member in reach:
             eq = ctx.tree.get("Equipment", eq_id)
             eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
             if eq_node is not None and node.kind == "partner" and eq_node.mode == "resale":
                 ctx.error(
                     "SNV418",
                     "U1",
-                    f"unit service '{member}' is on equipment of resale client '{eq_node.company.id}': a user "
+                    f"{what} '{member}' is on equipment of resale client '{eq_node.company.id}': a user "
                     "service at the partner cannot include it, the partner does not monitor resale clients (M1)",
                     us,
-                    "members",
-                    i,
+                    *path,
                 )
             elif eq_node is not None and not node.is_ancestor_or_self(eq_node):
                 ctx.error(
                     "SNV418",
                     "U1",
-                    f"unit service '{member}' is on equipment at '{eq_node.id}', outside '{node.id}': a user "
+                    f"{what} '{member}' is on equipment at '{eq_node.id}', outside '{node.id}': a user "
                     f"service's members are unit services of equipment at its node or below",
                     us,
-                    "members",
-                    i,
+                    *path,
                 )
         check_notification(ctx, us, top, node, who)
         periods = self.periods(us, top, node, who)
-        return {
+        out = {
             "at": us.at,
             "name": us.name,
             "configured_by": user.id,
@@ -678,11 +746,99 @@ class Resolver:
             "periods": periods,
             "notification": _notification(us),
         }
+        if us.components:  # U2: only when it has some, as the other new fields
+            out["components"] = sorted(
+                (
+                    {_COMPONENT[c.target[0]]: c.target[1], "impact": c.impact}
+                    for c in us.components
+                    if c.target is not None
+                ),
+                key=lambda c: (next(iter(c)), next(iter(c.values())), c["impact"]),
+            )
+        for f in ("criticality", "availability_target", "hosting"):
+            if getattr(us, f) is not None:
+                out[f] = getattr(us, f)
+        if not us.weather:
+            out["weather"] = False
+        return out
 
 
-def _notification(obj) -> dict:
-    """The notification policy, its lists sorted: their order in YAML means nothing."""
-    return {
-        "contacts": sorted(set(obj.notification.contacts)),
-        "groups": sorted(set(obj.notification.groups)),
+_COMPONENT = {"Equipment": "host", "UnitService": "service", "UserService": "user_service"}
+
+
+def maintenance_window(resolver: Resolver, mw) -> dict | None:
+    """W2: a maintenance window's targets are equipment (or their unit services) at its
+    node or below, never under a resale client for a window at the partner (M1), like
+    a user service's members (U1); V1/V1a for its configuring user; C1/C3 for whom it
+    notifies."""
+    ctx = resolver.ctx
+    found = resolver.configurer(mw, [ACTIONS["equipment"]])
+    if found is None:
+        return None
+    user, _home, top, node = found
+    who = f"user '{user.id}'"
+    for i, target in enumerate(mw.targets):
+        eq_id, _, name = target.partition("/")
+        eq = ctx.tree.get("Equipment", eq_id)
+        eq_node = ctx.tree.nodes.get(eq.at) if eq is not None else None
+        if eq_node is None:
+            continue  # dangling: reported by the tree stage
+        if not node.is_ancestor_or_self(eq_node) or (
+            node.kind == "partner" and eq_node.mode == "resale"
+        ):
+            why = (
+                f"is under resale client '{eq_node.company.id}', which the partner does not monitor (M1)"
+                if node.is_ancestor_or_self(eq_node)
+                else f"is at '{eq_node.id}', outside '{node.id}'"
+            )
+            ctx.error(
+                "SNV446",
+                "W2",
+                f"maintenance target '{target}' {why}: a maintenance window at '{node.id}' targets "
+                "equipment at its node or below",
+                mw,
+                "targets",
+                i,
+            )
+    check_notification(ctx, mw, top, node, who, mw.notify, ("notify",))
+    out = {
+        "at": mw.at,
+        "name": mw.name,
+        "configured_by": user.id,
+        "targets": sorted(set(mw.targets)),
+        "start": mw.start,
+        "end": mw.end,
+        "planner": mw.planner,
+        "description": mw.description,
+        "notify": _notification(mw, mw.notify),
+        "requester": mw.requester,
+        "counts_in_availability": mw.counts_in_availability,
     }
+    return out
+
+
+def _notification(obj, policy=None) -> dict:
+    """The notification policy, its lists sorted: their order in YAML means nothing.
+    What A1-A2 add appears only when set (a policy without it is as it was)."""
+    policy = obj.notification if policy is None else policy
+    out = {
+        "contacts": sorted(set(policy.contacts)),
+        "groups": sorted(set(policy.groups)),
+    }
+    if not policy.enabled:
+        out["enabled"] = False
+    if policy.notify_on is not None:
+        out["notify_on"] = sorted(set(policy.notify_on))
+    if policy.confirmation_checks is not None:
+        out["confirmation_checks"] = policy.confirmation_checks
+    if policy.escalations:
+        out["escalations"] = [
+            {
+                "level": e.level,
+                "after_checks": e.after_checks,
+                "contacts": sorted(set(e.contacts)),
+                "groups": sorted(set(e.groups)),
+            }
+            for e in policy.escalations
+        ]
+    return out

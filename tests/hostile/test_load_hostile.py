@@ -601,9 +601,9 @@ def test_whole_file_problems_are_at_line_1_column_1(make_repo, tmp_path):
     (repo / "out-dir").symlink_to(outside / "dir")
     (repo / "gone.yaml").symlink_to(repo / "nowhere.yaml")
     linked = "symbolic link points outside the repository; not followed"
-    assert diagnostics(repo) == [
-        (W, "SNV110", "empty.yaml", 1, 1, "file holds no YAML document"),
+    assert diagnostics(repo) == [  # the load error first (a root cause), then by path
         (E, "SNV111", "gone.yaml", 1, 1, "cannot read file: No such file or directory"),
+        (W, "SNV110", "empty.yaml", 1, 1, "file holds no YAML document"),
         (W, "SNV113", "out-dir", None, None, linked),
         (W, "SNV113", "out.yaml", 1, 1, linked),
     ]

@@ -324,3 +324,17 @@ def test_a_parent_hosts_change_lists_its_children_H4(builds):
     entry = input_entry(report, "equipment/fw-client2-01")
     assert entry["affected"] == ["equipment/fw-client2-01", "equipment/sw-core-01"]
     assert entry["objects"] == ["equipment/fw-client2-01"]
+
+
+def test_a_maintenance_windows_change_lists_its_targets_W3(builds):
+    report = builds(
+        lambda repo: edit(
+            repo,
+            "clients/client2/site1/maintenance.yaml",
+            "end: 2026-12-21T02:00+01:00",
+            "end: 2026-12-21T04:00+01:00",
+        )
+    )
+    entry = input_entry(report, "maintenance-window/mw-firewall-upgrade")
+    assert entry["affected"] == ["equipment/fw-client2-01", "unit-service/fw-client2-01/ping"]
+    assert entry["affects"] == {"equipment": 1, "unit-service": 1, "user-service": 0}

@@ -570,6 +570,11 @@ def test_plan_blames_the_new_definition_of_a_duplicate_ID(seed):
         ("SNV301", "clients/client2/contacts.yaml", 3),
         ("SNV406", "clients/client2/contacts.yaml", 12),
         ("SNV403", "clients/client2/site1/equipment.yaml", 12),
+        # the seed's firewall notifies client2-ops too, directly, at escalation level 2,
+        # and through its maintenance window (issue 12's objects)
+        ("SNV403", "clients/client2/site1/equipment.yaml", 26),
+        ("SNV403", "clients/client2/site1/equipment.yaml", 31),
+        ("SNV403", "clients/client2/site1/maintenance.yaml", 12),
     ]
     # plan knows which one is new: one error, on the new definition, naming the old one
     report = plan(repo, exit_code=1)

@@ -479,3 +479,23 @@ def test_V1_seed_cli_explain_refused_exits_1(cli):
         exit_code=None,
     )
     assert out.exit_code == 1, out.output
+
+
+def test_explain_shows_the_product_objects_fields_of_the_seed():
+    """H3, H4, A1, A2, U2, S2 and S4 through `explain`, on the seed."""
+    from snavc.explain import explain
+    from snavc.pipeline import compile_repo
+
+    _, res = compile_repo("samples/seed")
+    fw = {f["path"]: f for f in explain(res, "fw-client2-01")["fields"]}
+    assert fw["category"]["value"] == "router"
+    assert fw["notification.escalations.2"]["value"] == ["client2-ops"]
+    assert fw["notification.confirmation_checks"]["origin"]["line"] == 28
+    assert fw["services.ping.thresholds"]["value"] == {"critical": "500", "warning": "100"}
+    sw = {f["path"]: f for f in explain(res, "sw-core-01")["fields"]}
+    assert sw["parents"]["value"] == ["fw-client2-01"]
+    web = {f["path"]: f for f in explain(res, "srv-web-01")["fields"]}
+    assert web["services.disk.thresholds"]["value"] == {"critical": "@90:100", "warning": "@80:90"}
+    assert web["labels"]["value"] == ["production", "pci-scope"]
+    shop = {f["path"]: f for f in explain(res, "webshop")["fields"]}
+    assert shop["components.srv-web-01"]["value"] == "blocking"

@@ -1,0 +1,60 @@
+"""Monitoring accounts at the service level (K1, K2), beside E1's node and host levels."""
+
+from __future__ import annotations
+
+from .helpers import clean, only, pin
+
+ACCOUNTS = """\
+kind: MonitoringAccount
+id: ssh-c1
+at: client1
+protocol: ssh
+secret: env:SSH_C1
+---
+kind: MonitoringAccount
+id: snmp-c1
+at: client1
+protocol: snmp
+secret: env:SNMP_C1
+---
+kind: MonitoringAccount
+id: ssh-s1
+at: client1-site1
+protocol: ssh
+secret: env:SSH_S1
+---
+kind: MonitoringAccount
+id: ssh-s2
+at: client1-site2
+protocol: ssh
+secret: env:SSH_S2
+"""
+
+
+def host(service_accounts: str) -> dict:
+    return {
+        "accounts.yaml": ACCOUNTS,
+        "hosts.yaml": (
+            "kind: Equipment\nid: h\nat: client1-site1\nbox: box-c1s1\n"
+            "accounts: [ssh-c1, snmp-c1]\nservices:\n  - template: ping\n"
+            f"    accounts: {service_accounts}\n"
+        ),
+    }
+
+
+def test_K1_a_services_account_replaces_the_hosts_of_its_protocol(compile_files):
+    result, res = compile_files(host("[ssh-s1]"))
+    clean(result)
+    assert res.equipment["h"]["services"]["ping"]["accounts"] == ["snmp-c1", "ssh-s1"]
+    assert res.equipment["h"]["accounts"] == ["snmp-c1", "ssh-c1"]  # the host keeps its own
+
+
+def test_K1_E1_a_service_account_must_be_selectable(compile_files):
+    result, _ = compile_files(host("[ssh-s2]"))
+    d = only(result, "SNV403")
+    assert pin(d) == ("error", "SNV403", "E1", "hosts.yaml", 8, 16)
+
+
+def test_K2_two_accounts_of_one_protocol_on_a_service_is_an_error(compile_files):
+    result, _ = compile_files(host("[ssh-s1, ssh-c1]"))
+    assert pin(only(result, "SNV447")) == ("error", "SNV447", "K2", "hosts.yaml", 8, 24)
