@@ -187,7 +187,7 @@ def _compiled(repo: Path, loader: str = "fast"):
 def _usage(message: str, detailed: bool = False):
     """A usage error: exit 2, or 1 under --detailed-exitcode, where 2 means "changes"."""
     progress.stop()
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {dg.clean_text(message)}", err=True)
     sys.exit(1 if detailed else 2)
 
 
@@ -247,12 +247,13 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     try:
         built = run_build(repo, out, loader, reapply, locked)
     except OutputBusy as e:
-        click.echo(f"snavc: {e}", err=True)
+        click.echo(f"snavc: {dg.clean_text(str(e))}", err=True)
         sys.exit(1)
     except OutputError as e:
         _usage(str(e))
     except OSError as e:
-        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        where = dg.clean_text(str(e.filename or out))
+        click.echo(f"snavc: cannot write {where}: {e.strerror}", err=True)
         sys.exit(1)
     result, res = built.result, built.resolution
     if built.status == "reapply":
@@ -334,7 +335,7 @@ def _refused(message: str, fmt: str):
     if fmt == "json":
         click.echo(json.dumps({"refused": True, "message": message}, indent=2, ensure_ascii=False))
     else:
-        click.echo(f"refused: {message}", err=True)
+        click.echo(f"refused: {dg.clean_text(message)}", err=True)
     sys.exit(1)
 
 
@@ -359,11 +360,12 @@ def _print_items(items: list[dict], fmt: str) -> None:
 
 
 def _cell(v) -> str:
+    # a cell may come from any partner's YAML (a client's name): escaped (issue 10 item 17)
     if isinstance(v, list):
-        return ",".join(v) or "-"
+        return dg.clean_text(",".join(map(str, v))) or "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    return "-" if v is None else str(v)
+    return "-" if v is None else dg.clean_text(str(v))
 
 
 @query.command("list")
@@ -432,11 +434,11 @@ def query_can_edit(repo, as_user, obj, fmt):
     if fmt == "json":
         click.echo(json.dumps(answer, indent=2, sort_keys=True, ensure_ascii=False))
     elif answer["editable"]:
-        click.echo(f"{as_user} may edit {obj}")
+        click.echo(dg.clean_text(f"{as_user} may edit {obj}"))
     else:
-        click.echo(f"{as_user} may not edit {obj}:")
+        click.echo(dg.clean_text(f"{as_user} may not edit {obj}:"))
         for r in answer["reasons"]:
-            click.echo(f"  - {r['message']} (rule {r['rule']})")
+            click.echo(f"  - {dg.clean_text(r['message'])} (rule {r['rule']})")
     sys.exit(0 if answer["editable"] else 1)
 
 
@@ -828,7 +830,8 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     except importer.TargetError as e:
         _usage(str(e))
     except OSError as e:
-        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        where = dg.clean_text(str(e.filename or out))
+        click.echo(f"snavc: cannot write {where}: {e.strerror}", err=True)
         sys.exit(1)
     checked = importer.check_imported(out, result) if check else []
     all_diags = dg.sort(result.diagnostics) + checked
@@ -850,7 +853,8 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     else:
         if all_diags:
             emit_diagnostics(all_diags, "text", Path("."))
-        click.echo(importer.render_stubs(result), nl=False)
+        # stubs quote the exports' cells: escaped, line by line
+        click.echo(dg.clean_text(importer.render_stubs(result), keep="\n"), nl=False)
         click.echo(
             f"imported {result.hosts} hosts, {result.services} unit services "
             f"({result.language} headers) into {out}/"
@@ -937,7 +941,8 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     try:
         write_files(result, out)
     except OSError as e:
-        click.echo(f"snavc: cannot write {e.filename or out}: {e.strerror}", err=True)
+        where = dg.clean_text(str(e.filename or out))
+        click.echo(f"snavc: cannot write {where}: {e.strerror}", err=True)
         sys.exit(1)
     if fmt == "json":
         click.echo(
@@ -969,7 +974,9 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     for f in result.files:
         for item in f.left_out[:20]:
             click.echo(
-                f"  in the product only: {f.name}:{item['line']} ID {item['id']} {item['name']}"
+                dg.clean_text(
+                    f"  in the product only: {f.name}:{item['line']} ID {item['id']} {item['name']}"
+                )
             )
         if len(f.left_out) > 20:
             click.echo(f"  ... and {len(f.left_out) - 20} more (--format json lists them all)")
@@ -1059,7 +1066,8 @@ def catalog(repo: Path, fmt: str):
         sys.exit(1)
     if fmt == "yaml":
         files = discover(folder)[0] if folder else sorted(SHIPPED_CATALOG.glob("*.yaml"))
-        click.echo("\n---\n".join(text.strip() for text in read_texts(files)))
+        source = "\n---\n".join(text.strip() for text in read_texts(files))
+        click.echo(dg.clean_text(source, keep="\t\n"))
         return
     rows = [o.model_dump(exclude_none=True) for o in objs.objects]
     if fmt == "json":
@@ -1071,7 +1079,7 @@ def catalog(repo: Path, fmt: str):
     for kind, items in by_kind.items():
         click.echo(f"{kind} ({len(items)})")
         for o in sorted(items, key=lambda o: o.id):
-            click.echo(f"  {o.id:<22} {_catalog_line(o)}")
+            click.echo(dg.clean_text(f"  {o.id:<22} {_catalog_line(o)}"))
 
 
 def _catalog_line(o) -> str:
@@ -1188,7 +1196,8 @@ def main() -> None:
         if os.environ.get("SNAVC_DEBUG"):
             raise
         click.echo(
-            f"snavc: internal error: {type(e).__name__}: {e} (set SNAVC_DEBUG=1 for details; please report)",
+            f"snavc: internal error: {type(e).__name__}: {dg.clean_text(str(e))} "
+            "(set SNAVC_DEBUG=1 for details; please report)",
             err=True,
         )
         sys.exit(3)

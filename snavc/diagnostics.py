@@ -222,13 +222,36 @@ def has_errors(diags: list[Diagnostic]) -> bool:
 # -- rendering ------------------------------------------------------------------------
 
 
-def clean_text(text: str) -> str:
-    """User-provided text as every renderer shows it (the one call site for escaping
-    what a YAML string may hold; the renderers below and snavc.formats go through it)."""
-    return text
+# Characters that drive a terminal (or a log viewer that renders ANSI) rather than show:
+# C0 controls (ESC starts colour, cursor and OSC 52 clipboard sequences; BEL; CR
+# overwrites a line; NUL...), DEL, C1 controls (U+009B is a one-byte CSI) and the
+# bidirectional overrides that make text read otherwise than it is ("Trojan source").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def clean_text(text: str, keep: str = "") -> str:
+    """Text from the input as every human-facing renderer prints it: control characters
+    escaped (``\\x1b``, ``\\u202e``), so that nothing a YAML file holds reaches a terminal
+    as a command. ``keep`` lists controls left as they are (``"\\t"`` in a source excerpt,
+    so that the caret lines up). JSON needs no call: its encoder escapes controls.
+
+    >>> clean_text("\\x1b]52;c;ZXZpbA==\\x07name")
+    '\\\\x1b]52;c;ZXZpbA==\\\\x07name'
+    """
+    if not _CONTROL.search(text):
+        return text
+    if keep:
+        return _CONTROL.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+    return _CONTROL.sub(_escape, text)
 
 
 def _where(file, line, column) -> str:
+    file = clean_text(file) if file else file
     parts = [file or "<repo>"]
     if line is not None:
         parts.append(str(line))
@@ -237,13 +260,147 @@ def _where(file, line, column) -> str:
     return ":".join(parts)
 
 
-# A source line that sets a `secret` key (or a key that looks like one, even an unknown
-# field such as `password:`) is never shown, whatever the diagnostic (a
-# duplicate key, a syntax error on that line...): secrets never appear in any output.
-_SECRET_LINE = re.compile(
-    r"""^\s*(-\s+)?["']?(secret|password|passwd|passphrase|token|api[_-]?key|community)["']?\s*:""",
-    re.IGNORECASE,
+# -- secrets in source excerpts ---------------------------------------------------------
+#
+# An excerpt shows the line a diagnostic points at; a line that may carry a secret is
+# never shown, whatever the diagnostic (a misspelt field, a duplicate key, a syntax error
+# in the middle of a quoted value...). Which lines may carry one, from the text alone
+# (the file may not even parse):
+# - a line that sets a key whose name looks like a secret (``password``, ``db_pass``,
+#   ``sshKey``, ``private-key``, ``secrets``...; see _SECRET_WORDS), anywhere on the line
+#   (block or flow style), and every line of its value: a quoted scalar up to its closing
+#   quote, or the lines indented below the key (block scalars, plain continuations,
+#   nested mappings and sequences);
+# - every line of a document that mentions ``MonitoringAccount`` (the kind that holds
+#   credentials) or whose kind looks like it (misspelt), except the lines setting one of
+#   its plain fields (kind, id, name, at, protocol, username) outside any such value: a
+#   misspelt ``secert:`` is not shown.
+
+_SECRET_WORDS = re.compile(
+    r"(^|_)(secrets?|pass|passwords?|passwd|passphrase|pwd|tokens?|api_?keys?|private_?keys?"
+    r"|ssh_?keys?|access_?keys?|secret_?keys?|community|credentials?|auth)(_|$)"
 )
+_KEY = re.compile(
+    r"""(?:^|[\s{,\[])(?:-\s+)*["']?([^\s"'{}\[\],:#][^"'{}\[\],:#]*?)["']?\s*:(?=\s|$)"""
+)
+_DOC_BOUNDARY = re.compile(r"^(---|\.\.\.)(\s|$)")
+# the kind that holds credentials, also misspelt (``kind: MonitoringAcount``)
+_ACCOUNT_KIND = re.compile(
+    r"""monitoringaccount|kind["']?\s*:\s*["']?[^,}#]*(account|monitoring)""", re.IGNORECASE
+)
+_ACCOUNT_FIELDS = re.compile(r"""^\s*["']?(kind|id|name|at|protocol|username)["']?\s*:(\s|$)""")
+
+
+def secret_key(name: str) -> bool:
+    """A key that names a secret: ``password``, ``DB_PASS``, ``sshKey``, ``private-key``...
+
+    >>> [secret_key(k) for k in ("secret", "db_password", "privateKey", "bypass", "name")]
+    [True, True, True, False, False]
+    """
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower().replace("-", "_")
+    return bool(_SECRET_WORDS.search(words.replace(".", "_").replace(" ", "_")))
+
+
+def _closes(text: str, quote: str) -> int | None:
+    """The index just after the closing ``quote`` in ``text``, or None (still open)."""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == '"' and c == "\\":
+            i += 2
+            continue
+        if c == quote:
+            if quote == "'" and text[i + 1 : i + 2] == "'":
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return None
+
+
+def _brackets(text: str) -> int:
+    """Flow brackets opened and not closed in ``text`` (quotes not parsed: a guess that
+    errs on hiding more)."""
+    return text.count("[") + text.count("{") - text.count("]") - text.count("}")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def hidden_lines(lines: list[str]) -> frozenset[int]:
+    """The 1-based numbers of the lines of a file that an excerpt must never show."""
+    hidden: set[int] = set()
+    docs: list[list[int]] = [[]]
+    for n, line in enumerate(lines, 1):
+        if _DOC_BOUNDARY.match(line):
+            docs.append([])
+        else:
+            docs[-1].append(n)
+    for numbers in docs:
+        account = any(_ACCOUNT_KIND.search(lines[n - 1]) for n in numbers)
+        quote: str | None = None  # inside a secret's quoted value
+        depth = 0  # inside a secret's flow collection: brackets still open
+        below: int | None = None  # inside a secret's value: lines indented past this
+        for n in numbers:
+            line = lines[n - 1]
+            if quote is not None:
+                hidden.add(n)
+                if _closes(line, quote) is not None:
+                    quote = None
+                continue
+            if depth > 0:
+                hidden.add(n)
+                depth += _brackets(line)
+                continue
+            if below is not None:
+                stripped = line.strip()
+                if (
+                    not stripped
+                    or _indent(line) > below
+                    or (_indent(line) == below and stripped.startswith("-"))
+                ):
+                    hidden.add(n)
+                    continue
+                below = None
+            key = next((m for m in _KEY.finditer(line) if secret_key(m.group(1).strip())), None)
+            if key is None:
+                if account and not _ACCOUNT_FIELDS.match(line):
+                    hidden.add(n)
+                continue
+            hidden.add(n)
+            value = line[key.end() :].lstrip()
+            if value[:1] in ("'", '"') and _closes(value[1:], value[0]) is None:
+                quote = value[0]
+            elif value[:1] in ("[", "{") and _brackets(value) > 0:
+                depth = _brackets(value)
+            else:
+                quoted = key.start(1) > 0 and line[key.start(1) - 1] in "'\""
+                below = key.start(1) - quoted
+    return frozenset(hidden)
+
+
+def _excerpt(d: Diagnostic, source, hidden: dict, caret: str = "^") -> list[str]:
+    """The source line of ``d`` and its caret, escaped; nothing for a line that may hold
+    a secret."""
+    if not (source and d.file and d.line) or d.redact:
+        return []
+    lines = source(d.file)
+    if not lines or not 0 < d.line <= len(lines):
+        return []
+    if d.file not in hidden:
+        hidden[d.file] = hidden_lines(lines)
+    if d.line in hidden[d.file]:
+        return []
+    text = lines[d.line - 1].rstrip("\r\n")
+    out = [f"    {clean_text(text, keep=chr(9))}"]
+    if text and d.column:
+        # keep tabs so the caret lines up under the same characters; an escaped control
+        # takes the width of its escape
+        prefix = clean_text(text[: d.column - 1], keep=chr(9))
+        pad = "".join(c if c == "\t" else " " for c in prefix)
+        out.append(f"    {pad}{caret}")
+    return out
 
 
 def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = False) -> str:
@@ -252,7 +409,7 @@ def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = 
     ``source(file) -> list[str] | None`` gives a file's lines, for the excerpt and caret;
     ``path(file) -> str`` how a path is shown (snavc.formats.Paths.text: relative to the
     current folder); ``colour`` styles it for a terminal (the CLI decides: a terminal,
-    and no ``NO_COLOR``).
+    and no ``NO_COLOR``). Every text from the input goes through :func:`clean_text`.
     """
     show = path or (lambda f: f)
 
@@ -260,6 +417,7 @@ def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = 
         return click.style(text, **kw) if colour else text
 
     out = []
+    hidden: dict[str, frozenset[int]] = {}
     for d in diags:
         rule = f" (rule {d.rule})" if d.rule else ""
         severity = style(
@@ -267,18 +425,7 @@ def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = 
         )
         where = style(_where(show(d.file), d.line, d.column) + ":", bold=True)
         out.append(f"{where} {severity} {clean_text(d.message)}{rule}")
-        if source and d.file and d.line and not d.redact:
-            lines = source(d.file)
-            if lines and 0 < d.line <= len(lines):
-                text = lines[d.line - 1].rstrip("\r\n")
-                if _SECRET_LINE.match(text):
-                    text = ""
-                else:
-                    out.append(f"    {text}")
-                if text and d.column:
-                    # keep tabs so the caret lines up under the same characters
-                    pad = "".join(c if c == "\t" else " " for c in text[: d.column - 1])
-                    out.append(f"    {pad}{style('^', fg='green', bold=True)}")
+        out += _excerpt(d, source, hidden, caret=style("^", fg="green", bold=True))
         for r in d.related:
             note = clean_text(r.message or "see also")
             out.append(
@@ -306,6 +453,8 @@ def render_json(diags: list[Diagnostic]) -> str:
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
+    # CR and LF are the workflow command's own escapes (a multi-line annotation); every
+    # other control character went through clean_text
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
         text = text.replace(":", "%3A").replace(",", "%2C")
@@ -330,14 +479,14 @@ def render_github(diags: list[Diagnostic], prefix: str = "", path=None) -> str:
     for d in diags:
         props = []
         if d.file:
-            props.append(f"file={_gh_escape(path(d.file), True)}")
+            props.append(f"file={_gh_escape(clean_text(path(d.file)), True)}")
         if d.line:
             props.append(f"line={d.line}")
         if d.column:
             props.append(f"col={d.column}")
         title = d.code + (f" (rule {d.rule})" if d.rule else "")
         props.append(f"title={_gh_escape(title, True)}")
-        message = clean_text(d.message) + "".join(
+        message = clean_text(d.message, keep="\r\n") + "".join(
             f"\nnote: {clean_text(r.message or 'see also')}: {_where(path(r.file), r.line, r.column)}"
             for r in d.related
         )

@@ -8,6 +8,7 @@ object at once when no field is given.
 
 from __future__ import annotations
 
+from .diagnostics import clean_text
 from .model import ASPECTS, OVERRIDABLE, TEMPLATE_DEFAULTS
 from .query import QueryError, Refused, find_object
 from .query import node as find_node
@@ -396,7 +397,9 @@ def render_text(out: dict) -> str:
             for i, s in enumerate(steps, 1):
                 lines.append("    " + _step_text(i, s))
         last_steps = steps
-    return "\n".join(lines) + "\n"
+    # every line is built from the input's values (names, IDs): escaped as one, so that
+    # no control character (nor a newline inside a value) reaches the terminal
+    return "".join(clean_text(line) + "\n" for line in lines)
 
 
 def _step_text(i: int, s: dict) -> str:

@@ -183,13 +183,14 @@ def test_text_excerpt_is_the_reported_line(make_repo, odd):
 
 
 def test_text_excerpt_of_a_control_character(make_repo):
-    """A form feed is not allowed in YAML; the excerpt is still the reported line."""
+    """A form feed is not allowed in YAML; the excerpt is still the reported line, the
+    control character escaped (issue 10 item 17)."""
     repo = make_repo({"c.yaml": 'kind: Contact\nid: noc\nname: "a\x0cb"\nat: partner\n'})
     out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out.split("\n")[:3] == [
         "c.yaml:3:9: error[SNV101] YAML syntax error: unacceptable character #x000c: "
         "special characters are not allowed",
-        '    name: "a\x0cb"',
+        '    name: "a\\x0cb"',
         "            ^",
     ]
 
