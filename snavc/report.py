@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
+import time
 from pathlib import Path
 
 import jinja2
 import jinja2.sandbox
 import markupsafe
+
+from .diagnostics import clean_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 SHIPPED = {"text": "report.txt.j2", "markdown": "report.md.j2"}
@@ -24,6 +29,187 @@ EXAMPLES = 3  # objects named in a collapsed row; a group larger than this is co
 
 class TemplateError(Exception):
     """A user template that cannot be read or rendered."""
+
+
+# -- the budget of a user's template (issue 10 item 4) ------------------------------------
+#
+# jinja2's sandbox keeps a template from the file system and from Python's internals, not
+# from spending: nested `range(99999)` loops run for hours, `10**10**8` computes for
+# minutes, `"x" * 10**10` or `"x"|center(10**10)` fills the memory. A user's template
+# gets a budget instead, and the first overrun stops it with a TemplateError (exit 2):
+# - ``range()`` yields at most RANGE_ITEMS items over the whole rendering (not each);
+# - ``**``, ``*`` and the padding calls (center, ljust, indent...) refuse a result of more
+#   than VALUE_BYTES (estimated before it is computed);
+# - the output stops at OUTPUT_BYTES (UTF-8) and the rendering at TIME_SECONDS of wall
+#   clock (a SIGALRM timer, in the main thread: what any other loop cannot escape).
+# The shipped templates are trusted and have no budget.
+
+RANGE_ITEMS = 1_000_000
+VALUE_BYTES = 16 * 2**20
+OUTPUT_BYTES = 64 * 2**20
+TIME_SECONDS = 30.0
+
+
+class BudgetExceeded(Exception):
+    """A user template spent more than its budget."""
+
+
+class _Budget:
+    def __init__(self):
+        self.range_items = RANGE_ITEMS
+
+    def take(self, n: int) -> None:
+        self.range_items -= n
+        if self.range_items < 0:
+            raise BudgetExceeded(f"range() over {RANGE_ITEMS:,} items in all")
+
+
+class _Range:
+    """``range()`` in a user's template: a sequence whose items are paid for when
+    iterated (``|length``, ``[i]`` and ``in`` are free)."""
+
+    def __init__(self, r: range, budget: _Budget):
+        self._r, self._budget = r, budget
+
+    def __iter__(self):
+        for i, item in enumerate(self._r):
+            if i % 1024 == 0:
+                self._budget.take(min(1024, len(self._r) - i))
+            yield item
+
+    def __reversed__(self):
+        return iter(_Range(self._r[::-1], self._budget))
+
+    def __len__(self):
+        return len(self._r)
+
+    def __getitem__(self, i):
+        return self._r[i]
+
+    def __contains__(self, x):
+        return x in self._r
+
+    def __repr__(self):
+        return repr(self._r)
+
+
+def _too_big(what: str):
+    raise BudgetExceeded(f"{what} would be over {VALUE_BYTES // 2**20} MiB")
+
+
+def _checked_power(left, right):
+    if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
+        if right * abs(left).bit_length() > VALUE_BYTES * 8:
+            _too_big(f"{left} ** {right}")
+    elif isinstance(left, float) or isinstance(right, float):
+        try:
+            return float(left) ** float(right)
+        except OverflowError:
+            raise BudgetExceeded(f"{left} ** {right} overflows") from None
+    return left**right
+
+
+def _size(value) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass")) if len(value) < 4096 else 4 * len(value)
+    if isinstance(value, bytes | list | tuple):
+        return len(value) * (1 if isinstance(value, bytes) else 8)
+    return 0
+
+
+def _checked_times(left, right):
+    for seq, n in ((left, right), (right, left)):
+        if isinstance(n, int) and not isinstance(n, bool) and _size(seq) * max(n, 0) > VALUE_BYTES:
+            _too_big("a repeated string or list")
+    return left * right
+
+
+_PADDING = {"center", "ljust", "rjust", "zfill", "expandtabs", "indent", "wordwrap"}
+
+
+def _width_args(args, kwargs) -> int:
+    return max((abs(a) for a in (*args, *kwargs.values()) if isinstance(a, int)), default=0)
+
+
+class _BudgetSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"**", "*"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = _Budget()
+        for name in ("center", "indent", "wordwrap"):
+            self.filters[name] = self._padding_filter(self.filters[name], name)
+        self.filters["format"] = self._format_filter(self.filters["format"])
+
+    def _padding_filter(self, f, name):
+        def checked(value, *args, **kwargs):
+            if _width_args(args, kwargs) * 4 > VALUE_BYTES:
+                _too_big(f"|{name}")
+            return f(value, *args, **kwargs)
+
+        return checked
+
+    def _format_filter(self, f):
+        def checked(value, *args, **kwargs):
+            # a width or precision in the format itself: "%999999999d"
+            if re.search(r"\d{7,}", str(value)):
+                _too_big("|format")
+            return f(value, *args, **kwargs)
+
+        return checked
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            return _checked_power(left, right)
+        if operator == "*":
+            return _checked_times(left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja2's signature)
+        if __obj is jinja2.sandbox.safe_range or __obj is range:
+            return _Range(__context.call(jinja2.sandbox.safe_range, *args, **kwargs), __self.budget)
+        if (
+            getattr(__obj, "__name__", None) in _PADDING
+            and _width_args(args, kwargs) * 4 > VALUE_BYTES
+        ):
+            _too_big(f".{__obj.__name__}()")
+        if getattr(__obj, "__name__", None) == "format" and re.search(
+            r"\d{7,}", str(getattr(__obj, "__self__", ""))
+        ):
+            _too_big(".format()")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _stream(template, variables: dict) -> str:
+    """Render ``template`` within OUTPUT_BYTES and TIME_SECONDS."""
+    out: list[str] = []
+    size = 0
+
+    def alarm(signum, frame):
+        raise BudgetExceeded(f"still rendering after {TIME_SECONDS:g} seconds")
+
+    timed = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    if timed:
+        previous = signal.signal(signal.SIGALRM, alarm)
+        # an embedding program's own timer is put back afterwards, less the time spent
+        started, (delay, interval) = (
+            time.monotonic(),
+            signal.setitimer(signal.ITIMER_REAL, TIME_SECONDS),
+        )
+    try:
+        for chunk in template.generate(**variables):
+            size += len(chunk.encode("utf-8", "surrogatepass"))
+            if size > OUTPUT_BYTES:
+                raise BudgetExceeded(f"output over {OUTPUT_BYTES // 2**20} MiB")
+            out.append(chunk)
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if delay:
+                left = max(delay - (time.monotonic() - started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, interval)
+    return "".join(out)
 
 
 def show(value, width: int = 80) -> str:
@@ -252,15 +438,23 @@ def limit(d: dict, n: int, rows: str = "uncollapsed") -> dict:
     return out
 
 
+def _printable(value):
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def _env(sandboxed: bool, loader) -> jinja2.Environment:
     # a user's template: jinja2's immutable sandbox (it cannot even change its copy of
     # the data); shipped and user templates alike trim the newline after a block tag
-    cls = jinja2.sandbox.ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
+    cls = _BudgetSandbox if sandboxed else jinja2.Environment
     env = cls(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        # every value a template prints comes from the input (names, IDs, messages):
+        # control characters escaped (issue 10 item 17); the template's own text is
+        # left as written
+        finalize=_printable,
     )
     env.filters["show"] = show
     env.filters["md"] = md
@@ -330,7 +524,13 @@ def render_user(report, template: Path) -> str:
         raise TemplateError(f"cannot read template {template}: {e}") from None
     env = _env(True, None)
     try:
-        return env.from_string(source).render(report=data(report))
+        return _stream(env.from_string(source), {"report": data(report)})
+    except BudgetExceeded as e:
+        raise TemplateError(f"template {template}: stopped: {e}") from None
+    except RecursionError:
+        raise TemplateError(f"template {template}: stopped: recursion too deep") from None
+    except MemoryError:
+        raise TemplateError(f"template {template}: stopped: out of memory") from None
     except jinja2.TemplateError as e:
         where = f" (line {e.lineno})" if getattr(e, "lineno", None) else ""
         raise TemplateError(f"template {template}{where}: {e.message or e}") from None
