@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test tool-test lint schemas bench clean editor-test
+.PHONY: demo test tool-test lint schemas bench clean editor-test fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ $(YLS):
 
 editor-test: $(STAMP) $(YLS)
 	SNAVC_YLS=$(CURDIR)/$(YLS) $(BIN)/python -m pytest tests/test_editor.py
+
+# The property-based suite (tests/fuzz/) with random examples for FUZZ_MINUTES (default
+# 10); failures are kept in .hypothesis/ and replayed first the next time.
+fuzz: $(STAMP)
+	FUZZ_MINUTES=$${FUZZ_MINUTES:-10} $(BIN)/python -m pytest tests/fuzz -x
 
 lint: $(STAMP)
 	$(BIN)/ruff check snavc tests
