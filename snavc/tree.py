@@ -464,6 +464,8 @@ def _check_references(
                 continue
             if names is None and rejected and ("Equipment", eq) in rejected:
                 continue  # its equipment is broken
+            if names is None and eq in index.get("Equipment", ()):
+                continue  # its equipment exists, out of the tree: its own errors say why
             what = "unit service"
             if names is None:
                 candidates = [

@@ -44,6 +44,25 @@ def test_one_stray_tab_in_a_client_file_is_one_error(estate, tmp_path):
     ]
 
 
+def test_a_unit_service_of_equipment_below_a_broken_client_is_not_dangling(tmp_path):
+    """The seed's webshop lists unit services of srv-web-01, at Client 1 Site 1: with a
+    tab in Client 1's file, the site (and its equipment) is out of the tree, but the
+    equipment exists; 'no equipment srv-web-01' (and a did-you-mean) was a cascade."""
+    import shutil
+    from pathlib import Path
+
+    repo = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "seed", repo)
+    path = repo / "clients" / "client1" / "client.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\nparent: ", "\n\tparent: ", 1), encoding="utf-8")
+    line = text[: text.index("\nparent: ")].count("\n") + 2
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", "clients/client1/client.yaml", line, 1)
+    ]
+
+
 def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(
