@@ -246,6 +246,24 @@ _SECRET_LINE = re.compile(
 )
 
 
+EXCERPT_WIDTH = 120  # characters of a source line shown under a diagnostic
+
+
+def _excerpt(text: str, column: int | None) -> tuple[str, int | None]:
+    """A source line as shown under its diagnostic, and the caret's column in it: a line
+    longer than EXCERPT_WIDTH (a 5,000-digit number, minified JSON) is cut to a window
+    around the column, with '…' where text was left out."""
+    if len(text) <= EXCERPT_WIDTH:
+        return text, column
+    at = (column or 1) - 1
+    start = max(0, min(at - EXCERPT_WIDTH // 3, len(text) - EXCERPT_WIDTH))
+    end = start + EXCERPT_WIDTH
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(text) else ""
+    shown = head + text[start:end] + tail
+    return shown, (None if column is None else at - start + len(head) + 1)
+
+
 def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = False) -> str:
     """Compiler-style text: ``file:line:col: error[SNV203] message (rule X)``.
 
@@ -274,10 +292,11 @@ def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = 
                 if _SECRET_LINE.match(text):
                     text = ""
                 else:
+                    text, column = _excerpt(text, d.column)
                     out.append(f"    {text}")
                 if text and d.column:
                     # keep tabs so the caret lines up under the same characters
-                    pad = "".join(c if c == "\t" else " " for c in text[: d.column - 1])
+                    pad = "".join(c if c == "\t" else " " for c in text[: column - 1])
                     out.append(f"    {pad}{style('^', fg='green', bold=True)}")
         for r in d.related:
             note = clean_text(r.message or "see also")
