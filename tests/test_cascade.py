@@ -63,6 +63,27 @@ def test_a_unit_service_of_equipment_below_a_broken_client_is_not_dangling(tmp_p
     ]
 
 
+@pytest.mark.parametrize(
+    "file", ["partner/partner.yaml", "clients/client1/client.yaml", "partner/users.yaml"]
+)
+def test_a_tab_before_id_is_one_error(tmp_path, file):
+    """A stray tab on the `id:` line hid the object's identity from broken_identities:
+    every reference to it was SNV302 (15 errors for the partner's node, 6 for its users)."""
+    import shutil
+    from pathlib import Path
+
+    repo = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "seed", repo)
+    path = repo / file
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\nid: ", "\n\tid: ", 1), encoding="utf-8")
+    line = text[: text.index("\nid: ")].count("\n") + 2
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", file, line, 1)
+    ]
+
+
 def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(
@@ -72,6 +93,8 @@ def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
         encoding="utf-8",
     )
     assert broken_identities(path) == {("Client", "c1"), ("Contact", "noc"), ("Box", "b1")}
+    path.write_text("kind: Contact\n\tid: noc\n---\n\tkind: Box\nid: b1\n", encoding="utf-8")
+    assert broken_identities(path) == {("Contact", "noc"), ("Box", "b1")}
     assert broken_identities(tmp_path / "missing.yaml") == set()
 
 
