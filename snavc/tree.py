@@ -455,6 +455,8 @@ def _check_references(
         elif target == "target" and "/" not in ident:  # W2: a host
             if ident in index.get("Equipment", {}) or ident in tree.unit_services:
                 continue
+            if rejected and ("Equipment", ident) in rejected:
+                continue  # the equipment is broken: its own errors say why
             candidates = list(index.get("Equipment", {}))
             what = "equipment"
         elif target in ("unit-service", "target"):

@@ -64,7 +64,14 @@ def test_a_unit_service_of_equipment_below_a_broken_client_is_not_dangling(tmp_p
 
 
 @pytest.mark.parametrize(
-    "file", ["partner/partner.yaml", "clients/client1/client.yaml", "partner/users.yaml"]
+    "file",
+    [
+        "partner/partner.yaml",
+        "clients/client1/client.yaml",
+        "partner/users.yaml",
+        # a maintenance window's target (W2) is an equipment of this file
+        "clients/client2/site1/equipment.yaml",
+    ],
 )
 def test_a_tab_before_id_is_one_error(tmp_path, file):
     """A stray tab on the `id:` line hid the object's identity from broken_identities:
