@@ -392,15 +392,33 @@ def _excerpt(d: Diagnostic, source, hidden: dict, caret: str = "^") -> list[str]
         hidden[d.file] = hidden_lines(lines)
     if d.line in hidden[d.file]:
         return []
-    text = lines[d.line - 1].rstrip("\r\n")
+    text, column = _window(lines[d.line - 1].rstrip("\r\n"), d.column)
     out = [f"    {clean_text(text, keep=chr(9))}"]
-    if text and d.column:
+    if text and column:
         # keep tabs so the caret lines up under the same characters; an escaped control
         # takes the width of its escape
-        prefix = clean_text(text[: d.column - 1], keep=chr(9))
+        prefix = clean_text(text[: column - 1], keep=chr(9))
         pad = "".join(c if c == "\t" else " " for c in prefix)
         out.append(f"    {pad}{caret}")
     return out
+
+
+EXCERPT_WIDTH = 120  # characters of a source line shown under a diagnostic
+
+
+def _window(text: str, column: int | None) -> tuple[str, int | None]:
+    """A source line as shown under its diagnostic, and the caret's column in it: a line
+    longer than EXCERPT_WIDTH (a 5,000-digit number, minified JSON) is cut to a window
+    around the column, with '…' where text was left out."""
+    if len(text) <= EXCERPT_WIDTH:
+        return text, column
+    at = (column or 1) - 1
+    start = max(0, min(at - EXCERPT_WIDTH // 3, len(text) - EXCERPT_WIDTH))
+    end = start + EXCERPT_WIDTH
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(text) else ""
+    shown = head + text[start:end] + tail
+    return shown, (None if column is None else at - start + len(head) + 1)
 
 
 def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = False) -> str:

@@ -970,14 +970,15 @@ def _too_large(size: int | None, at: Location) -> Diagnostic:
 
 # a top-level `kind:` or `id:` line of a document, plain or quoted
 _IDENTITY_LINE = re.compile(
-    r"""^(kind|id)\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"][^#\n]*?))\s*(?:#.*)?$"""
+    r"""^\t*(kind|id)\s*:\s*(?:"([^"\n]*)"|'([^'\n]*)'|([^\s#'"][^#\n]*?))\s*(?:#.*)?$"""
 )
 
 
 def broken_identities(path: Path) -> set[tuple[str, str]]:
     """The ``(kind, ID)`` of each document of a file that failed to load, read from its
     top-level ``kind:`` and ``id:`` lines: those objects exist, broken (a reference to
-    one is a consequence of the file's error, not an error of its own).
+    one is a consequence of the file's error, not an error of its own). A tab before
+    ``kind:`` or ``id:`` (SNV103, the file's very error) does not hide them.
 
     >>> sorted(broken_identities(Path("client.yaml")))   # doctest: +SKIP
     [('Client', 'client1'), ('Contact', 'noc')]

@@ -455,6 +455,8 @@ def _check_references(
         elif target == "target" and "/" not in ident:  # W2: a host
             if ident in index.get("Equipment", {}) or ident in tree.unit_services:
                 continue
+            if rejected and ("Equipment", ident) in rejected:
+                continue  # the equipment is broken: its own errors say why
             candidates = list(index.get("Equipment", {}))
             what = "equipment"
         elif target in ("unit-service", "target"):
@@ -464,6 +466,8 @@ def _check_references(
                 continue
             if names is None and rejected and ("Equipment", eq) in rejected:
                 continue  # its equipment is broken
+            if names is None and eq in index.get("Equipment", ()):
+                continue  # its equipment exists, out of the tree: its own errors say why
             what = "unit service"
             if names is None:
                 candidates = [

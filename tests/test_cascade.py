@@ -44,6 +44,53 @@ def test_one_stray_tab_in_a_client_file_is_one_error(estate, tmp_path):
     ]
 
 
+def test_a_unit_service_of_equipment_below_a_broken_client_is_not_dangling(tmp_path):
+    """The seed's webshop lists unit services of srv-web-01, at Client 1 Site 1: with a
+    tab in Client 1's file, the site (and its equipment) is out of the tree, but the
+    equipment exists; 'no equipment srv-web-01' (and a did-you-mean) was a cascade."""
+    import shutil
+    from pathlib import Path
+
+    repo = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "seed", repo)
+    path = repo / "clients" / "client1" / "client.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\nparent: ", "\n\tparent: ", 1), encoding="utf-8")
+    line = text[: text.index("\nparent: ")].count("\n") + 2
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", "clients/client1/client.yaml", line, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "partner/partner.yaml",
+        "clients/client1/client.yaml",
+        "partner/users.yaml",
+        # a maintenance window's target (W2) is an equipment of this file
+        "clients/client2/site1/equipment.yaml",
+    ],
+)
+def test_a_tab_before_id_is_one_error(tmp_path, file):
+    """A stray tab on the `id:` line hid the object's identity from broken_identities:
+    every reference to it was SNV302 (15 errors for the partner's node, 6 for its users)."""
+    import shutil
+    from pathlib import Path
+
+    repo = tmp_path / "seed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "samples" / "seed", repo)
+    path = repo / file
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("\nid: ", "\n\tid: ", 1), encoding="utf-8")
+    line = text[: text.index("\nid: ")].count("\n") + 2
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", file, line, 1)
+    ]
+
+
 def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(
@@ -53,6 +100,8 @@ def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
         encoding="utf-8",
     )
     assert broken_identities(path) == {("Client", "c1"), ("Contact", "noc"), ("Box", "b1")}
+    path.write_text("kind: Contact\n\tid: noc\n---\n\tkind: Box\nid: b1\n", encoding="utf-8")
+    assert broken_identities(path) == {("Contact", "noc"), ("Box", "b1")}
     assert broken_identities(tmp_path / "missing.yaml") == set()
 
 

@@ -309,6 +309,36 @@ def test_colour_only_when_asked():
     )
 
 
+# -- text: the source excerpt of a long line ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "shown", "caret"),
+    [
+        (8, "pager: " + "9" * 113 + "…", 8),  # the start, cut at 120 characters
+        (2000, "…" + "9" * 120 + "…", 42),  # a window around the column
+        (5007, "…" + "9" * 120, 121),  # the end of the line
+    ],
+)
+def test_a_long_source_line_is_shown_as_a_window_around_the_column(column, shown, caret):
+    """A 5,000-digit number printed its whole line under the error: the excerpt is 120
+    characters around the column, with '…' where text is left out, the caret under it."""
+    line = "pager: " + "9" * 5000
+    d = Diagnostic("error", "SNV114", "integer out of range", "c.yaml", 1, column)
+    text = render_text([d], source=lambda f: [line + "\n"])
+    assert text.splitlines()[1:3] == ["    " + shown, "    " + " " * (caret - 1) + "^"]
+    assert shown.replace("…", "") in line
+
+
+def test_a_short_source_line_is_shown_whole():
+    d = Diagnostic("error", "SNV203", "unknown field", "c.yaml", 1, 1)
+    line = "x" * 120
+    assert render_text([d], source=lambda f: [line]).splitlines()[1:3] == [
+        "    " + line,
+        "    ^",
+    ]
+
+
 class _Tty:
     def __init__(self, tty: bool):
         self.tty = tty
