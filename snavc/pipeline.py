@@ -252,6 +252,9 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     unloaded = {d.file for d in more if d.severity == "error" and d.file}
     broken = set().union(*(broken_identities(root / f) for f in sorted(unloaded)))
     rejected = repo_objs.rejected | catalog.rejected | broken
+    if any(d.severity == "error" and d.file == PROJECT_FILE for d in diags):
+        # snav.yaml is broken: its default_user is unknown, not missing (no SNV305)
+        rejected |= {("Project", PROJECT_FILE)}
     tree = build_tree(objects, catalog.objects, rejected, incumbent=incumbent)
     timings("tree")
     diags += tree.diagnostics

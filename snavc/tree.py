@@ -194,6 +194,9 @@ class Tree:
     # (kind, file) and a loader that reads one when it is asked for (snavc.cache)
     leaf_index: dict[str, list] = field(default_factory=dict)
     leaf_loader: Any = None
+    # (kind, ID) of the objects known but broken (build_tree's ``rejected``): an
+    # equipment made from a broken template has unknown unit services (issue 11)
+    broken: frozenset = frozenset()
 
     def get(self, kind: str, ident: str) -> Obj | None:
         found = self.objects.get(kind, {}).get(ident)
@@ -336,6 +339,7 @@ def build_tree(
     }
 
     tree = Tree(project, product, nodes, objects_by_kind, placed_overrides, {}, diags)
+    tree.broken = frozenset(rejected)
     _check_duplicate_cycles(tree, "ServiceTemplate")
     _check_duplicate_cycles(tree, "EquipmentTemplate")
     tree.unit_services = _unit_services(tree)
@@ -353,8 +357,10 @@ def build_tree(
         o for by_at in overrides.values() for o in by_at.values()
     ]:
         _check_references(tree, obj, index, rejected, scopes)
+    # a broken snav.yaml (rejected holds its Project) may set default_user: unknown
+    project_broken = any(kind == "Project" for kind, _ in rejected)
     for obj in objects:
-        if obj.kind in CONFIGURED_KINDS and tree.configurer(obj) is None:
+        if obj.kind in CONFIGURED_KINDS and tree.configurer(obj) is None and not project_broken:
             diags.append(
                 dg.error(
                     "SNV305",
@@ -744,12 +750,38 @@ def equipment_template_services(
     return list(found)
 
 
+def template_broken(tree: Tree, template_id: str | None) -> bool:
+    """Whether an equipment template is known but broken, or is a duplicate (T7) of one:
+    the services it gives are then unknown (issue 11: no cascade from them)."""
+    if not tree.broken:
+        return False
+    table = tree.objects.get("EquipmentTemplate", {})
+    seen = set()
+    while template_id is not None and template_id not in seen:
+        if ("EquipmentTemplate", template_id) in tree.broken:
+            return True
+        tmpl = table.get(template_id)
+        if tmpl is None:
+            return False
+        seen.add(template_id)
+        template_id = tmpl.duplicate_of
+    return False
+
+
+def services_unknown(tree: Tree, eq: Obj) -> bool:
+    """Whether an equipment's unit services are unknown: one of its templates is broken."""
+    return bool(tree.broken) and any(template_broken(tree, t) for t in eq.template_ids)
+
+
 def _unit_services(tree: Tree) -> dict[str, list[str]]:
-    """Equipment ID -> unit service names: its template's, then its own (T9)."""
+    """Equipment ID -> unit service names: its template's, then its own (T9). An
+    equipment made from a broken template is left out: its names are unknown, and a
+    reference to one of them is not dangling (its template's errors say why)."""
     memo: dict[str | None, tuple[str, ...]] = {}
     return {
         eq.id: unit_service_names(tree, eq, memo)
         for eq in tree.objects.get("Equipment", {}).values()
+        if not services_unknown(tree, eq)
     }
 
 

@@ -91,6 +91,82 @@ def test_a_tab_before_id_is_one_error(tmp_path, file):
     ]
 
 
+SEED = __import__("pathlib").Path(__file__).resolve().parents[1] / "samples" / "seed"
+
+
+def test_an_equipment_of_a_broken_template_has_unknown_unit_services(tmp_path):
+    """A tab in the partner's templates.yaml breaks the equipment template srv-web-01
+    is made from (acme-linux; the file fails to load whole): its unit services are unknown,
+    so its service_settings for 'disk' (SNV443) and the webshop's reference to
+    srv-web-01/ping (SNV302, with a did-you-mean) were cascades. Now: the tab, alone."""
+    import shutil
+
+    repo = tmp_path / "seed"
+    shutil.copytree(SEED, repo)
+    path = repo / "partner" / "templates.yaml"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[12] == "name: CPU usage (strict)"
+    lines[12] = "\t" + lines[12]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    items = json.loads(run("validate", "--format", "json", repo, exit_code=1).output)
+    assert [(i["code"], i["file"], i["line"], i["column"]) for i in items] == [
+        ("SNV103", "partner/templates.yaml", 13, 1)
+    ]
+
+
+def test_an_equipment_of_a_duplicate_of_a_refused_template_has_unknown_unit_services(tmp_path):
+    """The same through duplicate_of (T7): srv-web-01 made from a duplicate of acme-linux,
+    which validation refuses (an unknown field): only that field's SNV203."""
+    import shutil
+
+    repo = tmp_path / "seed"
+    shutil.copytree(SEED, repo)
+    path = repo / "partner" / "templates.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "services: [ping, cpu, disk, memory]\n"
+    assert old in text
+    text = text.replace(old, old + "colour: red\n", 1)
+    text += "---\nkind: EquipmentTemplate\nid: acme-2\nat: partner\nduplicate_of: acme-linux\n"
+    path.write_text(text, encoding="utf-8")
+    line = text[: text.index("colour: red")].count("\n") + 1
+    eq = repo / "clients" / "client1" / "site1" / "equipment.yaml"
+    eq_text = eq.read_text(encoding="utf-8")
+    eq.write_text(eq_text.replace("template: acme-linux ", "template: acme-2     ", 1), "utf-8")
+    assert [(d.code, d.file, d.line) for d in diagnostics(repo)] == [
+        ("SNV203", "partner/templates.yaml", line)
+    ]
+
+
+@pytest.mark.parametrize("where_", ["first", "middle"])
+def test_a_tab_in_any_seed_file_gives_only_root_cause_diagnostics(tmp_path, where_):
+    """A stray tab on the first (`kind:`) or the middle content line of each seed file:
+    every diagnostic is that file's own load error (SNV1xx), none elsewhere (issue 11).
+    snav.yaml included: its default_user is then unknown, not missing (no SNV305)."""
+    import shutil
+
+    repo = tmp_path / "seed"
+    shutil.copytree(SEED, repo)
+    files = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*.yaml"))
+    assert len(files) > 30
+    for file in files:
+        path = repo / file
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        content = [
+            i
+            for i, line in enumerate(lines)
+            if line.strip() and not line.lstrip().startswith("#") and line != "---"
+        ]
+        i = content[0] if where_ == "first" else content[len(content) // 2]
+        lines[i] = "\t" + lines[i]
+        path.write_text("\n".join(lines), encoding="utf-8")
+        found = [(d.code, d.file, d.line) for d in diagnostics(repo)]
+        path.write_text(text, encoding="utf-8")
+        assert found, file
+        assert all(f == file and code.startswith("SNV1") for code, f, _ in found), (file, found)
+        assert ("SNV103", file, i + 1) in found, (file, found)
+
+
 def test_broken_identities_reads_kind_and_id_of_each_document(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..model import ASPECTS, OVERRIDABLE, TEMPLATE_DEFAULTS
-from ..tree import Node, equipment_template_field
+from ..tree import Node, equipment_template_field, services_unknown
 from ..validate import did_you_mean
 from .boxes import box_problem
 from .contacts import check_notification
@@ -425,8 +425,11 @@ class Resolver:
         for name, tid, explicit, path in specs:
             self._unit_service(eq, name, tid, explicit, path, top, node, who, out, first_at)
         if eq.service_settings:
+            unknown = services_unknown(self.ctx.tree, eq)
             for name, settings in eq.service_settings.items():
                 path = ("service_settings", name)
+                if name not in out and unknown:
+                    continue  # its broken template may give it: that template's errors say why
                 if name not in out:
                     self.ctx.error(
                         "SNV443",
