@@ -306,6 +306,9 @@ class Report:
     head: str = ""
     # node ID -> display name, for the reports (not part of the JSON report)
     names: dict[str, str] = field(default_factory=dict)
+    # why no comparison was made (plan: a version does not build), or "" when it was:
+    # the JSON report then says `"compared": false`, the others say why (not "no change")
+    not_compared: str = ""
 
     @property
     def summary(self) -> dict:
@@ -333,6 +336,8 @@ class Report:
             "collapsed": collapse(self.changes)[0],
             "inputs": self.inputs,
             "errors": self.errors,
+            # optional, only when no comparison was made: absent means compared
+            **({"compared": False} if self.not_compared else {}),
         }
 
 

@@ -126,6 +126,7 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
             )
         )
     if errors or head_res is None:
+        report.not_compared = _not_compared(base, head_result, base_build, base_result)
         errors = dg.sort(modes) + dg.sort(errors)
         report.errors = [d.to_json() for d in errors]
         return Plan(report, base_result, head_result, errors, not found)
@@ -140,6 +141,19 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
     errors = dg.sort(modes) + dg.sort(errors)
     report.errors = [d.to_json() for d in errors]
     return Plan(report, base_result, head_result, errors, not found)
+
+
+def _not_compared(base: str, head_result, base_build, base_result) -> str:
+    """Why the plan made no comparison: which version does not build, with its error
+    count (a report saying "no change" there would read as "nothing changed")."""
+    why = []
+    head = sum(d.severity == "error" for d in head_result.diagnostics)
+    if head or base_build is not None and base_result.ok:
+        why.append(f"the working tree does not build ({head} error{'s' if head != 1 else ''})")
+    if base_build is None or not base_result.ok:
+        count = sum(d.severity == "error" for d in base_result.diagnostics)
+        why.append(f"revision '{base}' does not build ({count} error{'s' if count != 1 else ''})")
+    return " and ".join(why)
 
 
 def _incumbent(base: Tree | None):

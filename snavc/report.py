@@ -395,6 +395,7 @@ def data(report) -> dict:
     # the markdown report lists the collapsed groups apart, and the other objects here
     out["uncollapsed"] = grouped(rest, report.names) if members else out["groups"]
     out["names"] = dict(report.names)
+    out["not_compared"] = report.not_compared
     out["cut"] = None
     out["full"] = None
     return out
@@ -508,7 +509,11 @@ def render(report, fmt: str, max_bytes: int | None = None, full: str | None = No
     if len(best.encode()) > max_bytes:  # even the title is too long: the summary alone
         note = f"\n(cut at {max_bytes} bytes)\n"
         summary = next(
-            (line for line in best.splitlines() if line.startswith(("**", "No change", "+"))),
+            (
+                line
+                for line in best.splitlines()
+                if line.startswith(("**", "No change", "Not compared", "+"))
+            ),
             "",
         )
         room = max(0, max_bytes - len(note.encode()))

@@ -201,6 +201,7 @@ def test_plan_with_a_base_that_does_not_build_SNV424(seed):
     [e] = report["errors"]
     assert (e["code"], e["file"]) == ("SNV424", ".")
     assert e["message"].startswith("revision 'HEAD' does not build (1 error): ")
+    assert report["compared"] is False
 
 
 def test_plan_with_a_head_that_does_not_build_reports_its_errors(seed):
@@ -209,6 +210,41 @@ def test_plan_with_a_head_that_does_not_build_reports_its_errors(seed):
     report = plan(repo, exit_code=1)
     assert report["changes"] == []
     assert [e["file"] for e in report["errors"]] == [SITE2_EQ]
+    assert report["compared"] is False
+
+
+@pytest.mark.parametrize(
+    ("broken", "summary"),
+    [
+        ("head", "the working tree does not build (1 error)"),
+        ("base", "revision 'HEAD' does not build (1 error)"),
+    ],
+)
+def test_a_plan_not_compared_says_so_not_no_change(seed, broken, summary):
+    """A plan whose working tree (or base) does not build made no comparison: its
+    reports said "No change to the effective configuration.", which reads as "nothing
+    changed". They say why nothing was compared; the JSON has `"compared": false`."""
+    repo = seed()
+    if broken == "base":
+        edit(repo, SITE2_EQ, "box: box-client1-site2", "box: no-such-box")
+    git_init(repo)
+    edit(
+        repo,
+        SITE2_EQ,
+        *(("box: no-such-box", "box: box-client1-site2")[:: 1 if broken == "base" else -1]),
+    )
+    md = snav("plan", repo, "--base", "HEAD", "--format", "markdown", exit_code=1).stdout
+    assert "No change" not in md
+    assert f"**Not compared**: {summary}. · ❌ 1 error" in md
+    text = snav("plan", repo, "--base", "HEAD", "--format", "text", exit_code=1).stdout
+    assert text.splitlines()[1] == f"Not compared: {summary}."
+    assert "added" not in text
+
+
+def test_a_plan_that_compared_has_no_compared_key(seed):
+    repo = git_init(seed())
+    change_srv_file_02(repo)
+    assert "compared" not in plan(repo)
 
 
 @pytest.mark.parametrize(("changed", "code"), [(False, 0), (True, 2)])
