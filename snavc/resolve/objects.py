@@ -223,9 +223,8 @@ class Resolver:
     def _check_coverage(self, eq, periods: dict) -> None:
         """H8: the check period equals or covers the availability period (per weekday,
         exceptions aside; one computation per pair of IDs, :class:`.coverage.Coverage`)."""
-        explicit = [a for a in ("check", "availability") if periods[a]["from"] == "explicit"]
-        if not explicit:  # the defaults' pair: not the host's choice (the product's own
-            return  # defaults, business-hours and 24x7, do not cover: docs/rules/hosts.md)
+        if periods["availability"]["from"] == "product":  # nobody chose it: the product's
+            return  # defaults themselves (business-hours, 24x7) do not cover (hosts.md, H8)
         check, availability = periods["check"]["id"], periods["availability"]["id"]
         gaps = self.coverage.gaps(check, availability)
         if not gaps:
@@ -255,8 +254,14 @@ class Resolver:
             f"period '{availability}': not checked {shown}; the control slot must equal or cover "
             "the availability slot. Choose a check period that covers it",
             eq,
-            "periods",
-            explicit[0],
+            *next(
+                (
+                    ("periods", a)
+                    for a in ("check", "availability")
+                    if periods[a]["from"] == "explicit"
+                ),
+                ("id",),
+            ),
             related=tuple(related),
         )
 

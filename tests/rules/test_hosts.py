@@ -411,16 +411,18 @@ def periods(check: str | None = None, availability: str | None = None) -> str:
 
 
 def test_H8_a_check_period_narrower_than_availability_is_a_warning_at_it(compile_files):
-    # business-hours (Mon-Fri 08:00-18:00) against the product's availability default, 24x7
-    result, res = compile_files(hosts(eq("nas", extra=periods(check="business-hours"))))
+    chosen = periods(check="business-hours", availability="24x7")  # Mon-Fri 08:00-18:00
+    result, res = compile_files(hosts(eq("nas", extra=chosen)))
     d = only(result, "SNV448")
     assert pin(d) == ("warning", "SNV448", "H8", "hosts.yaml", 6, 10)
     assert "'business-hours'" in d.message and "'24x7'" in d.message
     assert "not checked monday 00:00-08:00, monday 18:00-24:00, tuesday 00:00-08:00" in d.message
     assert "(and 9 more)" in d.message  # 5 weekdays x 2 gaps + saturday + sunday = 12
     notes = [(n.file, n.line, n.message) for n in d.related]
-    assert notes[0] == ("hosts.yaml", 6, "the check period 'business-hours' is set here")
-    assert notes[1][2] == "the availability period '24x7' is the product's default"
+    assert notes == [
+        ("hosts.yaml", 6, "the check period 'business-hours' is set here"),
+        ("hosts.yaml", 7, "the availability period '24x7' is set here"),
+    ]
     assert res.equipment["nas"]["periods"]["check"] == {"id": "business-hours", "from": "explicit"}
 
 
@@ -454,7 +456,7 @@ def test_H8_a_check_default_of_a_node_is_named_by_its_default_for(compile_files)
 @pytest.mark.parametrize(
     "chosen",
     [
-        periods(check="24x7"),  # 24x7 covers the 24x7 default: equal
+        periods(check="24x7", availability="24x7"),  # equal
         periods(check="24x7", availability="business-hours"),  # covers
         periods(check="evenings", availability="evenings"),  # one ID: equal
         periods(check="halves", availability="evenings"),  # joined ranges cover
@@ -474,16 +476,31 @@ def test_H8_exceptions_are_not_compared(compile_files):
     clean(result)
 
 
-def test_H8_the_defaults_pair_alone_is_not_checked(compile_files):
+def test_H8_two_node_defaults_are_compared_at_the_equipment(compile_files):
+    narrow = EVENINGS.replace("id: evenings", "id: narrow") + "default_for: [check]\n"
+    wide = HALVES.replace("at: client1-site1", "at: client1") + "default_for: [availability]\n"
+    result, _ = compile_files(hosts(narrow, wide, eq("nas")))
+    d = only(result, "SNV448")
+    # hosts.yaml: narrow (lines 1-9), "---", wide (11-17), "---", the equipment (its id: 20)
+    assert pin(d) == ("warning", "SNV448", "H8", "hosts.yaml", 20, 5)
+    assert [(n.line, n.message) for n in d.related] == [
+        (9, "the check period 'narrow' is the check default at 'client1-site1'"),
+        (17, "the availability period 'halves' is the availability default at 'client1'"),
+    ]
+
+
+def test_H8_the_products_availability_default_is_not_compared(compile_files):
     # the product's own defaults (check business-hours, availability 24x7) do not cover:
-    # a host that chooses neither period is not warned (docs/rules/hosts.md, H8)
-    result, res = compile_files(hosts(eq("nas")))
+    # an availability period nobody chose is not compared (docs/rules/hosts.md, H8)
+    result, res = compile_files(hosts(eq("nas"), eq("srv", extra=periods(check="business-hours"))))
     clean(result)
     assert res.equipment["nas"]["periods"]["check"]["id"] == "business-hours"
+    assert res.equipment["srv"]["periods"]["availability"] == {"id": "24x7", "from": "product"}
 
 
 def test_H8_is_computed_once_per_pair_of_periods(compile_files):
-    docs = [eq(f"nas{i}", extra=periods(check="business-hours")) for i in range(3)]
+    chosen = periods(check="business-hours", availability="24x7")
+    docs = [eq(f"nas{i}", extra=chosen) for i in range(3)]
     result, res = compile_files(hosts(*docs))
     assert [d.code for d in result.diagnostics] == ["SNV448"] * 3
     assert list(res.resolver.coverage._memo) == [("business-hours", "24x7")]
