@@ -116,6 +116,7 @@ CODES.update(
         "SNV309": "user service component cycle",
         "SNV446": "maintenance target out of reach",
         "SNV447": "two accounts of one protocol",
+        "SNV448": "check period does not cover availability",
         "SNV444": "invalid escalation levels",
         "SNV445": "status change not of this kind",
         "SNV307": "parent host cycle",

@@ -419,7 +419,7 @@ def _site(
         if k % 10 == 0:
             lines.append(f"instructions: https://wiki.example/hosts/{e}")  # I1
         if r.random() < 0.1:
-            lines += ["periods:", "  availability: 24x7"]
+            lines += ["periods:", "  check: 24x7", "  availability: 24x7"]  # H8: covers
         docs.append(_doc(lines))
         members.append(f"{e}/http-front")
     return _by(docs, f"{p}-admin"), members

@@ -16,6 +16,7 @@ from ..validate import did_you_mean
 from .boxes import box_problem
 from .contacts import check_notification
 from .context import Context
+from .coverage import Coverage
 from .lock import LockState
 from .locks import out_of_reach, service_refs
 from .periods import DefaultWalk, check_explicit
@@ -55,6 +56,7 @@ class Resolver:
         self.explicit_origins: dict[str, dict[str, list]] = {}
         # equipment ID -> its node, for the parents of a build that consumes the tree (H5)
         self.parent_at: dict[str, str] = {}
+        self.coverage = Coverage(ctx.tree)  # H8, per (check, availability) pair
 
     # -- shared steps ------------------------------------------------------------------
 
@@ -175,6 +177,8 @@ class Resolver:
             self.selectable_ref(eq, ("labels", i), "Label", label, top, node, "H7", who)
         check_notification(ctx, eq, top, node, who)
         periods = self.periods(eq, top, node, who)
+        if periods is not None:
+            self._check_coverage(eq, periods)
         services = self.unit_services(eq, top, node, who)
         self.equipment_count += 1
         self.unit_service_count += len(services)
@@ -215,6 +219,51 @@ class Resolver:
         if not any(d.severity == "error" for d in ctx.diagnostics[errors_before:]):
             self.check_creator_can_edit(eq, services, user, home, top, node)
         return out
+
+    def _check_coverage(self, eq, periods: dict) -> None:
+        """H8: the check period equals or covers the availability period (per weekday,
+        exceptions aside; one computation per pair of IDs, :class:`.coverage.Coverage`)."""
+        if periods["availability"]["from"] == "product":  # nobody chose it: the product's
+            return  # defaults themselves (business-hours, 24x7) do not cover (hosts.md, H8)
+        check, availability = periods["check"]["id"], periods["availability"]["id"]
+        gaps = self.coverage.gaps(check, availability)
+        if not gaps:
+            return
+        related = []
+        for aspect, pid in (("check", check), ("availability", availability)):
+            found = periods[aspect]["from"]
+            target = self.ctx.tree.get("TimePeriod", pid)
+            if found == "explicit":
+                related.append(
+                    eq.doc.loc(
+                        "periods", aspect, message=f"the {aspect} period '{pid}' is set here"
+                    )
+                )
+            elif target.at is None:
+                related.append(
+                    target.doc.loc(message=f"the {aspect} period '{pid}' is the product's default")
+                )
+            else:
+                note = f"the {aspect} period '{pid}' is the {aspect} default at '{found}'"
+                related.append(target.doc.loc("default_for", message=note))
+        shown = ", ".join(gaps[:3]) + (f" (and {len(gaps) - 3} more)" if len(gaps) > 3 else "")
+        self.ctx.warning(
+            "SNV448",
+            "H8",
+            f"the check period '{check}' of equipment '{eq.id}' does not cover its availability "
+            f"period '{availability}': not checked {shown}; the control slot must equal or cover "
+            "the availability slot. Choose a check period that covers it",
+            eq,
+            *next(
+                (
+                    ("periods", a)
+                    for a in ("check", "availability")
+                    if periods[a]["from"] == "explicit"
+                ),
+                ("id",),
+            ),
+            related=tuple(related),
+        )
 
     def check_creator_can_edit(self, eq, services: dict, user, home, top, node) -> None:
         """L5: the configuring user should be able to edit what they create. When an

@@ -7,6 +7,7 @@ import pytest
 
 from snavc.model import parse_threshold
 from snavc.query import can_edit
+from snavc.resolve.coverage import uncovered
 
 from .helpers import clean, errors, only, pin
 
@@ -377,3 +378,145 @@ def test_H5_is_checked_when_a_build_consumes_the_parent_first(repo, cli):
     )
     out = cli("validate", path, exit_code=1).output
     assert "hosts.yaml:10:11: error[SNV441]" in out
+
+
+# -- H8 the check period covers the availability period -----------------------------------
+
+EVENINGS = """\
+kind: TimePeriod
+id: evenings
+at: client1-site1
+ranges:
+  monday: ["18:00-22:00"]
+  saturday: ["10:00-12:00"]
+exceptions:
+  - {date: '2026-12-24', ranges: ['00:00-24:00']}
+"""
+
+HALVES = """\
+kind: TimePeriod
+id: halves
+at: client1-site1
+ranges:
+  monday: ["12:00-24:00", "00:00-12:00"]
+  saturday: ["09:00-11:00", "11:00-12:30"]
+"""
+
+
+def periods(check: str | None = None, availability: str | None = None) -> str:
+    lines = ["periods:"]
+    lines += [f"  check: {check}"] if check else []
+    lines += [f"  availability: {availability}"] if availability else []
+    return "\n".join(lines) + "\n"
+
+
+def test_H8_a_check_period_narrower_than_availability_is_a_warning_at_it(compile_files):
+    chosen = periods(check="business-hours", availability="24x7")  # Mon-Fri 08:00-18:00
+    result, res = compile_files(hosts(eq("nas", extra=chosen)))
+    d = only(result, "SNV448")
+    assert pin(d) == ("warning", "SNV448", "H8", "hosts.yaml", 6, 10)
+    assert "'business-hours'" in d.message and "'24x7'" in d.message
+    assert "not checked monday 00:00-08:00, monday 18:00-24:00, tuesday 00:00-08:00" in d.message
+    assert "(and 9 more)" in d.message  # 5 weekdays x 2 gaps + saturday + sunday = 12
+    notes = [(n.file, n.line, n.message) for n in d.related]
+    assert notes == [
+        ("hosts.yaml", 6, "the check period 'business-hours' is set here"),
+        ("hosts.yaml", 7, "the availability period '24x7' is set here"),
+    ]
+    assert res.equipment["nas"]["periods"]["check"] == {"id": "business-hours", "from": "explicit"}
+
+
+def test_H8_an_availability_period_outside_the_check_default_is_a_warning_at_it(
+    compile_files,
+):
+    files = hosts(EVENINGS, eq("nas", extra=periods(availability="evenings")))
+    result, _ = compile_files(files)
+    d = only(result, "SNV448")
+    # hosts.yaml: EVENINGS is 8 lines, '---', then the equipment: periods.availability
+    assert pin(d) == ("warning", "SNV448", "H8", "hosts.yaml", 15, 17)
+    assert "not checked monday 18:00-22:00, saturday 10:00-12:00;" in d.message
+    assert d.related[0].message == "the check period 'business-hours' is the product's default"
+    assert (d.related[1].line, d.related[1].message) == (
+        15,
+        "the availability period 'evenings' is set here",
+    )
+
+
+def test_H8_a_check_default_of_a_node_is_named_by_its_default_for(compile_files):
+    narrow = EVENINGS.replace("id: evenings", "id: narrow") + "default_for: [check]\n"
+    files = hosts(narrow, eq("nas", extra=periods(availability="business-hours")))
+    result, _ = compile_files(files)
+    d = only(result, "SNV448")
+    assert (
+        d.related[0].message == "the check period 'narrow' is the check default at 'client1-site1'"
+    )
+    assert (d.related[0].file, d.related[0].line) == ("hosts.yaml", 9)  # its default_for
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        periods(check="24x7", availability="24x7"),  # equal
+        periods(check="24x7", availability="business-hours"),  # covers
+        periods(check="evenings", availability="evenings"),  # one ID: equal
+        periods(check="halves", availability="evenings"),  # joined ranges cover
+        periods(check="non-business-hours", availability="evenings"),  # 18:00-24:00 covers
+    ],
+)
+def test_H8_a_check_period_that_equals_or_covers_is_clean(compile_files, chosen):
+    result, _ = compile_files(hosts(EVENINGS, HALVES, eq("nas", extra=chosen)))
+    clean(result)
+
+
+def test_H8_exceptions_are_not_compared(compile_files):
+    # evenings' 24 December exception (all day) lies outside halves' weekly ranges
+    result, _ = compile_files(
+        hosts(EVENINGS, HALVES, eq("nas", extra=periods(check="halves", availability="evenings")))
+    )
+    clean(result)
+
+
+def test_H8_two_node_defaults_are_compared_at_the_equipment(compile_files):
+    narrow = EVENINGS.replace("id: evenings", "id: narrow") + "default_for: [check]\n"
+    wide = HALVES.replace("at: client1-site1", "at: client1") + "default_for: [availability]\n"
+    result, _ = compile_files(hosts(narrow, wide, eq("nas")))
+    d = only(result, "SNV448")
+    # hosts.yaml: narrow (lines 1-9), "---", wide (11-17), "---", the equipment (its id: 20)
+    assert pin(d) == ("warning", "SNV448", "H8", "hosts.yaml", 20, 5)
+    assert [(n.line, n.message) for n in d.related] == [
+        (9, "the check period 'narrow' is the check default at 'client1-site1'"),
+        (17, "the availability period 'halves' is the availability default at 'client1'"),
+    ]
+
+
+def test_H8_the_products_availability_default_is_not_compared(compile_files):
+    # the product's own defaults (check business-hours, availability 24x7) do not cover:
+    # an availability period nobody chose is not compared (docs/rules/hosts.md, H8)
+    result, res = compile_files(hosts(eq("nas"), eq("srv", extra=periods(check="business-hours"))))
+    clean(result)
+    assert res.equipment["nas"]["periods"]["check"]["id"] == "business-hours"
+    assert res.equipment["srv"]["periods"]["availability"] == {"id": "24x7", "from": "product"}
+
+
+def test_H8_is_computed_once_per_pair_of_periods(compile_files):
+    chosen = periods(check="business-hours", availability="24x7")
+    docs = [eq(f"nas{i}", extra=chosen) for i in range(3)]
+    result, res = compile_files(hosts(*docs))
+    assert [d.code for d in result.diagnostics] == ["SNV448"] * 3
+    assert list(res.resolver.coverage._memo) == [("business-hours", "24x7")]
+
+
+def test_H8_uncovered_walks_the_gaps_of_the_check_ranges():
+    check = {"monday": ["08:00-10:00", "12:00-14:00"], "tuesday": ["00:00-24:00"]}
+    availability = {
+        "monday": ["07:00-15:00"],
+        "tuesday": ["01:00-02:00"],
+        "friday": ["09:00-10:00"],
+    }
+    assert uncovered(check, availability) == [
+        "monday 07:00-08:00",
+        "monday 10:00-12:00",
+        "monday 14:00-15:00",
+        "friday 09:00-10:00",
+    ]
+    assert uncovered(availability, availability) == []
