@@ -2,12 +2,12 @@
 
 The pipeline, one stage per module::
 
-    load      YAML files -> documents with positions          (snavc.load)
+    load      YAML files -> documents with positions          (snavc.engine.load)
     validate  documents -> typed models, diagnostics          (snavc.validate)
     tree      models -> organisation tree, indexes, links     (snavc.tree)
     resolve   the rules: scope, periods, boxes, templates...  (snavc.resolve)
-    emit      effective configuration, origins, the lock      (snavc.emit)
-    diff      two builds -> changes, impact, report           (snavc.diff, snavc.plan)
+    emit      effective configuration, origins, the lock      (snavc.engine.emit)
+    diff      two builds -> changes, impact, report           (snavc.review.diff, snavc.review.plan)
     cli       thin click commands                             (snavc.cli)
 
 >>> import snavc
@@ -17,8 +17,8 @@ The pipeline, one stage per module::
 """
 
 from .diagnostics import Diagnostic
-from .diff import diff, read_build
-from .pipeline import Result, check, compile_repo
+from .engine.pipeline import Result, check, compile_repo
+from .review.diff import diff, read_build
 from .version import __version__  # noqa: E402
 
 __all__ = ["Diagnostic", "Result", "check", "compile_repo", "diff", "read_build", "__version__"]

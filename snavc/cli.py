@@ -1,4 +1,4 @@
-"""The command line: thin click commands over the library (snavc.pipeline).
+"""The command line: thin click commands over the library (snavc.engine.pipeline).
 
 Commands gather options, make one library call, and print. Exit codes (INTERFACE §2):
 0 success, 1 validation errors, 2 usage errors (click's own, a missing repository, an
@@ -18,12 +18,12 @@ from pathlib import Path
 import click
 
 from . import diagnostics as dg
-from . import load as loadmod
 from . import progress
-from .formats import Paths, render_codequality, render_sarif
-from .load import discover, read_texts
-from .pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo, find_root
+from .engine import load as loadmod
+from .engine.load import discover, read_texts
+from .engine.pipeline import SHIPPED_CATALOG, SHIPPED_PREFIX, compile_repo, find_root
 from .resolve.scope import ACTIONS, KIND_NAMES
+from .review.formats import Paths, render_codequality, render_sarif
 
 FORMATS = ("text", "json", "github", "sarif", "codequality")
 # the formats that carry diagnostics only, for code hosts (``plan`` takes them too)
@@ -98,7 +98,7 @@ def colour_wanted(stream=None) -> bool:
 
 
 def render_diagnostics(diags, fmt: str, repo: Path, err: bool = False) -> str:
-    """``diags`` in format ``fmt``; paths as the reader needs them (snavc.formats)."""
+    """``diags`` in format ``fmt``; paths as the reader needs them (snavc.review.formats)."""
     paths = Paths.of(repo)
     if fmt == "json":
         return dg.render_json(diags)
@@ -168,7 +168,7 @@ def validate(repo: Path, fmt: str, loader: str):
 def _compiled(repo: Path, loader: str = "fast"):
     """Compile for a query: from the snapshot cache when the repository has not changed
     since a clean run; else in full, where errors get their diagnostics and exit 1."""
-    from .pipeline import quick_compile
+    from .engine.pipeline import quick_compile
 
     quick = quick_compile(repo, loader)
     if quick is not None:
@@ -240,8 +240,8 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
       snavc build . -o build/ --locked          # in CI: the lock must be committed
       snavc build . -o build/ --reapply cpu     # apply cpu's new values everywhere
     """
-    from .emit import OutputBusy, OutputError
-    from .pipeline import build as run_build
+    from .engine.emit import OutputBusy, OutputError
+    from .engine.pipeline import build as run_build
     from .resolve.lock import LOCK_FILE
 
     try:
@@ -548,7 +548,7 @@ def _emit_report(
     max_bytes=None,
     full_report=None,
 ) -> None:
-    from .report import MARKDOWN_MAX_BYTES, TemplateError, render, render_user
+    from .review.report import MARKDOWN_MAX_BYTES, TemplateError, render, render_user
 
     progress.stop()
     if max_bytes is None:
@@ -604,7 +604,7 @@ def diff_cmd(
     Example:
       snavc build . -o build/new && snavc diff build/old build/new --format markdown
     """
-    from .diff import BuildError, diff, read_build
+    from .review.diff import BuildError, diff, read_build
 
     try:
         report = diff(read_build(old), read_build(new))
@@ -662,7 +662,7 @@ def plan_cmd(
       snavc plan . --base origin/main --as stephanie --detailed-exitcode
       snavc plan . --base origin/main --format github     # errors as annotations
     """
-    from .plan import PlanError, plan
+    from .review.plan import PlanError, plan
 
     try:
         result = plan(repo, base, as_user, loader)
@@ -913,7 +913,7 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     """
     from .bridge.columns import ColumnMapError
     from .bridge.exporter import export, write_files
-    from .diff import BuildError
+    from .review.diff import BuildError
 
     settings = _bridge_settings(settings_path)
     diags: list = []
@@ -1018,7 +1018,7 @@ def drift_cmd(
     """
     from .bridge.columns import ColumnMapError
     from .bridge.drift import drift
-    from .diff import BuildError
+    from .review.diff import BuildError
 
     settings = _bridge_settings(settings_path)
     diags: list = []
@@ -1053,7 +1053,7 @@ def catalog(repo: Path, fmt: str):
     The catalogue holds the product's time periods and their defaults, service
     templates, equipment templates and built-in roles, all "at the product".
     """
-    from .pipeline import load_catalog, load_settings, project_of
+    from .engine.pipeline import load_catalog, load_settings, project_of
     from .validate import validate as validate_docs
 
     result_diags: list = []

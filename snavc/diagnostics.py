@@ -426,7 +426,7 @@ def render_text(diags: list[Diagnostic], source=None, path=None, colour: bool = 
     """Compiler-style text: ``file:line:col: error[SNV203] message (rule X)``.
 
     ``source(file) -> list[str] | None`` gives a file's lines, for the excerpt and caret;
-    ``path(file) -> str`` how a path is shown (snavc.formats.Paths.text: relative to the
+    ``path(file) -> str`` how a path is shown (snavc.review.formats.Paths.text: relative to the
     current folder); ``colour`` styles it for a terminal (the CLI decides: a terminal,
     and no ``NO_COLOR``). Every text from the input goes through :func:`clean_text`.
     """
@@ -484,7 +484,7 @@ def render_github(diags: list[Diagnostic], prefix: str = "", path=None) -> str:
     """GitHub Actions workflow commands: one ``::error file=...`` line per diagnostic.
 
     ``path(file) -> str`` gives the path relative to the checkout's root (GitHub
-    matches annotations against it: snavc.formats.Paths.checkout); ``prefix``, the
+    matches annotations against it: snavc.review.formats.Paths.checkout); ``prefix``, the
     repository's folder relative to the checkout, does the same for callers without one.
     Related places (a duplicate's first definition...) follow the message, one line
     each, as the text format's notes do.

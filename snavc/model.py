@@ -3,7 +3,7 @@
 Models are strict (no silent coercion of ``"60"`` to ``60``) and forbid unknown fields.
 They check each document on its own; checks across documents (IDs, references, the
 tree) belong to :mod:`snavc.tree`, and the rules of RULES.md to :mod:`snavc.resolve`.
-Every model keeps the :class:`~snavc.load.Document` it came from (``obj.doc``) so that
+Every model keeps the :class:`~snavc.engine.load.Document` it came from (``obj.doc``) so that
 any later stage can point at the line of any field.
 """
 

@@ -191,7 +191,7 @@ class Tree:
     unit_services: dict[str, list[str]]  # equipment ID -> unit service names, in order
     diagnostics: list[Diagnostic]
     # a tree from the snapshot cache holds no equipment nor user service: ID ->
-    # (kind, file) and a loader that reads one when it is asked for (snavc.cache)
+    # (kind, file) and a loader that reads one when it is asked for (snavc.engine.cache)
     leaf_index: dict[str, list] = field(default_factory=dict)
     leaf_loader: Any = None
     # (kind, ID) of the objects known but broken (build_tree's ``rejected``): an
@@ -244,7 +244,7 @@ def build_tree(
     reported as references to broken objects, not as dangling. ``checks=False`` only
     links and indexes (for a snapshot known to be clean). ``known`` gives the unit
     service names of equipment defined outside ``objects`` (the unchanged files of an
-    incremental build: snavc.incremental), which user services may name, and
+    incremental build: snavc.engine.incremental), which user services may name, and
     ``check_only`` the objects whose references to check (there, the dirty ones: the
     others are those of a clean build), and ``known_parents`` the parents of the
     equipment outside ``objects`` (for H4's cycles). ``incumbent(obj) -> bool`` tells
@@ -347,7 +347,7 @@ def build_tree(
     _check_components(tree)
     if known:
         tree.unit_services = {**known, **tree.unit_services}
-    if not checks:  # a tree rebuilt from a clean snapshot (snavc.cache): nothing to report
+    if not checks:  # a tree rebuilt from a clean snapshot (snavc.engine.cache): nothing to report
         return tree
     if check_only is not None:
         objects = check_only

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
-from .load import Document
+from .engine.load import Document
 from .model import (
     AT_KINDS,
     CATALOG_KINDS,

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from snavc.cli import cli
-from snavc.pipeline import check
+from snavc.engine.pipeline import check
 
 SNAV_YAML = """\
 kind: Project

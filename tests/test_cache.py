@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from snavc import cache
 from snavc.cli import cli
-from snavc.pipeline import compile_repo, quick_compile
+from snavc.engine import cache
+from snavc.engine.pipeline import compile_repo, quick_compile
 
 SEED = Path(__file__).resolve().parents[1] / "samples" / "seed"
 
@@ -147,7 +147,7 @@ def test_the_snapshot_query_makes_the_boxes_of_its_path_only(seed, monkeypatch):
 
 def _hash_reads(seed, monkeypatch) -> tuple[dict, list[str]]:
     """The hashes of ``seed``'s files, and the files that had to be read for them."""
-    from snavc.load import discover, relpath
+    from snavc.engine.load import discover, relpath
 
     files, _ = discover(seed)
     files = [p for p in files if p.name != "snav.yaml"]

@@ -13,7 +13,7 @@ import pytest
 from conftest import diagnostics, run, where
 
 from snavc.bench.generate import generate
-from snavc.load import broken_identities
+from snavc.engine.load import broken_identities
 from snavc.validate import did_you_mean
 
 

@@ -208,7 +208,7 @@ def test_text_excerpt_with_other_line_endings(make_repo, newline):
 def test_text_output_for_a_whole_file_and_without_a_position(make_repo, tmp_path, monkeypatch):
     """A problem with a file as a whole is at its 1:1 (no excerpt of a file refused
     unread); one about a folder has no position at all."""
-    import snavc.load as loadmod
+    import snavc.engine.load as loadmod
 
     monkeypatch.setattr(loadmod, "MAX_FILE_BYTES", 1000)
     repo = make_repo(

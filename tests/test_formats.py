@@ -16,7 +16,7 @@ import pytest
 from conftest import run
 
 from snavc.diagnostics import CODES, Diagnostic, Location, render_text
-from snavc.formats import DOCS_URL, Paths, render_codequality, render_sarif
+from snavc.review.formats import DOCS_URL, Paths, render_codequality, render_sarif
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())

@@ -1,4 +1,4 @@
-"""The incremental build (snavc.incremental) gives the bytes of a full build.
+"""The incremental build (snavc.engine.incremental) gives the bytes of a full build.
 
 Each case builds a generated estate in full (leaving the build state in .snavc/), edits
 it, and builds it again: once from the state, once in full in a copy without a cache.
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from snavc.bench.generate import generate
-from snavc.emit import Lines, _compact, dumps, entry
-from snavc.pipeline import build
+from snavc.engine.emit import Lines, _compact, dumps, entry
+from snavc.engine.pipeline import build
 
 OUTPUTS = ("effective.json", "origins.json", "diagnostics.json")
 
@@ -338,7 +338,7 @@ def test_random_edits(repo, tmp_path, monkeypatch):
 def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypatch):
     """A patched build leaves the snapshot of what it built: queries answer from it, as
     a full compile does (the equipment edited included)."""
-    from snavc.pipeline import compile_repo, quick_compile
+    from snavc.engine.pipeline import compile_repo, quick_compile
     from snavc.resolve import effective_of
 
     edit(site_file(repo), "check_interval: 30", "check_interval: 34")
@@ -353,7 +353,7 @@ def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypa
 def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
     """A full build notes where each section of its outputs lies as it writes them; a
     patched build as it patches them. Both are what reading the files finds."""
-    from snavc.incremental import OUTPUTS, read_state
+    from snavc.engine.incremental import OUTPUTS, read_state
 
     for out in (tmp_path / "first", None):
         if out is None:
@@ -368,8 +368,8 @@ def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
 def test_a_cache_made_by_other_code_is_not_used(repo, tmp_path, monkeypatch):
     """The cache's keys hold snavc's code (version, and its source files' size and time):
     an upgrade or an edited checkout builds in full and answers queries in full."""
-    from snavc import cache
-    from snavc.pipeline import quick_compile
+    from snavc.engine import cache
+    from snavc.engine.pipeline import quick_compile
 
     monkeypatch.setattr(cache, "code", lambda: "other code")
     assert quick_compile(repo) is None

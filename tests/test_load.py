@@ -1,4 +1,4 @@
-"""Load stage (snavc.load): files -> documents with positions, and every way a file can
+"""Load stage (snavc.engine.load): files -> documents with positions, and every way a file can
 be malformed (SNV1xx). Each malformed case runs through both parsers (``fast``: libyaml,
 ``ruamel``: the reference) and pins the exact diagnostics; both must agree.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import snavc.load as loadmod
+import snavc.engine.load as loadmod
 from snavc.diagnostics import Location
-from snavc.load import Document, discover, fast_available, load_file, load_repo, load_text
+from snavc.engine.load import Document, discover, fast_available, load_file, load_repo, load_text
 
 BACKENDS = ["fast", "ruamel"]
 SYNTAX = "YAML syntax error: "

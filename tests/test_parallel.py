@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from snavc import load
 from snavc.bench.generate import generate
-from snavc.pipeline import compile_repo
+from snavc.engine import load
+from snavc.engine.pipeline import compile_repo
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_parallel_load_equals_sequential(estate, monkeypatch):
 
 
 def test_parallel_build_gives_the_same_effective_configuration(estate, monkeypatch):
-    from snavc.emit import dumps, effective
+    from snavc.engine.emit import dumps, effective
 
     result, res = compile_repo(estate)
     sequential = (dumps(effective(res)), [d.to_json() for d in result.diagnostics])
@@ -55,7 +55,7 @@ def test_parallel_build_gives_the_same_effective_configuration(estate, monkeypat
 )
 def test_flat_field_changes_agree_with_deepdiff(old, new):
     """diff compares flat objects (unit services) without deepdiff: same answer."""
-    from snavc.diff import _deep_field_changes, _field_changes
+    from snavc.review.diff import _deep_field_changes, _field_changes
 
     assert _field_changes(old, new) == _deep_field_changes(old, new)
 
@@ -64,7 +64,7 @@ def _deepdiff_field_changes(old: dict, new: dict) -> list:
     """The reference: what diff computed with deepdiff before it walked the objects."""
     from deepdiff import DeepDiff
 
-    from snavc.diff import _at
+    from snavc.review.diff import _at
 
     out: dict[str, tuple] = {}
     for levels in DeepDiff(old, new, view="tree", verbose_level=2).values():
@@ -111,7 +111,7 @@ def test_nested_field_changes_agree_with_deepdiff(edit):
     """diff walks nested objects itself (deepdiff took 20 s of a 45 s plan): same answer."""
     import copy
 
-    from snavc.diff import _deep_field_changes
+    from snavc.review.diff import _deep_field_changes
 
     new = copy.deepcopy(EQUIPMENT)
     edit(new)

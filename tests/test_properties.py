@@ -16,7 +16,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snavc.pipeline import compile_repo
+from snavc.engine.pipeline import compile_repo
 from snavc.query import selectable
 
 KINDS = {

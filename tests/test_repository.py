@@ -10,7 +10,7 @@ import subprocess
 
 from conftest import SNAV_YAML, diagnostics, run, where
 
-from snavc.pipeline import compile_repo, find_root
+from snavc.engine.pipeline import compile_repo, find_root
 
 SITE = """\
 kind: Client

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from snavc.load import load_file
+from snavc.engine.load import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "schemas" / "snavc.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from conftest import diagnostics, only, where
 
-from snavc.pipeline import check
+from snavc.engine.pipeline import check
 from snavc.tree import PRODUCT, equipment_template_services, references
 
 CONTACT = "kind: Contact\nid: noc\nname: NOC\nat: partner\n"

@@ -10,7 +10,7 @@ import json
 import pytest
 from conftest import diagnostics, only, run, where
 
-from snavc.load import load_text
+from snavc.engine.load import load_text
 from snavc.model import OVERRIDABLE
 from snavc.validate import did_you_mean, validate
 

@@ -6,14 +6,14 @@ delete them; delete them in the product or import them into git), and field-by-f
 differences of the objects both have (``changed``: old is the product's value, new is
 git's). Objects are matched as :func:`snavc.bridge.exporter.match` does: by ServiceNav
 ID, else by name within the same company (host). The report is a
-:class:`snavc.diff.Report`, so it renders and exits as `snavc diff` does.
+:class:`snavc.review.diff.Report`, so it renders and exits as `snavc diff` does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..diff import Report
+from ..review.diff import Report
 from . import columns as cols
 from .csvio import Table
 from .exporter import Codec, Estate, Unresolved, bind, match, names_of, read_estate

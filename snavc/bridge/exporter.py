@@ -103,7 +103,7 @@ class Estate:
 
 
 def read_estate(build_dir: str | Path) -> Estate:
-    from ..diff import read_build
+    from ..review.diff import read_build
 
     build = read_build(build_dir)
     equipment = {}

@@ -72,7 +72,7 @@ class Catalog:
 
     @classmethod
     def shipped(cls, folder: Path | None = None) -> Catalog:
-        from ..pipeline import SHIPPED_CATALOG
+        from ..engine.pipeline import SHIPPED_CATALOG
 
         out = cls()
         for path in sorted((folder or SHIPPED_CATALOG).glob("*.yaml")):
@@ -880,7 +880,7 @@ def check_imported(out: Path, result: ImportResult) -> list[Diagnostic]:
     """Validate the written repository; each problem is reported at the CSV row its
     object came from (SNV809), with the YAML place as a note. Problems of stubs (no
     row behind them) keep their YAML place."""
-    from ..pipeline import compile_repo
+    from ..engine.pipeline import compile_repo
 
     compiled, _ = compile_repo(out, keep=False, snapshot=False)
     texts: dict[str, list[str]] = {}

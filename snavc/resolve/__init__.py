@@ -71,7 +71,7 @@ def engine(tree: Tree, lock: LockState | None = None, checks: bool = True) -> Re
     templates = Templates(ctx)
     boxes = Boxes(ctx)
     nodes: dict = {}
-    if checks:  # not for a query over a snapshot known to be clean (snavc.cache)
+    if checks:  # not for a query over a snapshot known to be clean (snavc.engine.cache)
         check_groups(ctx)  # C2, C4
         check_boxes(ctx)  # B3
         check_templates(ctx)  # T2, T7, T9

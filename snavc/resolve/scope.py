@@ -72,7 +72,7 @@ class Scope:
         for kind, table in tree.objects.items():
             if kind in ("Partner", "Client", "Site", "User", "Role", "Equipment", "UserService"):
                 continue
-            if hasattr(table, "by_node"):  # a snapshot's lazy table (snavc.cache)
+            if hasattr(table, "by_node"):  # a snapshot's lazy table (snavc.engine.cache)
                 self.defined_at[kind] = table.by_node()
                 continue
             by_node = self.defined_at.setdefault(kind, {})

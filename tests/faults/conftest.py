@@ -1,5 +1,5 @@
 """Helpers of the fault tests (issue 10): builds run in a forked process, so that a
-test can kill one at a named point (``SNAVC_TEST_CRASH_AT``, snavc.faults) the way
+test can kill one at a named point (``SNAVC_TEST_CRASH_AT``, snavc.engine.faults) the way
 ``kill -9`` would, and the comparisons every fault test ends with.
 
 After any fault, two things must hold: the previous output and ``snav.lock`` are

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from snavc import cache
 from snavc.cli import cli
-from snavc.incremental import read_state
-from snavc.pipeline import build, quick_compile
+from snavc.engine import cache
+from snavc.engine.incremental import read_state
+from snavc.engine.pipeline import build, quick_compile
 
 from .conftest import (
     assert_next_build_is_clean,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from snavc.faults import POINTS
+from snavc.engine.faults import POINTS
 
 from .conftest import (
     add_equipment,
@@ -86,7 +86,7 @@ def test_kill_between_the_renames_parks_the_previous_build(seed, tmp_path):
 def test_the_patched_cases_are_patched(seed, tmp_path):
     """The change of test_patched_build_killed is one a build patches (else those cases
     would test the full build's points twice)."""
-    from snavc.pipeline import build
+    from snavc.engine.pipeline import build
 
     add_equipment(seed)
     assert build(seed, tmp_path / "out").incremental

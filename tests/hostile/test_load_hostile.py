@@ -32,9 +32,9 @@ import pytest
 from conftest import run, write_repo
 
 import snavc.cli
-import snavc.load as loadmod
-import snavc.pipeline
-from snavc.load import discover, load_text
+import snavc.engine.load as loadmod
+import snavc.engine.pipeline
+from snavc.engine.load import discover, load_text
 
 E, W = "error", "warning"
 BACKENDS = ["fast", "ruamel"]
@@ -455,10 +455,10 @@ def test_out_of_memory_is_a_resource_error_not_a_bug(make_repo):
     """Item 3: MemoryError was "internal error ... please report" (exit 3). snavc
     stops at once (os._exit): run in a process of its own."""
     script = (
-        "import sys, snavc.pipeline, snavc.cli\n"
+        "import sys, snavc.engine.pipeline, snavc.cli\n"
         "def no_memory(*args, **kwargs):\n"
         "    raise MemoryError\n"
-        "snavc.pipeline._check = no_memory\n"
+        "snavc.engine.pipeline._check = no_memory\n"
         "sys.argv = ['snavc', 'validate', sys.argv[1]]\n"
         "snavc.cli.main()\n"
     )

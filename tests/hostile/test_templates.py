@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from snavc import report
+from snavc.review import report
 
 from .helpers import SEED
 

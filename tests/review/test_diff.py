@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from snavc.diff import diff, read_build
+from snavc.review.diff import diff, read_build
 
 from .helpers import (
     CLIENT1_OVERRIDE,

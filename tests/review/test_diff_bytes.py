@@ -20,11 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snavc.diff import Build, changed_keys, diff, read_build
+from snavc.review.diff import Build, changed_keys, diff, read_build
 
 from .helpers import CLIENT1_OVERRIDE, ROOT, SITE1_EQ, SITE2_EQ, append, edit, equipment_yaml
 
-diffmod = importlib.import_module("snavc.diff")  # the module (snavc.diff is the function)
+diffmod = importlib.import_module(
+    "snavc.review.diff"
+)  # the module (snavc.review.diff is the function)
 
 
 def reformatted(build: Path, folder: Path) -> Path:

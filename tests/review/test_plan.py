@@ -694,9 +694,9 @@ def test_plan_report_names_both_definitions(seed):
 def test_plan_builds_in_memory_the_bytes_a_build_writes(seed):
     """plan streams each equipment's line (EquipmentLines) instead of keeping 20k
     dictionaries per version: the text is that of dumps(effective(...)), byte for byte."""
-    from snavc.emit import dumps, effective
-    from snavc.pipeline import compile_repo
-    from snavc.plan import EquipmentLines, _build
+    from snavc.engine.emit import dumps, effective
+    from snavc.engine.pipeline import compile_repo
+    from snavc.review.plan import EquipmentLines, _build
 
     repo = seed()
     _, res = compile_repo(repo, snapshot=False)

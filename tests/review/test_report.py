@@ -66,7 +66,7 @@ def test_schema_is_a_valid_draft_2020_12_schema():
 
 def test_schema_keys_match_the_report():
     """Drift guard: the schema requires exactly the keys Report.to_json writes."""
-    from snavc.diff import Report
+    from snavc.review.diff import Report
 
     body = schema()
     data = Report().to_json()

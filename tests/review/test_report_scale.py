@@ -200,7 +200,7 @@ def test_user_strings_are_escaped_for_html_and_markdown(seed, built):
 
 
 def test_escaping_filters():
-    from snavc.report import code, md
+    from snavc.review.report import code, md
 
     assert md("a<b>&c|d") == "a&lt;b&gt;&amp;c\\|d"
     assert md("Client 1 (Paris): 10.0.0.1 → 10.0.0.2") == "Client 1 (Paris): 10.0.0.1 → 10.0.0.2"

@@ -2,7 +2,7 @@
 
 ``repo(files)`` writes the base estate of :mod:`.helpers` plus ``files`` (text is
 dedented; ``None`` leaves a base file out) into a fresh folder of tmp_path and returns
-it; ``compiled(path)`` runs :func:`snavc.pipeline.compile_repo` on it. ``cli(*args,
+it; ``compiled(path)`` runs :func:`snavc.engine.pipeline.compile_repo` on it. ``cli(*args,
 exit_code=0)`` runs ``snavc`` in-process and checks the exit code.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from snavc.cli import cli as snavc_cli
-from snavc.pipeline import compile_repo
+from snavc.engine.pipeline import compile_repo
 
 from .helpers import BASE
 

@@ -354,7 +354,7 @@ def test_I1_a_host_takes_its_templates_instructions_unless_it_has_its_own(compil
 def test_T5_a_later_change_of_a_templates_thresholds_does_not_reach_existing_services(
     repo, compiled
 ):
-    from snavc.pipeline import build
+    from snavc.engine.pipeline import build
 
     path = repo(hosts(eq("nas", extra="template: storage\n")))
     assert build(path, path / "out").status == "written"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from snavc import emit
-from snavc.emit import effective
+from snavc.engine import emit
+from snavc.engine.emit import effective
 from snavc.explain import explain
 from snavc.query import selectable
 

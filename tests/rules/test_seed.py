@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from snavc.engine.pipeline import compile_repo
 from snavc.explain import explain
-from snavc.pipeline import compile_repo
 from snavc.query import can_edit, list_view, selectable
 
 from .helpers import by_id, ids, origin_nodes, period, service_values
@@ -483,8 +483,8 @@ def test_V1_seed_cli_explain_refused_exits_1(cli):
 
 def test_explain_shows_the_product_objects_fields_of_the_seed():
     """H3, H4, A1, A2, U2, S2 and S4 through `explain`, on the seed."""
+    from snavc.engine.pipeline import compile_repo
     from snavc.explain import explain
-    from snavc.pipeline import compile_repo
 
     _, res = compile_repo("samples/seed")
     fw = {f["path"]: f for f in explain(res, "fw-client2-01")["fields"]}

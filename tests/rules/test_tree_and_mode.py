@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from snavc.emit import effective
+from snavc.engine.emit import effective
 from snavc.query import selectable
 from snavc.resolve.scope import scope_path
 

@@ -22,10 +22,10 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import diagnostics as dg
+from .. import diagnostics as dg
+from ..tree import object_key
 from .faults import crash_point, temporary
 from .load import BUILD_MARKER
-from .tree import object_key
 
 FORMAT = 1
 EFFECTIVE = "effective.json"
@@ -176,7 +176,7 @@ class Lines:
 
     Each top-level section is one line (a scalar, or an empty object) or an object with
     one line per entry, ``"KEY":VALUE``, sorted by key (keys are IDs and labels: never
-    escaped). An incremental build (snavc.incremental) replaces a few entries and
+    escaped). An incremental build (snavc.engine.incremental) replaces a few entries and
     writes the bytes :func:`dumps` would give for the patched document. The file is
     mapped, not read; entries are found by binary search and the rest is copied as it
     is: a 100k-equipment effective.json is patched without looking at its other lines.
@@ -632,7 +632,7 @@ class BuildWriter:
     def finish_patched(
         self, effective: Lines, provenance: Lines, diagnostics: list, lock_report: dict
     ) -> dict:
-        """Write a build patched from the previous one (snavc.incremental), then swap;
+        """Write a build patched from the previous one (snavc.engine.incremental), then swap;
         returns the layout of the files written (file name -> Lines layout)."""
         layouts = {}
         try:

@@ -18,9 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import cache, progress
-from . import diagnostics as dg
-from .diagnostics import Diagnostic, Location
+from .. import diagnostics as dg
+from .. import progress
+from ..diagnostics import Diagnostic, Location
+from ..model import Obj, Project
+from ..tree import Tree, build_tree
+from ..validate import PROJECT_FILE, models_of_clean, validate
+from . import cache
 from .faults import crash_point
 from .load import (
     Document,
@@ -31,11 +35,8 @@ from .load import (
     load_files,
     relpath,
 )
-from .model import Obj, Project
-from .tree import Tree, build_tree
-from .validate import PROJECT_FILE, models_of_clean, validate
 
-SHIPPED_CATALOG = Path(__file__).parent / "catalog"
+SHIPPED_CATALOG = Path(__file__).parent.parent / "catalog"
 
 
 class Timings:
@@ -87,7 +88,7 @@ class Result:
     documents: int = 0
     # False when the catalogue could not be read: the rules would only cascade
     catalog_ok: bool = True
-    # what a clean run leaves in the snapshot cache (snavc.cache)
+    # what a clean run leaves in the snapshot cache (snavc.engine.cache)
     snapshot: dict | None = None
 
     @property
@@ -273,7 +274,7 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     if cache.enabled():
         from .incremental import leaf_entry
 
-        files: dict[str, list] = {}  # file -> its leaves (snavc.incremental.leaf_entry)
+        files: dict[str, list] = {}  # file -> its leaves (snavc.engine.incremental.leaf_entry)
         shared: dict[tuple, tuple] = {}  # one tuple per distinct list of names (memory)
         for o in repo_objs.objects:
             if o.kind in cache.LEAF_KINDS:
@@ -324,8 +325,8 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
     not trusted: SNV119, a warning (its services are locked again with their
     templates' current values, and the build rewrites the lock), an error under
     ``build --locked`` (``locked``), where the committed lock must be snavc's own."""
+    from ..resolve.lock import LOCK_FILE, Lock, LockError
     from .load import read_json
-    from .resolve.lock import LOCK_FILE, Lock, LockError
 
     path = Path(repo) / LOCK_FILE
     data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
@@ -378,7 +379,7 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
 
 
 def _lock_position(path: Path, error) -> tuple[int | None, int | None]:
-    from .resolve.lock import position
+    from ..resolve.lock import position
 
     try:
         return position(path.read_text(encoding="utf-8", errors="replace"), error)
@@ -403,7 +404,7 @@ def compile_repo(
     names templates whose current values replace the locked ones. Returns
     ``(result, resolution)``; ``resolution`` is None when the repository could not be
     linked into a tree. With ``snapshot`` (the default), a clean run leaves the snapshot
-    cache for the next query (snavc.cache); ``plan`` does not, leaving the working tree
+    cache for the next query (snavc.engine.cache); ``plan`` does not, leaving the working tree
     as it is. ``keep=False`` runs every rule but keeps no equipment (``validate``);
     ``sink(equipment_id, effective)`` gets each equipment instead of the resolution
     (``plan``: its text, not 20k dictionaries), and with ``consume`` each equipment's
@@ -427,8 +428,8 @@ def _compile(
     sink=None,
     consume: bool = False,
 ):
-    from .resolve import engine, resolve_all
-    from .resolve.lock import LockState
+    from ..resolve import engine, resolve_all
+    from ..resolve.lock import LockState
 
     result = _check(repo, backend, incumbent)
     if result.tree is None or not result.catalog_ok:
@@ -457,7 +458,7 @@ def _compile(
 
 
 def save_snapshot(result: Result) -> tuple[str, dict] | None:
-    """Leave the snapshot of a clean run for the next query (snavc.cache): its key and
+    """Leave the snapshot of a clean run for the next query (snavc.engine.cache): its key and
     the hashes it was made from (the lock's included), or None when none was written."""
     if result.snapshot is None or not result.ok or result.tree is None:
         return None
@@ -478,8 +479,8 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
     snapshot and makes its models (two cores: the query waits for the longer of the
     two, not for both); the snapshot is used only when its key is the inputs' key.
     """
-    from .resolve import engine
-    from .resolve.lock import LockState
+    from ..resolve import engine
+    from ..resolve.lock import LockState
 
     if not cache.enabled():
         return None
@@ -598,7 +599,7 @@ def _snapshot_lock(root: Path):
 def leaf_loader(root: Path, tree: Tree, backend: str):
     """``Tree.leaf_loader`` for a tree without its equipment and user services: reads
     one from the file ``tree.leaf_index`` names when it is asked for."""
-    from .validate import validate_document
+    from ..validate import validate_document
 
     def load_leaf(kind: str, ident: str):
         rel = tree.leaf_index[ident][1]
@@ -624,7 +625,7 @@ class Built:
     lock_written: bool = False
     # (equipment, unit services, user services) written
     counts: tuple[int, int, int] = (0, 0, 0)
-    incremental: bool = False  # patched from the previous build (snavc.incremental)
+    incremental: bool = False  # patched from the previous build (snavc.engine.incremental)
 
 
 def build(
@@ -634,9 +635,11 @@ def build(
 
     Equipment stream from the rules engine into a temporary folder beside ``out``,
     which replaces ``out`` only when the whole build succeeds; then ``snav.lock`` is
-    rewritten if it changed (T5). Raises :class:`snavc.emit.OutputError` when ``out``
+    rewritten if it changed (T5). Raises :class:`snavc.engine.emit.OutputError` when ``out``
     may not be replaced.
     """
+    from ..resolve import engine, resolve_all
+    from ..resolve.lock import LOCK_FILE, Lock, LockState
     from . import incremental
     from .emit import (
         BuildWriter,
@@ -649,8 +652,6 @@ def build(
         recover_output,
         write_atomic,
     )
-    from .resolve import engine, resolve_all
-    from .resolve.lock import LOCK_FILE, Lock, LockState
 
     repo = Path(repo)
     check_output(repo, Path(out))

@@ -19,15 +19,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import diagnostics as dg
-from . import progress
+from .. import diagnostics as dg
+from .. import progress
+from ..engine.emit import _compact, dumps, effective, input_hashes, iter_lines, lock_report, origins
+from ..engine.load import checkout_revision, commit_files, ignored_files
+from ..engine.pipeline import Result, compile_repo
+from ..resolve.locks import can_edit
+from ..resolve.modes import check_mode_changes
+from ..tree import Tree, object_key
 from .diff import Build, Report, diff
-from .emit import _compact, dumps, effective, input_hashes, iter_lines, lock_report, origins
-from .load import checkout_revision, commit_files, ignored_files
-from .pipeline import Result, compile_repo
-from .resolve.locks import can_edit
-from .resolve.modes import check_mode_changes
-from .tree import Tree, object_key
 
 
 class PlanError(Exception):
@@ -58,7 +58,7 @@ def _objects(tree: Tree) -> dict[str, object]:
 
 
 def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str = "fast") -> Plan:
-    from .load import GitError
+    from ..engine.load import GitError
 
     repo = Path(repo)
     with tempfile.TemporaryDirectory(prefix="snavc-base-") as tmp:
@@ -191,7 +191,7 @@ def _working_tree(repo: Path, dest: Path) -> Path:
     git ignores. When git ignores no file a build would read, that is the repository
     itself; otherwise a copy of the files a commit would hold, in ``dest``.
     """
-    from .load import GitError
+    from ..engine.load import GitError
 
     try:
         if not any(_read_by_build(rel) for rel in ignored_files(repo)):

@@ -16,7 +16,7 @@ again (without the checks they passed) and link them, and read the one equipment
 are about from its own file: on a 100k-equipment estate, a second instead of a full
 compile. ``stats.marshal`` spares hashing files whose stat is unchanged
 (:func:`hash_files`); ``build/`` holds the state of the incremental build
-(snavc.incremental). Set ``SNAVC_NO_CACHE=1`` to neither read nor write any of it.
+(snavc.engine.incremental). Set ``SNAVC_NO_CACHE=1`` to neither read nor write any of it.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..version import __version__
 from .faults import crash_point, temporary
 from .load import content_hash
-from .version import __version__
 
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
@@ -50,7 +50,7 @@ def code() -> str:
     that a cache made by other code (an edited checkout, an upgrade) is not used."""
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{__version__} {FORMAT}".encode())
-    package = Path(__file__).parent
+    package = Path(__file__).parent.parent  # the whole snavc package
     for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".yaml"):
             st = path.stat()
@@ -300,7 +300,7 @@ class UnitServiceNames(Mapping):
         self.tree = tree
 
     def __getitem__(self, eq_id: str) -> list[str]:
-        from .tree import unit_service_names
+        from ..tree import unit_service_names
 
         eq = self.tree.get("Equipment", eq_id)
         if eq is None:
@@ -352,7 +352,7 @@ class LazyKind(Mapping):
     def __getitem__(self, ident):
         obj = self._made.get(ident)
         if obj is None:
-            from .validate import models_of_clean
+            from ..validate import models_of_clean
 
             obj = self._made[ident] = models_of_clean([self._docs[ident]])[0]
         return obj

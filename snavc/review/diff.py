@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .emit import EFFECTIVE, LOCK_REPORT, ORIGINS, find_line, line_key, section_end
+from ..engine.emit import EFFECTIVE, LOCK_REPORT, ORIGINS, find_line, line_key, section_end
 
 try:  # parses an object line several times faster than json, to the same values
     import orjson
@@ -332,7 +332,7 @@ class Report:
             "head": self.head,
             "summary": self.summary,
             "changes": self.changes,
-            # identical changes of many objects, one group each (snavc.report.collapse)
+            # identical changes of many objects, one group each (snavc.review.report.collapse)
             "collapsed": collapse(self.changes)[0],
             "inputs": self.inputs,
             "errors": self.errors,

@@ -18,9 +18,9 @@ import jinja2
 import jinja2.sandbox
 import markupsafe
 
-from .diagnostics import clean_text
+from ..diagnostics import clean_text
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates"
 SHIPPED = {"text": "report.txt.j2", "markdown": "report.md.j2"}
 # the markdown report's default --max-bytes: under GitHub's 65,536-character comment limit
 MARKDOWN_MAX_BYTES = 60_000

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import diagnostics as dg
-from .diagnostics import Diagnostic, Location
+from .. import diagnostics as dg
+from ..diagnostics import Diagnostic, Location
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
 ALIAS_EXPANSION_FACTOR = 10  # SNV107: a document may expand to 10x its nodes (+ slack)

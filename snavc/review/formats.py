@@ -24,7 +24,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from .diagnostics import CODES, Diagnostic, Location, clean_text
+from ..diagnostics import CODES, Diagnostic, Location, clean_text
 
 # Where the codes are documented: each code has an anchor `#snv301` in this page.
 DOCS_URL = "https://git.example.com/acme/snavc/-/blob/main/docs/diagnostics.md"

@@ -3,7 +3,7 @@ changed (part of ``build``: at 100k equipment, 2 s instead of 35).
 
 A full build of a 100k-equipment estate takes half a minute, and most edits touch one
 site file's equipment. A successful build leaves its *state* in ``REPO/.snavc/``
-(snavc.cache): the content hash of every input, where each equipment and user service
+(snavc.engine.cache): the content hash of every input, where each equipment and user service
 is defined, and hard links to the build's effective.json and origins.json (with their
 content hashes, checked before they are patched). The next
 build hashes every input again and patches instead of rebuilding when
@@ -17,7 +17,7 @@ build hashes every input again and patches instead of rebuilding when
 
 Dirty are the equipment defined in a changed file (before or now) and the user services
 defined in one or with a member on a dirty equipment. They are validated, linked and
-resolved against the configuration (read from the snapshot: snavc.cache), and their
+resolved against the configuration (read from the snapshot: snavc.engine.cache), and their
 lines of effective.json and origins.json replace the old ones (emit.Lines); the other
 sections follow: input hashes, the lock's per-template counts, the service origins
 still used, snav.lock (T5) and lock-report.json. Anything else gives ``None``: the caller builds in full,
@@ -34,8 +34,8 @@ from pathlib import Path
 
 import orjson
 
+from ..diagnostics import Diagnostic, Location
 from . import cache
-from .diagnostics import Diagnostic, Location
 from .faults import crash_point, temporary
 from .load import Document, load_file
 
@@ -215,12 +215,12 @@ def _in_thread(work):
 
 
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact):
+    from ..resolve import engine
+    from ..resolve.lock import LOCK_FILE, LockState
+    from ..tree import build_tree
+    from ..validate import models_of_clean, validate, validate_document
     from .emit import BuildWriter, lock_report
     from .pipeline import Built, Result, hashed_inputs, host_links, leaf_loader
-    from .resolve import engine
-    from .resolve.lock import LOCK_FILE, LockState
-    from .tree import build_tree
-    from .validate import models_of_clean, validate, validate_document
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""The engine: inputs (load), the caches, the build (pipeline, incremental) and its outputs (emit)."""

@@ -1,0 +1,1 @@
+"""Review: two builds compared (diff), a pull request's plan, the report, the CI formats."""
