@@ -24,12 +24,39 @@ ENTITIES = ("hosts", "services")
 LANGUAGES = ("en", "fr")
 
 # field -> (English header, French header), in the order of the fabricated exports.
+# Hosts and unit services share the company, the service-level fields and the tags.
+_COMPANY = {
+    "company": ("Company Name", "Nom de la société"),
+    "company_id": ("Company ID", "ID de la société"),
+}
+_LEVELS = {
+    "criticality": ("Criticality", "Criticité"),
+    "availability_target": ("Target availability rate", "Taux de disponibilité cible"),
+    "availability_period": ("Availability time slot", "Plage horaire de disponibilité"),
+    "availability_period_id": (
+        "Availability time slot ID",
+        "ID de la plage horaire de disponibilité",
+    ),
+    "check_period": ("Control time slot", "Plage horaire de contrôle"),
+    "check_period_id": ("Control time slot ID", "ID de la plage horaire de contrôle"),
+    "notification_period": ("Notification time slot", "Plage horaire de notification"),
+    "notification_period_id": (
+        "Notification time slot ID",
+        "ID de la plage horaire de notification",
+    ),
+    "check_interval": ("Check interval (min)", "Intervalle de contrôle (min)"),
+}
+_TAGS = {
+    "labels": ("Labels", "Étiquettes"),
+    "labels_id": ("Label IDs", "ID des étiquettes"),
+    "instructions": ("Instructions", "Consignes"),
+}
+
 HOST_COLUMNS: dict[str, tuple[str, str]] = {
     "id": ("ID", "ID"),
     "name": ("Name", "Nom"),
     "address": ("IP address or DNS name", "Adresse IP ou nom DNS"),
-    "company": ("Company Name", "Nom de la société"),
-    "company_id": ("Company ID", "ID de la société"),
+    **_COMPANY,
     "parent_company": ("Parent company name", "Nom de la société parente"),
     "parent_company_id": ("Parent company ID", "ID de la société parente"),
     "collector": ("Collector name", "Nom du collecteur"),
@@ -38,26 +65,10 @@ HOST_COLUMNS: dict[str, tuple[str, str]] = {
     "templates": ("Host templates", "Modèles d'équipement"),
     "templates_id": ("Host template IDs", "ID des modèles d'équipement"),
     "function": ("Function", "Fonction"),
-    "criticality": ("Criticality", "Criticité"),
-    "availability_target": ("Target availability rate", "Taux de disponibilité cible"),
-    "availability_period": ("Availability time slot", "Plage horaire de disponibilité"),
-    "availability_period_id": (
-        "Availability time slot ID",
-        "ID de la plage horaire de disponibilité",
-    ),
-    "check_period": ("Control time slot", "Plage horaire de contrôle"),
-    "check_period_id": ("Control time slot ID", "ID de la plage horaire de contrôle"),
-    "notification_period": ("Notification time slot", "Plage horaire de notification"),
-    "notification_period_id": (
-        "Notification time slot ID",
-        "ID de la plage horaire de notification",
-    ),
-    "check_interval": ("Check interval (min)", "Intervalle de contrôle (min)"),
+    **_LEVELS,
     "parents": ("Parent hosts", "Équipements parents"),
     "parents_id": ("Parent host IDs", "ID des équipements parents"),
-    "labels": ("Labels", "Étiquettes"),
-    "labels_id": ("Label IDs", "ID des étiquettes"),
-    "instructions": ("Instructions", "Consignes"),
+    **_TAGS,
 }
 
 SERVICE_COLUMNS: dict[str, tuple[str, str]] = {
@@ -65,31 +76,14 @@ SERVICE_COLUMNS: dict[str, tuple[str, str]] = {
     "name": ("Name", "Nom"),
     "host": ("Host name", "Nom de l'équipement"),
     "host_id": ("Host ID", "ID de l'équipement"),
-    "company": ("Company Name", "Nom de la société"),
-    "company_id": ("Company ID", "ID de la société"),
+    **_COMPANY,
     "template": ("Service template", "Modèle de service"),
     "template_id": ("Service template ID", "ID du modèle de service"),
-    "criticality": ("Criticality", "Criticité"),
-    "availability_target": ("Target availability rate", "Taux de disponibilité cible"),
-    "availability_period": ("Availability time slot", "Plage horaire de disponibilité"),
-    "availability_period_id": (
-        "Availability time slot ID",
-        "ID de la plage horaire de disponibilité",
-    ),
-    "check_period": ("Control time slot", "Plage horaire de contrôle"),
-    "check_period_id": ("Control time slot ID", "ID de la plage horaire de contrôle"),
-    "notification_period": ("Notification time slot", "Plage horaire de notification"),
-    "notification_period_id": (
-        "Notification time slot ID",
-        "ID de la plage horaire de notification",
-    ),
-    "check_interval": ("Check interval (min)", "Intervalle de contrôle (min)"),
+    **_LEVELS,
     "warning": ("Warning threshold", "Seuil d'avertissement"),
     "critical": ("Critical threshold", "Seuil critique"),
     "arguments": ("Arguments", "Arguments"),
-    "labels": ("Labels", "Étiquettes"),
-    "labels_id": ("Label IDs", "ID des étiquettes"),
-    "instructions": ("Instructions", "Consignes"),
+    **_TAGS,
 }
 
 SHIPPED = {"hosts": HOST_COLUMNS, "services": SERVICE_COLUMNS}

@@ -204,6 +204,18 @@ class Service:
     source: str = "services.csv"
 
 
+def _required(cmap: ColumnMap, cells: list[str], related: tuple[str, str]) -> list[str]:
+    """A row's ID, name and the two ``related`` ID cells, stripped; an empty one means
+    the row cannot be mapped."""
+    values = [cmap.get(cells, f).strip() for f in ("id", "name", *related)]
+    for what, value in zip(
+        ("ID", "name", *(cmap.headers[f] for f in related)), values, strict=True
+    ):
+        if not value:
+            raise ValueError_(f"empty {what}: the row cannot be mapped")
+    return values
+
+
 def _pairs(cmap: ColumnMap, cells: list[str], id_field: str, name_field: str, what: str):
     """``[(product ID, name)]`` of a related-entity column pair (lists allowed)."""
     text = cmap.get(cells, id_field)
@@ -263,18 +275,7 @@ def import_exports(
     for rec in hosts.records:
         c, where = rec.cells, f"{hosts.name}:{rec.line}"
         try:
-            pid = hmap.get(c, "id").strip()
-            name = hmap.get(c, "name").strip()
-            company = hmap.get(c, "company_id").strip()
-            box = hmap.get(c, "collector_id").strip()
-            for what, value in (
-                ("ID", pid),
-                ("name", name),
-                (hmap.headers["company_id"], company),
-                (hmap.headers["collector_id"], box),
-            ):
-                if not value:
-                    raise ValueError_(f"empty {what}: the row cannot be mapped")
+            pid, name, company, box = _required(hmap, c, ("company_id", "collector_id"))
             if pid in by_pid:
                 raise ValueError_(
                     f"host ID {pid} already on line {by_pid[pid].line}: one row per host"
@@ -324,18 +325,7 @@ def import_exports(
         for rec in services.records:
             c, where = rec.cells, f"{services.name}:{rec.line}"
             try:
-                pid = smap.get(c, "id").strip()
-                name = smap.get(c, "name").strip()
-                host = smap.get(c, "host_id").strip()
-                template = smap.get(c, "template_id").strip()
-                for what, value in (
-                    ("ID", pid),
-                    ("name", name),
-                    (smap.headers["host_id"], host),
-                    (smap.headers["template_id"], template),
-                ):
-                    if not value:
-                        raise ValueError_(f"empty {what}: the row cannot be mapped")
+                pid, name, host, template = _required(smap, c, ("host_id", "template_id"))
                 if pid in service_ids:
                     raise ValueError_(
                         f"unit service ID {pid} already on line {service_ids[pid]}: one row per service"
