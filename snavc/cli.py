@@ -579,8 +579,10 @@ def _emit_report(
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
+    from .engine.faults import replace_file
+
+    try:  # whole or not at all: a full disk leaves the previous report
+        replace_file(path, text.encode("utf-8"))
     except OSError as e:
         click.echo(f"snavc: cannot write {path}: {e.strerror}", err=True)
         sys.exit(1)

@@ -24,6 +24,7 @@ from pathlib import Path
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from ..engine.emit import line_key
+from ..engine.faults import replace_file
 from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
@@ -569,8 +570,6 @@ def write_files(result: ExportResult, out: Path) -> list[Path]:
     paths = []
     for f in result.files:
         path = out / f.name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(f.data)
-        tmp.replace(path)
+        replace_file(path, f.data)
         paths.append(path)
     return paths

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ import yaml
 
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
+from ..engine.faults import crash_point, sync_folder, temporary
 from . import columns as cols
 from .columns import ColumnMap, ValueError_
 from .csvio import Table
@@ -841,14 +844,36 @@ class TargetError(Exception):
 
 
 def write_repo(result: ImportResult, out: Path) -> None:
-    """Write the imported repository into ``out``, which must be empty or absent."""
+    """Write the imported repository into ``out``, which must be empty or absent.
+
+    The files are written into a temporary sibling folder, flushed to the disk, and
+    the folder renamed to ``out``: a full disk or a kill leaves no half repository
+    (the temporary folder is removed, or swept by the next import)."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TargetError(f"{out} exists and is not an empty folder: import into a new one")
-    for rel, text in result.files.items():
-        path = out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary(out)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for rel, text in result.files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+        tmp.mkdir(exist_ok=True)  # an import with no file at all
+        for folder in sorted({(tmp / rel).parent for rel in result.files}, reverse=True):
+            sync_folder(folder)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        crash_point("import")
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    sync_folder(out.parent)
 
 
 _FROM = re.compile(r"^\s*# from (.+):(\d+)\s*$")

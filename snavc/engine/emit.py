@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .. import diagnostics as dg
 from ..tree import object_key
-from .faults import crash_point, temporary
+from .faults import crash_point, replace_file
 from .load import BUILD_MARKER
 
 FORMAT = 1
@@ -471,19 +471,9 @@ def _umask() -> int:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename: readers see the old or the new file.
-    The temporary file is removed when writing fails (a full disk), and one a killed
-    process left is removed by the next write (faults.temporary)."""
-    path = Path(path)
-    tmp = temporary(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        crash_point("lock")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Replace the lock ``path`` with ``text`` in one rename, flushed to the disk (the
+    lock is the user's file: faults.replace_file)."""
+    replace_file(path, text.encode("utf-8"), durable=True, point="lock")
 
 
 class OutputBusy(OutputError):

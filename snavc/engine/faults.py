@@ -1,4 +1,6 @@
-"""A test hook: a build killed at a named point of its work (tests/faults/).
+"""Faults: files written whole or not at all (temporary files renamed into place,
+swept when a killed process left them), and the test hook that kills a build at a
+named point of its work (tests/faults/).
 
 ``SNAVC_TEST_CRASH_AT=<point>`` makes the process end there at once, as ``kill -9``
 would (``os._exit(137)``: no cleanup, no ``finally``). The points, in a build's order:
@@ -7,12 +9,15 @@ output complete in its temporary folder), ``swap`` (between the two renames of t
 output swap), ``swapped`` (the output replaced, the lock not yet), ``lock`` (the new
 lock written beside ``snav.lock``, not yet renamed), ``locked`` (the lock replaced, the
 caches not yet), ``snapshot`` (between the two files of the snapshot cache) and
-``state`` (between the build state's links). Unset, each check is one dictionary look-up.
+``state`` (between the build state's links); and ``import`` (an imported repository
+complete in its temporary folder, not yet renamed). Unset, each check is one
+dictionary look-up.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 POINTS = (
@@ -25,7 +30,7 @@ POINTS = (
     "locked",
     "snapshot",
     "state",
-)
+)  # a build's points; `import` is the bridge's
 
 
 def crash_point(point: str) -> None:
@@ -55,8 +60,12 @@ def sweep(path: Path) -> None:
     for name in names:
         pid = name[len(prefix) :]
         if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            left = path.parent / name
             try:
-                os.unlink(path.parent / name)
+                if left.is_dir() and not left.is_symlink():  # an import's folder
+                    shutil.rmtree(left)
+                else:
+                    os.unlink(left)
             except OSError:
                 pass
 
@@ -69,3 +78,47 @@ def _alive(pid: int) -> bool:
     except OSError:  # another user's process: alive
         return True
     return True
+
+
+# -- writing in one step -----------------------------------------------------------------
+
+
+def replace_file(path: Path, data: bytes, *, durable: bool = False, point: str = "") -> None:
+    """Replace ``path`` with ``data`` in one rename: readers see the old or the new
+    file, never a part. A failed write (a full disk) removes its temporary file.
+
+    ``durable`` flushes the data to the disk before the rename and the folder after
+    it, so that a power cut cannot leave an empty file in place of the old one: for the
+    user's own files (``snav.lock``, an imported repository), not for build outputs that
+    the next build makes again (docs/design.md, Guarantees)."""
+    path = Path(path)
+    tmp = temporary(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        if point:
+            crash_point(point)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to the disk; where folders cannot be
+    opened for that (not Linux), the rename stands as the file system keeps it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

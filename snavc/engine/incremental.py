@@ -36,7 +36,7 @@ import orjson
 
 from ..diagnostics import Diagnostic, Location
 from . import cache
-from .faults import crash_point, temporary
+from .faults import crash_point, sync_folder, temporary
 from .load import Document, load_file
 
 STATE = "build.marshal"
@@ -365,11 +365,14 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         try:
             with open(tmp, "wb") as f:
                 lockfile.lines.write(f)
+                f.flush()
+                os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
             os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
             crash_point("lock")
             os.replace(tmp, root / LOCK_FILE)
         finally:
             tmp.unlink(missing_ok=True)
+        sync_folder(root)
     lockfile.lines.close()
     crash_point("locked")
     leaves = {f: items for f, items in state["leaves"].items() if f not in touched}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -150,3 +151,40 @@ def seed(tmp_path: Path) -> Path:
     repo = copy_seed(tmp_path / "repo")
     assert run("build", repo, "-o", tmp_path / "out") == 0
     return repo
+
+
+# -- a full disk --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs (the tests run as root here and in CI)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs to fill needs root (and mount)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True)  # busy: detach
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Fill ``disk`` but ``leave`` bytes (about)."""
+    filler = disk / "filler"
+    st = os.statvfs(disk)
+    free = st.f_bavail * st.f_frsize
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(0, free - leave))
+    return filler
+
+
+def used(disk: Path) -> int:
+    st = os.statvfs(disk)
+    return (st.f_blocks - st.f_bavail) * st.f_frsize

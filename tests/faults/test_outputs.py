@@ -8,9 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,11 +19,13 @@ from .conftest import (
     assert_next_build_is_clean,
     copy_seed,
     files,
+    fill,
     leftovers,
     lock_of,
     outputs,
     reference,
     run,
+    used,
 )
 
 
@@ -185,40 +184,6 @@ def test_stale_lock_file_of_a_killed_build_is_taken_over_15(seed, tmp_path):
 
 
 # -- disk full -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 2 MiB tmpfs (the tests run as root here and in CI)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs to fill needs root (and mount)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield disk
-    finally:
-        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(disk)], capture_output=True)  # busy: detach
-
-
-def fill(disk: Path, leave: int) -> Path:
-    """Fill ``disk`` but ``leave`` bytes (about)."""
-    filler = disk / "filler"
-    st = os.statvfs(disk)
-    free = st.f_bavail * st.f_frsize
-    with open(filler, "wb") as f:
-        f.write(b"\0" * max(0, free - leave))
-    return filler
-
-
-def used(disk: Path) -> int:
-    st = os.statvfs(disk)
-    return (st.f_blocks - st.f_bavail) * st.f_frsize
 
 
 def test_disk_full_during_the_build_leaves_the_previous_output_15(seed, tmp_path, small_disk):
