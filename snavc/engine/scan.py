@@ -4,7 +4,7 @@ Part of the load stage (:mod:`snavc.engine.load`). Most files of an estate use a
 part of YAML: block mappings and lists, one-line scalars, one-line flow lists and
 mappings. For such a file this module gives the very documents the libyaml path gives
 (the same values, with the YAML 1.2 core schema of :func:`~snavc.engine.load.resolve_plain`,
-and the same packed position tree, mark for mark), 2-3x faster: it reads each line
+and the same packed position tree, mark for mark) in 0.6x the time: it reads each line
 with a few regular expressions instead of building a node graph and walking it.
 
 It is conservative: anything outside that subset (an anchor, an alias, a tag, a merge
@@ -58,6 +58,9 @@ def _simple_list(m: re.Match, number: int) -> tuple[list, list]:
     return values, pos
 
 
+# the first characters of a plain scalar that resolve_plain returns as it is (not a
+# number, a null or a boolean): a shortcut taken for most values
+_TEXT = frozenset(c for c in map(chr, range(128)) if c not in "-+.0123456789nN~tTfF")
 _DEPTH = MAX_NESTING - 10  # deeper documents are read (and refused) by the libyaml path
 
 
@@ -142,10 +145,10 @@ class _Scanner:
             m = _KEY_SIMPLE.match(line, col)
             if m is not None:
                 # the common case, `key: plain words` (see _SIMPLE), in one match
-                key = m.group(1)
+                key, text = m.groups()
                 if key in data:
                     raise _Fallback  # a duplicate key: SNV104 from the libyaml path
-                data[key] = resolve_plain(m.group(2))
+                data[key] = text if text[0] in _TEXT else resolve_plain(text)
                 pos[key] = (number << 96) | ((col + 1) << 64) | (number << 32) | (m.start(2) + 1)
                 i += 1
                 if i >= end:
@@ -233,7 +236,8 @@ class _Scanner:
                 raise _Fallback  # a list in a list written on one line
             simple = _SIMPLE.match(line, icol)
             if simple is not None:
-                value, child = resolve_plain(simple.group(1)), None
+                text = simple.group(1)
+                value, child = text if text[0] in _TEXT else resolve_plain(text), None
                 i += 1
                 if i < end and lines[i][1] > col:
                     raise _Fallback
