@@ -73,7 +73,7 @@ def backend_option(f):
         type=click.Choice(["fast", "ruamel"]),
         default="fast",
         show_default=True,
-        help="YAML parser: libyaml (fast) or ruamel.yaml (reference); same results.",
+        help="YAML parser: snavc's line scanner, else libyaml (fast), or ruamel.yaml (reference); same results.",
     )(f)
 
 
