@@ -44,11 +44,20 @@ def generate_cmd(n: int, seed: int, out: Path):
     show_default=True,
     help="Where the table is written.",
 )
-def run_cmd(sizes: str, root: Path, report: Path):
-    """Time validate, build (cold, warm, one file changed), diff, query and explain."""
+@click.option(
+    "--rounds",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Runs of the cold build and its peers, alternating; the fastest of each counts.",
+)
+def run_cmd(sizes: str, root: Path, report: Path, rounds: int):
+    """Time validate, build (cold, warm, one file or document edited), diff, query,
+    explain and plan, the peers (the libyaml floor, nagios4 -v) beside the cold build,
+    and judge issue 14's targets."""
     from .run import run
 
-    text = run([int(s) for s in sizes.split(",")], root, report)
+    text = run([int(s) for s in sizes.split(",")], root, report, rounds)
     click.echo(text)
 
 
