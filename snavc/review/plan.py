@@ -57,6 +57,10 @@ class Plan:
     base_empty: bool = False
     # what the plan says of how it went (a base state not used, saved), for stderr
     notes: list[str] = field(default_factory=list)
+    # how the two versions were had: the base's build restored (--base-state), the
+    # working tree's patched from the base's (snavc.engine.incremental)
+    base_restored: bool = False
+    head_incremental: bool = False
 
 
 def _objects(tree: Tree) -> dict[str, object]:
@@ -114,7 +118,7 @@ def plan(
             notes.append(note)
         found, base_result, facts = True, None, None
         if saved is not None:
-            progress.stage(f"revision '{base}': its build restored from {keep}")
+            notes.append(f"the build of revision '{base}' is restored from {keep}")
             facts = saved.facts
         else:
             folder = keep if keep is not None and tree_id is not None else tmp / "base"
@@ -139,6 +143,7 @@ def plan(
         progress.stage("building the working tree")
         built = build(head, tmp / "head-out", backend, incumbent=incumbent)
         head_result = built.result
+        how = {"base_restored": base_result is None, "head_incremental": built.incremental}
         report = Report(base=base, head="working tree")
         # M3 first, whatever else the change breaks: a refused mode change is the root
         # cause of the errors it brings (partner objects no longer visible under a resale
@@ -151,7 +156,7 @@ def plan(
             report.not_compared = _why_not_compared(base, head_result, base_ok, base_errors)
             errors = dg.sort(modes) + dg.sort(errors)
             report.errors = [d.to_json() for d in errors]
-            return Plan(report, base_result, head_result, errors, not found, notes)
+            return Plan(report, base_result, head_result, errors, not found, notes, **how)
         built = None
         progress.stage("comparing")
         old, new = read_build(saved.folder / OUT), read_build(tmp / "head-out")
@@ -160,7 +165,7 @@ def plan(
         del old, new
     errors = dg.sort(modes)
     report.errors = [d.to_json() for d in errors]
-    return Plan(report, base_result, head_result, errors, not found, notes)
+    return Plan(report, base_result, head_result, errors, not found, notes, **how)
 
 
 def _unreadable(base: str, e: Exception) -> str:
@@ -235,6 +240,7 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
     is given). Returns ``(found, result, facts, saved)``: whether the folder exists at
     the revision, the build's Result (its tree let go when it built), BaseFacts (None
     when the rules did not run) and the SavedBase (None when it does not build)."""
+    from ..engine.emit import OutputError
     from ..engine.load import GitError
 
     try:
@@ -250,9 +256,12 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
     progress.stage(f"building revision '{base}'")
     facts = BaseFacts()
     taken = []
-    built = build(
-        checkout, folder / OUT, backend, before_rules=lambda t: taken.append(facts.take(t))
-    )
+    try:
+        built = build(
+            checkout, folder / OUT, backend, before_rules=lambda t: taken.append(facts.take(t))
+        )
+    except OutputError as e:  # --base-state names a folder holding something else
+        raise PlanError(f"cannot keep the base's build in {folder}: {e}") from None
     result = built.result
     if not found:  # an empty estate: "holds no YAML document" is no news there
         result.diagnostics = [d for d in result.diagnostics if d.code != "SNV110"]
