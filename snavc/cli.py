@@ -634,12 +634,23 @@ def diff_cmd(
     default=None,
     help="Check that USER may edit every object the change touches (delegation: V1, L1-L4).",
 )
+@click.option(
+    "--base-state",
+    "base_state",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SNAVC_BASE_STATE",
+    default=None,
+    help="A folder where the build of BASE is kept, keyed by its git tree: a plan against the "
+    "same tree uses it instead of building BASE (a CI cache, docs/review.md). "
+    "Default: $SNAVC_BASE_STATE.",
+)
 @functools.partial(report_options, annotations=True)
 @backend_option
 def plan_cmd(
     repo: Path,
     base: str,
     as_user,
+    base_state,
     fmt,
     template,
     output,
@@ -667,9 +678,11 @@ def plan_cmd(
     from .review.plan import PlanError, plan
 
     try:
-        result = plan(repo, base, as_user, loader)
+        result = plan(repo, base, as_user, loader, base_state)
     except PlanError as e:
         _usage(str(e), detailed_exitcode)
+    for note in result.notes:
+        click.echo(f"snavc: {note}", err=True)
     if result.base_empty:
         click.echo(
             f"snavc: {Paths.of(repo).checkout('.')}/ is not in revision '{base}': "

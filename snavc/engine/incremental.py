@@ -129,6 +129,37 @@ def read_state(root: Path) -> dict | None:
     return state
 
 
+def adopt_state(root: Path, digests: dict[str, str], lock_same: bool) -> bool:
+    """Make the state copied into ``root/.snavc/`` from another folder this folder's
+    (``plan``: a base revision's build, restored from a CI cache): the records of its
+    linked outputs' size, times and inode are taken again from the copies, and so is the
+    lock's when ``lock_same`` (the caller compared ``root/snav.lock`` with the lock of
+    the build that left the state, by content); a lock not known to be the same stays
+    a changed lock, which means a full build. Only when the state is this snavc's and
+    ``digests``, the content hashes of the linked outputs as the caller checked them
+    (emit.file_digest), are those the state records. Returns whether it was adopted."""
+    folder = root / cache.CACHE_DIR / "build"
+    target = folder / STATE
+    state = cache.read_sealed(target)
+    try:
+        if not isinstance(state, dict) or state.get("key") != _key():
+            return False
+        if any(state["digests"][name] != digests.get(name) for name in OUTPUTS):
+            return False
+        stats = {}
+        for name in OUTPUTS:
+            st = (folder / name).stat()
+            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        hashes = dict(state["hashes"])
+        if lock_same:
+            cache.lock_hash(root, hashes)
+        cache.write_sealed(target, marshal.dumps({**state, "outputs": stats, "hashes": hashes}))
+    except (OSError, ValueError, TypeError, KeyError):
+        target.unlink(missing_ok=True)
+        return False
+    return True
+
+
 def outputs_intact(root: Path, state: dict) -> bool:
     """Whether the linked outputs hold, byte for byte, what the build that left
     ``state`` wrote (their content hashes): an edit with its times restored, or a

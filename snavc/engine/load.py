@@ -1293,6 +1293,36 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     return True
 
 
+def revision_tree(repo: Path, ref: str) -> str | None:
+    """The git tree ID of ``repo`` (a folder of a git repository) at revision ``ref``:
+    what :func:`checkout_revision` writes is a function of it (``plan --base-state``
+    keys a base's build by it). None when the folder does not exist at ``ref``;
+    GitError("unknown revision ...") when ``ref`` names no commit."""
+    prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip().rstrip("/")
+    try:
+        commit = (
+            _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+            .decode()
+            .strip()
+        )
+    except GitError:
+        raise GitError(f"unknown revision '{ref}'") from None
+    try:
+        return (
+            _git(
+                repo,
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                f"{commit}^{{tree}}" if not prefix else f"{commit}:{prefix}",
+            )
+            .decode()
+            .strip()
+        )
+    except GitError:
+        return None
+
+
 def commit_files(repo: Path) -> list[str]:
     """The files below ``repo`` a commit of everything would hold, as ``git status``
     sees them: tracked files still present and untracked files git does not ignore

@@ -629,7 +629,13 @@ class Built:
 
 
 def build(
-    repo: str | Path, out: str | Path, backend: str = "fast", reapply=(), locked: bool = False
+    repo: str | Path,
+    out: str | Path,
+    backend: str = "fast",
+    reapply=(),
+    locked: bool = False,
+    incumbent=None,
+    before_rules=None,
 ) -> Built:
     """Validate ``repo`` and write its effective configuration to ``out`` (INTERFACE §2).
 
@@ -637,6 +643,10 @@ def build(
     which replaces ``out`` only when the whole build succeeds; then ``snav.lock`` is
     rewritten if it changed (T5). Raises :class:`snavc.engine.emit.OutputError` when ``out``
     may not be replaced.
+
+    For ``plan``: ``incumbent`` as for :func:`snavc.tree.build_tree`, and
+    ``before_rules(tree)`` is called by a full build once the tree is linked, before the
+    rules consume its equipment (what the plan keeps of the base).
     """
     from ..resolve import engine, resolve_all
     from ..resolve.lock import LOCK_FILE, Lock, LockState
@@ -661,7 +671,7 @@ def build(
         if built is not None:
             return built
     with gc_paused():
-        result = _check(repo, backend)
+        result = _check(repo, backend, incumbent)
         crash_point("load")
         if result.tree is None or not result.catalog_ok:
             return Built(result, None, "errors")
@@ -671,6 +681,8 @@ def build(
         lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
         timings = Timings()
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
+        if before_rules is not None:
+            before_rules(result.tree)
         writer = BuildWriter(out)
         progress.stage("resolving and writing the equipment")
         try:

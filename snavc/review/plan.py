@@ -13,6 +13,7 @@ in both versions: V1, L1-L4).
 from __future__ import annotations
 
 import gc
+import marshal
 import os
 import shutil
 import tempfile
@@ -21,13 +22,24 @@ from pathlib import Path
 
 from .. import diagnostics as dg
 from .. import progress
-from ..engine.emit import _compact, dumps, effective, input_hashes, iter_lines, lock_report, origins
+from ..engine import cache
+from ..engine.emit import (
+    _compact,
+    dumps,
+    effective,
+    file_digest,
+    input_hashes,
+    iter_lines,
+    lock_report,
+    origins,
+)
 from ..engine.load import checkout_revision, commit_files, ignored_files
-from ..engine.pipeline import Result, compile_repo
+from ..engine.pipeline import Result, build, compile_repo
+from ..model import NODE_KINDS
 from ..resolve.locks import can_edit
-from ..resolve.modes import check_mode_changes
-from ..tree import Tree, object_key
-from .diff import Build, Report, diff
+from ..resolve.modes import check_mode_changes, equipment_per_node
+from ..tree import Tree, build_tree, object_key
+from .diff import Build, Report, diff, read_build
 
 
 class PlanError(Exception):
@@ -43,6 +55,12 @@ class Plan:
     diagnostics: list[dg.Diagnostic] = field(default_factory=list)
     # the folder does not exist at the base revision: planned against an empty estate
     base_empty: bool = False
+    # what the plan says of how it went (a base state not used, saved), for stderr
+    notes: list[str] = field(default_factory=list)
+    # how the two versions were had: the base's build restored (--base-state), the
+    # working tree's patched from the base's (snavc.engine.incremental)
+    base_restored: bool = False
+    head_incremental: bool = False
 
 
 def _objects(tree: Tree) -> dict[str, object]:
@@ -57,18 +75,370 @@ def _objects(tree: Tree) -> dict[str, object]:
     return out
 
 
-def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str = "fast") -> Plan:
+def plan(
+    repo: str | Path,
+    base: str,
+    as_user: str | None = None,
+    backend: str = "fast",
+    base_state: str | Path | None = None,
+) -> Plan:
+    """Review the working tree of ``repo`` against git revision ``base`` (module doc).
+
+    The base is built as ``build`` builds (equipment streamed to disk, with the state of
+    the incremental build) and then let go; the working tree is derived from that state
+    by the incremental build (only the changed files: snavc.engine.incremental), or
+    built in full when the engine cannot patch; the two output folders are compared as
+    bytes (snavc.review.diff). One build's memory, and with a one-file change about one
+    build's time. ``base_state`` names a folder where the base's build is kept, keyed
+    by the git tree of the estate at ``base``: a later plan against the same tree uses
+    it instead of building the base (a CI cache; docs/review.md). With ``as_user``, the
+    delegation check needs every input object of both versions: :func:`_plan_in_memory`.
+    """
+    repo = Path(repo)
+    if as_user is not None:
+        done = _plan_in_memory(repo, base, as_user, backend)
+        if base_state is not None:
+            done.notes.append("with --as, both versions are compiled in memory: no base state used")
+        return done
+    from ..engine.load import GitError, revision_tree
+
+    try:
+        tree_id = revision_tree(repo, base)
+    except GitError as e:
+        raise PlanError(_unreadable(base, e)) from None
+    notes: list[str] = []
+    keep = Path(base_state) if base_state is not None else None
+    if keep is not None and not cache.enabled():
+        notes.append("SNAVC_NO_CACHE is set: the base state is neither read nor saved")
+        keep = None
+    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp:
+        tmp = Path(tmp)
+        saved, note = restore_base(keep, tree_id, backend) if keep is not None else (None, None)
+        if note:
+            notes.append(note)
+        found, base_result, facts = True, None, None
+        if saved is not None:
+            notes.append(f"the build of revision '{base}' is restored from {keep}")
+            facts = saved.facts
+        else:
+            folder = keep if keep is not None and tree_id is not None else tmp / "base"
+            found, base_result, facts, saved = _build_base(
+                repo, base, folder, tmp / "checkout", backend, tree_id if folder == keep else None
+            )
+            if saved is not None and saved.persistent:
+                notes.append(f"the build of revision '{base}' is saved in {keep} (tree {tree_id})")
+        base_ok = saved is not None
+        base_errors = (
+            0
+            if base_result is None
+            else sum(d.severity == "error" for d in base_result.diagnostics)
+        )
+        # the head: the working tree's files, over the base's engine state when there is one
+        head = tmp / "head"
+        _copy_working_tree(repo, head)
+        if saved is not None and saved.engine:
+            _install_state(saved, head)
+        fallback = base_result.tree if base_result is not None and facts is None else None
+        incumbent = _incumbent_of(facts.known) if facts is not None else _incumbent(fallback)
+        progress.stage("building the working tree")
+        built = build(head, tmp / "head-out", backend, incumbent=incumbent)
+        head_result = built.result
+        how = {"base_restored": base_result is None, "head_incremental": built.incremental}
+        report = Report(base=base, head="working tree")
+        # M3 first, whatever else the change breaks: a refused mode change is the root
+        # cause of the errors it brings (partner objects no longer visible under a resale
+        # client)
+        modes = _mode_changes(base, facts, fallback, saved, head_result.tree)
+        errors = [d for d in head_result.diagnostics if d.severity == "error"]
+        if not base_ok:
+            errors.append(_base_fails(base, base_errors))
+        if errors or built.status != "written":
+            report.not_compared = _why_not_compared(base, head_result, base_ok, base_errors)
+            errors = dg.sort(modes) + dg.sort(errors)
+            report.errors = [d.to_json() for d in errors]
+            return Plan(report, base_result, head_result, errors, not found, notes, **how)
+        built = None
+        progress.stage("comparing")
+        old, new = read_build(saved.folder / OUT), read_build(tmp / "head-out")
+        old.name, new.name = base, "working tree"
+        report = diff(old, new, check_modes=False)
+        del old, new
+    errors = dg.sort(modes)
+    report.errors = [d.to_json() for d in errors]
+    return Plan(report, base_result, head_result, errors, not found, notes, **how)
+
+
+def _unreadable(base: str, e: Exception) -> str:
+    hint = ""
+    if str(e).startswith("unknown revision"):
+        hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
+    return f"cannot read revision '{base}': {e}{hint}"
+
+
+def _base_fails(base: str, count: int) -> dg.Diagnostic:
+    return dg.error(
+        "SNV424",
+        f"revision '{base}' does not build ({count} error{'s' if count != 1 else ''}): plan needs a "
+        f"base that builds; see them with `git worktree add /tmp/base {base} && snavc validate "
+        "/tmp/base`, or choose another base",
+        dg.Location("."),
+    )
+
+
+# -- the base's build, kept --------------------------------------------------------------
+#
+# A folder (temporary, or ``plan --base-state DIR``) holds the base's build as plan uses
+# it: OUT/ (effective.json, origins.json, lock-report.json, as `snavc build` writes
+# them), ENGINE/ (the repository's .snavc/ after that build: the snapshot and the state
+# the incremental build derives the head from) and MANIFEST (sealed: snavc.engine.cache),
+# written last, which says which tree and which snavc made it, the outputs' content
+# hashes and what the rules across versions need of the base (BaseFacts).
+
+MANIFEST = "plan-base.marshal"
+OUT = "out"
+ENGINE = "engine"
+OUTPUT_FILES = ("effective.json", "origins.json", "lock-report.json")
+
+
+def _manifest_key(backend: str) -> str:
+    return f"snavc {cache.code()} plan base 1 {backend}"
+
+
+@dataclass
+class BaseFacts:
+    """What plan needs of the base beyond its outputs, taken while its tree is whole
+    (``build``'s ``before_rules``): the objects the head's tree asks ``incumbent``
+    about, and for M3 the equipment per node, the clients' modes and the node objects
+    (None when restored: made from the engine's snapshot when a client's mode changed)."""
+
+    known: dict = field(default_factory=dict)  # (kind, ID) -> (file, digest)
+    equipment_at: dict = field(default_factory=dict)  # node -> its equipment
+    modes: dict = field(default_factory=dict)  # client -> mode
+    nodes: list | None = None
+
+    def take(self, tree: Tree) -> None:
+        self.known = _known(tree)
+        self.equipment_at = equipment_per_node(tree)
+        self.modes = {i: n.mode for i, n in tree.nodes.items() if n.kind == "client"}
+        self.nodes = [n.obj for n in tree.nodes.values() if n.obj is not None]
+
+
+@dataclass
+class SavedBase:
+    """A base's build that built (see MANIFEST above)."""
+
+    folder: Path
+    facts: BaseFacts
+    digests: dict[str, str]  # OUTPUT_FILES -> content hash (emit.file_digest)
+    lock: str | None  # the content hash of snav.lock as the base's build left it
+    engine: bool  # ENGINE holds the engine's state: the head can be derived from it
+    persistent: bool = False  # saved for a later plan (--base-state)
+
+
+def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: str, tree_id):
+    """Build revision ``base`` into ``folder`` (saved for later plans when ``tree_id``
+    is given). Returns ``(found, result, facts, saved)``: whether the folder exists at
+    the revision, the build's Result (its tree let go when it built), BaseFacts (None
+    when the rules did not run) and the SavedBase (None when it does not build)."""
+    from ..engine.emit import OutputError
     from ..engine.load import GitError
 
-    repo = Path(repo)
+    try:
+        found = checkout_revision(repo, base, checkout)
+    except GitError as e:
+        raise PlanError(_unreadable(base, e)) from None
+    try:  # a build being replaced is never taken for the new one
+        (folder / MANIFEST).unlink(missing_ok=True)
+        shutil.rmtree(folder / ENGINE, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PlanError(f"cannot write the base state in {folder}: {e.strerror}") from None
+    progress.stage(f"building revision '{base}'")
+    facts = BaseFacts()
+    taken = []
+    try:
+        built = build(
+            checkout, folder / OUT, backend, before_rules=lambda t: taken.append(facts.take(t))
+        )
+    except OutputError as e:  # --base-state names a folder holding something else
+        raise PlanError(f"cannot keep the base's build in {folder}: {e}") from None
+    result = built.result
+    if not found:  # an empty estate: "holds no YAML document" is no news there
+        result.diagnostics = [d for d in result.diagnostics if d.code != "SNV110"]
+    if built.status != "written" or not result.ok:
+        return found, result, facts if taken else None, None
+    built = None
+    result.tree = None  # (the base's models: not needed any more)
+    gc.collect()
+    from ..engine import incremental
+
+    state = incremental.read_state(checkout) if cache.enabled() else None
+    engine = state is not None
+    if engine:
+        digests = {n: state["digests"][n] for n in incremental.OUTPUTS}
+        digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
+        for name in incremental.OUTPUTS:  # links to OUT's files: not kept twice
+            (checkout / cache.CACHE_DIR / "build" / name).unlink()
+        shutil.move(checkout / cache.CACHE_DIR, folder / ENGINE)
+    else:
+        digests = {n: file_digest(folder / OUT / n) for n in OUTPUT_FILES}
+    lock = checkout / "snav.lock"
+    saved = SavedBase(folder, facts, digests, file_digest(lock) if lock.is_file() else None, engine)
+    if tree_id is not None and engine:
+        manifest = {
+            "key": _manifest_key(backend),
+            "tree": tree_id,
+            "digests": digests,
+            "lock": saved.lock,
+            "known": facts.known,
+            "equipment_at": facts.equipment_at,
+            "modes": facts.modes,
+        }
+        try:
+            cache.write_sealed(folder / MANIFEST, marshal.dumps(manifest))
+            saved.persistent = True
+        except (OSError, ValueError):
+            pass  # a read-only folder: this plan still has its base
+    return found, result, facts, saved
+
+
+def restore_base(folder: Path, tree_id: str | None, backend: str):
+    """``(SavedBase, None)`` for the base build saved in ``folder`` when it was made by
+    this snavc from git tree ``tree_id`` and its outputs are intact (content hashes);
+    else ``(None, why)`` (``why`` None when there is nothing there): the base is built."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return None, None
+    manifest = cache.read_sealed(path)
+    if not isinstance(manifest, dict) or manifest.get("key") != _manifest_key(backend):
+        return None, f"the base state in {folder} is damaged or made by another snavc: not used"
+    if tree_id is None or manifest.get("tree") != tree_id:
+        return None, (
+            f"the base state in {folder} is that of git tree {manifest.get('tree')}, not of the "
+            f"base's ({tree_id}): not used"
+        )
+    try:
+        intact = (
+            all(file_digest(folder / OUT / n) == manifest["digests"][n] for n in OUTPUT_FILES)
+            and (folder / ENGINE / "build").is_dir()
+        )
+    except (OSError, KeyError, TypeError):
+        intact = False
+    if not intact:
+        return None, f"the base state in {folder} is damaged (its outputs changed): not used"
+    facts = BaseFacts(manifest["known"], manifest["equipment_at"], manifest["modes"])
+    saved = SavedBase(folder, facts, manifest["digests"], manifest["lock"], True, True)
+    return saved, None
+
+
+def _install_state(saved: SavedBase, head: Path) -> bool:
+    """Put the base's engine state into ``head/.snavc`` (hard links where the file
+    system allows: nothing writes a cache file in place) and make it ``head``'s
+    (incremental.adopt_state). False when it cannot be used: the head is built in full."""
+    from ..engine import incremental
+
+    dest = head / cache.CACHE_DIR
+    try:
+        shutil.copytree(saved.folder / ENGINE, dest, copy_function=_link_or_copy)
+        for name in incremental.OUTPUTS:
+            _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
+        lock = head / "snav.lock"
+        same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
+        if incremental.adopt_state(head, saved.digests, same):
+            return True
+    except OSError:
+        pass
+    shutil.rmtree(dest, ignore_errors=True)
+    return False
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _mode_changes(base: str, facts, fallback, saved, head: Tree | None) -> list[dg.Diagnostic]:
+    """M3 over the base's nodes: those BaseFacts kept (or the snapshot's, restored), or
+    the base's whole tree when the rules did not run on it (``fallback``)."""
+    name = f"revision '{base}'"
+    if head is None:
+        return []
+    if facts is None:
+        return check_mode_changes(fallback, head, name) if fallback is not None else []
+    if not any(
+        n.kind == "client" and i in facts.modes and facts.modes[i] != n.mode
+        for i, n in head.nodes.items()
+    ):
+        return []  # no client changes mode: nothing for M3 to check
+    nodes = facts.nodes if facts.nodes is not None else _snapshot_nodes(saved)
+    if nodes is None:
+        return []
+    tree = build_tree(nodes, [], checks=False)
+    return check_mode_changes(tree, head, name, equipment_at=facts.equipment_at)
+
+
+def _snapshot_nodes(saved: SavedBase) -> list | None:
+    """The base's node objects, made from its engine snapshot."""
+    from ..engine.load import Document
+    from ..validate import models_of_clean
+
+    data = cache.read_sealed(saved.folder / ENGINE / cache.SNAPSHOT)
+    if not isinstance(data, dict):
+        return None
+    docs = [Document(*t) for t in data["config"] if t[4].get("kind") in NODE_KINDS]
+    return models_of_clean(docs)
+
+
+def _why_not_compared(base: str, head_result, base_ok: bool, base_errors: int) -> str:
+    """Why the plan made no comparison: which version does not build, with its error
+    count (a report saying "no change" there would read as "nothing changed")."""
+    why = []
+    head = sum(d.severity == "error" for d in head_result.diagnostics)
+    if head or base_ok:
+        why.append(f"the working tree does not build ({head} error{'s' if head != 1 else ''})")
+    if not base_ok:
+        why.append(
+            f"revision '{base}' does not build ({base_errors} error{'s' if base_errors != 1 else ''})"
+        )
+    return " and ".join(why)
+
+
+def _copy_working_tree(repo: Path, dest: Path) -> None:
+    """The files of the working tree a build reads and a commit would hold (tracked
+    and untracked, not those git ignores: :func:`_working_tree`), copied into ``dest``
+    (86 MB at 100k equipment): the folder the head is built in, beside the base's
+    engine state."""
+    from ..engine.load import GitError
+
+    try:
+        keep = [rel for rel in commit_files(repo) if _read_by_build(rel)]
+    except GitError as e:
+        raise PlanError(f"cannot list the working tree's files: {e}") from None
+    dest.mkdir(parents=True, exist_ok=True)
+    made = set()
+    for rel in keep:
+        src, out = repo / rel, dest / rel
+        if out.parent not in made:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            made.add(out.parent)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), out)
+        elif src.is_file():
+            shutil.copyfile(src, out)
+
+
+def _plan_in_memory(repo: Path, base: str, as_user: str | None, backend: str) -> Plan:
+    """The plan with the delegation check (``as_user``), which reads every input object
+    of both versions: both compiled in memory, each equipment kept as its line of text."""
+    from ..engine.load import GitError
+
     with tempfile.TemporaryDirectory(prefix="snavc-base-") as tmp:
         try:
             found = checkout_revision(repo, base, Path(tmp) / "base")
         except GitError as e:
-            hint = ""
-            if str(e).startswith("unknown revision"):
-                hint = " (unknown revision; in CI, fetch the whole history: `fetch-depth: 0`)"
-            raise PlanError(f"cannot read revision '{base}': {e}{hint}") from None
+            raise PlanError(_unreadable(base, e)) from None
         progress.stage(f"building revision '{base}'")
         # Memory: a plan holds two versions where a build holds one. Each equipment goes
         # to its line of text as it is resolved (no dictionaries kept) and, unless the
@@ -114,19 +484,12 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
         else []
     )
     errors = [d for d in head_result.diagnostics if d.severity == "error"]
-    if base_build is None or not base_result.ok:
-        count = sum(d.severity == "error" for d in base_result.diagnostics)
-        errors.append(
-            dg.error(
-                "SNV424",
-                f"revision '{base}' does not build ({count} error{'s' if count != 1 else ''}): plan needs a "
-                f"base that builds; see them with `git worktree add /tmp/base {base} && snavc validate "
-                "/tmp/base`, or choose another base",
-                dg.Location("."),
-            )
-        )
+    base_ok = base_build is not None and base_result.ok
+    base_errors = sum(d.severity == "error" for d in base_result.diagnostics)
+    if not base_ok:
+        errors.append(_base_fails(base, base_errors))
     if errors or head_res is None:
-        report.not_compared = _not_compared(base, head_result, base_build, base_result)
+        report.not_compared = _why_not_compared(base, head_result, base_ok, base_errors)
         errors = dg.sort(modes) + dg.sort(errors)
         report.errors = [d.to_json() for d in errors]
         return Plan(report, base_result, head_result, errors, not found)
@@ -143,31 +506,24 @@ def plan(repo: str | Path, base: str, as_user: str | None = None, backend: str =
     return Plan(report, base_result, head_result, errors, not found)
 
 
-def _not_compared(base: str, head_result, base_build, base_result) -> str:
-    """Why the plan made no comparison: which version does not build, with its error
-    count (a report saying "no change" there would read as "nothing changed")."""
-    why = []
-    head = sum(d.severity == "error" for d in head_result.diagnostics)
-    if head or base_build is not None and base_result.ok:
-        why.append(f"the working tree does not build ({head} error{'s' if head != 1 else ''})")
-    if base_build is None or not base_result.ok:
-        count = sum(d.severity == "error" for d in base_result.diagnostics)
-        why.append(f"revision '{base}' does not build ({count} error{'s' if count != 1 else ''})")
-    return " and ".join(why)
-
-
 def _incumbent(base: Tree | None):
     """``incumbent(obj)`` for the working tree's tree (snavc.tree.build_tree): whether
     ``obj`` was there at the base revision, defined in the same file or with the same
     text, so that of two definitions of one ID the one the change adds is in error."""
-    if base is None:
-        return None
+    return None if base is None else _incumbent_of(_known(base))
+
+
+def _known(base: Tree) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(kind, ID) -> (file, content hash)`` of the base's objects (not the catalogue's)."""
     known: dict[tuple[str, str], tuple[str, str]] = {}
     for kind, table in base.objects.items():
         for ident, obj in table.items():
             if not obj.doc.catalog:
                 known[(kind, ident)] = (obj.doc.file, obj.doc.digest)
+    return known
 
+
+def _incumbent_of(known: dict):
     def incumbent(obj) -> bool:
         there = known.get((obj.kind, getattr(obj, "id", None)))
         return there is not None and (there[0] == obj.doc.file or there[1] == obj.doc.digest)

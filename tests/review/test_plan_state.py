@@ -1,0 +1,174 @@
+"""``snavc plan`` at the cost of one build (issue 14, item 4).
+
+The base is built to disk with the incremental build's state and the working tree is
+derived from that state (only the changed files); ``--base-state DIR`` keeps the base's
+build, keyed by its git tree, for the next plan (a CI cache). Whatever the way, the
+report is the same: a state that is damaged, foreign or made for another tree is not
+used (a note says so) and the base is built again, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from snavc.review.plan import MANIFEST, OUT, plan
+
+from .helpers import SITE1_EQ, USER_SERVICES, edit, git, git_init, snav
+
+CHANGE = ("address: 10.1.1.10", "address: 10.1.1.11")
+
+
+def _commit(repo: Path, message: str) -> None:
+    git(repo, "commit", "-q", "--no-gpg-sign", "-am", message)
+
+
+@pytest.fixture
+def changed(seed) -> Path:
+    """The seed in git, then one equipment file changed in a second commit."""
+    repo = git_init(seed())
+    edit(repo, SITE1_EQ, *CHANGE)
+    _commit(repo, "one equipment")
+    return repo
+
+
+def _plan(repo: Path, *args: str, exit_code: int = 0) -> tuple[str, str, str]:
+    """(text, json, stderr) of ``snavc plan --base HEAD~1 ARGS``."""
+    text = snav("plan", repo, "--base", "HEAD~1", *args, exit_code=exit_code)
+    js = snav("plan", repo, "--base", "HEAD~1", "--format", "json", *args, exit_code=exit_code)
+    return text.stdout, js.stdout, text.stderr
+
+
+def test_the_head_is_derived_from_the_base_build(changed):
+    done = plan(changed, "HEAD~1")
+    assert done.head_incremental and not done.base_restored
+    assert [(c["op"], c["id"]) for c in done.report.changes] == [("changed", "srv-web-01")]
+
+
+def test_a_restored_base_gives_the_same_report(changed, tmp_path):
+    state = tmp_path / "state"
+    fresh = _plan(changed, "--base-state", state)  # (built twice: text, then json)
+    assert f"is saved in {state}" in fresh[2]
+    assert (state / MANIFEST).is_file()
+    restored = _plan(changed, "--base-state", state)
+    assert restored[:2] == fresh[:2] == _plan(changed)[:2]
+    assert f"is restored from {state}" in restored[2] and "not used" not in restored[2]
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and done.head_incremental
+    report = json.loads(restored[1])
+    assert [(c["op"], c["id"]) for c in report["changes"]] == [("changed", "srv-web-01")]
+
+
+def test_the_environment_names_the_base_state(changed, tmp_path, monkeypatch):
+    monkeypatch.setenv("SNAVC_BASE_STATE", str(tmp_path / "state"))
+    snav("plan", changed, "--base", "HEAD~1")
+    assert (tmp_path / "state" / MANIFEST).is_file()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "out/effective.json",  # a flipped byte in an output
+        "out/lock-report.json",
+        MANIFEST,  # the manifest's seal
+    ],
+)
+def test_a_damaged_base_state_is_built_again(changed, tmp_path, damage):
+    state = tmp_path / "state"
+    expected = _plan(changed, "--base-state", state)[:2]
+    path = state / damage
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    text, js, err = _plan(changed, "--base-state", state)
+    assert (text, js) == expected
+    assert "is damaged" in err
+    # ... and saved again, whole: the next plan uses it
+    assert plan(changed, "HEAD~1", base_state=state).base_restored
+
+
+def test_a_damaged_engine_state_means_a_full_build_of_the_head(changed, tmp_path):
+    state = tmp_path / "state"
+    expected = _plan(changed, "--base-state", state)[:2]
+    path = state / "engine" / "build" / "build.marshal"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and not done.head_incremental
+    assert _plan(changed, "--base-state", state)[:2] == expected
+
+
+def test_a_state_of_another_tree_is_not_used(changed, tmp_path):
+    state = tmp_path / "state"
+    _plan(changed, "--base-state", state)  # saved for HEAD~1's tree
+    # against HEAD: no change, and the state of HEAD~1 would say "address changed"
+    text = snav("plan", changed, "--base", "HEAD", "--base-state", state)
+    assert "+0 added, ~0 changed, -0 removed" in text.stdout
+    assert "is that of git tree" in text.stderr and "not used" in text.stderr
+    tree = git(changed, "rev-parse", "HEAD^{tree}").strip()
+    assert f"(tree {tree})" in text.stderr  # now saved for HEAD's
+    assert plan(changed, "HEAD", base_state=state).base_restored
+
+
+def test_a_foreign_folder_is_not_a_state(changed, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / MANIFEST).write_bytes(b"not a manifest")
+    expected = _plan(changed)[:2]
+    text, js, err = _plan(changed, "--base-state", state)
+    assert (text, js) == expected and "is damaged or made by another snavc" in err
+
+
+def test_a_folder_holding_other_files_is_refused(changed, tmp_path):
+    """The base's build replaces DIR/out as `build -o` does: never a folder of
+    something else (a usage error, not a traceback)."""
+    (tmp_path / "state" / OUT).mkdir(parents=True)
+    (tmp_path / "state" / OUT / "notes.txt").write_text("mine\n", encoding="utf-8")
+    out = snav("plan", changed, "--base", "HEAD~1", "--base-state", tmp_path / "state", exit_code=2)
+    assert (
+        "cannot keep the base's build in" in out.stderr and "refusing to replace it" in out.stderr
+    )
+    assert (tmp_path / "state" / OUT / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_a_changed_lock_means_a_full_build_of_the_head(changed, tmp_path):
+    """The state was built with the base's lock: a working tree with another lock is
+    built in full (the incremental build trusts only the lock it read)."""
+    lock = changed / "snav.lock"
+    data = json.loads(lock.read_text(encoding="utf-8"))
+    service = sorted(data["services"])[0]
+    del data["services"][service]  # this service then takes its template's values
+    lock.write_text(json.dumps(data), encoding="utf-8")
+    _commit(changed, "a lock edited")
+    state = tmp_path / "state"
+    _plan(changed, "--base-state", state)
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and not done.head_incremental
+    assert _plan(changed, "--base-state", state)[:2] == _plan(changed)[:2]
+
+
+def test_a_change_of_user_services_is_derived_too(changed, tmp_path):
+    edit(changed, USER_SERVICES, "criticality: 5", "criticality: 4")
+    done = plan(changed, "HEAD~1")
+    assert done.head_incremental
+
+
+def test_no_cache_builds_both_in_full(changed, tmp_path, monkeypatch):
+    expected = _plan(changed)[:2]
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    text, js, err = _plan(changed, "--base-state", tmp_path / "state")
+    assert (text, js) == expected and "SNAVC_NO_CACHE is set" in err
+    assert not (tmp_path / "state").exists()
+    assert not plan(changed, "HEAD~1").head_incremental
+
+
+def test_the_working_tree_is_left_as_it_is(changed, tmp_path):
+    before = sorted(p.relative_to(changed) for p in changed.rglob("*") if ".git" not in p.parts)
+    _plan(changed, "--base-state", tmp_path / "state")
+    after = sorted(p.relative_to(changed) for p in changed.rglob("*") if ".git" not in p.parts)
+    assert after == before
+    assert set(os.listdir(tmp_path / "state")) == {"engine", MANIFEST, OUT}
