@@ -16,9 +16,33 @@ The pipeline, one stage per module::
 (True, 5)
 """
 
-from .diagnostics import Diagnostic
-from .engine.pipeline import Result, check, compile_repo
-from .review.diff import diff, read_build
-from .version import __version__  # noqa: E402
+from .version import __version__
+
+# The front door is lazy (PEP 562): ``import snavc`` (which every ``snavc`` command
+# does first) must not import the pipeline, pydantic and the models before a command
+# needs them: ``snavc --help`` would wait for them (docs/performance.md, "Start-up").
+_PUBLIC = {
+    "Diagnostic": "snavc.diagnostics",
+    "Result": "snavc.engine.pipeline",
+    "check": "snavc.engine.pipeline",
+    "compile_repo": "snavc.engine.pipeline",
+    "diff": "snavc.review.diff",
+    "read_build": "snavc.review.diff",
+}
 
 __all__ = ["Diagnostic", "Result", "check", "compile_repo", "diff", "read_build", "__version__"]
+
+
+def __getattr__(name: str):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snavc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

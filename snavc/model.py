@@ -111,12 +111,24 @@ SecretRef = Annotated[
     Field(json_schema_extra={"pattern": r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$"}),
 ]
 
+# A list field's empty default: a new list per object, as ``default=[]`` gives, but
+# from ``list()``: pydantic deep-copies a ``[]`` default for every object it makes (a
+# Python call each: 70,000 at 10k equipment). The schema still says the default is [].
+NO_ITEMS = {"default_factory": list, "json_schema_extra": {"default": []}}
+
 # H1: a host's address: an IPv4 or IPv6 address, or a DNS name (RFC 1123 labels).
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# A dotted IPv4 address as ipaddress takes it (0-255, no leading zero): most hosts'
+# address, checked in one match instead of ipaddress's 10 µs (a tenth of an
+# equipment's validation); anything else still goes to ipaddress.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
 
 
 def check_address(value: str) -> str:
     """H1: ``value`` is an IP address (v4 or v6) or a DNS name; else a custom error."""
+    if _IPV4.fullmatch(value):
+        return value
     try:
         ipaddress.ip_address(value)
         return value
@@ -560,7 +572,7 @@ class TimeException(BaseModel):
         | None
     ) = Field(None, description="1-5: the Nth weekday of the month; -1: the last")
     ranges: list[TimeRange] = Field(
-        default=[], description="the ranges of those days; empty: none (closed all day)"
+        **NO_ITEMS, description="the ranges of those days; empty: none (closed all day)"
     )
     description: str | None = Field(
         None, description="what the exception is for (a holiday, a closure...)"
@@ -601,7 +613,7 @@ class TimePeriod(Obj):
         description="aspects (check, notification, availability) it is the default of, at its node (P2, P3)",
     )
     exceptions: list[TimeException] = Field(
-        default=[],
+        **NO_ITEMS,
         description="days whose ranges differ (rules X1, X2): a calendar date wins over a "
         "day and month, which wins over a day of the month, which wins over an Nth weekday",
     )
@@ -775,7 +787,7 @@ class Notification(BaseModel):
         default=None, description="extra checks confirming a status before the first notification"
     )
     escalations: list[Escalation] = Field(
-        default=[], description="escalation levels 1-3 (A1), contacts active only (C1)"
+        **NO_ITEMS, description="escalation levels 1-3 (A1), contacts active only (C1)"
     )
 
 
@@ -803,12 +815,12 @@ class UnitService(TemplateFields):
         None,
         description="operational instruction ('consigne'), a URL or a text (default: the template's) (I1)",
     )
-    labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+    labels: list[ID] = Field(**NO_ITEMS, description="Label IDs (rule H7)")
     notification: Notification | None = Field(
         default=None, description="the unit service's own notification policy (C1, C3, A1-A3)"
     )
     accounts: list[ID] = Field(
-        default=[],
+        **NO_ITEMS,
         description="monitoring accounts of this service: each replaces the equipment's of "
         "its protocol (K1)",
     )
@@ -877,10 +889,10 @@ class Equipment(Obj):
         None, description="seconds between two checks of the host, >= 1"
     )
     parents: list[ID] = Field(
-        default=[],
+        **NO_ITEMS,
         description="parent hosts (rule H4, H5): a CRITICAL parent makes this host UNKNOWN",
     )
-    labels: list[ID] = Field(default=[], description="Label IDs (rule H7)")
+    labels: list[ID] = Field(**NO_ITEMS, description="Label IDs (rule H7)")
     instructions: Instructions | None = Field(
         None,
         description="operational instruction ('consigne'), a URL or a text (default: its first template's) (I1)",
@@ -1047,7 +1059,7 @@ class UserService(Obj):
         [], description="its unit services, as <equipment id>/<service name> (blocking components)"
     )
     components: list[Component] = Field(
-        default=[],
+        **NO_ITEMS,
         description="hosts, unit services and user services it is made of, each blocking or "
         "degrading (U2, U3: no cycle); `members` are blocking unit services",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from . import diagnostics as dg
@@ -116,8 +117,14 @@ def object_key(obj: Obj) -> str:
     return f"{LABELS[obj.kind]}/{obj.id}"
 
 
+@cache
+def _prefixes(spec: tuple) -> tuple[tuple, ...]:
+    return tuple(spec[: n + 1] for n in range(len(spec)))
+
+
 def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
     """``(path, target kind, ID)`` for every non-null reference ``obj`` holds."""
+    expanded: dict[tuple, list] = {}  # a path's first heads -> the (value, path) there
     for spec, target in REFERENCES.get(obj.kind, ()):
         if "*" not in spec:  # most references: one value down a chain of fields
             v = obj
@@ -129,13 +136,20 @@ def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
                 yield spec, target, v
             continue
         values = [(obj, ())]
-        for head in spec:  # breadth first: a few lists, not a generator per value
+        for head, prefix in zip(spec, _prefixes(spec), strict=True):
+            # breadth first: a few lists, not a generator per value; each list shared
+            # by the specs that start alike (an equipment's ten under services.*)
+            known = expanded.get(prefix)
+            if known is not None:
+                values = known
+                continue
             if head == "*":
                 values = [
                     (item, path + (i,)) for v, path in values if v for i, item in enumerate(v)
                 ]
             else:
                 values = [(getattr(v, head, None), path + (head,)) for v, path in values]
+            expanded[prefix] = values
         for v, path in values:
             if v is not None:
                 yield path, target, v

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
-from rapidfuzz import fuzz, process
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
@@ -57,6 +56,8 @@ def did_you_mean(word: str, candidates) -> str:
     for c in candidates:
         if c.lower() == lower:  # a case slip first: the surest guess
             return f"; did you mean '{c}'?"
+    from rapidfuzz import fuzz, process  # here: only a run with a slip pays its import
+
     best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=60)
     return f"; did you mean '{best[0]}'?" if best else ""
 

@@ -12,28 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..model import Obj
+from ..names import ACTIONS, KIND_NAMES  # noqa: F401 - (re-exported: query, rules)
 from ..tree import PRODUCT, Node, Tree
 
-# Kinds selectable at a node (V3), by the names `query selectable --kind` takes.
-KIND_NAMES = {
-    "contact": "Contact",
-    "contact-group": "ContactGroup",
-    "time-period": "TimePeriod",
-    "service-template": "ServiceTemplate",
-    "equipment-template": "EquipmentTemplate",
-    "box": "Box",
-    "monitoring-account": "MonitoringAccount",
-    "label": "Label",
-}
 # V3/P1: these kinds also offer the product's shipped objects; the others have none.
 WITH_PRODUCT = frozenset({"TimePeriod", "ServiceTemplate", "EquipmentTemplate"})
-
-# V1a: what each action needs; `query selectable` asks for configure_equipment by default.
-ACTIONS = {
-    "equipment": "configure_equipment",
-    "services": "configure_services",
-    "templates": "create_templates",
-}
 
 
 def cut_point(node: Node) -> Node:
