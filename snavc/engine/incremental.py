@@ -34,147 +34,27 @@ from pathlib import Path
 
 import orjson
 
-from ..diagnostics import Diagnostic, Location
+from ..diagnostics import Diagnostic
 from . import cache
 from .faults import crash_point, temporary
+from .inputs import Result, gc_paused, hashed_inputs, host_links, leaf_entry, leaf_loader
 from .load import Document, load_file
+from .state import (
+    OUTPUTS,
+    Built,
+    LockFile,
+    diagnostics_from_state,
+    outputs_intact,
+    read_state,
+    save_state,
+)
 
-STATE = "build.marshal"
-OUTPUTS = ("effective.json", "origins.json")
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
-
-
-# -- the state a build leaves ------------------------------------------------------------
-
-
-def leaf_entry(obj, names) -> tuple:
-    """What the state keeps of an equipment or user service: (kind, ID, at, extra),
-    where extra is its unit service names or its members' equipment."""
-    if obj.kind == "Equipment":
-        return ("Equipment", obj.id, obj.at, tuple(names))
-    members = {m.partition("/")[0] for m in obj.members}
-    for c in obj.components:  # U2: its hosts and unit services' equipment too
-        if c.host is not None or c.service is not None:
-            members.add((c.host or c.service).partition("/")[0])
-    return ("UserService", obj.id, obj.at, tuple(sorted(members)))
-
-
-def save_state(
-    root: Path,
-    out: Path,
-    state: dict,
-    layouts: dict | None = None,
-    digests: dict | None = None,
-) -> None:
-    """Link the build's outputs into the cache and store ``state`` beside them, with
-    the outputs' layout (emit.Lines; found by reading them when not given) and content
-    hashes (emit.file_digest; idem), checked before the next build patches them. On any
-    failure (read-only repository, OUT on another file system, a full disk) leave no
-    state."""
-    from .emit import Lines, file_digest
-
-    folder = root / cache.CACHE_DIR / "build"
-    target = folder / STATE
-    out = Path(out).resolve()  # through a symbolic link, as the build wrote it
-    try:
-        cache.make_folder(root)
-        folder.mkdir(exist_ok=True)
-        target.unlink(missing_ok=True)  # no state while the links change
-        if layouts is None:
-            layouts = {}
-            for name in OUTPUTS:
-                lines = Lines.open(out / name)
-                layouts[name] = lines.sections
-                lines.close()
-        if digests is None:
-            digests = {name: file_digest(out / name) for name in OUTPUTS}
-        stats = {}
-        for name in OUTPUTS:
-            tmp = temporary(folder / name)
-            try:
-                os.link(out / name, tmp)
-                os.replace(tmp, folder / name)
-            finally:
-                tmp.unlink(missing_ok=True)
-            crash_point("state")
-            st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        state = {
-            **state,
-            "key": _key(),
-            "outputs": stats,
-            "digests": {n: digests[n] for n in OUTPUTS},
-            "layouts": layouts,
-        }
-        cache.write_sealed(target, marshal.dumps(state))
-    except (OSError, ValueError):
-        target.unlink(missing_ok=True)
-
-
-def read_state(root: Path) -> dict | None:
-    """The state the last build left, or None: absent, damaged (cache.read_sealed), made
-    by other code, or its linked outputs changed since (size, times, inode; their
-    content is checked by :func:`outputs_intact` before they are patched)."""
-    folder = root / cache.CACHE_DIR / "build"
-    state = cache.read_sealed(folder / STATE)
-    try:
-        if not isinstance(state, dict) or state.get("key") != _key():
-            return None
-        for name in OUTPUTS:
-            st = (folder / name).stat()
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != state["outputs"][name]:
-                return None  # the linked output was changed in place
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    return state
-
-
-def outputs_intact(root: Path, state: dict) -> bool:
-    """Whether the linked outputs hold, byte for byte, what the build that left
-    ``state`` wrote (their content hashes): an edit with its times restored, or a
-    flipped bit, means a full build instead of a patch of a wrong file."""
-    from .emit import file_digest
-
-    folder = root / cache.CACHE_DIR / "build"
-    return all(file_digest(folder / name) == state["digests"][name] for name in OUTPUTS)
-
-
-def _key() -> str:
-    return f"snavc {cache.code()} build state 3"
-
-
-def diagnostics_to_state(diags: list[Diagnostic]) -> list[tuple]:
-    return [
-        (
-            d.severity,
-            d.code,
-            d.message,
-            d.file,
-            d.line,
-            d.column,
-            d.rule,
-            tuple((r.file, r.line, r.column, r.message) for r in d.related),
-            d.redact,
-        )
-        for d in diags
-    ]
-
-
-def diagnostics_from_state(rows: list[tuple]) -> list[Diagnostic]:
-    return [
-        Diagnostic(s, c, m, f, li, co, ru, tuple(Location(*r) for r in rel), red)
-        for s, c, m, f, li, co, ru, rel, red in rows
-    ]
-
-
-# -- the incremental build ---------------------------------------------------------------
 
 
 def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
-    from .pipeline import gc_paused
-
     root = Path(repo).resolve()
     state = read_state(root)
     if state is None:
@@ -220,7 +100,6 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     from ..tree import build_tree
     from ..validate import models_of_clean, validate, validate_document
     from .emit import BuildWriter, lock_report
-    from .pipeline import Built, Result, hashed_inputs, host_links, leaf_loader
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
@@ -264,7 +143,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         if file in touched:
             gone += items
             continue
-        for kind, ident, _at, extra in items:
+        for kind, ident, _at, extra, _refs in items:
             (equipment if kind == "Equipment" else user_services)[ident] = (file, extra)
     checked = validate(leaf_docs)
     if checked.diagnostics:
@@ -273,7 +152,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     if _clash(new_eq, equipment) or _clash(new_us, user_services):
         return None  # a duplicate ID: the full build reports it
-    dirty = {i for kind, i, _at, _extra in gone if kind == "Equipment"} | {o.id for o in new_eq}
+    dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
     # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
     # one (gone or moved, the child would break), or that takes a product ID in use
     links = {i: v for i, v in state["links"].items() if i not in dirty}
@@ -281,13 +160,13 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # as target, must stay where it was (H5, W2 depend on its node) with the unit
     # services named (checked below, once the tree knows its services)
     named = {t for targets, _ in links.values() for t in targets if t.partition("/")[0] in dirty}
-    was_at = {i: at for kind, i, at, _x in gone if kind == "Equipment"}
+    was_at = {i: at for kind, i, at, *_ in gone if kind == "Equipment"}
     now_at = {o.id: o.at for o in new_eq}
     if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
         return None
     # U3: user services made of user services are checked across all of them
     if any(c.user_service is not None for o in new_us for c in o.components) or any(
-        kind == "UserService" and ident in state["composed"] for kind, ident, _a, _x in gone
+        kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
     ):
         return None
     if links and any(o.servicenav_id is not None for o in new_eq):
@@ -373,9 +252,10 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     lockfile.lines.close()
     crash_point("locked")
     leaves = {f: items for f, items in state["leaves"].items() if f not in touched}
+    shared: dict = {}
     for obj in checked.objects:
         names = tree.unit_services.get(obj.id, ())
-        leaves.setdefault(obj.doc.file, []).append(leaf_entry(obj, names))
+        leaves.setdefault(obj.doc.file, []).append(leaf_entry(obj, names, tree, shared))
     n_eq = len(equipment) + len(eq_eff)
     n_us = len(user_services) + len(us_eff)
     n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
@@ -420,7 +300,7 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
     }
     okeys = dict(state["okeys"])
     gone_services = []
-    for kind, ident, _at, extra in gone:
+    for kind, ident, _at, extra, _refs in gone:
         key = ident.encode()
         label = b"equipment/" if kind == "Equipment" else b"user-service/"
         if kind == "Equipment":
@@ -466,68 +346,6 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
         if okey not in state["okeys"] or not state["okeys"][okey]:
             ori.set(b"services", okey.encode(), entry(okey, _compact(origins)))
     return eff, ori, okeys, gone_services
-
-
-class LockFile:
-    """snav.lock (T5) as the incremental build reads and patches it: only the entries
-    of the dirty services are looked up (emit.Lines: the lock is written by
-    ``emit.dumps``, one line per service), not a million of them parsed."""
-
-    def __init__(self, path: Path):
-        from .emit import Lines
-
-        self.lines = Lines.open(path)
-        self.services = _Entries(self.lines, b"services")
-        self.versions = {
-            k.decode(): orjson.loads(line[len(k) + 3 :])
-            for k, line in self.lines.entries(b"versions").items()
-        }
-
-    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> bool:
-        """Patch the lock as ``LockState.finish`` would make it anew: less the services
-        ``gone`` (the dirty equipment's, before), plus those ``present`` now, with the
-        versions still in use (``uses``: version -> services, updated). Returns
-        whether the lock changes, and how many of its entries go."""
-        from .emit import _compact, entry
-
-        patch: dict[str, str | None] = {}
-        for sid in gone:
-            version = self.services.get(sid)
-            if version is not None:
-                uses[version] -= 1
-                patch[sid] = None
-        for eq, names in present.items():
-            for name in names:
-                sid = f"{eq}/{name}"
-                version = lock.changes.get(sid) or self.services.get(sid)
-                if version is not None:
-                    uses[version] = uses.get(version, 0) + 1
-                    patch[sid] = version
-        if all(v == self.services.get(sid) for sid, v in patch.items()):
-            return False, 0
-        for sid, version in patch.items():
-            line = entry(sid, _compact(version)) if version is not None else None
-            self.lines.set(b"services", sid.encode(), line)
-        for version in [v for v, n in uses.items() if n == 0]:
-            del uses[version]
-            self.lines.set(b"versions", version.encode(), None)
-        for version in uses:
-            if version not in self.versions:
-                content = lock.content_of(version)
-                self.lines.set(b"versions", version.encode(), entry(version, _compact(content)))
-        return True, sum(1 for v in patch.values() if v is None)
-
-
-class _Entries:
-    """``get`` of one section of a mapped file (emit.Lines), by binary search."""
-
-    def __init__(self, lines, section: bytes):
-        self.lines, self.section = lines, section
-
-    def get(self, key: str, default=None):
-        k = key.encode()
-        line = self.lines.get(self.section, k)
-        return orjson.loads(line[len(k) + 3 :]) if line is not None else default
 
 
 def _changes(state: dict, hashes: dict[str, str], files: list[str]):
