@@ -284,7 +284,8 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     lock = LockState(lockfile)  # checked when the state's build read it: same size, time
     # with an edited configuration, its shared checks run again (P9-P10: the nodes'
     # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
-    res = engine(tree, lock, checks=bool(edits))
+    checks = _checks(edits)
+    res = engine(tree, lock, checks=checks)
     if res.diagnostics:
         return _cold()
     resolver = res.resolver
@@ -321,7 +322,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     if not intact():
         return _cold()
     eff, ori, okeys, gone_services = _patch_outputs(
-        root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone
+        root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
     )
 
     # 6. the lock, the outputs, the state for the next build
@@ -413,6 +414,32 @@ def _cold():
 
 _WINDOW = "maintenance-window:"
 MAX_DIRTY = 0.3  # beyond 30 % of the leaves to resolve again, the cold build is about as fast
+
+
+# the shared checks (resolve.engine) and the kinds each reads, beyond the nodes (an
+# edited node runs them all): an edit of none of these kinds runs none of them
+_CHECKS_READ = {
+    "groups": {"Contact", "ContactGroup"},  # C2, C4
+    "boxes": {"Box"},  # B3
+    # T2, T7, T9, template periods; V1/V1a for templates: their users and roles
+    "templates": {
+        "EquipmentTemplate",
+        "Role",
+        "ServiceTemplate",
+        "ServiceTemplateOverride",
+        "TimePeriod",
+        "User",
+    },
+    "nodes": {"TimePeriod"},  # P9, P10: the default walk
+}
+
+
+def _checks(edits: dict) -> frozenset:
+    """The shared checks an edit may change the outcome of (:data:`_CHECKS_READ`)."""
+    kinds = {kind for kind, _ in edits}
+    if kinds & set(NODE_KINDS):
+        return frozenset(_CHECKS_READ)
+    return frozenset(name for name, read in _CHECKS_READ.items() if kinds & read)
 
 
 def _identity(data: dict) -> tuple:
@@ -538,7 +565,18 @@ def _reach(edits: dict, cfg: list, config: list):
 
 
 def _patch_outputs(
-    root: Path, state: dict, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone
+    root: Path,
+    state: dict,
+    gone,
+    eq_eff,
+    us_eff,
+    tree,
+    res,
+    lock,
+    edits,
+    mw_eff,
+    windows_gone,
+    checks,
 ):
     """effective.json and origins.json of the previous build (their state links), with
     the lines of the dirty objects written anew, their input hashes, the lock's counts
@@ -618,7 +656,8 @@ def _patch_outputs(
             eff.set(b"maintenance_windows", ident.encode(), entry(ident, _compact(value)))
         for ident in windows_gone:
             eff.set(b"maintenance_windows", ident.encode(), None)
-        _replace_section(eff, b"nodes", node_entries(res))
+        if "nodes" in checks:  # (their summaries: P9, P10)
+            _replace_section(eff, b"nodes", node_entries(res))
         _replace_section(ori, b"defaults", default_origins(res))
         _replace_section(ori, b"groups", group_members(tree))
     return eff, ori, okeys, gone_services

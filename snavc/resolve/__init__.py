@@ -50,18 +50,29 @@ class Resolution:
     maintenance_windows: dict[str, dict] = field(default_factory=dict)  # W1-W3
 
 
-def engine(tree: Tree, lock: LockState | None = None, checks: bool = True) -> Resolution:
-    """The rules engine over ``tree``, shared objects checked, nothing resolved yet."""
+SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
+
+
+def engine(tree: Tree, lock: LockState | None = None, checks=True) -> Resolution:
+    """The rules engine over ``tree``, shared objects checked, nothing resolved yet.
+
+    ``checks`` is True (every shared check), False (none: a query over a snapshot known
+    to be clean, snavc.engine.cache) or the names of those to run, of
+    :data:`SHARED_CHECKS` (a warm build runs those whose objects an edit touched)."""
+    run = SHARED_CHECKS if checks is True else frozenset(checks or ())
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
     walk = DefaultWalk(ctx)
     templates = Templates(ctx)
     boxes = Boxes(ctx)
     nodes: dict = {}
-    if checks:  # not for a query over a snapshot known to be clean (snavc.engine.cache)
+    if "groups" in run:
         check_groups(ctx)  # C2, C4
+    if "boxes" in run:
         check_boxes(ctx)  # B3
+    if "templates" in run:
         check_templates(ctx)  # T2, T7, T9
+    if "nodes" in run:
         nodes = check_nodes(ctx, walk)  # P9, P10
     return Resolution(
         tree,
