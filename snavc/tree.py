@@ -366,6 +366,9 @@ def build_tree(
     if check_only is not None:
         objects = check_only
         overrides = {}
+        for o in check_only:  # an edited override (incremental build)
+            if o.kind == "ServiceTemplateOverride":
+                overrides.setdefault(o.template, {})[o.at] = o
     scopes: dict = {}  # candidates for a did-you-mean, per (table, place)
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()

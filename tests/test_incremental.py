@@ -9,6 +9,7 @@ patch path that always falls back cannot pass.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from snavc.bench.generate import generate
+from snavc.engine import incremental
 from snavc.engine.emit import Lines, _compact, dumps, entry
 from snavc.engine.pipeline import build
 
@@ -253,19 +255,22 @@ def test_lock_counts_after_a_first_build_without_lock(repo, tmp_path, monkeypatc
 
 
 def test_configuration_document_changed(repo, tmp_path, monkeypatch):
+    """A contact's phone (issue 14: configuration edits are incremental too)."""
     edit(site_file(repo), "+33 1 00 00 00 00", "+33 1 00 00 00 01")
-    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    same_as_full(repo, tmp_path, monkeypatch)
 
 
 def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monkeypatch):
     """Positions are part of the configuration (origins.json): a document that moves
-    down a line is a change."""
+    down a line is a change, and what depends on it is resolved again (here a client
+    node: its whole subtree, a third of this small estate: above MAX_DIRTY)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
     path = sorted(repo.rglob("client.yaml"))[0]
     text = path.read_text()
     first = text.index("kind: Equipment") if "kind: Equipment" in text else None
     if first is None:  # client.yaml holds no equipment: push the user service down
         path.write_text(text.replace("kind: Client\n", "kind: Client\n# a comment\n", 1))
-    same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    same_as_full(repo, tmp_path, monkeypatch)
 
 
 def test_error_in_an_equipment(repo, tmp_path, monkeypatch):
@@ -442,3 +447,220 @@ def test_a_maintenance_target_removed_is_left_to_the_full_build(repo, tmp_path, 
     path.write_text("---\n".join(d for d in docs if f"id: {target}\n" not in d))
     built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
     assert "SNV302" in [d.code for d in built.result.diagnostics]
+
+
+# -- edits of configuration documents (issue 14): random, of every kind ----------------
+
+
+def _documents(repo: Path, kind: str) -> list[tuple[Path, int]]:
+    """(file, index of the document in it) of every document of ``kind``."""
+    found = []
+    for path in sorted(repo.rglob("*.yaml")):
+        if ".snavc" in path.parts:
+            continue
+        for i, doc in enumerate(path.read_text().split("---\n")):
+            if f"kind: {kind}\n" in doc:
+                found.append((path, i))
+    return found
+
+
+def _edit_document(rng, repo: Path, kind: str, change) -> bool:
+    """Apply ``change(rng, text) -> text or None`` to a random document of ``kind``."""
+    docs = _documents(repo, kind)
+    rng.shuffle(docs)
+    for path, i in docs[:5]:
+        parts = path.read_text().split("---\n")
+        new = change(rng, parts[i])
+        if new is not None and new != parts[i]:
+            parts[i] = new
+            path.write_text("---\n".join(parts))
+            return True
+    return False
+
+
+def _sub(pattern: str, repl):
+    def change(rng, text):
+        if re.search(pattern, text, re.M) is None:
+            return None
+        return re.sub(pattern, lambda m: repl(rng, m), text, count=1, flags=re.M)
+
+    return change
+
+
+def _append(line: str):
+    def change(rng, text):
+        return text.rstrip("\n") + "\n" + line.format(n=rng.randint(0, 99)) + "\n"
+
+    return change
+
+
+def _drop(pattern: str):
+    def change(rng, text):
+        lines = text.split("\n")
+        kept = [x for x in lines if not re.match(pattern, x)]
+        return "\n".join(kept) if len(kept) < len(lines) else None
+
+    return change
+
+
+def _drop_list_item(field: str):
+    def change(rng, text):
+        found = re.search(rf"^{field}: \[([^\]]*)\]", text, re.M)
+        if found is None or "," not in found.group(1):
+            return None
+        items = [x.strip() for x in found.group(1).split(",")]
+        items.pop(rng.randrange(len(items)))
+        return text.replace(found.group(0), f"{field}: [{', '.join(items)}]", 1)
+
+    return change
+
+
+# kind -> ways to change one of its documents
+CONFIG_EDITS = {
+    "Contact": [
+        _sub(r"^email: (\S+)", lambda rng, m: f"email: x{rng.randint(0, 9)}{m.group(1)}"),
+        _sub(r"^phone: '(.*)'", lambda rng, m: f"phone: '+33 1 99 00 00 {rng.randint(10, 99)}'"),
+        _append("language: en"),
+        _sub(r"^name: (.*)", lambda rng, m: f"name: {m.group(1)} (renamed {rng.randint(0, 9)})"),
+    ],
+    "ContactGroup": [_drop_list_item("members")],
+    "TimePeriod": [
+        _sub(r'"08:00-12:00"', lambda rng, m: f'"08:00-1{rng.randint(0, 1)}:{rng.choice("03")}0"'),
+        _sub(r'"07:00-20:00"', lambda rng, m: f'"07:00-{rng.randint(18, 22)}:00"'),
+        _drop(r"^default_for: "),
+        _sub(r"^default_for: \[(\w+)\]", lambda rng, m: "default_for: [availability]"),
+        _append("default_for: [notification]"),
+    ],
+    "Box": [_append("name: Box {n}"), _sub(r"^name: (.*)", lambda rng, m: "name: Renamed box")],
+    "ServiceTemplateOverride": [
+        _sub(
+            r"^check_interval: (\d+)", lambda rng, m: f"check_interval: {rng.choice([60, 90, 600])}"
+        ),
+        _sub(r"^criticality: (\d)", lambda rng, m: f"criticality: {rng.randint(1, 5)}"),
+        _append("availability_target: 99.{n}"),
+        _drop(r"^check_interval: "),
+    ],
+    "ServiceTemplate": [
+        _sub(
+            r"^check_interval: (\d+)", lambda rng, m: f"check_interval: {rng.choice([30, 45, 120])}"
+        ),
+        _sub(r"^criticality: (\d)", lambda rng, m: f"criticality: {rng.randint(1, 5)}"),
+        _sub(r"^duplicate_of: http$", lambda rng, m: "duplicate_of: https-cert"),
+    ],
+    "EquipmentTemplate": [
+        _sub(r"^services: \[(.*), p0-app\]", lambda rng, m: f"services: [{m.group(1)}]"),
+        _sub(r"^instructions: (.*)", lambda rng, m: "instructions: Call the NOC first"),
+    ],
+    "Client": [
+        _sub(r"^name: (.*)", lambda rng, m: f"name: {m.group(1)} Ltd"),
+        _sub(r"^crm_ref: null", lambda rng, m: f"crm_ref: CRM-{rng.randint(100, 999)}"),
+    ],
+    "Site": [_sub(r"^name: (.*)", lambda rng, m: f"name: {m.group(1)} (north)")],
+    "Partner": [_sub(r"^name: (.*)", lambda rng, m: "name: The partner")],
+    "User": [_append("name: Someone {n}")],
+    "MonitoringAccount": [_sub(r"^secret: (.*)", lambda rng, m: "secret: env:OTHER_SECRET")],
+    "Label": [_sub(r"^name: (.*)", lambda rng, m: "name: Prod")],
+    "MaintenanceWindow": [
+        _sub(r"^description: (.*)", lambda rng, m: f"description: Upgrade {rng.randint(0, 9)}"),
+        _drop_list_item("targets"),
+        _sub(r"^counts_in_availability: false", lambda rng, m: "counts_in_availability: true"),
+    ],
+}
+
+
+def _move_lines(rng, repo: Path) -> bool:
+    """A comment line at the top of a file: every document in it moves down a line."""
+    path = rng.choice(sorted(p for p in repo.rglob("*.yaml") if p.name != "snav.yaml"))
+    path.write_text("# moved\n" + path.read_text())
+    return True
+
+
+def _new_contact(rng, repo: Path) -> bool:
+    path = site_file(repo, rng.randrange(30))
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(f"---\nkind: Contact\nid: {at}-extra-{rng.randint(0, 999)}\nat: {at}\n")
+    return True
+
+
+@pytest.mark.parametrize(
+    "seed", [14, 15, 16] + [int(s) for s in os.environ.get("SNAVC_TEST_SEEDS", "").split()]
+)
+def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, seed):
+    """Rounds of random edits to configuration documents of every kind (and to their
+    place in their file), each built from the state of the last and compared, byte for
+    byte, with a cold build of a copy. An edit the full build refuses (an error) is
+    undone. The cut-off to a cold build (MAX_DIRTY) is lifted, so that a client's or
+    the partner's edit, a third or all of this small estate, is built warm too."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    rng = random.Random(seed)
+    kinds = sorted(CONFIG_EDITS)
+    warm = 0
+    steps = int(os.environ.get("SNAVC_TEST_STEPS", 24))
+    for step in range(steps):
+        texts = {p: p.read_text() for p in repo.rglob("*.yaml") if ".snavc" not in p.parts}
+        done = []
+        for _ in range(rng.randint(1, 2)):
+            roll = rng.random()
+            if roll < 0.1:
+                done.append(("moved", _move_lines(rng, repo)))
+            elif roll < 0.15:
+                done.append(("new contact", _new_contact(rng, repo)))
+            else:
+                kind = rng.choice(kinds)
+                change = rng.choice(CONFIG_EDITS[kind])
+                done.append((kind, _edit_document(rng, repo, kind, change)))
+        expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"cfull{step}")
+        out = tmp_path / f"cincr{step}"
+        built = build(repo, out)
+        assert built.status == expected.status, done
+        if built.status == "written":
+            for name in OUTPUTS:
+                assert (out / name).read_bytes() == (full_out / name).read_bytes(), (name, done)
+            assert built.counts == expected.counts
+            assert _read(repo / "snav.lock") == full_lock, done
+            warm += built.incremental
+        else:  # undo: the next build starts from the last good state
+            assert built.result.diagnostics == expected.result.diagnostics
+            for path in repo.rglob("*.yaml"):
+                if ".snavc" not in path.parts and path not in texts:
+                    path.unlink()
+            for path, text in texts.items():
+                path.write_text(text)
+    assert warm >= steps // 2  # a warm path that always fell back cannot pass
+
+
+def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
+    """H8 (SNV448) on an edited equipment: the warm build reports it, with the others'
+    warnings, and drops it when the equipment is fixed (each diagnostic is kept with the
+    object that reported it)."""
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(
+            equipment_doc(
+                "eq-warn", at, extra="periods:\n  check: p0-weekend\n  availability: 24x7\n"
+            )
+        )
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert [d.code for d in built.result.diagnostics] == ["SNV448"]
+    edit(path, "  check: p0-weekend\n", "  check: 24x7\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, step=2)
+    assert built.result.diagnostics == []
+
+
+def test_queries_after_a_configuration_edit_use_its_snapshot(repo, tmp_path, monkeypatch):
+    """A warm build after a configuration edit leaves the snapshot of the edited
+    configuration: a query answers from it as a cold compile does."""
+    from snavc.engine.pipeline import compile_repo, quick_compile
+    from snavc.resolve import effective_of
+
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)  # a client: a third of this estate
+    path = sorted(repo.rglob("client.yaml"))[0]
+    edit(path, "check_interval: 900", "check_interval: 901")
+    assert build(repo, tmp_path / "out").incremental
+    quick = quick_compile(repo)
+    assert quick is not None
+    _, res = compile_repo(repo, snapshot=False)
+    for ident in ("eq-000000", "eq-000001", "eq-000150"):
+        assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]

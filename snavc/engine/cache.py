@@ -275,7 +275,7 @@ def save(root: Path, hashes: dict[str, str], config: list, files: dict) -> tuple
     hashes = dict(hashes)
     lock_hash(root, hashes)
     key = fingerprint(hashes)
-    index = {ident: [kind, f] for f, items in files.items() for kind, ident, _at, _x in items}
+    index = {ident: [kind, f] for f, items in files.items() for kind, ident, *_ in items}
     return (key, hashes) if write(root, key, config, index) else None
 
 

@@ -43,22 +43,10 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
     """The effective document. ``inputs`` gives the input hashes when they were taken
     before a streaming build consumed the equipment models."""
     tree = resolution.tree
-    nodes = {}
-    for node_id, node in tree.nodes.items():
-        if node.kind == "product":
-            continue
-        nodes[node_id] = {
-            "kind": node.kind,
-            "name": node.name,
-            "parent": node.parent.id if node.parent.kind != "product" else None,
-            "mode": node.mode,
-            "crm_ref": getattr(node.obj, "crm_ref", None),
-            "defaults": resolution.nodes.get(node_id),
-        }
     lock = resolution.lock
     out = {
         "format": FORMAT,
-        "nodes": nodes,
+        "nodes": node_entries(resolution),
         "equipment": resolution.equipment,
         "user_services": resolution.user_services,
         "inputs": inputs if inputs is not None else input_hashes(tree),
@@ -74,6 +62,23 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
     if resolution.maintenance_windows:  # W1-W3: only when there are some
         out["maintenance_windows"] = resolution.maintenance_windows
     return out
+
+
+def node_entries(resolution) -> dict:
+    """effective.json's ``nodes``: each node of the tree with its default summary."""
+    nodes = {}
+    for node_id, node in resolution.tree.nodes.items():
+        if node.kind == "product":
+            continue
+        nodes[node_id] = {
+            "kind": node.kind,
+            "name": node.name,
+            "parent": node.parent.id if node.parent.kind != "product" else None,
+            "mode": node.mode,
+            "crm_ref": getattr(node.obj, "crm_ref", None),
+            "defaults": resolution.nodes.get(node_id),
+        }
+    return nodes
 
 
 def lock_report(lock) -> dict:
@@ -109,6 +114,18 @@ def origins(resolution) -> dict:
     period entry ``{"id", "from": NODE}`` of effective.json comes from.
     """
     resolver = resolution.resolver
+    return {
+        "format": FORMAT,
+        "services": resolver.origins,
+        "explicit": resolver.explicit_origins,
+        "defaults": default_origins(resolution),
+        # who is notified through each group: a contact's change reaches its groups' users
+        "groups": group_members(resolution.tree),
+    }
+
+
+def default_origins(resolution) -> dict:
+    """origins.json's ``defaults``: per ``NODE/ASPECT``, the default period and where."""
     defaults = {}
     for node_id, aspects in resolution.ctx.defaults.items():
         for aspect, period in aspects.items():
@@ -117,15 +134,12 @@ def origins(resolution) -> dict:
                 "id": period.id,
                 "origin": [node_id, loc.file, loc.line],
             }
-    groups = {g.id: sorted(set(g.members)) for g in tree_groups(resolution.tree)}
-    return {
-        "format": FORMAT,
-        "services": resolver.origins,
-        "explicit": resolver.explicit_origins,
-        "defaults": defaults,
-        # who is notified through each group: a contact's change reaches its groups' users
-        "groups": groups,
-    }
+    return defaults
+
+
+def group_members(tree) -> dict:
+    """origins.json's ``groups``: the members of each contact group of the repository."""
+    return {g.id: sorted(set(g.members)) for g in tree_groups(tree)}
 
 
 def tree_groups(tree) -> list:

@@ -1,28 +1,33 @@
-"""Incremental build: patch the previous build where only equipment and user services
-changed (part of ``build``: at 100k equipment, 2 s instead of 35).
+"""The warm build: the previous build's outputs, with what an edit reaches resolved
+again (part of ``build``, whose one entry point, snavc.engine.pipeline.build, decides
+warm or cold).
 
-A full build of a 100k-equipment estate takes half a minute, and most edits touch one
-site file's equipment. A successful build leaves its *state* in ``REPO/.snavc/``
-(snavc.engine.cache): the content hash of every input, where each equipment and user service
-is defined, and hard links to the build's effective.json and origins.json (with their
-content hashes, checked before they are patched). The next
-build hashes every input again and patches instead of rebuilding when
+A cold build of a 100k-equipment estate takes half a minute; an edit touches a file. A
+successful build leaves its *state* (snavc.engine.state): the content hash of every
+input, the snapshot of the configuration documents (snavc.engine.cache), per equipment
+and user service a dependency record (its file, node, and the configuration objects it
+names: inputs.leaf_entry), the diagnostics with the object that reported each, and hard
+links to its effective.json and origins.json. The next build
 
-- snav.yaml, the catalogue and snav.lock are unchanged, the build re-applies nothing,
-  and at most 5 % of the files changed;
-- every changed (added, removed) file holds the same configuration documents as before
-  (nodes, users, contacts, periods, templates...: same content, same lines), so that
-  everything but the *dirty* objects below is a function of unchanged inputs;
-- the dirty objects raise no diagnostic at all.
+1. hashes the inputs, parses the changed files, and compares their configuration
+   documents with the snapshot's (content, file, positions): the *edits*;
+2. finds what the edits reach (:func:`_reach`): the configuration objects that refer
+   to an edited one, to a fixed point, and the nodes below an edited or reached object
+   that acts by its place (a node, an override, a default period);
+3. marks *dirty* the leaves of the changed files, those whose record names a reached
+   object or whose node is below such a place, the user services with a member on a
+   dirty equipment, the maintenance windows reached;
+4. reads the dirty objects again, links them with the configuration, runs the shared
+   checks again if the configuration changed, and resolves them with the rules' own
+   code;
+5. writes the outputs from them and the previous build's lines of every other object
+   (emit.Lines), the sections that are a function of the whole configuration made
+   again by emit's functions; snav.lock (T5) entry by entry; and the state.
 
-Dirty are the equipment defined in a changed file (before or now) and the user services
-defined in one or with a member on a dirty equipment. They are validated, linked and
-resolved against the configuration (read from the snapshot: snavc.engine.cache), and their
-lines of effective.json and origins.json replace the old ones (emit.Lines); the other
-sections follow: input hashes, the lock's per-template counts, the service origins
-still used, snav.lock (T5) and lock-report.json. Anything else gives ``None``: the caller builds in full,
-which reports what there is to report in its usual order. The bytes are those of a
-full build; tests/test_incremental.py compares the two over random edits.
+Anything it cannot vouch for gives ``None`` (``_cold``): the caller builds cold, which
+reports what there is to report in its usual order. The bytes are those of a cold
+build; tests/test_incremental.py compares the two over random edits of every kind.
+docs/design.md ("The incremental build") says why the dirty set is enough.
 """
 
 from __future__ import annotations
@@ -34,178 +39,38 @@ from pathlib import Path
 
 import orjson
 
-from ..diagnostics import Diagnostic, Location
+from .. import diagnostics as dg
+from ..diagnostics import Diagnostic
+from ..model import NODE_KINDS
 from . import cache
 from .faults import crash_point, sync_folder, temporary
+from .inputs import (
+    Result,
+    gc_paused,
+    hashed_inputs,
+    host_links,
+    leaf_entry,
+    leaf_loader,
+    reported,
+)
 from .load import Document, load_file
+from .state import (
+    OUTPUTS,
+    Built,
+    LockFile,
+    diagnostics_from_state,
+    diagnostics_to_state,
+    outputs_intact,
+    read_state,
+    save_state,
+)
 
-STATE = "build.marshal"
-OUTPUTS = ("effective.json", "origins.json")
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
-
-
-# -- the state a build leaves ------------------------------------------------------------
-
-
-def leaf_entry(obj, names) -> tuple:
-    """What the state keeps of an equipment or user service: (kind, ID, at, extra),
-    where extra is its unit service names or its members' equipment."""
-    if obj.kind == "Equipment":
-        return ("Equipment", obj.id, obj.at, tuple(names))
-    members = {m.partition("/")[0] for m in obj.members}
-    for c in obj.components:  # U2: its hosts and unit services' equipment too
-        if c.host is not None or c.service is not None:
-            members.add((c.host or c.service).partition("/")[0])
-    return ("UserService", obj.id, obj.at, tuple(sorted(members)))
-
-
-def save_state(
-    root: Path,
-    out: Path,
-    state: dict,
-    layouts: dict | None = None,
-    digests: dict | None = None,
-) -> None:
-    """Link the build's outputs into the cache and store ``state`` beside them, with
-    the outputs' layout (emit.Lines; found by reading them when not given) and content
-    hashes (emit.file_digest; idem), checked before the next build patches them. On any
-    failure (read-only repository, OUT on another file system, a full disk) leave no
-    state."""
-    from .emit import Lines, file_digest
-
-    folder = root / cache.CACHE_DIR / "build"
-    target = folder / STATE
-    out = Path(out).resolve()  # through a symbolic link, as the build wrote it
-    try:
-        cache.make_folder(root)
-        folder.mkdir(exist_ok=True)
-        target.unlink(missing_ok=True)  # no state while the links change
-        if layouts is None:
-            layouts = {}
-            for name in OUTPUTS:
-                lines = Lines.open(out / name)
-                layouts[name] = lines.sections
-                lines.close()
-        if digests is None:
-            digests = {name: file_digest(out / name) for name in OUTPUTS}
-        stats = {}
-        for name in OUTPUTS:
-            tmp = temporary(folder / name)
-            try:
-                os.link(out / name, tmp)
-                os.replace(tmp, folder / name)
-            finally:
-                tmp.unlink(missing_ok=True)
-            crash_point("state")
-            st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        state = {
-            **state,
-            "key": _key(),
-            "outputs": stats,
-            "digests": {n: digests[n] for n in OUTPUTS},
-            "layouts": layouts,
-        }
-        cache.write_sealed(target, marshal.dumps(state))
-    except (OSError, ValueError):
-        target.unlink(missing_ok=True)
-
-
-def read_state(root: Path) -> dict | None:
-    """The state the last build left, or None: absent, damaged (cache.read_sealed), made
-    by other code, or its linked outputs changed since (size, times, inode; their
-    content is checked by :func:`outputs_intact` before they are patched)."""
-    folder = root / cache.CACHE_DIR / "build"
-    state = cache.read_sealed(folder / STATE)
-    try:
-        if not isinstance(state, dict) or state.get("key") != _key():
-            return None
-        for name in OUTPUTS:
-            st = (folder / name).stat()
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != state["outputs"][name]:
-                return None  # the linked output was changed in place
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    return state
-
-
-def adopt_state(root: Path, digests: dict[str, str], lock_same: bool) -> bool:
-    """Make the state copied into ``root/.snavc/`` from another folder this folder's
-    (``plan``: a base revision's build, restored from a CI cache): the records of its
-    linked outputs' size, times and inode are taken again from the copies, and so is the
-    lock's when ``lock_same`` (the caller compared ``root/snav.lock`` with the lock of
-    the build that left the state, by content); a lock not known to be the same stays
-    a changed lock, which means a full build. Only when the state is this snavc's and
-    ``digests``, the content hashes of the linked outputs as the caller checked them
-    (emit.file_digest), are those the state records. Returns whether it was adopted."""
-    folder = root / cache.CACHE_DIR / "build"
-    target = folder / STATE
-    state = cache.read_sealed(target)
-    try:
-        if not isinstance(state, dict) or state.get("key") != _key():
-            return False
-        if any(state["digests"][name] != digests.get(name) for name in OUTPUTS):
-            return False
-        stats = {}
-        for name in OUTPUTS:
-            st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        hashes = dict(state["hashes"])
-        if lock_same:
-            cache.lock_hash(root, hashes)
-        cache.write_sealed(target, marshal.dumps({**state, "outputs": stats, "hashes": hashes}))
-    except (OSError, ValueError, TypeError, KeyError):
-        target.unlink(missing_ok=True)
-        return False
-    return True
-
-
-def outputs_intact(root: Path, state: dict) -> bool:
-    """Whether the linked outputs hold, byte for byte, what the build that left
-    ``state`` wrote (their content hashes): an edit with its times restored, or a
-    flipped bit, means a full build instead of a patch of a wrong file."""
-    from .emit import file_digest
-
-    folder = root / cache.CACHE_DIR / "build"
-    return all(file_digest(folder / name) == state["digests"][name] for name in OUTPUTS)
-
-
-def _key() -> str:
-    return f"snavc {cache.code()} build state 3"
-
-
-def diagnostics_to_state(diags: list[Diagnostic]) -> list[tuple]:
-    return [
-        (
-            d.severity,
-            d.code,
-            d.message,
-            d.file,
-            d.line,
-            d.column,
-            d.rule,
-            tuple((r.file, r.line, r.column, r.message) for r in d.related),
-            d.redact,
-        )
-        for d in diags
-    ]
-
-
-def diagnostics_from_state(rows: list[tuple]) -> list[Diagnostic]:
-    return [
-        Diagnostic(s, c, m, f, li, co, ru, tuple(Location(*r) for r in rel), red)
-        for s, c, m, f, li, co, ru, rel, red in rows
-    ]
-
-
-# -- the incremental build ---------------------------------------------------------------
 
 
 def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
-    from .pipeline import gc_paused
-
     root = Path(repo).resolve()
     state = read_state(root)
     if state is None:
@@ -248,145 +113,236 @@ def _in_thread(work):
 def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
+    from ..resolve.objects import maintenance_window
     from ..tree import build_tree
-    from ..validate import models_of_clean, validate, validate_document
+    from ..validate import models_of_clean, validate
     from .emit import BuildWriter, lock_report
-    from .pipeline import Built, Result, hashed_inputs, host_links, leaf_loader
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
     settings_objs, catalog_docs, rels, paths, files = hashed_inputs(root, diags, backend, hashes)
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
-        return None
+        return _cold()
     snap = cache.read(root, state["snapshot"])
     if snap is None:
-        return None
-    config = snap["config"]
+        return _cold()
     touched = set(changed) | set(removed)
+    rows = state["diagnostics"]
+    if any(row[-1] is None and row[3] in touched for row in rows):
+        return _cold()  # what the configuration of a changed file said: the full build says it anew
 
-    # 1. the changed files hold the configuration documents they held, at the same places
-    before: dict[str, list] = {}
-    for t in config:
-        if t[0] in touched:  # (positions are marshalled in the snapshot)
-            before.setdefault(t[0], []).append((*t[:5], marshal.loads(t[5])))
-    if any(before.get(rel) for rel in removed):
-        return None
+    # 1. the documents of the changed files, and which configuration documents changed
+    config_of: dict[str, list] = {}  # file -> its configuration documents (snapshot tuples)
+    for t in snap["config"]:
+        config_of.setdefault(t[0], []).append(t)
     leaf_docs: list[Document] = []
+    now_config: dict[str, list] = {}  # changed file -> its configuration documents now
     for rel in changed:
         docs, more = load_file(root / rel, rel, backend)
         if more:
-            return None
-        now = [
+            return _cold()
+        now_config[rel] = [
             (d.file, d.index, d.line, d.column, d.data, d.pos)
             for d in docs
             if d.kind not in cache.LEAF_KINDS
         ]
-        # marshal version 2 tells true from 1 and 1.0 from 1, as validation does
-        if marshal.dumps(now, 2) != marshal.dumps(before.get(rel, []), 2):
-            return None
         leaf_docs += [d for d in docs if d.kind in cache.LEAF_KINDS]
+    edits = _config_edits(config_of, now_config, touched)
+    if edits is None or (edits and any(row[-1] is None for row in rows)):
+        return _cold()  # (the shared checks run again: the configuration's warnings are theirs)
+    for rel, docs in now_config.items():  # as the snapshot keeps them: positions marshalled
+        now_config[rel] = [(*t[:5], marshal.dumps(t[5])) for t in docs]
+    config = [
+        t for f in files for t in (now_config[f] if f in now_config else config_of.get(f, ()))
+    ]
 
-    # 2. the dirty objects: leaves of the changed files, user services reaching them
+    # 2. the configuration's models: the unchanged documents' made again, the edited ones
+    # validated (and the ones they refer to, or that place something, marked)
+    clean = models_of_clean([Document(*t) for t in config if t[0] not in now_config])
+    fresh = validate([Document(*t) for t in config if t[0] in now_config])
+    if fresh.diagnostics:
+        return _cold()
+    by_file: dict[str, list] = {}
+    for o in clean + fresh.objects:
+        by_file.setdefault(o.doc.file, []).append(o)
+    cfg = [o for f in files for o in by_file.get(f, ())]
+    reached, placed = _reach(edits, cfg, config)
+
+    # 3. the dirty objects: the leaves of the changed files, those whose dependency record
+    # (their configuration references; their node) meets what changed, the user services
+    # reaching a dirty equipment
     equipment: dict[str, tuple] = {}  # untouched: ID -> (file, unit service names)
     user_services: dict[str, tuple] = {}  # untouched: ID -> (file, members' equipment)
     gone: list[tuple] = []  # the dirty leaves as they were
+    again: dict[str, set] = {}  # untouched file -> its dirty leaves, read again
+    at_of: dict[str, str] = {}  # equipment -> node, as the state has it
     for file, items in state["leaves"].items():
-        if file in touched:
-            gone += items
-            continue
-        for kind, ident, _at, extra in items:
-            (equipment if kind == "Equipment" else user_services)[ident] = (file, extra)
+        for item in items:
+            kind, ident, at, extra, refs = item
+            if kind == "Equipment":
+                at_of[ident] = at
+            if file in touched:
+                gone.append(item)
+            elif (reached and not reached.isdisjoint(refs)) or placed(at):
+                gone.append(item)
+                again.setdefault(file, set()).add(ident)
+            else:
+                (equipment if kind == "Equipment" else user_services)[ident] = (file, extra)
     checked = validate(leaf_docs)
     if checked.diagnostics:
-        return None
+        return _cold()
     new_eq = [o for o in checked.objects if o.kind == "Equipment"]
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     if _clash(new_eq, equipment) or _clash(new_us, user_services):
-        return None  # a duplicate ID: the full build reports it
-    dirty = {i for kind, i, _at, _extra in gone if kind == "Equipment"} | {o.id for o in new_eq}
+        return _cold()  # a duplicate ID: the full build reports it
+    dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
+    for ident, (file, members) in list(user_services.items()):
+        if dirty.intersection(members):
+            again.setdefault(file, set()).add(ident)
+            gone += [item for item in state["leaves"][file] if item[1] == ident]
+            del user_services[ident]
+    if len(gone) > MAX_DIRTY * sum(map(len, state["leaves"].values())):
+        return _cold()  # beyond this, the cold build is about as fast
     # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
     # one (gone or moved, the child would break), or that takes a product ID in use
-    links = {i: v for i, v in state["links"].items() if i not in dirty}
+    links = {
+        i: v for i, v in state["links"].items() if i not in dirty and not i.startswith(_WINDOW)
+    }
+    windows = [o for o in cfg if o.kind == "MaintenanceWindow"]
+    links_now = {**links, **host_links(windows)}
     # a dirty equipment that an untouched one names as parent, or a maintenance window
     # as target, must stay where it was (H5, W2 depend on its node) with the unit
     # services named (checked below, once the tree knows its services)
-    named = {t for targets, _ in links.values() for t in targets if t.partition("/")[0] in dirty}
-    was_at = {i: at for kind, i, at, _x in gone if kind == "Equipment"}
+    named = {
+        t for targets, _ in links_now.values() for t in targets if t.partition("/")[0] in dirty
+    }
+    was_at = {i: at for kind, i, at, *_ in gone if kind == "Equipment"}
+    for file, idents in sorted(again.items()):
+        found, more = load_file(root / file, file, backend)
+        if more:
+            return _cold()
+        more_checked = validate(
+            [d for d in found if d.kind in cache.LEAF_KINDS and d.data.get("id") in idents]
+        )
+        if more_checked.diagnostics or len(more_checked.objects) != len(idents):
+            return _cold()
+        for o in more_checked.objects:
+            (new_eq if o.kind == "Equipment" else new_us).append(o)
     now_at = {o.id: o.at for o in new_eq}
     if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
-        return None
+        return _cold()
     # U3: user services made of user services are checked across all of them
     if any(c.user_service is not None for o in new_us for c in o.components) or any(
-        kind == "UserService" and ident in state["composed"] for kind, ident, _a, _x in gone
+        kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
     ):
-        return None
+        return _cold()
     if links and any(o.servicenav_id is not None for o in new_eq):
         taken = {snid for _, snid in links.values() if snid is not None}
         if any(o.servicenav_id in taken for o in new_eq):
-            return None  # the full build reports it (SNV308)
-    again = sorted(i for i, (_f, members) in user_services.items() if dirty.intersection(members))
-    for ident in again:
-        found, more = load_file(root / user_services[ident][0], user_services[ident][0], backend)
-        doc = next(
-            (d for d in found if d.kind == "UserService" and d.data.get("id") == ident), None
-        )
-        if doc is None or more:
-            return None
-        new_us.append(validate_document(doc, diags))
-        del user_services[ident]
-    if diags:
-        return None
+            return _cold()  # the full build reports it (SNV308)
+    # W2: the windows whose own document, references or targets' nodes are reached
+    at_of.update(now_at)
+    windows_again = sorted(
+        (
+            o
+            for o in windows
+            if f"MaintenanceWindow/{o.id}" in reached
+            or placed(o.at)
+            or any(placed(at_of.get(t.partition("/")[0])) for t in o.targets)
+        ),
+        key=lambda o: o.id,
+    )
+    windows_gone = sorted(
+        i for (kind, i), (_o, n) in edits.items() if kind == "MaintenanceWindow" and n is None
+    )
 
-    # 3. link and resolve them over the configuration, which has not changed
-    cfg = models_of_clean([Document(*t) for t in config])
+    # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
     objects = list(settings_objs) + cfg + new_eq + new_us
     known_parents = {i: parents for i, (parents, _) in links.items() if parents}
+    marked = [o for o in cfg if _label(o) in reached] if edits else []
     tree = build_tree(
         objects,
         catalog.objects,
         known=known,
-        check_only=new_eq + new_us,
+        check_only=new_eq + new_us + marked,
         known_parents=known_parents,
     )
     if catalog.diagnostics or tree.diagnostics:
-        return None
+        return _cold()
     for t in named:
         eq_id, _, name = t.partition("/")
         if name and name not in tree.unit_services.get(eq_id, ()):
-            return None  # a targeted unit service is gone: the full build reports it
+            return _cold()  # a targeted unit service is gone: the full build reports it
     tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
-        return None
+        return _cold()
     lockfile = LockFile(root / LOCK_FILE)
     lock = LockState(lockfile)  # checked when the state's build read it: same size, time
-    res = engine(tree, lock, checks=False)
-    resolver = res.resolver
-    us_eff = {o.id: resolver.user_service(o) for o in sorted(new_us, key=lambda o: o.id)}
-    eq_eff = {o.id: resolver.equipment(o, res.boxes) for o in sorted(new_eq, key=lambda o: o.id)}
+    # with an edited configuration, its shared checks run again (P9-P10: the nodes'
+    # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
+    checks = _checks(edits)
+    res = engine(tree, lock, checks=checks)
     if res.diagnostics:
-        return None
+        return _cold()
+    resolver = res.resolver
+    owner_of: dict[int, str] = {}  # id(diagnostic) -> KIND/ID whose resolution said it
 
-    # 4. patch the previous outputs, if they are what the previous build wrote
+    def owned(kind: str, obj, resolve):
+        start = len(res.diagnostics)
+        value = resolve(obj)
+        for d in res.diagnostics[start:]:
+            owner_of[id(d)] = f"{kind}/{obj.id}"
+        return value
+
+    us_eff = {
+        o.id: owned("UserService", o, resolver.user_service)
+        for o in sorted(new_us, key=lambda o: o.id)
+    }
+    mw_eff = {
+        o.id: owned("MaintenanceWindow", o, lambda mw: maintenance_window(resolver, mw))
+        for o in windows_again
+    }
+    eq_eff = {
+        o.id: owned("Equipment", o, lambda eq: resolver.equipment(eq, res.boxes))
+        for o in sorted(new_eq, key=lambda o: o.id)
+    }
+    if dg.has_errors(res.diagnostics):
+        return _cold()  # the full build reports them, with everything else, in its order
+    if edits and bool(windows) != bool(
+        state["layouts"]["effective.json"].get(b"maintenance_windows")
+    ):
+        return _cold()  # the section comes or goes (emit.effective): the full build writes it
+
+    # 5. write the outputs from the resolved objects and the previous build's other lines,
+    # if they are what the previous build wrote
     if not intact():
-        return None
+        return _cold()
     eff, ori, okeys, gone_services = _patch_outputs(
-        root, state, gone, eq_eff, us_eff, tree, resolver, lock
+        root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
     )
 
-    # 5. the lock, the outputs, the state for the next build
+    # 6. the lock, the outputs, the state for the next build
     present = {i: tree.unit_services[i] for i in eq_eff}
     uses = dict(state["lock_uses"])
     lock.changed, lock.removed = lockfile.patch(lock, gone_services, present, uses)
     if locked and lock.changed:
-        return None  # the full build says why (SNV423)
-    old_diags = diagnostics_from_state(state["diagnostics"])
+        return _cold()  # the full build says why (SNV423)
+    gone_labels = {f"{kind}/{ident}" for kind, ident, *_ in gone}
+    gone_labels.update(f"MaintenanceWindow/{o.id}" for o in windows_again)
+    gone_labels.update(f"MaintenanceWindow/{i}" for i in windows_gone)
+    rows = [row for row in rows if row[-1] not in gone_labels]
+    # the warnings of the objects not resolved again, and those of the ones that were
+    kept = diagnostics_from_state(rows)
+    owner_of.update((id(d), row[-1]) for d, row in zip(kept, rows, strict=True))
+    kept = dg.sort(kept + reported(res.diagnostics, tree.project))
+    rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
     try:
-        layouts = writer.finish_patched(eff, ori, old_diags, lock_report(lock))
+        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock))
     finally:
         eff.close()
         ori.close()
@@ -406,10 +362,19 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         sync_folder(root)
     lockfile.lines.close()
     crash_point("locked")
-    leaves = {f: items for f, items in state["leaves"].items() if f not in touched}
+    shared: dict = {}
+    entries = {
+        o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared) for o in new_eq + new_us
+    }
+    leaves: dict[str, list] = {}
+    for f, items in state["leaves"].items():
+        if f in touched:
+            continue
+        if f in again:
+            items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
+        leaves[f] = items
     for obj in checked.objects:
-        names = tree.unit_services.get(obj.id, ())
-        leaves.setdefault(obj.doc.file, []).append(leaf_entry(obj, names))
+        leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
     n_eq = len(equipment) + len(eq_eff)
     n_us = len(user_services) + len(us_eff)
     n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
@@ -422,14 +387,14 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "files": files,
             "snapshot": key,
             "leaves": leaves,
-            "links": {**links, **host_links(new_eq)},
+            "links": {**links_now, **host_links(new_eq)},
             "composed": state["composed"],
             "okeys": okeys,
             "lock_uses": uses,
-            "diagnostics": state["diagnostics"],
+            "diagnostics": rows,
         }
         save_state(root, out, state, layouts, writer.digests)
-    result = Result(repo, tree, old_diags, rels, 0)
+    result = Result(repo, tree, kept, rels, 0)
     return Built(
         result,
         res,
@@ -440,12 +405,193 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     )
 
 
-def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver, lock):
+def _cold():
+    """None: the caller builds cold. With SNAVC_WHY_COLD set, says where it was decided
+    (the line of this module), on standard error: what kept an edit from a warm build."""
+    if os.environ.get("SNAVC_WHY_COLD"):
+        import sys
+
+        print(f"snavc: cold build ({__name__}:{sys._getframe(1).f_lineno})", file=sys.stderr)
+    return None
+
+
+_WINDOW = "maintenance-window:"
+MAX_DIRTY = 0.3  # beyond 30 % of the leaves to resolve again, the cold build is about as fast
+
+
+# the shared checks (resolve.engine) and the kinds each reads, beyond the nodes (an
+# edited node runs them all): an edit of none of these kinds runs none of them
+_CHECKS_READ = {
+    "groups": {"Contact", "ContactGroup"},  # C2, C4
+    "boxes": {"Box"},  # B3
+    # T2, T7, T9, template periods; V1/V1a for templates: their users and roles
+    "templates": {
+        "EquipmentTemplate",
+        "Role",
+        "ServiceTemplate",
+        "ServiceTemplateOverride",
+        "TimePeriod",
+        "User",
+    },
+    "nodes": {"TimePeriod"},  # P9, P10: the default walk
+}
+
+
+def _checks(edits: dict) -> frozenset:
+    """The shared checks an edit may change the outcome of (:data:`_CHECKS_READ`)."""
+    kinds = {kind for kind, _ in edits}
+    if kinds & set(NODE_KINDS):
+        return frozenset(_CHECKS_READ)
+    return frozenset(name for name, read in _CHECKS_READ.items() if kinds & read)
+
+
+def _identity(data: dict) -> tuple:
+    """(kind, ID) of a configuration document; an override's ID is ``TEMPLATE@NODE``."""
+    kind = data.get("kind")
+    if kind == "ServiceTemplateOverride":
+        return (kind, f"{data.get('template')}@{data.get('at')}")
+    return (kind, data.get("id"))
+
+
+def _label(obj) -> str:
+    """``KIND/ID`` of a configuration object, as dependency records name it."""
+    if obj.kind == "ServiceTemplateOverride":
+        return f"ServiceTemplateOverride/{obj.template}@{obj.at}"
+    return f"{obj.kind}/{obj.id}"
+
+
+def _config_edits(config_of: dict, now_config: dict, touched: set) -> dict | None:
+    """``(kind, ID) -> (data before, data now)`` of the configuration documents of the
+    changed files that differ (content, file, place in it: positions are in
+    origins.json), came or went; None when a full build is due: a document without an
+    identity, two of one identity, snav.yaml's Project, a node that came, went, or
+    changed its parent (the tree's shape)."""
+    before: dict[tuple, tuple] = {}
+    for f in touched:
+        for t in config_of.get(f, ()):
+            before[_identity(t[4])] = t
+    now: dict[tuple, tuple] = {}
+    for docs in now_config.values():
+        for t in docs:
+            key = _identity(t[4])
+            if key[0] is None or key[1] is None or key in now:
+                return None
+            now[key] = t
+    edits = {}
+    for key in before.keys() | now.keys():
+        old, new = before.get(key), now.get(key)
+        if old is not None and new is not None and old[:4] == new[:4]:
+            # marshal version 2 tells true from 1 and 1.0 from 1, as validation does
+            if marshal.dumps((old[4], marshal.loads(old[5])), 2) == marshal.dumps(
+                (new[4], new[5]), 2
+            ):
+                continue
+        kind = key[0]
+        if kind == "Project":
+            return None
+        if kind in NODE_KINDS and (
+            old is None or new is None or old[4].get("parent") != new[4].get("parent")
+        ):
+            return None
+        edits[key] = (old[4] if old else None, new[4] if new else None)
+    return edits
+
+
+def _places(data: dict | None) -> str | None:
+    """The node below which a configuration document acts by its place, not only
+    through references to it: a node itself (its mode, its name), an override (T3), a
+    default period (P2)."""
+    if data is None:
+        return None
+    kind = data.get("kind")
+    if kind in NODE_KINDS:
+        return data.get("id")
+    if kind == "ServiceTemplateOverride" or (kind == "TimePeriod" and data.get("default_for")):
+        return data.get("at")
+    return None
+
+
+def _reach(edits: dict, cfg: list, config: list):
+    """What the edits reach: ``(reached, placed)``, where ``reached`` holds ``KIND/ID`` of
+    the edited configuration objects and of every one that refers to one of them,
+    directly or through others (a group to its contacts, a template to the template it
+    duplicates and to its periods, a user to their role...), and ``placed(node)`` tells
+    whether a node is at or below the place of one of them that acts by its place
+    (:func:`_places`). An equipment or user service is dirty when its references meet
+    ``reached`` or its node is ``placed``."""
+    from ..tree import references
+    from .inputs import _CONFIG_TARGETS
+
+    if not edits:
+        return set(), lambda _at: False
+    reached = {f"{kind}/{ident}" for kind, ident in edits}
+    referrers: dict[str, list] = {}
+    for o in cfg:
+        if o.kind in NODE_KINDS:
+            continue
+        for _p, target, ident in references(o):
+            if target in _CONFIG_TARGETS:
+                referrers.setdefault(f"{target}/{ident}", []).append(o)
+    todo = list(reached)
+    places = {_places(d) for pair in edits.values() for d in pair} - {None}
+    while todo:
+        for o in referrers.get(todo.pop(), ()):
+            label = _label(o)
+            if label not in reached:
+                reached.add(label)
+                todo.append(label)
+                if o.kind == "ServiceTemplateOverride" or (
+                    o.kind == "TimePeriod" and o.default_for
+                ):
+                    places.add(o.at)
+    if not places:
+        return reached, lambda _at: False
+    parent = {t[4].get("id"): t[4].get("parent") for t in config if t[4].get("kind") in NODE_KINDS}
+    memo: dict = {}
+
+    def placed(at) -> bool:
+        if at is None:
+            return False
+        found = memo.get(at)
+        if found is None:
+            node, found, seen = at, False, set()
+            while node is not None and node not in seen:
+                if node in places:
+                    found = True
+                    break
+                seen.add(node)
+                node = parent.get(node)
+            memo[at] = found
+        return found
+
+    return reached, placed
+
+
+def _patch_outputs(
+    root: Path,
+    state: dict,
+    gone,
+    eq_eff,
+    us_eff,
+    tree,
+    res,
+    lock,
+    edits,
+    mw_eff,
+    windows_gone,
+    checks,
+):
     """effective.json and origins.json of the previous build (their state links), with
-    the lines of the dirty objects replaced, their input hashes, the lock's counts per
-    template and the service origins still used; and the origin counts and the lock
-    entries of the dirty equipment as they were."""
-    from .emit import Lines, _compact, entry
+    the lines of the dirty objects written anew, their input hashes, the lock's counts
+    per template and the service origins still used; with an edited configuration, its
+    objects' input hashes, the maintenance windows resolved again, and the sections
+    that are a function of the whole configuration (nodes, defaults, groups) made again
+    by emit's own functions. Returns them with the origin counts and the lock entries of
+    the dirty equipment as they were."""
+    from ..tree import object_key
+    from .emit import Lines, _compact, default_origins, entry, group_members, node_entries
+
+    resolver = res.resolver
 
     folder = root / cache.CACHE_DIR / "build"
     eff, ori = (Lines.open(folder / name, state["layouts"][name]) for name in OUTPUTS)
@@ -454,7 +600,7 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
     }
     okeys = dict(state["okeys"])
     gone_services = []
-    for kind, ident, _at, extra in gone:
+    for kind, ident, _at, extra, _refs in gone:
         key = ident.encode()
         label = b"equipment/" if kind == "Equipment" else b"user-service/"
         if kind == "Equipment":
@@ -497,71 +643,58 @@ def _patch_outputs(root: Path, state: dict, gone, eq_eff, us_eff, tree, resolver
         del okeys[okey]
         ori.set(b"services", okey.encode(), None)
     for okey, origins in resolver.origins.items():
-        if okey not in state["okeys"] or not state["okeys"][okey]:
+        if edits or okey not in state["okeys"] or not state["okeys"][okey]:
+            # (an edited template, override or period moves its origins: every service
+            # with this key is dirty, and resolved again above)
             ori.set(b"services", okey.encode(), entry(okey, _compact(origins)))
+    if edits:
+        for (kind, ident), (old, _new) in edits.items():
+            obj = _config_object(tree, kind, ident)
+            if obj is not None:
+                key = object_key(obj)
+                eff.set(b"inputs", key.encode(), entry(key, _compact(obj.doc.digest)))
+            if old is not None and (obj is None or object_key(obj) != _old_key(kind, old)):
+                eff.set(b"inputs", _old_key(kind, old).encode(), None)
+        for ident, value in mw_eff.items():
+            eff.set(b"maintenance_windows", ident.encode(), entry(ident, _compact(value)))
+        for ident in windows_gone:
+            eff.set(b"maintenance_windows", ident.encode(), None)
+        if "nodes" in checks:  # (their summaries: P9, P10)
+            _replace_section(eff, b"nodes", node_entries(res))
+        _replace_section(ori, b"defaults", default_origins(res))
+        _replace_section(ori, b"groups", group_members(tree))
     return eff, ori, okeys, gone_services
 
 
-class LockFile:
-    """snav.lock (T5) as the incremental build reads and patches it: only the entries
-    of the dirty services are looked up (emit.Lines: the lock is written by
-    ``emit.dumps``, one line per service), not a million of them parsed."""
-
-    def __init__(self, path: Path):
-        from .emit import Lines
-
-        self.lines = Lines.open(path)
-        self.services = _Entries(self.lines, b"services")
-        self.versions = {
-            k.decode(): orjson.loads(line[len(k) + 3 :])
-            for k, line in self.lines.entries(b"versions").items()
-        }
-
-    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> bool:
-        """Patch the lock as ``LockState.finish`` would make it anew: less the services
-        ``gone`` (the dirty equipment's, before), plus those ``present`` now, with the
-        versions still in use (``uses``: version -> services, updated). Returns
-        whether the lock changes, and how many of its entries go."""
-        from .emit import _compact, entry
-
-        patch: dict[str, str | None] = {}
-        for sid in gone:
-            version = self.services.get(sid)
-            if version is not None:
-                uses[version] -= 1
-                patch[sid] = None
-        for eq, names in present.items():
-            for name in names:
-                sid = f"{eq}/{name}"
-                version = lock.changes.get(sid) or self.services.get(sid)
-                if version is not None:
-                    uses[version] = uses.get(version, 0) + 1
-                    patch[sid] = version
-        if all(v == self.services.get(sid) for sid, v in patch.items()):
-            return False, 0
-        for sid, version in patch.items():
-            line = entry(sid, _compact(version)) if version is not None else None
-            self.lines.set(b"services", sid.encode(), line)
-        for version in [v for v, n in uses.items() if n == 0]:
-            del uses[version]
-            self.lines.set(b"versions", version.encode(), None)
-        for version in uses:
-            if version not in self.versions:
-                content = lock.content_of(version)
-                self.lines.set(b"versions", version.encode(), entry(version, _compact(content)))
-        return True, sum(1 for v in patch.values() if v is None)
+def _config_object(tree, kind: str, ident: str):
+    if kind == "ServiceTemplateOverride":
+        template, _, at = ident.rpartition("@")
+        return tree.overrides.get(template, {}).get(at)
+    return tree.objects.get(kind, {}).get(ident)
 
 
-class _Entries:
-    """``get`` of one section of a mapped file (emit.Lines), by binary search."""
+def _old_key(kind: str, data: dict) -> str:
+    """tree.object_key of a document that is gone, from its data."""
+    from ..tree import LABELS
 
-    def __init__(self, lines, section: bytes):
-        self.lines, self.section = lines, section
+    if kind == "ServiceTemplateOverride":
+        return f"service-template-override/{data.get('template')}@{data.get('at')}"
+    return f"{LABELS[kind]}/{data.get('id')}"
 
-    def get(self, key: str, default=None):
-        k = key.encode()
-        line = self.lines.get(self.section, k)
-        return orjson.loads(line[len(k) + 3 :]) if line is not None else default
+
+def _replace_section(lines, section: bytes, mapping: dict) -> None:
+    """Every entry of ``section`` set from ``mapping`` (those not in it removed): the
+    bytes of emit.dumps of the section; unchanged lines are kept as they were."""
+    from .emit import _compact, entry
+
+    old = lines.entries(section)
+    for key, value in mapping.items():
+        line = entry(key, _compact(value))
+        if old.get(key.encode()) != line:
+            lines.set(section, key.encode(), line)
+    for key in old:
+        if key.decode() not in mapping:
+            lines.set(section, key, None)
 
 
 def _changes(state: dict, hashes: dict[str, str], files: list[str]):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from .load import MAX_NESTING, resolve_plain
+from .scalars import MAX_NESTING, resolve_plain
 
 # a plain key: a word of letters, digits and _ . / - (no quotes, no spaces), then ':'
 # and a space or the end of the line

@@ -27,8 +27,11 @@ from .contacts import check_groups
 from .context import Context
 from .lock import LockState
 from .objects import Resolver, maintenance_window
+from .on_demand import effective_of
 from .periods import DefaultWalk, check_nodes, collect_defaults
 from .templates import Templates, check_templates
+
+__all__ = ["Resolution", "effective_of", "engine", "resolve", "resolve_all"]
 
 
 @dataclass(slots=True)
@@ -47,34 +50,29 @@ class Resolution:
     maintenance_windows: dict[str, dict] = field(default_factory=dict)  # W1-W3
 
 
-def effective_of(res: Resolution, kind: str, ident: str) -> dict | None:
-    """The effective configuration of one equipment or user service, resolved on demand
-    when the resolution did not do them all (a query from the snapshot cache)."""
-    table = res.equipment if kind == "Equipment" else res.user_services
-    if ident not in table:
-        obj = res.tree.get(kind, ident)
-        if obj is not None:
-            if kind == "Equipment":
-                found = res.resolver.equipment(obj, res.boxes)
-            else:
-                found = res.resolver.user_service(obj)
-            if found is not None:
-                table[ident] = found
-    return table.get(ident)
+SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
 
 
-def engine(tree: Tree, lock: LockState | None = None, checks: bool = True) -> Resolution:
-    """The rules engine over ``tree``, shared objects checked, nothing resolved yet."""
+def engine(tree: Tree, lock: LockState | None = None, checks=True) -> Resolution:
+    """The rules engine over ``tree``, shared objects checked, nothing resolved yet.
+
+    ``checks`` is True (every shared check), False (none: a query over a snapshot known
+    to be clean, snavc.engine.cache) or the names of those to run, of
+    :data:`SHARED_CHECKS` (a warm build runs those whose objects an edit touched)."""
+    run = SHARED_CHECKS if checks is True else frozenset(checks or ())
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
     walk = DefaultWalk(ctx)
     templates = Templates(ctx)
     boxes = Boxes(ctx)
     nodes: dict = {}
-    if checks:  # not for a query over a snapshot known to be clean (snavc.engine.cache)
+    if "groups" in run:
         check_groups(ctx)  # C2, C4
+    if "boxes" in run:
         check_boxes(ctx)  # B3
+    if "templates" in run:
         check_templates(ctx)  # T2, T7, T9
+    if "nodes" in run:
         nodes = check_nodes(ctx, walk)  # P9, P10
     return Resolution(
         tree,
@@ -101,21 +99,34 @@ def resolve(tree: Tree, lock: LockState | None = None) -> Resolution:
     return res
 
 
-def resolve_all(res: Resolution, sink=None, consume: bool = False) -> None:
+def resolve_all(res: Resolution, sink=None, consume: bool = False, owners=None) -> None:
     """Resolve every user service and every equipment (in ID order) of ``res``.
 
     With ``sink(equipment_id, effective)``, each equipment goes there instead of into
     ``res.equipment``: a build streams them to its output instead of holding 100k of
     them in memory. With ``consume``, each equipment's model also leaves the tree once
-    resolved (the build's last use of it), so its memory serves what comes next.
+    resolved (the build's last use of it), so its memory serves what comes next. With
+    ``owners`` (a list), ``(KIND/ID, start, end)`` is appended for each object whose
+    resolution reported something: ``res.diagnostics[start:end]`` are its own (the
+    build state keeps them with their object, snavc.engine.state).
     """
     tree = res.tree
+    diags = res.diagnostics
+
+    def owned(kind: str, ident: str, start: int) -> None:
+        if owners is not None and len(diags) > start:
+            owners.append((f"{kind}/{ident}", start, len(diags)))
+
     for us_id in sorted(tree.objects.get("UserService", {})):
+        start = len(diags)
         effective = res.resolver.user_service(tree.objects["UserService"][us_id])
+        owned("UserService", us_id, start)
         if effective is not None:
             res.user_services[us_id] = effective
     for mw_id in sorted(tree.objects.get("MaintenanceWindow", {})):  # before equipment go
+        start = len(diags)
         effective = maintenance_window(res.resolver, tree.objects["MaintenanceWindow"][mw_id])
+        owned("MaintenanceWindow", mw_id, start)
         if effective is not None:
             res.maintenance_windows[mw_id] = effective
     table = tree.objects.get("Equipment", {})
@@ -124,7 +135,9 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False) -> None:
             p: table[p].at for eq in table.values() for p in eq.parents if p in table
         }
     for eq_id in sorted(table):
+        start = len(diags)
         effective = res.resolver.equipment(table[eq_id], res.boxes)
+        owned("Equipment", eq_id, start)
         if consume:
             del table[eq_id]
         if effective is not None:

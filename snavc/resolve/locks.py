@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..tree import LABELS, Node
 from .boxes import box_problem
+from .on_demand import effective_of
 from .scope import ACTIONS, scope_path
 
 
@@ -22,8 +23,6 @@ def references_of(res, kind: str, obj, service: str | None = None) -> list[tuple
     """``(kind, ID)`` of everything an equipment, unit service or user service refers to,
     resolved values included (L1 decision)."""
     refs: list[tuple[str, str]] = []
-    from . import effective_of
-
     if kind == "Equipment":
         eff = effective_of(res, "Equipment", obj.id)
         refs.append(("Box", obj.box))

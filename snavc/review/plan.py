@@ -270,14 +270,14 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
     built = None
     result.tree = None  # (the base's models: not needed any more)
     gc.collect()
-    from ..engine import incremental
+    from ..engine import state as engine_state
 
-    state = incremental.read_state(checkout) if cache.enabled() else None
+    state = engine_state.read_state(checkout) if cache.enabled() else None
     engine = state is not None
     if engine:
-        digests = {n: state["digests"][n] for n in incremental.OUTPUTS}
+        digests = {n: state["digests"][n] for n in engine_state.OUTPUTS}
         digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
-        for name in incremental.OUTPUTS:  # links to OUT's files: not kept twice
+        for name in engine_state.OUTPUTS:  # links to OUT's files: not kept twice
             (checkout / cache.CACHE_DIR / "build" / name).unlink()
         shutil.move(checkout / cache.CACHE_DIR, folder / ENGINE)
     else:
@@ -334,17 +334,17 @@ def restore_base(folder: Path, tree_id: str | None, backend: str):
 def _install_state(saved: SavedBase, head: Path) -> bool:
     """Put the base's engine state into ``head/.snavc`` (hard links where the file
     system allows: nothing writes a cache file in place) and make it ``head``'s
-    (incremental.adopt_state). False when it cannot be used: the head is built in full."""
-    from ..engine import incremental
+    (engine_state.adopt_state). False when it cannot be used: the head is built in full."""
+    from ..engine import state as engine_state
 
     dest = head / cache.CACHE_DIR
     try:
         shutil.copytree(saved.folder / ENGINE, dest, copy_function=_link_or_copy)
-        for name in incremental.OUTPUTS:
+        for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
         same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
-        if incremental.adopt_state(head, saved.digests, same):
+        if engine_state.adopt_state(head, saved.digests, same):
             return True
     except OSError:
         pass

@@ -307,7 +307,10 @@ def test_every_scalar_conversion_failure_is_a_diagnostic(monkeypatch):
     def broken_float(text):
         raise OverflowError("no such float")
 
+    from snavc.engine import scalars  # where plain scalars are converted
+
     monkeypatch.setattr(loadmod, "float", broken_float, raising=False)
+    monkeypatch.setattr(scalars, "float", broken_float, raising=False)
     for backend in BACKENDS:
         docs, diags = load_text("f.yaml", b"kind: Contact\nid: x\nname: 1.5\n", backend)
         assert docs == []

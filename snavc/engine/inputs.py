@@ -1,0 +1,471 @@
+"""Inputs: repository files -> documents -> validated objects -> the linked tree.
+
+The front of the engine, below both ways of building (snavc.engine.pipeline, cold;
+snavc.engine.incremental, warm): it finds and reads the repository (``snav.yaml``
+first, then the catalogue and the other files, each hashed as it is read), validates
+the documents and links the tree (:func:`check`). What a clean run leaves for the next
+one (the snapshot, snavc.engine.cache) is gathered here too, as is the lock (T5) that
+the rules read. Nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import os
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .. import diagnostics as dg
+from .. import progress
+from ..diagnostics import Diagnostic, Location
+from ..model import CONFIGURED_KINDS, Obj, Project
+from ..tree import Tree, build_tree
+from ..validate import PROJECT_FILE, validate
+from . import cache
+from .load import (
+    Document,
+    broken_identities,
+    discover,
+    discover_files,
+    load_file,
+    load_files,
+    relpath,
+)
+
+SHIPPED_CATALOG = Path(__file__).parent.parent / "catalog"
+
+
+class Timings:
+    """Stage durations, printed to stderr when SNAVC_TIMINGS is set (docs/performance.md)."""
+
+    def __init__(self):
+        self.on = bool(os.environ.get("SNAVC_TIMINGS"))
+        self.last = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        if self.on:
+            now = time.perf_counter()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            print(
+                f"snavc: {stage:<22} {now - self.last:7.2f} s   peak RSS {rss:,} MiB",
+                file=sys.stderr,
+            )
+            self.last = now
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for one run of the pipeline.
+
+    A build allocates millions of small containers and frees almost none of them until
+    it ends; the collector's repeated passes over them took half of a 10k-equipment
+    build (docs/performance.md). The pipeline makes no garbage cycles worth collecting.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+SHIPPED_PREFIX = "<catalog>"
+
+
+@dataclass(slots=True)
+class Result:
+    """What a run of the pipeline gives: the tree (when it could be built) and diagnostics."""
+
+    repo: Path
+    tree: Tree | None
+    diagnostics: list[Diagnostic]
+    files: list[str] = field(default_factory=list)
+    documents: int = 0
+    # False when the catalogue could not be read: the rules would only cascade
+    catalog_ok: bool = True
+    # what a clean run leaves in the snapshot cache (snavc.engine.cache)
+    snapshot: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not dg.has_errors(self.diagnostics)
+
+
+def load_catalog(
+    repo: Path,
+    project: Project | None,
+    diags: list[Diagnostic],
+    backend: str,
+    hashes: dict | None = None,
+) -> tuple[list[Document], Path | None]:
+    """The catalogue's documents: the shipped one, or the folder ``Project.catalog`` names."""
+    if project is not None and project.catalog:
+        folder = (repo / project.catalog).resolve()
+        if not folder.is_dir() or not folder.is_relative_to(repo.resolve()):
+            diags.append(
+                dg.error(
+                    "SNV213",
+                    f"catalog folder '{project.catalog}' does not exist inside the repository",
+                    project.doc.loc("catalog"),
+                )
+            )
+            return [], None
+        files, more = discover(folder)
+        diags.extend(more)
+        docs = []
+        for p in files:
+            d, dd = load_file(p, relpath(repo.resolve(), p), backend, hashes)
+            docs.extend(d)
+            diags.extend(dd)
+        for d in docs:
+            d.catalog = True
+        return docs, folder
+    docs = []
+    for p in sorted(SHIPPED_CATALOG.glob("*.yaml")):
+        d, dd = load_file(p, f"{SHIPPED_PREFIX}/{p.name}", backend, hashes)
+        docs.extend(d)
+        diags.extend(dd)
+    for d in docs:
+        d.catalog = True
+    return docs, None
+
+
+def load_settings(
+    root: Path, diags: list[Diagnostic], backend: str = "fast", hashes: dict | None = None
+) -> tuple[list[Document], list[Obj]]:
+    """``snav.yaml``'s documents and valid objects (read first: Project.catalog decides
+    which folder is the catalogue rather than part of the repository)."""
+    settings = root / PROJECT_FILE
+    if not settings.is_file():
+        return [], []
+    docs, more = load_file(settings, PROJECT_FILE, backend, hashes)
+    diags.extend(more)
+    checked = validate(docs)
+    diags.extend(checked.diagnostics)
+    return docs, checked.objects
+
+
+def project_of(objects: list[Obj]) -> Project | None:
+    return next((o for o in objects if o.kind == "Project"), None)
+
+
+def reported(diags: list[Diagnostic], project: Project | None) -> list[Diagnostic]:
+    """``diags`` without the warnings whose code ``Project.ignore`` lists (errors are
+    always reported: a build with errors has no output to trust)."""
+    ignore = set(project.ignore) if project is not None else ()
+    if not ignore:
+        return diags
+    return [d for d in diags if d.severity == "error" or d.code not in ignore]
+
+
+def find_root(folder: str | Path) -> Path:
+    """The repository ``folder`` belongs to: itself when it holds ``snav.yaml``, else
+    the nearest folder above it that does (as git finds ``.git`` and ruff its
+    configuration), not looking above the top of a git repository; ``folder`` when none
+    does (``snav.yaml`` is optional).
+
+    >>> find_root("samples/seed/clients")                        # doctest: +SKIP
+    PosixPath('/…/samples/seed')
+    """
+    folder = Path(folder)
+    start = folder.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return folder if candidate == start else candidate
+        if (candidate / ".git").exists():
+            break
+    return folder
+
+
+def check(repo: str | Path, backend: str = "fast") -> Result:
+    with gc_paused():
+        return _check(Path(repo), backend)
+
+
+def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str, str]):
+    """What a run reads, before the repository's own files: ``snav.yaml`` (its
+    documents and objects), the catalogue's documents, the relative name of every file
+    found, and the files to load (all but ``snav.yaml``, already read)."""
+    project_docs, settings_objs = load_settings(root, diags, backend, hashes)
+    project = project_of(settings_objs)
+    catalog_docs, catalog_dir = load_catalog(root, project, diags, backend, hashes)
+    found, more = discover_files(
+        root, [catalog_dir] if catalog_dir else [], project.exclude if project else ()
+    )
+    diags.extend(more)
+    rels = [rel for rel, _ in found]
+    paths = [p for rel, p in found if rel != PROJECT_FILE]
+    return project_docs, settings_objs, catalog_docs, rels, paths
+
+
+def _check(repo: Path, backend: str, incumbent=None) -> Result:
+    """Load, validate and link a repository: every problem found before the rules.
+    (:func:`check` is the public entry; this runs it with the collector paused.)
+
+    >>> result = check("samples/seed")            # doctest: +SKIP
+    >>> result.ok, len(result.diagnostics)        # doctest: +SKIP
+    (True, 0)
+    """
+    repo = Path(repo)
+    diags: list[Diagnostic] = []
+    root = repo.resolve()
+    hashes: dict[str, str] = {}
+
+    project_docs, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
+    timings = Timings()
+    # each file's stat before it is read: a later query trusts it to skip hashing
+    files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
+    stats = cache.stat_files(paths, files) if cache.enabled() else None
+    progress.stage(f"reading {len(paths):,} files")
+    loaded, more = load_files(root, paths, backend, hashes)
+    docs = list(project_docs) + loaded
+    diags.extend(more)
+    timings("load")
+    # the snapshot's configuration documents, kept before validation drops their data;
+    # positions packed apart (Document.pos): a query decodes those of a few documents
+    config = (
+        [
+            (d.file, d.index, d.line, d.column, d.data, marshal.dumps(d.pos))
+            for d in loaded
+            if d.kind not in cache.LEAF_KINDS
+        ]
+        if cache.enabled()
+        else []
+    )
+
+    progress.stage(f"validating {len(docs):,} documents")
+    objects: list[Obj] = list(settings_objs)
+    repo_objs = validate(docs[len(project_docs) :])
+    objects += repo_objs.objects
+    diags += repo_objs.diagnostics
+    catalog = validate(catalog_docs, catalog=True)
+    catalog_files = {d.file for d in catalog_docs}
+    timings("validate")
+    diags += catalog.diagnostics
+
+    # the objects of a file that failed to load exist, broken: references to them are
+    # consequences of that file's error, not errors of their own (no cascade)
+    unloaded = {d.file for d in more if d.severity == "error" and d.file}
+    broken = set().union(*(broken_identities(root / f) for f in sorted(unloaded)))
+    rejected = repo_objs.rejected | catalog.rejected | broken
+    if any(d.severity == "error" and d.file == PROJECT_FILE for d in diags):
+        # snav.yaml is broken: its default_user is unknown, not missing (no SNV305)
+        rejected |= {("Project", PROJECT_FILE)}
+    tree = build_tree(objects, catalog.objects, rejected, incumbent=incumbent)
+    timings("tree")
+    diags += tree.diagnostics
+    tree.diagnostics = []
+    if not docs:
+        diags.append(
+            dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None))
+        )
+    catalog_ok = not dg.has_errors(catalog.diagnostics) and not any(
+        d.code == "SNV213" for d in diags
+    )
+    catalog_ok = catalog_ok and not any(
+        d.file in catalog_files for d in diags if d.severity == "error"
+    )
+    result = Result(repo, tree, dg.sort(reported(diags, tree.project)), rels, len(docs), catalog_ok)
+    if cache.enabled():
+        files: dict[str, list] = {}  # file -> its leaves (leaf_entry)
+        shared: dict = {}  # one tuple (string) per distinct list of names, refs (memory)
+        for o in repo_objs.objects:
+            if o.kind in cache.LEAF_KINDS:
+                names = tuple(tree.unit_services.get(o.id, ()))
+                files.setdefault(o.doc.file, []).append(leaf_entry(o, names, tree, shared))
+        result.snapshot = {
+            "hashes": hashes,
+            "config": config,
+            "files": files,
+            "stats": stats,
+            "links": host_links(repo_objs.objects),
+            # U3: user services that are a component of another, or have one
+            "composed": sorted(
+                {
+                    i
+                    for o in repo_objs.objects
+                    if o.kind == "UserService"
+                    for c in o.components
+                    if c.user_service is not None
+                    for i in (o.id, c.user_service)
+                }
+            ),
+        }
+    return result
+
+
+def host_links(objects) -> dict[str, tuple]:
+    """``equipment -> (parents, servicenav_id)`` of the equipment that have either (H4-H6),
+    and ``maintenance-window:ID -> (targets, None)`` (W2): what an incremental
+    build checks its dirty equipment against."""
+    links = {
+        o.id: (tuple(o.parents), o.servicenav_id)
+        for o in objects
+        if o.kind == "Equipment" and (o.parents or o.servicenav_id is not None)
+    }
+    for o in objects:  # W2: a maintenance window's targets are tied to it the same way
+        if o.kind == "MaintenanceWindow":
+            links[f"maintenance-window:{o.id}"] = (tuple(sorted(set(o.targets))), None)
+    return links
+
+
+def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
+    """The repository's ``snav.lock`` (T5), or None when it has none (or it cannot be
+    used: SNV112, at the line and column of the fault where there is one).
+
+    A version whose content does not match its key (the lock was edited by hand) is
+    not trusted: SNV119, a warning (its services are locked again with their
+    templates' current values, and the build rewrites the lock), an error under
+    ``build --locked`` (``locked``), where the committed lock must be snavc's own."""
+    from ..resolve.lock import LOCK_FILE, Lock, LockError
+    from .load import read_json
+
+    path = Path(repo) / LOCK_FILE
+    data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
+    diags.extend(replace(d, rule="T5") for d in more)
+    if data is None:
+        return None
+    try:
+        lock = Lock.from_json(data)
+    except LockError as e:
+        diags.append(
+            dg.error(
+                "SNV112",
+                f"{LOCK_FILE} is not a valid lock: {e}; restore it from git, or delete it to lock "
+                "every unit service again with its current values",
+                Location(LOCK_FILE, *_lock_position(path, e)),
+                rule="T5",
+            )
+        )
+        return None
+    for version, services in lock.edited.items():
+        where = Location(LOCK_FILE, *_lock_position(path, LockError("", "versions", version)))
+        n = len(services)
+        what = f"{n} unit service{'s' if n != 1 else ''}"
+        if locked:
+            diags.append(
+                dg.error(
+                    "SNV119",
+                    f"version '{version}' of {LOCK_FILE} does not match its content: the lock was "
+                    f"edited by hand; run `snavc build` without --locked to lock its {what} again "
+                    f"with their templates' current values, and commit {LOCK_FILE}",
+                    where,
+                    rule="T5",
+                )
+            )
+        else:
+            diags.append(
+                dg.warning(
+                    "SNV119",
+                    f"version '{version}' of {LOCK_FILE} does not match its content: the lock was "
+                    f"edited by hand and is not trusted; its {what} take their templates' current "
+                    "values, and `snavc build` locks them again",
+                    where,
+                    rule="T5",
+                    # no excerpt: a build prints it after rewriting the lock, whose line
+                    # there is then another one
+                    redact=True,
+                )
+            )
+    return lock
+
+
+def _lock_position(path: Path, error) -> tuple[int | None, int | None]:
+    from ..resolve.lock import position
+
+    try:
+        return position(path.read_text(encoding="utf-8", errors="replace"), error)
+    except OSError:
+        return None, None
+
+
+def hashed_inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str, str]):
+    """:func:`_inputs` and the content hash of every file found (unchanged files are
+    not read again: cache.hash_files) and of the lock: what the snapshot and the build
+    state are keyed by. Returns ``(settings objects, catalogue documents, relative
+    names of the files found, paths of the files to load, their relative names)``;
+    OSError when a file cannot be read."""
+    _, settings_objs, catalog_docs, rels, paths = _inputs(root, diags, backend, hashes)
+    files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
+    cache.hash_files(root, paths, files, hashes)
+    cache.lock_hash(root, hashes)
+    return settings_objs, catalog_docs, rels, paths, files
+
+
+def leaf_loader(root: Path, tree: Tree, backend: str):
+    """``Tree.leaf_loader`` for a tree without its equipment and user services: reads
+    one from the file ``tree.leaf_index`` names when it is asked for."""
+    from ..validate import validate_document
+
+    def load_leaf(kind: str, ident: str):
+        rel = tree.leaf_index[ident][1]
+        found, _ = load_file(root / rel, rel, backend)
+        for doc in found:
+            if doc.kind == kind and doc.data.get("id") == ident:
+                return validate_document(doc, [])
+        return None
+
+    return load_leaf
+
+
+# the kinds an equipment or user service can read through a reference: configuration
+# objects (a reference to another equipment or unit service is a link, kept apart)
+_CONFIG_TARGETS = frozenset(
+    {
+        "Box",
+        "Contact",
+        "ContactGroup",
+        "EquipmentTemplate",
+        "Label",
+        "MonitoringAccount",
+        "Role",
+        "ServiceTemplate",
+        "TimePeriod",
+        "User",
+    }
+)
+
+
+def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
+    """``KIND/ID`` of every configuration object ``obj`` refers to by ID, its
+    configuring user included (``configured_by``, else the project's ``default_user``):
+    the first step of its dependency record (snavc.engine.incremental follows the
+    configuration's own references from there). Sorted, one tuple shared per distinct
+    set when ``shared`` is given (100k equipment, a few hundred distinct strings)."""
+    from ..tree import references
+
+    refs = {
+        f"{target}/{ident}" for _p, target, ident in references(obj) if target in _CONFIG_TARGETS
+    }
+    if obj.kind in CONFIGURED_KINDS:
+        user = tree.configurer(obj)
+        if user is not None:
+            refs.add(f"User/{user}")
+    out = tuple(sorted(refs))
+    if shared is None:
+        return out
+    out = tuple(shared.setdefault(r, r) for r in out)
+    return shared.setdefault(out, out)
+
+
+def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
+    """What the state keeps of an equipment or user service: (kind, ID, at, extra, refs),
+    where extra is its unit service names or its members' equipment, and refs the
+    configuration objects it refers to (:func:`config_refs`)."""
+    refs = config_refs(obj, tree, shared)
+    if obj.kind == "Equipment":
+        names = tuple(names)
+        if shared is not None:
+            names = shared.setdefault(names, names)
+        return ("Equipment", obj.id, obj.at, names, refs)
+    members = {m.partition("/")[0] for m in obj.members}
+    for c in obj.components:  # U2: its hosts and unit services' equipment too
+        if c.host is not None or c.service is not None:
+            members.add((c.host or c.service).partition("/")[0])
+    return ("UserService", obj.id, obj.at, tuple(sorted(members)), refs)
