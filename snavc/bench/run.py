@@ -37,11 +37,16 @@ GENERATOR_VERSION = "5"  # 3-4: the product's fields (issue 12); 5: estates clea
 
 def estate(root: Path, n: int) -> Path:
     """The generated estate of ``n`` equipment, cached between runs."""
-    path = root / f"estate-{n}-v{GENERATOR_VERSION}"
+    return _generated(root / f"estate-{n}-v{GENERATOR_VERSION}", lambda p: generate(p, n))
+
+
+def _generated(path: Path, make) -> Path:
+    """``path``, made by ``make(path)`` unless a complete earlier run made it (its
+    ``.generated`` marker is written last: a killed run's half folder is made again)."""
     marker = path / ".generated"
     if not marker.exists():
         shutil.rmtree(path, ignore_errors=True)
-        generate(path, n)
+        make(path)
         marker.write_text("ok\n")
     return path
 
@@ -124,12 +129,7 @@ def nagios_config(root: Path, n: int, path: Path) -> Path:
     """``nagios.cfg`` of the Nagios configuration equivalent to estate ``path``,
     written once per generator and writer version."""
     out = root / f"nagios-{n}-v{GENERATOR_VERSION}.{WRITER_VERSION}"
-    marker = out / ".generated"
-    if not marker.exists():
-        shutil.rmtree(out, ignore_errors=True)
-        write_nagios(path, out)
-        marker.write_text("ok\n")
-    return main_cfg(out)
+    return main_cfg(_generated(out, lambda o: write_nagios(path, o)))
 
 
 def _env() -> dict:

@@ -1173,14 +1173,7 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     ``ref`` (the change that adds the estate).
     """
     prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
-    try:
-        commit = (
-            _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-            .decode()
-            .strip()
-        )
-    except GitError:
-        raise GitError(f"unknown revision '{ref}'") from None
+    commit = _commit_of(repo, ref)
     tree = f"{commit}:{prefix}" if prefix else commit
     if prefix:
         try:
@@ -1228,20 +1221,24 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     return True
 
 
+def _commit_of(repo: Path, ref: str) -> str:
+    """The commit ``ref`` names; GitError("unknown revision ...") when none."""
+    try:
+        out = _git(
+            repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        )
+    except GitError:
+        raise GitError(f"unknown revision '{ref}'") from None
+    return out.decode().strip()
+
+
 def revision_tree(repo: Path, ref: str) -> str | None:
     """The git tree ID of ``repo`` (a folder of a git repository) at revision ``ref``:
     what :func:`checkout_revision` writes is a function of it (``plan --base-state``
     keys a base's build by it). None when the folder does not exist at ``ref``;
     GitError("unknown revision ...") when ``ref`` names no commit."""
     prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip().rstrip("/")
-    try:
-        commit = (
-            _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-            .decode()
-            .strip()
-        )
-    except GitError:
-        raise GitError(f"unknown revision '{ref}'") from None
+    commit = _commit_of(repo, ref)
     try:
         return (
             _git(
