@@ -323,7 +323,7 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
         measures[PLAN] = timed([*snavc, "plan", ".", "--base", "HEAD~1"], cwd=clone)
         shutil.rmtree(clone, ignore_errors=True)
         # a CI cache of the base's build (plan --base-state), then a new job restoring it
-        saved = root / f"base-state-{n}"
+        saved = (root / f"base-state-{n}").resolve()  # the plans run in the clone
         shutil.rmtree(saved, ignore_errors=True)
         for key in (None, PLAN_STATE):
             clone = fresh_clone(git_estate(root, n, path), root / f"clone-{n}")
