@@ -338,3 +338,32 @@ def test_a_maintenance_windows_change_lists_its_targets_W3(builds):
     entry = input_entry(report, "maintenance-window/mw-firewall-upgrade")
     assert entry["affected"] == ["equipment/fw-client2-01", "unit-service/fw-client2-01/ping"]
     assert entry["affects"] == {"equipment": 1, "unit-service": 1, "user-service": 0}
+
+
+def test_the_search_for_many_inputs_finds_what_one_alternative_each_finds():
+    """The impact search writes its inputs' IDs as a trie (review/diff._alternatives):
+    it must find, in any text, exactly what the plain alternation of the same IDs finds
+    (the longest ID where several match), and stay linear in the number of IDs."""
+    import random
+    import re
+
+    from snavc.review.diff import _alternatives
+
+    rng = random.Random(14)
+    alphabet = "ab-0é"
+    for _ in range(300):
+        ids = {
+            "".join(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(rng.randint(1, 12))
+        }
+        plain = re.compile(
+            ('"(' + "|".join(sorted(map(re.escape, ids), key=len, reverse=True)) + ')"').encode()
+        )
+        trie = _alternatives(ids, '"', '"')
+        for _ in range(20):
+            text = '"'.join(
+                rng.choice([*ids, "".join(rng.choices(alphabet, k=3))]) for _ in range(6)
+            ).encode()
+            assert trie.findall(text) == plain.findall(text), (ids, text)
+    assert _alternatives([], '"', '"') is None
+    deep = ["x" * n for n in range(1, 1500)]  # nested past the recursion limit: still right
+    assert _alternatives(deep, '"', '"').findall(b'"xxx"') == [b"xxx"]
