@@ -76,6 +76,13 @@ STATS = "stats.marshal"  # rel -> (size, mtime, ctime, inode, content hash) of e
 RACY_NS = 2_000_000_000  # a file changed this close to its record may change unseen
 
 
+def identity(path) -> tuple[int, int, int, int]:
+    """(size, mtime_ns, ctime_ns, inode) of ``path``: what changes when a file is
+    written, even with its times set back (git's index takes the same)."""
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def stat_files(paths: list[Path], rels: list[str]) -> dict:
     """``{"at": now, "files": rel -> (size, mtime_ns, ctime_ns, inode)}``, taken
     *before* the files are read, for :func:`write_stats`."""
@@ -83,10 +90,9 @@ def stat_files(paths: list[Path], rels: list[str]) -> dict:
     files = {}
     for p, rel in zip(paths, rels, strict=True):
         try:
-            st = os.stat(p)
+            files[rel] = identity(p)
         except OSError:
             continue
-        files[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     return {"at": at, "files": files}
 
 

@@ -80,8 +80,7 @@ def save_state(
             finally:
                 tmp.unlink(missing_ok=True)
             crash_point("state")
-            st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            stats[name] = cache.identity(folder / name)
         state = {
             **state,
             "key": _key(),
@@ -104,8 +103,7 @@ def read_state(root: Path) -> dict | None:
         if not isinstance(state, dict) or state.get("key") != _key():
             return None
         for name in OUTPUTS:
-            st = (folder / name).stat()
-            if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != state["outputs"][name]:
+            if cache.identity(folder / name) != state["outputs"][name]:
                 return None  # the linked output was changed in place
     except (OSError, ValueError, TypeError, KeyError):
         return None
@@ -129,10 +127,7 @@ def adopt_state(root: Path, digests: dict[str, str], lock_same: bool) -> bool:
             return False
         if any(state["digests"][name] != digests.get(name) for name in OUTPUTS):
             return False
-        stats = {}
-        for name in OUTPUTS:
-            st = (folder / name).stat()
-            stats[name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        stats = {name: cache.identity(folder / name) for name in OUTPUTS}
         hashes = dict(state["hashes"])
         if lock_same:
             cache.lock_hash(root, hashes)
