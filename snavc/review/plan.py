@@ -255,17 +255,15 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
         raise PlanError(f"cannot write the base state in {folder}: {e.strerror}") from None
     progress.stage(f"building revision '{base}'")
     facts = BaseFacts()
-    taken = []
     try:
-        built = build(
-            checkout, folder / OUT, backend, before_rules=lambda t: taken.append(facts.take(t))
-        )
+        built = build(checkout, folder / OUT, backend, before_rules=facts.take)
     except OutputError as e:  # --base-state names a folder holding something else
         raise PlanError(f"cannot keep the base's build in {folder}: {e}") from None
     result = built.result
     if not found:  # an empty estate: "holds no YAML document" is no news there
         result.diagnostics = [d for d in result.diagnostics if d.code != "SNV110"]
     if built.status != "written" or not result.ok:
+        taken = facts.nodes is not None  # the rules ran (take() was called)
         return found, result, facts if taken else None, None
     built = None
     result.tree = None  # (the base's models: not needed any more)
