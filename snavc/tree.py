@@ -125,11 +125,20 @@ def references(obj: Obj) -> Iterator[tuple[tuple, str, str]]:
     return iter(walk(obj))
 
 
-# model class -> the function listing its objects' references (_compile_walk)
+def reference_keys(obj: Obj, targets: frozenset[str]) -> list[str]:
+    """``KIND/ID`` of each reference ``obj`` holds to an object of a kind in ``targets``
+    (:func:`references` without the paths, for a dependency record)."""
+    walk = _WALKS.get((type(obj), targets))
+    if walk is None:
+        walk = _WALKS[type(obj), targets] = _compile_walk(obj.kind, type(obj), targets)
+    return walk(obj)
+
+
+# model class (and kinds kept) -> the function listing its objects' references
 _WALKS: dict = {}
 
 
-def _compile_walk(kind: str, model: type):
+def _compile_walk(kind: str, model: type, targets: frozenset[str] | None = None):
     """The function that lists the references of an object of ``kind``: one nested
     loop per path of ``REFERENCES[kind]``, written out as Python source and compiled
     once, rather than a generic walk that interprets each path for each object (the
@@ -137,11 +146,14 @@ def _compile_walk(kind: str, model: type):
     object: 150,000 at 10k equipment, where the generic walk was most of the tree
     stage). An attribute that is missing or None ends its path, a "*" walks a list
     that is neither None nor empty: what the generic walk did, in the same order. A
-    field the (sub)model declares is read as an attribute, anything else with getattr."""
+    field the (sub)model declares is read as an attribute, anything else with getattr.
+    With ``targets``, only the references to those kinds, as ``KIND/ID`` strings."""
     lines = ["def walk(obj):", "    out = []", "    add = out.append"]
     consts: dict[str, object] = {}
     for n, (spec, target) in enumerate(REFERENCES.get(kind, ())):
-        consts[f"T{n}"] = target
+        if targets is not None and target not in targets:
+            continue
+        consts[f"T{n}"] = target if targets is None else f"{target}/"
         if "*" not in spec:
             consts[f"S{n}"] = spec
         indent, var, path, depth, cls = "    ", "obj", [], 0, model
@@ -167,6 +179,9 @@ def _compile_walk(kind: str, model: type):
         if spec[-1] == "*":
             lines.append(f"{indent}if {var} is not None:")
             indent += "    "
+        if targets is not None:
+            lines.append(f"{indent}add(T{n} + {var})")
+            continue
         where = f"S{n}" if "*" not in spec else f"({', '.join(path)},)"
         lines.append(f"{indent}add(({where}, T{n}, {var}))")
     lines.append("    return out")

@@ -437,11 +437,9 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
     the first step of its dependency record (snavc.engine.incremental follows the
     configuration's own references from there). Sorted, one tuple shared per distinct
     set when ``shared`` is given (100k equipment, a few hundred distinct strings)."""
-    from ..tree import references
+    from ..tree import reference_keys
 
-    refs = {
-        f"{target}/{ident}" for _p, target, ident in references(obj) if target in _CONFIG_TARGETS
-    }
+    refs = set(reference_keys(obj, _CONFIG_TARGETS))
     if obj.kind in CONFIGURED_KINDS:
         user = tree.configurer(obj)
         if user is not None:
