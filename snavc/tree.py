@@ -134,11 +134,27 @@ def reference_keys(obj: Obj, targets: frozenset[str]) -> list[str]:
     return walk(obj)
 
 
-# model class (and kinds kept) -> the function listing its objects' references
+def _unresolved(obj: Obj, nodes: dict, index: dict) -> list[tuple[tuple, str, str]]:
+    """The references of ``obj`` (as :func:`references` gives them) that do not name a
+    node of ``nodes`` or an object of ``index`` (kind -> ID -> object); those to a unit
+    service or a maintenance target, which take more than a lookup, are all kept."""
+    walk = _WALKS.get((type(obj), None))
+    if walk is None:
+        walk = _WALKS[type(obj), None] = _compile_walk(obj.kind, type(obj), unresolved=True)
+    return walk(obj, nodes, index)
+
+
+# model class (and kinds kept, or None for the unresolved ones) -> the function
+# listing its objects' references
 _WALKS: dict = {}
 
+# reference targets whose check is more than a lookup (_check_references)
+_NOT_LOOKED_UP = ("unit-service", "target")
 
-def _compile_walk(kind: str, model: type, targets: frozenset[str] | None = None):
+
+def _compile_walk(
+    kind: str, model: type, targets: frozenset[str] | None = None, unresolved: bool = False
+):
     """The function that lists the references of an object of ``kind``: one nested
     loop per path of ``REFERENCES[kind]``, written out as Python source and compiled
     once, rather than a generic walk that interprets each path for each object (the
@@ -147,9 +163,16 @@ def _compile_walk(kind: str, model: type, targets: frozenset[str] | None = None)
     stage). An attribute that is missing or None ends its path, a "*" walks a list
     that is neither None nor empty: what the generic walk did, in the same order. A
     field the (sub)model declares is read as an attribute, anything else with getattr.
-    With ``targets``, only the references to those kinds, as ``KIND/ID`` strings."""
+    With ``targets``, only the references to those kinds, as ``KIND/ID`` strings; with
+    ``unresolved``, only those that :func:`_unresolved` keeps."""
     lines = ["def walk(obj):", "    out = []", "    add = out.append"]
     consts: dict[str, object] = {}
+    tables = {"node": "nodes"}  # target kind -> the local name of its table
+    if unresolved:
+        lines[0] = "def walk(obj, nodes, index):"
+        for t in sorted({t for _, t in REFERENCES.get(kind, ())} - {"node", *_NOT_LOOKED_UP}):
+            tables[t] = f"K{len(tables)}"
+            lines.append(f"    {tables[t]} = index.get({t!r}, ())")
     for n, (spec, target) in enumerate(REFERENCES.get(kind, ())):
         if targets is not None and target not in targets:
             continue
@@ -182,6 +205,9 @@ def _compile_walk(kind: str, model: type, targets: frozenset[str] | None = None)
         if targets is not None:
             lines.append(f"{indent}add(T{n} + {var})")
             continue
+        if unresolved and target not in _NOT_LOOKED_UP:
+            lines.append(f"{indent}if {var} not in {tables[target]}:")
+            indent += "    "
         where = f"S{n}" if "*" not in spec else f"({', '.join(path)},)"
         lines.append(f"{indent}add(({where}, T{n}, {var}))")
     lines.append("    return out")
@@ -497,7 +523,7 @@ def _check_references(
     reporting each reference to it would bury them (issue 11: one tab, 443 errors).
     A did-you-mean only ever names an object the user could have meant: one of the
     same kind (a parent of the right level), visible from where ``obj`` is placed."""
-    for path, target, ident in references(obj):
+    for path, target, ident in _unresolved(obj, tree.nodes, index):
         if target == "node":
             if ident in tree.nodes:
                 continue
