@@ -181,7 +181,8 @@ def share_fields_set(obj: BaseModel) -> None:
         if not value:
             continue
         if shape == 0:
-            share_fields_set(value)
+            if isinstance(value, BaseModel):
+                share_fields_set(value)
         else:
             for item in value if shape == 1 else value.values():
                 if isinstance(item, BaseModel):
