@@ -73,6 +73,10 @@ class Lock:
                 raise LockError(f"version {key!r}: {message}", "versions", key, at)
             if version_of(content["template"], content)[0] != key:
                 edited[key] = []
+        # each service names its version by the one string of the version's key (the
+        # parser makes a string per entry: a million copies of a few thousand keys)
+        key_of = {key: key for key in versions}
+        named: dict[str, str] = {}
         for sid, version in services.items():
             if not isinstance(version, str) or version not in versions:
                 raise LockError(
@@ -82,10 +86,11 @@ class Lock:
                 )
             if version in edited:
                 edited[version].append(sid)
+            named[sid] = key_of[version]
         if edited:
             versions = {k: v for k, v in versions.items() if k not in edited}
-            services = {s: v for s, v in services.items() if v not in edited}
-        return cls(dict(versions), dict(services), edited)
+            named = {s: v for s, v in named.items() if v not in edited}
+        return cls(dict(versions), named, edited)
 
 
 def position(text: str, error: LockError) -> tuple[int | None, int | None]:
