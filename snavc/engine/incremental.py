@@ -46,6 +46,7 @@ from . import cache
 from .faults import crash_point, sync_folder, temporary
 from .inputs import (
     Result,
+    Timings,
     gc_paused,
     hashed_inputs,
     host_links,
@@ -72,15 +73,17 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
     root = Path(repo).resolve()
+    timings = Timings()
     state = read_state(root)
     if state is None:
         return None
+    timings("warm: read state")
     # the linked outputs' content hashes, checked in a second thread while this one
     # finds what changed (hashlib releases the GIL): 300 MB at 100k equipment
     intact = _in_thread(lambda: outputs_intact(root, state))
     with gc_paused():
         try:
-            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact)
+            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact, timings)
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
                 raise
@@ -110,7 +113,9 @@ def _in_thread(work):
     return wait
 
 
-def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact):
+def _rebuild(
+    repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact, timings
+):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
     from ..resolve.objects import maintenance_window
@@ -124,9 +129,11 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return _cold()
+    timings("warm: inputs hashed")
     snap = cache.read(root, state["snapshot"])
     if snap is None:
         return _cold()
+    timings("warm: snapshot read")
     touched = set(changed) | set(removed)
     rows = state["diagnostics"]
     if any(row[-1] is None and row[3] in touched for row in rows):
@@ -168,6 +175,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         by_file.setdefault(o.doc.file, []).append(o)
     cfg = [o for f in files for o in by_file.get(f, ())]
     reached, placed = _reach(edits, cfg, config)
+    timings("warm: configuration")
 
     # 3. the dirty objects: the leaves of the changed files, those whose dependency record
     # (their configuration references; their node) meets what changed, the user services
@@ -257,6 +265,8 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         i for (kind, i), (_o, n) in edits.items() if kind == "MaintenanceWindow" and n is None
     )
 
+    timings("warm: dirty objects read")
+
     # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
@@ -317,13 +327,17 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     ):
         return _cold()  # the section comes or goes (emit.effective): the full build writes it
 
+    timings("warm: tree and resolve")
+
     # 5. write the outputs from the resolved objects and the previous build's other lines,
     # if they are what the previous build wrote
     if not intact():
         return _cold()
+    timings("warm: outputs checked")
     eff, ori, okeys, gone_services = _patch_outputs(
         root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
     )
+    timings("warm: outputs patched")
 
     # 6. the lock, the outputs, the state for the next build
     present = {i: tree.unit_services[i] for i in eq_eff}
@@ -346,6 +360,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     finally:
         eff.close()
         ori.close()
+    timings("warm: outputs written")
     crash_point("swapped")
     if lock.changed:
         tmp = temporary(root / LOCK_FILE)
@@ -394,6 +409,7 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
             "diagnostics": rows,
         }
         save_state(root, out, state, layouts, writer.digests)
+    timings("warm: lock and state")
     result = Result(repo, tree, kept, rels, 0)
     return Built(
         result,
