@@ -151,6 +151,32 @@ def test_no_change(repo, tmp_path, monkeypatch):
     same_as_full(repo, tmp_path, monkeypatch)
 
 
+def test_no_change_into_the_same_folder_writes_nothing(repo, tmp_path, monkeypatch):
+    """Nothing read changed and OUT holds the last build: OUT is left as it is (the
+    same files, not a copy); a file added there, or one of its files replaced, means
+    it is written again, as a cold build would (linked, not copied)."""
+    out = tmp_path / "same"
+    build(repo, out)
+    before = {p.name: p.stat().st_ino for p in out.iterdir()}
+    built = same_as_full(repo, tmp_path, monkeypatch)  # (into another folder: linked)
+    assert built.incremental
+    again = build(repo, out)
+    assert again.incremental and again.counts == built.counts
+    assert {p.name: p.stat().st_ino for p in out.iterdir()} == before
+    linked = repo / ".snavc" / "build" / "effective.json"
+    assert (out / "effective.json").stat().st_ino == linked.stat().st_ino
+    (out / "stray.txt").write_text("x")
+    (out / "diagnostics.json").write_text("[]\n\n")
+    assert build(repo, out).incremental
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)
+    expected = tmp_path / "full0"
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (expected / name).read_bytes(), name
+    # the state's record of its outputs was taken again: the next build is warm too
+    edit(site_file(repo), "check_interval: 30", "check_interval: 31")
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+
+
 def test_explicit_value_of_a_unit_service(repo, tmp_path, monkeypatch):
     edit(site_file(repo), "check_interval: 30", "check_interval: 31")
     same_as_full(repo, tmp_path, monkeypatch)

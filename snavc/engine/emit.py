@@ -656,10 +656,24 @@ class BuildWriter:
         self._swap()
         return layouts
 
+    def finish_linked(self, folder: Path, diagnostics: list, lock_report: dict) -> None:
+        """Write a build whose effective.json and origins.json are the files of the same
+        names in ``folder`` (the build state's links to the previous build's: nothing it
+        read changed), hard-linked rather than copied; then swap."""
+        try:
+            self.file.close()
+            for name in (EFFECTIVE, ORIGINS):
+                (self.tmp / name).unlink(missing_ok=True)
+                os.link(folder / name, self.tmp / name)
+            self._write_rest(diagnostics, lock_report)
+        except BaseException:
+            self.abort()
+            raise
+        self._swap()
+
     def _write_rest(self, diagnostics: list, lock_report: dict) -> None:
-        (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-        (self.tmp / LOCK_REPORT).write_text(dumps(lock_report), encoding="utf-8")
-        (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
+        for name, data in rest_files(diagnostics, lock_report).items():
+            (self.tmp / name).write_bytes(data)
         crash_point("finish")
 
     def _swap(self) -> None:
@@ -674,6 +688,45 @@ class BuildWriter:
         _close_quietly(self.file)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._lock.release()
+
+
+def rest_files(diagnostics: list, lock_report: dict) -> dict[str, bytes]:
+    """The small files of a build beside effective.json and origins.json: name -> bytes."""
+    return {
+        DIAGNOSTICS: dg.render_json(diagnostics).encode("utf-8"),
+        LOCK_REPORT: dumps(lock_report).encode("utf-8"),
+        BUILD_MARKER: MARKER_TEXT.encode("utf-8"),
+    }
+
+
+def output_holds(out: Path, folder: Path, diagnostics: list, lock_report: dict) -> bool:
+    """Whether the output folder ``out`` holds exactly the build that
+    :meth:`BuildWriter.finish_linked` would write there (its effective.json and
+    origins.json the very files of ``folder``, the other files these bytes, nothing
+    else): then a build has nothing to write. Looked at under the output's lock; False
+    when another build holds it (the caller's writer then says so)."""
+    out = Path(out).resolve()
+    try:
+        lock = _OutputLock(out.parent / f".{out.name}.lock", out)
+    except (OSError, OutputError):
+        return False
+    try:
+        rest = rest_files(diagnostics, lock_report)
+        if sorted(os.listdir(out)) != sorted([EFFECTIVE, ORIGINS, *rest]):
+            return False
+        for name in (EFFECTIVE, ORIGINS):
+            mine, theirs = os.stat(out / name), os.stat(folder / name)
+            if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+                return False
+        for name, data in rest.items():
+            with open(out / name, "rb") as f:
+                if f.read(len(data) + 1) != data:
+                    return False
+        return True
+    except OSError:
+        return False
+    finally:
+        lock.release()
 
 
 def _swap(tmp: Path, out: Path, parent: Path) -> None:
