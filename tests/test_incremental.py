@@ -19,7 +19,15 @@ import pytest
 
 from snavc.bench.generate import generate
 from snavc.engine import incremental
-from snavc.engine.emit import Lines, _compact, dumps, entry
+from snavc.engine.emit import (
+    HashingFile,
+    Lines,
+    RangeFile,
+    _compact,
+    dumps,
+    entry,
+    file_digest,
+)
 from snavc.engine.pipeline import build
 
 OUTPUTS = ("effective.json", "origins.json", "diagnostics.json")
@@ -129,9 +137,15 @@ def test_lines_patch_gives_the_bytes_of_dumps(tmp_path):
                     lines.set(name.encode(), k.encode(), entry(k, _compact(value[k])))
         out = tmp_path / "out.json"
         with open(out, "wb") as f:
-            written = lines.write(f)
+            # a plain file; ranges copied by the kernel; and hashed as they go
+            target = (f, RangeFile(f), HashingFile(f))[trial % 3]
+            written = lines.write(target)
+            if trial % 3 == 2:
+                target.stop()
         lines.close()
         assert out.read_bytes() == dumps(doc).encode(), trial
+        if trial % 3 == 2:
+            assert target.digest() == file_digest(out)
         assert Lines.open(out).sections == written  # the layout write() returns is right
 
 

@@ -196,8 +196,9 @@ class Lines:
     is: a 100k-equipment effective.json is patched without looking at its other lines.
     """
 
-    def __init__(self, data, sections: dict[bytes, tuple[int, int] | bytes]):
+    def __init__(self, data, sections: dict[bytes, tuple[int, int] | bytes], fd=None):
         self.data = data  # bytes, or the file's mmap
+        self.fd = fd  # the file's descriptor, for a kernel copy of its ranges (or None)
         # name -> scalar JSON, or the (start, end) of its entry lines in `data`: each
         # line ends with ",\n" but the last, which ends with "\n"
         self.sections = sections
@@ -211,15 +212,19 @@ class Lines:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if layout is not None:
-            lines = cls(data, dict(layout))
-            for name, span in layout.items():  # the layout must fit the file
-                if isinstance(span, tuple) and span[0] != span[1]:
-                    header = b'"' + name + b'":{\n'
-                    if data[span[0] - len(header) : span[0]] != header or data[span[1]] != 125:
-                        raise ValueError(f"{path}: the layout does not fit the file")
-            return lines
-        return cls(data, cls._layout(data, path))
+            fd = os.dup(f.fileno())
+        try:
+            if layout is not None:
+                for name, span in layout.items():  # the layout must fit the file
+                    if isinstance(span, tuple) and span[0] != span[1]:
+                        header = b'"' + name + b'":{\n'
+                        if data[span[0] - len(header) : span[0]] != header or data[span[1]] != 125:
+                            raise ValueError(f"{path}: the layout does not fit the file")
+                return cls(data, dict(layout), fd)
+            return cls(data, cls._layout(data, path), fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     @staticmethod
     def _layout(data, path) -> dict:
@@ -244,6 +249,9 @@ class Lines:
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):
             self.data.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def _find(self, start: int, end: int, key: bytes) -> int:
         return find_line(self.data, start, end, key)
@@ -292,7 +300,10 @@ class Lines:
                     pos += f.write(b'"' + name + b'":{\n')
                     start = pos
                     for chunk in chunks:
-                        pos += f.write(chunk)
+                        if isinstance(chunk, tuple):  # a range of this file, as it is
+                            pos += self._copy(f, *chunk)
+                        else:
+                            pos += f.write(chunk)
                     layout[name] = (start, pos)
                     pos += f.write(b"}" + tail)
                     continue
@@ -304,19 +315,27 @@ class Lines:
         f.write(b"}\n")
         return layout
 
+    def _copy(self, f, start: int, end: int) -> int:
+        """Write ``data[start:end]`` to ``f``: by the kernel when ``f`` can take a range
+        of another file (:class:`RangeFile`), else through a view of the mapping."""
+        copy = getattr(f, "copy_range", None)
+        if copy is not None and self.fd is not None:
+            return copy(self.fd, self.data, start, end)
+        return f.write(memoryview(self.data)[start:end])
+
     def _chunks(self, name: bytes, start: int, end: int) -> list:
-        """The section's entry lines as pieces to write: runs of the old text (views,
-        not copies) between the new lines. Every line ends with ",\n", but the last."""
-        data = memoryview(self.data)
+        """The section's entry lines as pieces to write: ranges ``(start, end)`` of the
+        old text between the new lines (bytes). Every line ends with ",\n", but the
+        last."""
         out: list = []
 
         def old(a: int, b: int) -> None:
             if b <= a:
                 return
             if b == end:  # the old last line: its comma was not written
-                out.extend((data[a : end - 1], b",\n"))
+                out.extend(((a, end - 1), b",\n"))
             else:
-                out.append(data[a:b])
+                out.append((a, b))
 
         cur = start
         for key, line in sorted(self.patches.get(name, {}).items()):
@@ -330,7 +349,8 @@ class Lines:
         if cur < end:
             old(cur, end)
         if out:  # every piece ends with ",\n": the last line keeps no comma
-            out[-1] = out[-1][:-2]
+            last = out[-1]
+            out[-1] = (last[0], last[1] - 2) if isinstance(last, tuple) else last[:-2]
             out.append(b"\n")
         return out
 
@@ -367,7 +387,42 @@ class LineWriter:
         return self.hash.hexdigest()
 
 
-class HashingFile:
+class RangeFile:
+    """A binary file written from bytes and from ranges of other files: a range is
+    copied by the kernel (``os.copy_file_range``: not through Python's memory, and a
+    reflink on file systems that have them), falling back to a write of the mapped
+    bytes where the kernel cannot (another file system, an old kernel)."""
+
+    def __init__(self, f):
+        self.f = f
+        self._kernel = hasattr(os, "copy_file_range")
+
+    def write(self, data) -> int:
+        return self.f.write(data)
+
+    def copy_range(self, fd: int, data, start: int, end: int) -> int:
+        """Append ``start:end`` of the open file ``fd`` (whose bytes ``data`` maps)."""
+        if self._kernel and end > start:
+            self.f.flush()
+            dst = self.f.fileno()
+            at = self.f.tell()
+            pos = start
+            try:
+                while pos < end:
+                    n = os.copy_file_range(fd, dst, end - pos, pos, at + pos - start)
+                    if n == 0:
+                        break
+                    pos += n
+            except OSError:
+                self._kernel = False
+            if pos == end:
+                self.f.seek(at + end - start)
+                return end - start
+            self.f.seek(at)  # (the bytes copied so far are written again below)
+        return self.f.write(memoryview(data)[start:end])
+
+
+class HashingFile(RangeFile):
     """A binary file that hashes what is written to it, as :func:`file_digest` would.
 
     The hash runs in a second thread, fed the pieces as they are written (hashlib and
@@ -376,7 +431,8 @@ class HashingFile:
     stay valid until :meth:`digest` or :meth:`stop`."""
 
     def __init__(self, f):
-        self.f, self.hash = f, hashlib.blake2b(digest_size=16)
+        super().__init__(f)
+        self.hash = hashlib.blake2b(digest_size=16)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -388,6 +444,13 @@ class HashingFile:
     def write(self, data) -> int:
         n = self.f.write(data)
         self._queue.put(data)
+        return n
+
+    def copy_range(self, fd: int, data, start: int, end: int) -> int:
+        if not self._kernel:
+            return self.write(memoryview(data)[start:end])
+        n = super().copy_range(fd, data, start, end)
+        self._queue.put(memoryview(data)[start:end])
         return n
 
     def stop(self) -> None:

@@ -121,7 +121,7 @@ def _rebuild(
     from ..resolve.objects import maintenance_window
     from ..tree import build_tree
     from ..validate import models_of_clean, validate
-    from .emit import BuildWriter, lock_report
+    from .emit import BuildWriter, RangeFile, lock_report
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
@@ -368,7 +368,7 @@ def _rebuild(
         tmp = temporary(root / LOCK_FILE)
         try:
             with open(tmp, "wb") as f:
-                lockfile.lines.write(f)
+                lockfile.lines.write(RangeFile(f))
                 f.flush()
                 os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
             os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
