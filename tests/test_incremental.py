@@ -300,6 +300,48 @@ def test_configuration_document_changed(repo, tmp_path, monkeypatch):
     same_as_full(repo, tmp_path, monkeypatch)
 
 
+def test_a_contact_of_an_unchanged_file_reached_through_its_user(repo, tmp_path, monkeypatch):
+    """Contacts and boxes of unchanged files are made when first read (cache.LazyKind):
+    what refers to an edited object is found in their documents. A site's desk names
+    the client's operator as its user; the operator is edited (another file): the
+    desk is reached, and the equipment that notify it are resolved again (a third of
+    this small estate: the cut-off to a cold build is lifted)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    client = repo / "p0" / "p0-c00000" / "client.yaml"
+    site = repo / "p0" / "p0-c00000" / "p0-c00000-s00.yaml"
+    edit(site, "at: p0-c00000-s00\nphone:", "at: p0-c00000-s00\nuser: p0-c00000-operator\nphone:")
+    same_as_full(repo, tmp_path, monkeypatch)
+    seen = []
+
+    def spy(*args):
+        found = reach(*args)
+        seen.append(found[0])
+        return found
+
+    reach = incremental._reach
+    monkeypatch.setattr(incremental, "_reach", spy)
+    edit(client, "role: client-operator", "role: client-operator\nname: The operator")
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert "Contact/p0-c00000-s00-desk" in seen[0]
+
+
+def test_a_box_made_shared_at_a_site_is_warned_of(repo, tmp_path, monkeypatch):
+    """B3, checked again on the boxes an edit reached only: the warning comes, from
+    the full build it leads to."""
+    edit(site_file(repo), "at: p0-c00000-s00\n---", "at: p0-c00000-s00\nshared: true\n---")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert [d.code for d in built.result.diagnostics] == ["SNV413"]
+
+
+def test_a_contact_id_taken_in_another_file(repo, tmp_path, monkeypatch):
+    """A new contact with the ID of one of an unchanged file (whose model is not made):
+    the full build reports the duplicate."""
+    with site_file(repo, 1).open("a") as f:
+        f.write("---\nkind: Contact\nid: p0-c00000-s00-desk\nat: p0-c00000-s01\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert built.status == "errors"
+
+
 def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monkeypatch):
     """Positions are part of the configuration (origins.json): a document that moves
     down a line is a change, and what depends on it is resolved again (here a client

@@ -167,16 +167,31 @@ def _rebuild(
     ]
 
     # 2. the configuration's models: the unchanged documents' made again, the edited ones
-    # validated (and the ones they refer to, or that place something, marked)
-    clean = models_of_clean([Document(*t) for t in config if t[0] not in now_config])
+    # validated (and the ones they refer to, or that place something, marked). Contacts
+    # and boxes, most of the configuration, are made when first read (cache.LazyKind):
+    # an edit reaches few of them
+    eager: list[Document] = []
+    lazy_docs: dict[str, list[Document]] = {kind: [] for kind in cache.LAZY_KINDS}
+    for t in config:
+        if t[0] not in now_config:
+            lazy_docs.get(t[4].get("kind"), eager).append(Document(*t))
+    clean = models_of_clean(eager)
     fresh = validate([Document(*t) for t in config if t[0] in now_config])
     if fresh.diagnostics:
         return _cold()
+    lazy = {}
+    for kind, docs in lazy_docs.items():
+        mine = [o for o in fresh.objects if o.kind == kind]
+        ids = [d.data.get("id") for d in docs] + [o.id for o in mine]
+        if len(set(ids)) < len(ids):
+            return _cold()  # a duplicate ID: the full build reports it
+        lazy[kind] = cache.LazyKind(docs, mine)
     by_file: dict[str, list] = {}
     for o in clean + fresh.objects:
-        by_file.setdefault(o.doc.file, []).append(o)
+        if o.kind not in lazy:
+            by_file.setdefault(o.doc.file, []).append(o)
     cfg = [o for f in files for o in by_file.get(f, ())]
-    reached, placed = _reach(edits, cfg, config)
+    reached, placed = _reach(edits, cfg, config, lazy)
     timings("warm: configuration")
 
     # 3. the dirty objects: the leaves of the changed files, those whose dependency record
@@ -275,12 +290,18 @@ def _rebuild(
     objects = list(settings_objs) + cfg + new_eq + new_us
     known_parents = {i: parents for i, (parents, _) in links.items() if parents}
     marked = [o for o in cfg if _label(o) in reached] if edits else []
+    marked += [
+        lazy[kind][ident]
+        for kind, _, ident in (label.partition("/") for label in sorted(reached))
+        if kind in lazy and ident in lazy[kind]
+    ]
     tree = build_tree(
         objects,
         catalog.objects,
         known=known,
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
+        lazy=lazy,
     )
     if catalog.diagnostics or tree.diagnostics:
         return _cold()
@@ -297,7 +318,9 @@ def _rebuild(
     # with an edited configuration, its shared checks run again (P9-P10: the nodes'
     # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
     checks = _checks(edits)
-    res = engine(tree, lock, checks=checks)
+    # (an edited node moves the scope of every group: all of them are checked again)
+    only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
+    res = engine(tree, lock, checks=checks, only=only)
     if res.diagnostics:
         return _cold()
     resolver = res.resolver
@@ -562,14 +585,17 @@ def _places(data: dict | None) -> str | None:
     return None
 
 
-def _reach(edits: dict, cfg: list, config: list):
+def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
     """What the edits reach: ``(reached, placed)``, where ``reached`` holds ``KIND/ID`` of
     the edited configuration objects and of every one that refers to one of them,
     directly or through others (a group to its contacts, a template to the template it
     duplicates and to its periods, a user to their role...), and ``placed(node)`` tells
     whether a node is at or below the place of one of them that acts by its place
     (:func:`_places`). An equipment or user service is dirty when its references meet
-    ``reached`` or its node is ``placed``."""
+    ``reached`` or its node is ``placed``. ``lazy`` holds the tables of the kinds whose
+    models are made when first read (cache.LazyKind): their references are read from
+    their documents (a contact's user), a model made only for a value that is not a
+    plain ID."""
     from ..tree import references
     from .inputs import _CONFIG_TARGETS
 
@@ -583,6 +609,17 @@ def _reach(edits: dict, cfg: list, config: list):
         for _p, target, ident in references(o):
             if target in _CONFIG_TARGETS:
                 referrers.setdefault(f"{target}/{ident}", []).append(o)
+    for table in (lazy or {}).values():
+        for ident, doc, made in table.documents():
+            refs = [] if made is not None else list(_data_references(doc.data))
+            if made is not None or any(not isinstance(v, str) for _t, v in refs):
+                # (made, or a value that is not a plain ID: what validation made of it)
+                made = table[ident]
+                refs = [(t, v) for _p, t, v in references(made)]
+            for target, value in refs:
+                if target in _CONFIG_TARGETS:
+                    who = made if made is not None else _Named(doc.data)
+                    referrers.setdefault(f"{target}/{value}", []).append(who)
     todo = list(reached)
     places = {_places(d) for pair in edits.values() for d in pair} - {None}
     while todo:
@@ -616,6 +653,34 @@ def _reach(edits: dict, cfg: list, config: list):
         return found
 
     return reached, placed
+
+
+class _Named:
+    """What :func:`_reach` needs of an object whose model is not made: its kind, ID,
+    ``at`` and ``default_for`` (a lazy kind is neither an override nor a period)."""
+
+    __slots__ = ("kind", "id", "at", "default_for")
+
+    def __init__(self, data: dict):
+        self.kind, self.id, self.at = data.get("kind"), data.get("id"), data.get("at")
+        self.default_for = None
+
+
+def _data_references(data: dict):
+    """``(target kind, value)`` of each reference of a document's data, by the paths
+    of tree.REFERENCES (snavc.tree.references on a model)."""
+    from ..tree import REFERENCES
+
+    for spec, target in REFERENCES.get(data.get("kind"), ()):
+        values = [data]
+        for head in spec:
+            if head == "*":
+                values = [item for v in values if isinstance(v, list) for item in v]
+            else:
+                values = [v.get(head) for v in values if isinstance(v, dict)]
+        for value in values:
+            if value is not None:
+                yield target, value
 
 
 def _patch_outputs(
