@@ -649,6 +649,7 @@ class BuildWriter:
         self.okeys: dict[str, int] = {}
         self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
         self.digests: dict[str, str] = {}  # file name -> content hash (blake2b), once written
+        self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         if self.pending is None:
@@ -700,18 +701,17 @@ class BuildWriter:
         self, effective: Lines, provenance: Lines, diagnostics: list, lock_report: dict
     ) -> dict:
         """Write a build patched from the previous one (snavc.engine.incremental), then swap;
-        returns the layout of the files written (file name -> Lines layout)."""
+        returns the layout of the files written (file name -> Lines layout). Their
+        content hashes are still being made, in threads, from the pieces written (the
+        views of ``effective`` and ``provenance``, which must stay open till then):
+        :meth:`hashed` waits for them, so that the caller's work goes on meanwhile."""
         layouts = {}
         try:
             self.file.close()
             for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance)):
                 with open(self.tmp / name, "wb") as f:
-                    hashed = HashingFile(f)
-                    try:
-                        layouts[name] = lines.write(hashed)
-                    finally:
-                        hashed.stop()
-                    self.digests[name] = hashed.digest()
+                    self._hashing[name] = HashingFile(f)
+                    layouts[name] = lines.write(self._hashing[name])
             self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
@@ -745,9 +745,22 @@ class BuildWriter:
         finally:
             self._lock.release()
 
+    def hashed(self) -> dict[str, str]:
+        """:attr:`digests`, once the hashes :meth:`finish_patched` left running end."""
+        for name, hashing in self._hashing.items():
+            self.digests[name] = hashing.digest()
+        self._hashing.clear()
+        return self.digests
+
+    def stop_hashing(self) -> None:
+        """End the hashes still running (their pieces may then go)."""
+        for hashing in self._hashing.values():
+            hashing.stop()
+
     def abort(self) -> None:
         """Remove the temporary folder; never raises (it runs while an error, a full
         disk say, is on its way up, and must not hide it or leave the folder)."""
+        self.stop_hashing()
         _close_quietly(self.file)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._lock.release()

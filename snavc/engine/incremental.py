@@ -382,58 +382,61 @@ def _rebuild(
     writer = BuildWriter(out)
     try:
         layouts = writer.finish_patched(eff, ori, kept, lock_report(lock))
+        # (their hashes go on in threads while the lock, snapshot and state are written)
+        timings("warm: outputs written")
+        crash_point("swapped")
+        if lock.changed:
+            tmp = temporary(root / LOCK_FILE)
+            try:
+                with open(tmp, "wb") as f:
+                    lockfile.lines.write(RangeFile(f))
+                    f.flush()
+                    os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
+                os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
+                crash_point("lock")
+                os.replace(tmp, root / LOCK_FILE)
+            finally:
+                tmp.unlink(missing_ok=True)
+            sync_folder(root)
+        lockfile.lines.close()
+        crash_point("locked")
+        shared: dict = {}
+        entries = {
+            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
+            for o in new_eq + new_us
+        }
+        leaves: dict[str, list] = {}
+        for f, items in state["leaves"].items():
+            if f in touched:
+                continue
+            if f in again:
+                items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
+            leaves[f] = items
+        for obj in checked.objects:
+            leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
+        n_eq = len(equipment) + len(eq_eff)
+        n_us = len(user_services) + len(us_eff)
+        n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
+        hashes.pop("snav.lock")
+        saved = cache.save(root, hashes, config, leaves)
+        if saved is not None:  # (else the old state stays: consistent with its own outputs)
+            key, hashes = saved
+            state = {
+                "hashes": hashes,
+                "files": files,
+                "snapshot": key,
+                "leaves": leaves,
+                "links": {**links_now, **host_links(new_eq)},
+                "composed": state["composed"],
+                "okeys": okeys,
+                "lock_uses": uses,
+                "diagnostics": rows,
+            }
+            save_state(root, out, state, layouts, writer.hashed())
     finally:
+        writer.stop_hashing()
         eff.close()
         ori.close()
-    timings("warm: outputs written")
-    crash_point("swapped")
-    if lock.changed:
-        tmp = temporary(root / LOCK_FILE)
-        try:
-            with open(tmp, "wb") as f:
-                lockfile.lines.write(RangeFile(f))
-                f.flush()
-                os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
-            os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
-            crash_point("lock")
-            os.replace(tmp, root / LOCK_FILE)
-        finally:
-            tmp.unlink(missing_ok=True)
-        sync_folder(root)
-    lockfile.lines.close()
-    crash_point("locked")
-    shared: dict = {}
-    entries = {
-        o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared) for o in new_eq + new_us
-    }
-    leaves: dict[str, list] = {}
-    for f, items in state["leaves"].items():
-        if f in touched:
-            continue
-        if f in again:
-            items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
-        leaves[f] = items
-    for obj in checked.objects:
-        leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
-    n_eq = len(equipment) + len(eq_eff)
-    n_us = len(user_services) + len(us_eff)
-    n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
-    hashes.pop("snav.lock")
-    saved = cache.save(root, hashes, config, leaves)
-    if saved is not None:  # (else the old state stays: consistent with its own outputs)
-        key, hashes = saved
-        state = {
-            "hashes": hashes,
-            "files": files,
-            "snapshot": key,
-            "leaves": leaves,
-            "links": {**links_now, **host_links(new_eq)},
-            "composed": state["composed"],
-            "okeys": okeys,
-            "lock_uses": uses,
-            "diagnostics": rows,
-        }
-        save_state(root, out, state, layouts, writer.digests)
     timings("warm: lock and state")
     result = Result(repo, tree, kept, rels, 0)
     return Built(
