@@ -238,8 +238,12 @@ class _Entries:
 
     def __init__(self, lines, section: bytes):
         self.lines, self.section = lines, section
+        self._seen: dict = {}  # key -> value (None: absent): a patch asks thrice per service
 
     def get(self, key: str, default=None):
-        k = key.encode()
-        line = self.lines.get(self.section, k)
-        return orjson.loads(line[len(k) + 3 :]) if line is not None else default
+        value = self._seen.get(key, self)
+        if value is self:
+            k = key.encode()
+            line = self.lines.get(self.section, k)
+            value = self._seen[key] = orjson.loads(line[len(k) + 3 :]) if line is not None else None
+        return default if value is None else value
