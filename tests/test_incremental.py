@@ -26,7 +26,7 @@ from snavc.engine.emit import (
     _compact,
     dumps,
     entry,
-    file_digest,
+    output_digest,
 )
 from snavc.engine.pipeline import build
 
@@ -145,7 +145,7 @@ def test_lines_patch_gives_the_bytes_of_dumps(tmp_path):
         lines.close()
         assert out.read_bytes() == dumps(doc).encode(), trial
         if trial % 3 == 2:
-            assert target.digest() == file_digest(out)
+            assert target.digest() == output_digest(out)
         assert Lines.open(out).sections == written  # the layout write() returns is right
 
 
@@ -746,3 +746,47 @@ def test_queries_after_a_configuration_edit_use_its_snapshot(repo, tmp_path, mon
     _, res = compile_repo(repo, snapshot=False)
     for ident in ("eq-000000", "eq-000001", "eq-000150"):
         assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+
+
+def test_output_digests_by_blocks_taken_over(repo, tmp_path, monkeypatch):
+    """A warm build hashes the blocks of lines around its new lines and takes the
+    digests of the blocks it copies whole from the previous build's (checked when it
+    read them): the digest it records is the one made from the bytes (what plan and
+    the next build check), and most blocks were taken over, not hashed again."""
+    from snavc.engine import emit
+    from snavc.engine.state import read_state
+
+    monkeypatch.setattr(emit, "BLOCK_LINES", 16)  # (many blocks in this small estate)
+    shutil.rmtree(repo / ".snavc")
+    assert not build(repo, tmp_path / "cold").incremental
+    taken = []
+    reuse = emit.BlockHash.reuse
+
+    def spy(self, digest, length):
+        taken.append(length)
+        return reuse(self, digest, length)
+
+    monkeypatch.setattr(emit.BlockHash, "reuse", spy)
+    for step, (old, new) in enumerate(
+        [("check_interval: 30", "check_interval: 31"), ("+33 1 00 00 00 00", "+33 1 00 00 00 02")]
+    ):
+        edit(site_file(repo, 2), old, new)
+        taken.clear()
+        same_as_full(repo, tmp_path, monkeypatch, step=step)
+        state = read_state(repo.resolve())
+        for name in ("effective.json", "origins.json"):
+            linked = repo / ".snavc" / "build" / name
+            assert state["digests"][name] == emit.output_digest(linked) == emit.file_digest(linked)
+            assert [s for s, _ in state["blocks"][name]] == [
+                s for s, _ in emit.output_blocks(linked)[1]
+            ]
+        assert len(taken) > 20
+    # an equipment added: every line after it moves, the blocks after it are hashed
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-000051-new", at))
+    assert same_as_full(repo, tmp_path, monkeypatch, step=9).status == "written"
+    state = read_state(repo.resolve())
+    linked = repo / ".snavc" / "build" / "effective.json"
+    assert state["digests"]["effective.json"] == emit.output_digest(linked)

@@ -381,7 +381,7 @@ def _rebuild(
     rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
     try:
-        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock))
+        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock), state["blocks"])
         # (their hashes go on in threads while the lock, snapshot and state are written)
         timings("warm: outputs written")
         crash_point("swapped")
@@ -432,7 +432,7 @@ def _rebuild(
                 "lock_uses": uses,
                 "diagnostics": rows,
             }
-            save_state(root, out, state, layouts, writer.hashed())
+            save_state(root, out, state, layouts, writer.hashed(), writer.blocks)
     finally:
         writer.stop_hashing()
         eff.close()
@@ -468,7 +468,7 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
         writer.finish_linked(folder, kept, report)
         crash_point("swapped")
         # (linking changed the files' change time: their record is taken again)
-        save_state(root, out, state, state["layouts"], state["digests"])
+        save_state(root, out, state, state["layouts"], state["digests"], state["blocks"])
     timings("warm: outputs linked")
     counts = [0, 0, 0]
     for items in state["leaves"].values():

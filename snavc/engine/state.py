@@ -48,13 +48,14 @@ def save_state(
     state: dict,
     layouts: dict | None = None,
     digests: dict | None = None,
+    blocks: dict | None = None,
 ) -> None:
     """Link the build's outputs into the cache and store ``state`` beside them, with
     the outputs' layout (emit.Lines; found by reading them when not given) and content
-    hashes (emit.file_digest; idem), checked before the next build patches them. On any
-    failure (read-only repository, OUT on another file system, a full disk) leave no
-    state."""
-    from .emit import Lines, file_digest
+    hashes (emit.output_digest, with ``blocks``, the blocks it is made of; idem),
+    checked before the next build patches them. On any failure (read-only repository,
+    OUT on another file system, a full disk) leave no state."""
+    from .emit import Lines, output_blocks
 
     folder = root / cache.CACHE_DIR / "build"
     target = folder / STATE
@@ -69,8 +70,10 @@ def save_state(
                 lines = Lines.open(out / name)
                 layouts[name] = lines.sections
                 lines.close()
-        if digests is None:
-            digests = {name: file_digest(out / name) for name in OUTPUTS}
+        if digests is None or blocks is None:
+            made = {name: output_blocks(out / name) for name in OUTPUTS}
+            digests = {name: made[name][0] for name in OUTPUTS}
+            blocks = {name: made[name][1] for name in OUTPUTS}
         stats = {}
         for name in OUTPUTS:
             tmp = temporary(folder / name)
@@ -86,6 +89,7 @@ def save_state(
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
+            "blocks": {n: blocks[n] for n in OUTPUTS},
             "layouts": layouts,
         }
         cache.write_sealed(target, marshal.dumps(state))
@@ -140,16 +144,21 @@ def adopt_state(root: Path, digests: dict[str, str], lock_same: bool) -> bool:
 
 def outputs_intact(root: Path, state: dict) -> bool:
     """Whether the linked outputs hold, byte for byte, what the build that left
-    ``state`` wrote (their content hashes): an edit with its times restored, or a
-    flipped bit, means a full build instead of a patch of a wrong file."""
-    from .emit import file_digest
+    ``state`` wrote (their content hashes, block by block: emit.blocks_intact): an edit
+    with its times restored, or a flipped bit, means a full build instead of a patch of
+    a wrong file. The blocks are then known good: a patch takes the digests of those it
+    copies whole (emit.HashingFile)."""
+    from .emit import blocks_intact
 
     folder = root / cache.CACHE_DIR / "build"
-    return all(file_digest(folder / name) == state["digests"][name] for name in OUTPUTS)
+    return all(
+        blocks_intact(folder / name, state["digests"][name], state["blocks"][name])
+        for name in OUTPUTS
+    )
 
 
 def _key() -> str:
-    return f"snavc {cache.code()} build state 4"
+    return f"snavc {cache.code()} build state 5"
 
 
 def diagnostics_to_state(diags: list[Diagnostic], owner_of: dict | None = None) -> list[tuple]:
