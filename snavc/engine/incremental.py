@@ -32,6 +32,7 @@ docs/design.md ("The incremental build") says why the dirty set is enough.
 
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import threading
@@ -607,14 +608,17 @@ def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
     reached = {f"{kind}/{ident}" for kind, ident in edits}
     referrers: dict[str, list] = {}
     for o in cfg:
-        if o.kind in NODE_KINDS:
+        if o.kind in NODE_KINDS or not _config_specs(o.kind):
             continue
         for _p, target, ident in references(o):
             if target in _CONFIG_TARGETS:
                 referrers.setdefault(f"{target}/{ident}", []).append(o)
-    for table in (lazy or {}).values():
+    for kind, table in (lazy or {}).items():
+        specs = _config_specs(kind)
+        if not specs:
+            continue  # (a box names only its node)
         for ident, doc, made in table.documents():
-            refs = [] if made is not None else list(_data_references(doc.data))
+            refs = [] if made is not None else list(_data_references(doc.data, specs))
             if made is not None or any(not isinstance(v, str) for _t, v in refs):
                 # (made, or a value that is not a plain ID: what validation made of it)
                 made = table[ident]
@@ -669,12 +673,20 @@ class _Named:
         self.default_for = None
 
 
-def _data_references(data: dict):
-    """``(target kind, value)`` of each reference of a document's data, by the paths
-    of tree.REFERENCES (snavc.tree.references on a model)."""
+@functools.cache
+def _config_specs(kind: str) -> tuple:
+    """The paths of tree.REFERENCES by which ``kind`` names configuration objects (not
+    nodes, equipment or services): those :func:`_reach` follows back."""
     from ..tree import REFERENCES
+    from .inputs import _CONFIG_TARGETS
 
-    for spec, target in REFERENCES.get(data.get("kind"), ()):
+    return tuple((spec, t) for spec, t in REFERENCES.get(kind, ()) if t in _CONFIG_TARGETS)
+
+
+def _data_references(data: dict, specs: tuple):
+    """``(target kind, value)`` of each reference of a document's data by ``specs``
+    (paths of tree.REFERENCES: snavc.tree.references on a model)."""
+    for spec, target in specs:
         values = [data]
         for head in spec:
             if head == "*":
