@@ -207,39 +207,23 @@ class LockFile:
             for k, line in self.lines.entries(b"versions").items()
         }
 
-    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> bool:
-        """Patch the lock as ``LockState.finish`` would make it anew: less the services
-        ``gone`` (the dirty equipment's, before), plus those ``present`` now, with the
-        versions still in use (``uses``: version -> services, updated). Returns
-        whether the lock changes, and how many of its entries go."""
+    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> tuple:
+        """Write into the lock's lines what ``lock.finish_part`` (T5, the rule
+        ``LockState.finish`` applies to every service) says changes: the entries of the
+        services ``gone`` (the dirty equipment's, before) and ``present`` now, the
+        versions that come or go (``uses``: version -> services, updated). Returns
+        whether the lock changes, and how many of its entries go. The bytes are those
+        ``emit.dumps`` gives the lock ``finish`` makes (the cold build's)."""
         from .emit import _compact, entry
 
-        patch: dict[str, str | None] = {}
-        for sid in gone:
-            version = self.services.get(sid)
-            if version is not None:
-                uses[version] -= 1
-                patch[sid] = None
-        for eq, names in present.items():
-            for name in names:
-                sid = f"{eq}/{name}"
-                version = lock.changes.get(sid) or self.services.get(sid)
-                if version is not None:
-                    uses[version] = uses.get(version, 0) + 1
-                    patch[sid] = version
-        if all(v == self.services.get(sid) for sid, v in patch.items()):
-            return False, 0
-        for sid, version in patch.items():
+        entries, versions = lock.finish_part(gone, present, uses)
+        for sid, version in entries.items():
             line = entry(sid, _compact(version)) if version is not None else None
             self.lines.set(b"services", sid.encode(), line)
-        for version in [v for v, n in uses.items() if n == 0]:
-            del uses[version]
-            self.lines.set(b"versions", version.encode(), None)
-        for version in uses:
-            if version not in self.versions:
-                content = lock.content_of(version)
-                self.lines.set(b"versions", version.encode(), entry(version, _compact(content)))
-        return True, sum(1 for v in patch.values() if v is None)
+        for version, content in versions.items():
+            line = entry(version, _compact(content)) if content is not None else None
+            self.lines.set(b"versions", version.encode(), line)
+        return lock.changed, lock.removed
 
 
 class _Entries:
