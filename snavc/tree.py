@@ -312,6 +312,7 @@ def build_tree(
     check_only: list[Obj] | None = None,
     incumbent=None,
     known_parents: dict[str, tuple] | None = None,
+    lazy: dict | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -326,6 +327,10 @@ def build_tree(
     the objects that were there before the change under review (``snavc plan``: those
     of the base revision): of two definitions of one ID, the new one gets the error and
     the old one stays in the tree, so that later rules speak of the object that was there.
+    ``lazy`` gives whole tables of kinds not in ``objects`` (``kind -> ID -> object``,
+    whose models are made when first read: snavc.engine.cache.LazyKind), indexed as
+    they are: their IDs unique, their places in the tree (an incremental build's
+    unchanged contacts and boxes, checked by the clean build that left them).
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -401,11 +406,16 @@ def build_tree(
             continue
         table[obj.id] = obj
 
+    for kind, table in (lazy or {}).items():
+        index[kind] = table
     nodes, product = _link_nodes(index.get("node", {}), diags)
     # Objects placed at a node that is not in the tree (a dangling `at`, a broken parent
     # chain) are reported below and kept out: the rules only see placed objects.
     objects_by_kind: dict[str, dict[str, Obj]] = {}
     for space, table in index.items():
+        if lazy and space in lazy:
+            objects_by_kind[space] = table
+            continue
         for obj in table.values():
             if space == "node":
                 if obj.id in nodes:
