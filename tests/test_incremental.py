@@ -191,6 +191,19 @@ def test_no_change_into_the_same_folder_writes_nothing(repo, tmp_path, monkeypat
     same_as_full(repo, tmp_path, monkeypatch, step=1)
 
 
+def test_no_change_into_another_file_system_copies(repo, tmp_path, monkeypatch):
+    """OUT on another file system than the state (no hard link across them: EXDEV):
+    the previous outputs are copied there, and the build stays warm."""
+    import errno
+
+    def no_link(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert built.incremental
+
+
 def test_explicit_value_of_a_unit_service(repo, tmp_path, monkeypatch):
     edit(site_file(repo), "check_interval: 30", "check_interval: 31")
     same_as_full(repo, tmp_path, monkeypatch)

@@ -901,7 +901,10 @@ class BuildWriter:
             self.file.close()
             for name in (EFFECTIVE, ORIGINS):
                 (self.tmp / name).unlink(missing_ok=True)
-                os.link(folder / name, self.tmp / name)
+                try:
+                    os.link(folder / name, self.tmp / name)
+                except OSError:  # another file system (EXDEV), or one without links
+                    shutil.copyfile(folder / name, self.tmp / name)  # a kernel copy on Linux
             self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
