@@ -1,0 +1,215 @@
+"""Shards: a cold build's "resolve and write" stage on every core (issue 14, item 3).
+
+Once the tree is linked and the user services and maintenance windows are resolved,
+the equipment that are left are independent of one another: each is resolved from the
+shared objects alone, and what its resolution records (its line of effective.json, its
+explicit origins, the bases of its unit services and their origins, its lock entries,
+its diagnostics) is its own, added after what the equipment before it recorded. So the
+sorted equipment IDs are cut into contiguous ranges of about equal work (unit services
+counted), and each range after the first is resolved by a forked process (a *shard*)
+with the rules' own code (:func:`snavc.resolve.resolve_equipment`) while this process
+resolves the first. A shard writes its equipment lines to a file in the build's
+temporary folder and hands back, pickled through a pipe, what it recorded; this process
+then takes in each shard in ID order: its lines appended by the kernel
+(:meth:`snavc.engine.emit.BuildWriter.adopt`), its records added to the resolver's
+(:meth:`~snavc.resolve.objects.Resolver.absorb`) and the lock state's
+(:meth:`~snavc.resolve.lock.LockState.absorb`), its diagnostics and their owners
+appended. The outputs and the build state are byte for byte those of one process
+(``tests/test_shards.py``).
+
+A shard that dies (killed, out of memory) or fails hands back nothing: its range is
+then resolved here, after the ranges before it, as one process would have (a failure
+of the rules' code itself then fails this process the usual way). A shard whose
+parent is gone stops at its next equipment; it never writes outside its own file, and
+lets go of the output's lock at once. Small builds stay in one process
+(:data:`MIN_EQUIPMENT`), as do platforms without ``fork``; ``SNAVC_JOBS=N`` sets the
+number of processes (1: no shard).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+
+# below this many equipment, a build resolves in one process: a fork and the hand-back
+# cost more than half of a small build's resolution saves
+MIN_EQUIPMENT = 4000
+MIN_PER_SHARD = 2000  # no shard of fewer equipment than this
+MAX_JOBS = 4  # by default; SNAVC_JOBS may ask for more
+EQUIPMENT_WEIGHT = 2  # an equipment's own work, counted in unit services
+
+
+def jobs() -> int:
+    """How many processes resolve a large build's equipment: ``SNAVC_JOBS`` when set
+    (a whole number, at least 1), else the cores this process may run on (at most
+    :data:`MAX_JOBS`); 1 where processes cannot fork."""
+    if not hasattr(os, "fork"):
+        return 1
+    asked = os.environ.get("SNAVC_JOBS", "").strip()
+    if asked.isdigit():
+        return max(1, int(asked))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_JOBS))
+
+
+def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
+    """``ids`` cut into ``n`` contiguous ranges (some possibly empty) of about equal
+    total weight."""
+    total = sum(weights)
+    out: list[list[str]] = []
+    start, done = 0, 0
+    for i, w in enumerate(weights):
+        done += w
+        if len(out) < n - 1 and done * n >= total * (len(out) + 1):
+            out.append(ids[start : i + 1])
+            start = i + 1
+    out.append(ids[start:])
+    out.extend([] for _ in range(n - len(out)))
+    return out
+
+
+def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
+    """Resolve the equipment ``ids`` of ``res`` (sorted) into ``writer`` (an
+    emit.BuildWriter), consuming their models, ``owners`` as for
+    :func:`snavc.resolve.resolve_all`: in shards on every core when the build is large
+    enough (see the module's docstring), else here."""
+    from ..resolve import resolve_equipment
+
+    n = min(jobs(), len(ids) // MIN_PER_SHARD) if len(ids) >= MIN_EQUIPMENT else 1
+    if n < 2:
+        resolve_equipment(res, ids, writer.equipment, consume=True, owners=owners)
+        return
+    services = res.tree.unit_services
+    weights = [EQUIPMENT_WEIGHT + len(services.get(i, ())) for i in ids]
+    first, *rest = ranges(ids, weights, n)
+    writer.flush()  # a shard must not inherit buffered bytes of the output
+    shards: list[_Shard] = []
+    try:
+        for k, part in enumerate(rest, 1):
+            if part:
+                shards.append(_Shard(res, part, writer, k))
+        resolve_equipment(res, first, writer.equipment, consume=True, owners=owners)
+        table = res.tree.objects.get("Equipment", {})
+        for shard in shards:
+            answer = shard.result()
+            if answer is None:  # it died or failed: its range is resolved here
+                resolve_equipment(res, shard.ids, writer.equipment, consume=True, owners=owners)
+                continue
+            _absorb(res, writer, owners, answer)
+            for eq_id in shard.ids:  # consumed there: gone from the tree here too
+                del table[eq_id]
+    finally:
+        for shard in shards:
+            shard.stop()
+
+
+def _absorb(res, writer, owners: list, answer: tuple) -> None:
+    """Take in what a shard handed back, after everything resolved so far."""
+    from .emit import EquipmentPart
+
+    part, diagnostics, owned, records, lock_records = answer
+    part = EquipmentPart.of(part)
+    try:
+        writer.adopt(part)
+    finally:
+        part.path.unlink(missing_ok=True)
+    base = len(res.diagnostics)
+    res.diagnostics.extend(diagnostics)
+    owners.extend((owner, start + base, end + base) for owner, start, end in owned)
+    res.resolver.absorb(records)
+    if lock_records is not None:
+        res.lock.absorb(lock_records)
+
+
+class _Shard:
+    """A forked process resolving the equipment ``ids``; :meth:`result` waits for what
+    it hands back (None when it died or failed: never a hang, its pipe's end is EOF
+    once it is gone), :meth:`stop` kills it if it still runs."""
+
+    def __init__(self, res, ids: list[str], writer, k: int):
+        self.ids = ids
+        self.path = writer.tmp / f".equipment-{k}.part"
+        parent = os.getpid()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the shard: nothing may return into the parent's code
+            code = 1
+            try:
+                os.close(read)
+                _shard(res, ids, writer, self.path, write, parent)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent resolves these itself
+                pass
+            finally:
+                os._exit(code)  # no atexit, no cleanup of the parent's files
+        os.close(write)
+        self.pid: int | None = pid
+        self.read: int | None = read
+
+    def result(self) -> tuple | None:
+        with os.fdopen(self.read, "rb") as f:
+            self.read = None
+            data = f.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        try:
+            return pickle.loads(data)
+        except Exception:  # noqa: BLE001 - cut short: resolved here instead
+            self.path.unlink(missing_ok=True)
+            return None
+
+    def stop(self) -> None:
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - already gone
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
+    """The shard's work, in the forked process: resolve ``ids`` (as the build would,
+    after those before them), write their lines to ``path``, and hand back through
+    ``fd`` what the build needs of the rest (pickled)."""
+    from ..resolve import resolve_equipment
+    from .emit import EquipmentPart
+    from .faults import crash_point
+
+    writer.detach()
+    if res.lock is not None:
+        res.lock.split_off()
+    mark = res.resolver.mark()
+    start = len(res.diagnostics)
+    seen = [0]
+
+    def alive() -> None:
+        seen[0] += 1
+        if seen[0] == 2:
+            crash_point("shard")
+        if not seen[0] % 64 and os.getppid() != parent:
+            os._exit(1)  # the build is gone: nobody will read this
+
+    part = EquipmentPart(path, alive)
+    owners: list = []
+    resolve_equipment(res, ids, part.equipment, consume=True, owners=owners)
+    part.close()
+    answer = (
+        part.handed(),
+        res.diagnostics[start:],
+        [(owner, s - start, e - start) for owner, s, e in owners],
+        res.resolver.records_since(mark),
+        res.lock.records() if res.lock is not None else None,
+    )
+    with os.fdopen(fd, "wb") as f:
+        f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
