@@ -74,9 +74,13 @@ def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
 
 def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
     """Resolve the equipment ``ids`` of ``res`` (sorted) into ``writer`` (an
-    emit.BuildWriter), consuming their models, ``owners`` as for
-    :func:`snavc.resolve.resolve_all`: in shards on every core when the build is large
-    enough (see the module's docstring), else here."""
+    emit.BuildWriter), ``owners`` as for :func:`snavc.resolve.resolve_all`: in shards on
+    every core when the build is large enough (see the module's docstring), else here.
+
+    Each equipment's model leaves the tree of the process that resolves it (as
+    ``resolve_all``'s ``consume``). Those a shard resolved stay in this process's tree,
+    which nothing reads after this stage: freeing 50,000 models here would cost a 100k
+    build about a second, for a process that ends with ``os._exit``."""
     from ..resolve import resolve_equipment
 
     n = min(jobs(), len(ids) // MIN_PER_SHARD) if len(ids) >= MIN_EQUIPMENT else 1
@@ -93,15 +97,12 @@ def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
             if part:
                 shards.append(_Shard(res, part, writer, k))
         resolve_equipment(res, first, writer.equipment, consume=True, owners=owners)
-        table = res.tree.objects.get("Equipment", {})
         for shard in shards:
             answer = shard.result()
             if answer is None:  # it died or failed: its range is resolved here
                 resolve_equipment(res, shard.ids, writer.equipment, consume=True, owners=owners)
-                continue
-            _absorb(res, writer, owners, answer)
-            for eq_id in shard.ids:  # consumed there: gone from the tree here too
-                del table[eq_id]
+            else:
+                _absorb(res, writer, owners, answer)
     finally:
         for shard in shards:
             shard.stop()
