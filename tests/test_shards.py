@@ -179,6 +179,19 @@ def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, m
     assert many[1:] == one[1:]
 
 
+def test_a_shard_that_cannot_start_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(2)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    many = _build(estate, tmp_path, "many")
+    assert many[1:] == one[1:]
+
+
 def test_warm_builds_after_a_sharded_build(estate, tmp_path, sharded):
     """The state a sharded build leaves is the one an incremental build patches: an
     equipment edit in the last shard, built warm, gives a cold build's bytes."""

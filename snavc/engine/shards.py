@@ -128,15 +128,25 @@ def _absorb(res, writer, owners: list, answer: tuple) -> None:
 
 class _Shard:
     """A forked process resolving the equipment ``ids``; :meth:`result` waits for what
-    it hands back (None when it died or failed: never a hang, its pipe's end is EOF
-    once it is gone), :meth:`stop` kills it if it still runs."""
+    it hands back (None when it died or failed, or could not be started: never a hang,
+    its pipe's end is EOF once it is gone), :meth:`stop` kills it if it still runs."""
 
     def __init__(self, res, ids: list[str], writer, k: int):
         self.ids = ids
         self.path = writer.tmp / f".equipment-{k}.part"
+        self.pid: int | None = None
+        self.read: int | None = None
         parent = os.getpid()
-        read, write = os.pipe()
-        pid = os.fork()
+        try:
+            read, write = os.pipe()
+        except OSError:  # no descriptor left: resolved here
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or process left for it: resolved here
+            os.close(read)
+            os.close(write)
+            return
         if pid == 0:  # the shard: nothing may return into the parent's code
             code = 1
             try:
@@ -148,10 +158,11 @@ class _Shard:
             finally:
                 os._exit(code)  # no atexit, no cleanup of the parent's files
         os.close(write)
-        self.pid: int | None = pid
-        self.read: int | None = read
+        self.pid, self.read = pid, read
 
     def result(self) -> tuple | None:
+        if self.pid is None:  # never started
+            return None
         with os.fdopen(self.read, "rb") as f:
             self.read = None
             data = f.read()
