@@ -142,6 +142,31 @@ def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch,
     assert report["removed"] > 0 and any(t["new"] for t in report["templates"].values())
 
 
+@pytest.mark.parametrize("reapply", [(), ("ping",)])
+def test_a_changed_template_in_every_shard(estate, tmp_path, sharded, monkeypatch, reapply):
+    """T5 across shards: a partner's override changed after the lock was written, its
+    services keep their locked values (not applied) or take the new ones (--reapply)."""
+    changed = tmp_path / "changed"
+    shutil.copytree(estate, changed)
+    partner = changed / "p0" / "partner.yaml"
+    text = partner.read_text()
+    old = "template: ping\nat: p0\ncheck_interval: 30\n"
+    assert old in text
+    partner.write_text(text.replace(old, "template: ping\nat: p0\ncheck_interval: 45\n"))
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(changed, tmp_path, "one", reapply=reapply)
+    sharded(3)
+    many = _build(changed, tmp_path, "many", reapply=reapply)
+    assert one[0].status == many[0].status == "written"
+    assert many[1:] == one[1:]
+    stats = json.loads(many[1]["effective.json"])["lock"]["ping"]
+    report = json.loads(many[1]["lock-report.json"])["templates"].get("ping", {})
+    if reapply:
+        assert report["reapplied"] > 0 and stats["not_applied"] == 0
+    else:
+        assert stats["not_applied"] > 0
+
+
 def test_errors_of_every_shard_are_reported(estate, tmp_path, sharded, monkeypatch):
     broken = tmp_path / "broken"
     shutil.copytree(estate, broken)
