@@ -248,6 +248,26 @@ def test_ranges_cut_by_weight():
     assert shards.ranges(ids[:1], [1], 3) == [ids[:1], [], []]
 
 
+@pytest.mark.parametrize(("room", "forked"), [(0, 0), (1, 1), (5, 2)])
+def test_shards_fit_the_available_memory(estate, tmp_path, sharded, monkeypatch, room, forked):
+    sharded(3)
+    monkeypatch.setattr(shards, "room", lambda: room)
+    calls = []
+    real = shards._Shard.__init__
+
+    def spy(self, *args):
+        calls.append(1)
+        real(self, *args)
+
+    monkeypatch.setattr(shards._Shard, "__init__", spy)
+    assert _build(estate, tmp_path, "b")[0].status == "written"
+    assert len(calls) == forked
+
+
+def test_room_is_read_from_the_system():
+    assert shards.room() >= 0
+
+
 def test_jobs(monkeypatch):
     monkeypatch.setenv("SNAVC_JOBS", "1")
     assert shards.jobs() == 1

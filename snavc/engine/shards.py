@@ -17,11 +17,13 @@ then takes in each shard in ID order: its lines appended by the kernel
 appended. The outputs and the build state are byte for byte those of one process
 (``tests/test_shards.py``).
 
-A shard that dies (killed, out of memory) or fails hands back nothing: its range is
-then resolved here, after the ranges before it, as one process would have (a failure
-of the rules' code itself then fails this process the usual way). A shard whose
-parent is gone stops at its next equipment; it never writes outside its own file, and
-lets go of the output's lock at once. Small builds stay in one process
+Each shard may cost as much memory as the build holds when it forks (copy-on-write,
+:func:`room`): no more are forked than the available memory has room for. A shard
+that dies (killed, out of memory) or fails, or cannot be started, hands back nothing:
+its range is then resolved here, after the ranges before it, as one process would
+have (a failure of the rules' code itself then fails this process the usual way). A
+shard whose parent is gone stops at its next equipment; it never writes outside its
+own file, and lets go of the output's lock at once. Small builds stay in one process
 (:data:`MIN_EQUIPMENT`), as do platforms without ``fork``; ``SNAVC_JOBS=N`` sets the
 number of processes (1: no shard).
 """
@@ -56,6 +58,24 @@ def jobs() -> int:
     return max(1, min(cores, MAX_JOBS))
 
 
+def room() -> int:
+    """How many shards the machine's memory has room for: each may come to cost as much
+    as this process holds now (copy-on-write: a page either process writes after the
+    fork is copied, and CPython's reference counts write to every object read), so
+    shards are only forked into memory that is available (``MemAvailable``), not into
+    swap or the out-of-memory killer. Unlimited where that cannot be read."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            available = next(
+                int(line.split()[1]) * 1024 for line in f if line.startswith(b"MemAvailable:")
+            )
+        with open("/proc/self/statm", "rb") as f:
+            held = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return MAX_JOBS * 64
+    return available // max(held, 1)
+
+
 def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
     """``ids`` cut into ``n`` contiguous ranges (some possibly empty) of about equal
     total weight."""
@@ -84,6 +104,7 @@ def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
     from ..resolve import resolve_equipment
 
     n = min(jobs(), len(ids) // MIN_PER_SHARD) if len(ids) >= MIN_EQUIPMENT else 1
+    n = min(n, 1 + room())
     if n < 2:
         resolve_equipment(res, ids, writer.equipment, consume=True, owners=owners)
         return
