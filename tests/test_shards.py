@@ -275,3 +275,7 @@ def test_jobs(monkeypatch):
     assert shards.jobs() == 6
     monkeypatch.delenv("SNAVC_JOBS")
     assert 1 <= shards.jobs() <= shards.MAX_JOBS
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    for load, expected in ((0.2, 4), (1.0, 4), (3.4, 4), (3.6, 3), (5.0, 2), (5.6, 1), (9, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert shards.jobs() == expected, load

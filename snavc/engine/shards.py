@@ -24,8 +24,9 @@ its range is then resolved here, after the ranges before it, as one process woul
 have (a failure of the rules' code itself then fails this process the usual way). A
 shard whose parent is gone stops at its next equipment; it never writes outside its
 own file, and lets go of the output's lock at once. Small builds stay in one process
-(:data:`MIN_EQUIPMENT`), as do platforms without ``fork``; ``SNAVC_JOBS=N`` sets the
-number of processes (1: no shard).
+(:data:`MIN_EQUIPMENT`), as do platforms without ``fork`` and machines whose cores are
+busy with other work (:func:`jobs`); ``SNAVC_JOBS=N`` sets the number of processes
+(1: no shard).
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ EQUIPMENT_WEIGHT = 2  # an equipment's own work, counted in unit services
 
 def jobs() -> int:
     """How many processes resolve a large build's equipment: ``SNAVC_JOBS`` when set
-    (a whole number, at least 1), else the cores this process may run on (at most
-    :data:`MAX_JOBS`); 1 where processes cannot fork."""
+    (a whole number, at least 1), else this process and one per idle core it may run
+    on (at most :data:`MAX_JOBS`); 1 where processes cannot fork.
+
+    A core is idle when the load average of the last minute leaves it free (this build
+    counted as one): on a machine whose cores other work keeps busy, a second process
+    gets no more CPU than the build had alone (Linux shares CPU between sessions, not
+    processes: autogroup), and the shard's copy-on-write would only cost time and
+    memory (docs/performance.md)."""
     if not hasattr(os, "fork"):
         return 1
     asked = os.environ.get("SNAVC_JOBS", "").strip()
@@ -55,7 +62,17 @@ def jobs() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_JOBS))
+    return max(1, min(cores, MAX_JOBS, 1 + idle_cores(cores)))
+
+
+def idle_cores(cores: int) -> int:
+    """The cores the last minute's load average leaves idle, besides this build's own
+    (all of them where it cannot be read)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average here
+        return cores
+    return max(0, round(cores - max(load, 1.0)))
 
 
 def room() -> int:
