@@ -390,6 +390,74 @@ class LineWriter:
         self.blocks = self.hash.blocks
         return digest
 
+    def append_file(self, path: Path) -> None:
+        """Append the content of the file at ``path``, whole lines inside the section
+        being written (no layout to note), copied by the kernel and hashed from a
+        mapping of it: no Python loop over its bytes."""
+        self.f.flush()
+        with open(path, "rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            if not size:
+                return
+            with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                self.hash.update(data)
+            copy_file(src.fileno(), self.f.fileno(), size)
+        self.f.seek(0, os.SEEK_END)  # the buffered file's position, after the copy
+        self.pos += size
+
+
+def equipment_line(eq_id: str, effective: dict) -> str:
+    """effective.json's line of one equipment (without its comma). One orjson call for
+    the whole equipment: faster than assembling the text of its unit services, even of
+    services shared by thousands of equipment."""
+    return f"{_compact(eq_id)}:{_compact(effective)}"
+
+
+def count_origins(okeys: dict[str, int], effective: dict) -> None:
+    """Count the unit services of an equipment by origin key (the build state's)."""
+    for service in effective["services"].values():
+        okeys[service["origin"]] = okeys.get(service["origin"], 0) + 1
+
+
+class EquipmentPart:
+    """A run of effective.json's equipment lines written by a shard of the build
+    (snavc.engine.shards) into ``path``, for :meth:`BuildWriter.adopt`: every line but
+    the last, each with its comma; the last (``last``) is handed back, as the writer
+    keeps its own last line until it knows what follows. ``okeys`` counts their unit
+    services by origin key; ``alive()`` is called before each line (a shard gives up
+    when its parent process is gone)."""
+
+    def __init__(self, path: Path, alive=None):
+        self.path = path
+        self.file = open(path, "wb", buffering=1 << 20)
+        self.last: str | None = None
+        self.count = 0
+        self.okeys: dict[str, int] = {}
+        self.alive = alive
+
+    def equipment(self, eq_id: str, effective: dict) -> None:
+        if self.alive is not None:
+            self.alive()
+        if self.last is not None:
+            self.file.write(self.last.encode() + b",\n")
+        self.last = equipment_line(eq_id, effective)
+        self.count += 1
+        count_origins(self.okeys, effective)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def handed(self) -> tuple:
+        """What the parent needs to :meth:`BuildWriter.adopt` it (with :meth:`of`)."""
+        return str(self.path), self.last, self.count, self.okeys
+
+    @classmethod
+    def of(cls, handed: tuple) -> EquipmentPart:
+        part = cls.__new__(cls)
+        path, part.last, part.count, part.okeys = handed
+        part.path, part.file, part.alive = Path(path), None, None
+        return part
+
 
 class RangeFile:
     """A binary file written from bytes and from ranges of other files: a range is
@@ -495,6 +563,28 @@ class HashingFile(RangeFile):
         if not hasattr(self, "_digest"):
             self._digest = self.blocks.finish()
         return self._digest
+
+
+def copy_file(src: int, dst: int, size: int) -> None:
+    """Copy ``size`` bytes from the file descriptor ``src`` to ``dst``, each from its
+    position, in the kernel (``copy_file_range``, else ``sendfile``), else through a
+    buffer where neither works between these files."""
+    while size > 0:
+        try:
+            if hasattr(os, "copy_file_range"):
+                done = os.copy_file_range(src, dst, size)
+            else:  # pragma: no cover - not Linux
+                done = os.sendfile(dst, src, None, size)
+        except OSError:  # pragma: no cover - e.g. a file system without either
+            done = 0
+        if done <= 0:  # pragma: no cover
+            data = memoryview(os.read(src, min(size, 1 << 20)))
+            if not data:
+                raise OSError(f"copy_file: {size} bytes short")
+            done = len(data)
+            while data:
+                data = data[os.write(dst, data) :]
+        size -= done
 
 
 def file_digest(path: Path) -> str:
@@ -817,20 +907,46 @@ class BuildWriter:
         self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
 
     def equipment(self, eq_id: str, effective: dict) -> None:
+        self._next_line()
+        self.pending = equipment_line(eq_id, effective)
+        self.count += 1
+        count_origins(self.okeys, effective)
+        if self.count == 2:
+            crash_point("resolve")
+
+    def _next_line(self) -> None:
+        """Before an equipment line: the section's start, or the last line's comma."""
         if self.pending is None:
             self.lines.write("{")
             self.lines.write('"equipment":{')
         else:
             self.lines.write(self.pending + ",")
-        # one orjson call for the whole equipment: faster than assembling the text of
-        # its unit services, even of services shared by thousands of equipment
-        self.pending = f"{_compact(eq_id)}:{_compact(effective)}"
-        self.count += 1
-        okeys = self.okeys
-        for service in effective["services"].values():
-            okeys[service["origin"]] = okeys.get(service["origin"], 0) + 1
-        if self.count == 2:
-            crash_point("resolve")
+
+    def flush(self) -> None:
+        """Write out what is buffered (before a fork: a child must not inherit it)."""
+        self.file.flush()
+
+    def adopt(self, part: EquipmentPart) -> None:
+        """Append the equipment lines a shard wrote (:class:`EquipmentPart`, of the
+        equipment after those written so far), copied by the kernel: the bytes are
+        those :meth:`equipment` would have written for each of them."""
+        if not part.count:
+            return
+        self._next_line()
+        self.lines.append_file(part.path)
+        self.pending = part.last
+        self.count += part.count
+        for okey, n in part.okeys.items():
+            self.okeys[okey] = self.okeys.get(okey, 0) + n
+
+    def detach(self) -> None:
+        """In a forked shard (snavc.engine.shards): let go of the output's lock without
+        releasing it (the parent holds it; a shard left running by a killed parent must
+        not keep the next build out). The output file is the parent's too: flushed
+        before the fork (:meth:`flush`), never written here."""
+        if self._lock.fd is not None:
+            os.close(self._lock.fd)
+            self._lock.fd = None
 
     def finish(
         self, document: dict, diagnostics: list, provenance: dict, lock_report: dict

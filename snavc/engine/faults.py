@@ -9,8 +9,9 @@ output complete in its temporary folder), ``swap`` (between the two renames of t
 output swap), ``swapped`` (the output replaced, the lock not yet), ``lock`` (the new
 lock written beside ``snav.lock``, not yet renamed), ``locked`` (the lock replaced, the
 caches not yet), ``snapshot`` (between the two files of the snapshot cache) and
-``state`` (between the build state's links); and ``import`` (an imported repository
-complete in its temporary folder, not yet renamed). Unset, each check is one
+``state`` (between the build state's links); ``shard`` (a shard of a large build,
+snavc.engine.shards, ends at its second equipment, the build going on without it); and
+``import`` (an imported repository complete in its temporary folder, not yet renamed). Unset, each check is one
 dictionary look-up.
 """
 

@@ -276,7 +276,7 @@ def _cold_build(
     repo: Path, out: Path, backend: str, reapply, locked: bool, incumbent=None, before_rules=None
 ) -> Built:
     """The build from scratch: every stage, every object (an empty cache)."""
-    from ..resolve import engine, resolve_all
+    from ..resolve import engine, resolve_before_equipment
     from ..resolve.lock import LOCK_FILE, Lock, LockState
     from .emit import (
         BuildWriter,
@@ -287,6 +287,7 @@ def _cold_build(
         origins,
         write_atomic,
     )
+    from .shards import resolve_and_write
 
     with gc_paused():
         result = _check(repo, backend, incumbent)
@@ -306,7 +307,8 @@ def _cold_build(
         try:
             res = engine(result.tree, lock)
             owned: list = []  # whose resolution reported what (the state keeps it)
-            resolve_all(res, writer.equipment, consume=True, owners=owned)
+            ids = resolve_before_equipment(res, consume=True, owners=owned)
+            resolve_and_write(res, ids, writer, owned)  # on every core (snavc.engine.shards)
         except BaseException:
             writer.abort()
             raise

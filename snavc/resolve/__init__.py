@@ -31,7 +31,15 @@ from .on_demand import effective_of
 from .periods import DefaultWalk, check_nodes, collect_defaults
 from .templates import Templates, check_templates
 
-__all__ = ["Resolution", "effective_of", "engine", "resolve", "resolve_all"]
+__all__ = [
+    "Resolution",
+    "effective_of",
+    "engine",
+    "resolve",
+    "resolve_all",
+    "resolve_before_equipment",
+    "resolve_equipment",
+]
 
 
 @dataclass(slots=True)
@@ -111,24 +119,30 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False, owners=None) 
     ``owners`` (a list), ``(KIND/ID, start, end)`` is appended for each object whose
     resolution reported something: ``res.diagnostics[start:end]`` are its own (the
     build state keeps them with their object, snavc.engine.state).
+
+    It is :func:`resolve_before_equipment`, then :func:`resolve_equipment` of every
+    equipment: a cold build runs the two itself, the second in shards on every core
+    (snavc.engine.shards).
     """
+    ids = resolve_before_equipment(res, consume, owners)
+    resolve_equipment(res, ids, sink, consume, owners)
+
+
+def resolve_before_equipment(res: Resolution, consume: bool = False, owners=None) -> list[str]:
+    """Resolve every user service and maintenance window of ``res`` (in ID order), as
+    :func:`resolve_all` does; returns the IDs of the equipment left to resolve, sorted."""
     tree = res.tree
     diags = res.diagnostics
-
-    def owned(kind: str, ident: str, start: int) -> None:
-        if owners is not None and len(diags) > start:
-            owners.append((f"{kind}/{ident}", start, len(diags)))
-
     for us_id in sorted(tree.objects.get("UserService", {})):
         start = len(diags)
         effective = res.resolver.user_service(tree.objects["UserService"][us_id])
-        owned("UserService", us_id, start)
+        _owned(owners, diags, "UserService", us_id, start)
         if effective is not None:
             res.user_services[us_id] = effective
     for mw_id in sorted(tree.objects.get("MaintenanceWindow", {})):  # before equipment go
         start = len(diags)
         effective = maintenance_window(res.resolver, tree.objects["MaintenanceWindow"][mw_id])
-        owned("MaintenanceWindow", mw_id, start)
+        _owned(owners, diags, "MaintenanceWindow", mw_id, start)
         if effective is not None:
             res.maintenance_windows[mw_id] = effective
     table = tree.objects.get("Equipment", {})
@@ -136,10 +150,19 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False, owners=None) 
         res.resolver.parent_at = {
             p: table[p].at for eq in table.values() for p in eq.parents if p in table
         }
-    for eq_id in sorted(table):
+    return sorted(table)
+
+
+def resolve_equipment(res: Resolution, ids, sink=None, consume: bool = False, owners=None) -> None:
+    """Resolve the equipment ``ids`` of ``res``, in that order (``sink``, ``consume`` and
+    ``owners`` as for :func:`resolve_all`)."""
+    table = res.tree.objects.get("Equipment", {})
+    diags = res.diagnostics
+    resolver, boxes = res.resolver, res.boxes
+    for eq_id in ids:
         start = len(diags)
-        effective = res.resolver.equipment(table[eq_id], res.boxes)
-        owned("Equipment", eq_id, start)
+        effective = resolver.equipment(table[eq_id], boxes)
+        _owned(owners, diags, "Equipment", eq_id, start)
         if consume:
             del table[eq_id]
         if effective is not None:
@@ -147,3 +170,8 @@ def resolve_all(res: Resolution, sink=None, consume: bool = False, owners=None) 
                 res.equipment[eq_id] = effective
             else:
                 sink(eq_id, effective)
+
+
+def _owned(owners, diags: list, kind: str, ident: str, start: int) -> None:
+    if owners is not None and len(diags) > start:
+        owners.append((f"{kind}/{ident}", start, len(diags)))

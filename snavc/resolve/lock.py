@@ -239,6 +239,32 @@ class LockState:
             return changed
         return self.old.services.get(sid) if self.old is not None else None
 
+    def split_off(self) -> None:
+        """Record afresh from here (the old lock kept): in a process that resolves a shard
+        of the equipment (snavc.engine.shards); the build's own lock state then takes
+        in its :meth:`records` (:meth:`absorb`)."""
+        self.stats, self.changes, self.seen_locked, self._fresh = {}, {}, 0, {}
+
+    def records(self) -> tuple:
+        """What :meth:`apply` recorded (since :meth:`split_off`), as plain data."""
+        return self.stats, self.changes, self.seen_locked, self._fresh
+
+    def absorb(self, records: tuple) -> None:
+        """Add what a shard's lock state recorded (:meth:`records`), as if this state
+        had applied the lock to its services itself, after its own."""
+        stats, changes, seen_locked, fresh = records
+        for template, counts in stats.items():
+            mine = self.stats.get(template)
+            if mine is None:
+                self.stats[template] = counts
+            else:
+                for k, n in counts.items():
+                    mine[k] += n
+        self.changes.update(changes)
+        self.seen_locked += seen_locked
+        for version, content in fresh.items():
+            self._fresh.setdefault(version, content)
+
     def finish(self, unit_services: dict[str, list[str]]) -> Lock:
         """The new lock: every unit service that exists now (``equipment -> names``), with
         its changed version or the one it had (:meth:`kept`); sets :attr:`changed`."""

@@ -9,6 +9,7 @@ selected, which defaults apply and which overrides reach it.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import islice
 
 from ..model import ASPECTS, OVERRIDABLE, TEMPLATE_DEFAULTS
 from ..tree import Node, equipment_template_field, services_unknown
@@ -57,6 +58,41 @@ class Resolver:
         # equipment ID -> its node, for the parents of a build that consumes the tree (H5)
         self.parent_at: dict[str, str] = {}
         self.coverage = Coverage(ctx.tree)  # H8, per (check, availability) pair
+
+    # -- shards (snavc.engine.shards) ----------------------------------------------------
+
+    def mark(self) -> tuple[int, int, int, int]:
+        """Where this resolver's records stand, for :meth:`records_since`."""
+        return (
+            len(self.origins),
+            len(self.explicit_origins),
+            self.equipment_count,
+            self.unit_service_count,
+        )
+
+    def records_since(self, mark: tuple[int, int, int, int]) -> tuple:
+        """What this resolver recorded since :meth:`mark` (plain data): what a shard of
+        the equipment, resolved in another process, hands back. Records are only ever
+        added (an origin key or an object's explicit origins are made once), so they are
+        the entries after the mark's counts."""
+        origins, explicit, equipment, services = mark
+        return (
+            list(islice(self.origins.items(), origins, None)),
+            list(islice(self.explicit_origins.items(), explicit, None)),
+            self.equipment_count - equipment,
+            self.unit_service_count - services,
+        )
+
+    def absorb(self, records: tuple) -> None:
+        """Take in what a shard recorded (:meth:`records_since`), resolved after what
+        this resolver did: the records are then those of one process resolving both,
+        in the same order."""
+        origins, explicit, equipment, services = records
+        for okey, where in origins:
+            self.origins.setdefault(okey, where)  # the same base made on both sides
+        self.explicit_origins.update(explicit)
+        self.equipment_count += equipment
+        self.unit_service_count += services
 
     # -- shared steps ------------------------------------------------------------------
 

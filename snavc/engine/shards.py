@@ -1,0 +1,265 @@
+"""Shards: a cold build's "resolve and write" stage on every core (issue 14, item 3).
+
+Once the tree is linked and the user services and maintenance windows are resolved,
+the equipment that are left are independent of one another: each is resolved from the
+shared objects alone, and what its resolution records (its line of effective.json, its
+explicit origins, the bases of its unit services and their origins, its lock entries,
+its diagnostics) is its own, added after what the equipment before it recorded. So the
+sorted equipment IDs are cut into contiguous ranges of about equal work (unit services
+counted), and each range after the first is resolved by a forked process (a *shard*)
+with the rules' own code (:func:`snavc.resolve.resolve_equipment`) while this process
+resolves the first. A shard writes its equipment lines to a file in the build's
+temporary folder and hands back, pickled through a pipe, what it recorded; this process
+then takes in each shard in ID order: its lines appended by the kernel
+(:meth:`snavc.engine.emit.BuildWriter.adopt`), its records added to the resolver's
+(:meth:`~snavc.resolve.objects.Resolver.absorb`) and the lock state's
+(:meth:`~snavc.resolve.lock.LockState.absorb`), its diagnostics and their owners
+appended. The outputs and the build state are byte for byte those of one process
+(``tests/test_shards.py``).
+
+Each shard may cost as much memory as the build holds when it forks (copy-on-write,
+:func:`room`): no more are forked than the available memory has room for. A shard
+that dies (killed, out of memory) or fails, or cannot be started, hands back nothing:
+its range is then resolved here, after the ranges before it, as one process would
+have (a failure of the rules' code itself then fails this process the usual way). A
+shard whose parent is gone stops at its next equipment; it never writes outside its
+own file, and lets go of the output's lock at once. Small builds stay in one process
+(:data:`MIN_EQUIPMENT`), as do platforms without ``fork`` and machines whose cores are
+busy with other work (:func:`jobs`); ``SNAVC_JOBS=N`` sets the number of processes
+(1: no shard).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+
+# below this many equipment, a build resolves in one process: a fork and the hand-back
+# cost more than half of a small build's resolution saves
+MIN_EQUIPMENT = 4000
+MIN_PER_SHARD = 2000  # no shard of fewer equipment than this
+MAX_JOBS = 4  # by default; SNAVC_JOBS may ask for more
+EQUIPMENT_WEIGHT = 2  # an equipment's own work, counted in unit services
+
+
+def jobs() -> int:
+    """How many processes resolve a large build's equipment: ``SNAVC_JOBS`` when set
+    (a whole number, at least 1), else this process and one per idle core it may run
+    on (at most :data:`MAX_JOBS`); 1 where processes cannot fork.
+
+    A core is idle when the load average of the last minute leaves it free (this build
+    counted as one): on a machine whose cores other work keeps busy, a second process
+    gets no more CPU than the build had alone (Linux shares CPU between sessions, not
+    processes: autogroup), and the shard's copy-on-write would only cost time and
+    memory (docs/performance.md)."""
+    if not hasattr(os, "fork"):
+        return 1
+    asked = os.environ.get("SNAVC_JOBS", "").strip()
+    if asked.isdigit():
+        return max(1, int(asked))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_JOBS, 1 + idle_cores(cores)))
+
+
+def idle_cores(cores: int) -> int:
+    """The cores the last minute's load average leaves idle, besides this build's own
+    (all of them where it cannot be read)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average here
+        return cores
+    return max(0, round(cores - max(load, 1.0)))
+
+
+def room() -> int:
+    """How many shards the machine's memory has room for: each may come to cost as much
+    as this process holds now (copy-on-write: a page either process writes after the
+    fork is copied, and CPython's reference counts write to every object read), so
+    shards are only forked into memory that is available (``MemAvailable``), not into
+    swap or the out-of-memory killer. Unlimited where that cannot be read."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            available = next(
+                int(line.split()[1]) * 1024 for line in f if line.startswith(b"MemAvailable:")
+            )
+        with open("/proc/self/statm", "rb") as f:
+            held = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return MAX_JOBS * 64
+    return available // max(held, 1)
+
+
+def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
+    """``ids`` cut into ``n`` contiguous ranges (some possibly empty) of about equal
+    total weight."""
+    total = sum(weights)
+    out: list[list[str]] = []
+    start, done = 0, 0
+    for i, w in enumerate(weights):
+        done += w
+        if len(out) < n - 1 and done * n >= total * (len(out) + 1):
+            out.append(ids[start : i + 1])
+            start = i + 1
+    out.append(ids[start:])
+    out.extend([] for _ in range(n - len(out)))
+    return out
+
+
+def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
+    """Resolve the equipment ``ids`` of ``res`` (sorted) into ``writer`` (an
+    emit.BuildWriter), ``owners`` as for :func:`snavc.resolve.resolve_all`: in shards on
+    every core when the build is large enough (see the module's docstring), else here.
+
+    Each equipment's model leaves the tree of the process that resolves it (as
+    ``resolve_all``'s ``consume``). Those a shard resolved stay in this process's tree,
+    which nothing reads after this stage: freeing 50,000 models here would cost a 100k
+    build about a second, for a process that ends with ``os._exit``."""
+    from ..resolve import resolve_equipment
+
+    n = min(jobs(), len(ids) // MIN_PER_SHARD) if len(ids) >= MIN_EQUIPMENT else 1
+    n = min(n, 1 + room())
+    if n < 2:
+        resolve_equipment(res, ids, writer.equipment, consume=True, owners=owners)
+        return
+    services = res.tree.unit_services
+    weights = [EQUIPMENT_WEIGHT + len(services.get(i, ())) for i in ids]
+    first, *rest = ranges(ids, weights, n)
+    writer.flush()  # a shard must not inherit buffered bytes of the output
+    shards: list[_Shard] = []
+    try:
+        for k, part in enumerate(rest, 1):
+            if part:
+                shards.append(_Shard(res, part, writer, k))
+        resolve_equipment(res, first, writer.equipment, consume=True, owners=owners)
+        for shard in shards:
+            answer = shard.result()
+            if answer is None:  # it died or failed: its range is resolved here
+                resolve_equipment(res, shard.ids, writer.equipment, consume=True, owners=owners)
+            else:
+                _absorb(res, writer, owners, answer)
+    finally:
+        for shard in shards:
+            shard.stop()
+
+
+def _absorb(res, writer, owners: list, answer: tuple) -> None:
+    """Take in what a shard handed back, after everything resolved so far."""
+    from .emit import EquipmentPart
+
+    part, diagnostics, owned, records, lock_records = answer
+    part = EquipmentPart.of(part)
+    try:
+        writer.adopt(part)
+    finally:
+        part.path.unlink(missing_ok=True)
+    base = len(res.diagnostics)
+    res.diagnostics.extend(diagnostics)
+    owners.extend((owner, start + base, end + base) for owner, start, end in owned)
+    res.resolver.absorb(records)
+    if lock_records is not None:
+        res.lock.absorb(lock_records)
+
+
+class _Shard:
+    """A forked process resolving the equipment ``ids``; :meth:`result` waits for what
+    it hands back (None when it died or failed, or could not be started: never a hang,
+    its pipe's end is EOF once it is gone), :meth:`stop` kills it if it still runs."""
+
+    def __init__(self, res, ids: list[str], writer, k: int):
+        self.ids = ids
+        self.path = writer.tmp / f".equipment-{k}.part"
+        self.pid: int | None = None
+        self.read: int | None = None
+        parent = os.getpid()
+        try:
+            read, write = os.pipe()
+        except OSError:  # no descriptor left: resolved here
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or process left for it: resolved here
+            os.close(read)
+            os.close(write)
+            return
+        if pid == 0:  # the shard: nothing may return into the parent's code
+            code = 1
+            try:
+                os.close(read)
+                _shard(res, ids, writer, self.path, write, parent)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent resolves these itself
+                pass
+            finally:
+                os._exit(code)  # no atexit, no cleanup of the parent's files
+        os.close(write)
+        self.pid, self.read = pid, read
+
+    def result(self) -> tuple | None:
+        if self.pid is None:  # never started
+            return None
+        with os.fdopen(self.read, "rb") as f:
+            self.read = None
+            data = f.read()
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        try:
+            return pickle.loads(data)
+        except Exception:  # noqa: BLE001 - cut short: resolved here instead
+            self.path.unlink(missing_ok=True)
+            return None
+
+    def stop(self) -> None:
+        if self.read is not None:
+            os.close(self.read)
+            self.read = None
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - already gone
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
+    """The shard's work, in the forked process: resolve ``ids`` (as the build would,
+    after those before them), write their lines to ``path``, and hand back through
+    ``fd`` what the build needs of the rest (pickled)."""
+    from ..resolve import resolve_equipment
+    from .emit import EquipmentPart
+    from .faults import crash_point
+
+    writer.detach()
+    if res.lock is not None:
+        res.lock.split_off()
+    mark = res.resolver.mark()
+    start = len(res.diagnostics)
+    seen = [0]
+
+    def alive() -> None:
+        seen[0] += 1
+        if seen[0] == 2:
+            crash_point("shard")
+        if not seen[0] % 64 and os.getppid() != parent:
+            os._exit(1)  # the build is gone: nobody will read this
+
+    part = EquipmentPart(path, alive)
+    owners: list = []
+    resolve_equipment(res, ids, part.equipment, consume=True, owners=owners)
+    part.close()
+    answer = (
+        part.handed(),
+        res.diagnostics[start:],
+        [(owner, s - start, e - start) for owner, s, e in owners],
+        res.resolver.records_since(mark),
+        res.lock.records() if res.lock is not None else None,
+    )
+    with os.fdopen(fd, "wb") as f:
+        f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))

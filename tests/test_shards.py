@@ -1,0 +1,281 @@
+"""A cold build resolved in shards on several processes (snavc.engine.shards) gives
+the bytes of one process: outputs, snav.lock, diagnostics (with their owners) and the
+build state an incremental build starts from. Sharding is forced on a small estate
+(the thresholds lowered), with warnings, errors and lock changes in every shard."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from snavc.bench.generate import generate
+from snavc.engine import cache, emit, pipeline, shards
+from snavc.engine.state import STATE
+
+OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", "lock-report.json")
+# equipment in the first, middle and last thirds of a 300-equipment estate
+SPREAD = ("eq-000010", "eq-000150", "eq-000290")
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="shards need fork")
+
+
+def _file_of(root: Path, eq_id: str) -> Path:
+    for path in sorted(root.rglob("*.yaml")):
+        if f"\nid: {eq_id}\n" in path.read_text():
+            return path
+    raise LookupError(eq_id)
+
+
+def _set(root: Path, eq_id: str, text: str) -> None:
+    """Add the lines ``text`` to equipment ``eq_id``'s document."""
+    path = _file_of(root, eq_id)
+    path.write_text(path.read_text().replace(f"\nid: {eq_id}\n", f"\nid: {eq_id}\n{text}", 1))
+
+
+def _warn(root: Path, eq_id: str) -> None:
+    # H8: a check period that does not cover the availability period (a warning)
+    _set(root, eq_id, "periods: {check: business-hours, availability: 24x7}\n")
+
+
+def _break(root: Path, eq_id: str) -> None:
+    # S4: settings of a unit service the equipment does not have (an error)
+    _set(root, eq_id, "service_settings:\n  no-such-service: {instructions: see the wiki}\n")
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory) -> Path:
+    """300 equipment, a warning in each third, built once (single process) so that it
+    has a lock; then the lock loses entries and a template changes in each third."""
+    root = tmp_path_factory.mktemp("shards") / "estate"
+    generate(root, 300)
+    for eq_id in SPREAD:
+        _warn(root, eq_id)
+    out = root.parent / "first-out"
+    os.environ["SNAVC_NO_CACHE"] = "1"
+    try:
+        assert pipeline.build(root, out).status == "written"
+    finally:
+        del os.environ["SNAVC_NO_CACHE"]
+    shutil.rmtree(out)
+    lock = json.loads((root / "snav.lock").read_text())
+    dropped = [
+        s for s in lock["services"] if s.startswith(("eq-000011/", "eq-000151/", "eq-000291/"))
+    ]
+    assert dropped
+    for sid in dropped:  # services new again: lock entries added in each third
+        del lock["services"][sid]
+    (root / "snav.lock").write_text(emit.dumps(lock))
+    text = "".join(p.read_text() for p in sorted(root.rglob("*.yaml")))
+    for first in (12, 152, 282):  # and equipment removed (T5: entries gone)
+        eq_id = next(e for n in range(first, first + 10) if text.count(e := f"eq-{n:06d}") == 1)
+        path = _file_of(root, eq_id)
+        doc = path.read_text()
+        start = doc.index(f"\nid: {eq_id}\n")
+        start = doc.rindex("---", 0, start) if "---" in doc[:start] else 0
+        end = doc.find("\n---", start + 4)
+        path.write_text(doc[:start] + (doc[end + 1 :] if end >= 0 else ""))
+    return root
+
+
+@pytest.fixture
+def sharded(monkeypatch):
+    """Shard every build of more than a few equipment, into ``jobs`` processes."""
+
+    def force(jobs: int) -> None:
+        monkeypatch.setattr(shards, "MIN_EQUIPMENT", 2)
+        monkeypatch.setattr(shards, "MIN_PER_SHARD", 1)
+        monkeypatch.setenv("SNAVC_JOBS", str(jobs))
+
+    return force
+
+
+def _build(estate: Path, tmp: Path, name: str, **kw):
+    """A cold build of a copy of ``estate``: (built, outputs, lock, state)."""
+    repo = tmp / f"{name}-repo"
+    shutil.copytree(estate, repo, ignore=shutil.ignore_patterns(".snavc"))
+    out = tmp / f"{name}-out"
+    built = pipeline.build(repo, out, **kw)
+    outputs = {n: (out / n).read_bytes() for n in OUTPUTS if (out / n).exists()}
+    state = cache.read_sealed(repo / cache.CACHE_DIR / "build" / STATE)
+    if state is not None:
+        state = marshal.loads(marshal.dumps(state))
+        # the linked outputs' and the lock's inode and times, and the snapshot's key
+        # (made with the lock's): the rest is content
+        state.pop("outputs")
+        state.pop("snapshot")
+        state["hashes"].pop("snav.lock")
+    assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []
+    if out.exists():
+        assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".snavc-build"]
+    return built, outputs, (repo / "snav.lock").read_bytes(), state
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 7])
+def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch, jobs):
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(jobs)
+    calls = []
+    real = shards._Shard.__init__
+
+    def spy(self, res, ids, writer, k):
+        calls.append((ids[0], ids[-1]))
+        real(self, res, ids, writer, k)
+
+    monkeypatch.setattr(shards._Shard, "__init__", spy)
+    many = _build(estate, tmp_path, "many")
+    assert len(calls) == jobs - 1
+    assert one[0].status == many[0].status == "written"
+    assert one[0].counts == many[0].counts
+    assert one[0].lock_written and many[0].lock_written
+    assert many[1] == one[1]
+    assert many[2] == one[2]  # snav.lock
+    assert many[3] == one[3]  # okeys, lock uses, diagnostics and their owners, layouts
+    found = json.loads(many[1]["diagnostics.json"])
+    assert [d["code"] for d in found] == ["SNV448"] * 3
+    report = json.loads(many[1]["lock-report.json"])
+    assert report["removed"] > 0 and any(t["new"] for t in report["templates"].values())
+
+
+@pytest.mark.parametrize("reapply", [(), ("ping",)])
+def test_a_changed_template_in_every_shard(estate, tmp_path, sharded, monkeypatch, reapply):
+    """T5 across shards: a partner's override changed after the lock was written, its
+    services keep their locked values (not applied) or take the new ones (--reapply)."""
+    changed = tmp_path / "changed"
+    shutil.copytree(estate, changed)
+    partner = changed / "p0" / "partner.yaml"
+    text = partner.read_text()
+    old = "template: ping\nat: p0\ncheck_interval: 30\n"
+    assert old in text
+    partner.write_text(text.replace(old, "template: ping\nat: p0\ncheck_interval: 45\n"))
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(changed, tmp_path, "one", reapply=reapply)
+    sharded(3)
+    many = _build(changed, tmp_path, "many", reapply=reapply)
+    assert one[0].status == many[0].status == "written"
+    assert many[1:] == one[1:]
+    stats = json.loads(many[1]["effective.json"])["lock"]["ping"]
+    report = json.loads(many[1]["lock-report.json"])["templates"].get("ping", {})
+    if reapply:
+        assert report["reapplied"] > 0 and stats["not_applied"] == 0
+    else:
+        assert stats["not_applied"] > 0
+
+
+def test_errors_of_every_shard_are_reported(estate, tmp_path, sharded, monkeypatch):
+    broken = tmp_path / "broken"
+    shutil.copytree(estate, broken)
+    for eq_id in SPREAD:
+        _break(broken, eq_id)
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(broken, tmp_path, "one")
+    sharded(3)
+    many = _build(broken, tmp_path, "many")
+    assert one[0].status == many[0].status == "errors"
+    assert many[1] == one[1] == {}  # nothing written
+    assert many[2] == one[2]  # nor the lock
+    expected = [d.to_json() for d in one[0].result.diagnostics]
+    assert [d.to_json() for d in many[0].result.diagnostics] == expected
+    assert [d["code"] for d in expected].count("SNV443") == 3
+
+
+def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):
+    """A shard killed (here at its second equipment) hands back nothing: the build
+    resolves its equipment itself, the same bytes."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(3)
+    monkeypatch.setenv("SNAVC_TEST_CRASH_AT", "shard")
+    answers = []
+    real = shards._Shard.result
+
+    def spy(self):
+        answers.append(real(self))
+        return answers[-1]
+
+    monkeypatch.setattr(shards._Shard, "result", spy)
+    many = _build(estate, tmp_path, "many")
+    assert answers == [None, None]
+    assert many[1:] == one[1:]
+
+
+def test_a_shard_that_cannot_start_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(2)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    many = _build(estate, tmp_path, "many")
+    assert many[1:] == one[1:]
+
+
+def test_warm_builds_after_a_sharded_build(estate, tmp_path, sharded):
+    """The state a sharded build leaves is the one an incremental build patches: an
+    equipment edit in the last shard, built warm, gives a cold build's bytes."""
+    sharded(2)
+    repo = tmp_path / "repo"
+    shutil.copytree(estate, repo)
+    out = tmp_path / "out"
+    assert pipeline.build(repo, out).status == "written"
+    path = _file_of(repo, "eq-000280")
+    path.write_text(path.read_text().replace("name: Server 280\n", "name: Web 280\n"))
+    warm = pipeline.build(repo, out)
+    assert warm.status == "written" and warm.incremental
+    cold = tmp_path / "cold"
+    shutil.copytree(repo, cold, ignore=shutil.ignore_patterns(".snavc"))
+    os.environ["SNAVC_NO_CACHE"] = "1"
+    try:
+        pipeline.build(cold, tmp_path / "cold-out")
+    finally:
+        del os.environ["SNAVC_NO_CACHE"]
+    for name in OUTPUTS[:3]:
+        assert (out / name).read_bytes() == (tmp_path / "cold-out" / name).read_bytes(), name
+
+
+def test_ranges_cut_by_weight():
+    ids = [f"e{i}" for i in range(10)]
+    assert shards.ranges(ids, [1] * 10, 2) == [ids[:5], ids[5:]]
+    assert shards.ranges(ids, [9] + [1] * 9, 2) == [ids[:1], ids[1:]]
+    assert shards.ranges(ids, [1] * 10, 3) == [ids[:4], ids[4:7], ids[7:]]
+    assert shards.ranges(ids[:1], [1], 3) == [ids[:1], [], []]
+
+
+@pytest.mark.parametrize(("room", "forked"), [(0, 0), (1, 1), (5, 2)])
+def test_shards_fit_the_available_memory(estate, tmp_path, sharded, monkeypatch, room, forked):
+    sharded(3)
+    monkeypatch.setattr(shards, "room", lambda: room)
+    calls = []
+    real = shards._Shard.__init__
+
+    def spy(self, *args):
+        calls.append(1)
+        real(self, *args)
+
+    monkeypatch.setattr(shards._Shard, "__init__", spy)
+    assert _build(estate, tmp_path, "b")[0].status == "written"
+    assert len(calls) == forked
+
+
+def test_room_is_read_from_the_system():
+    assert shards.room() >= 0
+
+
+def test_jobs(monkeypatch):
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    assert shards.jobs() == 1
+    monkeypatch.setenv("SNAVC_JOBS", "6")
+    assert shards.jobs() == 6
+    monkeypatch.delenv("SNAVC_JOBS")
+    assert 1 <= shards.jobs() <= shards.MAX_JOBS
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    for load, expected in ((0.2, 4), (1.0, 4), (3.4, 4), (3.6, 3), (5.0, 2), (5.6, 1), (9, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert shards.jobs() == expected, load
