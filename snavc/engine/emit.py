@@ -400,7 +400,7 @@ class LineWriter:
             if not size:
                 return
             with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                self.hash.update(data)
+                self.hash.feed(data, 0, size)
             copy_file(src.fileno(), self.f.fileno(), size)
         self.f.seek(0, os.SEEK_END)  # the buffered file's position, after the copy
         self.pos += size
