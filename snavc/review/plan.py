@@ -117,13 +117,19 @@ def plan(
         if note:
             notes.append(note)
         found, base_result, facts = True, None, None
+        # the head: the working tree's files (linked while the base builds, when it does)
+        head = tmp / "head"
         if saved is not None:
             notes.append(f"the build of revision '{base}' is restored from {keep}")
             facts = saved.facts
+            _copy_working_tree(repo, head)
         else:
             folder = keep if keep is not None and tree_id is not None else tmp / "base"
-            found, base_result, facts, saved = _build_base(
-                repo, base, folder, tmp / "checkout", backend, tree_id if folder == keep else None
+            found, base_result, facts, saved = _build_base_apart(
+                repo,
+                base,
+                (folder, tmp / "checkout", backend, tree_id if folder == keep else None),
+                meanwhile=lambda: _copy_working_tree(repo, head),
             )
             if saved is not None and saved.persistent:
                 notes.append(f"the build of revision '{base}' is saved in {keep} (tree {tree_id})")
@@ -133,9 +139,7 @@ def plan(
             if base_result is None
             else sum(d.severity == "error" for d in base_result.diagnostics)
         )
-        # the head: the working tree's files, over the base's engine state when there is one
-        head = tmp / "head"
-        _copy_working_tree(repo, head)
+        # the head over the base's engine state, when there is one
         if saved is not None and saved.engine:
             _install_state(saved, head)
         fallback = base_result.tree if base_result is not None and facts is None else None
@@ -235,11 +239,117 @@ class SavedBase:
     persistent: bool = False  # saved for a later plan (--base-state)
 
 
-def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: str, tree_id):
+def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
+    """:func:`_build_base` (``where``: its other arguments) in a forked process, which
+    ends once the build is on disk: its memory (a whole tree, its models, the rules'
+    state) is given back at once and never freed object by object, and the head's build
+    that follows runs in a process holding none of it, so that a plan's peak memory is
+    one build's. ``meanwhile()`` runs here while the base builds.
+
+    The child sends back what :func:`_build_base` returns when the base builds (the
+    Result without its tree, BaseFacts, SavedBase), pickled through a pipe. A base that
+    does not build is built again here, as it was before the fork (the plan then needs
+    its whole tree, and says why it does not build); that is a failing plan's cost.
+    Whatever happens to the child, the parent never hangs (the pipe ends with it) and
+    says what went wrong in one line: its errors (PlanError, MemoryError, an interrupt,
+    a bug) are raised again here; a child killed without a word is a PlanError. Where
+    processes cannot fork, all of it runs here."""
+    if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
+        meanwhile()
+        return _build_base(repo, base, *where)
+    import pickle
+    import signal
+
+    progress.stage(f"building revision '{base}'")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
+        code = 0
+        try:
+            os.close(read)
+            answer = _child_answer(repo, base, where)
+            with os.fdopen(write, "wb") as f:
+                f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        except BaseException:  # noqa: BLE001 - the parent says the child stopped
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as f:
+            meanwhile()
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        if pid:  # this process is leaving (an interrupt, an error): the child too
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    try:
+        answer = pickle.loads(data) if data else None
+    except Exception:  # noqa: BLE001 - a truncated answer: as if there were none
+        answer = None
+    if answer is None:
+        if os.WIFSIGNALED(status):
+            how = f"was killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})"
+            if os.WTERMSIG(status) == signal.SIGKILL:
+                how += ", as the system does when memory runs out"
+        else:
+            how = f"stopped with exit code {os.waitstatus_to_exitcode(status)}"
+        raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
+    if answer[0] == "built":
+        return answer[1:]
+    if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
+        shutil.rmtree(where[1], ignore_errors=True)
+        return _build_base(repo, base, *where)
+    if answer[0] == "plan":
+        raise PlanError(answer[1])
+    raise answer[1]  # MemoryError, KeyboardInterrupt, a bug: as if raised here
+
+
+def _child_answer(repo: Path, base: str, where: tuple) -> tuple:
+    """What the child of :func:`_build_base_apart` sends back."""
+    try:
+        found, result, facts, saved = _build_base(repo, base, *where, let_go=False)
+        if saved is None:
+            return ("fails",)
+        result.snapshot = None  # (the engine's, saved with it: not needed by the plan)
+        return ("built", found, result, facts, saved)
+    except PlanError as e:
+        return ("plan", str(e))
+    except BaseException as e:  # noqa: BLE001 - raised again by the parent
+        if os.environ.get("SNAVC_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        if not isinstance(e, (Exception, KeyboardInterrupt)):
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        try:
+            import pickle
+
+            pickle.loads(pickle.dumps(e))
+        except Exception:  # noqa: BLE001 - an exception that does not travel: its text does
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        return ("raise", e)
+
+
+def _build_base(
+    repo: Path,
+    base: str,
+    folder: Path,
+    checkout: Path,
+    backend: str,
+    tree_id,
+    let_go: bool = True,
+):
     """Build revision ``base`` into ``folder`` (saved for later plans when ``tree_id``
     is given). Returns ``(found, result, facts, saved)``: whether the folder exists at
-    the revision, the build's Result (its tree let go when it built), BaseFacts (None
-    when the rules did not run) and the SavedBase (None when it does not build)."""
+    the revision, the build's Result (its tree let go when it built, unless ``let_go``
+    is False: a process that ends next), BaseFacts (None when the rules did not run)
+    and the SavedBase (None when it does not build)."""
     from ..engine.emit import OutputError
     from ..engine.load import GitError
 
@@ -267,7 +377,8 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
         return found, result, facts if taken else None, None
     built = None
     result.tree = None  # (the base's models: not needed any more)
-    gc.collect()
+    if let_go:
+        gc.collect()
     from ..engine import state as engine_state
 
     state = engine_state.read_state(checkout) if cache.enabled() else None

@@ -180,3 +180,66 @@ def test_the_working_tree_is_left_as_it_is(changed, tmp_path):
     after = sorted(p.relative_to(changed) for p in changed.rglob("*") if ".git" not in p.parts)
     assert after == before
     assert set(os.listdir(tmp_path / "state")) == {"engine", MANIFEST, OUT}
+
+
+# -- the base built in a forked process (plan._build_base_apart) ----------------------
+
+
+def _in_the_child(monkeypatch, what):
+    """``what()`` runs in the child instead of the base's build."""
+    from snavc.review import plan as plan_module
+
+    parent = os.getpid()
+    real = plan_module._build_base
+
+    def instead(*args, **kwargs):
+        if os.getpid() != parent:
+            what()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "_build_base", instead)
+
+
+def test_a_child_killed_is_a_clean_error(changed, tmp_path, monkeypatch):
+    import signal
+
+    lock = (changed / "snav.lock").read_bytes()
+    _in_the_child(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    out = snav("plan", changed, "--base", "HEAD~1", "--base-state", tmp_path / "state", exit_code=2)
+    assert out.stderr == (
+        "Error: the build of revision 'HEAD~1' was killed by signal 9 (SIGKILL), as the system "
+        "does when memory runs out; nothing was changed\n"
+    )
+    assert (changed / "snav.lock").read_bytes() == lock
+    assert not (tmp_path / "state" / MANIFEST).exists()  # no half-made state is taken
+    monkeypatch.undo()
+    assert plan(changed, "HEAD~1", base_state=tmp_path / "state").report.changes
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), MemoryError()])
+def test_an_error_in_the_child_is_raised_in_the_parent(changed, monkeypatch, error):
+    def fail():
+        raise error
+
+    _in_the_child(monkeypatch, fail)
+    with pytest.raises(type(error), match=str(error) or None):
+        plan(changed, "HEAD~1")
+
+
+def test_the_head_build_never_writes_the_users_files(changed):
+    """The working tree's files are linked into the head's folder: a head whose build
+    rewrites the lock (a new equipment, new services) leaves the user's lock as it was."""
+    from .helpers import SITE1_EQ as path
+
+    text = (changed / path).read_text(encoding="utf-8")
+    copy = text.split("\n---", 1)[0].replace("srv-web-01", "srv-web-09")
+    copy = "\n".join(line for line in copy.split("\n") if "servicenav_id" not in line)
+    (changed / path).write_text(text + "\n---\n" + copy + "\n", encoding="utf-8")
+    before = {
+        p: p.read_bytes() for p in changed.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
+    done = plan(changed, "HEAD~1")
+    assert any(c["op"] == "added" for c in done.report.changes)
+    after = {p: p.read_bytes() for p in changed.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+    assert all(os.stat(p).st_nlink == 1 for p in after)
