@@ -453,7 +453,9 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
         same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
-        if engine_state.adopt_state(head, saved.digests, same):
+        # the outputs' content: read whole by restore_base, or written by the base's
+        # build that has just ended (its digests are its writer's)
+        if engine_state.adopt_state(head, saved.digests, same, checked=True):
             return True
     except OSError:
         pass

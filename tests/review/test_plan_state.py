@@ -243,3 +243,32 @@ def test_the_head_build_never_writes_the_users_files(changed):
     after = {p: p.read_bytes() for p in changed.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert after == before
     assert all(os.stat(p).st_nlink == 1 for p in after)
+
+
+def test_outputs_the_plan_checked_are_not_read_again(seed, tmp_path, monkeypatch):
+    """A state adopted with its outputs checked (restore_base read them whole) is not
+    read whole again by the warm build while the outputs keep their identities."""
+    from snavc.engine import emit
+    from snavc.engine import state as engine_state
+
+    repo = seed()
+    snav("build", repo, "-o", tmp_path / "out")
+    digests = engine_state.read_state(repo)["digests"]
+    assert engine_state.adopt_state(repo, digests, lock_same=True, checked=True)
+    adopted = engine_state.read_state(repo)
+    real = emit.file_digest
+
+    def unread(path):
+        raise AssertionError(f"{path} read again")
+
+    monkeypatch.setattr(emit, "file_digest", unread)
+    assert engine_state.outputs_intact(repo, adopted)
+    output = repo / ".snavc" / "build" / "effective.json"
+    data = bytearray(output.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    output.write_bytes(bytes(data))  # written in place: another identity
+    monkeypatch.setattr(emit, "file_digest", real)
+    assert not engine_state.outputs_intact(repo, adopted)
+    # not checked: read as before
+    assert engine_state.adopt_state(repo, digests, lock_same=True)
+    assert engine_state.read_state(repo)["verified"] is None
