@@ -12,6 +12,7 @@ in both versions: V1, L1-L4).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import os
@@ -111,14 +112,21 @@ def plan(
     if keep is not None and not cache.enabled():
         notes.append("SNAVC_NO_CACHE is set: the base state is neither read nor saved")
         keep = None
-    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp:
+    # (the stack first out: the base's process, tidying its checkout, is waited for
+    # before the folder goes)
+    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp, contextlib.ExitStack() as later:
         tmp = Path(tmp)
         saved, note = restore_base(keep, tree_id, backend) if keep is not None else (None, None)
         if note:
             notes.append(note)
         found, base_result, facts = True, None, None
-        # the head: the working tree's files (linked while the base builds, when it does)
+        # the head: the working tree's files (linked, and hashed, while the base builds)
         head = tmp / "head"
+
+        def meanwhile(answered) -> None:
+            _copy_working_tree(repo, head)
+            _hash_ahead(head, backend, answered)
+
         if saved is not None:
             notes.append(f"the build of revision '{base}' is restored from {keep}")
             facts = saved.facts
@@ -129,7 +137,8 @@ def plan(
                 repo,
                 base,
                 (folder, tmp / "checkout", backend, tree_id if folder == keep else None),
-                meanwhile=lambda: _copy_working_tree(repo, head),
+                meanwhile,
+                later,
             )
             if saved is not None and saved.persistent:
                 notes.append(f"the build of revision '{base}' is saved in {keep} (tree {tree_id})")
@@ -239,12 +248,15 @@ class SavedBase:
     persistent: bool = False  # saved for a later plan (--base-state)
 
 
-def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
+def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> tuple:
     """:func:`_build_base` (``where``: its other arguments) in a forked process, which
     ends once the build is on disk: its memory (a whole tree, its models, the rules'
     state) is given back at once and never freed object by object, and the head's build
     that follows runs in a process holding none of it, so that a plan's peak memory is
-    one build's. ``meanwhile()`` runs here while the base builds.
+    one build's. ``meanwhile(answered)`` runs here while the base builds
+    (``answered(seconds)`` waits at most that long for the child's answer and says
+    whether it came). Once it has answered, the child deletes the base's checkout
+    while the head builds; ``later`` (an ExitStack) waits for it to end.
 
     The child sends back what :func:`_build_base` returns when the base builds (the
     Result without its tree, BaseFacts, SavedBase), pickled through a pipe. A base that
@@ -255,9 +267,10 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
     a bug) are raised again here; a child killed without a word is a PlanError. Where
     processes cannot fork, all of it runs here."""
     if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
-        meanwhile()
+        meanwhile(lambda seconds: True)
         return _build_base(repo, base, *where)
     import pickle
+    import select
     import signal
 
     progress.stage(f"building revision '{base}'")
@@ -270,28 +283,36 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
             answer = _child_answer(repo, base, where)
             with os.fdopen(write, "wb") as f:
                 f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+            if answer[0] == "built":  # (the parent builds the head meanwhile)
+                shutil.rmtree(where[1], ignore_errors=True)
         except BaseException:  # noqa: BLE001 - the parent says the child stopped
             code = 1
         finally:
             os._exit(code)
     os.close(write)
+
+    def answered(seconds: float) -> bool:
+        return bool(select.select([read], [], [], max(seconds, 0))[0])
+
+    answer = None
     try:
         with os.fdopen(read, "rb") as f:
-            meanwhile()
+            meanwhile(answered)
             data = f.read()
-        _, status = os.waitpid(pid, 0)
-        pid = 0
+        try:
+            answer = pickle.loads(data) if data else None
+        except Exception:  # noqa: BLE001 - a truncated answer: as if there were none
+            answer = None
+        if answer is None:
+            _, status = os.waitpid(pid, 0)
+            pid = 0
     finally:
-        if pid:  # this process is leaving (an interrupt, an error): the child too
+        if pid and answer is None:  # this process is leaving (an interrupt, an error)
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
-    try:
-        answer = pickle.loads(data) if data else None
-    except Exception:  # noqa: BLE001 - a truncated answer: as if there were none
-        answer = None
     if answer is None:
         if os.WIFSIGNALED(status):
             how = f"was killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})"
@@ -300,6 +321,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
         else:
             how = f"stopped with exit code {os.waitstatus_to_exitcode(status)}"
         raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
+    later.callback(_reap, pid)
     if answer[0] == "built":
         return answer[1:]
     if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
@@ -308,6 +330,35 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile) -> tuple:
     if answer[0] == "plan":
         raise PlanError(answer[1])
     raise answer[1]  # MemoryError, KeyboardInterrupt, a bug: as if raised here
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _hash_ahead(head: Path, backend: str, answered) -> None:
+    """The content hash of each of the head's inputs, taken while the base builds and
+    recorded with the files' identities in the head's cache (cache.hash_files), so that
+    the head's build reads none of them again. A record is trusted only for files whose
+    change time is cache.RACY_NS older than it: the files, linked just now, are waited
+    for that long, unless the base's build ends first (then the head's build hashes
+    them, as it always did)."""
+    from ..engine.inputs import hashed_inputs
+
+    if not cache.enabled():
+        return
+    import time
+
+    trusted = time.time_ns() + cache.RACY_NS + 50_000_000
+    if answered((trusted - time.time_ns()) / 1e9):
+        return
+    try:
+        hashed_inputs(head, [], backend, {})
+    except OSError:
+        pass  # the head's build says what cannot be read
 
 
 def _child_answer(repo: Path, base: str, where: tuple) -> tuple:
@@ -447,8 +498,16 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
     from ..engine import state as engine_state
 
     dest = head / cache.CACHE_DIR
+    engine = saved.folder / ENGINE
+    hashed = (dest / cache.STATS).exists()  # _hash_ahead's: the head's files' own
+
+    def ignore(folder, names) -> list[str]:
+        return [cache.STATS] if hashed and Path(folder) == engine else []
+
     try:
-        shutil.copytree(saved.folder / ENGINE, dest, copy_function=_link_or_copy)
+        shutil.copytree(
+            engine, dest, copy_function=_link_or_copy, dirs_exist_ok=True, ignore=ignore
+        )
         for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"

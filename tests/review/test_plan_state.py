@@ -272,3 +272,36 @@ def test_outputs_the_plan_checked_are_not_read_again(seed, tmp_path, monkeypatch
     # not checked: read as before
     assert engine_state.adopt_state(repo, digests, lock_same=True)
     assert engine_state.read_state(repo)["verified"] is None
+
+
+def test_the_head_is_hashed_while_the_base_builds(changed, monkeypatch):
+    """The head's files are hashed while the base builds (plan._hash_ahead), once
+    their records can be trusted (cache.RACY_NS, made 0 here): the head's build then
+    reads none of them to hash it, and the report is the same."""
+    import time
+
+    from snavc.engine import cache
+    from snavc.review import plan as plan_module
+
+    expected = plan(changed, "HEAD~1").report.to_json()
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    hashed = []
+    real_hash, real_build = cache.content_hash, plan_module.build
+
+    def content_hash(data):
+        hashed.append(len(data))
+        return real_hash(data)
+
+    def build(repo, *args, **kwargs):
+        hashed.clear()
+        done = real_build(repo, *args, **kwargs)
+        reads.append(len(hashed))
+        return done
+
+    reads: list[int] = []
+    monkeypatch.setattr(cache, "content_hash", content_hash)
+    monkeypatch.setattr(plan_module, "build", build)
+    _in_the_child(monkeypatch, lambda: time.sleep(0.5))  # (the seed builds in no time)
+    done = plan(changed, "HEAD~1")
+    assert done.head_incremental and done.report.to_json() == expected
+    assert reads == [0]
