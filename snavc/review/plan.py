@@ -116,21 +116,27 @@ def plan(
     # before the folder goes)
     with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp, contextlib.ExitStack() as later:
         tmp = Path(tmp)
-        saved, note = restore_base(keep, tree_id, backend) if keep is not None else (None, None)
+        # the head: the working tree's files, linked while the base's build is checked
+        # (restore_base), or while it builds, then hashed (_hash_ahead)
+        head = tmp / "head"
+        linked = _started(lambda: _copy_working_tree(repo, head)) if keep is not None else None
+        try:
+            saved, note = (None, None) if keep is None else restore_base(keep, tree_id, backend)
+        finally:
+            if linked is not None:
+                linked()  # (no thread is left running when the base's build forks)
         if note:
             notes.append(note)
         found, base_result, facts = True, None, None
-        # the head: the working tree's files (linked, and hashed, while the base builds)
-        head = tmp / "head"
 
         def meanwhile(answered) -> None:
-            _copy_working_tree(repo, head)
+            if linked is None:
+                _copy_working_tree(repo, head)
             _hash_ahead(head, backend, answered)
 
         if saved is not None:
             notes.append(f"the build of revision '{base}' is restored from {keep}")
             facts = saved.facts
-            _copy_working_tree(repo, head)
         else:
             folder = keep if keep is not None and tree_id is not None else tmp / "base"
             found, base_result, facts, saved = _build_base_apart(
@@ -156,6 +162,8 @@ def plan(
         progress.stage("building the working tree")
         built = build(head, tmp / "head-out", backend, incumbent=incumbent)
         head_result = built.result
+        # its folder is not read again: deleted while the builds are compared
+        later.callback(_started(lambda: shutil.rmtree(head, ignore_errors=True)))
         how = {"base_restored": base_result is None, "head_incremental": built.incremental}
         report = Report(base=base, head="working tree")
         # M3 first, whatever else the change breaks: a refused mode change is the root
@@ -330,6 +338,30 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     if answer[0] == "plan":
         raise PlanError(answer[1])
     raise answer[1]  # MemoryError, KeyboardInterrupt, a bug: as if raised here
+
+
+def _started(work):
+    """Run ``work()`` in a thread (file system calls, which let the interpreter run on);
+    returns a function that waits for it and raises what it raised."""
+    import threading
+
+    box: list = [None]
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 - raised again by the caller
+            box[0] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if box[0] is not None:
+            raise box[0]
+
+    return wait
 
 
 def _reap(pid: int) -> None:
