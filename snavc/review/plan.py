@@ -162,8 +162,9 @@ def plan(
         progress.stage("building the working tree")
         built = build(head, tmp / "head-out", backend, incumbent=incumbent)
         head_result = built.result
-        # its folder is not read again: deleted while the builds are compared
-        later.callback(_started(lambda: shutil.rmtree(head, ignore_errors=True)))
+        # its folder and the base's checkout are not read again: deleted while the builds
+        # are compared (not before: their links change the change times of the files)
+        later.callback(_started(lambda: _delete(head, tmp / "checkout")))
         how = {"base_restored": base_result is None, "head_incremental": built.incremental}
         report = Report(base=base, head="working tree")
         # M3 first, whatever else the change breaks: a refused mode change is the root
@@ -263,8 +264,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     that follows runs in a process holding none of it, so that a plan's peak memory is
     one build's. ``meanwhile(answered)`` runs here while the base builds
     (``answered(seconds)`` waits at most that long for the child's answer and says
-    whether it came). Once it has answered, the child deletes the base's checkout
-    while the head builds; ``later`` (an ExitStack) waits for it to end.
+    whether it came); ``later`` (an ExitStack) waits for the child to end.
 
     The child sends back what :func:`_build_base` returns when the base builds (the
     Result without its tree, BaseFacts, SavedBase), pickled through a pipe. A base that
@@ -281,6 +281,10 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     import select
     import signal
 
+    # checked out before the fork: the links to the working tree's files are all made
+    # before the head's (a link changes the change time _hash_ahead records)
+    checkout = where[1]
+    found = _checkout_base(repo, base, checkout)
     progress.stage(f"building revision '{base}'")
     read, write = os.pipe()
     pid = os.fork()
@@ -288,11 +292,9 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
         code = 0
         try:
             os.close(read)
-            answer = _child_answer(repo, base, where)
+            answer = _child_answer(repo, base, where, found)
             with os.fdopen(write, "wb") as f:
                 f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-            if answer[0] == "built":  # (the parent builds the head meanwhile)
-                shutil.rmtree(where[1], ignore_errors=True)
         except BaseException:  # noqa: BLE001 - the parent says the child stopped
             code = 1
         finally:
@@ -340,6 +342,11 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     raise answer[1]  # MemoryError, KeyboardInterrupt, a bug: as if raised here
 
 
+def _delete(*folders: Path) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _started(work):
     """Run ``work()`` in a thread (file system calls, which let the interpreter run on);
     returns a function that waits for it and raises what it raised."""
@@ -362,6 +369,18 @@ def _started(work):
             raise box[0]
 
     return wait
+
+
+def _checkout_base(repo: Path, base: str, checkout: Path) -> bool:
+    """Revision ``base`` written into ``checkout``, its files that the working tree holds
+    unchanged linked from it (load.checkout_revision; not the lock, which the build
+    writes); whether the folder exists at the revision."""
+    from ..engine.load import GitError
+
+    try:
+        return checkout_revision(repo, base, checkout, link_from=repo, never_link={"snav.lock"})
+    except GitError as e:
+        raise PlanError(_unreadable(base, e)) from None
 
 
 def _reap(pid: int) -> None:
@@ -393,10 +412,10 @@ def _hash_ahead(head: Path, backend: str, answered) -> None:
         pass  # the head's build says what cannot be read
 
 
-def _child_answer(repo: Path, base: str, where: tuple) -> tuple:
+def _child_answer(repo: Path, base: str, where: tuple, found: bool) -> tuple:
     """What the child of :func:`_build_base_apart` sends back."""
     try:
-        found, result, facts, saved = _build_base(repo, base, *where, let_go=False)
+        found, result, facts, saved = _build_base(repo, base, *where, let_go=False, found=found)
         if saved is None:
             return ("fails",)
         result.snapshot = None  # (the engine's, saved with it: not needed by the plan)
@@ -427,19 +446,18 @@ def _build_base(
     backend: str,
     tree_id,
     let_go: bool = True,
+    found: bool | None = None,
 ):
     """Build revision ``base`` into ``folder`` (saved for later plans when ``tree_id``
-    is given). Returns ``(found, result, facts, saved)``: whether the folder exists at
-    the revision, the build's Result (its tree let go when it built, unless ``let_go``
-    is False: a process that ends next), BaseFacts (None when the rules did not run)
-    and the SavedBase (None when it does not build)."""
+    is given), checked out in ``checkout`` (unless ``found`` says it is already:
+    :func:`_checkout_base`). Returns ``(found, result, facts, saved)``: whether the
+    folder exists at the revision, the build's Result (its tree let go when it built,
+    unless ``let_go`` is False: a process that ends next), BaseFacts (None when the
+    rules did not run) and the SavedBase (None when it does not build)."""
     from ..engine.emit import OutputError
-    from ..engine.load import GitError
 
-    try:
-        found = checkout_revision(repo, base, checkout)
-    except GitError as e:
-        raise PlanError(_unreadable(base, e)) from None
+    if found is None:
+        found = _checkout_base(repo, base, checkout)
     try:  # a build being replaced is never taken for the new one
         (folder / MANIFEST).unlink(missing_ok=True)
         shutil.rmtree(folder / ENGINE, ignore_errors=True)

@@ -77,3 +77,27 @@ def test_plan_ignored_files_of_a_subfolder(seed, tmp_path):
     append(repo, "clients/client1/site2/extra.local.yaml", NEW_EQUIPMENT)
     assert nothing(plan(repo)) == ([], [], [])
     git(top, "status", "--porcelain")  # the index is untouched: git still works
+
+
+def test_the_base_links_the_files_the_working_tree_holds_unchanged(seed, tmp_path):
+    """checkout_revision(link_from=): a working tree file whose bytes are the base's
+    blob is linked; one whose bytes differ (an edit, a line ending git converts, an
+    executable) is written from git, and so is a file named in never_link."""
+    from snavc.engine.load import checkout_revision
+
+    repo = git_init(seed())
+    site = "clients/client1/site1/equipment.yaml"
+    edit(repo, site, "address: 10.1.1.10", "address: 10.1.1.11")
+    crlf = "clients/client1/user-services.yaml"
+    data = (repo / crlf).read_bytes()
+    (repo / crlf).write_bytes(data.replace(b"\n", b"\r\n"))  # as core.autocrlf leaves it
+    base = tmp_path / "base"
+    assert checkout_revision(repo, "HEAD", base, link_from=repo, never_link={"snav.lock"})
+    stored = tmp_path / "stored"
+    assert checkout_revision(repo, "HEAD", stored)
+    files = sorted(p.relative_to(stored) for p in stored.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file())
+    for rel in files:
+        assert (base / rel).read_bytes() == (stored / rel).read_bytes(), rel
+        linked = os.stat(base / rel).st_ino == os.stat(repo / rel).st_ino
+        assert linked == (str(rel) not in (site, crlf, "snav.lock")), rel
