@@ -121,7 +121,13 @@ def plan(
         head = tmp / "head"
         linked = _started(lambda: _copy_working_tree(repo, head)) if keep is not None else None
         try:
-            saved, note = (None, None) if keep is None else restore_base(keep, tree_id, backend)
+            saved, note = (
+                (None, None)
+                if keep is None
+                # effective.json and origins.json: checked by the head's incremental build
+                # (below), while it hashes its inputs, not read whole twice
+                else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
+            )
         finally:
             if linked is not None:
                 linked()  # (no thread is left running when the base's build forks)
@@ -166,6 +172,21 @@ def plan(
         progress.stage("building the working tree")
         built = build(head, tmp / "head-out", backend, incumbent=incumbent)
         head_result = built.result
+        if saved is not None and saved.unchecked and not built.incremental:
+            # the restored outputs, checked here when the incremental build did not
+            if not _outputs_hold(saved):  # damaged: the base is built (the head stands)
+                at = notes.index(f"the build of revision '{base}' is restored from {keep}")
+                notes[at] = f"the base state in {keep} is damaged (its outputs changed): not used"
+                found, base_result, facts, saved = _build_base_apart(
+                    repo, base, (keep, tmp / "checkout", backend, tree_id), _nothing, later
+                )
+                if saved is not None and saved.persistent:
+                    notes.append(
+                        f"the build of revision '{base}' is saved in {keep} (tree {tree_id})"
+                    )
+                base_ok = saved is not None
+                base_errors = sum(d.severity == "error" for d in base_result.diagnostics)
+                fallback = base_result.tree if facts is None else None
         # its folder is not read again: deleted while the builds are compared
         later.callback(_started(lambda: shutil.rmtree(head, ignore_errors=True)))
         how = {"base_restored": base_result is None, "head_incremental": built.incremental}
@@ -258,6 +279,9 @@ class SavedBase:
     lock: str | None  # the content hash of snav.lock as the base's build left it
     engine: bool  # ENGINE holds the engine's state: the head can be derived from it
     persistent: bool = False  # saved for a later plan (--base-state)
+    # outputs whose content restore_base did not check: the head's incremental build
+    # checks them (state.outputs_intact), or plan does when it did not run
+    unchecked: tuple = ()
 
 
 def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> tuple:
@@ -596,9 +620,10 @@ def _build_base(
     return found, result, facts, saved
 
 
-def restore_base(folder: Path, tree_id: str | None, backend: str):
+def restore_base(folder: Path, tree_id: str | None, backend: str, deferred=()):
     """``(SavedBase, None)`` for the base build saved in ``folder`` when it was made by
-    this snavc from git tree ``tree_id`` and its outputs are intact (content hashes);
+    this snavc from git tree ``tree_id`` and its outputs are intact (content hashes; of
+    the outputs named in ``deferred``, checked by the caller later: SavedBase.unchecked);
     else ``(None, why)`` (``why`` None when there is nothing there): the base is built."""
     path = folder / MANIFEST
     if not path.exists():
@@ -613,7 +638,13 @@ def restore_base(folder: Path, tree_id: str | None, backend: str):
         )
     try:
         intact = (
-            all(file_digest(folder / OUT / n) == manifest["digests"][n] for n in OUTPUT_FILES)
+            all(
+                file_digest(folder / OUT / n) == manifest["digests"][n]
+                for n in OUTPUT_FILES
+                if n not in deferred
+            )
+            and all(isinstance(manifest["digests"][n], str) for n in deferred)
+            and all((folder / OUT / n).is_file() for n in deferred)
             and (folder / ENGINE / "build").is_dir()
         )
     except (OSError, KeyError, TypeError):
@@ -622,7 +653,26 @@ def restore_base(folder: Path, tree_id: str | None, backend: str):
         return None, f"the base state in {folder} is damaged (its outputs changed): not used"
     facts = BaseFacts(manifest["known"], manifest["equipment_at"], manifest["modes"])
     saved = SavedBase(folder, facts, manifest["digests"], manifest["lock"], True, True)
+    saved.unchecked = tuple(deferred)
     return saved, None
+
+
+def _engine_outputs() -> tuple[str, ...]:
+    from ..engine import state as engine_state
+
+    return engine_state.OUTPUTS
+
+
+def _outputs_hold(saved: SavedBase) -> bool:
+    """Whether the outputs restore_base left unchecked hold what the manifest says."""
+    try:
+        return all(file_digest(saved.folder / OUT / n) == saved.digests[n] for n in saved.unchecked)
+    except OSError:
+        return False
+
+
+def _nothing(answered) -> None:
+    pass
 
 
 def _install_state(saved: SavedBase, head: Path) -> bool:
@@ -647,8 +697,9 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
         lock = head / "snav.lock"
         same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
         # the outputs' content: read whole by restore_base, or written by the base's
-        # build that has just ended (its digests are its writer's)
-        if engine_state.adopt_state(head, saved.digests, same, checked=True):
+        # build that has just ended (its digests are its writer's); those restore_base
+        # left unchecked are checked by the incremental build (state.outputs_intact)
+        if engine_state.adopt_state(head, saved.digests, same, checked=not saved.unchecked):
             return True
     except OSError:
         pass

@@ -305,3 +305,25 @@ def test_the_head_is_hashed_while_the_base_builds(changed, monkeypatch):
     done = plan(changed, "HEAD~1")
     assert done.head_incremental and done.report.to_json() == expected
     assert reads == [1]  # the changed file only: linked into the head after
+
+
+def test_a_restored_base_is_read_whole_once(changed, tmp_path, monkeypatch):
+    """restore_base leaves effective.json and origins.json to the head's incremental
+    build, which checks them while it hashes its inputs (state.outputs_intact): plan
+    itself reads only the small lock report."""
+    from snavc.review import plan as plan_module
+
+    state = tmp_path / "state"
+    plan(changed, "HEAD~1", base_state=state)
+    read = []
+    real = plan_module.file_digest
+
+    def file_digest(path):
+        read.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(plan_module, "file_digest", file_digest)
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and done.head_incremental
+    assert "effective.json" not in read and "origins.json" not in read
+    assert "lock-report.json" in read
