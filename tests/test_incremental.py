@@ -19,7 +19,15 @@ import pytest
 
 from snavc.bench.generate import generate
 from snavc.engine import incremental
-from snavc.engine.emit import Lines, _compact, dumps, entry
+from snavc.engine.emit import (
+    HashingFile,
+    Lines,
+    RangeFile,
+    _compact,
+    dumps,
+    entry,
+    output_digest,
+)
 from snavc.engine.pipeline import build
 
 OUTPUTS = ("effective.json", "origins.json", "diagnostics.json")
@@ -129,9 +137,15 @@ def test_lines_patch_gives_the_bytes_of_dumps(tmp_path):
                     lines.set(name.encode(), k.encode(), entry(k, _compact(value[k])))
         out = tmp_path / "out.json"
         with open(out, "wb") as f:
-            written = lines.write(f)
+            # a plain file; ranges copied by the kernel; and hashed as they go
+            target = (f, RangeFile(f), HashingFile(f))[trial % 3]
+            written = lines.write(target)
+            if trial % 3 == 2:
+                target.stop()
         lines.close()
         assert out.read_bytes() == dumps(doc).encode(), trial
+        if trial % 3 == 2:
+            assert target.digest() == output_digest(out)
         assert Lines.open(out).sections == written  # the layout write() returns is right
 
 
@@ -149,6 +163,45 @@ def test_lines_refuses_a_layout_that_does_not_fit(tmp_path):
 
 def test_no_change(repo, tmp_path, monkeypatch):
     same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_no_change_into_the_same_folder_writes_nothing(repo, tmp_path, monkeypatch):
+    """Nothing read changed and OUT holds the last build: OUT is left as it is (the
+    same files, not a copy); a file added there, or one of its files replaced, means
+    it is written again, as a cold build would (linked, not copied)."""
+    out = tmp_path / "same"
+    build(repo, out)
+    before = {p.name: p.stat().st_ino for p in out.iterdir()}
+    built = same_as_full(repo, tmp_path, monkeypatch)  # (into another folder: linked)
+    assert built.incremental
+    again = build(repo, out)
+    assert again.incremental and again.counts == built.counts
+    assert {p.name: p.stat().st_ino for p in out.iterdir()} == before
+    linked = repo / ".snavc" / "build" / "effective.json"
+    assert (out / "effective.json").stat().st_ino == linked.stat().st_ino
+    (out / "stray.txt").write_text("x")
+    (out / "diagnostics.json").write_text("[]\n\n")
+    assert build(repo, out).incremental
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)
+    expected = tmp_path / "full0"
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (expected / name).read_bytes(), name
+    # the state's record of its outputs was taken again: the next build is warm too
+    edit(site_file(repo), "check_interval: 30", "check_interval: 31")
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+
+
+def test_no_change_into_another_file_system_copies(repo, tmp_path, monkeypatch):
+    """OUT on another file system than the state (no hard link across them: EXDEV):
+    the previous outputs are copied there, and the build stays warm."""
+    import errno
+
+    def no_link(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert built.incremental
 
 
 def test_explicit_value_of_a_unit_service(repo, tmp_path, monkeypatch):
@@ -258,6 +311,48 @@ def test_configuration_document_changed(repo, tmp_path, monkeypatch):
     """A contact's phone (issue 14: configuration edits are incremental too)."""
     edit(site_file(repo), "+33 1 00 00 00 00", "+33 1 00 00 00 01")
     same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_a_contact_of_an_unchanged_file_reached_through_its_user(repo, tmp_path, monkeypatch):
+    """Contacts and boxes of unchanged files are made when first read (cache.LazyKind):
+    what refers to an edited object is found in their documents. A site's desk names
+    the client's operator as its user; the operator is edited (another file): the
+    desk is reached, and the equipment that notify it are resolved again (a third of
+    this small estate: the cut-off to a cold build is lifted)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    client = repo / "p0" / "p0-c00000" / "client.yaml"
+    site = repo / "p0" / "p0-c00000" / "p0-c00000-s00.yaml"
+    edit(site, "at: p0-c00000-s00\nphone:", "at: p0-c00000-s00\nuser: p0-c00000-operator\nphone:")
+    same_as_full(repo, tmp_path, monkeypatch)
+    seen = []
+
+    def spy(*args):
+        found = reach(*args)
+        seen.append(found[0])
+        return found
+
+    reach = incremental._reach
+    monkeypatch.setattr(incremental, "_reach", spy)
+    edit(client, "role: client-operator", "role: client-operator\nname: The operator")
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert "Contact/p0-c00000-s00-desk" in seen[0]
+
+
+def test_a_box_made_shared_at_a_site_is_warned_of(repo, tmp_path, monkeypatch):
+    """B3, checked again on the boxes an edit reached only: the warning comes, from
+    the full build it leads to."""
+    edit(site_file(repo), "at: p0-c00000-s00\n---", "at: p0-c00000-s00\nshared: true\n---")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert [d.code for d in built.result.diagnostics] == ["SNV413"]
+
+
+def test_a_contact_id_taken_in_another_file(repo, tmp_path, monkeypatch):
+    """A new contact with the ID of one of an unchanged file (whose model is not made):
+    the full build reports the duplicate."""
+    with site_file(repo, 1).open("a") as f:
+        f.write("---\nkind: Contact\nid: p0-c00000-s00-desk\nat: p0-c00000-s01\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    assert built.status == "errors"
 
 
 def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monkeypatch):
@@ -664,3 +759,47 @@ def test_queries_after_a_configuration_edit_use_its_snapshot(repo, tmp_path, mon
     _, res = compile_repo(repo, snapshot=False)
     for ident in ("eq-000000", "eq-000001", "eq-000150"):
         assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+
+
+def test_output_digests_by_blocks_taken_over(repo, tmp_path, monkeypatch):
+    """A warm build hashes the blocks of lines around its new lines and takes the
+    digests of the blocks it copies whole from the previous build's (checked when it
+    read them): the digest it records is the one made from the bytes (what plan and
+    the next build check), and most blocks were taken over, not hashed again."""
+    from snavc.engine import emit
+    from snavc.engine.state import read_state
+
+    monkeypatch.setattr(emit, "BLOCK_LINES", 16)  # (many blocks in this small estate)
+    shutil.rmtree(repo / ".snavc")
+    assert not build(repo, tmp_path / "cold").incremental
+    taken = []
+    reuse = emit.BlockHash.reuse
+
+    def spy(self, digest, length):
+        taken.append(length)
+        return reuse(self, digest, length)
+
+    monkeypatch.setattr(emit.BlockHash, "reuse", spy)
+    for step, (old, new) in enumerate(
+        [("check_interval: 30", "check_interval: 31"), ("+33 1 00 00 00 00", "+33 1 00 00 00 02")]
+    ):
+        edit(site_file(repo, 2), old, new)
+        taken.clear()
+        same_as_full(repo, tmp_path, monkeypatch, step=step)
+        state = read_state(repo.resolve())
+        for name in ("effective.json", "origins.json"):
+            linked = repo / ".snavc" / "build" / name
+            assert state["digests"][name] == emit.output_digest(linked) == emit.file_digest(linked)
+            assert [s for s, _ in state["blocks"][name]] == [
+                s for s, _ in emit.output_blocks(linked)[1]
+            ]
+        assert len(taken) > 20
+    # an equipment added: every line after it moves, the blocks after it are hashed
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-000051-new", at))
+    assert same_as_full(repo, tmp_path, monkeypatch, step=9).status == "written"
+    state = read_state(repo.resolve())
+    linked = repo / ".snavc" / "build" / "effective.json"
+    assert state["digests"]["effective.json"] == emit.output_digest(linked)

@@ -356,9 +356,21 @@ class LazyKind(Mapping):
     asked for (its document passed every check when the snapshot was made).
     :meth:`by_node` gives them by node for ``Scope.defined_at``, made per node."""
 
-    def __init__(self, docs: list):
+    def __init__(self, docs: list, made: list = ()):
         self._docs = {d.data["id"]: d for d in docs}
         self._made: dict = {}
+        self._at: dict = {}  # ID -> node, of ``made``: models given made (a warm build's)
+        for obj in made:
+            self._docs[obj.id] = obj.doc
+            self._made[obj.id] = obj
+            self._at[obj.id] = obj.at
+
+    def documents(self):
+        """``(ID, document, model or None)`` of each: the model when it is made, else
+        the document, whose data is there (snavc.engine.incremental reads references
+        from it)."""
+        for ident, doc in self._docs.items():
+            yield ident, doc, self._made.get(ident)
 
     def __getitem__(self, ident):
         obj = self._made.get(ident)
@@ -380,7 +392,8 @@ class LazyKind(Mapping):
     def by_node(self) -> Mapping:
         ids: dict[str, list[str]] = {}
         for ident, doc in self._docs.items():
-            ids.setdefault(doc.data.get("at") or "product", []).append(ident)
+            at = self._at[ident] if ident in self._at else doc.data.get("at")
+            ids.setdefault(at or "product", []).append(ident)
         return _ByNode(self, ids)
 
 

@@ -10,6 +10,7 @@ paths, no file names in effective.json.
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import json
@@ -196,8 +197,9 @@ class Lines:
     is: a 100k-equipment effective.json is patched without looking at its other lines.
     """
 
-    def __init__(self, data, sections: dict[bytes, tuple[int, int] | bytes]):
+    def __init__(self, data, sections: dict[bytes, tuple[int, int] | bytes], fd=None):
         self.data = data  # bytes, or the file's mmap
+        self.fd = fd  # the file's descriptor, for a kernel copy of its ranges (or None)
         # name -> scalar JSON, or the (start, end) of its entry lines in `data`: each
         # line ends with ",\n" but the last, which ends with "\n"
         self.sections = sections
@@ -211,15 +213,19 @@ class Lines:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        if layout is not None:
-            lines = cls(data, dict(layout))
-            for name, span in layout.items():  # the layout must fit the file
-                if isinstance(span, tuple) and span[0] != span[1]:
-                    header = b'"' + name + b'":{\n'
-                    if data[span[0] - len(header) : span[0]] != header or data[span[1]] != 125:
-                        raise ValueError(f"{path}: the layout does not fit the file")
-            return lines
-        return cls(data, cls._layout(data, path))
+            fd = os.dup(f.fileno())
+        try:
+            if layout is not None:
+                for name, span in layout.items():  # the layout must fit the file
+                    if isinstance(span, tuple) and span[0] != span[1]:
+                        header = b'"' + name + b'":{\n'
+                        if data[span[0] - len(header) : span[0]] != header or data[span[1]] != 125:
+                            raise ValueError(f"{path}: the layout does not fit the file")
+                return cls(data, dict(layout), fd)
+            return cls(data, cls._layout(data, path), fd)
+        except BaseException:
+            os.close(fd)
+            raise
 
     @staticmethod
     def _layout(data, path) -> dict:
@@ -244,6 +250,9 @@ class Lines:
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):
             self.data.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def _find(self, start: int, end: int, key: bytes) -> int:
         return find_line(self.data, start, end, key)
@@ -292,7 +301,10 @@ class Lines:
                     pos += f.write(b'"' + name + b'":{\n')
                     start = pos
                     for chunk in chunks:
-                        pos += f.write(chunk)
+                        if isinstance(chunk, tuple):  # a range of this file, as it is
+                            pos += self._copy(f, *chunk)
+                        else:
+                            pos += f.write(chunk)
                     layout[name] = (start, pos)
                     pos += f.write(b"}" + tail)
                     continue
@@ -304,19 +316,27 @@ class Lines:
         f.write(b"}\n")
         return layout
 
+    def _copy(self, f, start: int, end: int) -> int:
+        """Write ``data[start:end]`` to ``f``: by the kernel when ``f`` can take a range
+        of another file (:class:`RangeFile`), else through a view of the mapping."""
+        copy = getattr(f, "copy_range", None)
+        if copy is not None and self.fd is not None:
+            return copy(self.fd, self.data, start, end)
+        return f.write(memoryview(self.data)[start:end])
+
     def _chunks(self, name: bytes, start: int, end: int) -> list:
-        """The section's entry lines as pieces to write: runs of the old text (views,
-        not copies) between the new lines. Every line ends with ",\n", but the last."""
-        data = memoryview(self.data)
+        """The section's entry lines as pieces to write: ranges ``(start, end)`` of the
+        old text between the new lines (bytes). Every line ends with ",\n", but the
+        last."""
         out: list = []
 
         def old(a: int, b: int) -> None:
             if b <= a:
                 return
             if b == end:  # the old last line: its comma was not written
-                out.extend((data[a : end - 1], b",\n"))
+                out.extend(((a, end - 1), b",\n"))
             else:
-                out.append(data[a:b])
+                out.append((a, b))
 
         cur = start
         for key, line in sorted(self.patches.get(name, {}).items()):
@@ -330,7 +350,8 @@ class Lines:
         if cur < end:
             old(cur, end)
         if out:  # every piece ends with ",\n": the last line keeps no comma
-            out[-1] = out[-1][:-2]
+            last = out[-1]
+            out[-1] = (last[0], last[1] - 2) if isinstance(last, tuple) else last[:-2]
             out.append(b"\n")
         return out
 
@@ -343,7 +364,7 @@ class LineWriter:
         self.f = f
         self.pos = 0
         self.layout: dict = {}
-        self.hash = hashlib.blake2b(digest_size=16)
+        self.hash = BlockHash()
         self._open: tuple[bytes, int] | None = None  # the object section being written
 
     def write(self, line: str) -> None:
@@ -359,35 +380,109 @@ class LineWriter:
             self.layout[self._open[0]] = (self._open[1], self.pos)
             self._open = None
         self.f.write(data)
-        self.hash.update(data)
+        self.hash.feed_line(data)
         self.pos += len(data)
 
     def digest(self) -> str:
-        """The content hash of what was written (see :func:`file_digest`)."""
-        return self.hash.hexdigest()
+        """The content hash of what was written (:func:`output_digest`), once all is;
+        its blocks are then in :attr:`blocks`."""
+        digest = self.hash.finish()
+        self.blocks = self.hash.blocks
+        return digest
 
 
-class HashingFile:
-    """A binary file that hashes what is written to it, as :func:`file_digest` would.
-
-    The hash runs in a second thread, fed the pieces as they are written (hashlib and
-    file writes release the GIL): a patched 100k-equipment build writes 300 MB, whose
-    hash then costs no wall time on two cores. The pieces (views of a mapped file) must
-    stay valid until :meth:`digest` or :meth:`stop`."""
+class RangeFile:
+    """A binary file written from bytes and from ranges of other files: a range is
+    copied by the kernel (``os.copy_file_range``: not through Python's memory, and a
+    reflink on file systems that have them), falling back to a write of the mapped
+    bytes where the kernel cannot (another file system, an old kernel)."""
 
     def __init__(self, f):
-        self.f, self.hash = f, hashlib.blake2b(digest_size=16)
+        self.f = f
+        self._kernel = hasattr(os, "copy_file_range")
+
+    def write(self, data) -> int:
+        return self.f.write(data)
+
+    def copy_range(self, fd: int, data, start: int, end: int) -> int:
+        """Append ``start:end`` of the open file ``fd`` (whose bytes ``data`` maps)."""
+        if self._kernel and end > start:
+            self.f.flush()
+            dst = self.f.fileno()
+            at = self.f.tell()
+            pos = start
+            try:
+                while pos < end:
+                    n = os.copy_file_range(fd, dst, end - pos, pos, at + pos - start)
+                    if n == 0:
+                        break
+                    pos += n
+            except OSError:
+                self._kernel = False
+            if pos == end:
+                self.f.seek(at + end - start)
+                return end - start
+            self.f.seek(at)  # (the bytes copied so far are written again below)
+        return self.f.write(memoryview(data)[start:end])
+
+
+class HashingFile(RangeFile):
+    """A binary file that hashes what is written to it, as :func:`output_digest` would.
+
+    The hash runs in a second thread, fed the pieces as they are written (hashlib and
+    file writes release the GIL). With ``old``, ``(data, blocks)`` of the file whose
+    ranges are copied (a previous build's output, its blocks checked against their
+    digests: state.outputs_intact), a block of it copied whole keeps its digest rather
+    than being hashed again: a patched 100k-equipment build copies 300 MB and hashes
+    the few blocks around its new lines. The pieces (mapped files) must stay valid
+    until :meth:`digest` or :meth:`stop`."""
+
+    def __init__(self, f, old=None):
+        super().__init__(f)
+        self.blocks = BlockHash()
+        self._old = old
+        if old is not None:
+            self._starts = [start for start, _ in old[1]]
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (piece := self._queue.get()) is not None:
-            self.hash.update(piece)
+            src, start, end = piece
+            if self._old is not None and src is self._old[0]:
+                self._copied(start, end)
+            else:
+                self.blocks.feed(src, start, end)
+
+    def _copied(self, start: int, end: int) -> None:
+        """Hash ``start:end`` of the old file: its whole blocks that fall on a block of
+        this one by their digests, the rest by its bytes."""
+        data, old = self._old
+        blocks = self.blocks
+        while start < end:
+            j = bisect.bisect_right(self._starts, start) - 1
+            whole = j + 1 < len(old)  # (every block but the last has BLOCK_LINES lines)
+            stop = old[j + 1][0] if whole else len(data)
+            if whole and start == old[j][0] and stop <= end and blocks.pos == blocks.start:
+                blocks.reuse(old[j][1], stop - start)
+            else:
+                stop = min(stop, end)
+                blocks.feed(data, start, stop)
+            start = stop
 
     def write(self, data) -> int:
         n = self.f.write(data)
-        self._queue.put(data)
+        data = bytes(data) if isinstance(data, memoryview) else data
+        self._queue.put((data, 0, len(data)))
+        return n
+
+    def copy_range(self, fd: int, data, start: int, end: int) -> int:
+        if self._kernel:
+            n = super().copy_range(fd, data, start, end)
+        else:
+            n = self.f.write(memoryview(data)[start:end])
+        self._queue.put((data, start, end))
         return n
 
     def stop(self) -> None:
@@ -397,16 +492,148 @@ class HashingFile:
 
     def digest(self) -> str:
         self.stop()
-        return self.hash.hexdigest()
+        if not hasattr(self, "_digest"):
+            self._digest = self.blocks.finish()
+        return self._digest
 
 
 def file_digest(path: Path) -> str:
-    """The content hash (blake2b) of a file, read through a mapping."""
+    """The content hash of a file, read through a mapping: for a build's effective.json
+    and origins.json, :func:`output_digest`; for any other file, the blake2b of its
+    bytes."""
+    if Path(path).name in (EFFECTIVE, ORIGINS):
+        return output_digest(path)
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return hashlib.blake2b(digest_size=16).hexdigest()
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+BLOCK_LINES = 1024  # lines per block of an output's digest (a few MB of equipment)
+
+
+def output_digest(path: Path) -> str:
+    """The content hash of a build output: the blake2b of the blake2b of each of its
+    blocks of :data:`BLOCK_LINES` lines (:class:`BlockHash`). A warm build that copies
+    most of the previous output takes the digests of the blocks it copies whole from
+    the previous build's (checked when it read them) rather than hashing them again."""
+    return output_blocks(path)[0]
+
+
+def output_blocks(path: Path) -> tuple[str, list]:
+    """``(digest, blocks)`` of a build output (:func:`output_digest`)."""
+    blocks = BlockHash()
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                blocks.feed(data, 0, len(data))
+    return blocks.finish(), blocks.blocks
+
+
+def blocks_intact(path: Path, digest: str, blocks: list) -> bool:
+    """Whether the file at ``path`` holds the blocks ``blocks`` (``(start, digest)``,
+    as :class:`BlockHash` made them) whose digest is ``digest``: each block's bytes hash
+    to its digest, and the blocks tile the file."""
+    if _top([d for _, d in blocks]) != digest:
+        return False
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if not blocks:
+            return size == 0
+        if blocks[0][0] != 0:
+            return False
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            view = memoryview(data)
+            try:
+                ends = [start for start, _ in blocks[1:]] + [size]
+                for (start, block), end in zip(blocks, ends, strict=True):
+                    if end <= start or _digest(view[start:end]) != block:
+                        return False
+            finally:
+                view.release()
+    return True
+
+
+def _digest(data) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _top(digests: list) -> str:
+    return hashlib.blake2b(b"".join(digests), digest_size=16).hexdigest()
+
+
+class BlockHash:
+    """The digest of :func:`output_digest`, made from bytes fed in order: a block ends
+    after every :data:`BLOCK_LINES` newlines (the last one may be shorter).
+    :attr:`blocks` lists each block as ``(start offset, blake2b digest)``."""
+
+    def __init__(self):
+        self.blocks: list[tuple[int, bytes]] = []
+        self.pos = 0  # bytes fed
+        self.start = 0  # where the open block starts
+        self.lines = 0  # newlines in the open block
+        self._hash = hashlib.blake2b(digest_size=16)
+
+    @property
+    def line(self) -> int:
+        """Newlines fed so far (every closed block holds BLOCK_LINES)."""
+        return len(self.blocks) * BLOCK_LINES + self.lines
+
+    def feed_line(self, data: bytes) -> None:
+        """Feed one line, its newline included (the cold build's writer)."""
+        self._hash.update(data)
+        self.pos += len(data)
+        self.lines += 1
+        if self.lines == BLOCK_LINES:
+            self._close()
+
+    def feed(self, src, start: int, end: int) -> None:
+        """Feed ``src[start:end]`` (bytes or a mapping)."""
+        view = memoryview(src)
+        try:
+            while start < end:
+                pos = start
+                need = BLOCK_LINES - self.lines
+                found = 0
+                while found < need:
+                    nl = src.find(b"\n", pos, end)
+                    if nl < 0:
+                        break
+                    pos = nl + 1
+                    found += 1
+                if found < need:
+                    self._hash.update(view[start:end])
+                    self.pos += end - start
+                    self.lines += found
+                    return
+                self._hash.update(view[start:pos])
+                self.pos += pos - start
+                self.lines += found
+                self._close()
+                start = pos
+        finally:
+            view.release()
+
+    def reuse(self, digest: bytes, length: int) -> None:
+        """Take a whole block of BLOCK_LINES lines, ``length`` bytes, by its digest (at
+        the start of a block only)."""
+        if self.pos != self.start:
+            raise ValueError("a block is taken whole at a block's start only")
+        self.blocks.append((self.pos, digest))
+        self.pos = self.start = self.pos + length
+
+    def _close(self) -> None:
+        self.blocks.append((self.start, self._hash.digest()))
+        self.start = self.pos
+        self.lines = 0
+        self._hash = hashlib.blake2b(digest_size=16)
+
+    def finish(self) -> str:
+        """Close the last block; the digest."""
+        if self.pos > self.start:
+            self._close()
+        return _top([d for _, d in self.blocks])
 
 
 def find_line(data, start: int, end: int, key: bytes) -> int:
@@ -586,6 +813,8 @@ class BuildWriter:
         self.okeys: dict[str, int] = {}
         self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
         self.digests: dict[str, str] = {}  # file name -> content hash (blake2b), once written
+        self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
+        self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         if self.pending is None:
@@ -621,12 +850,14 @@ class BuildWriter:
             self.file.close()
             self.layouts[EFFECTIVE] = self.lines.layout
             self.digests[EFFECTIVE] = self.lines.digest()
+            self.blocks[EFFECTIVE] = self.lines.blocks
             with open(self.tmp / ORIGINS, "wb") as f:
                 writer = LineWriter(f)
                 for line in iter_lines(provenance):
                     writer.write(line)
                 self.layouts[ORIGINS] = writer.layout
                 self.digests[ORIGINS] = writer.digest()
+                self.blocks[ORIGINS] = writer.blocks
             self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
@@ -634,21 +865,27 @@ class BuildWriter:
         self._swap()
 
     def finish_patched(
-        self, effective: Lines, provenance: Lines, diagnostics: list, lock_report: dict
+        self,
+        effective: Lines,
+        provenance: Lines,
+        diagnostics: list,
+        lock_report: dict,
+        blocks: dict | None = None,
     ) -> dict:
         """Write a build patched from the previous one (snavc.engine.incremental), then swap;
-        returns the layout of the files written (file name -> Lines layout)."""
+        returns the layout of the files written (file name -> Lines layout). Their
+        content hashes are still being made, in threads, from the pieces written (the
+        views of ``effective`` and ``provenance``, which must stay open till then):
+        :meth:`hashed` waits for them, so that the caller's work goes on meanwhile.
+        ``blocks`` gives the checked blocks of each file patched (HashingFile)."""
         layouts = {}
         try:
             self.file.close()
             for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance)):
                 with open(self.tmp / name, "wb") as f:
-                    hashed = HashingFile(f)
-                    try:
-                        layouts[name] = lines.write(hashed)
-                    finally:
-                        hashed.stop()
-                    self.digests[name] = hashed.digest()
+                    old = (lines.data, blocks[name]) if blocks and name in blocks else None
+                    self._hashing[name] = HashingFile(f, old)
+                    layouts[name] = lines.write(self._hashing[name])
             self._write_rest(diagnostics, lock_report)
         except BaseException:
             self.abort()
@@ -656,10 +893,27 @@ class BuildWriter:
         self._swap()
         return layouts
 
+    def finish_linked(self, folder: Path, diagnostics: list, lock_report: dict) -> None:
+        """Write a build whose effective.json and origins.json are the files of the same
+        names in ``folder`` (the build state's links to the previous build's: nothing it
+        read changed), hard-linked rather than copied; then swap."""
+        try:
+            self.file.close()
+            for name in (EFFECTIVE, ORIGINS):
+                (self.tmp / name).unlink(missing_ok=True)
+                try:
+                    os.link(folder / name, self.tmp / name)
+                except OSError:  # another file system (EXDEV), or one without links
+                    shutil.copyfile(folder / name, self.tmp / name)  # a kernel copy on Linux
+            self._write_rest(diagnostics, lock_report)
+        except BaseException:
+            self.abort()
+            raise
+        self._swap()
+
     def _write_rest(self, diagnostics: list, lock_report: dict) -> None:
-        (self.tmp / DIAGNOSTICS).write_text(dg.render_json(diagnostics), encoding="utf-8")
-        (self.tmp / LOCK_REPORT).write_text(dumps(lock_report), encoding="utf-8")
-        (self.tmp / BUILD_MARKER).write_text(MARKER_TEXT)
+        for name, data in rest_files(diagnostics, lock_report).items():
+            (self.tmp / name).write_bytes(data)
         crash_point("finish")
 
     def _swap(self) -> None:
@@ -668,12 +922,65 @@ class BuildWriter:
         finally:
             self._lock.release()
 
+    def hashed(self) -> dict[str, str]:
+        """:attr:`digests`, once the hashes :meth:`finish_patched` left running end."""
+        for name, hashing in self._hashing.items():
+            self.digests[name] = hashing.digest()
+            self.blocks[name] = hashing.blocks.blocks
+        self._hashing.clear()
+        return self.digests
+
+    def stop_hashing(self) -> None:
+        """End the hashes still running (their pieces may then go)."""
+        for hashing in self._hashing.values():
+            hashing.stop()
+
     def abort(self) -> None:
         """Remove the temporary folder; never raises (it runs while an error, a full
         disk say, is on its way up, and must not hide it or leave the folder)."""
+        self.stop_hashing()
         _close_quietly(self.file)
         shutil.rmtree(self.tmp, ignore_errors=True)
         self._lock.release()
+
+
+def rest_files(diagnostics: list, lock_report: dict) -> dict[str, bytes]:
+    """The small files of a build beside effective.json and origins.json: name -> bytes."""
+    return {
+        DIAGNOSTICS: dg.render_json(diagnostics).encode("utf-8"),
+        LOCK_REPORT: dumps(lock_report).encode("utf-8"),
+        BUILD_MARKER: MARKER_TEXT.encode("utf-8"),
+    }
+
+
+def output_holds(out: Path, folder: Path, diagnostics: list, lock_report: dict) -> bool:
+    """Whether the output folder ``out`` holds exactly the build that
+    :meth:`BuildWriter.finish_linked` would write there (its effective.json and
+    origins.json the very files of ``folder``, the other files these bytes, nothing
+    else): then a build has nothing to write. Looked at under the output's lock; False
+    when another build holds it (the caller's writer then says so)."""
+    out = Path(out).resolve()
+    try:
+        lock = _OutputLock(out.parent / f".{out.name}.lock", out)
+    except (OSError, OutputError):
+        return False
+    try:
+        rest = rest_files(diagnostics, lock_report)
+        if sorted(os.listdir(out)) != sorted([EFFECTIVE, ORIGINS, *rest]):
+            return False
+        for name in (EFFECTIVE, ORIGINS):
+            mine, theirs = os.stat(out / name), os.stat(folder / name)
+            if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+                return False
+        for name, data in rest.items():
+            with open(out / name, "rb") as f:
+                if f.read(len(data) + 1) != data:
+                    return False
+        return True
+    except OSError:
+        return False
+    finally:
+        lock.release()
 
 
 def _swap(tmp: Path, out: Path, parent: Path) -> None:

@@ -32,6 +32,7 @@ docs/design.md ("The incremental build") says why the dirty set is enough.
 
 from __future__ import annotations
 
+import functools
 import marshal
 import os
 import threading
@@ -46,6 +47,7 @@ from . import cache
 from .faults import crash_point, sync_folder, temporary
 from .inputs import (
     Result,
+    Timings,
     gc_paused,
     hashed_inputs,
     host_links,
@@ -72,15 +74,17 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
     root = Path(repo).resolve()
+    timings = Timings()
     state = read_state(root)
     if state is None:
         return None
+    timings("warm: read state")
     # the linked outputs' content hashes, checked in a second thread while this one
     # finds what changed (hashlib releases the GIL): 300 MB at 100k equipment
     intact = _in_thread(lambda: outputs_intact(root, state))
     with gc_paused():
         try:
-            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact)
+            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact, timings)
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
                 raise
@@ -110,13 +114,15 @@ def _in_thread(work):
     return wait
 
 
-def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact):
+def _rebuild(
+    repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact, timings
+):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
     from ..resolve.objects import maintenance_window
     from ..tree import build_tree
     from ..validate import models_of_clean, validate
-    from .emit import BuildWriter, lock_report
+    from .emit import BuildWriter, RangeFile, lock_report
 
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
@@ -124,9 +130,13 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return _cold()
+    timings("warm: inputs hashed")
+    if not changed and not removed:
+        return _unchanged(repo, root, out, state, intact, rels, timings)
     snap = cache.read(root, state["snapshot"])
     if snap is None:
         return _cold()
+    timings("warm: snapshot read")
     touched = set(changed) | set(removed)
     rows = state["diagnostics"]
     if any(row[-1] is None and row[3] in touched for row in rows):
@@ -158,16 +168,32 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     ]
 
     # 2. the configuration's models: the unchanged documents' made again, the edited ones
-    # validated (and the ones they refer to, or that place something, marked)
-    clean = models_of_clean([Document(*t) for t in config if t[0] not in now_config])
+    # validated (and the ones they refer to, or that place something, marked). Contacts
+    # and boxes, most of the configuration, are made when first read (cache.LazyKind):
+    # an edit reaches few of them
+    eager: list[Document] = []
+    lazy_docs: dict[str, list[Document]] = {kind: [] for kind in cache.LAZY_KINDS}
+    for t in config:
+        if t[0] not in now_config:
+            lazy_docs.get(t[4].get("kind"), eager).append(Document(*t))
+    clean = models_of_clean(eager)
     fresh = validate([Document(*t) for t in config if t[0] in now_config])
     if fresh.diagnostics:
         return _cold()
+    lazy = {}
+    for kind, docs in lazy_docs.items():
+        mine = [o for o in fresh.objects if o.kind == kind]
+        ids = [d.data.get("id") for d in docs] + [o.id for o in mine]
+        if len(set(ids)) < len(ids):
+            return _cold()  # a duplicate ID: the full build reports it
+        lazy[kind] = cache.LazyKind(docs, mine)
     by_file: dict[str, list] = {}
     for o in clean + fresh.objects:
-        by_file.setdefault(o.doc.file, []).append(o)
+        if o.kind not in lazy:
+            by_file.setdefault(o.doc.file, []).append(o)
     cfg = [o for f in files for o in by_file.get(f, ())]
-    reached, placed = _reach(edits, cfg, config)
+    reached, placed = _reach(edits, cfg, config, lazy)
+    timings("warm: configuration")
 
     # 3. the dirty objects: the leaves of the changed files, those whose dependency record
     # (their configuration references; their node) meets what changed, the user services
@@ -257,18 +283,26 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         i for (kind, i), (_o, n) in edits.items() if kind == "MaintenanceWindow" and n is None
     )
 
+    timings("warm: dirty objects read")
+
     # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = {i: list(names) for i, (_f, names) in equipment.items()}
     objects = list(settings_objs) + cfg + new_eq + new_us
     known_parents = {i: parents for i, (parents, _) in links.items() if parents}
     marked = [o for o in cfg if _label(o) in reached] if edits else []
+    marked += [
+        lazy[kind][ident]
+        for kind, _, ident in (label.partition("/") for label in sorted(reached))
+        if kind in lazy and ident in lazy[kind]
+    ]
     tree = build_tree(
         objects,
         catalog.objects,
         known=known,
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
+        lazy=lazy,
     )
     if catalog.diagnostics or tree.diagnostics:
         return _cold()
@@ -285,7 +319,9 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     # with an edited configuration, its shared checks run again (P9-P10: the nodes'
     # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
     checks = _checks(edits)
-    res = engine(tree, lock, checks=checks)
+    # (an edited node moves the scope of every group: all of them are checked again)
+    only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
+    res = engine(tree, lock, checks=checks, only=only)
     if res.diagnostics:
         return _cold()
     resolver = res.resolver
@@ -317,13 +353,17 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     ):
         return _cold()  # the section comes or goes (emit.effective): the full build writes it
 
+    timings("warm: tree and resolve")
+
     # 5. write the outputs from the resolved objects and the previous build's other lines,
     # if they are what the previous build wrote
     if not intact():
         return _cold()
+    timings("warm: outputs checked")
     eff, ori, okeys, gone_services = _patch_outputs(
         root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
     )
+    timings("warm: outputs patched")
 
     # 6. the lock, the outputs, the state for the next build
     present = {i: tree.unit_services[i] for i in eq_eff}
@@ -342,58 +382,63 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
     rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
     try:
-        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock))
+        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock), state["blocks"])
+        # (their hashes go on in threads while the lock, snapshot and state are written)
+        timings("warm: outputs written")
+        crash_point("swapped")
+        if lock.changed:
+            tmp = temporary(root / LOCK_FILE)
+            try:
+                with open(tmp, "wb") as f:
+                    lockfile.lines.write(RangeFile(f))
+                    f.flush()
+                    os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
+                os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
+                crash_point("lock")
+                os.replace(tmp, root / LOCK_FILE)
+            finally:
+                tmp.unlink(missing_ok=True)
+            sync_folder(root)
+        lockfile.lines.close()
+        crash_point("locked")
+        shared: dict = {}
+        entries = {
+            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
+            for o in new_eq + new_us
+        }
+        leaves: dict[str, list] = {}
+        for f, items in state["leaves"].items():
+            if f in touched:
+                continue
+            if f in again:
+                items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
+            leaves[f] = items
+        for obj in checked.objects:
+            leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
+        n_eq = len(equipment) + len(eq_eff)
+        n_us = len(user_services) + len(us_eff)
+        n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
+        hashes.pop("snav.lock")
+        saved = cache.save(root, hashes, config, leaves)
+        if saved is not None:  # (else the old state stays: consistent with its own outputs)
+            key, hashes = saved
+            state = {
+                "hashes": hashes,
+                "files": files,
+                "snapshot": key,
+                "leaves": leaves,
+                "links": {**links_now, **host_links(new_eq)},
+                "composed": state["composed"],
+                "okeys": okeys,
+                "lock_uses": uses,
+                "diagnostics": rows,
+            }
+            save_state(root, out, state, layouts, writer.hashed(), writer.blocks)
     finally:
+        writer.stop_hashing()
         eff.close()
         ori.close()
-    crash_point("swapped")
-    if lock.changed:
-        tmp = temporary(root / LOCK_FILE)
-        try:
-            with open(tmp, "wb") as f:
-                lockfile.lines.write(f)
-                f.flush()
-                os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
-            os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
-            crash_point("lock")
-            os.replace(tmp, root / LOCK_FILE)
-        finally:
-            tmp.unlink(missing_ok=True)
-        sync_folder(root)
-    lockfile.lines.close()
-    crash_point("locked")
-    shared: dict = {}
-    entries = {
-        o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared) for o in new_eq + new_us
-    }
-    leaves: dict[str, list] = {}
-    for f, items in state["leaves"].items():
-        if f in touched:
-            continue
-        if f in again:
-            items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
-        leaves[f] = items
-    for obj in checked.objects:
-        leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
-    n_eq = len(equipment) + len(eq_eff)
-    n_us = len(user_services) + len(us_eff)
-    n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
-    hashes.pop("snav.lock")
-    saved = cache.save(root, hashes, config, leaves)
-    if saved is not None:  # (else the old state stays: consistent with its own outputs)
-        key, hashes = saved
-        state = {
-            "hashes": hashes,
-            "files": files,
-            "snapshot": key,
-            "leaves": leaves,
-            "links": {**links_now, **host_links(new_eq)},
-            "composed": state["composed"],
-            "okeys": okeys,
-            "lock_uses": uses,
-            "diagnostics": rows,
-        }
-        save_state(root, out, state, layouts, writer.digests)
+    timings("warm: lock and state")
     result = Result(repo, tree, kept, rels, 0)
     return Built(
         result,
@@ -403,6 +448,39 @@ def _rebuild(repo: Path, root: Path, out: Path, backend: str, locked: bool, stat
         counts=(n_eq, n_units, n_us),
         incremental=True,
     )
+
+
+def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, timings):
+    """The build when nothing it reads changed (the lock included): the previous
+    build's, its diagnostics those the state keeps and its lock report that of a lock
+    left as it is. Its effective.json and origins.json, once their content is checked,
+    are linked into the output folder rather than copied; when that folder already
+    holds this very build, nothing is written at all."""
+    from .emit import BuildWriter, lock_report, output_holds
+
+    kept = dg.sort(diagnostics_from_state(state["diagnostics"]))
+    report = lock_report(None)  # nothing new, nothing written, nothing removed
+    if not intact():
+        return _cold()
+    timings("warm: outputs checked")
+    folder = root / cache.CACHE_DIR / "build"
+    if not output_holds(out, folder, kept, report):
+        writer = BuildWriter(out)
+        writer.finish_linked(folder, kept, report)
+        crash_point("swapped")
+        # (linking changed the files' change time: their record is taken again)
+        save_state(root, out, state, state["layouts"], state["digests"], state["blocks"])
+    timings("warm: outputs linked")
+    counts = [0, 0, 0]
+    for items in state["leaves"].values():
+        for kind, _ident, _at, extra, _refs in items:
+            if kind == "Equipment":
+                counts[0] += 1
+                counts[1] += len(extra)
+            else:
+                counts[2] += 1
+    result = Result(repo, None, kept, rels, 0)
+    return Built(result, None, "written", counts=tuple(counts), incremental=True)
 
 
 def _cold():
@@ -511,14 +589,17 @@ def _places(data: dict | None) -> str | None:
     return None
 
 
-def _reach(edits: dict, cfg: list, config: list):
+def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
     """What the edits reach: ``(reached, placed)``, where ``reached`` holds ``KIND/ID`` of
     the edited configuration objects and of every one that refers to one of them,
     directly or through others (a group to its contacts, a template to the template it
     duplicates and to its periods, a user to their role...), and ``placed(node)`` tells
     whether a node is at or below the place of one of them that acts by its place
     (:func:`_places`). An equipment or user service is dirty when its references meet
-    ``reached`` or its node is ``placed``."""
+    ``reached`` or its node is ``placed``. ``lazy`` holds the tables of the kinds whose
+    models are made when first read (cache.LazyKind): their references are read from
+    their documents (a contact's user), a model made only for a value that is not a
+    plain ID."""
     from ..tree import references
     from .inputs import _CONFIG_TARGETS
 
@@ -527,11 +608,25 @@ def _reach(edits: dict, cfg: list, config: list):
     reached = {f"{kind}/{ident}" for kind, ident in edits}
     referrers: dict[str, list] = {}
     for o in cfg:
-        if o.kind in NODE_KINDS:
+        if o.kind in NODE_KINDS or not _config_specs(o.kind):
             continue
         for _p, target, ident in references(o):
             if target in _CONFIG_TARGETS:
                 referrers.setdefault(f"{target}/{ident}", []).append(o)
+    for kind, table in (lazy or {}).items():
+        specs = _config_specs(kind)
+        if not specs:
+            continue  # (a box names only its node)
+        for ident, doc, made in table.documents():
+            refs = [] if made is not None else list(_data_references(doc.data, specs))
+            if made is not None or any(not isinstance(v, str) for _t, v in refs):
+                # (made, or a value that is not a plain ID: what validation made of it)
+                made = table[ident]
+                refs = [(t, v) for _p, t, v in references(made)]
+            for target, value in refs:
+                if target in _CONFIG_TARGETS:
+                    who = made if made is not None else _Named(doc.data)
+                    referrers.setdefault(f"{target}/{value}", []).append(who)
     todo = list(reached)
     places = {_places(d) for pair in edits.values() for d in pair} - {None}
     while todo:
@@ -565,6 +660,42 @@ def _reach(edits: dict, cfg: list, config: list):
         return found
 
     return reached, placed
+
+
+class _Named:
+    """What :func:`_reach` needs of an object whose model is not made: its kind, ID,
+    ``at`` and ``default_for`` (a lazy kind is neither an override nor a period)."""
+
+    __slots__ = ("kind", "id", "at", "default_for")
+
+    def __init__(self, data: dict):
+        self.kind, self.id, self.at = data.get("kind"), data.get("id"), data.get("at")
+        self.default_for = None
+
+
+@functools.cache
+def _config_specs(kind: str) -> tuple:
+    """The paths of tree.REFERENCES by which ``kind`` names configuration objects (not
+    nodes, equipment or services): those :func:`_reach` follows back."""
+    from ..tree import REFERENCES
+    from .inputs import _CONFIG_TARGETS
+
+    return tuple((spec, t) for spec, t in REFERENCES.get(kind, ()) if t in _CONFIG_TARGETS)
+
+
+def _data_references(data: dict, specs: tuple):
+    """``(target kind, value)`` of each reference of a document's data by ``specs``
+    (paths of tree.REFERENCES: snavc.tree.references on a model)."""
+    for spec, target in specs:
+        values = [data]
+        for head in spec:
+            if head == "*":
+                values = [item for v in values if isinstance(v, list) for item in v]
+            else:
+                values = [v.get(head) for v in values if isinstance(v, dict)]
+        for value in values:
+            if value is not None:
+                yield target, value
 
 
 def _patch_outputs(

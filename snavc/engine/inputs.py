@@ -11,7 +11,6 @@ the rules read. Nothing here prints or exits.
 from __future__ import annotations
 
 import gc
-import marshal
 import os
 import resource
 import sys
@@ -223,7 +222,7 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
     stats = cache.stat_files(paths, files) if cache.enabled() else None
     progress.stage(f"reading {len(paths):,} files")
-    loaded, more = load_files(root, paths, backend, hashes)
+    loaded, more = load_files(root, paths, backend, hashes, packed=True)
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
@@ -231,7 +230,7 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     # positions packed apart (Document.pos): a query decodes those of a few documents
     config = (
         [
-            (d.file, d.index, d.line, d.column, d.data, marshal.dumps(d.pos))
+            (d.file, d.index, d.line, d.column, d.data, d.pos)
             for d in loaded
             if d.kind not in cache.LEAF_KINDS
         ]
@@ -438,11 +437,9 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
     the first step of its dependency record (snavc.engine.incremental follows the
     configuration's own references from there). Sorted, one tuple shared per distinct
     set when ``shared`` is given (100k equipment, a few hundred distinct strings)."""
-    from ..tree import references
+    from ..tree import reference_keys
 
-    refs = {
-        f"{target}/{ident}" for _p, target, ident in references(obj) if target in _CONFIG_TARGETS
-    }
+    refs = set(reference_keys(obj, _CONFIG_TARGETS))
     if obj.kind in CONFIGURED_KINDS:
         user = tree.configurer(obj)
         if user is not None:

@@ -359,6 +359,7 @@ def _cold_build(
                 },
                 writer.layouts,
                 writer.digests,
+                writer.blocks,
             )
         timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed, counts=counts)

@@ -48,13 +48,14 @@ def save_state(
     state: dict,
     layouts: dict | None = None,
     digests: dict | None = None,
+    blocks: dict | None = None,
 ) -> None:
     """Link the build's outputs into the cache and store ``state`` beside them, with
     the outputs' layout (emit.Lines; found by reading them when not given) and content
-    hashes (emit.file_digest; idem), checked before the next build patches them. On any
-    failure (read-only repository, OUT on another file system, a full disk) leave no
-    state."""
-    from .emit import Lines, file_digest
+    hashes (emit.output_digest, with ``blocks``, the blocks it is made of; idem),
+    checked before the next build patches them. On any failure (read-only repository,
+    OUT on another file system, a full disk) leave no state."""
+    from .emit import Lines, output_blocks
 
     folder = root / cache.CACHE_DIR / "build"
     target = folder / STATE
@@ -69,8 +70,10 @@ def save_state(
                 lines = Lines.open(out / name)
                 layouts[name] = lines.sections
                 lines.close()
-        if digests is None:
-            digests = {name: file_digest(out / name) for name in OUTPUTS}
+        if digests is None or blocks is None:
+            made = {name: output_blocks(out / name) for name in OUTPUTS}
+            digests = {name: made[name][0] for name in OUTPUTS}
+            blocks = {name: made[name][1] for name in OUTPUTS}
         stats = {}
         for name in OUTPUTS:
             tmp = temporary(folder / name)
@@ -86,6 +89,7 @@ def save_state(
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
+            "blocks": {n: blocks[n] for n in OUTPUTS},
             "layouts": layouts,
         }
         cache.write_sealed(target, marshal.dumps(state))
@@ -151,21 +155,26 @@ def adopt_state(
 
 def outputs_intact(root: Path, state: dict) -> bool:
     """Whether the linked outputs hold, byte for byte, what the build that left
-    ``state`` wrote (their content hashes): an edit with its times restored, or a
-    flipped bit, means a full build instead of a patch of a wrong file. Outputs read
-    whole by whoever adopted the state (:func:`adopt_state`), with the identities they
-    had then, are not read again."""
-    from .emit import file_digest
+    ``state`` wrote (their content hashes, block by block: emit.blocks_intact): an edit
+    with its times restored, or a flipped bit, means a full build instead of a patch of
+    a wrong file. The blocks are then known good: a patch takes the digests of those it
+    copies whole (emit.HashingFile). Outputs checked by whoever adopted the state
+    (:func:`adopt_state`), with the identities they had then, are not read again (the
+    same bytes make the same blocks)."""
+    from .emit import blocks_intact
 
     folder = root / cache.CACHE_DIR / "build"
     verified = state.get("verified")
     if verified and all(cache.identity(folder / n) == verified.get(n) for n in OUTPUTS):
         return True
-    return all(file_digest(folder / name) == state["digests"][name] for name in OUTPUTS)
+    return all(
+        blocks_intact(folder / name, state["digests"][name], state["blocks"][name])
+        for name in OUTPUTS
+    )
 
 
 def _key() -> str:
-    return f"snavc {cache.code()} build state 4"
+    return f"snavc {cache.code()} build state 5"
 
 
 def diagnostics_to_state(diags: list[Diagnostic], owner_of: dict | None = None) -> list[tuple]:
@@ -214,39 +223,23 @@ class LockFile:
             for k, line in self.lines.entries(b"versions").items()
         }
 
-    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> bool:
-        """Patch the lock as ``LockState.finish`` would make it anew: less the services
-        ``gone`` (the dirty equipment's, before), plus those ``present`` now, with the
-        versions still in use (``uses``: version -> services, updated). Returns
-        whether the lock changes, and how many of its entries go."""
+    def patch(self, lock, gone: list[str], present: dict[str, list], uses: dict) -> tuple:
+        """Write into the lock's lines what ``lock.finish_part`` (T5, the rule
+        ``LockState.finish`` applies to every service) says changes: the entries of the
+        services ``gone`` (the dirty equipment's, before) and ``present`` now, the
+        versions that come or go (``uses``: version -> services, updated). Returns
+        whether the lock changes, and how many of its entries go. The bytes are those
+        ``emit.dumps`` gives the lock ``finish`` makes (the cold build's)."""
         from .emit import _compact, entry
 
-        patch: dict[str, str | None] = {}
-        for sid in gone:
-            version = self.services.get(sid)
-            if version is not None:
-                uses[version] -= 1
-                patch[sid] = None
-        for eq, names in present.items():
-            for name in names:
-                sid = f"{eq}/{name}"
-                version = lock.changes.get(sid) or self.services.get(sid)
-                if version is not None:
-                    uses[version] = uses.get(version, 0) + 1
-                    patch[sid] = version
-        if all(v == self.services.get(sid) for sid, v in patch.items()):
-            return False, 0
-        for sid, version in patch.items():
+        entries, versions = lock.finish_part(gone, present, uses)
+        for sid, version in entries.items():
             line = entry(sid, _compact(version)) if version is not None else None
             self.lines.set(b"services", sid.encode(), line)
-        for version in [v for v, n in uses.items() if n == 0]:
-            del uses[version]
-            self.lines.set(b"versions", version.encode(), None)
-        for version in uses:
-            if version not in self.versions:
-                content = lock.content_of(version)
-                self.lines.set(b"versions", version.encode(), entry(version, _compact(content)))
-        return True, sum(1 for v in patch.values() if v is None)
+        for version, content in versions.items():
+            line = entry(version, _compact(content)) if content is not None else None
+            self.lines.set(b"versions", version.encode(), line)
+        return lock.changed, lock.removed
 
 
 class _Entries:
@@ -254,8 +247,12 @@ class _Entries:
 
     def __init__(self, lines, section: bytes):
         self.lines, self.section = lines, section
+        self._seen: dict = {}  # key -> value (None: absent): a patch asks thrice per service
 
     def get(self, key: str, default=None):
-        k = key.encode()
-        line = self.lines.get(self.section, k)
-        return orjson.loads(line[len(k) + 3 :]) if line is not None else default
+        value = self._seen.get(key, self)
+        if value is self:
+            k = key.encode()
+            line = self.lines.get(self.section, k)
+            value = self._seen[key] = orjson.loads(line[len(k) + 3 :]) if line is not None else None
+        return default if value is None else value

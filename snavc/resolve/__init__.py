@@ -53,12 +53,14 @@ class Resolution:
 SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
 
 
-def engine(tree: Tree, lock: LockState | None = None, checks=True) -> Resolution:
+def engine(tree: Tree, lock: LockState | None = None, checks=True, only=None) -> Resolution:
     """The rules engine over ``tree``, shared objects checked, nothing resolved yet.
 
     ``checks`` is True (every shared check), False (none: a query over a snapshot known
     to be clean, snavc.engine.cache) or the names of those to run, of
-    :data:`SHARED_CHECKS` (a warm build runs those whose objects an edit touched)."""
+    :data:`SHARED_CHECKS` (a warm build runs those whose objects an edit touched).
+    ``only`` (``KIND/ID`` labels) narrows the checks of groups and boxes to those
+    (a warm build: the ones an edit reached; the others passed them unchanged)."""
     run = SHARED_CHECKS if checks is True else frozenset(checks or ())
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
@@ -67,9 +69,9 @@ def engine(tree: Tree, lock: LockState | None = None, checks=True) -> Resolution
     boxes = Boxes(ctx)
     nodes: dict = {}
     if "groups" in run:
-        check_groups(ctx)  # C2, C4
+        check_groups(ctx, only)  # C2, C4
     if "boxes" in run:
-        check_boxes(ctx)  # B3
+        check_boxes(ctx, only)  # B3
     if "templates" in run:
         check_templates(ctx)  # T2, T7, T9
     if "nodes" in run:

@@ -67,9 +67,14 @@ class Boxes:
         return tuple(sorted(ids))
 
 
-def check_boxes(ctx: Context) -> None:
-    """B3: ``shared`` only means something on a partner box."""
-    for box in ctx.tree.objects.get("Box", {}).values():
+def check_boxes(ctx: Context, only=None) -> None:
+    """B3: ``shared`` only means something on a partner box (checked on the boxes of
+    ``only``, ``KIND/ID`` labels, when given)."""
+    table = ctx.tree.objects.get("Box", {})
+    for ident in table:
+        if only is not None and f"Box/{ident}" not in only:
+            continue
+        box = table[ident]
         node = ctx.tree.node_of(box)
         if box.shared and node.kind in ("client", "site"):
             ctx.warning(

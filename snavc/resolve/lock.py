@@ -73,6 +73,10 @@ class Lock:
                 raise LockError(f"version {key!r}: {message}", "versions", key, at)
             if version_of(content["template"], content)[0] != key:
                 edited[key] = []
+        # each service names its version by the one string of the version's key (the
+        # parser makes a string per entry: a million copies of a few thousand keys)
+        key_of = {key: key for key in versions}
+        named: dict[str, str] = {}
         for sid, version in services.items():
             if not isinstance(version, str) or version not in versions:
                 raise LockError(
@@ -82,10 +86,11 @@ class Lock:
                 )
             if version in edited:
                 edited[version].append(sid)
+            named[sid] = key_of[version]
         if edited:
             versions = {k: v for k, v in versions.items() if k not in edited}
-            services = {s: v for s, v in services.items() if v not in edited}
-        return cls(dict(versions), dict(services), edited)
+            named = {s: v for s, v in named.items() if v not in edited}
+        return cls(dict(versions), named, edited)
 
 
 def position(text: str, error: LockError) -> tuple[int | None, int | None]:
@@ -226,9 +231,17 @@ class LockState:
         if self.old is None or version not in self.old.versions:
             self._fresh.setdefault(version, content)
 
+    def kept(self, sid: str) -> str | None:
+        """T5: the version unit service ``sid`` is locked to after this build: the one
+        it changed to (new, re-applied), else the one it had; None when not locked."""
+        changed = self.changes.get(sid)
+        if changed is not None:
+            return changed
+        return self.old.services.get(sid) if self.old is not None else None
+
     def finish(self, unit_services: dict[str, list[str]]) -> Lock:
         """The new lock: every unit service that exists now (``equipment -> names``), with
-        its changed version or the one it had; sets :attr:`changed`."""
+        its changed version or the one it had (:meth:`kept`); sets :attr:`changed`."""
         old = self.old or Lock()
         if not self.changes and self.old is not None and self.seen_locked == len(old.services):
             # every service kept its entry and none went: the lock stays as it is
@@ -238,7 +251,7 @@ class LockState:
         for eq, names in unit_services.items():
             for name in names:
                 sid = f"{eq}/{name}"
-                version = self.changes.get(sid) or old.services.get(sid)
+                version = self.kept(sid)
                 if version is not None:
                     services[sid] = version
         used = set(services.values())
@@ -247,6 +260,44 @@ class LockState:
         self.removed = sum(1 for sid in old.services if sid not in services)
         self.changed = services != old.services or set(versions) != set(old.versions)
         return self.new
+
+    def finish_part(
+        self, gone: list[str], present: dict[str, list[str]], uses: dict[str, int]
+    ) -> tuple[dict, dict]:
+        """:meth:`finish` for some of the services (an incremental build resolved them
+        again; the others keep their entries): the entries of the services ``gone``
+        (as the old lock had them) give way to those of the unit services ``present``
+        now (``equipment -> names``), by the same rule (:meth:`kept`); a version stays
+        while a service uses it. ``uses`` (version -> how many services) is updated.
+        Returns ``(entries, versions)``: the service entries that change (version, or
+        None: removed) and the versions that come (their content) or go (None); sets
+        :attr:`changed` and :attr:`removed`."""
+        old = self.old
+        entries: dict[str, str | None] = {}
+        for sid in gone:
+            version = old.services.get(sid)
+            if version is not None:
+                uses[version] -= 1
+                entries[sid] = None
+        for eq, names in present.items():
+            for name in names:
+                sid = f"{eq}/{name}"
+                version = self.kept(sid)
+                if version is not None:
+                    uses[version] = uses.get(version, 0) + 1
+                    entries[sid] = version
+        entries = {sid: v for sid, v in entries.items() if v != old.services.get(sid)}
+        self.changed = bool(entries)
+        self.removed = sum(1 for v in entries.values() if v is None)
+        versions: dict[str, dict | None] = {}
+        if self.changed:
+            for version in [v for v, n in uses.items() if n == 0]:
+                del uses[version]
+                versions[version] = None
+            for version in uses:
+                if version not in old.versions:
+                    versions[version] = self.content_of(version)
+        return entries, versions
 
     def content_of(self, version: str) -> dict:
         """The locked values of ``version``, old or made by this build."""
