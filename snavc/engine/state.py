@@ -114,6 +114,13 @@ def read_state(root: Path) -> dict | None:
     return state
 
 
+def read_moved(folder: Path) -> dict | None:
+    """The state in ``folder/build`` (a cache folder moved away from its repository, its
+    output links removed: ``plan``'s saved base) when it is this snavc's, else None."""
+    state = cache.read_sealed(Path(folder) / "build" / STATE)
+    return state if isinstance(state, dict) and state.get("key") == _key() else None
+
+
 def adopt_state(
     root: Path, digests: dict[str, str], lock_same: bool, checked: bool = False
 ) -> bool:

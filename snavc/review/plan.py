@@ -275,7 +275,7 @@ class SavedBase:
 
     folder: Path
     facts: BaseFacts
-    digests: dict[str, str]  # OUTPUT_FILES -> content hash (emit.file_digest)
+    digests: dict[str, str] | None  # OUTPUT_FILES -> content hash (emit.file_digest)
     lock: str | None  # the content hash of snav.lock as the base's build left it
     engine: bool  # ENGINE holds the engine's state: the head can be derived from it
     persistent: bool = False  # saved for a later plan (--base-state)
@@ -360,6 +360,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
         raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
     later.callback(_reap, pid)
     if answer[0] == "built":
+        _seal_base(answer[4], where[3], where[2])
         return answer[1:]
     if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
         shutil.rmtree(where[1], ignore_errors=True)
@@ -391,6 +392,54 @@ def _started(work):
             raise box[0]
 
     return wait
+
+
+def _seal_base(saved: SavedBase, tree_id, backend: str) -> None:
+    """The base's outputs' digests, from the engine's state saved with it (its writer's),
+    and, with ``tree_id``, the manifest that makes the build a later plan's
+    (``--base-state``)."""
+    from ..engine import state as engine_state
+
+    folder = saved.folder
+    if saved.engine:
+        state = engine_state.read_moved(folder / ENGINE)
+        if state is None:  # (not this snavc's: a full build of the head)
+            saved.engine = False
+            shutil.rmtree(folder / ENGINE, ignore_errors=True)
+            saved.digests = {n: file_digest(folder / OUT / n) for n in OUTPUT_FILES}
+        else:
+            saved.digests = {n: state["digests"][n] for n in engine_state.OUTPUTS}
+            saved.digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
+        state = None
+    if tree_id is not None and saved.engine:
+        facts = saved.facts
+        manifest = {
+            "key": _manifest_key(backend),
+            "tree": tree_id,
+            "digests": saved.digests,
+            "lock": saved.lock,
+            "known": facts.known,
+            "equipment_at": facts.equipment_at,
+            "modes": facts.modes,
+        }
+        try:
+            cache.write_sealed(folder / MANIFEST, marshal.dumps(manifest))
+            saved.persistent = True
+        except (OSError, ValueError):
+            pass  # a read-only folder: this plan still has its base
+
+
+def _read_digest(path: Path) -> str:
+    """emit.file_digest of a file that is not a build output (the lock: 37 MB at 100k),
+    read in pieces rather than mapped: a mapped file's pages count in the process's
+    memory, and a plan's peak is to be a build's."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _checkout_base(repo: Path, base: str, checkout: Path) -> bool:
@@ -590,33 +639,24 @@ def _build_base(
         gc.collect()
     from ..engine import state as engine_state
 
-    state = engine_state.read_state(checkout) if cache.enabled() else None
-    engine = state is not None
+    # the state's digests are read by _seal_base (in the parent when forked: unmarshalled
+    # here, the state would come on top of this process's peak, the base's tree not
+    # being freed)
+    build_dir = checkout / cache.CACHE_DIR / "build"
+    engine = cache.enabled() and (build_dir / engine_state.STATE).is_file()
+    digests = None
     if engine:
-        digests = {n: state["digests"][n] for n in engine_state.OUTPUTS}
-        digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
         for name in engine_state.OUTPUTS:  # links to OUT's files: not kept twice
-            (checkout / cache.CACHE_DIR / "build" / name).unlink()
+            (build_dir / name).unlink(missing_ok=True)
         shutil.move(checkout / cache.CACHE_DIR, folder / ENGINE)
     else:
         digests = {n: file_digest(folder / OUT / n) for n in OUTPUT_FILES}
     lock = checkout / "snav.lock"
-    saved = SavedBase(folder, facts, digests, file_digest(lock) if lock.is_file() else None, engine)
-    if tree_id is not None and engine:
-        manifest = {
-            "key": _manifest_key(backend),
-            "tree": tree_id,
-            "digests": digests,
-            "lock": saved.lock,
-            "known": facts.known,
-            "equipment_at": facts.equipment_at,
-            "modes": facts.modes,
-        }
-        try:
-            cache.write_sealed(folder / MANIFEST, marshal.dumps(manifest))
-            saved.persistent = True
-        except (OSError, ValueError):
-            pass  # a read-only folder: this plan still has its base
+    saved = SavedBase(
+        folder, facts, digests, _read_digest(lock) if lock.is_file() else None, engine
+    )
+    if let_go:
+        _seal_base(saved, tree_id, backend)
     return found, result, facts, saved
 
 
@@ -695,7 +735,7 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
         for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
-        same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
+        same = saved.lock is not None and lock.is_file() and _read_digest(lock) == saved.lock
         # the outputs' content: read whole by restore_base, or written by the base's
         # build that has just ended (its digests are its writer's); those restore_base
         # left unchecked are checked by the incremental build (state.outputs_intact)
