@@ -1207,7 +1207,9 @@ def _safe_parts(name: bytes) -> list[str] | None:
     return parts
 
 
-def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
+def checkout_revision(
+    repo: Path, ref: str, dest: Path, link_from: Path | None = None, never_link=frozenset()
+) -> bool:
     """Write the files of ``repo`` as they are at git revision ``ref`` into ``dest``.
 
     Reads the revision's tree as it is stored (``git ls-tree`` and ``git cat-file
@@ -1218,6 +1220,12 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
     Symbolic links are written as links; submodules are left out (as ``git archive``
     does). Returns False, leaving ``dest`` empty, when the folder does not exist at
     ``ref`` (the change that adds the estate).
+
+    With ``link_from`` (a folder laid out as ``repo``: the working tree), a file whose
+    bytes there are those of the revision's blob (its git object ID, computed) is
+    hard-linked from it rather than written (``plan``: most files are the same in the
+    working tree and the base; linking is the cheaper file system call); not the files
+    named in ``never_link`` (relative paths), nor where links cannot be made.
     """
     prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
     commit = _commit_of(repo, ref)
@@ -1240,6 +1248,8 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
             continue  # submodules; a name git itself would refuse to check out
         entries.append((mode, oid, parts))
     dest.mkdir(parents=True, exist_ok=True)
+    if link_from is not None:
+        entries = _link_same(entries, link_from, dest, never_link)
     if not entries:
         return True
     out = _git(repo, "cat-file", "--batch", data=b"".join(oid + b"\n" for _, oid, _ in entries))
@@ -1266,6 +1276,56 @@ def checkout_revision(repo: Path, ref: str, dest: Path) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, path)
     return True
+
+
+def _link_same(entries: list, source: Path, dest: Path, never_link) -> list:
+    """Link into ``dest`` the files of ``source`` whose bytes are those of their tree
+    entry's blob (:func:`checkout_revision`); returns the entries left to write."""
+    left, made = [], set()
+    for i, (mode, oid, parts) in enumerate(entries):
+        if mode != b"100644" or "/".join(parts) in never_link:
+            left.append(entries[i])
+            continue
+        src = os.path.join(source, *parts)
+        try:
+            with open(src, "rb", opener=_no_follow) as f:
+                seen = os.fstat(f.fileno())
+                data = f.read() if stat.S_ISREG(seen.st_mode) else None
+        except OSError:
+            data = None
+        if data is None or _blob_id(data, len(oid)) != oid:
+            left.append(entries[i])
+            continue
+        folder = os.path.join(dest, *parts[:-1])
+        target = os.path.join(folder, parts[-1])
+        try:
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            os.link(src, target)
+            now = os.stat(target)
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != (
+                seen.st_ino,
+                seen.st_size,
+                seen.st_mtime_ns,
+            ):  # written to since it was read: the blob's bytes then
+                os.unlink(target)
+                left.append(entries[i])
+        except OSError:  # another file system, a file of another user...: all written
+            return left + entries[i:]
+    return left
+
+
+def _no_follow(path, flags):
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+def _blob_id(data: bytes, width: int) -> bytes:
+    """The git object ID of a blob of ``data`` (SHA-1, or SHA-256 for 64 digits)."""
+    digest = hashlib.sha256() if width == 64 else hashlib.sha1()
+    digest.update(b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest().encode()
 
 
 def _commit_of(repo: Path, ref: str) -> str:

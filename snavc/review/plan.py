@@ -12,6 +12,7 @@ in both versions: V1, L1-L4).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import os
@@ -111,31 +112,59 @@ def plan(
     if keep is not None and not cache.enabled():
         notes.append("SNAVC_NO_CACHE is set: the base state is neither read nor saved")
         keep = None
-    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp:
+    # (the stack first out: the base's process, tidying its checkout, is waited for
+    # before the folder goes)
+    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp, contextlib.ExitStack() as later:
         tmp = Path(tmp)
-        saved, note = restore_base(keep, tree_id, backend) if keep is not None else (None, None)
+        # the head: the working tree's files, linked while the base's build is checked
+        # (restore_base), or while it builds, then hashed (_hash_ahead)
+        head = tmp / "head"
+        linked = _started(lambda: _copy_working_tree(repo, head)) if keep is not None else None
+        try:
+            saved, note = (
+                (None, None)
+                if keep is None
+                # effective.json and origins.json: checked by the head's incremental build
+                # (below), while it hashes its inputs, not read whole twice
+                else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
+            )
+        finally:
+            if linked is not None:
+                linked()  # (no thread is left running when the base's build forks)
         if note:
             notes.append(note)
         found, base_result, facts = True, None, None
+        ahead: list = []  # the working tree's files, hashed while the base builds
+
+        def meanwhile(answered) -> None:
+            ahead.append(_hash_ahead(repo, answered))
+
         if saved is not None:
             notes.append(f"the build of revision '{base}' is restored from {keep}")
             facts = saved.facts
         else:
             folder = keep if keep is not None and tree_id is not None else tmp / "base"
-            found, base_result, facts, saved = _build_base(
-                repo, base, folder, tmp / "checkout", backend, tree_id if folder == keep else None
+            found, base_result, facts, saved = _build_base_apart(
+                repo,
+                base,
+                (folder, tmp / "checkout", backend, tree_id if folder == keep else None),
+                meanwhile,
+                later,
             )
             if saved is not None and saved.persistent:
                 notes.append(f"the build of revision '{base}' is saved in {keep} (tree {tree_id})")
+            if saved is not None:  # the base's checkout becomes the head (_become_head)
+                head = tmp / "checkout"
+                _become_head(repo, head, ahead[0] if ahead else None)
+            else:  # (the checkout holds what the base's failed build left)
+                _copy_working_tree(repo, head)
         base_ok = saved is not None
         base_errors = (
             0
             if base_result is None
             else sum(d.severity == "error" for d in base_result.diagnostics)
         )
-        # the head: the working tree's files, over the base's engine state when there is one
-        head = tmp / "head"
-        _copy_working_tree(repo, head)
+        # the head over the base's engine state, when there is one
         if saved is not None and saved.engine:
             _install_state(saved, head)
         fallback = base_result.tree if base_result is not None and facts is None else None
@@ -143,6 +172,23 @@ def plan(
         progress.stage("building the working tree")
         built = build(head, tmp / "head-out", backend, incumbent=incumbent)
         head_result = built.result
+        if saved is not None and saved.unchecked and not built.incremental:
+            # the restored outputs, checked here when the incremental build did not
+            if not _outputs_hold(saved):  # damaged: the base is built (the head stands)
+                at = notes.index(f"the build of revision '{base}' is restored from {keep}")
+                notes[at] = f"the base state in {keep} is damaged (its outputs changed): not used"
+                found, base_result, facts, saved = _build_base_apart(
+                    repo, base, (keep, tmp / "checkout", backend, tree_id), _nothing, later
+                )
+                if saved is not None and saved.persistent:
+                    notes.append(
+                        f"the build of revision '{base}' is saved in {keep} (tree {tree_id})"
+                    )
+                base_ok = saved is not None
+                base_errors = sum(d.severity == "error" for d in base_result.diagnostics)
+                fallback = base_result.tree if facts is None else None
+        # its folder is not read again: deleted while the builds are compared
+        later.callback(_started(lambda: shutil.rmtree(head, ignore_errors=True)))
         how = {"base_restored": base_result is None, "head_incremental": built.incremental}
         report = Report(base=base, head="working tree")
         # M3 first, whatever else the change breaks: a refused mode change is the root
@@ -229,24 +275,346 @@ class SavedBase:
 
     folder: Path
     facts: BaseFacts
-    digests: dict[str, str]  # OUTPUT_FILES -> content hash (emit.file_digest)
+    digests: dict[str, str] | None  # OUTPUT_FILES -> content hash (emit.file_digest)
     lock: str | None  # the content hash of snav.lock as the base's build left it
     engine: bool  # ENGINE holds the engine's state: the head can be derived from it
     persistent: bool = False  # saved for a later plan (--base-state)
+    # outputs whose content restore_base did not check: the head's incremental build
+    # checks them (state.outputs_intact), or plan does when it did not run
+    unchecked: tuple = ()
 
 
-def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: str, tree_id):
-    """Build revision ``base`` into ``folder`` (saved for later plans when ``tree_id``
-    is given). Returns ``(found, result, facts, saved)``: whether the folder exists at
-    the revision, the build's Result (its tree let go when it built), BaseFacts (None
-    when the rules did not run) and the SavedBase (None when it does not build)."""
-    from ..engine.emit import OutputError
+def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> tuple:
+    """:func:`_build_base` (``where``: its other arguments) in a forked process, which
+    ends once the build is on disk: its memory (a whole tree, its models, the rules'
+    state) is given back at once and never freed object by object, and the head's build
+    that follows runs in a process holding none of it, so that a plan's peak memory is
+    one build's. ``meanwhile(answered)`` runs here while the base builds
+    (``answered(seconds)`` waits at most that long for the child's answer and says
+    whether it came); ``later`` (an ExitStack) waits for the child to end.
+
+    The child sends back what :func:`_build_base` returns when the base builds (the
+    Result without its tree, BaseFacts, SavedBase), pickled through a pipe. A base that
+    does not build is built again here, as it was before the fork (the plan then needs
+    its whole tree, and says why it does not build); that is a failing plan's cost.
+    Whatever happens to the child, the parent never hangs (the pipe ends with it) and
+    says what went wrong in one line: its errors (PlanError, MemoryError, an interrupt,
+    a bug) are raised again here; a child killed without a word is a PlanError. Where
+    processes cannot fork, all of it runs here."""
+    if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
+        meanwhile(lambda seconds: True)
+        return _build_base(repo, base, *where)
+    import pickle
+    import select
+    import signal
+
+    # checked out before the fork: the links to the working tree's files are all made
+    # before the head's (a link changes the change time _hash_ahead records)
+    checkout = where[1]
+    found = _checkout_base(repo, base, checkout)
+    progress.stage(f"building revision '{base}'")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
+        code = 0
+        try:
+            os.close(read)
+            answer = _child_answer(repo, base, where, found)
+            with os.fdopen(write, "wb") as f:
+                f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        except BaseException:  # noqa: BLE001 - the parent says the child stopped
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+
+    def answered(seconds: float) -> bool:
+        return bool(select.select([read], [], [], max(seconds, 0))[0])
+
+    answer = None
+    try:
+        with os.fdopen(read, "rb") as f:
+            meanwhile(answered)
+            data = f.read()
+        try:
+            answer = pickle.loads(data) if data else None
+        except Exception:  # noqa: BLE001 - a truncated answer: as if there were none
+            answer = None
+        if answer is None:
+            _, status = os.waitpid(pid, 0)
+            pid = 0
+    finally:
+        if pid and answer is None:  # this process is leaving (an interrupt, an error)
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+    if answer is None:
+        if os.WIFSIGNALED(status):
+            how = f"was killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})"
+            if os.WTERMSIG(status) == signal.SIGKILL:
+                how += ", as the system does when memory runs out"
+        else:
+            how = f"stopped with exit code {os.waitstatus_to_exitcode(status)}"
+        raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
+    later.callback(_reap, pid)
+    if answer[0] == "built":
+        _seal_base(answer[4], where[3], where[2])
+        return answer[1:]
+    if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
+        shutil.rmtree(where[1], ignore_errors=True)
+        return _build_base(repo, base, *where)
+    if answer[0] == "plan":
+        raise PlanError(answer[1])
+    raise answer[1]  # MemoryError, KeyboardInterrupt, a bug: as if raised here
+
+
+def _started(work):
+    """Run ``work()`` in a thread (file system calls, which let the interpreter run on);
+    returns a function that waits for it and raises what it raised."""
+    import threading
+
+    box: list = [None]
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 - raised again by the caller
+            box[0] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if box[0] is not None:
+            raise box[0]
+
+    return wait
+
+
+def _seal_base(saved: SavedBase, tree_id, backend: str) -> None:
+    """The base's outputs' digests, from the engine's state saved with it (its writer's),
+    and, with ``tree_id``, the manifest that makes the build a later plan's
+    (``--base-state``)."""
+    from ..engine import state as engine_state
+
+    folder = saved.folder
+    if saved.engine:
+        state = engine_state.read_moved(folder / ENGINE)
+        if state is None:  # (not this snavc's: a full build of the head)
+            saved.engine = False
+            shutil.rmtree(folder / ENGINE, ignore_errors=True)
+            saved.digests = {n: file_digest(folder / OUT / n) for n in OUTPUT_FILES}
+        else:
+            saved.digests = {n: state["digests"][n] for n in engine_state.OUTPUTS}
+            saved.digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
+        state = None
+    if tree_id is not None and saved.engine:
+        facts = saved.facts
+        manifest = {
+            "key": _manifest_key(backend),
+            "tree": tree_id,
+            "digests": saved.digests,
+            "lock": saved.lock,
+            "known": facts.known,
+            "equipment_at": facts.equipment_at,
+            "modes": facts.modes,
+        }
+        try:
+            cache.write_sealed(folder / MANIFEST, marshal.dumps(manifest))
+            saved.persistent = True
+        except (OSError, ValueError):
+            pass  # a read-only folder: this plan still has its base
+
+
+def _read_digest(path: Path) -> str:
+    """emit.file_digest of a file that is not a build output (the lock: 37 MB at 100k),
+    read in pieces rather than mapped: a mapped file's pages count in the process's
+    memory, and a plan's peak is to be a build's."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checkout_base(repo: Path, base: str, checkout: Path) -> bool:
+    """Revision ``base`` written into ``checkout``, its files that the working tree holds
+    unchanged linked from it (load.checkout_revision; not the lock, which the build
+    writes); whether the folder exists at the revision."""
     from ..engine.load import GitError
 
     try:
-        found = checkout_revision(repo, base, checkout)
+        return checkout_revision(repo, base, checkout, link_from=repo, never_link={"snav.lock"})
     except GitError as e:
         raise PlanError(_unreadable(base, e)) from None
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _hash_ahead(repo: Path, answered):
+    """``(files, stats, hashes)``: the files of the working tree a build reads
+    (:func:`_head_files`), and the identity and content hash of each regular one, taken
+    while the base builds, for the head's cache (cache.write_stats): the head's build
+    then reads none of them again. A record is trusted only for files whose change time
+    is cache.RACY_NS older than it, and the checkout has just linked the files: this
+    waits that long first, unless the base's build ends before (then the head's build
+    hashes them, as it always did; ``stats`` and ``hashes`` are None)."""
+    import time
+
+    from ..engine.load import content_hash
+
+    files = _head_files(repo)
+    if not cache.enabled():
+        return files, None, None
+    trusted = time.time_ns() + cache.RACY_NS + 50_000_000
+    if answered((trusted - time.time_ns()) / 1e9):
+        return files, None, None
+    rels = [rel for rel in files if rel != "snav.lock" and not os.path.islink(repo / rel)]
+    stats = cache.stat_files([repo / rel for rel in rels], rels)
+    hashes = {}
+    for rel in stats["files"]:
+        try:
+            with open(repo / rel, "rb") as f:
+                hashes[rel] = content_hash(f.read())
+        except OSError:
+            continue  # the head's build says what cannot be read
+    return files, stats, hashes
+
+
+def _become_head(repo: Path, head: Path, ahead) -> None:
+    """Make the base's checkout ``head`` the working tree's, as :func:`_copy_working_tree`
+    would make it, changing only what differs: the files the checkout linked from the
+    working tree are those files already. What the base has and the working tree does
+    not (files a build reads, symbolic links, build markers) goes; every other file of
+    the working tree is linked in (the lock copied, as the base's build may have
+    rewritten it). One folder made and deleted rather than two: 2,200 files and 200
+    folders at 10k equipment, on a disk where deleting is slow. ``ahead``: what
+    :func:`_hash_ahead` took, recorded in the head's cache."""
+    import stat as stat_
+
+    from ..engine.load import BUILD_MARKER
+
+    files = ahead[0] if ahead is not None else _head_files(repo)
+    wanted = set(files)
+    for folder, dirs, names in os.walk(head):
+        at = os.path.relpath(folder, head).replace(os.sep, "/")
+        at = "" if at == "." else at + "/"
+        for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
+            rel, path = at + name, os.path.join(folder, name)
+            if rel not in wanted and (
+                _read_by_build(rel) or name == BUILD_MARKER or os.path.islink(path)
+            ):
+                os.unlink(path)
+        dirs[:] = [
+            d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d))
+        ]
+    for rel in files:
+        src, dst = repo / rel, head / rel
+        try:
+            mine = os.lstat(src)
+        except FileNotFoundError:
+            continue
+        try:
+            there = os.lstat(dst)
+        except FileNotFoundError:
+            there = None
+        if not (stat_.S_ISREG(mine.st_mode) or stat_.S_ISLNK(mine.st_mode)):
+            # (a folder where git has a file: the base's file goes, as nothing is copied)
+            if there is not None and not stat_.S_ISDIR(there.st_mode):
+                os.unlink(dst)
+            continue
+        if (
+            there is not None
+            and rel != "snav.lock"
+            and stat_.S_ISREG(mine.st_mode)
+            and os.path.samestat(mine, there)
+        ):
+            continue  # linked by the checkout
+        _clear_way(head, rel)
+        if stat_.S_ISLNK(mine.st_mode):
+            os.symlink(os.readlink(src), dst)
+        elif rel == "snav.lock":
+            shutil.copyfile(src, dst)
+        else:
+            _link_or_copy(src, dst)
+    if ahead is not None and ahead[1] is not None:
+        cache.write_stats(head, ahead[1], ahead[2])
+
+
+def _clear_way(root: Path, rel: str) -> None:
+    """Make room for file ``rel`` below ``root``: its folders made, whatever is in the
+    way (a file or a link where a folder goes, a folder where the file goes) removed."""
+    parts = rel.split("/")
+    at = root
+    for part in parts[:-1]:
+        at = at / part
+        if os.path.islink(at) or (os.path.lexists(at) and not at.is_dir()):
+            os.unlink(at)
+        if not at.exists():
+            at.mkdir()
+    target = root / rel
+    if os.path.islink(target) or target.is_file():
+        target.unlink()
+    elif target.exists():
+        shutil.rmtree(target)
+
+
+def _child_answer(repo: Path, base: str, where: tuple, found: bool) -> tuple:
+    """What the child of :func:`_build_base_apart` sends back."""
+    try:
+        found, result, facts, saved = _build_base(repo, base, *where, let_go=False, found=found)
+        if saved is None:
+            return ("fails",)
+        result.snapshot = None  # (the engine's, saved with it: not needed by the plan)
+        return ("built", found, result, facts, saved)
+    except PlanError as e:
+        return ("plan", str(e))
+    except BaseException as e:  # noqa: BLE001 - raised again by the parent
+        if os.environ.get("SNAVC_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        if not isinstance(e, (Exception, KeyboardInterrupt)):
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        try:
+            import pickle
+
+            pickle.loads(pickle.dumps(e))
+        except Exception:  # noqa: BLE001 - an exception that does not travel: its text does
+            e = RuntimeError(f"{type(e).__name__}: {e}")
+        return ("raise", e)
+
+
+def _build_base(
+    repo: Path,
+    base: str,
+    folder: Path,
+    checkout: Path,
+    backend: str,
+    tree_id,
+    let_go: bool = True,
+    found: bool | None = None,
+):
+    """Build revision ``base`` into ``folder`` (saved for later plans when ``tree_id``
+    is given), checked out in ``checkout`` (unless ``found`` says it is already:
+    :func:`_checkout_base`). Returns ``(found, result, facts, saved)``: whether the
+    folder exists at the revision, the build's Result (its tree let go when it built,
+    unless ``let_go`` is False: a process that ends next), BaseFacts (None when the
+    rules did not run) and the SavedBase (None when it does not build)."""
+    from ..engine.emit import OutputError
+
+    if found is None:
+        found = _checkout_base(repo, base, checkout)
     try:  # a build being replaced is never taken for the new one
         (folder / MANIFEST).unlink(missing_ok=True)
         shutil.rmtree(folder / ENGINE, ignore_errors=True)
@@ -267,42 +635,35 @@ def _build_base(repo: Path, base: str, folder: Path, checkout: Path, backend: st
         return found, result, facts if taken else None, None
     built = None
     result.tree = None  # (the base's models: not needed any more)
-    gc.collect()
+    if let_go:
+        gc.collect()
     from ..engine import state as engine_state
 
-    state = engine_state.read_state(checkout) if cache.enabled() else None
-    engine = state is not None
+    # the state's digests are read by _seal_base (in the parent when forked: unmarshalled
+    # here, the state would come on top of this process's peak, the base's tree not
+    # being freed)
+    build_dir = checkout / cache.CACHE_DIR / "build"
+    engine = cache.enabled() and (build_dir / engine_state.STATE).is_file()
+    digests = None
     if engine:
-        digests = {n: state["digests"][n] for n in engine_state.OUTPUTS}
-        digests["lock-report.json"] = file_digest(folder / OUT / "lock-report.json")
         for name in engine_state.OUTPUTS:  # links to OUT's files: not kept twice
-            (checkout / cache.CACHE_DIR / "build" / name).unlink()
+            (build_dir / name).unlink(missing_ok=True)
         shutil.move(checkout / cache.CACHE_DIR, folder / ENGINE)
     else:
         digests = {n: file_digest(folder / OUT / n) for n in OUTPUT_FILES}
     lock = checkout / "snav.lock"
-    saved = SavedBase(folder, facts, digests, file_digest(lock) if lock.is_file() else None, engine)
-    if tree_id is not None and engine:
-        manifest = {
-            "key": _manifest_key(backend),
-            "tree": tree_id,
-            "digests": digests,
-            "lock": saved.lock,
-            "known": facts.known,
-            "equipment_at": facts.equipment_at,
-            "modes": facts.modes,
-        }
-        try:
-            cache.write_sealed(folder / MANIFEST, marshal.dumps(manifest))
-            saved.persistent = True
-        except (OSError, ValueError):
-            pass  # a read-only folder: this plan still has its base
+    saved = SavedBase(
+        folder, facts, digests, _read_digest(lock) if lock.is_file() else None, engine
+    )
+    if let_go:
+        _seal_base(saved, tree_id, backend)
     return found, result, facts, saved
 
 
-def restore_base(folder: Path, tree_id: str | None, backend: str):
+def restore_base(folder: Path, tree_id: str | None, backend: str, deferred=()):
     """``(SavedBase, None)`` for the base build saved in ``folder`` when it was made by
-    this snavc from git tree ``tree_id`` and its outputs are intact (content hashes);
+    this snavc from git tree ``tree_id`` and its outputs are intact (content hashes; of
+    the outputs named in ``deferred``, checked by the caller later: SavedBase.unchecked);
     else ``(None, why)`` (``why`` None when there is nothing there): the base is built."""
     path = folder / MANIFEST
     if not path.exists():
@@ -317,7 +678,13 @@ def restore_base(folder: Path, tree_id: str | None, backend: str):
         )
     try:
         intact = (
-            all(file_digest(folder / OUT / n) == manifest["digests"][n] for n in OUTPUT_FILES)
+            all(
+                file_digest(folder / OUT / n) == manifest["digests"][n]
+                for n in OUTPUT_FILES
+                if n not in deferred
+            )
+            and all(isinstance(manifest["digests"][n], str) for n in deferred)
+            and all((folder / OUT / n).is_file() for n in deferred)
             and (folder / ENGINE / "build").is_dir()
         )
     except (OSError, KeyError, TypeError):
@@ -326,7 +693,26 @@ def restore_base(folder: Path, tree_id: str | None, backend: str):
         return None, f"the base state in {folder} is damaged (its outputs changed): not used"
     facts = BaseFacts(manifest["known"], manifest["equipment_at"], manifest["modes"])
     saved = SavedBase(folder, facts, manifest["digests"], manifest["lock"], True, True)
+    saved.unchecked = tuple(deferred)
     return saved, None
+
+
+def _engine_outputs() -> tuple[str, ...]:
+    from ..engine import state as engine_state
+
+    return engine_state.OUTPUTS
+
+
+def _outputs_hold(saved: SavedBase) -> bool:
+    """Whether the outputs restore_base left unchecked hold what the manifest says."""
+    try:
+        return all(file_digest(saved.folder / OUT / n) == saved.digests[n] for n in saved.unchecked)
+    except OSError:
+        return False
+
+
+def _nothing(answered) -> None:
+    pass
 
 
 def _install_state(saved: SavedBase, head: Path) -> bool:
@@ -336,13 +722,24 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
     from ..engine import state as engine_state
 
     dest = head / cache.CACHE_DIR
+    engine = saved.folder / ENGINE
+    hashed = (dest / cache.STATS).exists()  # _hash_ahead's: the head's files' own
+
+    def ignore(folder, names) -> list[str]:
+        return [cache.STATS] if hashed and Path(folder) == engine else []
+
     try:
-        shutil.copytree(saved.folder / ENGINE, dest, copy_function=_link_or_copy)
+        shutil.copytree(
+            engine, dest, copy_function=_link_or_copy, dirs_exist_ok=True, ignore=ignore
+        )
         for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
-        same = saved.lock is not None and lock.is_file() and file_digest(lock) == saved.lock
-        if engine_state.adopt_state(head, saved.digests, same):
+        same = saved.lock is not None and lock.is_file() and _read_digest(lock) == saved.lock
+        # the outputs' content: read whole by restore_base, or written by the base's
+        # build that has just ended (its digests are its writer's); those restore_base
+        # left unchecked are checked by the incremental build (state.outputs_intact)
+        if engine_state.adopt_state(head, saved.digests, same, checked=not saved.unchecked):
             return True
     except OSError:
         pass
@@ -403,19 +800,32 @@ def _why_not_compared(base: str, head_result, base_ok: bool, base_errors: int) -
     return " and ".join(why)
 
 
-def _copy_working_tree(repo: Path, dest: Path) -> None:
-    """The files of the working tree a build reads and a commit would hold (tracked
-    and untracked, not those git ignores: :func:`_working_tree`), copied into ``dest``
-    (86 MB at 100k equipment): the folder the head is built in, beside the base's
-    engine state."""
+def _head_files(repo: Path) -> list[str]:
+    """The files of the working tree a build reads and a commit would hold (tracked and
+    untracked, not those git ignores: :func:`_working_tree`), relative to ``repo``."""
     from ..engine.load import GitError
 
     try:
-        keep = [rel for rel in commit_files(repo) if _read_by_build(rel)]
+        return [rel for rel in commit_files(repo) if _read_by_build(rel)]
     except GitError as e:
         raise PlanError(f"cannot list the working tree's files: {e}") from None
+
+
+def _copy_working_tree(repo: Path, dest: Path) -> None:
+    """The files of the working tree a build reads and a commit would hold (tracked
+    and untracked, not those git ignores: :func:`_working_tree`), put into ``dest``:
+    the folder the head is built in, beside the base's engine state.
+
+    Hard links where the file system allows (a copy of 86 MB at 100k equipment was
+    a tenth of a restored plan's time at 10k): a build never writes an input in place,
+    and the one file it writes at all, ``snav.lock``, is copied (a build replaces it by
+    a rename, but a user's lock is never shared with a folder that is thrown away).
+    """
+
+    keep = _head_files(repo)
     dest.mkdir(parents=True, exist_ok=True)
     made = set()
+    link = True
     for rel in keep:
         src, out = repo / rel, dest / rel
         if out.parent not in made:
@@ -423,7 +833,15 @@ def _copy_working_tree(repo: Path, dest: Path) -> None:
             made.add(out.parent)
         if os.path.islink(src):
             os.symlink(os.readlink(src), out)
-        elif src.is_file():
+        elif not src.is_file():
+            continue
+        elif link and rel != "snav.lock":
+            try:
+                os.link(src, out)
+            except OSError:  # another file system, a file of another user...: copies
+                link = False
+                shutil.copyfile(src, out)
+        else:
             shutil.copyfile(src, out)
 
 

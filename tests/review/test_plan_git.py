@@ -77,3 +77,98 @@ def test_plan_ignored_files_of_a_subfolder(seed, tmp_path):
     append(repo, "clients/client1/site2/extra.local.yaml", NEW_EQUIPMENT)
     assert nothing(plan(repo)) == ([], [], [])
     git(top, "status", "--porcelain")  # the index is untouched: git still works
+
+
+def test_the_base_links_the_files_the_working_tree_holds_unchanged(seed, tmp_path):
+    """checkout_revision(link_from=): a working tree file whose bytes are the base's
+    blob is linked; one whose bytes differ (an edit, a line ending git converts, an
+    executable) is written from git, and so is a file named in never_link."""
+    from snavc.engine.load import checkout_revision
+
+    repo = git_init(seed())
+    site = "clients/client1/site1/equipment.yaml"
+    edit(repo, site, "address: 10.1.1.10", "address: 10.1.1.11")
+    crlf = "clients/client1/user-services.yaml"
+    data = (repo / crlf).read_bytes()
+    (repo / crlf).write_bytes(data.replace(b"\n", b"\r\n"))  # as core.autocrlf leaves it
+    base = tmp_path / "base"
+    assert checkout_revision(repo, "HEAD", base, link_from=repo, never_link={"snav.lock"})
+    stored = tmp_path / "stored"
+    assert checkout_revision(repo, "HEAD", stored)
+    files = sorted(p.relative_to(stored) for p in stored.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(base) for p in base.rglob("*") if p.is_file())
+    for rel in files:
+        assert (base / rel).read_bytes() == (stored / rel).read_bytes(), rel
+        linked = os.stat(base / rel).st_ino == os.stat(repo / rel).st_ino
+        assert linked == (str(rel) not in (site, crlf, "snav.lock")), rel
+
+
+def _tree(root) -> dict:
+    """What a build sees of a folder: its files a build reads and its links."""
+    from snavc.review.plan import _read_by_build
+
+    out = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in [*names, *dirs]:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif name in names and (_read_by_build(rel) or name == ".snavc-build"):
+                with open(path, "rb") as f:
+                    out[rel] = f.read()
+    return out
+
+
+def test_the_base_checkout_becomes_the_working_tree(tmp_path):
+    """plan's head is the base's checkout changed where the working tree differs
+    (plan._become_head): a build sees in it what it sees in a copy of the working tree
+    (plan._copy_working_tree), whatever the change did to files, folders and links."""
+    from snavc.review.plan import _become_head, _checkout_base, _copy_working_tree
+
+    repo = tmp_path / "repo"
+    files = {
+        "a.yaml": "a: 1\n",
+        "gone/b.yaml": "b: 1\n",
+        "x.yaml": "x: 1\n",  # a file, then a folder
+        "w.yaml/in.yaml": "w: 1\n",  # a folder, then a file
+        "out/.snavc-build": "marker\n",  # a build folder's marker, then none
+        "README.md": "base\n",
+        "snav.lock": "{}\n",
+    }
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text, encoding="utf-8")
+    (repo / "out" / "c.yaml").write_text("c: 1\n", encoding="utf-8")
+    os.symlink("gone", repo / "alias")  # a link, then a folder
+    git_init(repo)
+    (repo / "a.yaml").write_text("a: 2\n", encoding="utf-8")
+    for rel in (
+        "gone/b.yaml",
+        "x.yaml",
+        "w.yaml/in.yaml",
+        "out/.snavc-build",
+        "alias",
+        "snav.lock",
+    ):
+        os.unlink(repo / rel)
+    os.rmdir(repo / "w.yaml")
+    (repo / "x.yaml").mkdir()
+    (repo / "x.yaml" / "in.yaml").write_text("in: 1\n", encoding="utf-8")
+    (repo / "w.yaml").write_text("w: 2\n", encoding="utf-8")
+    (repo / "alias").mkdir()
+    (repo / "alias" / "z.yaml").write_text("z: 1\n", encoding="utf-8")
+    (repo / "new.yaml").write_text("new: 1\n", encoding="utf-8")
+    (repo / ".gitignore").write_text("ignored.yaml\n", encoding="utf-8")
+    (repo / "ignored.yaml").write_text("no: 1\n", encoding="utf-8")
+    (repo / "snav.lock").write_text('{"services": {}}\n', encoding="utf-8")
+
+    head = tmp_path / "checkout"
+    assert _checkout_base(repo, "HEAD", head)
+    assert (head / "gone" / "b.yaml").is_file() and os.path.islink(head / "alias")
+    _become_head(repo, head, None)
+    _copy_working_tree(repo, tmp_path / "copy")
+    assert _tree(head) == _tree(tmp_path / "copy")
+    assert os.stat(head / "snav.lock").st_ino != os.stat(repo / "snav.lock").st_ino
+    assert os.stat(head / "a.yaml").st_ino == os.stat(repo / "a.yaml").st_ino

@@ -180,3 +180,150 @@ def test_the_working_tree_is_left_as_it_is(changed, tmp_path):
     after = sorted(p.relative_to(changed) for p in changed.rglob("*") if ".git" not in p.parts)
     assert after == before
     assert set(os.listdir(tmp_path / "state")) == {"engine", MANIFEST, OUT}
+
+
+# -- the base built in a forked process (plan._build_base_apart) ----------------------
+
+
+def _in_the_child(monkeypatch, what):
+    """``what()`` runs in the child instead of the base's build."""
+    from snavc.review import plan as plan_module
+
+    parent = os.getpid()
+    real = plan_module._build_base
+
+    def instead(*args, **kwargs):
+        if os.getpid() != parent:
+            what()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_module, "_build_base", instead)
+
+
+def test_a_child_killed_is_a_clean_error(changed, tmp_path, monkeypatch):
+    import signal
+
+    lock = (changed / "snav.lock").read_bytes()
+    _in_the_child(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    out = snav("plan", changed, "--base", "HEAD~1", "--base-state", tmp_path / "state", exit_code=2)
+    assert out.stderr == (
+        "Error: the build of revision 'HEAD~1' was killed by signal 9 (SIGKILL), as the system "
+        "does when memory runs out; nothing was changed\n"
+    )
+    assert (changed / "snav.lock").read_bytes() == lock
+    assert not (tmp_path / "state" / MANIFEST).exists()  # no half-made state is taken
+    monkeypatch.undo()
+    assert plan(changed, "HEAD~1", base_state=tmp_path / "state").report.changes
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), MemoryError()])
+def test_an_error_in_the_child_is_raised_in_the_parent(changed, monkeypatch, error):
+    def fail():
+        raise error
+
+    _in_the_child(monkeypatch, fail)
+    with pytest.raises(type(error), match=str(error) or None):
+        plan(changed, "HEAD~1")
+
+
+def test_the_head_build_never_writes_the_users_files(changed):
+    """The working tree's files are linked into the head's folder: a head whose build
+    rewrites the lock (a new equipment, new services) leaves the user's lock as it was."""
+    from .helpers import SITE1_EQ as path
+
+    text = (changed / path).read_text(encoding="utf-8")
+    copy = text.split("\n---", 1)[0].replace("srv-web-01", "srv-web-09")
+    copy = "\n".join(line for line in copy.split("\n") if "servicenav_id" not in line)
+    (changed / path).write_text(text + "\n---\n" + copy + "\n", encoding="utf-8")
+    before = {
+        p: p.read_bytes() for p in changed.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
+    done = plan(changed, "HEAD~1")
+    assert any(c["op"] == "added" for c in done.report.changes)
+    after = {p: p.read_bytes() for p in changed.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+    assert all(os.stat(p).st_nlink == 1 for p in after)
+
+
+def test_outputs_the_plan_checked_are_not_read_again(seed, tmp_path, monkeypatch):
+    """A state adopted with its outputs checked (restore_base read them whole) is not
+    read whole again by the warm build while the outputs keep their identities."""
+    from snavc.engine import emit
+    from snavc.engine import state as engine_state
+
+    repo = seed()
+    snav("build", repo, "-o", tmp_path / "out")
+    digests = engine_state.read_state(repo)["digests"]
+    assert engine_state.adopt_state(repo, digests, lock_same=True, checked=True)
+    adopted = engine_state.read_state(repo)
+    real = emit.file_digest
+
+    def unread(path):
+        raise AssertionError(f"{path} read again")
+
+    monkeypatch.setattr(emit, "file_digest", unread)
+    assert engine_state.outputs_intact(repo, adopted)
+    output = repo / ".snavc" / "build" / "effective.json"
+    data = bytearray(output.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    output.write_bytes(bytes(data))  # written in place: another identity
+    monkeypatch.setattr(emit, "file_digest", real)
+    assert not engine_state.outputs_intact(repo, adopted)
+    # not checked: read as before
+    assert engine_state.adopt_state(repo, digests, lock_same=True)
+    assert engine_state.read_state(repo)["verified"] is None
+
+
+def test_the_head_is_hashed_while_the_base_builds(changed, monkeypatch):
+    """The head's files are hashed while the base builds (plan._hash_ahead), once
+    their records can be trusted (cache.RACY_NS, made 0 here): the head's build then
+    hashes only the files the change touched, and the report is the same."""
+    import time
+
+    from snavc.engine import cache
+    from snavc.review import plan as plan_module
+
+    expected = plan(changed, "HEAD~1").report.to_json()
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    hashed = []
+    real_hash, real_build = cache.content_hash, plan_module.build
+
+    def content_hash(data):
+        hashed.append(len(data))
+        return real_hash(data)
+
+    def build(repo, *args, **kwargs):
+        hashed.clear()
+        done = real_build(repo, *args, **kwargs)
+        reads.append(len(hashed))
+        return done
+
+    reads: list[int] = []
+    monkeypatch.setattr(cache, "content_hash", content_hash)
+    monkeypatch.setattr(plan_module, "build", build)
+    _in_the_child(monkeypatch, lambda: time.sleep(0.5))  # (the seed builds in no time)
+    done = plan(changed, "HEAD~1")
+    assert done.head_incremental and done.report.to_json() == expected
+    assert reads == [1]  # the changed file only: linked into the head after
+
+
+def test_a_restored_base_is_read_whole_once(changed, tmp_path, monkeypatch):
+    """restore_base leaves effective.json and origins.json to the head's incremental
+    build, which checks them while it hashes its inputs (state.outputs_intact): plan
+    itself reads only the small lock report."""
+    from snavc.review import plan as plan_module
+
+    state = tmp_path / "state"
+    plan(changed, "HEAD~1", base_state=state)
+    read = []
+    real = plan_module.file_digest
+
+    def file_digest(path):
+        read.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(plan_module, "file_digest", file_digest)
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and done.head_incremental
+    assert "effective.json" not in read and "origins.json" not in read
+    assert "lock-report.json" in read
