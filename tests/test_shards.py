@@ -184,6 +184,34 @@ def test_errors_of_every_shard_are_reported(estate, tmp_path, sharded, monkeypat
     assert [d["code"] for d in expected].count("SNV443") == 3
 
 
+def test_validate_in_shards_reports_what_one_process_does(estate, tmp_path, sharded, monkeypatch):
+    """validate runs the rules in shards too (nothing written): the same diagnostics,
+    warnings and errors of every shard, and no file left behind."""
+    broken = tmp_path / "broken"
+    shutil.copytree(estate, broken)
+    for eq_id in SPREAD[:2]:
+        _break(broken, eq_id)
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one, _ = pipeline.compile_repo(broken, keep=False)
+    sharded(3)
+    forked = []
+    real = shards._Shard.__init__
+
+    def spy(self, res, ids, writer, k):
+        forked.append(k)
+        real(self, res, ids, writer, k)
+
+    monkeypatch.setattr(shards._Shard, "__init__", spy)
+    many, _ = pipeline.compile_repo(broken, keep=False)
+    assert forked == [1, 2]
+    expected = [d.to_json() for d in one.diagnostics]
+    assert [d.to_json() for d in many.diagnostics] == expected
+    codes = [d["code"] for d in expected]
+    assert codes.count("SNV443") == 2 and codes.count("SNV448") == 3
+    assert sorted(p.name for p in broken.iterdir() if p.name.startswith(".")) == []
+
+
 def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):
     """A shard killed (here at its second equipment) hands back nothing: the build
     resolves its equipment itself, the same bytes."""

@@ -106,8 +106,10 @@ def _compile(
         resolve_all(res, sink, consume=consume)
     elif keep:
         resolve_all(res)
-    else:  # validate: every rule runs, nothing is kept (memory)
-        resolve_all(res, lambda _id, _effective: None, consume=True)
+    else:  # validate: every rule runs, nothing is kept (memory), on every core as a build
+        from .shards import resolve_and_discard
+
+        resolve_and_discard(res)
     result.diagnostics = dg.sort(
         result.diagnostics + reported(res.diagnostics, result.tree.project)
     )

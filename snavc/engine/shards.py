@@ -34,6 +34,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import tempfile
+from pathlib import Path
 
 # below this many equipment, a build resolves in one process: a fork and the hand-back
 # cost more than half of a small build's resolution saves
@@ -146,6 +148,39 @@ def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
             shard.stop()
 
 
+def resolve_and_discard(res) -> None:
+    """Every rule over every object of ``res``, nothing kept (``validate``: only the
+    diagnostics count), in shards as a build's :func:`resolve_and_write`: a shard then
+    writes no line, and hands back its diagnostics and records alone."""
+    from ..resolve import resolve_before_equipment
+
+    ids = resolve_before_equipment(res, consume=True)
+    with tempfile.TemporaryDirectory(prefix="snavc-validate-") as tmp:
+        resolve_and_write(res, ids, Discard(Path(tmp)), [])
+
+
+class Discard:
+    """The writer of :func:`resolve_and_discard`: equipment go nowhere; ``tmp`` holds
+    the shards' (empty) files of lines."""
+
+    keeps = False
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+
+    def equipment(self, eq_id: str, effective: dict) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def detach(self) -> None:
+        pass
+
+    def adopt(self, part) -> None:
+        pass
+
+
 def _absorb(res, writer, owners: list, answer: tuple) -> None:
     """Take in what a shard handed back, after everything resolved so far."""
     from .emit import EquipmentPart
@@ -252,7 +287,14 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
 
     part = EquipmentPart(path, alive)
     owners: list = []
-    resolve_equipment(res, ids, part.equipment, consume=True, owners=owners)
+    if getattr(writer, "keeps", True):
+        sink = part.equipment
+    else:  # validate: no line written
+
+        def sink(_id: str, _effective: dict) -> None:
+            alive()
+
+    resolve_equipment(res, ids, sink, consume=True, owners=owners)
     part.close()
     answer = (
         part.handed(),
