@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -155,18 +156,32 @@ def resolve_and_discard(res) -> None:
     from ..resolve import resolve_before_equipment
 
     ids = resolve_before_equipment(res, consume=True)
-    with tempfile.TemporaryDirectory(prefix="snavc-validate-") as tmp:
-        resolve_and_write(res, ids, Discard(Path(tmp)), [])
+    writer = Discard()
+    try:
+        resolve_and_write(res, ids, writer, [])
+    finally:
+        writer.close()
 
 
 class Discard:
     """The writer of :func:`resolve_and_discard`: equipment go nowhere; ``tmp`` holds
-    the shards' (empty) files of lines."""
+    the shards' (empty) files of lines, a temporary folder made only when a shard asks
+    for it."""
 
     keeps = False
 
-    def __init__(self, tmp: Path):
-        self.tmp = tmp
+    def __init__(self):
+        self._tmp: Path | None = None
+
+    @property
+    def tmp(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="snavc-validate-"))
+        return self._tmp
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         pass
