@@ -769,6 +769,10 @@ def _findall(pattern: re.Pattern[bytes] | None, line: bytes) -> list[str]:
     return [m.decode() for m in pattern.findall(line)] if pattern else []
 
 
+_PARENTS = re.compile(rb'"parents":\[([^\]]*)\]')  # an equipment's parent hosts (H4)
+_QUOTED = re.compile(rb'"([^"]*)"')
+
+
 def _dependents(
     build: Build, keys: list[str]
 ) -> tuple[dict[str, dict[str, set[str]]], dict[str, int]]:
@@ -784,6 +788,10 @@ def _dependents(
     out: dict[str, dict[str, set[str]]] = {}
     locked = dict.fromkeys(keys, 0)
     wanted: dict[str, list[str]] = {}  # ID -> keys of inputs with that ID
+    # equipment -> its keys: an equipment is used by the equipment it is a parent of
+    # (H4) and by nothing else an effective object holds (no origin has it as an
+    # input), so it is looked for in "parents" lists only, a literal search
+    parents: dict[str, list[str]] = {}
     by_origin: dict[str, set[str]] = {}  # origin -> keys of inputs it depends on
     through_origins = ("service-template", "service-template-override", "time-period")
     origin_keys = _origin_keys(build, [k for k in keys if k.partition("/")[0] in through_origins])
@@ -803,7 +811,7 @@ def _dependents(
             if build.get(section, ident) is not None:
                 out[key][label].add(ident)
             if label == "equipment":  # a parent host's change reaches its children (H4)
-                wanted.setdefault(ident, []).append(key)
+                parents.setdefault(ident, []).append(key)
             continue
         if label not in (*DEPENDED_ON, "service-template", "service-template-override"):
             continue
@@ -817,15 +825,25 @@ def _dependents(
                     wanted.setdefault(group, []).append(key)
         for okey in origin_keys.get(key, ()):
             by_origin.setdefault(okey, set()).add(key)
-    if not wanted and not by_origin:
+    if not wanted and not by_origin and not parents:
         return out, locked
     origins = _alternatives(by_origin, '"origin":"', '"')
     needles = _alternatives(wanted, '"', '"')
-    candidates = re.compile(b"|".join(p.pattern for p in (origins, needles) if p))
     for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
+        searched = [origins, needles]
+        if section == "equipment" and parents:
+            searched.append(_PARENTS)
+        searched = [p for p in searched if p]
+        if not searched:
+            continue
+        candidates = re.compile(b"|".join(p.pattern for p in searched))
         for line in build.grep(section, candidates):
             via_origin = {k for m in _findall(origins, line) for k in by_origin[m]}
             named = {k for m in _findall(needles, line) for k in wanted[m]}
+            if section == "equipment" and parents:
+                for found in _PARENTS.findall(line):
+                    for p in _QUOTED.findall(found):
+                        named.update(parents.get(p.decode(), ()))
             if not via_origin and not named:
                 continue
             oid = key_of(line)
