@@ -131,6 +131,17 @@ def test_a_query_imports_neither_diff_nor_report_nor_bridge(tmp_path):
     assert [m for m in stages_in(modules) if m.startswith(("snavc.bridge", "rapidfuzz"))] == []
 
 
+def test_diff_reads_builds_without_the_models(tmp_path):
+    """``diff`` reads two builds as bytes: it imports neither the models (pydantic),
+    the tree nor the rules (a fifth of a 100k diff was importing them)."""
+    out = tmp_path / "out"
+    assert snavc_process("build", SEED, "-o", out, SNAVC_NO_CACHE="1").returncode == 0
+    modules = imported("diff", out, out)
+    assert "snavc.review.diff" in modules
+    heavy = ("pydantic", "snavc.model", "snavc.tree", "snavc.resolve", "snavc.validate")
+    assert [m for m in stages_in(modules) if m.startswith(heavy)] == []
+
+
 def test_the_front_door_is_lazy_and_whole():
     """``snavc.compile_repo`` and the other public names still come from ``snavc``."""
     from snavc import Diagnostic, Result, check, compile_repo, diff, read_build

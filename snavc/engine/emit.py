@@ -24,7 +24,6 @@ import threading
 from pathlib import Path
 
 from .. import diagnostics as dg
-from ..tree import object_key
 from .faults import crash_point, replace_file
 from .load import BUILD_MARKER
 
@@ -150,6 +149,8 @@ def tree_groups(tree) -> list:
 def input_hashes(tree) -> dict[str, str]:
     """``label/ID`` -> content hash of every input object (catalogue included), so that
     ``snavc diff`` can tell which inputs a change touched without the repositories."""
+    from ..tree import object_key  # here: diff reads builds without the models (pydantic)
+
     out = {}
     objects = [o for table in tree.objects.values() for o in table.values()]
     objects += [o for by_at in tree.overrides.values() for o in by_at.values()]
