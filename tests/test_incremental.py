@@ -84,6 +84,18 @@ def same_as_full(repo: Path, tmp_path: Path, monkeypatch, patched: bool = True, 
     return built
 
 
+def _query_sees_the_build(repo: Path) -> None:
+    """A query from the snapshot the warm build left sees what a full compile does."""
+    from snavc.engine.pipeline import compile_repo, quick_compile
+    from snavc.resolve import effective_of
+
+    quick = quick_compile(repo)
+    assert quick is not None
+    _, res = compile_repo(repo, snapshot=False)
+    for ident in ("eq-000000", "eq-000001", "eq-000150"):
+        assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+
+
 def site_file(repo: Path, n: int = 0) -> Path:
     return sorted(repo.rglob("*-s0*.yaml"))[n]
 
@@ -438,16 +450,9 @@ def test_random_edits(repo, tmp_path, monkeypatch):
 def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypatch):
     """A patched build leaves the snapshot of what it built: queries answer from it, as
     a full compile does (the equipment edited included)."""
-    from snavc.engine.pipeline import compile_repo, quick_compile
-    from snavc.resolve import effective_of
-
     edit(site_file(repo), "check_interval: 30", "check_interval: 34")
     assert build(repo, tmp_path / "out").incremental
-    quick = quick_compile(repo)
-    assert quick is not None
-    _, res = compile_repo(repo, snapshot=False)
-    for ident in ("eq-000000", "eq-000001", "eq-000150"):
-        assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+    _query_sees_the_build(repo)
 
 
 def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
@@ -747,18 +752,11 @@ def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
 def test_queries_after_a_configuration_edit_use_its_snapshot(repo, tmp_path, monkeypatch):
     """A warm build after a configuration edit leaves the snapshot of the edited
     configuration: a query answers from it as a cold compile does."""
-    from snavc.engine.pipeline import compile_repo, quick_compile
-    from snavc.resolve import effective_of
-
     monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)  # a client: a third of this estate
     path = sorted(repo.rglob("client.yaml"))[0]
     edit(path, "check_interval: 900", "check_interval: 901")
     assert build(repo, tmp_path / "out").incremental
-    quick = quick_compile(repo)
-    assert quick is not None
-    _, res = compile_repo(repo, snapshot=False)
-    for ident in ("eq-000000", "eq-000001", "eq-000150"):
-        assert effective_of(quick[1], "Equipment", ident) == res.equipment[ident]
+    _query_sees_the_build(repo)
 
 
 def test_output_digests_by_blocks_taken_over(repo, tmp_path, monkeypatch):

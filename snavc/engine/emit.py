@@ -873,6 +873,8 @@ class BuildWriter:
     link ``OUT`` stays a link: the folder it points to is the one replaced.
     """
 
+    keeps = True  # its equipment are written (shards.Discard: validate's, which are not)
+
     def __init__(self, out: Path):
         shown = Path(out)
         self.out = shown.resolve()  # through a symbolic link: the swap is at its target

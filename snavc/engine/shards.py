@@ -302,7 +302,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
 
     part = EquipmentPart(path, alive)
     owners: list = []
-    if getattr(writer, "keeps", True):
+    if writer.keeps:
         sink = part.equipment
     else:  # validate: no line written
 
