@@ -26,11 +26,13 @@ from snavc.engine.emit import (
     _compact,
     dumps,
     entry,
+    marked_layout,
     output_digest,
 )
 from snavc.engine.pipeline import build
 
-OUTPUTS = ("effective.json", "origins.json", "diagnostics.json")
+# (the marker holds the layout of the first two: the same bytes too)
+OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", ".snavc-build")
 
 
 @pytest.fixture(scope="module")
@@ -468,6 +470,9 @@ def test_the_layout_a_build_notes_is_that_of_its_files(repo, tmp_path):
         state = read_state(repo.resolve())
         for name in OUTPUTS:
             assert state["layouts"][name] == Lines.open(out / name).sections
+            # ...and what the marker gives readers (diff)
+            data = (out / name).read_bytes()
+            assert marked_layout(out, name, data) == Lines.open(out / name).sections
 
 
 def test_a_cache_made_by_other_code_is_not_used(repo, tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from snavc.bench.generate import generate
 from snavc.engine import cache, emit, pipeline, shards
 from snavc.engine.state import STATE
 
-OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", "lock-report.json")
+OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", "lock-report.json", ".snavc-build")
 # equipment in the first, middle and last thirds of a 300-equipment estate
 SPREAD = ("eq-000010", "eq-000150", "eq-000290")
 

@@ -977,7 +977,7 @@ class BuildWriter:
                 self.layouts[ORIGINS] = writer.layout
                 self.digests[ORIGINS] = writer.digest()
                 self.blocks[ORIGINS] = writer.blocks
-            self._write_rest(diagnostics, lock_report)
+            self._write_rest(diagnostics, lock_report, self.layouts)
         except BaseException:
             self.abort()
             raise
@@ -1005,17 +1005,19 @@ class BuildWriter:
                     old = (lines.data, blocks[name]) if blocks and name in blocks else None
                     self._hashing[name] = HashingFile(f, old)
                     layouts[name] = lines.write(self._hashing[name])
-            self._write_rest(diagnostics, lock_report)
+            self._write_rest(diagnostics, lock_report, layouts)
         except BaseException:
             self.abort()
             raise
         self._swap()
         return layouts
 
-    def finish_linked(self, folder: Path, diagnostics: list, lock_report: dict) -> None:
+    def finish_linked(
+        self, folder: Path, diagnostics: list, lock_report: dict, layouts: dict
+    ) -> None:
         """Write a build whose effective.json and origins.json are the files of the same
         names in ``folder`` (the build state's links to the previous build's: nothing it
-        read changed), hard-linked rather than copied; then swap."""
+        read changed; ``layouts`` theirs), hard-linked rather than copied; then swap."""
         try:
             self.file.close()
             for name in (EFFECTIVE, ORIGINS):
@@ -1024,14 +1026,14 @@ class BuildWriter:
                     os.link(folder / name, self.tmp / name)
                 except OSError:  # another file system (EXDEV), or one without links
                     shutil.copyfile(folder / name, self.tmp / name)  # a kernel copy on Linux
-            self._write_rest(diagnostics, lock_report)
+            self._write_rest(diagnostics, lock_report, layouts)
         except BaseException:
             self.abort()
             raise
         self._swap()
 
-    def _write_rest(self, diagnostics: list, lock_report: dict) -> None:
-        for name, data in rest_files(diagnostics, lock_report).items():
+    def _write_rest(self, diagnostics: list, lock_report: dict, layouts: dict) -> None:
+        for name, data in rest_files(diagnostics, lock_report, layouts).items():
             (self.tmp / name).write_bytes(data)
         crash_point("finish")
 
@@ -1063,16 +1065,76 @@ class BuildWriter:
         self._lock.release()
 
 
-def rest_files(diagnostics: list, lock_report: dict) -> dict[str, bytes]:
-    """The small files of a build beside effective.json and origins.json: name -> bytes."""
+def rest_files(diagnostics: list, lock_report: dict, layouts: dict) -> dict[str, bytes]:
+    """The small files of a build beside effective.json and origins.json (whose
+    :class:`Lines` layouts are ``layouts``): name -> bytes."""
     return {
         DIAGNOSTICS: dg.render_json(diagnostics).encode("utf-8"),
         LOCK_REPORT: dumps(lock_report).encode("utf-8"),
-        BUILD_MARKER: MARKER_TEXT.encode("utf-8"),
+        BUILD_MARKER: marker(layouts),
     }
 
 
-def output_holds(out: Path, folder: Path, diagnostics: list, lock_report: dict) -> bool:
+def marker(layouts: dict) -> bytes:
+    """The ``.snavc-build`` marker: a sentence for whoever opens the folder, then, on
+    one line, where the sections of effective.json and origins.json lie (their
+    :class:`Lines` layouts). A reader of a build (`diff`) then finds the sections of a
+    300 MB file without going through its lines; :func:`marked_layout` checks that the
+    layout still fits the file."""
+    found = {
+        name: {
+            k.decode(): list(v) if isinstance(v, tuple) else v.decode()
+            for k, v in layouts[name].items()
+        }
+        for name in (EFFECTIVE, ORIGINS)
+        if name in layouts
+    }
+    return (MARKER_TEXT + json.dumps(found, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def marked_layout(folder: Path, name: str, data) -> dict | None:
+    """The layout (:attr:`Lines.sections`) that the marker of the build ``folder`` gives
+    for its file ``name``, whose bytes are ``data``; None when there is none (a build of
+    an older snavc) or it does not fit these bytes exactly (a file edited since): every
+    line outside the sections is where the layout puts it, as :meth:`Lines.write`
+    writes it, down to the file's last byte."""
+    try:
+        with open(Path(folder) / BUILD_MARKER, "rb") as f:
+            text = f.read(1 << 20)
+        layout = json.loads(text.partition(b"\n")[2])[name]
+        sections: dict = {}
+        pos, names = 2, sorted(layout)
+        if data[:2] != b"{\n":
+            return None
+        for i, key in enumerate(names):
+            tail = b",\n" if i < len(names) - 1 else b"\n"
+            value, label = layout[key], key.encode()
+            if isinstance(value, list) and value != [0, 0]:
+                start, end = value
+                header = b'"' + label + b'":{\n'
+                if (
+                    start != pos + len(header)
+                    or data[pos:start] != header
+                    or end <= start
+                    or data[end - 1 : end + 1 + len(tail)] != b"\n}" + tail
+                ):
+                    return None
+                sections[label] = (start, end)
+                pos = end + 1 + len(tail)
+                continue
+            sections[label] = (0, 0) if isinstance(value, list) else value.encode()
+            line = b'"' + label + b'":' + (b"{}" if isinstance(value, list) else value.encode())
+            if data[pos : pos + len(line) + len(tail)] != line + tail:
+                return None
+            pos += len(line) + len(tail)
+        return sections if pos + 2 == len(data) and data[pos:] == b"}\n" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def output_holds(
+    out: Path, folder: Path, diagnostics: list, lock_report: dict, layouts: dict
+) -> bool:
     """Whether the output folder ``out`` holds exactly the build that
     :meth:`BuildWriter.finish_linked` would write there (its effective.json and
     origins.json the very files of ``folder``, the other files these bytes, nothing
@@ -1084,7 +1146,7 @@ def output_holds(out: Path, folder: Path, diagnostics: list, lock_report: dict) 
     except (OSError, OutputError):
         return False
     try:
-        rest = rest_files(diagnostics, lock_report)
+        rest = rest_files(diagnostics, lock_report, layouts)
         if sorted(os.listdir(out)) != sorted([EFFECTIVE, ORIGINS, *rest]):
             return False
         for name in (EFFECTIVE, ORIGINS):

@@ -464,9 +464,9 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
         return _cold()
     timings("warm: outputs checked")
     folder = root / cache.CACHE_DIR / "build"
-    if not output_holds(out, folder, kept, report):
+    if not output_holds(out, folder, kept, report, state["layouts"]):
         writer = BuildWriter(out)
-        writer.finish_linked(folder, kept, report)
+        writer.finish_linked(folder, kept, report, state["layouts"])
         crash_point("swapped")
         # (linking changed the files' change time: their record is taken again)
         save_state(root, out, state, state["layouts"], state["digests"], state["blocks"])

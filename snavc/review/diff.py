@@ -23,7 +23,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine.emit import EFFECTIVE, LOCK_REPORT, ORIGINS, find_line, line_key, section_end
+from ..engine.emit import (
+    EFFECTIVE,
+    LOCK_REPORT,
+    ORIGINS,
+    find_line,
+    line_key,
+    marked_layout,
+    section_end,
+)
 
 try:  # parses an object line several times faster than json, to the same values
     import orjson
@@ -54,7 +62,7 @@ class Build:
     object per line.
     """
 
-    def __init__(self, data: bytes | str, name: str = ""):
+    def __init__(self, data: bytes | str, name: str = "", layout: dict | None = None):
         self.name = name
         self.data = data.encode() if isinstance(data, str) else data
         self.spans: dict[str, tuple[int, int]] = {}  # section -> the byte range of its lines
@@ -66,6 +74,13 @@ class Build:
         self._parsed: dict[tuple[str, str], object] = {}
         self._locked: dict[str, int] | None = None
         self.lock_report: dict = {}  # lock-report.json: what the build did to the lock
+        if layout is not None:  # where the build's marker says the sections are
+            for section, span in layout.items():
+                if isinstance(span, tuple) and span != (0, 0):
+                    self.spans[section.decode()] = span
+                else:
+                    self.small[section.decode()] = {} if span == (0, 0) else json.loads(span)
+            return
         try:
             self._split()
         except ValueError:  # a build reformatted by a tool: read it whole
@@ -95,10 +110,10 @@ class Build:
             self.spans[name] = (pos, close)
             pos = close + 2  # past "}" or "},": the loop skips what is left of the line
 
-    def attach_origins(self, data: bytes | str) -> None:
+    def attach_origins(self, data: bytes | str, layout: dict | None = None) -> None:
         """origins.json: the ``services`` table (read like the object sections) and the
         members of each contact group."""
-        self.origins = Build(data)
+        self.origins = Build(data, layout=layout)
         self.group_members = {k: self._parse(v) for k, v in self.origins.raw("groups").items()}
 
     def lines(self, section: str) -> list[bytes]:
@@ -291,10 +306,12 @@ def read_build(folder: str | Path) -> Build:
             f"{folder} is not a snavc build: no {EFFECTIVE} (run `snavc build -o {folder}`)"
         )
     try:
-        build = Build(_read(path), str(folder))
+        data = _read(path)
+        build = Build(data, str(folder), marked_layout(folder, EFFECTIVE, data))
         origins = Path(folder) / ORIGINS
         if origins.is_file():  # the inputs of each unit service, for the impact analysis
-            build.attach_origins(_read(origins))
+            data = _read(origins)
+            build.attach_origins(data, marked_layout(folder, ORIGINS, data))
         report = Path(folder) / LOCK_REPORT
         if report.is_file():
             found = json.loads(report.read_bytes())
@@ -829,15 +846,17 @@ def _dependents(
         return out, locked
     origins = _alternatives(by_origin, '"origin":"', '"')
     needles = _alternatives(wanted, '"', '"')
+    # a parents list naming one of them (the line is then checked exactly, below)
+    children = _alternatives(parents, r'"parents":\[[^\]]*?"', '"')
     for section, kind in (("equipment", "equipment"), ("user_services", "user-service")):
-        searched = [origins, needles]
-        if section == "equipment" and parents:
-            searched.append(_PARENTS)
-        searched = [p for p in searched if p]
-        if not searched:
-            continue
-        candidates = re.compile(b"|".join(p.pattern for p in searched))
-        for line in build.grep(section, candidates):
+        # one search per pattern: each starts with its own text ('"origin":"memory@p'),
+        # which re looks for as a whole; their alternation starts with '"' only, that
+        # a build holds every few bytes (0.9 s against 0.5 s for both at 100k)
+        searched = (origins, needles, children if section == "equipment" else None)
+        lines = {}
+        for pattern in filter(None, searched):
+            lines.update((key_of(line), line) for line in build.grep(section, pattern))
+        for oid, line in sorted(lines.items()):
             via_origin = {k for m in _findall(origins, line) for k in by_origin[m]}
             named = {k for m in _findall(needles, line) for k in wanted[m]}
             if section == "equipment" and parents:
@@ -846,7 +865,6 @@ def _dependents(
                         named.update(parents.get(p.decode(), ()))
             if not via_origin and not named:
                 continue
-            oid = key_of(line)
             deps = _dependencies(build, section, oid)
             obj = build.get(section, oid) or {}
             for key in named | via_origin:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from snavc.review.diff import diff, read_build
+from snavc.review.diff import Build, diff, read_build
 
 from .helpers import (
     CLIENT1_OVERRIDE,
@@ -647,6 +647,52 @@ def test_diff_of_a_reformatted_build_keeps_the_users_of_an_input(seed, built, tm
     a = diff(read_build(old), read_build(new)).to_json()
     b = diff(read_build(old), read_build(pretty_copy(new, tmp_path / "pretty"))).to_json()
     assert a["inputs"] == b["inputs"]
+
+
+def test_diff_finds_the_sections_where_the_marker_says(seed, built, tmp_path, monkeypatch):
+    """A build's marker holds where its sections lie: diff reads them from there rather
+    than going through the lines, and finds the same as by going through them."""
+    import snavc.review.diff as module
+
+    repo = seed()
+    old = built(repo)
+    edit(repo, SITE2_EQ, "10.1.2.10", "10.1.2.11")
+    edit(repo, CLIENT1_OVERRIDE, "criticality: 4", "criticality: 2")
+    new = built(repo)
+    marked = diff(read_build(old), read_build(new)).to_json()
+    assert marked["changes"] and marked["inputs"]
+
+    def no_lines(*args):
+        raise AssertionError("went through the lines")
+
+    with monkeypatch.context() as m:
+        m.setattr(module, "section_end", no_lines)
+        assert diff(read_build(old), read_build(new)).to_json() == marked
+    # a build of an older snavc (a marker without the layout): through the lines
+    for folder in (old, new):
+        (folder / ".snavc-build").write_text("written by snavc build\n", encoding="utf-8")
+    assert diff(read_build(old), read_build(new)).to_json() == marked
+
+
+@pytest.mark.parametrize("how", ["longer", "same size", "shorter"])
+def test_diff_does_not_trust_a_marker_that_does_not_fit(seed, built, tmp_path, how):
+    """effective.json edited after the build (a line longer, shorter or as long, the
+    sections moved or not): the layout the marker gives is checked against the file,
+    down to its last byte, and the file is read through when it does not fit."""
+    repo = seed()
+    old = built(repo)
+    edit(repo, SITE2_EQ, "10.1.2.10", "10.1.2.11")
+    new = built(repo)
+    path = new / "effective.json"
+    text = path.read_text(encoding="utf-8")
+    replaced = {"longer": "10.1.2.111", "same size": "10.1.2.12", "shorter": "10.1.2.1"}[how]
+    path.write_text(text.replace('"10.1.2.11"', f'"{replaced}"'), encoding="utf-8")
+    [change] = [c for c in diff(read_build(old), read_build(new)).to_json()["changes"]]
+    assert (change["id"], change["old"], change["new"]) == ("srv-file-02", "10.1.2.10", replaced)
+    # the sections, that follow the equipment's, are found where they now are
+    read = read_build(new)
+    assert read.spans == Build(path.read_bytes()).spans  # (found by going through it)
+    assert read.get("nodes", "client1")["kind"] == "client"
 
 
 def test_diff_checks_M3_on_a_reformatted_build(small, built, tmp_path):

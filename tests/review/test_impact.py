@@ -9,6 +9,8 @@ services build with ``--reapply``.
 
 from __future__ import annotations
 
+import json
+
 from .helpers import (
     CLIENT1_OVERRIDE,
     SITE1_EQ,
@@ -367,3 +369,26 @@ def test_the_search_for_many_inputs_finds_what_one_alternative_each_finds():
     assert _alternatives([], '"', '"') is None
     deep = ["x" * n for n in range(1, 1500)]  # nested past the recursion limit: still right
     assert _alternatives(deep, '"', '"').findall(b'"xxx"') == [b"xxx"]
+
+
+def test_a_parent_is_found_anywhere_in_its_childrens_lists_H4():
+    """The search for the children of changed hosts looks inside every "parents" list,
+    at any place in it, and only there: an ID named elsewhere (a label of the same
+    name) or a longer ID that starts with it is no child."""
+    from snavc.review.diff import Build, _dependents
+
+    def eq(**fields) -> str:
+        return json.dumps({"box": "b", "services": {}, **fields}, separators=(",", ":"))
+
+    lines = {
+        "a": eq(),
+        "b": eq(),
+        "c1": eq(parents=["b", "a"]),  # second in its list
+        "c2": eq(parents=["a"]),
+        "c3": eq(labels=["a"], parents=["b"]),  # "a" is a label here
+        "c4": eq(parents=["a-2", "b"]),  # another host whose ID starts with "a"
+        "c5": eq(parents=["b", "c", "a"]),  # last of three
+    }
+    text = '{\n"equipment":{\n' + ",\n".join(f'"{k}":{v}' for k, v in lines.items())
+    users, _ = _dependents(Build(text + '\n},\n"format":1\n}\n'), ["equipment/a"])
+    assert sorted(users["equipment/a"]["equipment"]) == ["a", "c1", "c2", "c5"]
