@@ -36,7 +36,8 @@ from .load import content_hash
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
 LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
-FORMAT = 3  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal)
+FORMAT = 4  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal);
+# 4: the equipment index as the build state keeps it
 LEAF_KINDS = ("Equipment", "UserService")
 
 
@@ -175,11 +176,13 @@ def make_folder(root: Path) -> Path:
     return folder
 
 
-def write(root: Path, key: str, config: list, leaves: dict) -> bool:
+def write(root: Path, key: str, config: list, where: dict, members: dict) -> bool:
     """Store a snapshot; False (nothing written) when the repository is not writable.
 
     Two files under one key: the configuration (every query) and the equipment index
-    (only a query about an equipment or user service reads it).
+    (only a query about an equipment or user service reads it): ``where`` (equipment ID
+    -> file) and ``members`` (user service ID -> (file, ...)), the build state's own
+    (snavc.engine.state.pack_leaves), marshalled as they are.
     """
     try:
         folder = make_folder(root)
@@ -187,7 +190,7 @@ def write(root: Path, key: str, config: list, leaves: dict) -> bool:
             old.unlink()
         # the index first, named by its key: a valid snapshot always has its index
         for name, payload in (
-            (LEAVES.format(key=key), {"leaves": leaves}),
+            (LEAVES.format(key=key), {"equipment": where, "members": members}),
             (SNAPSHOT, {"config": config}),
         ):
             if name == SNAPSHOT:
@@ -250,13 +253,39 @@ def read_payload(path: Path) -> memoryview | None:
         return None
 
 
-def leaves_of(payload: memoryview, key: str) -> dict:
+def leaves_of(payload: memoryview, key: str) -> Mapping:
     """The equipment index of a checked payload (:func:`read_payload`) made with
-    ``key``; ValueError if it is not (it was checked, and named by its key)."""
+    ``key`` (:class:`LeafIndex`); ValueError if it is not (it was checked, and named by
+    its key)."""
     data = marshal.loads(payload)
     if not isinstance(data, dict) or data.get("key") != key:
         raise ValueError("the snapshot's equipment index is not the snapshot's")
-    return data["leaves"]
+    return LeafIndex(data["equipment"], data["members"])
+
+
+class LeafIndex(Mapping):
+    """``ID -> [kind, file]`` of each equipment and user service (``Tree.leaf_index``),
+    over the build state's ``where`` (equipment ID -> file) and ``members`` (user
+    service ID -> (file, members)); an equipment first when both kinds have an ID."""
+
+    def __init__(self, where: Mapping, members: Mapping):
+        self.where, self.members = where, members
+
+    def __getitem__(self, ident):
+        file = self.where.get(ident)
+        if file is not None:
+            return ["Equipment", file]
+        return ["UserService", self.members[ident][0]]
+
+    def __contains__(self, ident) -> bool:
+        return ident in self.where or ident in self.members
+
+    def __iter__(self):
+        yield from self.where
+        yield from (i for i in self.members if i not in self.where)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _read(root: Path, name: str) -> dict | None:
@@ -273,16 +302,17 @@ def _write(root: Path, name: str, data: dict) -> bool:
     return True
 
 
-def save(root: Path, hashes: dict[str, str], config: list, files: dict) -> tuple[str, dict] | None:
+def save(
+    root: Path, hashes: dict[str, str], config: list, where: dict, members: dict
+) -> tuple[str, dict] | None:
     """Store the snapshot of a clean run's inputs: ``hashes`` (the files'), its
-    configuration documents and ``files`` (file -> its equipment and user services, as
-    the build state keeps them). Returns ``(key, hashes with the lock's)``, or None when
-    the repository is not writable."""
+    configuration documents, and where each equipment and user service is (``where``,
+    ``members``: the build state's, snavc.engine.state.pack_leaves). Returns ``(key,
+    hashes with the lock's)``, or None when the repository is not writable."""
     hashes = dict(hashes)
     lock_hash(root, hashes)
     key = fingerprint(hashes)
-    index = {ident: [kind, f] for f, items in files.items() for kind, ident, *_ in items}
-    return (key, hashes) if write(root, key, config, index) else None
+    return (key, hashes) if write(root, key, config, where, members) else None
 
 
 def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
@@ -319,7 +349,8 @@ class UnitServiceNames(Mapping):
         return unit_service_names(self.tree, eq)
 
     def __iter__(self):
-        return (i for i, (kind, _) in self.tree.leaf_index.items() if kind == "Equipment")
+        index = self.tree.leaf_index
+        return (i for i in index if index[i][0] == "Equipment")
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

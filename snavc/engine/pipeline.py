@@ -125,7 +125,10 @@ def save_snapshot(result: Result) -> tuple[str, dict] | None:
         return None
     root = result.repo.resolve()
     snap = result.snapshot
-    saved = cache.save(root, snap["hashes"], snap["config"], snap["files"])
+    if "packed" not in snap:  # (the build state's records: the snapshot's index is theirs)
+        snap["packed"] = state.pack_leaves(snap["files"], snap["links"])
+    packed = snap["packed"]
+    saved = cache.save(root, snap["hashes"], snap["config"], packed["where"], packed["members"])
     if saved is not None:
         cache.write_stats(root, snap["stats"], saved[1])
     return saved
@@ -345,8 +348,7 @@ def _cold_build(
                     "hashes": hashes,
                     "files": [r for r in result.files if r != PROJECT_FILE],
                     "snapshot": key,
-                    "leaves": result.snapshot["files"],
-                    "links": result.snapshot["links"],
+                    **result.snapshot["packed"],
                     "composed": result.snapshot["composed"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),
