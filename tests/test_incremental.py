@@ -91,11 +91,14 @@ def _records(repo: Path) -> dict:
     that does not depend on the order they were written in."""
     import marshal
 
+    from snavc.engine import cache
     from snavc.engine.state import read_state
 
     state = read_state(repo.resolve())
     assert state is not None
-    kept = {k: state[k] for k in ("where", "members", "parents", "snids")}
+    kept = {k: state[k] for k in ("members", "parents")}
+    kept["where"] = dict(cache.unpack(state["where"]))
+    kept["snids"] = dict(cache.unpack(state["snids"]))
     kept["leaves"] = {f: marshal.loads(b) for f, b in state["leaves"].items()}
     for index in ("refs", "at"):
         kept[index] = {k: sorted(v) for k, v in state[index].items()}
@@ -339,6 +342,27 @@ def test_equipment_moved_to_another_file_and_a_file_removed(repo, tmp_path, monk
     more.unlink()
     same_as_full(repo, tmp_path, monkeypatch, step=2)
     same_records_as_cold(repo, tmp_path, "r2")
+
+
+def test_inputs_hashed_in_a_child_process(repo, tmp_path, monkeypatch):
+    """At 100k equipment the inputs are found and hashed by a forked process while the
+    build reads its state (inputs.hashed_inputs_ahead; here, whatever the size): the
+    same builds, warm, and a change the child cannot say (a file that is not a regular
+    file) found again here and reported."""
+    from snavc.engine import inputs
+
+    monkeypatch.setattr(inputs, "AHEAD_BYTES", 0)
+    edit(site_file(repo, 2), "check_interval: 30", "check_interval: 33")
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    more = repo / "p0" / "more.yaml"
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    more.write_text(equipment_doc("eq-new-6", at))
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    more.unlink()
+    os.mkfifo(more)
+    built = build(repo, tmp_path / "fifo")
+    assert not built.incremental and built.status == "errors"
+    assert "SNV115" in [d.code for d in built.result.diagnostics]
 
 
 def test_user_service_members_changed(repo, tmp_path, monkeypatch):

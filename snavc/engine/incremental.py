@@ -42,7 +42,6 @@ from pathlib import Path
 import orjson
 
 from .. import diagnostics as dg
-from ..diagnostics import Diagnostic
 from ..model import NODE_KINDS
 from . import cache
 from .faults import crash_point, sync_folder, temporary
@@ -50,7 +49,7 @@ from .inputs import (
     Result,
     Timings,
     gc_paused,
-    hashed_inputs,
+    hashed_inputs_ahead,
     host_links,
     leaf_entry,
     leaf_loader,
@@ -59,6 +58,7 @@ from .inputs import (
 from .load import Document, load_file
 from .state import (
     OUTPUTS,
+    STATE,
     WINDOW,
     Built,
     LockFile,
@@ -79,8 +79,17 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
     root = Path(repo).resolve()
     timings = Timings()
+    if not (root / cache.CACHE_DIR / "build" / STATE).is_file():
+        return None
+    # the inputs found and hashed in a child process while this one reads the state
+    # (forked before any thread of this one starts)
+    try:
+        inputs = hashed_inputs_ahead(root, backend)
+    except OSError:
+        return None
     state = read_state(root)
     if state is None:
+        inputs()  # (no child left running)
         return None
     timings("warm: read state")
     # the linked outputs' content hashes, checked in a second thread while this one
@@ -88,7 +97,9 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     intact = _in_thread(lambda: outputs_intact(root, state))
     with gc_paused():
         try:
-            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact, timings)
+            return _rebuild(
+                Path(repo), root, Path(out), backend, locked, state, intact, inputs, timings
+            )
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
                 raise
@@ -119,7 +130,15 @@ def _in_thread(work):
 
 
 def _rebuild(
-    repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact, timings
+    repo: Path,
+    root: Path,
+    out: Path,
+    backend: str,
+    locked: bool,
+    state: dict,
+    intact,
+    inputs,
+    timings,
 ):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
@@ -128,9 +147,7 @@ def _rebuild(
     from ..validate import models_of_clean, validate
     from .emit import BuildWriter, RangeFile, lock_report
 
-    diags: list[Diagnostic] = []
-    hashes: dict[str, str] = {}
-    settings_objs, catalog_docs, rels, paths, files = hashed_inputs(root, diags, backend, hashes)
+    diags, hashes, (settings_objs, catalog_docs, rels, paths, files) = inputs()
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return _cold()
@@ -228,7 +245,7 @@ def _rebuild(
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     gone_ids = {(kind, i) for kind, i, *_ in gone}
     members = state["members"]
-    if _clash(new_eq, state["where"], "Equipment", gone_ids) or _clash(
+    if _clash(new_eq, records.where, "Equipment", gone_ids) or _clash(
         new_us, members, "UserService", gone_ids
     ):
         return _cold()  # a duplicate ID: the full build reports it
@@ -276,7 +293,7 @@ def _rebuild(
         kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
     ):
         return _cold()
-    snids = state["snids"]
+    snids = cache.unpack(state["snids"])
     for o in new_eq:
         owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
         if owner is not None and owner not in dirty:

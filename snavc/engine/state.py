@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -299,6 +300,8 @@ def pack_leaves(files: dict[str, list], links: dict[str, tuple]) -> dict:
         packed["leaves"][file] = marshal.dumps((items, mine))
         _index(packed, file, items, 1, keys)
     _tuples(packed, keys)
+    packed["where"] = cache.pack(packed["where"])
+    packed["snids"] = cache.pack(packed["snids"])
     return packed
 
 
@@ -315,10 +318,10 @@ def update_leaves(
         "leaves": dict(state["leaves"]),
         "refs": dict(state["refs"]),
         "at": dict(state["at"]),
-        "where": dict(state["where"]),
+        "where": _Overlay(cache.unpack(state["where"])),
         "members": dict(state["members"]),
         "parents": {i: t for i, t in state["parents"].items() if not i.startswith(WINDOW)},
-        "snids": dict(state["snids"]),
+        "snids": _Overlay(cache.unpack(state["snids"])),
         "counts": list(state["counts"]),
     }
     packed["parents"].update((i, t) for i, (t, _s) in links.items() if i.startswith(WINDOW) and t)
@@ -350,7 +353,62 @@ def update_leaves(
                 if snid is not None:
                     packed["snids"][snid] = ident
     _tuples(packed, keys)
+    packed["where"] = packed["where"].packed()
+    packed["snids"] = packed["snids"].packed()
     return packed
+
+
+class _Overlay(MutableMapping):
+    """Changes to a packed mapping (cache.PackedMap), kept apart: :meth:`packed` makes
+    it again only when they change something (an equipment added, removed or moved, a
+    product ID changed), not for an edit of values."""
+
+    _GONE = object()
+
+    def __init__(self, base: Mapping):
+        self.base, self.changes = base, {}
+
+    def __getitem__(self, key):
+        value = self.changes.get(key, self)
+        if value is self:
+            return self.base[key]
+        if value is self._GONE:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        self.changes[key] = value
+
+    def __delitem__(self, key) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.changes[key] = self._GONE
+
+    def _whole(self) -> dict:
+        base = self.base
+        whole = base.to_dict() if isinstance(base, cache.PackedMap) else dict(base)
+        for key, value in self.changes.items():
+            if value is self._GONE:
+                whole.pop(key, None)
+            else:
+                whole[key] = value
+        return whole
+
+    def __iter__(self):
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def packed(self):
+        """The marshallable form (cache.pack) of the mapping with its changes."""
+        missing = object()
+        if all(
+            (key not in self.base) if value is self._GONE else self.base.get(key, missing) == value
+            for key, value in self.changes.items()
+        ):
+            return cache.pack(self.base)
+        return cache.pack(self._whole())
 
 
 WINDOW = "maintenance-window:"
@@ -407,7 +465,7 @@ class Records:
 
     def __init__(self, state: dict):
         self.blobs: dict[str, bytes] = state["leaves"]
-        self.where: dict[str, str] = state["where"]
+        self.where: Mapping[str, str] = cache.unpack(state["where"])
         self._read: dict[str, tuple] = {}
 
     def of(self, file: str) -> tuple[list, dict]:
