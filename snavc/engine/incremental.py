@@ -299,12 +299,12 @@ def _rebuild(
         if owner is not None and owner not in dirty:
             return _cold()  # the full build reports it (SNV308)
 
-    def at_of(eq_id: str):
-        """An equipment's node: now, or as the state has it."""
-        if eq_id in now_at:
-            return now_at[eq_id]
-        item = records.equipment(eq_id)
-        return item[2] if item is not None else None
+    # an equipment whose node is placed is dirty (found through the ``at`` index): its
+    # record is among ``gone``, unless it is new or moved (``now_at``)
+    placed_before = {i for kind, i, at, *_ in gone if kind == "Equipment" and placed(at)}
+
+    def target_placed(eq_id: str) -> bool:
+        return placed(now_at[eq_id]) if eq_id in now_at else eq_id in placed_before
 
     # W2: the windows whose own document, references or targets' nodes are reached
     windows_again = sorted(
@@ -313,7 +313,7 @@ def _rebuild(
             for o in windows
             if f"MaintenanceWindow/{o.id}" in reached
             or placed(o.at)
-            or any(placed(at_of(t.partition("/")[0])) for t in o.targets)
+            or any(target_placed(t.partition("/")[0]) for t in o.targets)
         ),
         key=lambda o: o.id,
     )
