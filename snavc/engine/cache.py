@@ -454,8 +454,9 @@ def unpack(packed) -> Mapping[str, str]:
 
 
 # Kinds a snapshot's tree makes models of on first use: a query needs the contacts and
-# boxes of the nodes on its path, not the 24,000 of a 100k estate (none in a catalogue).
-LAZY_KINDS = ("Contact", "Box")
+# boxes of the nodes on its path, not the 24,000 of a 100k estate, nor its 3,000
+# groups, accounts and users, which rules look up by ID (none of them in a catalogue).
+LAZY_KINDS = ("Contact", "Box", "ContactGroup", "MonitoringAccount", "User")
 
 
 class LazyKind(Mapping):
