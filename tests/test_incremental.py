@@ -887,3 +887,33 @@ def test_output_digests_by_blocks_taken_over(repo, tmp_path, monkeypatch):
     state = read_state(repo.resolve())
     linked = repo / ".snavc" / "build" / "effective.json"
     assert state["digests"]["effective.json"] == emit.output_digest(linked)
+
+
+def test_the_outputs_check_read_before_the_state(repo, tmp_path, monkeypatch):
+    """The linked outputs' content is checked from the small file beside the state
+    (state.read_check), from before the state is read: it is the state's own after a
+    warm build, and an output changed in place under identities forged in both files is
+    still found (a cold build, the same bytes)."""
+    import marshal
+
+    from snavc.engine import cache
+    from snavc.engine.state import CHECK, STATE, read_check, read_state, same_check
+
+    edit(site_file(repo, 1), "check_interval: 30", "check_interval: 32")
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    root = repo.resolve()
+    assert same_check(read_check(root), read_state(root))
+    folder = root / ".snavc" / "build"
+    linked = folder / "effective.json"
+    text = linked.read_bytes()
+    at = re.search(rb"[0-8]", text[len(text) // 2 :]).start() + len(text) // 2
+    with open(linked, "r+b") as f:  # in place: the same inode
+        f.seek(at)
+        f.write(bytes([text[at] + 1]))
+    for name in (CHECK, STATE):
+        data = cache.read_sealed(folder / name)
+        data["outputs"]["effective.json"] = cache.identity(linked)
+        cache.write_sealed(folder / name, marshal.dumps(data))
+    assert same_check(read_check(root), read_state(root))
+    edit(site_file(repo, 1), "check_interval: 32", "check_interval: 35")
+    same_as_full(repo, tmp_path, monkeypatch, patched=False, step=1)

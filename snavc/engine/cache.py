@@ -28,6 +28,7 @@ import os
 import time
 from array import array
 from collections.abc import Mapping
+from itertools import accumulate
 from pathlib import Path
 
 from ..version import __version__
@@ -436,15 +437,17 @@ def pack(mapping: Mapping[str, str]):
     or the mapping as a dict when a key or value holds a NUL (a product ID may)."""
     if isinstance(mapping, PackedMap):
         return (mapping.blob, mapping.starts.tobytes())
-    items = sorted((k.encode(), v.encode()) for k, v in mapping.items())
-    starts = array("I")
-    at = 0
-    for k, v in items:
-        if b"\0" in k or b"\0" in v:
-            return dict(mapping)
-        starts.append(at)
-        at += len(k) + len(v) + 2
-    blob = b"".join(b"%s\0%s\0" % kv for kv in items)
+    items = sorted(mapping.items())  # (code point order: that of their UTF-8 bytes)
+    text = "".join([f"{k}\0{v}\0" for k, v in items])
+    blob = text.encode()
+    if blob.count(b"\0") != 2 * len(items):
+        return dict(mapping)
+    if len(blob) == len(text):  # (ASCII: a character is a byte)
+        sizes = [len(k) + len(v) + 2 for k, v in items]
+    else:
+        sizes = [len(k.encode()) + len(v.encode()) + 2 for k, v in items]
+    starts = array("I", accumulate(sizes, initial=0))
+    starts.pop()
     return (blob, starts.tobytes())
 
 

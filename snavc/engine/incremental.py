@@ -66,7 +66,9 @@ from .state import (
     diagnostics_from_state,
     diagnostics_to_state,
     outputs_intact,
+    read_check,
     read_state,
+    same_check,
     save_state,
     update_leaves,
 )
@@ -87,14 +89,24 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
         inputs = hashed_inputs_ahead(root, backend)
     except OSError:
         return None
+    # the linked outputs' content hashes, checked in a second thread while this one
+    # finds what changed (hashlib releases the GIL): 360 MB at 100k equipment, from the
+    # small file that says what they hold, before the state is read
+    check = read_check(root)
+    early = _in_thread(lambda: outputs_intact(root, check)) if check else None
     state = read_state(root)
     if state is None:
         inputs()  # (no child left running)
+        if early:
+            early()
         return None
     timings("warm: read state")
-    # the linked outputs' content hashes, checked in a second thread while this one
-    # finds what changed (hashlib releases the GIL): 300 MB at 100k equipment
-    intact = _in_thread(lambda: outputs_intact(root, state))
+    if early and same_check(check, state):
+        intact = early
+    else:  # (no check file, or not this state's: an adopted state, plan's)
+        if early:
+            early()
+        intact = _in_thread(lambda: outputs_intact(root, state))
     with gc_paused():
         try:
             return _rebuild(

@@ -24,6 +24,7 @@ from .faults import crash_point, temporary
 from .inputs import Result
 
 STATE = "build.marshal"
+CHECK = "outputs.marshal"  # what checking the linked outputs needs (read_check)
 OUTPUTS = ("effective.json", "origins.json")
 
 
@@ -85,14 +86,15 @@ def save_state(
                 tmp.unlink(missing_ok=True)
             crash_point("state")
             stats[name] = cache.identity(folder / name)
-        state = {
-            **state,
+        check = {
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
             "blocks": {n: blocks[n] for n in OUTPUTS},
-            "layouts": layouts,
         }
+        # (before the state: a state is never newer than its outputs' check)
+        cache.write_sealed(folder / CHECK, marshal.dumps(check))
+        state = {**state, **check, "layouts": layouts}
         cache.write_sealed(target, marshal.dumps(state))
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
@@ -113,6 +115,34 @@ def read_state(root: Path) -> dict | None:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return state
+
+
+def read_check(root: Path) -> dict | None:
+    """What :func:`outputs_intact` needs of the state the last build left (its
+    outputs' identities, digests and blocks), from the small file written beside it
+    (``CHECK``, 10 kB at 100k equipment against 30 MB): a warm build starts checking the
+    outputs' content with it before the state is read, and uses that check only when the
+    state then read says the same (:func:`same_check`). None when absent, damaged, made by
+    other code, or the linked outputs changed since."""
+    folder = root / cache.CACHE_DIR / "build"
+    check = cache.read_sealed(folder / CHECK)
+    try:
+        if not isinstance(check, dict) or check.get("key") != _key():
+            return None
+        if any(cache.identity(folder / name) != check["outputs"][name] for name in OUTPUTS):
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return check
+
+
+def same_check(check: dict, state: dict) -> bool:
+    """Whether ``check`` (:func:`read_check`) is that of ``state``: the same outputs,
+    digests and blocks, and nothing the state says that spares the read (``verified``,
+    set by :func:`adopt_state`)."""
+    return not state.get("verified") and all(
+        check[k] == state.get(k) for k in ("outputs", "digests", "blocks")
+    )
 
 
 def read_moved(folder: Path) -> dict | None:
@@ -284,25 +314,47 @@ def pack_leaves(files: dict[str, list], links: dict[str, tuple]) -> dict:
     """The state's records of a cold build: ``files`` (file -> its leaves, as
     inputs.leaf_entry makes them) and ``links`` (inputs.host_links of every equipment
     and maintenance window), as the fields :func:`update_leaves` keeps."""
-    packed: dict = {
-        "leaves": {},
-        "refs": {},
-        "at": {},
-        "where": {},
-        "members": {},
-        "parents": {i: t for i, (t, _s) in links.items() if t},
-        "snids": {s: i for i, (_t, s) in links.items() if s is not None},
-        "counts": [0, 0, 0],
-    }
-    keys: set = set()
+    leaves: dict[str, bytes] = {}
+    refs: dict[str, list] = {}
+    at: dict[str, list] = {}
+    where: dict[str, str] = {}
+    members: dict[str, tuple] = {}
+    counts = [0, 0, 0]
     for file, items in files.items():
-        mine = {i: v for kind, i, *_ in items if kind == "Equipment" for v in [links.get(i)] if v}
-        packed["leaves"][file] = marshal.dumps((items, mine))
-        _index(packed, file, items, 1, keys)
-    _tuples(packed, keys)
-    packed["where"] = cache.pack(packed["where"])
-    packed["snids"] = cache.pack(packed["snids"])
-    return packed
+        labels: set = set()
+        nodes: set = set()
+        mine = {}
+        for kind, ident, node, extra, named in items:
+            labels.update(named)
+            nodes.add(node)
+            if kind == "Equipment":
+                counts[0] += 1
+                counts[1] += len(extra)
+                where[ident] = file
+                v = links.get(ident)
+                if v:
+                    mine[ident] = v
+            else:
+                counts[2] += 1
+                members[ident] = (file, extra)
+        leaves[file] = marshal.dumps((items, mine))
+        for index, names in ((refs, labels), (at, nodes)):
+            for name in names:
+                found = index.get(name)
+                if found is None:
+                    index[name] = [file]
+                else:
+                    found.append(file)
+    return {
+        "leaves": leaves,
+        "refs": {k: tuple(v) for k, v in refs.items()},
+        "at": {k: tuple(v) for k, v in at.items()},
+        "where": cache.pack(where),
+        "members": members,
+        "parents": {i: t for i, (t, _s) in links.items() if t},
+        "snids": cache.pack({s: i for i, (_t, s) in links.items() if s is not None}),
+        "counts": counts,
+    }
 
 
 def update_leaves(
