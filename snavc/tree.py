@@ -10,7 +10,8 @@ configuring user, and two overrides of one template at one node (T2).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,7 +309,7 @@ def build_tree(
     catalog: list[Obj],
     rejected: set[tuple[str, str]] = frozenset(),
     checks: bool = True,
-    known: dict[str, list[str]] | None = None,
+    known: Mapping[str, list[str]] | None = None,
     check_only: list[Obj] | None = None,
     incumbent=None,
     known_parents: dict[str, tuple] | None = None,
@@ -433,8 +434,10 @@ def build_tree(
     tree.unit_services = _unit_services(tree)
     _check_hosts(tree, objects if check_only is None else check_only, known_parents or {})
     _check_components(tree)
-    if known:
+    if known and isinstance(known, dict):
         tree.unit_services = {**known, **tree.unit_services}
+    elif known:  # (a warm build's: read when asked for, snavc.engine.incremental)
+        tree.unit_services = ChainMap(tree.unit_services, known)
     if not checks:  # a tree rebuilt from a clean snapshot (snavc.engine.cache): nothing to report
         return tree
     if check_only is not None:

@@ -196,3 +196,25 @@ def test_a_record_taken_in_the_same_tick_as_a_change_is_not_trusted(seed, monkey
     compile_repo(seed)
     hashes, read = _hash_reads(seed, monkeypatch)
     assert len(read) == len(hashes)
+
+
+def test_packed_map_is_the_mapping_it_packs():
+    """cache.PackedMap (the build state's 100k-entry maps as one bytes object): every
+    key found with its value, absent ones not, in any order of insertion; a value with
+    a NUL keeps the plain dict."""
+    import marshal
+    import random
+
+    rng = random.Random(7)
+    words = [f"eq-{rng.randrange(10**6):06d}" for _ in range(500)] + ["", "a", "é-ü", "z" * 70]
+    mapping = {w: rng.choice(["p0/a.yaml", "p0/b c.yaml", "H1", "ünï"]) for w in words}
+    packed = marshal.loads(marshal.dumps(cache.pack(mapping)))
+    assert not isinstance(packed, dict)
+    got = cache.unpack(packed)
+    assert len(got) == len(mapping) and dict(got) == mapping and got.to_dict() == mapping
+    for key in [*mapping, "eq-", "eq-9999999", "zz", "0", 7]:
+        assert (key in got) == (key in mapping)
+        assert got.get(key) == mapping.get(key)
+    assert cache.unpack(cache.pack(got)) == got  # packed again as it is
+    odd = {"H\0": "x", "a": "b"}
+    assert cache.unpack(cache.pack(odd)) == odd and isinstance(cache.pack(odd), dict)

@@ -86,6 +86,37 @@ def same_as_full(repo: Path, tmp_path: Path, monkeypatch, patched: bool = True, 
     return built
 
 
+def _records(repo: Path) -> dict:
+    """The dependency records and their indexes in ``repo``'s build state, in a form
+    that does not depend on the order they were written in."""
+    import marshal
+
+    from snavc.engine import cache
+    from snavc.engine.state import read_state
+
+    state = read_state(repo.resolve())
+    assert state is not None
+    kept = {k: state[k] for k in ("members", "parents")}
+    kept["where"] = dict(cache.unpack(state["where"]))
+    kept["snids"] = dict(cache.unpack(state["snids"]))
+    kept["leaves"] = {f: marshal.loads(b) for f, b in state["leaves"].items()}
+    for index in ("refs", "at"):
+        kept[index] = {k: sorted(v) for k, v in state[index].items()}
+    kept["counts"] = list(state["counts"])
+    return kept
+
+
+def same_records_as_cold(repo: Path, tmp_path: Path, name: str = "records") -> None:
+    """The records a warm build left (each file's, brought up to date, and the indexes
+    over them: state.update_leaves) are those a cold build of the same tree leaves."""
+    copy = tmp_path / f"{name}-repo"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".snavc"))
+    built = build(copy, tmp_path / f"{name}-out")
+    assert built.status == "written" and not built.incremental
+    assert _records(repo) == _records(copy)
+
+
 def _query_sees_the_build(repo: Path) -> None:
     """A query from the snapshot the warm build left sees what a full compile does."""
     from snavc.engine.pipeline import compile_repo, quick_compile
@@ -248,6 +279,7 @@ def test_equipment_added_enters_the_lock(repo, tmp_path, monkeypatch):
         f.write(equipment_doc("eq-new-1", at))
     built = same_as_full(repo, tmp_path, monkeypatch)
     assert built.lock_written
+    same_records_as_cold(repo, tmp_path)
 
 
 def test_equipment_template_changed(repo, tmp_path, monkeypatch):
@@ -278,6 +310,7 @@ def test_equipment_moved_to_another_site(repo, tmp_path, monkeypatch):
     i = text.index(f"at: {here}", text.index("kind: Equipment"))
     path.write_text(text[:i] + f"at: {other}" + text[i + len(f"at: {here}") :])
     same_as_full(repo, tmp_path, monkeypatch)
+    same_records_as_cold(repo, tmp_path)
 
 
 def test_new_file_of_equipment(repo, tmp_path, monkeypatch):
@@ -287,6 +320,49 @@ def test_new_file_of_equipment(repo, tmp_path, monkeypatch):
         + equipment_doc("eq-new-3", at, "windows-server", "periods:\n  check: 24x7\n")
     )
     same_as_full(repo, tmp_path, monkeypatch)
+    same_records_as_cold(repo, tmp_path)
+
+
+def test_equipment_moved_to_another_file_and_a_file_removed(repo, tmp_path, monkeypatch):
+    """The records are kept per file: an equipment whose document moves to another file
+    (its parents and product ID with it), a new file of equipment, then that file
+    removed, leave the records and indexes a cold build leaves."""
+    source, target = site_file(repo, 3), site_file(repo, 7)
+    docs = source.read_text().split("---\n")
+    moved = next(d for d in docs if "servicenav_id:" in d and "kind: Equipment" in d)
+    source.write_text("---\n".join(d for d in docs if d is not moved))
+    target.write_text(target.read_text().rstrip("\n") + "\n---\n" + moved)
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    same_records_as_cold(repo, tmp_path, "r0")
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    more = repo / "p0" / "more.yaml"
+    more.write_text(equipment_doc("eq-new-4", at) + equipment_doc("eq-new-5", at))
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    same_records_as_cold(repo, tmp_path, "r1")
+    more.unlink()
+    same_as_full(repo, tmp_path, monkeypatch, step=2)
+    same_records_as_cold(repo, tmp_path, "r2")
+
+
+def test_inputs_hashed_in_a_child_process(repo, tmp_path, monkeypatch):
+    """At 100k equipment the inputs are found and hashed by a forked process while the
+    build reads its state (inputs.hashed_inputs_ahead; here, whatever the size): the
+    same builds, warm, and a change the child cannot say (a file that is not a regular
+    file) found again here and reported."""
+    from snavc.engine import inputs
+
+    monkeypatch.setattr(inputs, "AHEAD_BYTES", 0)
+    edit(site_file(repo, 2), "check_interval: 30", "check_interval: 33")
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    more = repo / "p0" / "more.yaml"
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    more.write_text(equipment_doc("eq-new-6", at))
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    more.unlink()
+    os.mkfifo(more)
+    built = build(repo, tmp_path / "fifo")
+    assert not built.incremental and built.status == "errors"
+    assert "SNV115" in [d.code for d in built.result.diagnostics]
 
 
 def test_user_service_members_changed(repo, tmp_path, monkeypatch):
@@ -294,6 +370,7 @@ def test_user_service_members_changed(repo, tmp_path, monkeypatch):
     path = sorted(repo.rglob("client.yaml"))[0]
     edit(path, "eq-000001/http-front, ", "")
     same_as_full(repo, tmp_path, monkeypatch)
+    same_records_as_cold(repo, tmp_path)
 
 
 def test_successive_patches(repo, tmp_path, monkeypatch):
@@ -447,6 +524,7 @@ def test_random_edits(repo, tmp_path, monkeypatch):
             }[key]
             path.write_text(text.replace(old, f"{key}: {new}", rng.randint(1, 3)))
         same_as_full(repo, tmp_path, monkeypatch, step=step)
+        same_records_as_cold(repo, tmp_path, f"r{step}")
 
 
 def test_queries_after_a_patched_build_use_its_snapshot(repo, tmp_path, monkeypatch):
@@ -508,6 +586,7 @@ def test_host_fields_changed_in_a_file_with_parents(repo, tmp_path, monkeypatch)
     edit(path, f"id: {gateway}\nname: Server", f"id: {gateway}\nname: Gateway")
     edit(path, "category: linux-server", "category: server")
     same_as_full(repo, tmp_path, monkeypatch)
+    same_records_as_cold(repo, tmp_path)
 
 
 def test_a_parent_in_another_file_left_to_the_full_build(repo, tmp_path, monkeypatch):
@@ -725,6 +804,8 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
             assert built.counts == expected.counts
             assert _read(repo / "snav.lock") == full_lock, done
             warm += built.incremental
+            if step % 6 == 5 or step == steps - 1:
+                same_records_as_cold(repo, tmp_path, f"cr{step}")
         else:  # undo: the next build starts from the last good state
             assert built.result.diagnostics == expected.result.diagnostics
             for path in repo.rglob("*.yaml"):
@@ -806,3 +887,33 @@ def test_output_digests_by_blocks_taken_over(repo, tmp_path, monkeypatch):
     state = read_state(repo.resolve())
     linked = repo / ".snavc" / "build" / "effective.json"
     assert state["digests"]["effective.json"] == emit.output_digest(linked)
+
+
+def test_the_outputs_check_read_before_the_state(repo, tmp_path, monkeypatch):
+    """The linked outputs' content is checked from the small file beside the state
+    (state.read_check), from before the state is read: it is the state's own after a
+    warm build, and an output changed in place under identities forged in both files is
+    still found (a cold build, the same bytes)."""
+    import marshal
+
+    from snavc.engine import cache
+    from snavc.engine.state import CHECK, STATE, read_check, read_state, same_check
+
+    edit(site_file(repo, 1), "check_interval: 30", "check_interval: 32")
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    root = repo.resolve()
+    assert same_check(read_check(root), read_state(root))
+    folder = root / ".snavc" / "build"
+    linked = folder / "effective.json"
+    text = linked.read_bytes()
+    at = re.search(rb"[0-8]", text[len(text) // 2 :]).start() + len(text) // 2
+    with open(linked, "r+b") as f:  # in place: the same inode
+        f.seek(at)
+        f.write(bytes([text[at] + 1]))
+    for name in (CHECK, STATE):
+        data = cache.read_sealed(folder / name)
+        data["outputs"]["effective.json"] = cache.identity(linked)
+        cache.write_sealed(folder / name, marshal.dumps(data))
+    assert same_check(read_check(root), read_state(root))
+    edit(site_file(repo, 1), "check_interval: 32", "check_interval: 35")
+    same_as_full(repo, tmp_path, monkeypatch, patched=False, step=1)

@@ -109,6 +109,9 @@ def _build(estate: Path, tmp: Path, name: str, **kw):
         state.pop("outputs")
         state.pop("snapshot")
         state["hashes"].pop("snav.lock")
+        # each file's records are marshalled apart (state.pack_leaves): marshal's bytes
+        # depend on how the objects are shared in memory, the records they hold do not
+        state["leaves"] = {f: marshal.loads(b) for f, b in state["leaves"].items()}
     assert sorted(p.name for p in tmp.iterdir() if p.name.startswith(".")) == []
     if out.exists():
         assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".snavc-build"]

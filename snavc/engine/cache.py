@@ -26,7 +26,9 @@ import hashlib
 import marshal
 import os
 import time
+from array import array
 from collections.abc import Mapping
+from itertools import accumulate
 from pathlib import Path
 
 from ..version import __version__
@@ -36,7 +38,8 @@ from .load import content_hash
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
 LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
-FORMAT = 3  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal)
+FORMAT = 4  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal);
+# 4: the equipment index as the build state keeps it
 LEAF_KINDS = ("Equipment", "UserService")
 
 
@@ -175,11 +178,13 @@ def make_folder(root: Path) -> Path:
     return folder
 
 
-def write(root: Path, key: str, config: list, leaves: dict) -> bool:
+def write(root: Path, key: str, config: list, where: dict, members: dict) -> bool:
     """Store a snapshot; False (nothing written) when the repository is not writable.
 
     Two files under one key: the configuration (every query) and the equipment index
-    (only a query about an equipment or user service reads it).
+    (only a query about an equipment or user service reads it): ``where`` (equipment ID
+    -> file, packed: :func:`pack`) and ``members`` (user service ID -> (file, ...)), the
+    build state's own (snavc.engine.state.pack_leaves), marshalled as they are.
     """
     try:
         folder = make_folder(root)
@@ -187,7 +192,7 @@ def write(root: Path, key: str, config: list, leaves: dict) -> bool:
             old.unlink()
         # the index first, named by its key: a valid snapshot always has its index
         for name, payload in (
-            (LEAVES.format(key=key), {"leaves": leaves}),
+            (LEAVES.format(key=key), {"equipment": where, "members": members}),
             (SNAPSHOT, {"config": config}),
         ):
             if name == SNAPSHOT:
@@ -250,13 +255,39 @@ def read_payload(path: Path) -> memoryview | None:
         return None
 
 
-def leaves_of(payload: memoryview, key: str) -> dict:
+def leaves_of(payload: memoryview, key: str) -> Mapping:
     """The equipment index of a checked payload (:func:`read_payload`) made with
-    ``key``; ValueError if it is not (it was checked, and named by its key)."""
+    ``key`` (:class:`LeafIndex`); ValueError if it is not (it was checked, and named by
+    its key)."""
     data = marshal.loads(payload)
     if not isinstance(data, dict) or data.get("key") != key:
         raise ValueError("the snapshot's equipment index is not the snapshot's")
-    return data["leaves"]
+    return LeafIndex(unpack(data["equipment"]), data["members"])
+
+
+class LeafIndex(Mapping):
+    """``ID -> [kind, file]`` of each equipment and user service (``Tree.leaf_index``),
+    over the build state's ``where`` (equipment ID -> file) and ``members`` (user
+    service ID -> (file, members)); an equipment first when both kinds have an ID."""
+
+    def __init__(self, where: Mapping, members: Mapping):
+        self.where, self.members = where, members
+
+    def __getitem__(self, ident):
+        file = self.where.get(ident)
+        if file is not None:
+            return ["Equipment", file]
+        return ["UserService", self.members[ident][0]]
+
+    def __contains__(self, ident) -> bool:
+        return ident in self.where or ident in self.members
+
+    def __iter__(self):
+        yield from self.where
+        yield from (i for i in self.members if i not in self.where)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _read(root: Path, name: str) -> dict | None:
@@ -273,16 +304,17 @@ def _write(root: Path, name: str, data: dict) -> bool:
     return True
 
 
-def save(root: Path, hashes: dict[str, str], config: list, files: dict) -> tuple[str, dict] | None:
+def save(
+    root: Path, hashes: dict[str, str], config: list, where: dict, members: dict
+) -> tuple[str, dict] | None:
     """Store the snapshot of a clean run's inputs: ``hashes`` (the files'), its
-    configuration documents and ``files`` (file -> its equipment and user services, as
-    the build state keeps them). Returns ``(key, hashes with the lock's)``, or None when
-    the repository is not writable."""
+    configuration documents, and where each equipment and user service is (``where``,
+    ``members``: the build state's, snavc.engine.state.pack_leaves). Returns ``(key,
+    hashes with the lock's)``, or None when the repository is not writable."""
     hashes = dict(hashes)
     lock_hash(root, hashes)
     key = fingerprint(hashes)
-    index = {ident: [kind, f] for f, items in files.items() for kind, ident, *_ in items}
-    return (key, hashes) if write(root, key, config, index) else None
+    return (key, hashes) if write(root, key, config, where, members) else None
 
 
 def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
@@ -319,7 +351,8 @@ class UnitServiceNames(Mapping):
         return unit_service_names(self.tree, eq)
 
     def __iter__(self):
-        return (i for i, (kind, _) in self.tree.leaf_index.items() if kind == "Equipment")
+        index = self.tree.leaf_index
+        return (i for i in index if index[i][0] == "Equipment")
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -346,9 +379,87 @@ class Lazy(Mapping):
         return len(self._get())
 
 
+class PackedMap(Mapping):
+    """A ``str -> str`` mapping of 100k entries (where each equipment is, which
+    equipment holds each product ID) kept as one bytes object of sorted ``key NUL value
+    NUL`` records and the array of their offsets: marshal reads and writes it as two
+    copies, where a dict takes 100k strings made and hashed each way (0.1 s of a warm
+    build at 100k equipment). Looked up by binary search. :func:`pack` makes it (a
+    plain dict when a key or value holds a NUL), :func:`unpack` reads either."""
+
+    __slots__ = ("blob", "starts")
+
+    def __init__(self, blob: bytes, starts: bytes):
+        self.blob = blob
+        self.starts = array("I")
+        self.starts.frombytes(starts)
+
+    def _index(self, key: str) -> int:
+        """The index of ``key``'s record, or -1."""
+        k = key.encode()
+        blob, starts = self.blob, self.starts
+        lo, hi = 0, len(starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = starts[mid]
+            found = blob[at : blob.index(b"\0", at)]
+            if found < k:
+                lo = mid + 1
+            elif found > k:
+                hi = mid
+            else:
+                return mid
+        return -1
+
+    def __getitem__(self, key):
+        i = self._index(key) if isinstance(key, str) else -1
+        if i < 0:
+            raise KeyError(key)
+        at = self.blob.index(b"\0", self.starts[i]) + 1
+        return self.blob[at : self.blob.index(b"\0", at)].decode()
+
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and self._index(key) >= 0
+
+    def __iter__(self):
+        return (k.decode() for k in self.blob.split(b"\0")[0:-1:2])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def to_dict(self) -> dict[str, str]:
+        parts = self.blob.decode().split("\0")
+        return dict(zip(parts[0:-1:2], parts[1::2], strict=True))
+
+
+def pack(mapping: Mapping[str, str]):
+    """The marshallable form of ``mapping`` for :class:`PackedMap`: ``(bytes, offsets)``,
+    or the mapping as a dict when a key or value holds a NUL (a product ID may)."""
+    if isinstance(mapping, PackedMap):
+        return (mapping.blob, mapping.starts.tobytes())
+    items = sorted(mapping.items())  # (code point order: that of their UTF-8 bytes)
+    text = "".join([f"{k}\0{v}\0" for k, v in items])
+    blob = text.encode()
+    if blob.count(b"\0") != 2 * len(items):
+        return dict(mapping)
+    if len(blob) == len(text):  # (ASCII: a character is a byte)
+        sizes = [len(k) + len(v) + 2 for k, v in items]
+    else:
+        sizes = [len(k.encode()) + len(v.encode()) + 2 for k, v in items]
+    starts = array("I", accumulate(sizes, initial=0))
+    starts.pop()
+    return (blob, starts.tobytes())
+
+
+def unpack(packed) -> Mapping[str, str]:
+    """The mapping :func:`pack` gave ``packed`` for."""
+    return packed if isinstance(packed, dict) else PackedMap(*packed)
+
+
 # Kinds a snapshot's tree makes models of on first use: a query needs the contacts and
-# boxes of the nodes on its path, not the 24,000 of a 100k estate (none in a catalogue).
-LAZY_KINDS = ("Contact", "Box")
+# boxes of the nodes on its path, not the 24,000 of a 100k estate, nor its 3,000
+# groups, accounts and users, which rules look up by ID (none of them in a catalogue).
+LAZY_KINDS = ("Contact", "Box", "ContactGroup", "MonitoringAccount", "User")
 
 
 class LazyKind(Mapping):

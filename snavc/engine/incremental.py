@@ -36,12 +36,12 @@ import functools
 import marshal
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
 
 from .. import diagnostics as dg
-from ..diagnostics import Diagnostic
 from ..model import NODE_KINDS
 from . import cache
 from .faults import crash_point, sync_folder, temporary
@@ -49,7 +49,7 @@ from .inputs import (
     Result,
     Timings,
     gc_paused,
-    hashed_inputs,
+    hashed_inputs_ahead,
     host_links,
     leaf_entry,
     leaf_loader,
@@ -58,13 +58,19 @@ from .inputs import (
 from .load import Document, load_file
 from .state import (
     OUTPUTS,
+    STATE,
+    WINDOW,
     Built,
     LockFile,
+    Records,
     diagnostics_from_state,
     diagnostics_to_state,
     outputs_intact,
+    read_check,
     read_state,
+    same_check,
     save_state,
+    update_leaves,
 )
 
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
@@ -75,16 +81,37 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
     root = Path(repo).resolve()
     timings = Timings()
+    if not (root / cache.CACHE_DIR / "build" / STATE).is_file():
+        return None
+    # the inputs found and hashed in a child process while this one reads the state
+    # (forked before any thread of this one starts)
+    try:
+        inputs = hashed_inputs_ahead(root, backend)
+    except OSError:
+        return None
+    # the linked outputs' content hashes, checked in a second thread while this one
+    # finds what changed (hashlib releases the GIL): 360 MB at 100k equipment, from the
+    # small file that says what they hold, before the state is read
+    check = read_check(root)
+    early = _in_thread(lambda: outputs_intact(root, check)) if check else None
     state = read_state(root)
     if state is None:
+        inputs()  # (no child left running)
+        if early:
+            early()
         return None
     timings("warm: read state")
-    # the linked outputs' content hashes, checked in a second thread while this one
-    # finds what changed (hashlib releases the GIL): 300 MB at 100k equipment
-    intact = _in_thread(lambda: outputs_intact(root, state))
+    if early and same_check(check, state):
+        intact = early
+    else:  # (no check file, or not this state's: an adopted state, plan's)
+        if early:
+            early()
+        intact = _in_thread(lambda: outputs_intact(root, state))
     with gc_paused():
         try:
-            return _rebuild(Path(repo), root, Path(out), backend, locked, state, intact, timings)
+            return _rebuild(
+                Path(repo), root, Path(out), backend, locked, state, intact, inputs, timings
+            )
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
                 raise
@@ -115,7 +142,15 @@ def _in_thread(work):
 
 
 def _rebuild(
-    repo: Path, root: Path, out: Path, backend: str, locked: bool, state: dict, intact, timings
+    repo: Path,
+    root: Path,
+    out: Path,
+    backend: str,
+    locked: bool,
+    state: dict,
+    intact,
+    inputs,
+    timings,
 ):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
@@ -124,9 +159,7 @@ def _rebuild(
     from ..validate import models_of_clean, validate
     from .emit import BuildWriter, RangeFile, lock_report
 
-    diags: list[Diagnostic] = []
-    hashes: dict[str, str] = {}
-    settings_objs, catalog_docs, rels, paths, files = hashed_inputs(root, diags, backend, hashes)
+    diags, hashes, (settings_objs, catalog_docs, rels, paths, files) = inputs()
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return _cold()
@@ -197,51 +230,60 @@ def _rebuild(
 
     # 3. the dirty objects: the leaves of the changed files, those whose dependency record
     # (their configuration references; their node) meets what changed, the user services
-    # reaching a dirty equipment
-    equipment: dict[str, tuple] = {}  # untouched: ID -> (file, unit service names)
-    user_services: dict[str, tuple] = {}  # untouched: ID -> (file, members' equipment)
+    # reaching a dirty equipment. The records are kept per file (state.Records): only
+    # those of the files the indexes name for what changed are read
+    records = Records(state)
     gone: list[tuple] = []  # the dirty leaves as they were
     again: dict[str, set] = {}  # untouched file -> its dirty leaves, read again
-    at_of: dict[str, str] = {}  # equipment -> node, as the state has it
-    for file, items in state["leaves"].items():
-        for item in items:
-            kind, ident, at, extra, refs = item
-            if kind == "Equipment":
-                at_of[ident] = at
+    reach_files = set(touched)
+    for label in reached:
+        reach_files.update(state["refs"].get(label, ()))
+    if placed is not _nowhere:
+        for at, at_files in state["at"].items():
+            if placed(at):
+                reach_files.update(at_files)
+    for file in [f for f in records.blobs if f in reach_files]:  # (in the state's order)
+        for item in records.of(file)[0]:
+            kind, ident, at, _extra, refs = item
             if file in touched:
                 gone.append(item)
             elif (reached and not reached.isdisjoint(refs)) or placed(at):
                 gone.append(item)
                 again.setdefault(file, set()).add(ident)
-            else:
-                (equipment if kind == "Equipment" else user_services)[ident] = (file, extra)
     checked = validate(leaf_docs)
     if checked.diagnostics:
         return _cold()
     new_eq = [o for o in checked.objects if o.kind == "Equipment"]
     new_us = [o for o in checked.objects if o.kind == "UserService"]
-    if _clash(new_eq, equipment) or _clash(new_us, user_services):
+    gone_ids = {(kind, i) for kind, i, *_ in gone}
+    members = state["members"]
+    if _clash(new_eq, records.where, "Equipment", gone_ids) or _clash(
+        new_us, members, "UserService", gone_ids
+    ):
         return _cold()  # a duplicate ID: the full build reports it
     dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
-    for ident, (file, members) in list(user_services.items()):
-        if dirty.intersection(members):
+    for ident, (file, names) in members.items():
+        if ("UserService", ident) not in gone_ids and dirty.intersection(names):
             again.setdefault(file, set()).add(ident)
-            gone += [item for item in state["leaves"][file] if item[1] == ident]
-            del user_services[ident]
-    if len(gone) > MAX_DIRTY * sum(map(len, state["leaves"].values())):
+            gone += [item for item in records.of(file)[0] if item[1] == ident]
+            gone_ids.add(("UserService", ident))
+    if len(gone) > MAX_DIRTY * (state["counts"][0] + state["counts"][2]):
         return _cold()  # beyond this, the cold build is about as fast
     # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
     # one (gone or moved, the child would break), or that takes a product ID in use
-    links = {
-        i: v for i, v in state["links"].items() if i not in dirty and not i.startswith(_WINDOW)
+    parents = {
+        i: t for i, t in state["parents"].items() if i not in dirty and not i.startswith(WINDOW)
     }
     windows = [o for o in cfg if o.kind == "MaintenanceWindow"]
-    links_now = {**links, **host_links(windows)}
+    window_links = host_links(windows)
     # a dirty equipment that an untouched one names as parent, or a maintenance window
     # as target, must stay where it was (H5, W2 depend on its node) with the unit
     # services named (checked below, once the tree knows its services)
     named = {
-        t for targets, _ in links_now.values() for t in targets if t.partition("/")[0] in dirty
+        t
+        for targets in [*parents.values(), *(t for t, _ in window_links.values())]
+        for t in targets
+        if t.partition("/")[0] in dirty
     }
     was_at = {i: at for kind, i, at, *_ in gone if kind == "Equipment"}
     for file, idents in sorted(again.items()):
@@ -263,19 +305,27 @@ def _rebuild(
         kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
     ):
         return _cold()
-    if links and any(o.servicenav_id is not None for o in new_eq):
-        taken = {snid for _, snid in links.values() if snid is not None}
-        if any(o.servicenav_id in taken for o in new_eq):
+    snids = cache.unpack(state["snids"])
+    for o in new_eq:
+        owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
+        if owner is not None and owner not in dirty:
             return _cold()  # the full build reports it (SNV308)
+
+    # an equipment whose node is placed is dirty (found through the ``at`` index): its
+    # record is among ``gone``, unless it is new or moved (``now_at``)
+    placed_before = {i for kind, i, at, *_ in gone if kind == "Equipment" and placed(at)}
+
+    def target_placed(eq_id: str) -> bool:
+        return placed(now_at[eq_id]) if eq_id in now_at else eq_id in placed_before
+
     # W2: the windows whose own document, references or targets' nodes are reached
-    at_of.update(now_at)
     windows_again = sorted(
         (
             o
             for o in windows
             if f"MaintenanceWindow/{o.id}" in reached
             or placed(o.at)
-            or any(placed(at_of.get(t.partition("/")[0])) for t in o.targets)
+            or any(target_placed(t.partition("/")[0]) for t in o.targets)
         ),
         key=lambda o: o.id,
     )
@@ -287,9 +337,9 @@ def _rebuild(
 
     # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
-    known = {i: list(names) for i, (_f, names) in equipment.items()}
+    known = _KnownNames(records, gone_ids)
     objects = list(settings_objs) + cfg + new_eq + new_us
-    known_parents = {i: parents for i, (parents, _) in links.items() if parents}
+    known_parents = parents
     marked = [o for o in cfg if _label(o) in reached] if edits else []
     marked += [
         lazy[kind][ident]
@@ -310,7 +360,7 @@ def _rebuild(
         eq_id, _, name = t.partition("/")
         if name and name not in tree.unit_services.get(eq_id, ()):
             return _cold()  # a targeted unit service is gone: the full build reports it
-    tree.leaf_index = {i: ["Equipment", f] for i, (f, _n) in equipment.items()}
+    tree.leaf_index = _Untouched(records.where, gone_ids)
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
         return _cold()
@@ -406,28 +456,24 @@ def _rebuild(
             o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
             for o in new_eq + new_us
         }
-        leaves: dict[str, list] = {}
-        for f, items in state["leaves"].items():
-            if f in touched:
-                continue
-            if f in again:
-                items = [entries.pop(item[1]) if item[1] in again[f] else item for item in items]
-            leaves[f] = items
+        redone: dict[str, list] = {f: [] for f in touched if f in records.blobs}
+        for f, idents in again.items():
+            redone[f] = [
+                entries.pop(item[1]) if item[1] in idents else item for item in records.of(f)[0]
+            ]
         for obj in checked.objects:
-            leaves.setdefault(obj.doc.file, []).append(entries[obj.id])
-        n_eq = len(equipment) + len(eq_eff)
-        n_us = len(user_services) + len(us_eff)
-        n_units = sum(len(n) for _f, n in equipment.values()) + sum(map(len, present.values()))
+            redone.setdefault(obj.doc.file, []).append(entries[obj.id])
+        resolved = {o.id for o in new_eq}
+        packed = update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
         hashes.pop("snav.lock")
-        saved = cache.save(root, hashes, config, leaves)
+        saved = cache.save(root, hashes, config, packed["where"], packed["members"])
         if saved is not None:  # (else the old state stays: consistent with its own outputs)
             key, hashes = saved
             state = {
                 "hashes": hashes,
                 "files": files,
                 "snapshot": key,
-                "leaves": leaves,
-                "links": {**links_now, **host_links(new_eq)},
+                **packed,
                 "composed": state["composed"],
                 "okeys": okeys,
                 "lock_uses": uses,
@@ -445,7 +491,7 @@ def _rebuild(
         res,
         "written",
         lock_written=lock.changed,
-        counts=(n_eq, n_units, n_us),
+        counts=(packed["counts"][0], packed["counts"][1], packed["counts"][2]),
         incremental=True,
     )
 
@@ -471,16 +517,8 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
         # (linking changed the files' change time: their record is taken again)
         save_state(root, out, state, state["layouts"], state["digests"], state["blocks"])
     timings("warm: outputs linked")
-    counts = [0, 0, 0]
-    for items in state["leaves"].values():
-        for kind, _ident, _at, extra, _refs in items:
-            if kind == "Equipment":
-                counts[0] += 1
-                counts[1] += len(extra)
-            else:
-                counts[2] += 1
     result = Result(repo, None, kept, rels, 0)
-    return Built(result, None, "written", counts=tuple(counts), incremental=True)
+    return Built(result, None, "written", counts=tuple(state["counts"]), incremental=True)
 
 
 def _cold():
@@ -493,7 +531,6 @@ def _cold():
     return None
 
 
-_WINDOW = "maintenance-window:"
 MAX_DIRTY = 0.3  # beyond 30 % of the leaves to resolve again, the cold build is about as fast
 
 
@@ -604,7 +641,7 @@ def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
     from .inputs import _CONFIG_TARGETS
 
     if not edits:
-        return set(), lambda _at: False
+        return set(), _nowhere
     reached = {f"{kind}/{ident}" for kind, ident in edits}
     referrers: dict[str, list] = {}
     for o in cfg:
@@ -640,7 +677,7 @@ def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
                 ):
                     places.add(o.at)
     if not places:
-        return reached, lambda _at: False
+        return reached, _nowhere
     parent = {t[4].get("id"): t[4].get("parent") for t in config if t[4].get("kind") in NODE_KINDS}
     memo: dict = {}
 
@@ -660,6 +697,11 @@ def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
         return found
 
     return reached, placed
+
+
+def _nowhere(_at) -> bool:
+    """``placed`` of :func:`_reach` when no edit acts by its place."""
+    return False
 
 
 class _Named:
@@ -842,6 +884,48 @@ def _changes(state: dict, hashes: dict[str, str], files: list[str]):
     return changed, removed
 
 
-def _clash(objects: list, untouched: dict) -> bool:
+def _clash(objects: list, untouched: dict, kind: str, gone: set) -> bool:
+    """Whether two of ``objects`` share an ID, or one has the ID of an object of its
+    kind that is not resolved again (``untouched``: the state's, less ``gone``)."""
     ids = [o.id for o in objects]
-    return len(set(ids)) < len(ids) or any(i in untouched for i in ids)
+    return len(set(ids)) < len(ids) or any(i in untouched and (kind, i) not in gone for i in ids)
+
+
+class _Untouched(Mapping):
+    """``Tree.leaf_index`` of a warm build: ``ID -> ["Equipment", file]`` of the
+    equipment not resolved again (the state's ``where`` less ``gone``), read from their
+    file when a rule asks for one (a parent, a window's target)."""
+
+    def __init__(self, where: dict, gone: set):
+        self.where, self.gone = where, gone
+
+    def __getitem__(self, ident):
+        if ("Equipment", ident) in self.gone:
+            raise KeyError(ident)
+        return ["Equipment", self.where[ident]]
+
+    def __contains__(self, ident) -> bool:
+        return ident in self.where and ("Equipment", ident) not in self.gone
+
+    def __iter__(self):
+        return (i for i in self.where if ("Equipment", i) not in self.gone)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _KnownNames(_Untouched):
+    """``build_tree(known=)`` of a warm build: the unit service names of the equipment
+    not resolved again, read from their file's records when asked for."""
+
+    def __init__(self, records, gone: set):
+        super().__init__(records.where, gone)
+        self.records = records
+
+    def __getitem__(self, ident):
+        if ident not in self:
+            raise KeyError(ident)
+        return list(self.records.equipment(ident)[3])
+
+    def __bool__(self) -> bool:
+        return True

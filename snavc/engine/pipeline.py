@@ -11,8 +11,6 @@ holding every diagnostic met on the way; nothing here prints or exits.
 
 from __future__ import annotations
 
-import marshal
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from .inputs import (  # noqa: F401 - the library's names, re-exported from here
     Result,
     Timings,
     _check,
+    _in_child,
     _inputs,
     check,
     find_root,
@@ -125,7 +124,10 @@ def save_snapshot(result: Result) -> tuple[str, dict] | None:
         return None
     root = result.repo.resolve()
     snap = result.snapshot
-    saved = cache.save(root, snap["hashes"], snap["config"], snap["files"])
+    if "packed" not in snap:  # (the build state's records: the snapshot's index is theirs)
+        snap["packed"] = state.pack_leaves(snap["files"], snap["links"])
+    packed = snap["packed"]
+    saved = cache.save(root, snap["hashes"], snap["config"], packed["where"], packed["members"])
     if saved is not None:
         cache.write_stats(root, snap["stats"], saved[1])
     return saved
@@ -197,39 +199,6 @@ def _input_key(root: Path, backend: str):
     except OSError:
         return None
     return cache.fingerprint(hashes), dg.has_errors(diags), rels
-
-
-def _in_child(work):
-    """Run ``work()`` in a forked process; returns a function that waits for its value
-    (marshalled back through a pipe; None if the child failed). Runs it here, now,
-    where processes cannot fork."""
-    if not hasattr(os, "fork"):
-        value = work()
-        return lambda: value
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: no exception may escape into the parent's code
-        try:
-            data = marshal.dumps(work())
-        except BaseException:
-            data = b""
-        try:
-            with os.fdopen(write, "wb") as f:
-                f.write(data)
-        finally:
-            os._exit(0)
-    os.close(write)
-
-    def wait():
-        with os.fdopen(read, "rb") as f:
-            data = f.read()
-        os.waitpid(pid, 0)
-        try:
-            return marshal.loads(data) if data else None
-        except (ValueError, EOFError, TypeError):
-            return None
-
-    return wait
 
 
 def _snapshot_lock(root: Path):
@@ -345,8 +314,7 @@ def _cold_build(
                     "hashes": hashes,
                     "files": [r for r in result.files if r != PROJECT_FILE],
                     "snapshot": key,
-                    "leaves": result.snapshot["files"],
-                    "links": result.snapshot["links"],
+                    **result.snapshot["packed"],
                     "composed": result.snapshot["composed"],
                     "okeys": writer.okeys,
                     "lock_uses": dict(Counter((lock.new or Lock()).services.values())),

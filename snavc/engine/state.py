@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import marshal
 import os
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .faults import crash_point, temporary
 from .inputs import Result
 
 STATE = "build.marshal"
+CHECK = "outputs.marshal"  # what checking the linked outputs needs (read_check)
 OUTPUTS = ("effective.json", "origins.json")
 
 
@@ -84,14 +86,15 @@ def save_state(
                 tmp.unlink(missing_ok=True)
             crash_point("state")
             stats[name] = cache.identity(folder / name)
-        state = {
-            **state,
+        check = {
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
             "blocks": {n: blocks[n] for n in OUTPUTS},
-            "layouts": layouts,
         }
+        # (before the state: a state is never newer than its outputs' check)
+        cache.write_sealed(folder / CHECK, marshal.dumps(check))
+        state = {**state, **check, "layouts": layouts}
         cache.write_sealed(target, marshal.dumps(state))
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
@@ -112,6 +115,34 @@ def read_state(root: Path) -> dict | None:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     return state
+
+
+def read_check(root: Path) -> dict | None:
+    """What :func:`outputs_intact` needs of the state the last build left (its
+    outputs' identities, digests and blocks), from the small file written beside it
+    (``CHECK``, 10 kB at 100k equipment against 30 MB): a warm build starts checking the
+    outputs' content with it before the state is read, and uses that check only when the
+    state then read says the same (:func:`same_check`). None when absent, damaged, made by
+    other code, or the linked outputs changed since."""
+    folder = root / cache.CACHE_DIR / "build"
+    check = cache.read_sealed(folder / CHECK)
+    try:
+        if not isinstance(check, dict) or check.get("key") != _key():
+            return None
+        if any(cache.identity(folder / name) != check["outputs"][name] for name in OUTPUTS):
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return check
+
+
+def same_check(check: dict, state: dict) -> bool:
+    """Whether ``check`` (:func:`read_check`) is that of ``state``: the same outputs,
+    digests and blocks, and nothing the state says that spares the read (``verified``,
+    set by :func:`adopt_state`)."""
+    return not state.get("verified") and all(
+        check[k] == state.get(k) for k in ("outputs", "digests", "blocks")
+    )
 
 
 def read_moved(folder: Path) -> dict | None:
@@ -181,7 +212,7 @@ def outputs_intact(root: Path, state: dict) -> bool:
 
 
 def _key() -> str:
-    return f"snavc {cache.code()} build state 5"
+    return f"snavc {cache.code()} build state 6"
 
 
 def diagnostics_to_state(diags: list[Diagnostic], owner_of: dict | None = None) -> list[tuple]:
@@ -263,3 +294,246 @@ class _Entries:
             line = self.lines.get(self.section, k)
             value = self._seen[key] = orjson.loads(line[len(k) + 3 :]) if line is not None else None
         return default if value is None else value
+
+
+# -- the dependency records, kept per file -------------------------------------------
+#
+# A warm build reads the records of the files an edit reaches, not the 100k of them
+# (13 MB of marshal read and written again on every build at 100k equipment, walked
+# whole). Each file's records are marshalled apart (``leaves``: file -> bytes, which
+# marshal reads and writes as one copy), beside the indexes that say which files to
+# read: the configuration objects the records name (``refs``: KIND/ID -> files), the
+# nodes they are at (``at``: node -> files), where each equipment is (``where``: ID ->
+# file), each user service's file and members' equipment (``members``), the equipment's
+# parents and maintenance windows' targets (``parents``, H4/W2) and product IDs
+# (``snids``, H6), and the counts a build reports. A warm build rewrites the parts of
+# the files it resolved again (:func:`update_leaves`).
+
+
+def pack_leaves(files: dict[str, list], links: dict[str, tuple]) -> dict:
+    """The state's records of a cold build: ``files`` (file -> its leaves, as
+    inputs.leaf_entry makes them) and ``links`` (inputs.host_links of every equipment
+    and maintenance window), as the fields :func:`update_leaves` keeps."""
+    leaves: dict[str, bytes] = {}
+    refs: dict[str, list] = {}
+    at: dict[str, list] = {}
+    where: dict[str, str] = {}
+    members: dict[str, tuple] = {}
+    counts = [0, 0, 0]
+    for file, items in files.items():
+        labels: set = set()
+        nodes: set = set()
+        mine = {}
+        for kind, ident, node, extra, named in items:
+            labels.update(named)
+            nodes.add(node)
+            if kind == "Equipment":
+                counts[0] += 1
+                counts[1] += len(extra)
+                where[ident] = file
+                v = links.get(ident)
+                if v:
+                    mine[ident] = v
+            else:
+                counts[2] += 1
+                members[ident] = (file, extra)
+        leaves[file] = marshal.dumps((items, mine))
+        for index, names in ((refs, labels), (at, nodes)):
+            for name in names:
+                found = index.get(name)
+                if found is None:
+                    index[name] = [file]
+                else:
+                    found.append(file)
+    return {
+        "leaves": leaves,
+        "refs": {k: tuple(v) for k, v in refs.items()},
+        "at": {k: tuple(v) for k, v in at.items()},
+        "where": cache.pack(where),
+        "members": members,
+        "parents": {i: t for i, (t, _s) in links.items() if t},
+        "snids": cache.pack({s: i for i, (_t, s) in links.items() if s is not None}),
+        "counts": counts,
+    }
+
+
+def update_leaves(
+    state: dict, redone: dict[str, list], links: dict[str, tuple], resolved: set
+) -> dict:
+    """The record fields of ``state`` with the files of ``redone`` (file -> its leaves
+    now, empty when it has none or is gone) replacing what they held, the indexes
+    brought up to date for those files only. ``links``: inputs.host_links of the
+    maintenance windows and of the equipment ``resolved`` again (the others of a file
+    keep theirs). ``state``'s own fields are not changed (its copies are)."""
+    records = Records(state)
+    packed = {
+        "leaves": dict(state["leaves"]),
+        "refs": dict(state["refs"]),
+        "at": dict(state["at"]),
+        "where": _Overlay(cache.unpack(state["where"])),
+        "members": dict(state["members"]),
+        "parents": {i: t for i, t in state["parents"].items() if not i.startswith(WINDOW)},
+        "snids": _Overlay(cache.unpack(state["snids"])),
+        "counts": list(state["counts"]),
+    }
+    packed["parents"].update((i, t) for i, (t, _s) in links.items() if i.startswith(WINDOW) and t)
+    keys: set = set()
+    for file in redone:  # (all taken out first: an equipment may move between files)
+        if file in records.blobs:
+            old, old_links = records.of(file)
+            _index(packed, file, old, -1, keys)
+            for ident, (_t, snid) in old_links.items():
+                packed["parents"].pop(ident, None)
+                if snid is not None and packed["snids"].get(snid) == ident:
+                    del packed["snids"][snid]
+            if not redone[file]:
+                del packed["leaves"][file]
+    for file, items in redone.items():
+        old_links = records.of(file)[1] if file in records.blobs else {}
+        if items:
+            mine = {}
+            for kind, ident, *_ in items:
+                if kind == "Equipment":
+                    v = links.get(ident) if ident in resolved else old_links.get(ident)
+                    if v:
+                        mine[ident] = v
+            packed["leaves"][file] = marshal.dumps((items, mine))
+            _index(packed, file, items, 1, keys)
+            for ident, (targets, snid) in mine.items():
+                if targets:
+                    packed["parents"][ident] = targets
+                if snid is not None:
+                    packed["snids"][snid] = ident
+    _tuples(packed, keys)
+    packed["where"] = packed["where"].packed()
+    packed["snids"] = packed["snids"].packed()
+    return packed
+
+
+class _Overlay(MutableMapping):
+    """Changes to a packed mapping (cache.PackedMap), kept apart: :meth:`packed` makes
+    it again only when they change something (an equipment added, removed or moved, a
+    product ID changed), not for an edit of values."""
+
+    _GONE = object()
+
+    def __init__(self, base: Mapping):
+        self.base, self.changes = base, {}
+
+    def __getitem__(self, key):
+        value = self.changes.get(key, self)
+        if value is self:
+            return self.base[key]
+        if value is self._GONE:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        self.changes[key] = value
+
+    def __delitem__(self, key) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.changes[key] = self._GONE
+
+    def _whole(self) -> dict:
+        base = self.base
+        whole = base.to_dict() if isinstance(base, cache.PackedMap) else dict(base)
+        for key, value in self.changes.items():
+            if value is self._GONE:
+                whole.pop(key, None)
+            else:
+                whole[key] = value
+        return whole
+
+    def __iter__(self):
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def packed(self):
+        """The marshallable form (cache.pack) of the mapping with its changes."""
+        missing = object()
+        if all(
+            (key not in self.base) if value is self._GONE else self.base.get(key, missing) == value
+            for key, value in self.changes.items()
+        ):
+            return cache.pack(self.base)
+        return cache.pack(self._whole())
+
+
+WINDOW = "maintenance-window:"
+
+
+def _index(packed: dict, file: str, items: list, sign: int, keys: set) -> None:
+    """Add (``sign`` 1) or take out (-1) ``file``'s leaves in the indexes of ``packed``;
+    ``keys`` collects the entries of ``refs`` and ``at`` made lists (:func:`_tuples`
+    makes them tuples again)."""
+    labels: set = set()
+    nodes: set = set()
+    counts = packed["counts"]
+    for kind, ident, at, extra, refs in items:
+        labels.update(refs)
+        nodes.add(at)
+        if kind == "Equipment":
+            counts[0] += sign
+            counts[1] += sign * len(extra)
+            if sign > 0:
+                packed["where"][ident] = file
+            elif packed["where"].get(ident) == file:
+                del packed["where"][ident]
+        else:
+            counts[2] += sign
+            if sign > 0:
+                packed["members"][ident] = (file, extra)
+            elif packed["members"].get(ident, (None,))[0] == file:
+                del packed["members"][ident]
+    for table, names in (("refs", labels), ("at", nodes)):
+        index = packed[table]
+        for name in names:
+            files = index.get(name, ())
+            if (table, name) not in keys:
+                files = index[name] = list(files)
+                keys.add((table, name))
+            if sign > 0:
+                files.append(file)
+            elif file in files:
+                files.remove(file)
+
+
+def _tuples(packed: dict, keys: set) -> None:
+    for table, name in keys:
+        files = packed[table][name]
+        if files:
+            packed[table][name] = tuple(files)
+        else:
+            del packed[table][name]
+
+
+class Records:
+    """The dependency records of a state (:func:`pack_leaves`), each file's read when
+    first asked for."""
+
+    def __init__(self, state: dict):
+        self.blobs: dict[str, bytes] = state["leaves"]
+        self.where: Mapping[str, str] = cache.unpack(state["where"])
+        self._read: dict[str, tuple] = {}
+
+    def of(self, file: str) -> tuple[list, dict]:
+        """``(leaves, links)`` of a file: its records (inputs.leaf_entry) and its
+        equipment's parents and product IDs (inputs.host_links)."""
+        found = self._read.get(file)
+        if found is None:
+            found = self._read[file] = marshal.loads(self.blobs[file])
+        return found
+
+    def equipment(self, ident: str) -> tuple | None:
+        """The record of an equipment, or None."""
+        file = self.where.get(ident)
+        if file is None:
+            return None
+        for item in self.of(file)[0]:
+            if item[0] == "Equipment" and item[1] == ident:
+                return item
+        return None

@@ -16,9 +16,11 @@ from .scope import enabled_ids, out_of_scope_hint
 def check_groups(ctx: Context, only=None) -> None:
     """C2 and C4 on every contact group (of ``only``, ``KIND/ID`` labels, when given)."""
     tree = ctx.tree
-    for group in tree.objects.get("ContactGroup", {}).values():
-        if only is not None and f"ContactGroup/{group.id}" not in only:
+    table = tree.objects.get("ContactGroup", {})
+    for ident in table:  # (by ID: a warm build's groups are made when read, cache.LazyKind)
+        if only is not None and f"ContactGroup/{ident}" not in only:
             continue
+        group = table[ident]
         node = tree.node_of(group)
         visible = ctx.scope.partner_selectable("Contact", node)
         for i, cid in enumerate(group.members):
