@@ -394,17 +394,29 @@ class LineWriter:
     def append_file(self, path: Path) -> None:
         """Append the content of the file at ``path``, whole lines inside the section
         being written (no layout to note), copied by the kernel and hashed from a
-        mapping of it: no Python loop over its bytes."""
+        mapping of it: no Python loop over its bytes.
+
+        The file is mapped one window (:data:`HASH_WINDOW`) at a time: a mapping's pages
+        count in this process's resident memory while it is mapped, and a shard's part
+        of a 100k build (150 MB) mapped whole was the peak of the build
+        (docs/performance.md, "Peak memory of a sharded build")."""
         self.f.flush()
         with open(path, "rb") as src:
             size = os.fstat(src.fileno()).st_size
             if not size:
                 return
-            with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                self.hash.feed(data, 0, size)
+            for start in range(0, size, HASH_WINDOW):
+                length = min(HASH_WINDOW, size - start)
+                with mmap.mmap(src.fileno(), length, access=mmap.ACCESS_READ, offset=start) as data:
+                    self.hash.feed(data, 0, length)
             copy_file(src.fileno(), self.f.fileno(), size)
         self.f.seek(0, os.SEEK_END)  # the buffered file's position, after the copy
         self.pos += size
+
+
+# the bytes of a shard's part mapped at once to hash them (a multiple of any system's
+# mapping granularity)
+HASH_WINDOW = 16 << 20
 
 
 def equipment_line(eq_id: str, effective: dict) -> str:
