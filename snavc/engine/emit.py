@@ -396,7 +396,7 @@ class LineWriter:
         being written (no layout to note), copied by the kernel and hashed from a
         mapping of it: no Python loop over its bytes.
 
-        The file is mapped one window (:data:`HASH_WINDOW`) at a time: a mapping's pages
+        The file is mapped one window (:data:`HASH_WINDOW`, 4 MiB) at a time: a mapping's pages
         count in this process's resident memory while it is mapped, and a shard's part
         of a 100k build (150 MB) mapped whole was the peak of the build
         (docs/performance.md, "Peak memory of a sharded build")."""
@@ -416,7 +416,7 @@ class LineWriter:
 
 # the bytes of a shard's part mapped at once to hash them (a multiple of any system's
 # mapping granularity)
-HASH_WINDOW = 16 << 20
+HASH_WINDOW = 4 << 20
 
 
 def equipment_line(eq_id: str, effective: dict) -> str:
