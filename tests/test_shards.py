@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -229,6 +230,41 @@ def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, m
     monkeypatch.setattr(shards._Shard, "result", spy)
     many = _build(estate, tmp_path, "many")
     assert answers == [None, None]
+    assert many[1:] == one[1:]
+
+
+@pytest.mark.parametrize("cut", ["half", "whole"])
+def test_a_shard_cut_short_in_its_answer_is_resolved_by_the_build(
+    estate, tmp_path, sharded, monkeypatch, cut
+):
+    """The answer is unpickled as it comes through the pipe: a shard that dies after
+    half of it (or after all of it, but not exiting cleanly) hands back nothing, and
+    nothing of it is taken in: the build resolves its equipment itself, the same bytes."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(2)
+
+    build, real_dump = os.getpid(), pickle.dump
+
+    def dump(answer, f, protocol):
+        if os.getpid() == build:  # not the shard's answer
+            return real_dump(answer, f, protocol=protocol)
+        data = pickle.dumps(answer, protocol=protocol)
+        f.write(data[: len(data) // 2] if cut == "half" else data)
+        f.flush()
+        os._exit(1)
+
+    monkeypatch.setattr(shards.pickle, "dump", dump)
+    answers = []
+    real = shards._Shard.result
+
+    def spy(self):
+        answers.append(real(self))
+        return answers[-1]
+
+    monkeypatch.setattr(shards._Shard, "result", spy)
+    many = _build(estate, tmp_path, "many")
+    assert answers == [None]
     assert many[1:] == one[1:]
 
 
