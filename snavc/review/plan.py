@@ -261,12 +261,23 @@ class BaseFacts:
     equipment_at: dict = field(default_factory=dict)  # node -> its equipment
     modes: dict = field(default_factory=dict)  # client -> mode
     nodes: list | None = None
+    # kept marshalled from take() to unpack(): in the forked child of _build_base_apart,
+    # which only hands them back, ``known`` (a key per object: 23 MB at 100k) would be
+    # held through the rules, on top of the base build's peak (docs/performance.md,
+    # "Peak memory of a sharded build")
+    packed: bool = False
 
     def take(self, tree: Tree) -> None:
         self.known = _known(tree)
+        if self.packed:
+            self.known = marshal.dumps(self.known)
         self.equipment_at = equipment_per_node(tree)
         self.modes = {i: n.mode for i, n in tree.nodes.items() if n.kind == "client"}
         self.nodes = [n.obj for n in tree.nodes.values() if n.obj is not None]
+
+    def unpack(self) -> None:
+        if self.packed:
+            self.known, self.packed = marshal.loads(self.known), False
 
 
 @dataclass
@@ -360,6 +371,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
         raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
     later.callback(_reap, pid)
     if answer[0] == "built":
+        answer[3].unpack()  # (answer[4].facts: the same)
         _seal_base(answer[4], where[3], where[2])
         return answer[1:]
     if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
@@ -622,7 +634,7 @@ def _build_base(
     except OSError as e:
         raise PlanError(f"cannot write the base state in {folder}: {e.strerror}") from None
     progress.stage(f"building revision '{base}'")
-    facts = BaseFacts()
+    facts = BaseFacts(packed=not let_go)  # a child hands them back: packed meanwhile
     try:
         built = build(checkout, folder / OUT, backend, before_rules=facts.take)
     except OutputError as e:  # --base-state names a folder holding something else
