@@ -319,5 +319,9 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
         res.resolver.records_since(mark),
         res.lock.records() if res.lock is not None else None,
     )
-    with os.fdopen(fd, "wb") as f:  # pickled as it goes: no copy of it whole here either
-        pickle.dump(answer, f, protocol=pickle.HIGHEST_PROTOCOL)
+    # pickled whole before it is written: the parent reads it only once its own range
+    # is resolved, and a pickler stopped by the full pipe would do the rest of its work
+    # then, while the parent waits (this process's peak is below the parent's)
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
