@@ -588,3 +588,13 @@ def test_lock_laid_out_as_snavc_writes_it_but_invalid_SNV112(seed, tmp_path, cha
     result = snav("build", repo, "-o", tmp_path / "out", exit_code=1)
     assert message in result.output
     assert path.read_bytes() == body
+
+
+@pytest.mark.parametrize("lines", [1, 2, 3, 4096])
+def test_the_lock_is_written_in_pieces_as_dumps_writes_it_T5(seed, tmp_path, lines):
+    from snavc.engine.emit import _line_chunks, dumps, write_atomic
+
+    document = json.loads((seed() / "snav.lock").read_bytes())
+    assert b"".join(_line_chunks(document, lines)) == dumps(document).encode()
+    write_atomic(tmp_path / "snav.lock", document)
+    assert (tmp_path / "snav.lock").read_bytes() == dumps(document).encode()
