@@ -324,22 +324,32 @@ class LockState:
 
     def finish(self, unit_services: dict[str, list[str]]) -> Lock:
         """The new lock: every unit service that exists now (``equipment -> names``), with
-        its changed version or the one it had (:meth:`kept`); sets :attr:`changed`."""
+        its changed version or the one it had (:meth:`kept`); sets :attr:`changed`.
+        Called once, last: it takes the changes recorded (:meth:`kept` is then the old
+        lock's)."""
         old = self.old or Lock()
         if not self.changes and self.old is not None and self.seen_locked == len(old.services):
             # every service kept its entry and none went: the lock stays as it is
             self.new, self.changed = old, False
             return old
+        # kept() of every service, the changes handed over as they are taken (this is the
+        # lock state's last step): their IDs' memory serves the new lock's, and the new
+        # lock is made from its sorted IDs, not a list of its sorted entries: a first
+        # build at 100k holds a million of each (docs/performance.md)
         services = {}
+        changes, locked = self.changes, old.services
         for eq, names in unit_services.items():
             for name in names:
                 sid = f"{eq}/{name}"
-                version = self.kept(sid)
+                version = changes.pop(sid, None)
+                if version is None:
+                    version = locked.get(sid)
                 if version is not None:
                     services[sid] = version
         used = set(services.values())
         versions = {v: old.versions.get(v) or self._fresh[v] for v in sorted(used)}
-        self.new = Lock(versions, dict(sorted(services.items())))
+        services = {sid: services[sid] for sid in sorted(services)}
+        self.new = Lock(versions, services)
         self.removed = sum(1 for sid in old.services if sid not in services)
         self.changed = services != old.services or set(versions) != set(old.versions)
         return self.new
