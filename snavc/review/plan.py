@@ -261,23 +261,35 @@ class BaseFacts:
     equipment_at: dict = field(default_factory=dict)  # node -> its equipment
     modes: dict = field(default_factory=dict)  # client -> mode
     nodes: list | None = None
-    # kept marshalled from take() to unpack(): in the forked child of _build_base_apart,
-    # which only hands them back, ``known`` (a key per object: 23 MB at 100k) would be
-    # held through the rules, on top of the base build's peak (docs/performance.md,
+    # in the forked child of _build_base_apart, which only hands them back: ``known``
+    # (a key per object: 23 MB at 100k) waits in this file from take() to unpack(), not
+    # held through the rules on top of the base build's peak (docs/performance.md,
     # "Peak memory of a sharded build")
-    packed: bool = False
+    spill: Path | None = None
 
     def take(self, tree: Tree) -> None:
         self.known = _known(tree)
-        if self.packed:
-            self.known = marshal.dumps(self.known)
+        if self.spill is not None:
+            try:
+                self.spill.write_bytes(marshal.dumps(self.known))
+                self.known = {}
+            except OSError:  # (a full disk: kept here)
+                self.spill.unlink(missing_ok=True)
+                self.spill = None
         self.equipment_at = equipment_per_node(tree)
         self.modes = {i: n.mode for i, n in tree.nodes.items() if n.kind == "client"}
         self.nodes = [n.obj for n in tree.nodes.values() if n.obj is not None]
 
     def unpack(self) -> None:
-        if self.packed:
-            self.known, self.packed = marshal.loads(self.known), False
+        """``known`` read back from the file :meth:`take` wrote (in the parent)."""
+        if self.spill is not None:
+            spill, self.spill = self.spill, None
+            try:
+                self.known = marshal.loads(spill.read_bytes())
+            except (OSError, EOFError, ValueError, TypeError) as e:
+                raise PlanError(f"the base's build cannot be read back: {e}") from None
+            finally:
+                spill.unlink(missing_ok=True)
 
 
 @dataclass
@@ -634,7 +646,8 @@ def _build_base(
     except OSError as e:
         raise PlanError(f"cannot write the base state in {folder}: {e.strerror}") from None
     progress.stage(f"building revision '{base}'")
-    facts = BaseFacts(packed=not let_go)  # a child hands them back: packed meanwhile
+    # a child hands them back: what the plan needs of the base's objects waits in a file
+    facts = BaseFacts(spill=None if let_go else checkout.parent / "base-facts.marshal")
     try:
         built = build(checkout, folder / OUT, backend, before_rules=facts.take)
     except OutputError as e:  # --base-state names a folder holding something else
