@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -233,6 +234,31 @@ def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, m
     many = _build(estate, tmp_path, "many")
     assert answers == [None, None]
     assert many[1:] == one[1:]
+
+
+@pytest.mark.parametrize(
+    ("written", "code", "taken"),
+    [("half", 1, False), ("whole", 1, False), ("half", 0, False), ("whole", 0, True)],
+)
+def test_a_shard_answer_is_taken_whole_from_a_clean_exit_only(tmp_path, written, code, taken):
+    """The answer is unpickled as it comes through the pipe (its bytes never held whole
+    by the build): one cut short, or from a shard that does not exit cleanly after it,
+    is no answer (the build then resolves the shard's range itself)."""
+    answer = (("part", None, 0, {}), [], [], ([("k", i) for i in range(50_000)], [], 0, 0), None)
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(data) > 1 << 18  # more than a pipe holds: read while the shard writes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the shard
+        os.close(read)
+        with os.fdopen(write, "wb") as f:
+            f.write(data if written == "whole" else data[: len(data) // 2])
+        os._exit(code)
+    os.close(write)
+    shard = shards._Shard.__new__(shards._Shard)
+    shard.ids, shard.path, shard.pid, shard.read = [], tmp_path / "part", pid, read
+    assert shard.result() == (answer if taken else None)
+    assert shard.pid is None and shard.read is None
 
 
 def test_a_shard_that_cannot_start_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):

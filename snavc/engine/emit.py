@@ -394,17 +394,29 @@ class LineWriter:
     def append_file(self, path: Path) -> None:
         """Append the content of the file at ``path``, whole lines inside the section
         being written (no layout to note), copied by the kernel and hashed from a
-        mapping of it: no Python loop over its bytes."""
+        mapping of it: no Python loop over its bytes.
+
+        The file is mapped one window (:data:`HASH_WINDOW`, 4 MiB) at a time: a mapping's pages
+        count in this process's resident memory while it is mapped, and a shard's part
+        of a 100k build (150 MB) mapped whole was the peak of the build
+        (docs/performance.md, "Peak memory of a sharded build")."""
         self.f.flush()
         with open(path, "rb") as src:
             size = os.fstat(src.fileno()).st_size
             if not size:
                 return
-            with mmap.mmap(src.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                self.hash.feed(data, 0, size)
+            for start in range(0, size, HASH_WINDOW):
+                length = min(HASH_WINDOW, size - start)
+                with mmap.mmap(src.fileno(), length, access=mmap.ACCESS_READ, offset=start) as data:
+                    self.hash.feed(data, 0, length)
             copy_file(src.fileno(), self.f.fileno(), size)
         self.f.seek(0, os.SEEK_END)  # the buffered file's position, after the copy
         self.pos += size
+
+
+# the bytes of a shard's part mapped at once to hash them (a multiple of any system's
+# mapping granularity)
+HASH_WINDOW = 4 << 20
 
 
 def equipment_line(eq_id: str, effective: dict) -> str:
@@ -802,10 +814,25 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace the lock ``path`` with ``text`` in one rename, flushed to the disk (the
-    lock is the user's file: faults.replace_file)."""
-    replace_file(path, text.encode("utf-8"), durable=True, point="lock")
+def write_atomic(path: Path, document: dict) -> None:
+    """Replace the lock ``path`` with :func:`dumps` of ``document`` in one rename,
+    flushed to the disk (the lock is the user's file: faults.replace_file). Written a
+    few thousand lines at a time: the text of a million services' lock, its lines and
+    their bytes made whole, was 150 MB on top of the build (docs/performance.md, "Peak
+    memory of a sharded build")."""
+    replace_file(path, _line_chunks(document), durable=True, point="lock")
+
+
+def _line_chunks(document: dict, lines: int = 4096):
+    """The bytes of :func:`dumps` of ``document``, ``lines`` lines at a time."""
+    batch: list[str] = []
+    for line in iter_lines(document):
+        batch.append(line)
+        if len(batch) == lines:
+            yield ("\n".join(batch) + "\n").encode()
+            batch.clear()
+    if batch:
+        yield ("\n".join(batch) + "\n").encode()
 
 
 class OutputBusy(OutputError):

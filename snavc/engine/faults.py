@@ -84,9 +84,10 @@ def _alive(pid: int) -> bool:
 # -- writing in one step -----------------------------------------------------------------
 
 
-def replace_file(path: Path, data: bytes, *, durable: bool = False, point: str = "") -> None:
-    """Replace ``path`` with ``data`` in one rename: readers see the old or the new
-    file, never a part. A failed write (a full disk) removes its temporary file.
+def replace_file(path: Path, data, *, durable: bool = False, point: str = "") -> None:
+    """Replace ``path`` with ``data`` (bytes, or pieces of bytes in order) in one rename:
+    readers see the old or the new file, never a part. A failed write (a full disk)
+    removes its temporary file.
 
     ``durable`` flushes the data to the disk before the rename and the folder after
     it, so that a power cut cannot leave an empty file in place of the old one: for the
@@ -96,7 +97,11 @@ def replace_file(path: Path, data: bytes, *, durable: bool = False, point: str =
     tmp = temporary(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                f.write(data)
+            else:
+                for piece in data:
+                    f.write(piece)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

@@ -327,23 +327,17 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
     from .load import read_json
 
     path = Path(repo) / LOCK_FILE
-    data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
-    diags.extend(replace(d, rule="T5") for d in more)
-    if data is None:
-        return None
-    try:
-        lock = Lock.from_json(data)
-    except LockError as e:
-        diags.append(
-            dg.error(
-                "SNV112",
-                f"{LOCK_FILE} is not a valid lock: {e}; restore it from git, or delete it to lock "
-                "every unit service again with its current values",
-                Location(LOCK_FILE, *_lock_position(path, e)),
-                rule="T5",
-            )
-        )
-        return None
+    lock = _lock_in_pieces(path)
+    if lock is None:  # not as snavc writes it, or not valid: read whole, what is wrong said
+        data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
+        diags.extend(replace(d, rule="T5") for d in more)
+        if data is None:
+            return None
+        try:
+            lock = Lock.from_json(data)
+        except LockError as e:
+            diags.append(_lock_invalid(path, e))
+            return None
     for version, services in lock.edited.items():
         where = Location(LOCK_FILE, *_lock_position(path, LockError("", "versions", version)))
         n = len(services)
@@ -374,6 +368,34 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
                 )
             )
     return lock
+
+
+def _lock_in_pieces(path: Path):
+    """The lock at ``path`` when it is valid and laid out as snavc writes it, its
+    services parsed in pieces (:meth:`snavc.resolve.lock.Lock.read`: a build's peak
+    memory); else None (absent, unreadable, hand-formatted, invalid)."""
+    from ..resolve.lock import Lock
+
+    if not path.is_file():  # absent, or not a file: said by read_json
+        return None
+    try:
+        raw = path.read_bytes()
+    except OSError:  # unreadable: said by read_json
+        return None
+    return Lock.read(raw)
+
+
+def _lock_invalid(path: Path, e):
+    """SNV112 for a lock that parses but is not a valid lock (LockError ``e``)."""
+    from ..resolve.lock import LOCK_FILE
+
+    return dg.error(
+        "SNV112",
+        f"{LOCK_FILE} is not a valid lock: {e}; restore it from git, or delete it to lock "
+        "every unit service again with its current values",
+        Location(LOCK_FILE, *_lock_position(path, e)),
+        rule="T5",
+    )
 
 
 def _lock_position(path: Path, error) -> tuple[int | None, int | None]:

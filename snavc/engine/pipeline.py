@@ -251,7 +251,6 @@ def _cold_build(
     from ..resolve.lock import LOCK_FILE, Lock, LockState
     from .emit import (
         BuildWriter,
-        dumps,
         effective,
         input_hashes,
         lock_report,
@@ -297,7 +296,7 @@ def _cold_build(
         writer.finish(effective(res, inputs), result.diagnostics, origins(res), lock_report(lock))
         crash_point("swapped")
         if lock.changed:
-            write_atomic(repo / LOCK_FILE, dumps(lock.new.to_json()))
+            write_atomic(repo / LOCK_FILE, lock.new.to_json())
         crash_point("locked")
         counts = (
             res.resolver.equipment_count,

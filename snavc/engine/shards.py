@@ -251,19 +251,20 @@ class _Shard:
     def result(self) -> tuple | None:
         if self.pid is None:  # never started
             return None
+        # unpickled as it comes (the pickle's frames), not read whole first: its bytes
+        # and the records made of them were held together, at the build's peak then
         with os.fdopen(self.read, "rb") as f:
             self.read = None
-            data = f.read()
+            try:
+                answer = pickle.load(f)
+            except Exception:  # noqa: BLE001 - cut short: resolved here instead
+                answer = None
         _, status = os.waitpid(self.pid, 0)
         self.pid = None
-        if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        if answer is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             self.path.unlink(missing_ok=True)
             return None
-        try:
-            return pickle.loads(data)
-        except Exception:  # noqa: BLE001 - cut short: resolved here instead
-            self.path.unlink(missing_ok=True)
-            return None
+        return answer
 
     def stop(self) -> None:
         if self.read is not None:
@@ -318,5 +319,9 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
         res.resolver.records_since(mark),
         res.lock.records() if res.lock is not None else None,
     )
+    # pickled whole before it is written: the parent reads it only once its own range
+    # is resolved, and a pickler stopped by the full pipe would do the rest of its work
+    # then, while the parent waits (this process's peak is below the parent's)
+    data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     with os.fdopen(fd, "wb") as f:
-        f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+        f.write(data)

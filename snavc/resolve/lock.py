@@ -51,13 +51,45 @@ class Lock:
         return {"format": LOCK_FORMAT, "services": self.services, "versions": self.versions}
 
     @classmethod
-    def from_json(cls, data: dict) -> Lock:
+    def read(cls, raw: bytes) -> Lock | None:
+        """The lock of ``snav.lock``'s bytes laid out as snavc writes them (``emit.dumps``:
+        one line per service), its services parsed a piece of :data:`PIECE` bytes at a
+        time; None when they are laid out otherwise or anything is wrong with them (the
+        caller then parses them whole, :meth:`from_json`, and reports what is wrong).
+
+        The same lock as :meth:`from_json` of the whole document (the pieces are the
+        services' entries in order, cut between lines), without its peak: a 100k
+        estate's lock parsed whole (a million services) held the parser's own copy,
+        then a string per service naming its version, 80 MB above the lock itself, on
+        top of everything the build holds by then (docs/performance.md, "Peak memory
+        of a sharded build")."""
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - the whole document, parsed by json
+            return None
+        if not raw.startswith(_HEAD):
+            return None
+        start = len(_HEAD)
+        end = raw.find(b"\n}", start - 1) + 1  # the line "}" that closes the services
+        if end <= 0 or raw.find(b'"services"', end) >= 0:  # (a second one: read whole)
+            return None
+        try:
+            data = orjson.loads(raw[:start] + raw[end:])
+            if not isinstance(data, dict) or data.get("services") != {}:
+                return None
+            return cls.from_json(data, _pieces(raw, start, end))
+        except ValueError:  # not JSON, or a LockError: said by the whole document's parse
+            return None
+
+    @classmethod
+    def from_json(cls, data: dict, pieces=None) -> Lock:
         """The lock of ``snav.lock``'s JSON; :class:`LockError` says what is wrong with
         it: its shape, or a value out of the bounds the input language sets (the
         models' own, snavc.model.TemplateFields). A version whose content does not hash
         to its key was edited by hand: it is not trusted, and left out with the
         services that name it (they are new again: their templates' current values),
-        listed in :attr:`edited` for the caller to report."""
+        listed in :attr:`edited` for the caller to report. With ``pieces`` (dicts, in
+        the file's order: :meth:`read`), the services are theirs, not ``data``'s."""
         if data.get("format") != LOCK_FORMAT:
             raise LockError(
                 f"unknown format {data.get('format')!r} (this snavc writes format {LOCK_FORMAT})"
@@ -77,20 +109,45 @@ class Lock:
         # parser makes a string per entry: a million copies of a few thousand keys)
         key_of = {key: key for key in versions}
         named: dict[str, str] = {}
-        for sid, version in services.items():
-            if not isinstance(version, str) or version not in versions:
-                raise LockError(
-                    f"service {sid!r} names version {version!r}, which the lock does not hold",
-                    "services",
-                    sid,
-                )
-            if version in edited:
-                edited[version].append(sid)
-            named[sid] = key_of[version]
+        for part in (services,) if pieces is None else pieces:
+            for sid, version in part.items():
+                if not isinstance(version, str) or version not in versions:
+                    raise LockError(
+                        f"service {sid!r} names version {version!r}, which the lock does not hold",
+                        "services",
+                        sid,
+                    )
+                if version in edited:
+                    edited[version].append(sid)
+                named[sid] = key_of[version]
         if edited:
             versions = {k: v for k, v in versions.items() if k not in edited}
             named = {s: v for s, v in named.items() if v not in edited}
         return cls(dict(versions), named, edited)
+
+
+# how snav.lock starts as emit.dumps writes it, up to its services' first line
+_HEAD = b'{\n"format":%d,\n"services":{\n' % LOCK_FORMAT
+PIECE = 1 << 20  # bytes of services parsed at a time (Lock.read)
+
+
+def _pieces(raw: bytes, start: int, end: int):
+    """The services' entry lines ``raw[start:end]`` (each ends with ",\\n" but the last,
+    which ends with "\\n"), parsed :data:`PIECE` bytes at a time, whole lines each:
+    dicts, in order. ValueError where a piece is not entries, one a line."""
+    import orjson
+
+    pos = start
+    while pos < end:
+        stop = raw.find(b"\n", min(pos + PIECE, end - 1)) + 1
+        if stop < end:
+            if raw[stop - 2 : stop] != b",\n":
+                raise ValueError("not one entry a line")
+            text = raw[pos : stop - 2]
+        else:
+            text = raw[pos : end - 1]
+        yield orjson.loads(b"{" + text + b"}")  # a dict: the only JSON "{...}" can be
+        pos = stop
 
 
 def position(text: str, error: LockError) -> tuple[int | None, int | None]:
@@ -267,22 +324,32 @@ class LockState:
 
     def finish(self, unit_services: dict[str, list[str]]) -> Lock:
         """The new lock: every unit service that exists now (``equipment -> names``), with
-        its changed version or the one it had (:meth:`kept`); sets :attr:`changed`."""
+        its changed version or the one it had (:meth:`kept`); sets :attr:`changed`.
+        Called once, last: it takes the changes recorded (:meth:`kept` is then the old
+        lock's)."""
         old = self.old or Lock()
         if not self.changes and self.old is not None and self.seen_locked == len(old.services):
             # every service kept its entry and none went: the lock stays as it is
             self.new, self.changed = old, False
             return old
+        # kept() of every service, the changes handed over as they are taken (this is the
+        # lock state's last step): their IDs' memory serves the new lock's, and the new
+        # lock is made from its sorted IDs, not a list of its sorted entries: a first
+        # build at 100k holds a million of each (docs/performance.md)
         services = {}
+        changes, locked = self.changes, old.services
         for eq, names in unit_services.items():
             for name in names:
                 sid = f"{eq}/{name}"
-                version = self.kept(sid)
+                version = changes.pop(sid, None)
+                if version is None:
+                    version = locked.get(sid)
                 if version is not None:
                     services[sid] = version
         used = set(services.values())
         versions = {v: old.versions.get(v) or self._fresh[v] for v in sorted(used)}
-        self.new = Lock(versions, dict(sorted(services.items())))
+        services = {sid: services[sid] for sid in sorted(services)}
+        self.new = Lock(versions, services)
         self.removed = sum(1 for sid in old.services if sid not in services)
         self.changed = services != old.services or set(versions) != set(old.versions)
         return self.new

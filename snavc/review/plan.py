@@ -261,12 +261,35 @@ class BaseFacts:
     equipment_at: dict = field(default_factory=dict)  # node -> its equipment
     modes: dict = field(default_factory=dict)  # client -> mode
     nodes: list | None = None
+    # in the forked child of _build_base_apart, which only hands them back: ``known``
+    # (a key per object: 23 MB at 100k) waits in this file from take() to unpack(), not
+    # held through the rules on top of the base build's peak (docs/performance.md,
+    # "Peak memory of a sharded build")
+    spill: Path | None = None
 
     def take(self, tree: Tree) -> None:
         self.known = _known(tree)
+        if self.spill is not None:
+            try:
+                self.spill.write_bytes(marshal.dumps(self.known))
+                self.known = {}
+            except OSError:  # (a full disk: kept here)
+                self.spill.unlink(missing_ok=True)
+                self.spill = None
         self.equipment_at = equipment_per_node(tree)
         self.modes = {i: n.mode for i, n in tree.nodes.items() if n.kind == "client"}
         self.nodes = [n.obj for n in tree.nodes.values() if n.obj is not None]
+
+    def unpack(self) -> None:
+        """``known`` read back from the file :meth:`take` wrote (in the parent)."""
+        if self.spill is not None:
+            spill, self.spill = self.spill, None
+            try:
+                self.known = marshal.loads(spill.read_bytes())
+            except (OSError, EOFError, ValueError, TypeError) as e:
+                raise PlanError(f"the base's build cannot be read back: {e}") from None
+            finally:
+                spill.unlink(missing_ok=True)
 
 
 @dataclass
@@ -360,6 +383,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
         raise PlanError(f"the build of revision '{base}' {how}; nothing was changed")
     later.callback(_reap, pid)
     if answer[0] == "built":
+        answer[3].unpack()  # (answer[4].facts: the same)
         _seal_base(answer[4], where[3], where[2])
         return answer[1:]
     if answer[0] == "fails":  # built again here, where its tree stays (module doc above)
@@ -622,7 +646,8 @@ def _build_base(
     except OSError as e:
         raise PlanError(f"cannot write the base state in {folder}: {e.strerror}") from None
     progress.stage(f"building revision '{base}'")
-    facts = BaseFacts()
+    # a child hands them back: what the plan needs of the base's objects waits in a file
+    facts = BaseFacts(spill=None if let_go else checkout.parent / "base-facts.marshal")
     try:
         built = build(checkout, folder / OUT, backend, before_rules=facts.take)
     except OutputError as e:  # --base-state names a folder holding something else

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from click.testing import CliRunner
 
 from snavc.cli import cli
@@ -70,12 +71,16 @@ def test_import_into_an_existing_empty_folder_fills_that_folder(tmp_path):
     assert (out / "snav.yaml").is_file() and leftovers(tmp_path) == []
 
 
-def test_a_file_replaced_on_a_full_disk_stays_the_old_one(small_disk):
+@pytest.mark.parametrize("pieces", [False, True])
+def test_a_file_replaced_on_a_full_disk_stays_the_old_one(small_disk, pieces):
     path = small_disk / "report.md"
     path.write_text("previous report\n")
     filler = fill(small_disk, 16 * 1024)
-    try:
-        replace_file(path, b"x" * (1024 * 1024))
+    data = b"x" * (1024 * 1024)
+    try:  # (pieces: as the lock is written, emit.write_atomic)
+        replace_file(
+            path, (data[i : i + 4096] for i in range(0, len(data), 4096)) if pieces else data
+        )
     except OSError as e:
         assert e.errno == 28  # ENOSPC
     else:

@@ -513,3 +513,88 @@ def test_plan_of_a_working_tree_with_a_corrupted_lock_SNV112(seed):
     assert e["message"].startswith(
         "snav.lock is not a valid lock: 'versions' and 'services' must be objects;"
     )
+
+
+# -- the lock read in pieces (a build's peak memory: docs/performance.md) ----------------------
+
+
+def lock_fields(lock) -> tuple:
+    return list(lock.services.items()), lock.versions, lock.edited
+
+
+@pytest.mark.parametrize("piece", [1, 100, 1 << 20])
+def test_lock_read_in_pieces_is_the_lock_parsed_whole_T5(seed, monkeypatch, piece):
+    from snavc.resolve import lock as lock_module
+    from snavc.resolve.lock import Lock
+
+    raw = (seed() / "snav.lock").read_bytes()
+    monkeypatch.setattr(lock_module, "PIECE", piece)
+    whole = Lock.from_json(json.loads(raw))
+    assert len(whole.services) > 10
+    assert lock_fields(Lock.read(raw)) == lock_fields(whole)
+
+
+def test_lock_not_laid_out_as_snavc_writes_it_is_read_whole_T5(seed, monkeypatch):
+    from snavc.engine.inputs import read_lock
+    from snavc.resolve import lock as lock_module
+    from snavc.resolve.lock import Lock
+
+    repo = seed()
+    raw = (repo / "snav.lock").read_bytes()
+    expected = lock_fields(Lock.from_json(json.loads(raw)))
+    monkeypatch.setattr(lock_module, "PIECE", 1)
+    first = raw.index(b'":"', raw.index(b'"services":{')) + 2
+    split = raw[:first] + b"\n" + raw[first:]  # an entry on two lines: still JSON
+    assert json.loads(split) == json.loads(raw)
+    layouts = [
+        json.dumps(json.loads(raw), indent=2).encode(),  # a tool's layout
+        split,
+    ]
+    for other in layouts:
+        assert Lock.read(other) is None
+        (repo / "snav.lock").write_bytes(other)
+        diags: list = []
+        assert lock_fields(read_lock(repo, diags)) == expected
+        assert diags == []
+    # a second "services" section: the whole document's last one counts (none here)
+    again = raw.replace(b'\n"versions":', b'\n"services":{},\n"versions":')
+    assert Lock.read(again) is None
+    assert Lock.from_json(json.loads(again)).services == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda raw: raw.replace(b'"\n},\n"versions"', b'",\n},\n"versions"'),
+            "snav.lock: error[SNV112] snav.lock cannot be read (trailing comma",
+            id="trailing-comma",
+        ),
+        pytest.param(
+            lambda raw: raw.replace(b'"srv-file-02/cpu":"', b'"srv-file-02/cpu":"nope', 1),
+            "error[SNV112] snav.lock is not a valid lock: service 'srv-file-02/cpu' names "
+            "version 'nope",
+            id="missing-version",
+        ),
+    ],
+)
+def test_lock_laid_out_as_snavc_writes_it_but_invalid_SNV112(seed, tmp_path, change, message):
+    """The pieces' parse gives up; the whole document's says what is wrong, as it did."""
+    repo = seed()
+    path = repo / "snav.lock"
+    body = change(path.read_bytes())
+    assert body != path.read_bytes()
+    path.write_bytes(body)
+    result = snav("build", repo, "-o", tmp_path / "out", exit_code=1)
+    assert message in result.output
+    assert path.read_bytes() == body
+
+
+@pytest.mark.parametrize("lines", [1, 2, 3, 4096])
+def test_the_lock_is_written_in_pieces_as_dumps_writes_it_T5(seed, tmp_path, lines):
+    from snavc.engine.emit import _line_chunks, dumps, write_atomic
+
+    document = json.loads((seed() / "snav.lock").read_bytes())
+    assert b"".join(_line_chunks(document, lines)) == dumps(document).encode()
+    write_atomic(tmp_path / "snav.lock", document)
+    assert (tmp_path / "snav.lock").read_bytes() == dumps(document).encode()

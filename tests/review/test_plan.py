@@ -705,3 +705,23 @@ def test_plan_builds_in_memory_the_bytes_a_build_writes(seed):
     assert streamed.equipment == {} and streamed.tree.objects["Equipment"] == {}
     data = _build(streamed, "x", lines).data
     assert (data if isinstance(data, str) else bytes(data).decode()) == dumps(effective(res))
+
+
+def test_the_base_facts_wait_in_a_file_while_the_base_builds(seed, tmp_path):
+    """The forked base build keeps the facts it hands back in a file, not in its memory
+    at its peak (docs/performance.md); the plan reads them back, the same."""
+    from snavc.engine.pipeline import compile_repo
+    from snavc.review.plan import BaseFacts, _known
+
+    tree = compile_repo(seed(), snapshot=False)[0].tree
+    spill = tmp_path / "base-facts.marshal"
+    facts = BaseFacts(spill=spill)
+    facts.take(tree)
+    assert facts.known == {} and spill.is_file()
+    facts.unpack()
+    assert facts.known == _known(tree) and facts.spill is None and not spill.exists()
+    kept = BaseFacts(spill=tmp_path / "no-such-folder" / "base-facts.marshal")
+    kept.take(tree)  # the file cannot be written: kept in memory
+    assert kept.spill is None and kept.known == _known(tree)
+    kept.unpack()
+    assert kept.known == _known(tree)
