@@ -120,10 +120,7 @@ def plan(
         # (restore_base) and its engine state installed, or while it builds, then hashed
         # (_hash_ahead)
         head = tmp / "head"
-        lock_in = threading.Event()
-        linked = (
-            _started(lambda: _copy_working_tree(repo, head, lock_in)) if keep is not None else None
-        )
+        lock_in, linked = _linked_apart(repo, head) if keep is not None else (None, None)
         installed = None
         try:
             saved, note = (
@@ -134,7 +131,7 @@ def plan(
                 else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
             )
             if saved is not None and saved.engine:
-                lock_in.wait()  # (adopt_state compares the head's lock with the base's)
+                lock_in()  # (adopt_state compares the head's lock with the base's)
                 installed = _install_state(saved, head)
         finally:
             if linked is not None:
@@ -818,11 +815,52 @@ def _head_files(repo: Path) -> list[str]:
         raise PlanError(f"cannot list the working tree's files: {e}") from None
 
 
-def _copy_working_tree(repo: Path, dest: Path, lock_in: threading.Event | None = None) -> None:
+def _linked_apart(repo: Path, dest: Path):
+    """:func:`_copy_working_tree` in a forked process, while this one checks and
+    installs the base's state: 11,000 links at 100k equipment, and a thread doing it
+    would wait for the interpreter's lock after each one while this process unmarshals
+    the state. Returns ``(lock_in, done)``: ``lock_in()`` waits until ``snav.lock`` is
+    in ``dest`` (or is not to be), ``done()`` until every file is; where the child
+    failed, ``done()`` links what is left here, raising what that raises. Where
+    processes cannot fork, a thread does it."""
+    if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
+        event = threading.Event()
+        return event.wait, _started(lambda: _copy_working_tree(repo, dest, event.set))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
+        code = 1
+        try:
+            os.close(read)
+            _copy_working_tree(repo, dest, lambda: os.write(write, b"l"))
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - done() does it again, and says why
+            pass
+        finally:
+            os._exit(code)
+    os.close(write)
+    told = []
+
+    def lock_in() -> None:
+        if not told:
+            told.append(os.read(read, 1))  # b"" when the child ended without a word
+
+    def done() -> None:
+        lock_in()
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        if status != 0:  # (a bug, a full disk...): what is left, linked here
+            _copy_working_tree(repo, dest, again=True)
+
+    return lock_in, done
+
+
+def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False) -> None:
     """The files of the working tree a build reads and a commit would hold (tracked
     and untracked, not those git ignores: :func:`_working_tree`), put into ``dest``:
-    the folder the head is built in, beside the base's engine state. ``lock_in`` is
-    set once ``snav.lock`` is there (it is put first), or this gave up.
+    the folder the head is built in, beside the base's engine state. ``lock_in()`` is
+    called once ``snav.lock`` is there (it is put first), or this gave up. ``again``:
+    files already there are left (a child that stopped half-way: _linked_apart).
 
     Hard links where the file system allows (a copy of 86 MB at 100k equipment was
     a tenth of a restored plan's time at 10k): a build never writes an input in place,
@@ -837,13 +875,15 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in: threading.Event | None =
         if "snav.lock" in keep:
             keep.remove("snav.lock")
             src = repo / "snav.lock"
-            if os.path.islink(src):
+            if again and os.path.lexists(dest / "snav.lock"):
+                pass
+            elif os.path.islink(src):
                 os.symlink(os.readlink(src), dest / "snav.lock")
             elif src.is_file():
                 shutil.copyfile(src, dest / "snav.lock")
     finally:
         if lock_in is not None:
-            lock_in.set()
+            lock_in()
     # 11,000 files at 100k equipment: strings, one lstat and one link each
     top, out_top = os.fspath(repo), os.fspath(dest)
     made = {out_top}
@@ -857,6 +897,8 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in: threading.Event | None =
         try:
             mode = os.lstat(src).st_mode
         except FileNotFoundError:
+            continue
+        if again and os.path.lexists(out):
             continue
         if stat_.S_ISLNK(mode):
             os.symlink(os.readlink(src), out)

@@ -138,3 +138,26 @@ def test_without_rm_the_folder_is_removed_in_place(private_tmp, monkeypatch):
     with scratch.scratch() as tmp:
         (tmp / "a" / "b").mkdir(parents=True)
     assert not tmp.exists()
+
+
+@pytest.mark.parametrize("stop_after", [0, 3])
+def test_a_linking_child_that_stops_is_made_up_for(changed, private_tmp, monkeypatch, stop_after):
+    """The working tree is linked into the head's folder by a forked process while the
+    base's state is installed (plan._linked_apart); one that stops (at its
+    first link, or half-way) leaves the rest to the plan, with the same report."""
+    from snavc.review import plan as plan_module
+
+    state = private_tmp.parent / "state"
+    expected = plan(changed, "HEAD~1", base_state=state).report.changes
+    parent, real, made = os.getpid(), os.link, []
+
+    def link(src, dst, **kwargs):
+        if os.getpid() != parent and len(made) >= stop_after:
+            os._exit(1)
+        made.append(dst)
+        return real(src, dst, **kwargs)
+
+    monkeypatch.setattr(plan_module.os, "link", link)
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored and done.head_incremental
+    assert done.report.changes == expected
