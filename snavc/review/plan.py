@@ -804,13 +804,14 @@ def _why_not_compared(base: str, head_result, base_ok: bool, base_errors: int) -
     return " and ".join(why)
 
 
-def _head_files(repo: Path) -> list[str]:
+def _head_files(repo: Path, present: bool = True) -> list[str]:
     """The files of the working tree a build reads and a commit would hold (tracked and
-    untracked, not those git ignores: :func:`_working_tree`), relative to ``repo``."""
+    untracked, not those git ignores: :func:`_working_tree`), relative to ``repo``
+    (``present=False``: and those deleted since the last commit: load.commit_files)."""
     from ..engine.load import GitError
 
     try:
-        return [rel for rel in commit_files(repo) if _read_by_build(rel)]
+        return [rel for rel in commit_files(repo, present) if _read_by_build(rel)]
     except GitError as e:
         raise PlanError(f"cannot list the working tree's files: {e}") from None
 
@@ -869,41 +870,46 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False
     """
     import stat as stat_
 
+    # the lock first, for lock_in(), before git says whether a commit would hold it (it
+    # goes again if not: the head's build then finds no lock, as its state says)
+    lock, put = dest / "snav.lock", False
     try:
-        keep = _head_files(repo)
         dest.mkdir(parents=True, exist_ok=True)
-        if "snav.lock" in keep:
-            keep.remove("snav.lock")
-            src = repo / "snav.lock"
-            if again and os.path.lexists(dest / "snav.lock"):
-                pass
-            elif os.path.islink(src):
-                os.symlink(os.readlink(src), dest / "snav.lock")
-            elif src.is_file():
-                shutil.copyfile(src, dest / "snav.lock")
+        src = repo / "snav.lock"
+        if again and os.path.lexists(lock):
+            pass
+        elif os.path.islink(src):
+            os.symlink(os.readlink(src), lock)
+            put = True
+        elif src.is_file():
+            shutil.copyfile(src, lock)
+            put = True
     finally:
         if lock_in is not None:
             lock_in()
+    keep = _head_files(repo, present=False)  # (each file is looked at below)
+    if "snav.lock" in keep:
+        keep.remove("snav.lock")
+    elif put:
+        lock.unlink()
     # 11,000 files at 100k equipment: strings, one lstat and one link each
     top, out_top = os.fspath(repo), os.fspath(dest)
     made = {out_top}
     link = True
     for rel in keep:
         src, out = os.path.join(top, rel), os.path.join(out_top, rel)
+        try:
+            mode = os.lstat(src).st_mode
+        except OSError:  # deleted since the last commit (or a file where a folder was)
+            continue
+        if not (stat_.S_ISREG(mode) or stat_.S_ISLNK(mode)) or (again and os.path.lexists(out)):
+            continue
         parent = os.path.dirname(out)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        try:
-            mode = os.lstat(src).st_mode
-        except FileNotFoundError:
-            continue
-        if again and os.path.lexists(out):
-            continue
         if stat_.S_ISLNK(mode):
             os.symlink(os.readlink(src), out)
-        elif not stat_.S_ISREG(mode):
-            continue
         elif link:
             try:
                 os.link(src, out)

@@ -161,3 +161,17 @@ def test_a_linking_child_that_stops_is_made_up_for(changed, private_tmp, monkeyp
     done = plan(changed, "HEAD~1", base_state=state)
     assert done.base_restored and done.head_incremental
     assert done.report.changes == expected
+
+
+def test_a_lock_git_ignores_is_not_the_heads(changed, private_tmp):
+    """The lock is linked first, before git lists the working tree's files: one that a
+    commit would not hold (untracked and ignored) goes again, and the restored plan
+    says what the plan without a state says."""
+    (changed / ".gitignore").write_text("snav.lock\n")
+    git(changed, "rm", "-q", "--cached", "snav.lock")
+    state = private_tmp.parent / "state"
+    expected = plan(changed, "HEAD~1").report
+    plan(changed, "HEAD~1", base_state=state)
+    done = plan(changed, "HEAD~1", base_state=state)
+    assert done.base_restored
+    assert done.report.to_json() == expected.to_json()
