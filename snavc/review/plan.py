@@ -131,8 +131,8 @@ def plan(
                 else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
             )
             if saved is not None and saved.engine:
-                lock_in()  # (adopt_state compares the head's lock with the base's)
-                installed = _install_state(saved, head)
+                # (adopt_state compares the head's lock with the base's)
+                installed = _install_state(saved, head, lock_in())
         finally:
             if linked is not None:
                 linked()  # (no thread is left running when the base's build forks)
@@ -719,10 +719,11 @@ def _nothing(answered) -> None:
     pass
 
 
-def _install_state(saved: SavedBase, head: Path) -> bool:
+def _install_state(saved: SavedBase, head: Path, lock_digest: str | None = None) -> bool:
     """Put the base's engine state into ``head/.snavc`` (hard links where the file
     system allows: nothing writes a cache file in place) and make it ``head``'s
-    (engine_state.adopt_state). False when it cannot be used: the head is built in full."""
+    (engine_state.adopt_state). False when it cannot be used: the head is built in full.
+    ``lock_digest``: that of ``head/snav.lock`` when its copier hashed it."""
     from ..engine import state as engine_state
 
     dest = head / cache.CACHE_DIR
@@ -739,7 +740,11 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
         for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
-        same = saved.lock is not None and lock.is_file() and _read_digest(lock) == saved.lock
+        same = (
+            saved.lock is not None
+            and lock.is_file()
+            and (lock_digest or _read_digest(lock)) == saved.lock
+        )
         # the outputs' content: read whole by restore_base, or written by the base's
         # build that has just ended (its digests are its writer's); those restore_base
         # left unchecked are checked by the incremental build (state.outputs_intact)
@@ -816,35 +821,59 @@ def _head_files(repo: Path, present: bool = True) -> list[str]:
         raise PlanError(f"cannot list the working tree's files: {e}") from None
 
 
+def _copy_hashed(src: Path, dst: Path) -> str:
+    """Copy ``src`` to ``dst``; :func:`_read_digest` of what was copied."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
 def _linked_apart(repo: Path, dest: Path):
     """:func:`_copy_working_tree` in a forked process, while this one checks and
     installs the base's state: 11,000 links at 100k equipment, and a thread doing it
     would wait for the interpreter's lock after each one while this process unmarshals
     the state. Returns ``(lock_in, done)``: ``lock_in()`` waits until ``snav.lock`` is
-    in ``dest`` (or is not to be), ``done()`` until every file is; where the child
-    failed, ``done()`` links what is left here, raising what that raises. Where
-    processes cannot fork, a thread does it."""
+    in ``dest`` as a commit would hold it (or is not to be) and returns the content
+    hash of the lock copied (None: not known); ``done()`` waits until every file is
+    there; where the child failed, ``done()`` links what is left here, raising what
+    that raises. Where processes cannot fork, a thread does it."""
     if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
         event = threading.Event()
-        return event.wait, _started(lambda: _copy_working_tree(repo, dest, event.set))
+        told: list = [None]
+
+        def tell(digest) -> None:
+            told[0] = digest
+            event.set()
+
+        def wait():
+            event.wait()
+            return told[0]
+
+        return wait, _started(lambda: _copy_working_tree(repo, dest, tell))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
         code = 1
         try:
             os.close(read)
-            _copy_working_tree(repo, dest, lambda: os.write(write, b"l"))
+            _copy_working_tree(repo, dest, lambda d: os.write(write, (d or "-").encode()))
             code = 0
         except BaseException:  # noqa: BLE001, S110 - done() does it again, and says why
             pass
         finally:
             os._exit(code)
     os.close(write)
-    told = []
+    answer: list = []
 
-    def lock_in() -> None:
-        if not told:
-            told.append(os.read(read, 1))  # b"" when the child ended without a word
+    def lock_in():
+        if not answer:  # (one write of 32 bytes: read whole; b"" if the child died first)
+            answer.append(os.read(read, 64).decode("ascii", "replace"))
+        return answer[0] if len(answer[0]) == 32 else None
 
     def done() -> None:
         lock_in()
@@ -859,9 +888,10 @@ def _linked_apart(repo: Path, dest: Path):
 def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False) -> None:
     """The files of the working tree a build reads and a commit would hold (tracked
     and untracked, not those git ignores: :func:`_working_tree`), put into ``dest``:
-    the folder the head is built in, beside the base's engine state. ``lock_in()`` is
-    called once ``snav.lock`` is there (it is put first), or this gave up. ``again``:
-    files already there are left (a child that stopped half-way: _linked_apart).
+    the folder the head is built in, beside the base's engine state.
+    ``lock_in(digest)`` is called once ``snav.lock`` is there (the first file put), or
+    this gave up, with the content hash of the lock copied (:func:`_read_digest`) or
+    None. ``again``: files already there are left (a child that stopped half-way).
 
     Hard links where the file system allows (a copy of 86 MB at 100k equipment was
     a tenth of a restored plan's time at 10k): a build never writes an input in place,
@@ -870,28 +900,22 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False
     """
     import stat as stat_
 
-    # the lock first, for lock_in(), before git says whether a commit would hold it (it
-    # goes again if not: the head's build then finds no lock, as its state says)
-    lock, put = dest / "snav.lock", False
+    digest = None  # the lock's, hashed as it is copied (the plan compares it with the base's)
     try:
+        keep = _head_files(repo, present=False)  # (each file is looked at below)
         dest.mkdir(parents=True, exist_ok=True)
-        src = repo / "snav.lock"
-        if again and os.path.lexists(lock):
-            pass
-        elif os.path.islink(src):
-            os.symlink(os.readlink(src), lock)
-            put = True
-        elif src.is_file():
-            shutil.copyfile(src, lock)
-            put = True
+        if "snav.lock" in keep:
+            keep.remove("snav.lock")
+            src, lock = repo / "snav.lock", dest / "snav.lock"
+            if again and os.path.lexists(lock):
+                pass
+            elif os.path.islink(src):
+                os.symlink(os.readlink(src), lock)
+            elif src.is_file():
+                digest = _copy_hashed(src, lock)
     finally:
         if lock_in is not None:
-            lock_in()
-    keep = _head_files(repo, present=False)  # (each file is looked at below)
-    if "snav.lock" in keep:
-        keep.remove("snav.lock")
-    elif put:
-        lock.unlink()
+            lock_in(digest)
     # 11,000 files at 100k equipment: strings, one lstat and one link each
     top, out_top = os.fspath(repo), os.fspath(dest)
     made = {out_top}
