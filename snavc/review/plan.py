@@ -117,10 +117,11 @@ def plan(
     # before the folder goes; the folder goes in the background: scratch.scratch)
     with scratch() as tmp, contextlib.ExitStack() as later:
         # the head: the working tree's files, linked while the base's build is checked
-        # (restore_base) and its engine state installed, or while it builds, then hashed
-        # (_hash_ahead)
+        # (restore_base) and its engine state installed; when there is no state to
+        # restore, the base's checkout becomes the head once built (_become_head)
         head = tmp / "head"
-        lock_in, linked = _linked_apart(repo, head) if keep is not None else (None, None)
+        restoring = keep is not None and (keep / MANIFEST).is_file()
+        lock_in, linked = _linked_apart(repo, head) if restoring else (None, None)
         installed = None
         try:
             saved, note = (
@@ -130,6 +131,8 @@ def plan(
                 # (below), while it hashes its inputs, not read whole twice
                 else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
             )
+            if saved is not None and lock_in is None:  # (its manifest came meanwhile)
+                lock_in, linked = _linked_apart(repo, head)
             if saved is not None and saved.engine:
                 # (adopt_state compares the head's lock with the base's)
                 installed = _install_state(saved, head, lock_in())
@@ -161,8 +164,9 @@ def plan(
             if saved is not None:  # the base's checkout becomes the head (_become_head)
                 head = tmp / "checkout"
                 _become_head(repo, head, ahead[0] if ahead else None)
-            else:  # (the checkout holds what the base's failed build left)
-                _copy_working_tree(repo, head)
+            else:  # (the checkout holds what the base's failed build left; the head's
+                # folder may hold the working tree already, linked while a state was read)
+                _copy_working_tree(repo, head, again=True)
         base_ok = saved is not None
         base_errors = (
             0

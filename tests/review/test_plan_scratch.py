@@ -175,3 +175,25 @@ def test_a_lock_git_ignores_is_not_the_heads(changed, private_tmp):
     done = plan(changed, "HEAD~1", base_state=state)
     assert done.base_restored
     assert done.report.to_json() == expected.to_json()
+
+
+@pytest.mark.parametrize("state_there", [False, True])
+def test_a_base_that_does_not_build_with_a_base_state(seed, private_tmp, state_there):
+    """A base that does not build, with --base-state: the working tree is put into the
+    head's folder once, whether it was linked while a state was looked at (a manifest
+    there, of another tree) or not; the user's files are never written."""
+    from .helpers import SITE2_EQ
+
+    repo = git_init(seed())
+    edit(repo, SITE2_EQ, "box: box-client1-site2", "box: no-such-box")
+    git(repo, "commit", "-q", "--no-gpg-sign", "-am", "broken")
+    edit(repo, SITE2_EQ, "box: no-such-box", "box: box-client1-site2")
+    state = private_tmp.parent / "state"
+    if state_there:  # the state of the first commit: not the broken base's tree
+        assert plan(repo, "HEAD~1", base_state=state).report.not_compared == ""
+    scratch.wait_removals()
+    before = _files(repo)
+    done = plan(repo, "HEAD", base_state=state)
+    assert done.report.not_compared == "revision 'HEAD' does not build (1 error)"
+    scratch.wait_removals()
+    assert _files(repo) == before
