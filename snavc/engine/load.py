@@ -1362,14 +1362,16 @@ def revision_tree(repo: Path, ref: str) -> str | None:
         return None
 
 
-def commit_files(repo: Path) -> list[str]:
+def commit_files(repo: Path, present: bool = True) -> list[str]:
     """The files below ``repo`` a commit of everything would hold, as ``git status``
     sees them: tracked files still present and untracked files git does not ignore
-    (paths relative to ``repo``, "/"-separated)."""
+    (paths relative to ``repo``, "/"-separated). ``present=False``: tracked files
+    deleted from the working tree too (for a caller that looks at each file anyway)."""
     found = _git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    top = os.fspath(repo)
     out = []
     for name in sorted(set(found.split(b"\0"))):
-        if name and os.path.lexists(repo / os.fsdecode(name)):
+        if name and (not present or os.path.lexists(os.path.join(top, os.fsdecode(name)))):
             out.append(os.fsdecode(name))
     return out
 

@@ -17,7 +17,7 @@ import gc
 import marshal
 import os
 import shutil
-import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from ..resolve.locks import can_edit
 from ..resolve.modes import check_mode_changes, equipment_per_node
 from ..tree import Tree, build_tree, object_key
 from .diff import Build, Report, diff, read_build
+from .scratch import scratch
 
 
 class PlanError(Exception):
@@ -113,13 +114,15 @@ def plan(
         notes.append("SNAVC_NO_CACHE is set: the base state is neither read nor saved")
         keep = None
     # (the stack first out: the base's process, tidying its checkout, is waited for
-    # before the folder goes)
-    with tempfile.TemporaryDirectory(prefix="snavc-plan-") as tmp, contextlib.ExitStack() as later:
-        tmp = Path(tmp)
+    # before the folder goes; the folder goes in the background: scratch.scratch)
+    with scratch() as tmp, contextlib.ExitStack() as later:
         # the head: the working tree's files, linked while the base's build is checked
-        # (restore_base), or while it builds, then hashed (_hash_ahead)
+        # (restore_base) and its engine state installed; when there is no state to
+        # restore, the base's checkout becomes the head once built (_become_head)
         head = tmp / "head"
-        linked = _started(lambda: _copy_working_tree(repo, head)) if keep is not None else None
+        restoring = keep is not None and (keep / MANIFEST).is_file()
+        lock_in, linked = _linked_apart(repo, head) if restoring else (None, None)
+        installed = None
         try:
             saved, note = (
                 (None, None)
@@ -128,6 +131,11 @@ def plan(
                 # (below), while it hashes its inputs, not read whole twice
                 else restore_base(keep, tree_id, backend, deferred=_engine_outputs())
             )
+            if saved is not None and lock_in is None:  # (its manifest came meanwhile)
+                lock_in, linked = _linked_apart(repo, head)
+            if saved is not None and saved.engine:
+                # (adopt_state compares the head's lock with the base's)
+                installed = _install_state(saved, head, lock_in())
         finally:
             if linked is not None:
                 linked()  # (no thread is left running when the base's build forks)
@@ -156,16 +164,18 @@ def plan(
             if saved is not None:  # the base's checkout becomes the head (_become_head)
                 head = tmp / "checkout"
                 _become_head(repo, head, ahead[0] if ahead else None)
-            else:  # (the checkout holds what the base's failed build left)
-                _copy_working_tree(repo, head)
+            else:  # (the checkout holds what the base's failed build left; the head's
+                # folder may hold the working tree already, linked while a state was read)
+                _copy_working_tree(repo, head, again=True)
         base_ok = saved is not None
         base_errors = (
             0
             if base_result is None
             else sum(d.severity == "error" for d in base_result.diagnostics)
         )
-        # the head over the base's engine state, when there is one
-        if saved is not None and saved.engine:
+        # the head over the base's engine state, when there is one (a restored one is
+        # installed above, while the working tree is linked)
+        if saved is not None and saved.engine and installed is None:
             _install_state(saved, head)
         fallback = base_result.tree if base_result is not None and facts is None else None
         incumbent = _incumbent_of(facts.known) if facts is not None else _incumbent(fallback)
@@ -187,8 +197,6 @@ def plan(
                 base_ok = saved is not None
                 base_errors = sum(d.severity == "error" for d in base_result.diagnostics)
                 fallback = base_result.tree if facts is None else None
-        # its folder is not read again: deleted while the builds are compared
-        later.callback(_started(lambda: shutil.rmtree(head, ignore_errors=True)))
         how = {"base_restored": base_result is None, "head_incremental": built.incremental}
         report = Report(base=base, head="working tree")
         # M3 first, whatever else the change breaks: a refused mode change is the root
@@ -740,10 +748,11 @@ def _nothing(answered) -> None:
     pass
 
 
-def _install_state(saved: SavedBase, head: Path) -> bool:
+def _install_state(saved: SavedBase, head: Path, lock_digest: str | None = None) -> bool:
     """Put the base's engine state into ``head/.snavc`` (hard links where the file
     system allows: nothing writes a cache file in place) and make it ``head``'s
-    (engine_state.adopt_state). False when it cannot be used: the head is built in full."""
+    (engine_state.adopt_state). False when it cannot be used: the head is built in full.
+    ``lock_digest``: that of ``head/snav.lock`` when its copier hashed it."""
     from ..engine import state as engine_state
 
     dest = head / cache.CACHE_DIR
@@ -760,7 +769,11 @@ def _install_state(saved: SavedBase, head: Path) -> bool:
         for name in engine_state.OUTPUTS:
             _link_or_copy(saved.folder / OUT / name, dest / "build" / name)
         lock = head / "snav.lock"
-        same = saved.lock is not None and lock.is_file() and _read_digest(lock) == saved.lock
+        same = (
+            saved.lock is not None
+            and lock.is_file()
+            and (lock_digest or _read_digest(lock)) == saved.lock
+        )
         # the outputs' content: read whole by restore_base, or written by the base's
         # build that has just ended (its digests are its writer's); those restore_base
         # left unchecked are checked by the incremental build (state.outputs_intact)
@@ -825,42 +838,132 @@ def _why_not_compared(base: str, head_result, base_ok: bool, base_errors: int) -
     return " and ".join(why)
 
 
-def _head_files(repo: Path) -> list[str]:
+def _head_files(repo: Path, present: bool = True) -> list[str]:
     """The files of the working tree a build reads and a commit would hold (tracked and
-    untracked, not those git ignores: :func:`_working_tree`), relative to ``repo``."""
+    untracked, not those git ignores: :func:`_working_tree`), relative to ``repo``
+    (``present=False``: and those deleted since the last commit: load.commit_files)."""
     from ..engine.load import GitError
 
     try:
-        return [rel for rel in commit_files(repo) if _read_by_build(rel)]
+        return [rel for rel in commit_files(repo, present) if _read_by_build(rel)]
     except GitError as e:
         raise PlanError(f"cannot list the working tree's files: {e}") from None
 
 
-def _copy_working_tree(repo: Path, dest: Path) -> None:
+def _copy_hashed(src: Path, dst: Path) -> str:
+    """Copy ``src`` to ``dst``; :func:`_read_digest` of what was copied."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def _linked_apart(repo: Path, dest: Path):
+    """:func:`_copy_working_tree` in a forked process, while this one checks and
+    installs the base's state: 11,000 links at 100k equipment, and a thread doing it
+    would wait for the interpreter's lock after each one while this process unmarshals
+    the state. Returns ``(lock_in, done)``: ``lock_in()`` waits until ``snav.lock`` is
+    in ``dest`` as a commit would hold it (or is not to be) and returns the content
+    hash of the lock copied (None: not known); ``done()`` waits until every file is
+    there; where the child failed, ``done()`` links what is left here, raising what
+    that raises. Where processes cannot fork, a thread does it."""
+    if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
+        event = threading.Event()
+        told: list = [None]
+
+        def tell(digest) -> None:
+            told[0] = digest
+            event.set()
+
+        def wait():
+            event.wait()
+            return told[0]
+
+        return wait, _started(lambda: _copy_working_tree(repo, dest, tell))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
+        code = 1
+        try:
+            os.close(read)
+            _copy_working_tree(repo, dest, lambda d: os.write(write, (d or "-").encode()))
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - done() does it again, and says why
+            pass
+        finally:
+            os._exit(code)
+    os.close(write)
+    answer: list = []
+
+    def lock_in():
+        if not answer:  # (one write of 32 bytes: read whole; b"" if the child died first)
+            answer.append(os.read(read, 64).decode("ascii", "replace"))
+        return answer[0] if len(answer[0]) == 32 else None
+
+    def done() -> None:
+        lock_in()
+        os.close(read)
+        _, status = os.waitpid(pid, 0)
+        if status != 0:  # (a bug, a full disk...): what is left, linked here
+            _copy_working_tree(repo, dest, again=True)
+
+    return lock_in, done
+
+
+def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False) -> None:
     """The files of the working tree a build reads and a commit would hold (tracked
     and untracked, not those git ignores: :func:`_working_tree`), put into ``dest``:
     the folder the head is built in, beside the base's engine state.
+    ``lock_in(digest)`` is called once ``snav.lock`` is there (the first file put), or
+    this gave up, with the content hash of the lock copied (:func:`_read_digest`) or
+    None. ``again``: files already there are left (a child that stopped half-way).
 
     Hard links where the file system allows (a copy of 86 MB at 100k equipment was
     a tenth of a restored plan's time at 10k): a build never writes an input in place,
     and the one file it writes at all, ``snav.lock``, is copied (a build replaces it by
     a rename, but a user's lock is never shared with a folder that is thrown away).
     """
+    import stat as stat_
 
-    keep = _head_files(repo)
-    dest.mkdir(parents=True, exist_ok=True)
-    made = set()
+    digest = None  # the lock's, hashed as it is copied (the plan compares it with the base's)
+    try:
+        keep = _head_files(repo, present=False)  # (each file is looked at below)
+        dest.mkdir(parents=True, exist_ok=True)
+        if "snav.lock" in keep:
+            keep.remove("snav.lock")
+            src, lock = repo / "snav.lock", dest / "snav.lock"
+            if again and os.path.lexists(lock):
+                pass
+            elif os.path.islink(src):
+                os.symlink(os.readlink(src), lock)
+            elif src.is_file():
+                digest = _copy_hashed(src, lock)
+    finally:
+        if lock_in is not None:
+            lock_in(digest)
+    # 11,000 files at 100k equipment: strings, one lstat and one link each
+    top, out_top = os.fspath(repo), os.fspath(dest)
+    made = {out_top}
     link = True
     for rel in keep:
-        src, out = repo / rel, dest / rel
-        if out.parent not in made:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            made.add(out.parent)
-        if os.path.islink(src):
-            os.symlink(os.readlink(src), out)
-        elif not src.is_file():
+        src, out = os.path.join(top, rel), os.path.join(out_top, rel)
+        try:
+            mode = os.lstat(src).st_mode
+        except OSError:  # deleted since the last commit (or a file where a folder was)
             continue
-        elif link and rel != "snav.lock":
+        if not (stat_.S_ISREG(mode) or stat_.S_ISLNK(mode)) or (again and os.path.lexists(out)):
+            continue
+        parent = os.path.dirname(out)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        if stat_.S_ISLNK(mode):
+            os.symlink(os.readlink(src), out)
+        elif link:
             try:
                 os.link(src, out)
             except OSError:  # another file system, a file of another user...: copies
@@ -875,7 +978,7 @@ def _plan_in_memory(repo: Path, base: str, as_user: str | None, backend: str) ->
     of both versions: both compiled in memory, each equipment kept as its line of text."""
     from ..engine.load import GitError
 
-    with tempfile.TemporaryDirectory(prefix="snavc-base-") as tmp:
+    with scratch() as tmp:
         try:
             found = checkout_revision(repo, base, Path(tmp) / "base")
         except GitError as e:
