@@ -537,3 +537,28 @@ def test_an_unreadable_file(make_repo):
     (repo / "dangling.yaml").symlink_to(repo / "nowhere.yaml")
     out = run("validate", repo, exit_code=1, cwd=repo).output
     assert out.startswith("dangling.yaml:1:1: error[SNV111] cannot read file: ")
+
+
+def test_timings_name_every_stage_of_a_cold_build(tmp_path, monkeypatch, capsys):
+    """SNAVC_TIMINGS=1: each stage of a cold build, in order, on standard error (the
+    snapshot's records and the lock's read included: they were once in no stage)."""
+    import shutil
+
+    from snavc.engine.pipeline import build
+
+    repo = Path(shutil.copytree(Path(__file__).parent.parent / "samples" / "seed", tmp_path / "r"))
+    monkeypatch.setenv("SNAVC_TIMINGS", "1")
+    capsys.readouterr()
+    assert build(repo, tmp_path / "out").status == "written"
+    stages = [
+        line[len("snavc: ") :].split("  ")[0] for line in capsys.readouterr().err.splitlines()
+    ]
+    assert stages == [
+        "load",
+        "validate",
+        "tree",
+        "snapshot records",
+        "lock read",
+        "resolve and write",
+        "finish and lock",
+    ]

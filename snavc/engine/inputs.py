@@ -297,6 +297,7 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
                 }
             ),
         }
+        timings("snapshot records")
     return result
 
 

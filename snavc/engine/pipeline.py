@@ -267,8 +267,9 @@ def _cold_build(
         unknown = [t for t in reapply if result.tree.get("ServiceTemplate", t) is None]
         if unknown:
             return Built(result, None, "reapply", unknown)
-        lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
         timings = Timings()
+        lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
+        timings("lock read")
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         if before_rules is not None:
             before_rules(result.tree)
