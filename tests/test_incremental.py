@@ -917,3 +917,28 @@ def test_the_outputs_check_read_before_the_state(repo, tmp_path, monkeypatch):
     assert same_check(read_check(root), read_state(root))
     edit(site_file(repo, 1), "check_interval: 32", "check_interval: 35")
     same_as_full(repo, tmp_path, monkeypatch, patched=False, step=1)
+
+
+def test_a_build_that_no_build_follows_leaves_the_state_as_it_was(repo, tmp_path, monkeypatch):
+    """``persist=False`` (plan's head, whose folder goes next): the build is patched
+    from the state like any other and writes the same outputs, but leaves the snapshot
+    and the state as they were; the next build, patched from them, is right too."""
+    cache_dir = repo / ".snavc"
+
+    def kept() -> dict:  # (but the inputs' stat records, which any run that hashes updates)
+        return {
+            p.relative_to(cache_dir): p.read_bytes()
+            for p in cache_dir.rglob("*")
+            if p.is_file() and p.name != "stats.marshal"
+        }
+
+    before = kept()
+    edit(site_file(repo), "check_interval: 30", "check_interval: 37")
+    expected, full_out, _ = full(repo, tmp_path, monkeypatch, "full-head")
+    built = build(repo, tmp_path / "head", persist=False)
+    assert built.incremental and built.counts == expected.counts
+    for name in OUTPUTS:
+        assert (tmp_path / "head" / name).read_bytes() == (full_out / name).read_bytes(), name
+    assert kept() == before
+    same_as_full(repo, tmp_path, monkeypatch, step=1)  # from the state left as it was
+    assert kept() != before

@@ -76,9 +76,11 @@ from .state import (
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
 
 
-def rebuild(repo: Path, out: Path, backend: str, locked: bool):
+def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = True):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
-    ``pipeline.Built``; None when it cannot be (the caller builds in full)."""
+    ``pipeline.Built``; None when it cannot be (the caller builds in full). With
+    ``persist`` false, the snapshot and the state stay those of the previous build
+    (pipeline.build: no build follows)."""
     root = Path(repo).resolve()
     timings = Timings()
     if not (root / cache.CACHE_DIR / "build" / STATE).is_file():
@@ -110,7 +112,16 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool):
     with gc_paused():
         try:
             return _rebuild(
-                Path(repo), root, Path(out), backend, locked, state, intact, inputs, timings
+                Path(repo),
+                root,
+                Path(out),
+                backend,
+                locked,
+                state,
+                intact,
+                inputs,
+                timings,
+                persist,
             )
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
@@ -151,6 +162,7 @@ def _rebuild(
     intact,
     inputs,
     timings,
+    persist: bool = True,
 ):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
@@ -466,7 +478,11 @@ def _rebuild(
         resolved = {o.id for o in new_eq}
         packed = update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
         hashes.pop("snav.lock")
-        saved = cache.save(root, hashes, config, packed["where"], packed["members"])
+        saved = (
+            cache.save(root, hashes, config, packed["where"], packed["members"])
+            if persist
+            else None
+        )
         if saved is not None:  # (else the old state stays: consistent with its own outputs)
             key, hashes = saved
             state = {

@@ -219,6 +219,7 @@ def build(
     locked: bool = False,
     incumbent=None,
     before_rules=None,
+    persist: bool = True,
 ) -> Built:
     """Validate ``repo`` and write its effective configuration to ``out`` (INTERFACE §2).
 
@@ -229,7 +230,9 @@ def build(
 
     For ``plan``: ``incumbent`` as for :func:`snavc.tree.build_tree`, and
     ``before_rules(tree)`` is called by a full build once the tree is linked, before the
-    rules consume its equipment (what the plan keeps of the base).
+    rules consume its equipment (what the plan keeps of the base); ``persist=False``
+    for a build that no later build nor query follows (plan's head, whose folder goes
+    next): it leaves neither the snapshot nor the state, read only by those.
     """
     from .emit import check_output, recover_output
 
@@ -237,14 +240,21 @@ def build(
     check_output(repo, Path(out))
     recover_output(Path(out))
     if not reapply and cache.enabled():
-        built = incremental.rebuild(repo, Path(out), backend, locked)
+        built = incremental.rebuild(repo, Path(out), backend, locked, persist)
         if built is not None:
             return built
-    return _cold_build(repo, Path(out), backend, reapply, locked, incumbent, before_rules)
+    return _cold_build(repo, Path(out), backend, reapply, locked, incumbent, before_rules, persist)
 
 
 def _cold_build(
-    repo: Path, out: Path, backend: str, reapply, locked: bool, incumbent=None, before_rules=None
+    repo: Path,
+    out: Path,
+    backend: str,
+    reapply,
+    locked: bool,
+    incumbent=None,
+    before_rules=None,
+    persist: bool = True,
 ) -> Built:
     """The build from scratch: every stage, every object (an empty cache)."""
     from ..resolve import engine, resolve_before_equipment
@@ -304,7 +314,8 @@ def _cold_build(
             res.resolver.unit_service_count,
             len(res.user_services),
         )
-        saved = save_snapshot(result)  # after the lock: the snapshot is keyed by it too
+        # after the lock: the snapshot is keyed by it too
+        saved = save_snapshot(result) if persist else None
         if saved is not None:
             key, hashes = saved
             state.save_state(

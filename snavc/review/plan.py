@@ -180,7 +180,8 @@ def plan(
         fallback = base_result.tree if base_result is not None and facts is None else None
         incumbent = _incumbent_of(facts.known) if facts is not None else _incumbent(fallback)
         progress.stage("building the working tree")
-        built = build(head, tmp / "head-out", backend, incumbent=incumbent)
+        # (its folder goes next: no snapshot nor state for a build that none follows)
+        built = build(head, tmp / "head-out", backend, incumbent=incumbent, persist=False)
         head_result = built.result
         if saved is not None and saved.unchecked and not built.incremental:
             # the restored outputs, checked here when the incremental build did not
