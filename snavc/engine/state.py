@@ -184,6 +184,10 @@ def adopt_state(
         adopted = {**state, "outputs": stats, "hashes": hashes, "verified": None}
         if checked:
             adopted["verified"] = stats
+        else:  # its outputs' check, so that the next build starts reading them at once
+            check = {"key": _key(), "outputs": stats}
+            check.update((k, {n: state[k][n] for n in OUTPUTS}) for k in ("digests", "blocks"))
+            cache.write_sealed(folder / CHECK, marshal.dumps(check))  # (before the state)
         cache.write_sealed(target, marshal.dumps(adopted))
     except (OSError, ValueError, TypeError, KeyError):
         target.unlink(missing_ok=True)

@@ -276,6 +276,28 @@ def test_outputs_the_plan_checked_are_not_read_again(seed, tmp_path, monkeypatch
     assert engine_state.read_state(repo)["verified"] is None
 
 
+def test_an_adopted_states_outputs_are_checked_from_the_start(seed, tmp_path):
+    """A state adopted without its outputs checked (a restored plan defers it to the
+    head's build) leaves the small file a warm build starts checking them with before
+    it reads the state (state.read_check), as a build's state does."""
+    import shutil
+
+    from snavc.engine import state as engine_state
+
+    repo = seed()
+    snav("build", repo, "-o", tmp_path / "out")
+    digests = engine_state.read_state(repo)["digests"]
+    folder = repo / ".snavc" / "build"
+    for name in engine_state.OUTPUTS:  # copies: other identities than the check's
+        (folder / name).unlink()
+        shutil.copyfile(tmp_path / "out" / name, folder / name)
+    assert engine_state.read_check(repo) is None
+    assert engine_state.adopt_state(repo, digests, lock_same=True)
+    check = engine_state.read_check(repo)
+    assert check is not None and engine_state.same_check(check, engine_state.read_state(repo))
+    assert engine_state.outputs_intact(repo, check)
+
+
 def test_the_head_is_hashed_while_the_base_builds(changed, monkeypatch):
     """The head's files are hashed while the base builds (plan._hash_ahead), once
     their records can be trusted (cache.RACY_NS, made 0 here): the head's build then
