@@ -128,3 +128,31 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def forked(work) -> tuple[int, int]:
+    """Run ``work(fd)`` in a forked process, ``fd`` the writing end of a pipe; returns
+    ``(pid, fd)``, the reading end here. The child exits with 0 when ``work`` returned,
+    1 when it raised, and never returns into this process's code (``os._exit``: no
+    atexit, no cleanup of this process's files): the caller reads what it wrote and
+    makes up for a child that failed. OSError, nothing forked, when there is no
+    descriptor or process left."""
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            work(write)
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - the caller says the child stopped
+            pass
+        finally:
+            os._exit(code)
+    os.close(write)
+    return pid, read

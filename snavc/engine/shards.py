@@ -38,6 +38,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+from .faults import forked
+
 # below this many equipment, a build resolves in one process: a fork and the hand-back
 # cost more than half of a small build's resolution saves
 MIN_EQUIPMENT = 4000
@@ -225,28 +227,12 @@ class _Shard:
         self.pid: int | None = None
         self.read: int | None = None
         parent = os.getpid()
-        try:
-            read, write = os.pipe()
-        except OSError:  # no descriptor left: resolved here
+        try:  # (a shard that fails: the parent resolves its range itself)
+            self.pid, self.read = forked(
+                lambda write: _shard(res, ids, writer, self.path, write, parent)
+            )
+        except OSError:  # no descriptor, memory or process left for it: resolved here
             return
-        try:
-            pid = os.fork()
-        except OSError:  # no memory or process left for it: resolved here
-            os.close(read)
-            os.close(write)
-            return
-        if pid == 0:  # the shard: nothing may return into the parent's code
-            code = 1
-            try:
-                os.close(read)
-                _shard(res, ids, writer, self.path, write, parent)
-                code = 0
-            except BaseException:  # noqa: BLE001 - the parent resolves these itself
-                pass
-            finally:
-                os._exit(code)  # no atexit, no cleanup of the parent's files
-        os.close(write)
-        self.pid, self.read = pid, read
 
     def result(self) -> tuple | None:
         if self.pid is None:  # never started

@@ -34,6 +34,7 @@ from ..engine.emit import (
     lock_report,
     origins,
 )
+from ..engine.faults import forked
 from ..engine.load import checkout_revision, commit_files, ignored_files
 from ..engine.pipeline import Result, build, compile_repo
 from ..model import NODE_KINDS
@@ -345,20 +346,13 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     checkout = where[1]
     found = _checkout_base(repo, base, checkout)
     progress.stage(f"building revision '{base}'")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
-        code = 0
-        try:
-            os.close(read)
-            answer = _child_answer(repo, base, where, found)
-            with os.fdopen(write, "wb") as f:
-                f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
-        except BaseException:  # noqa: BLE001 - the parent says the child stopped
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write)
+
+    def child(write: int) -> None:
+        answer = _child_answer(repo, base, where, found)
+        with os.fdopen(write, "wb") as f:
+            f.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+    pid, read = forked(child)
 
     def answered(seconds: float) -> bool:
         return bool(select.select([read], [], [], max(seconds, 0))[0])
@@ -885,19 +879,10 @@ def _linked_apart(repo: Path, dest: Path):
             return told[0]
 
         return wait, _started(lambda: _copy_working_tree(repo, dest, tell))
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing may escape into the parent's code, nor exit cleanly
-        code = 1
-        try:
-            os.close(read)
-            _copy_working_tree(repo, dest, lambda d: os.write(write, (d or "-").encode()))
-            code = 0
-        except BaseException:  # noqa: BLE001, S110 - done() does it again, and says why
-            pass
-        finally:
-            os._exit(code)
-    os.close(write)
+    # (a child that stops: done() links what is left here, and says why)
+    pid, read = forked(
+        lambda write: _copy_working_tree(repo, dest, lambda d: os.write(write, (d or "-").encode()))
+    )
     answer: list = []
 
     def lock_in():
