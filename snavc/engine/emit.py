@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from .. import diagnostics as dg
-from .faults import crash_point, replace_file
+from .faults import crash_point, remove, replace_file
 from .load import BUILD_MARKER
 
 FORMAT = 1
@@ -935,6 +935,9 @@ class BuildWriter:
         self.digests: dict[str, str] = {}  # file name -> content hash (blake2b), once written
         self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
         self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
+        self.parked: Path | None = None  # the previous build, kept aside (finish_patched)
+        # file name -> written_as() once closed: what state.save_state may vouch for
+        self.written: dict[str, tuple] = {}
 
     def equipment(self, eq_id: str, effective: dict) -> None:
         self._next_line()
@@ -1028,6 +1031,9 @@ class BuildWriter:
         try:
             self.file.close()
             for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance)):
+                # a new file, not the empty one truncated: ext4 flushes a file truncated
+                # to nothing at its close (auto_da_alloc), 0.1 s for 300 MB
+                (self.tmp / name).unlink(missing_ok=True)
                 with open(self.tmp / name, "wb") as f:
                     old = (lines.data, blocks[name]) if blocks and name in blocks else None
                     self._hashing[name] = HashingFile(f, old)
@@ -1036,7 +1042,7 @@ class BuildWriter:
         except BaseException:
             self.abort()
             raise
-        self._swap()
+        self._swap(keep=True)
         return layouts
 
     def finish_linked(
@@ -1062,13 +1068,28 @@ class BuildWriter:
     def _write_rest(self, diagnostics: list, lock_report: dict, layouts: dict) -> None:
         for name, data in rest_files(diagnostics, lock_report, layouts).items():
             (self.tmp / name).write_bytes(data)
+        for name in (EFFECTIVE, ORIGINS):  # (closed: written as their digests say)
+            self.written[name] = written_as(self.tmp / name)
         crash_point("finish")
 
-    def _swap(self) -> None:
+    def _swap(self, keep: bool = False) -> None:
+        """Swap; the previous build is removed, or kept aside in :attr:`parked` for
+        :meth:`discard` when ``keep`` (its files are still open: their last close,
+        when removed, would free them in this process)."""
         try:
-            _swap(self.tmp, self.out, self.parent)
+            parked = _swap(self.tmp, self.out, self.parent)
         finally:
             self._lock.release()
+        if keep:
+            self.parked = parked
+        else:
+            discard(parked)
+
+    def discard(self) -> None:
+        """Remove the previous build a patched build kept aside (:meth:`_swap`), once
+        the files of it are closed."""
+        parked, self.parked = self.parked, None
+        discard(parked)
 
     def hashed(self) -> dict[str, str]:
         """:attr:`digests`, once the hashes :meth:`finish_patched` left running end."""
@@ -1191,11 +1212,13 @@ def output_holds(
         lock.release()
 
 
-def _swap(tmp: Path, out: Path, parent: Path) -> None:
+def _swap(tmp: Path, out: Path, parent: Path) -> Path | None:
     """Put ``tmp`` in the place of ``out`` with two renames (``out`` to a hidden
     ``.OUT.old-*`` folder, ``tmp`` to ``out``). A kill between them leaves ``out``
     missing and the previous build in the ``.old-*`` folder: :func:`recover` (run by
-    the next build) puts it back."""
+    the next build) puts it back. Returns the previous build, renamed to a
+    ``.OUT.trash-*`` folder (never put back), for the caller to remove
+    (:func:`discard`) once it has closed the files of it it holds; None if none."""
     old = None
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
@@ -1206,11 +1229,32 @@ def _swap(tmp: Path, out: Path, parent: Path) -> None:
     except BaseException:
         if old is not None:  # put the previous build back
             os.replace(old / "build", out)
+            shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    if old is None:
+        return None
+    trash = old.with_name(old.name.replace(".old-", ".trash-", 1))
+    try:
+        os.replace(old, trash)
+    except OSError:
+        shutil.rmtree(old, ignore_errors=True)
+        return None
+    return trash
+
+
+def discard(folder: Path | None) -> None:
+    """Remove a previous build :func:`_swap` set aside: in the background when it is
+    large (faults.remove)."""
+    if folder is not None:
+        remove([folder])
+
+
+def written_as(path: Path) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode) of ``path``: a file's identity but for its change time,
+    which a new hard link to it moves (state.save_state)."""
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _leftovers(out: Path, kind: str) -> list[Path]:
@@ -1232,6 +1276,9 @@ def recover(out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     for tmp in _leftovers(out, "tmp"):
         shutil.rmtree(tmp, ignore_errors=True)
+    trash = _leftovers(out, "trash")  # (a removal killed, or still running: harmless)
+    if trash:
+        remove(trash)
 
 
 class _OutputLock:

@@ -495,11 +495,12 @@ def _rebuild(
                 "lock_uses": uses,
                 "diagnostics": rows,
             }
-            save_state(root, out, state, layouts, writer.hashed(), writer.blocks)
+            save_state(root, out, state, layouts, writer.hashed(), writer.blocks, writer.written)
     finally:
         writer.stop_hashing()
         eff.close()
         ori.close()
+        writer.discard()  # (closed first: the last close of a removed file frees it)
     timings("warm: lock and state")
     result = Result(repo, tree, kept, rels, 0)
     return Built(
@@ -518,7 +519,7 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
     left as it is. Its effective.json and origins.json, once their content is checked,
     are linked into the output folder rather than copied; when that folder already
     holds this very build, nothing is written at all."""
-    from .emit import BuildWriter, lock_report, output_holds
+    from .emit import BuildWriter, lock_report, output_holds, written_as
 
     kept = dg.sort(diagnostics_from_state(state["diagnostics"]))
     report = lock_report(None)  # nothing new, nothing written, nothing removed
@@ -527,11 +528,15 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
     timings("warm: outputs checked")
     folder = root / cache.CACHE_DIR / "build"
     if not output_holds(out, folder, kept, report, state["layouts"]):
+        # as checked: the files still written as the state recorded them
+        written = {n: written_as(folder / n) for n in OUTPUTS}
+        if any(written[n] != (*state["outputs"][n][:2], state["outputs"][n][3]) for n in OUTPUTS):
+            written = None
         writer = BuildWriter(out)
         writer.finish_linked(folder, kept, report, state["layouts"])
         crash_point("swapped")
         # (linking changed the files' change time: their record is taken again)
-        save_state(root, out, state, state["layouts"], state["digests"], state["blocks"])
+        save_state(root, out, state, state["layouts"], state["digests"], state["blocks"], written)
     timings("warm: outputs linked")
     result = Result(repo, None, kept, rels, 0)
     return Built(result, None, "written", counts=tuple(state["counts"]), incremental=True)

@@ -343,6 +343,7 @@ def _cold_build(
                 writer.layouts,
                 writer.digests,
                 writer.blocks,
+                writer.written,
             )
         timings("finish and lock")
         return Built(result, res, "written", lock_written=lock.changed, counts=counts)

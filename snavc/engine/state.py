@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import time
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import orjson
 
 from ..diagnostics import Diagnostic, Location
 from . import cache
-from .faults import crash_point, temporary
+from .faults import crash_point
 from .inputs import Result
 
 STATE = "build.marshal"
@@ -51,12 +52,22 @@ def save_state(
     layouts: dict | None = None,
     digests: dict | None = None,
     blocks: dict | None = None,
+    written: dict | None = None,
 ) -> None:
     """Link the build's outputs into the cache and store ``state`` beside them, with
     the outputs' layout (emit.Lines; found by reading them when not given) and content
     hashes (emit.output_digest, with ``blocks``, the blocks it is made of; idem),
     checked before the next build patches them. On any failure (read-only repository,
-    OUT on another file system, a full disk) leave no state."""
+    OUT on another file system, a full disk) leave no state.
+
+    ``written``: file name -> (size, mtime_ns, inode) (emit.written_as) of the outputs
+    as the caller knows them to hold ``digests`` (it wrote them, or has just checked
+    them). When the files still have them, and their last write is older than the
+    file system's time stamps can confuse (:func:`_settled`), the state vouches for
+    their content with their identities (``verified``): the next build does not read
+    them again while they keep those identities, as git trusts its index. Any write
+    since moves the modification time, even one with its times set back the change
+    time (a link, as here, moves only the latter)."""
     from .emit import Lines, output_blocks
 
     folder = root / cache.CACHE_DIR / "build"
@@ -78,19 +89,23 @@ def save_state(
             blocks = {name: made[name][1] for name in OUTPUTS}
         stats = {}
         for name in OUTPUTS:
-            tmp = temporary(folder / name)
-            try:
-                os.link(out / name, tmp)
-                os.replace(tmp, folder / name)
-            finally:
-                tmp.unlink(missing_ok=True)
+            # unlinked, then linked: a rename over the old link would make ext4 flush the
+            # new file there and then (auto_da_alloc), 0.1-0.2 s for 300 MB; no state
+            # names the links meanwhile
+            (folder / name).unlink(missing_ok=True)
+            os.link(out / name, folder / name)
             crash_point("state")
             stats[name] = cache.identity(folder / name)
+        now = time.time_ns()
+        vouched = written is not None and all(
+            (s[0], s[1], s[3]) == written.get(n) and _settled(s[1], now) for n, s in stats.items()
+        )
         check = {
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
             "blocks": {n: blocks[n] for n in OUTPUTS},
+            "verified": dict(stats) if vouched else None,  # (a copy: marshal would share it)
         }
         # (before the state: a state is never newer than its outputs' check)
         cache.write_sealed(folder / CHECK, marshal.dumps(check))
@@ -98,6 +113,18 @@ def save_state(
         cache.write_sealed(target, marshal.dumps(state))
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
+
+
+SETTLED_NS = 50_000_000  # time stamps in nanoseconds: a tick (1-10 ms) and a margin
+
+
+def _settled(mtime_ns: int, now: int) -> bool:
+    """Whether a write after ``now`` is sure to give a file last written at
+    ``mtime_ns`` another modification time: the stamp is older than the coarsest tick
+    of a file system with fine time stamps, or (whole seconds or milliseconds: a file
+    system that keeps no finer, or a stamp set by hand) than :data:`cache.RACY_NS`."""
+    margin = cache.RACY_NS if mtime_ns % 1_000_000 == 0 else SETTLED_NS
+    return mtime_ns < now - margin
 
 
 def read_state(root: Path) -> dict | None:
@@ -138,11 +165,9 @@ def read_check(root: Path) -> dict | None:
 
 def same_check(check: dict, state: dict) -> bool:
     """Whether ``check`` (:func:`read_check`) is that of ``state``: the same outputs,
-    digests and blocks, and nothing the state says that spares the read (``verified``,
-    set by :func:`adopt_state`)."""
-    return not state.get("verified") and all(
-        check[k] == state.get(k) for k in ("outputs", "digests", "blocks")
-    )
+    digests and blocks, and the same identities vouched for (``verified``, set by
+    :func:`save_state` and :func:`adopt_state`)."""
+    return all(check.get(k) == state.get(k) for k in ("outputs", "digests", "blocks", "verified"))
 
 
 def read_moved(folder: Path) -> dict | None:

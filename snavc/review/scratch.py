@@ -23,15 +23,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from ..engine.faults import _removals, remove, wait_removals  # noqa: F401 - the last two: tests
+
 PREFIX = "snavc-plan."  # (earlier snavcs used "snavc-plan-" and removed theirs in place)
 SETTLED = 10.0  # seconds: a folder younger than this may be one a plan is about to lock
-
-_removals: list[subprocess.Popen] = []  # started here, reaped by the next call
 
 
 @contextlib.contextmanager
@@ -86,35 +85,12 @@ def discard(folders: list[tuple[str, int]]) -> None:
     """Remove ``folders`` (path, the descriptor holding its lock) in a detached ``rm
     -rf``, which holds their locks until it ends; in place where it cannot start. The
     descriptors are closed."""
-    for proc in list(_removals):  # (reaped: no process is left a zombie)
-        if proc.poll() is not None:
-            _removals.remove(proc)
-    fds = [fd for _, fd in folders]
+    fds = tuple(fd for _, fd in folders)
     try:
-        try:
-            proc = subprocess.Popen(
-                ["rm", "-rf", "--", *(path for path, _ in folders)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=fds,
-                start_new_session=True,  # an interrupt of the plan does not stop it
-                cwd="/",
-            )
-            _removals.append(proc)
-        except OSError:  # no rm, no process left to start: removed here
-            for path, _ in folders:
-                shutil.rmtree(path, ignore_errors=True)
+        remove([path for path, _ in folders], pass_fds=fds, detach=True)
     finally:
         for fd in fds:
             os.close(fd)
-
-
-def wait_removals() -> None:
-    """Wait for the removals this process started (tests; a process about to measure
-    the disk)."""
-    while _removals:
-        _removals.pop().wait()
 
 
 def _locked(path: str, wait: bool) -> int:

@@ -115,7 +115,7 @@ def reference(repo: Path, tmp_path: Path, name: str = "reference") -> tuple[int,
     return code, outputs(out), lock_of(copy)
 
 
-TEMPORARY = re.compile(r"^\..*\.(tmp-.*|old-.*|lock|[0-9]+)$")
+TEMPORARY = re.compile(r"^\..*\.(tmp-.*|old-.*|trash-.*|lock|[0-9]+)$")
 
 
 def leftovers(*folders: Path) -> list[str]:

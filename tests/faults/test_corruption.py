@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from snavc.cli import cli
-from snavc.engine import cache
+from snavc.engine import cache, emit
+from snavc.engine import state as engine_state
 from snavc.engine.incremental import read_state
 from snavc.engine.pipeline import build, quick_compile
 
@@ -176,6 +177,83 @@ def test_intact_state_is_patched(seed, tmp_path):
     (so that they test the checks, not a patch path that never runs)."""
     touch(seed)
     assert build(seed, tmp_path / "out").incremental
+
+
+def test_outputs_a_build_vouched_for_are_not_read_again(seed, tmp_path, monkeypatch):
+    """A build's state vouches for the outputs it wrote (``verified``: their identities)
+    when their last write is settled (state._settled); the next build then patches them
+    without reading them whole, and gives the bytes of a cold build. An output written
+    since has another identity, and is read again."""
+    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: True)
+    touch(seed)
+    assert build(seed, tmp_path / "out").incremental
+    state = read_state(seed.resolve())
+    assert state["verified"] == state["outputs"]
+    assert engine_state.read_check(seed.resolve())["verified"] == state["outputs"]
+
+    reads = []
+    real = emit.blocks_intact
+
+    def reading(path, *args):
+        reads.append(Path(path).name)
+        return real(path, *args)
+
+    monkeypatch.setattr(emit, "blocks_intact", reading)
+    with (seed / "clients" / "client1" / "site2" / "equipment.yaml").open("a") as f:
+        f.write("# touched again\n")
+    _, expected, _ = reference(seed, tmp_path)
+    built = build(seed, tmp_path / "out")
+    assert built.incremental and outputs(tmp_path / "out") == expected
+    assert reads == []
+
+    # written in place (its record forged to match): vouched for no more, so read whole
+    state = read_state(seed.resolve())
+    linked = seed / ".snavc" / "build" / "origins.json"
+    data = bytearray(linked.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    linked.write_bytes(bytes(data))
+    now = linked.stat()
+    forged = (now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino)
+    state["outputs"] = {**state["outputs"], "origins.json": forged}
+    import marshal
+
+    cache.write_sealed(seed / ".snavc" / "build" / "build.marshal", marshal.dumps(state))
+    assert read_state(seed.resolve()) is not None
+    touch(seed)
+    _, expected, _ = reference(seed, tmp_path)
+    built = build(seed, tmp_path / "out")
+    assert "origins.json" in reads and not built.incremental
+    assert outputs(tmp_path / "out") == expected
+
+
+def test_outputs_written_too_recently_are_not_vouched_for(seed, tmp_path, monkeypatch):
+    """A last write within a time stamp's tick of the state (racy: a write after it
+    might leave the same stamps), or outputs whose identity is not the one the build
+    wrote, are left for the next build to read."""
+    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: False)
+    touch(seed)
+    assert build(seed, tmp_path / "out").incremental
+    assert read_state(seed.resolve())["verified"] is None
+
+    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: True)
+    state = read_state(seed.resolve())
+    args = (seed.resolve(), tmp_path / "out", state, state["layouts"], state["digests"])
+    engine_state.save_state(*args, state["blocks"], {n: (0, 0, 0) for n in engine_state.OUTPUTS})
+    assert read_state(seed.resolve())["verified"] is None
+    engine_state.save_state(*args, state["blocks"])  # (no identities given)
+    assert read_state(seed.resolve())["verified"] is None
+
+
+def test_settled_time_stamps():
+    """A fine stamp is settled 50 ms on; a stamp of whole milliseconds (a file system
+    without finer ones, or set by hand) only after cache.RACY_NS."""
+    now = 10**18 + 123_456_789
+    fine = now - 60_000_000 + 7
+    assert engine_state._settled(fine, now)
+    assert not engine_state._settled(now - 10_000_000 + 7, now)
+    whole = (now // 10**9 - 1) * 10**9
+    assert not engine_state._settled(whole, now)
+    assert engine_state._settled(whole - cache.RACY_NS, now)
 
 
 # -- the lock ------------------------------------------------------------------------------

@@ -217,3 +217,29 @@ def test_disk_full_for_the_caches_still_builds_right(tmp_path, small_disk):
     assert leftovers(repo) == []
     filler.unlink()
     assert_next_build_is_clean(repo, out, tmp_path)
+
+
+def test_a_large_previous_build_is_removed_in_the_background(seed, tmp_path, monkeypatch):
+    """The previous build a swap replaces goes to a ``.OUT.trash-*`` folder (never put
+    back by recover) and, when large (faults.DETACH_BYTES), is removed by a detached
+    process once the build has closed it: cold and patched builds alike. A trash folder
+    a killed removal left is removed by the next build."""
+    from snavc.engine import faults
+    from snavc.engine.pipeline import build
+
+    monkeypatch.setattr(faults, "DETACH_BYTES", 0)
+    out = tmp_path / "out"
+    left = tmp_path / ".out.trash-killed" / "build"
+    left.mkdir(parents=True)
+    (left / "effective.json").write_text("{}")
+    with (seed / "clients" / "client1" / "site2" / "equipment.yaml").open("a") as f:
+        f.write("# touched\n")
+    assert build(seed, out).incremental
+    assert faults._removals  # detached
+    faults.wait_removals()
+    assert leftovers(tmp_path, seed) == []
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    assert not build(seed, out).incremental
+    faults.wait_removals()
+    assert leftovers(tmp_path, seed) == []
+    assert outputs(out) == reference(seed, tmp_path)[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from snavc.engine import incremental
+from snavc.engine import faults, incremental
 from snavc.review import scratch
 from snavc.review.plan import plan
 
@@ -91,7 +91,7 @@ def test_a_killed_removal_is_finished_by_the_next_plan(private_tmp, monkeypatch,
     def slow(args, **kwargs):  # a removal that never ends by itself
         return real(["sleep", "60"], **kwargs)
 
-    monkeypatch.setattr(scratch.subprocess, "Popen", slow)
+    monkeypatch.setattr(faults.subprocess, "Popen", slow)
     monkeypatch.setattr(scratch, "SETTLED", 0.0)
     with scratch.scratch() as tmp:
         (tmp / "head").mkdir()
@@ -100,7 +100,7 @@ def test_a_killed_removal_is_finished_by_the_next_plan(private_tmp, monkeypatch,
     assert scratch.sweep() == []  # being removed: not taken
     removal.send_signal(signal.SIGKILL)
     removal.wait()
-    monkeypatch.setattr(scratch.subprocess, "Popen", real)
+    monkeypatch.setattr(faults.subprocess, "Popen", real)
     assert scratch.sweep() == [str(tmp)]
     scratch.wait_removals()
     assert _ours(private_tmp) == []
@@ -134,7 +134,7 @@ def test_without_rm_the_folder_is_removed_in_place(private_tmp, monkeypatch):
     def missing(*args, **kwargs):
         raise FileNotFoundError("rm")
 
-    monkeypatch.setattr(scratch.subprocess, "Popen", missing)
+    monkeypatch.setattr(faults.subprocess, "Popen", missing)
     with scratch.scratch() as tmp:
         (tmp / "a" / "b").mkdir(parents=True)
     assert not tmp.exists()
