@@ -76,14 +76,15 @@ from .state import (
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
 
 
-def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = True):
+def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = True, given=None):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full). With
     ``persist`` false, the snapshot and the state stay those of the previous build
-    (pipeline.build: no build follows)."""
+    (pipeline.build: no build follows). ``given``: the state to patch from, adopted by
+    the caller (state.adopt_state), instead of the one in ``repo/.snavc``."""
     root = Path(repo).resolve()
     timings = Timings()
-    if not (root / cache.CACHE_DIR / "build" / STATE).is_file():
+    if given is None and not (root / cache.CACHE_DIR / "build" / STATE).is_file():
         return None
     # the inputs found and hashed in a child process while this one reads the state
     # (forked before any thread of this one starts)
@@ -94,9 +95,9 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = T
     # the linked outputs' content hashes, checked in a second thread while this one
     # finds what changed (hashlib releases the GIL): 360 MB at 100k equipment, from the
     # small file that says what they hold, before the state is read
-    check = read_check(root)
+    check = read_check(root) if given is None else given
     early = _in_thread(lambda: outputs_intact(root, check)) if check else None
-    state = read_state(root)
+    state = read_state(root) if given is None else given
     if state is None:
         inputs()  # (no child left running)
         if early:

@@ -220,6 +220,7 @@ def build(
     incumbent=None,
     before_rules=None,
     persist: bool = True,
+    state: dict | None = None,
 ) -> Built:
     """Validate ``repo`` and write its effective configuration to ``out`` (INTERFACE §2).
 
@@ -232,7 +233,9 @@ def build(
     ``before_rules(tree)`` is called by a full build once the tree is linked, before the
     rules consume its equipment (what the plan keeps of the base); ``persist=False``
     for a build that no later build nor query follows (plan's head, whose folder goes
-    next): it leaves neither the snapshot nor the state, read only by those.
+    next): it leaves neither the snapshot nor the state, read only by those; ``state``,
+    the engine state to build from, as state.adopt_state hands it (else the one in
+    ``repo/.snavc``).
     """
     from .emit import check_output, recover_output
 
@@ -240,7 +243,7 @@ def build(
     check_output(repo, Path(out))
     recover_output(Path(out))
     if not reapply and cache.enabled():
-        built = incremental.rebuild(repo, Path(out), backend, locked, persist)
+        built = incremental.rebuild(repo, Path(out), backend, locked, persist, state)
         if built is not None:
             return built
     return _cold_build(repo, Path(out), backend, reapply, locked, incumbent, before_rules, persist)

@@ -178,8 +178,8 @@ def read_moved(folder: Path) -> dict | None:
 
 
 def adopt_state(
-    root: Path, digests: dict[str, str], lock_same: bool, checked: bool = False
-) -> bool:
+    root: Path, digests: dict[str, str], lock_same: bool, checked: bool = False, keep: bool = True
+) -> dict | None:
     """Make the state copied into ``root/.snavc/`` from another folder this folder's
     (``plan``: a base revision's build, restored from a CI cache): the records of its
     linked outputs' size, times and inode are taken again from the copies, and so is the
@@ -187,7 +187,10 @@ def adopt_state(
     the build that left the state, by content); a lock not known to be the same stays
     a changed lock, which means a full build. Only when the state is this snavc's and
     ``digests``, the content hashes of the linked outputs as the caller checked them
-    (emit.file_digest), are those the state records. Returns whether it was adopted.
+    (emit.file_digest), are those the state records. Returns the state adopted, or
+    None. With ``keep`` false it is not written back: the caller hands it to the one
+    build that uses it (pipeline.build's ``state``), which then neither writes nor
+    reads 30 MB at 100k equipment.
 
     ``checked``: the caller knows the outputs hold ``digests`` (it has just read them
     whole, or the build that wrote them has just ended): the state says so with their
@@ -199,9 +202,9 @@ def adopt_state(
     state = cache.read_sealed(target)
     try:
         if not isinstance(state, dict) or state.get("key") != _key():
-            return False
+            return None
         if any(state["digests"][name] != digests.get(name) for name in OUTPUTS):
-            return False
+            return None
         stats = {name: cache.identity(folder / name) for name in OUTPUTS}
         hashes = dict(state["hashes"])
         if lock_same:
@@ -209,15 +212,18 @@ def adopt_state(
         adopted = {**state, "outputs": stats, "hashes": hashes, "verified": None}
         if checked:
             adopted["verified"] = stats
-        else:  # its outputs' check, so that the next build starts reading them at once
+        if not keep:
+            target.unlink()  # (a state no longer this folder's)
+            return adopted
+        if not checked:  # its outputs' check, so that the next build starts reading them at once
             check = {"key": _key(), "outputs": stats}
             check.update((k, {n: state[k][n] for n in OUTPUTS}) for k in ("digests", "blocks"))
             cache.write_sealed(folder / CHECK, marshal.dumps(check))  # (before the state)
         cache.write_sealed(target, marshal.dumps(adopted))
     except (OSError, ValueError, TypeError, KeyError):
         target.unlink(missing_ok=True)
-        return False
-    return True
+        return None
+    return adopted
 
 
 def outputs_intact(root: Path, state: dict) -> bool:
