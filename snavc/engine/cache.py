@@ -105,7 +105,9 @@ def write_stats(root: Path, stats: dict, hashes: dict[str, str]) -> None:
     _write(root, STATS, {"key": code(), "at": stats["at"], "files": files})
 
 
-def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, str]) -> None:
+def hash_files(
+    root: Path, paths: list[Path], rels: list[str], into: dict[str, str], vouched=None
+) -> None:
     """Content hashes of files read but not parsed (the quick paths: queries, the
     incremental build), and their stats recorded for the next run.
 
@@ -113,18 +115,25 @@ def hash_files(root: Path, paths: list[Path], rels: list[str], into: dict[str, s
     its hash keeps that hash unread, as git's index does: the change time cannot be
     set back by a user, and a record taken within :data:`RACY_NS` of the file's last
     change is not trusted (the file may have changed again within the same tick).
+    ``vouched``: rel -> (size, mtime_ns, ctime_ns, inode, hash) that this run's caller
+    took by reading the files after their last change (``plan``, which has just linked
+    them into its folder): trusted while the file has that identity, racy or not.
     """
     known = _read(root, STATS)
     if known is None or known.get("key") != code():
         known = {"at": 0, "files": {}}
     trust_before = known["at"] - RACY_NS
     old = known["files"]
+    vouched = vouched or {}
     stats = stat_files(paths, rels)
     read_any = len(stats["files"]) != len(old)
     for p, rel in zip(paths, rels, strict=True):
         st = stats["files"].get(rel)
         rec = old.get(rel)
-        if (
+        sure = vouched.get(rel)
+        if st is not None and sure is not None and sure[:4] == st:
+            into[rel] = sure[4]
+        elif (
             st is not None
             and rec is not None
             and rec[:4] == st

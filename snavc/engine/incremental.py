@@ -76,12 +76,21 @@ from .state import (
 MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as fast
 
 
-def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = True, given=None):
+def rebuild(
+    repo: Path,
+    out: Path,
+    backend: str,
+    locked: bool,
+    persist: bool = True,
+    given=None,
+    vouched=None,
+):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full). With
     ``persist`` false, the snapshot and the state stay those of the previous build
     (pipeline.build: no build follows). ``given``: the state to patch from, adopted by
-    the caller (state.adopt_state), instead of the one in ``repo/.snavc``."""
+    the caller (state.adopt_state), instead of the one in ``repo/.snavc``; ``vouched``,
+    records of input files the caller has just read (cache.hash_files)."""
     root = Path(repo).resolve()
     timings = Timings()
     if given is None and not (root / cache.CACHE_DIR / "build" / STATE).is_file():
@@ -89,7 +98,7 @@ def rebuild(repo: Path, out: Path, backend: str, locked: bool, persist: bool = T
     # the inputs found and hashed in a child process while this one reads the state
     # (forked before any thread of this one starts)
     try:
-        inputs = hashed_inputs_ahead(root, backend)
+        inputs = hashed_inputs_ahead(root, backend, vouched)
     except OSError:
         return None
     # the linked outputs' content hashes, checked in a second thread while this one

@@ -458,7 +458,7 @@ def _in_child(work):
 AHEAD_BYTES = 200_000
 
 
-def hashed_inputs_ahead(root: Path, backend: str):
+def hashed_inputs_ahead(root: Path, backend: str, vouched=None):
     """:func:`hashed_inputs`, its files found and hashed in a forked process (they are
     11,000 at 100k equipment: 0.24 s) while this one goes on (a warm build reads its
     state meanwhile: snavc.engine.incremental). ``snav.yaml`` and the catalogue are
@@ -467,7 +467,8 @@ def hashed_inputs_ahead(root: Path, backend: str):
     ``(diagnostics, hashes, and what hashed_inputs returns)``; OSError when a file
     cannot be read. A child that failed or met any problem (a diagnostic) is done again
     here, in this process, which then reports what there is to report; so are the files
-    of a small repository (:data:`AHEAD_BYTES` of records of the last run's files)."""
+    of a small repository (:data:`AHEAD_BYTES` of records of the last run's files).
+    ``vouched``: records of the files the caller has just read (cache.hash_files)."""
     diags: list[Diagnostic] = []
     hashes: dict[str, str] = {}
     project_docs, settings_objs = load_settings(root, diags, backend, hashes)
@@ -483,7 +484,7 @@ def hashed_inputs_ahead(root: Path, backend: str):
         paths = [p for rel, p in found if rel != PROJECT_FILE]
         files = [rel for rel in rels if rel != PROJECT_FILE]
         mine: dict[str, str] = {}
-        cache.hash_files(root, paths, files, mine)
+        cache.hash_files(root, paths, files, mine, vouched)
         cache.lock_hash(root, mine)
         return rels, paths, files, mine
 
@@ -491,6 +492,7 @@ def hashed_inputs_ahead(root: Path, backend: str):
         many = (root / cache.CACHE_DIR / cache.STATS).stat().st_size >= AHEAD_BYTES
     except OSError:
         many = False
+    many = many or bool(vouched)
     child = _in_child(find_and_hash) if many and not diags else lambda: None
 
     def wait():

@@ -221,6 +221,7 @@ def build(
     before_rules=None,
     persist: bool = True,
     state: dict | None = None,
+    vouched: dict | None = None,
 ) -> Built:
     """Validate ``repo`` and write its effective configuration to ``out`` (INTERFACE §2).
 
@@ -235,7 +236,8 @@ def build(
     for a build that no later build nor query follows (plan's head, whose folder goes
     next): it leaves neither the snapshot nor the state, read only by those; ``state``,
     the engine state to build from, as state.adopt_state hands it (else the one in
-    ``repo/.snavc``).
+    ``repo/.snavc``); ``vouched``, the identity and content hash of input files the
+    caller has just read (rel -> (size, mtime_ns, ctime_ns, inode, hash): cache.hash_files).
     """
     from .emit import check_output, recover_output
 
@@ -243,7 +245,7 @@ def build(
     check_output(repo, Path(out))
     recover_output(Path(out))
     if not reapply and cache.enabled():
-        built = incremental.rebuild(repo, Path(out), backend, locked, persist, state)
+        built = incremental.rebuild(repo, Path(out), backend, locked, persist, state, vouched)
         if built is not None:
             return built
     return _cold_build(repo, Path(out), backend, reapply, locked, incumbent, before_rules, persist)

@@ -123,7 +123,7 @@ def plan(
         head = tmp / "head"
         restoring = keep is not None and (keep / MANIFEST).is_file()
         lock_in, linked = _linked_apart(repo, head) if restoring else (None, None)
-        installed = None
+        installed = vouched = None
         try:
             saved, note = (
                 (None, None)
@@ -139,7 +139,8 @@ def plan(
                 installed = _install_state(saved, head, lock_in()) or False  # (tried)
         finally:
             if linked is not None:
-                linked()  # (no thread is left running when the base's build forks)
+                # (no thread is left running when the base's build forks)
+                vouched = linked()
         if note:
             notes.append(note)
         found, base_result, facts = True, None, None
@@ -189,6 +190,7 @@ def plan(
             incumbent=incumbent,
             persist=False,
             state=installed or None,
+            vouched=vouched if installed else None,
         )
         head_result = built.result
         if saved is not None and saved.unchecked and not built.incremental:
@@ -876,8 +878,11 @@ def _linked_apart(repo: Path, dest: Path):
     the state. Returns ``(lock_in, done)``: ``lock_in()`` waits until ``snav.lock`` is
     in ``dest`` as a commit would hold it (or is not to be) and returns the content
     hash of the lock copied (None: not known); ``done()`` waits until every file is
-    there; where the child failed, ``done()`` links what is left here, raising what
-    that raises. Where processes cannot fork, a thread does it."""
+    there and returns the records of the files the build reads, hashed as they were
+    linked (cache.hash_files's ``vouched``: the head's build then reads none of them
+    again; None when not known); where the child failed, ``done()`` links what is left
+    here, raising what that raises. Where processes cannot fork, a thread does it."""
+    records: dict = {}
     if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
         event = threading.Event()
         told: list = [None]
@@ -890,35 +895,65 @@ def _linked_apart(repo: Path, dest: Path):
             event.wait()
             return told[0]
 
-        return wait, _started(lambda: _copy_working_tree(repo, dest, tell))
+        linking = _started(lambda: _copy_working_tree(repo, dest, tell, records=records))
+
+        def joined():
+            linking()
+            return records
+
+        return wait, joined
+
+    def work(write: int) -> None:
+        # the lock's digest first, in 32 bytes ("-" * 32: none), then the records
+        def tell(digest) -> None:
+            os.write(write, (digest or "-" * 32).encode())
+
+        _copy_working_tree(repo, dest, tell, records=records)
+        data = memoryview(marshal.dumps(records))
+        while data:
+            data = data[os.write(write, data) :]
+
     # (a child that stops: done() links what is left here, and says why)
-    pid, read = forked(
-        lambda write: _copy_working_tree(repo, dest, lambda d: os.write(write, (d or "-").encode()))
-    )
+    pid, read = forked(work)
     answer: list = []
 
     def lock_in():
-        if not answer:  # (one write of 32 bytes: read whole; b"" if the child died first)
-            answer.append(os.read(read, 64).decode("ascii", "replace"))
-        return answer[0] if len(answer[0]) == 32 else None
+        if not answer:  # (b"" or short if the child died first)
+            got = b""
+            while len(got) < 32 and (more := os.read(read, 32 - len(got))):
+                got += more
+            answer.append(got.decode("ascii", "replace"))
+        return answer[0] if len(answer[0]) == 32 and answer[0] != "-" * 32 else None
 
-    def done() -> None:
+    def done():
         lock_in()
+        chunks = []
+        while chunk := os.read(read, 1 << 20):
+            chunks.append(chunk)
         os.close(read)
         _, status = os.waitpid(pid, 0)
         if status != 0:  # (a bug, a full disk...): what is left, linked here
             _copy_working_tree(repo, dest, again=True)
+            return None
+        try:
+            return marshal.loads(b"".join(chunks))
+        except (EOFError, ValueError, TypeError):
+            return None
 
     return lock_in, done
 
 
-def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False) -> None:
+def _copy_working_tree(
+    repo: Path, dest: Path, lock_in=None, again: bool = False, records: dict | None = None
+) -> None:
     """The files of the working tree a build reads and a commit would hold (tracked
     and untracked, not those git ignores: :func:`_working_tree`), put into ``dest``:
     the folder the head is built in, beside the base's engine state.
     ``lock_in(digest)`` is called once ``snav.lock`` is there (the first file put), or
     this gave up, with the content hash of the lock copied (:func:`_read_digest`) or
     None. ``again``: files already there are left (a child that stopped half-way).
+    ``records``: filled with rel -> (size, mtime_ns, ctime_ns, inode, content hash) of
+    each file a build reads but the lock, read once linked (cache.hash_files).
 
     Hard links where the file system allows (a copy of 86 MB at 100k equipment was
     a tenth of a restored plan's time at 10k): a build never writes an input in place,
@@ -926,6 +961,8 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False
     a rename, but a user's lock is never shared with a folder that is thrown away).
     """
     import stat as stat_
+
+    from ..engine.load import content_hash
 
     digest = None  # the lock's, hashed as it is copied (the plan compares it with the base's)
     try:
@@ -961,7 +998,8 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False
             made.add(parent)
         if stat_.S_ISLNK(mode):
             os.symlink(os.readlink(src), out)
-        elif link:
+            continue
+        if link:
             try:
                 os.link(src, out)
             except OSError:  # another file system, a file of another user...: copies
@@ -969,6 +1007,13 @@ def _copy_working_tree(repo: Path, dest: Path, lock_in=None, again: bool = False
                 shutil.copyfile(src, out)
         else:
             shutil.copyfile(src, out)
+        if records is not None and _read_by_build(rel):
+            # (the identity taken before the read: a write since moves it, and the
+            # build then reads the file itself)
+            with open(out, "rb") as f:
+                st = os.fstat(f.fileno())
+                identity = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                records[rel] = (*identity, content_hash(f.read()))
 
 
 def _plan_in_memory(repo: Path, base: str, as_user: str | None, backend: str) -> Plan:

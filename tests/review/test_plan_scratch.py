@@ -197,3 +197,31 @@ def test_a_base_that_does_not_build_with_a_base_state(seed, private_tmp, state_t
     assert done.report.not_compared == "revision 'HEAD' does not build (1 error)"
     scratch.wait_removals()
     assert _files(repo) == before
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_the_linking_child_hands_back_what_it_read(changed, tmp_path, monkeypatch, fork):
+    """plan._linked_apart hashes the files a build reads as it links them, and hands
+    their records back (the head's build reads none of them again: cache.hash_files's
+    ``vouched``): each record is the linked file's identity and content hash; the lock
+    is not among them (its digest comes first, apart)."""
+    from snavc.engine.load import content_hash
+    from snavc.review import plan as plan_module
+
+    if not fork:
+        monkeypatch.setenv("SNAVC_PLAN_NO_FORK", "1")
+    head = tmp_path / "head"
+    lock_in, done = plan_module._linked_apart(changed, head)
+    digest = lock_in()
+    records = done()
+    assert digest == plan_module._read_digest(changed / "snav.lock")
+    yaml = sorted(
+        p.relative_to(changed).as_posix()
+        for p in changed.rglob("*.y*ml")
+        if not any(part.startswith(".") for part in p.relative_to(changed).parts)
+    )
+    assert sorted(records) == yaml and "snav.lock" not in records
+    for rel, (size, mtime, ctime, ino, digest) in records.items():
+        st = (head / rel).stat()
+        assert (size, mtime, ctime, ino) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        assert digest == content_hash((head / rel).read_bytes())
