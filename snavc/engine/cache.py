@@ -32,6 +32,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from ..version import __version__
+from . import hashing
 from .faults import crash_point, temporary
 from .load import content_hash
 
@@ -214,12 +215,12 @@ def write(root: Path, key: str, config: list, where: dict, members: dict) -> boo
 
 # -- sealed files: every cache file carries the hash of its content ---------------------
 
-SEAL = b"snavc-sealed 1\n"  # then the blake2b digest of the payload, then the payload
-DIGEST = 32
+SEAL = b"snavc-sealed 2\n"  # then the digest of the payload (engine.hashing), then the payload
+DIGEST = hashing.SIZE
 
 
 def seal(payload: bytes) -> bytes:
-    return SEAL + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload
+    return SEAL + hashing.digest(payload) + payload
 
 
 def unseal(data: bytes) -> bytes | None:
@@ -229,7 +230,7 @@ def unseal(data: bytes) -> bytes | None:
     if len(data) < head or not data.startswith(SEAL):
         return None
     payload = memoryview(data)[head:]
-    if hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(SEAL) : head]:
+    if hashing.digest(payload) != data[len(SEAL) : head]:
         return None
     return payload
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import fcntl
-import hashlib
 import json
 import mmap
 import os
@@ -24,6 +23,7 @@ import threading
 from pathlib import Path
 
 from .. import diagnostics as dg
+from . import hashing
 from .faults import crash_point, remove, replace_file
 from .load import BUILD_MARKER
 
@@ -510,7 +510,7 @@ class RangeFile:
 class HashingFile(RangeFile):
     """A binary file that hashes what is written to it, as :func:`output_digest` would.
 
-    The hash runs in a second thread, fed the pieces as they are written (hashlib and
+    The hash runs in a second thread, fed the pieces as they are written (hashing and
     file writes release the GIL). With ``old``, ``(data, blocks)`` of the file whose
     ranges are copied (a previous build's output, its blocks checked against their
     digests: state.outputs_intact), a block of it copied whole keeps its digest rather
@@ -602,22 +602,22 @@ def copy_file(src: int, dst: int, size: int) -> None:
 
 def file_digest(path: Path) -> str:
     """The content hash of a file, read through a mapping: for a build's effective.json
-    and origins.json, :func:`output_digest`; for any other file, the blake2b of its
-    bytes."""
+    and origins.json, :func:`output_digest`; for any other file, the digest of its
+    bytes (engine.hashing)."""
     if Path(path).name in (EFFECTIVE, ORIGINS):
         return output_digest(path)
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
-            return hashlib.blake2b(digest_size=16).hexdigest()
+            return hashing.hexdigest(b"")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return hashlib.blake2b(data, digest_size=16).hexdigest()
+            return hashing.hexdigest(data)
 
 
 BLOCK_LINES = 1024  # lines per block of an output's digest (a few MB of equipment)
 
 
 def output_digest(path: Path) -> str:
-    """The content hash of a build output: the blake2b of the blake2b of each of its
+    """The content hash of a build output: the digest of the digests of each of its
     blocks of :data:`BLOCK_LINES` lines (:class:`BlockHash`). A warm build that copies
     most of the previous output takes the digests of the blocks it copies whole from
     the previous build's (checked when it read them) rather than hashing them again."""
@@ -659,24 +659,24 @@ def blocks_intact(path: Path, digest: str, blocks: list) -> bool:
 
 
 def _digest(data) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return hashing.digest(data)
 
 
 def _top(digests: list) -> str:
-    return hashlib.blake2b(b"".join(digests), digest_size=16).hexdigest()
+    return hashing.hexdigest(b"".join(digests))
 
 
 class BlockHash:
     """The digest of :func:`output_digest`, made from bytes fed in order: a block ends
     after every :data:`BLOCK_LINES` newlines (the last one may be shorter).
-    :attr:`blocks` lists each block as ``(start offset, blake2b digest)``."""
+    :attr:`blocks` lists each block as ``(start offset, digest)``."""
 
     def __init__(self):
         self.blocks: list[tuple[int, bytes]] = []
         self.pos = 0  # bytes fed
         self.start = 0  # where the open block starts
         self.lines = 0  # newlines in the open block
-        self._hash = hashlib.blake2b(digest_size=16)
+        self._hash = hashing.hasher()
 
     @property
     def line(self) -> int:
@@ -730,7 +730,7 @@ class BlockHash:
         self.blocks.append((self.start, self._hash.digest()))
         self.start = self.pos
         self.lines = 0
-        self._hash = hashlib.blake2b(digest_size=16)
+        self._hash = hashing.hasher()
 
     def finish(self) -> str:
         """Close the last block; the digest."""
@@ -932,7 +932,9 @@ class BuildWriter:
         # origin key -> how many unit services have it (an incremental build's state)
         self.okeys: dict[str, int] = {}
         self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
-        self.digests: dict[str, str] = {}  # file name -> content hash (blake2b), once written
+        self.digests: dict[
+            str, str
+        ] = {}  # file name -> content hash (engine.hashing), once written
         self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
         self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
         self.parked: Path | None = None  # the previous build, kept aside (finish_patched)
@@ -1093,16 +1095,16 @@ class BuildWriter:
 
     def hashed(self) -> dict[str, str]:
         """:attr:`digests`, once the hashes :meth:`finish_patched` left running end."""
-        for name, hashing in self._hashing.items():
-            self.digests[name] = hashing.digest()
-            self.blocks[name] = hashing.blocks.blocks
+        for name, running in self._hashing.items():
+            self.digests[name] = running.digest()
+            self.blocks[name] = running.blocks.blocks
         self._hashing.clear()
         return self.digests
 
     def stop_hashing(self) -> None:
         """End the hashes still running (their pieces may then go)."""
-        for hashing in self._hashing.values():
-            hashing.stop()
+        for running in self._hashing.values():
+            running.stop()
 
     def abort(self) -> None:
         """Remove the temporary folder; never raises (it runs while an error, a full

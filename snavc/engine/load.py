@@ -36,6 +36,7 @@ from typing import Any
 
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
+from . import hashing
 from .scalars import INT_MAX, INT_MIN, MAX_NESTING, ScalarError, resolve_plain  # noqa: F401 (API)
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
@@ -984,7 +985,7 @@ def broken_identities(path: Path) -> set[tuple[str, str]]:
 
 
 def content_hash(raw: bytes) -> str:
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return hashing.hexdigest(raw)
 
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, a second process costs more than it saves

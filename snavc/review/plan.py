@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import diagnostics as dg
 from .. import progress
-from ..engine import cache
+from ..engine import cache, hashing
 from ..engine.emit import (
     _compact,
     dumps,
@@ -469,9 +469,7 @@ def _read_digest(path: Path) -> str:
     """emit.file_digest of a file that is not a build output (the lock: 37 MB at 100k),
     read in pieces rather than mapped: a mapped file's pages count in the process's
     memory, and a plan's peak is to be a build's."""
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashing.hasher()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
@@ -861,9 +859,7 @@ def _head_files(repo: Path, present: bool = True) -> list[str]:
 
 def _copy_hashed(src: Path, dst: Path) -> str:
     """Copy ``src`` to ``dst``; :func:`_read_digest` of what was copied."""
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
+    digest = hashing.hasher()
     with open(src, "rb") as f, open(dst, "wb") as out:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
