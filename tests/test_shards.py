@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from snavc.bench.generate import generate
-from snavc.engine import cache, emit, pipeline, shards
-from snavc.engine.state import STATE
+from snavc.engine import cache, emit, inputs, pipeline, shards
+from snavc.engine.state import STATE, pack_leaves
 
 OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", "lock-report.json", ".snavc-build")
 # equipment in the first, middle and last thirds of a 300-equipment estate
@@ -127,9 +127,9 @@ def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch,
     calls = []
     real = shards._Shard.__init__
 
-    def spy(self, res, ids, writer, k):
+    def spy(self, res, ids, *rest):
         calls.append((ids[0], ids[-1]))
-        real(self, res, ids, writer, k)
+        real(self, res, ids, *rest)
 
     monkeypatch.setattr(shards._Shard, "__init__", spy)
     many = _build(estate, tmp_path, "many")
@@ -144,6 +144,34 @@ def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch,
     assert [d["code"] for d in found] == ["SNV448"] * 3
     report = json.loads(many[1]["lock-report.json"])
     assert report["removed"] > 0 and any(t["new"] for t in report["templates"].values())
+
+
+def test_each_shard_makes_the_records_of_its_equipment(estate, tmp_path, sharded):
+    """The snapshot's record of each equipment (inputs.leaf_entry: its unit services and
+    the configuration it reads) is made by the process that resolves it, before its
+    model leaves the tree (inputs.Leaves): the state keeps what one process makes of
+    every equipment before the rules."""
+    sharded(3)
+    state = _build(estate, tmp_path, "many")[3]
+    result = inputs.check(tmp_path / "many-repo")  # every record made here, at once
+    assert all(type(i) is tuple for f in result.snapshot["files"].values() for i in f)
+    expected = pack_leaves(result.snapshot["files"], result.snapshot["links"])
+    expected["leaves"] = {f: marshal.loads(b) for f, b in expected["leaves"].items()}
+    expected = marshal.loads(marshal.dumps(expected))
+    assert sum(len(items) for items, _ in expected["leaves"].values()) > 250
+    assert {k: state[k] for k in expected} == expected
+
+
+def test_leaves_are_filled_in_their_file_order():
+    """A deferred snapshot holds each equipment's ID where its record goes."""
+    leaves = inputs.Leaves({})
+    leaves.take(["b", "a"], [("Equipment", "b"), ("Equipment", "a")])
+    snapshot = {"files": {"f.yaml": ["a", ("UserService", "u"), "b"], "g.yaml": []}}
+    inputs.fill_leaves(snapshot, leaves)
+    assert snapshot["files"] == {
+        "f.yaml": [("Equipment", "a"), ("UserService", "u"), ("Equipment", "b")],
+        "g.yaml": [],
+    }
 
 
 @pytest.mark.parametrize("reapply", [(), ("ping",)])
@@ -202,9 +230,9 @@ def test_validate_in_shards_reports_what_one_process_does(estate, tmp_path, shar
     forked = []
     real = shards._Shard.__init__
 
-    def spy(self, res, ids, writer, k):
+    def spy(self, res, ids, writer, k, *rest):
         forked.append(k)
-        real(self, res, ids, writer, k)
+        real(self, res, ids, writer, k, *rest)
 
     monkeypatch.setattr(shards._Shard, "__init__", spy)
     many, _ = pipeline.compile_repo(broken, keep=False)

@@ -24,7 +24,7 @@ from .. import diagnostics as dg
 from .. import progress
 from ..diagnostics import Diagnostic, Location
 from ..model import CONFIGURED_KINDS, Obj, Project
-from ..tree import Tree, build_tree
+from ..tree import Tree, build_tree, reference_keys
 from ..validate import PROJECT_FILE, validate
 from . import cache
 from .load import (
@@ -204,9 +204,13 @@ def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str,
     return project_docs, settings_objs, catalog_docs, rels, paths
 
 
-def _check(repo: Path, backend: str, incumbent=None) -> Result:
+def _check(repo: Path, backend: str, incumbent=None, defer: bool = False) -> Result:
     """Load, validate and link a repository: every problem found before the rules.
     (:func:`check` is the public entry; this runs it with the collector paused.)
+
+    With ``defer`` (a cold build), the snapshot's record of each equipment of the tree
+    is left to the process that resolves it (:class:`Leaves`): its file's list holds
+    its ID in its place until :func:`fill_leaves`.
 
     >>> result = check("samples/seed")            # doctest: +SKIP
     >>> result.ok, len(result.diagnostics)        # doctest: +SKIP
@@ -275,16 +279,22 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     if cache.enabled():
         files: dict[str, list] = {}  # file -> its leaves (leaf_entry)
         shared: dict = {}  # one tuple (string) per distinct list of names, refs (memory)
+        table = tree.objects.get("Equipment", {}) if defer else {}
         for o in repo_objs.objects:
             if o.kind in cache.LEAF_KINDS:
-                names = tuple(tree.unit_services.get(o.id, ()))
-                files.setdefault(o.doc.file, []).append(leaf_entry(o, names, tree, shared))
+                if o.kind == "Equipment" and table.get(o.id) is o:
+                    entry = o.id  # made as it is resolved (Leaves)
+                else:
+                    names = tuple(tree.unit_services.get(o.id, ()))
+                    entry = leaf_entry(o, names, tree, shared)
+                files.setdefault(o.doc.file, []).append(entry)
         result.snapshot = {
             "hashes": hashes,
             "config": config,
             "files": files,
             "stats": stats,
             "links": host_links(repo_objs.objects),
+            "shared": shared,
             # U3: user services that are a component of another, or have one
             "composed": sorted(
                 {
@@ -546,8 +556,6 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
     the first step of its dependency record (snavc.engine.incremental follows the
     configuration's own references from there). Sorted, one tuple shared per distinct
     set when ``shared`` is given (100k equipment, a few hundred distinct strings)."""
-    from ..tree import reference_keys
-
     refs = set(reference_keys(obj, _CONFIG_TARGETS))
     if obj.kind in CONFIGURED_KINDS:
         user = tree.configurer(obj)
@@ -556,6 +564,9 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
     out = tuple(sorted(refs))
     if shared is None:
         return out
+    known = shared.get(out)  # (most are: its strings are shared already)
+    if known is not None:
+        return known
     out = tuple(shared.setdefault(r, r) for r in out)
     return shared.setdefault(out, out)
 
@@ -575,3 +586,35 @@ def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
         if c.host is not None or c.service is not None:
             members.add((c.host or c.service).partition("/")[0])
     return ("UserService", obj.id, obj.at, tuple(sorted(members)), refs)
+
+
+class Leaves(dict):
+    """Equipment ID -> its record (:func:`leaf_entry`), for a cold build's snapshot:
+    made by the process that resolves the equipment (snavc.engine.shards), before its
+    model leaves the tree, rather than all of them here before the rules (1.5 s of one
+    core at 100k equipment, docs/performance.md). ``shared`` is the snapshot's own
+    (:func:`_check`), so that the records share their strings and tuples as one
+    process would make them."""
+
+    def __init__(self, shared: dict):
+        super().__init__()
+        self.shared = shared
+
+    def make(self, tree: Tree, ids: list[str]) -> list[tuple]:
+        """The records of the equipment ``ids`` of ``tree``, in that order."""
+        table = tree.objects["Equipment"]
+        services = tree.unit_services
+        shared = self.shared
+        return [leaf_entry(table[i], services.get(i, ()), tree, shared) for i in ids]
+
+    def take(self, ids: list[str], records: list[tuple]) -> None:
+        self.update(zip(ids, records, strict=True))
+
+
+def fill_leaves(snapshot: dict, leaves: Leaves) -> None:
+    """Put in ``snapshot``'s files (:func:`_check` with ``defer``) the records of the
+    equipment in ``leaves`` in place of their IDs, each file's leaves in their order."""
+    for items in snapshot["files"].values():
+        for k, item in enumerate(items):
+            if type(item) is str:
+                items[k] = leaves[item]

@@ -24,12 +24,14 @@ from .faults import crash_point
 from .inputs import (  # noqa: F401 - the library's names, re-exported from here
     SHIPPED_CATALOG,
     SHIPPED_PREFIX,
+    Leaves,
     Result,
     Timings,
     _check,
     _in_child,
     _inputs,
     check,
+    fill_leaves,
     find_root,
     gc_paused,
     hashed_inputs,
@@ -273,7 +275,7 @@ def _cold_build(
     from .shards import resolve_and_write
 
     with gc_paused():
-        result = _check(repo, backend, incumbent)
+        result = _check(repo, backend, incumbent, defer=True)
         crash_point("load")
         if result.tree is None or not result.catalog_ok:
             return Built(result, None, "errors")
@@ -292,7 +294,11 @@ def _cold_build(
             res = engine(result.tree, lock)
             owned: list = []  # whose resolution reported what (the state keeps it)
             ids = resolve_before_equipment(res, consume=True, owners=owned)
-            resolve_and_write(res, ids, writer, owned)  # on every core (snavc.engine.shards)
+            # on every core (snavc.engine.shards), with the snapshot's equipment records
+            leaves = Leaves(result.snapshot["shared"]) if result.snapshot is not None else None
+            resolve_and_write(res, ids, writer, owned, leaves)
+            if leaves is not None:
+                fill_leaves(result.snapshot, leaves)
         except BaseException:
             writer.abort()
             raise
