@@ -364,3 +364,76 @@ def test_jobs(monkeypatch):
     for load, expected in ((0.2, 4), (1.0, 4), (3.4, 4), (3.6, 3), (5.0, 2), (5.6, 1), (9, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
         assert shards.jobs() == expected, load
+
+
+def _edited(lock: dict) -> None:  # a version's content edited by hand (SNV119)
+    first = min(lock["versions"])
+    lock["versions"][first]["check_interval"] += 1
+
+
+def _invalid(lock: dict) -> None:  # a service names a version the lock lacks (SNV112)
+    lock["services"][min(lock["services"])] = "0000000000000000"
+
+
+@pytest.mark.parametrize("change", [None, _edited, _invalid, "indented"])
+def test_the_lock_read_ahead(estate, tmp_path, monkeypatch, change):
+    """A large lock is read by a forked process while the build loads the repository
+    (inputs.lock_ahead): the build, its diagnostics, the lock and the state are those
+    of the lock read here, also when the lock is edited by hand, invalid or laid out
+    otherwise (read here again, what is wrong said from here)."""
+    repo = tmp_path / "estate"
+    shutil.copytree(estate, repo)
+    lock = json.loads((repo / "snav.lock").read_text())
+    if callable(change):
+        change(lock)
+    text = json.dumps(lock, indent=2) if change == "indented" else emit.dumps(lock)
+    (repo / "snav.lock").write_text(text)
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    here = _build(repo, tmp_path, "here")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    taken = []
+    real = pipeline.read_lock
+
+    def spy(repo, diags, locked=False, read=None):
+        taken.append(read is not None)
+        return real(repo, diags, locked, read)
+
+    monkeypatch.setattr(pipeline, "read_lock", spy)
+    ahead = _build(repo, tmp_path, "ahead")
+    assert taken == [change in (None, _edited)]
+    assert ahead[0].status == here[0].status
+    expected = [d.to_json() for d in here[0].result.diagnostics]
+    assert [d.to_json() for d in ahead[0].result.diagnostics] == expected
+    assert ahead[1:] == here[1:]
+    codes = {None: [], _edited: ["SNV119"], _invalid: ["SNV112"], "indented": []}[change]
+    assert [c for c in (d["code"] for d in expected) if c.startswith("SNV1")] == codes
+
+
+def test_a_lock_reader_that_fails_is_made_up_for(estate, tmp_path, monkeypatch):
+    """The lock's reader stopped: the build reads the lock itself, the same build."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    here = _build(estate, tmp_path, "here")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    build = os.getpid()
+    real = inputs._lock_in_pieces
+
+    def dies(path):
+        if os.getpid() != build:
+            os._exit(9)
+        return real(path)
+
+    monkeypatch.setattr(inputs, "_lock_in_pieces", dies)
+    assert _build(estate, tmp_path, "ahead")[1:] == here[1:]
+
+
+def test_a_lock_reader_not_waited_for_is_stopped(estate, tmp_path, monkeypatch):
+    """A build that stops before its lock (an unknown template to reapply) leaves no
+    process nor descriptor behind it."""
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    built = _build(estate, tmp_path, "b", reapply=["no-such-template"])[0]
+    assert built.status == "reapply"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    if fds is not None:
+        assert len(os.listdir("/proc/self/fd")) == fds

@@ -39,6 +39,7 @@ from .inputs import (  # noqa: F401 - the library's names, re-exported from here
     leaf_loader,
     load_catalog,
     load_settings,
+    lock_ahead,
     project_of,
     read_lock,
     reported,
@@ -274,7 +275,7 @@ def _cold_build(
     )
     from .shards import resolve_and_write
 
-    with gc_paused():
+    with gc_paused(), lock_ahead(repo) as read:
         result = _check(repo, backend, incumbent, defer=True)
         crash_point("load")
         if result.tree is None or not result.catalog_ok:
@@ -283,7 +284,7 @@ def _cold_build(
         if unknown:
             return Built(result, None, "reapply", unknown)
         timings = Timings()
-        lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
+        lock = LockState(read_lock(repo, result.diagnostics, locked, read()), frozenset(reapply))
         timings("lock read")
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         if before_rules is not None:
