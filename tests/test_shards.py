@@ -165,7 +165,7 @@ def test_each_shard_makes_the_records_of_its_equipment(estate, tmp_path, sharded
 def test_leaves_are_filled_in_their_file_order():
     """A deferred snapshot holds each equipment's ID where its record goes."""
     leaves = inputs.Leaves({})
-    leaves.take(["b", "a"], [("Equipment", "b"), ("Equipment", "a")])
+    leaves.update(b=("Equipment", "b"), a=("Equipment", "a"))
     snapshot = {"files": {"f.yaml": ["a", ("UserService", "u"), "b"], "g.yaml": []}}
     inputs.fill_leaves(snapshot, leaves)
     assert snapshot["files"] == {

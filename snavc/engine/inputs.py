@@ -629,20 +629,26 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
         if user is not None:
             refs.add(f"User/{user}")
     out = tuple(sorted(refs))
-    if shared is None:
-        return out
-    known = shared.get(out)  # (most are: its strings are shared already)
+    return out if shared is None else _shared_refs(out, shared)
+
+
+def _shared_refs(refs: tuple, shared: dict) -> tuple:
+    known = shared.get(refs)  # (most are: its strings are shared already)
     if known is not None:
         return known
-    out = tuple(shared.setdefault(r, r) for r in out)
-    return shared.setdefault(out, out)
+    refs = tuple(shared.setdefault(r, r) for r in refs)
+    return shared.setdefault(refs, refs)
 
 
-def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
+def leaf_entry(obj, names, tree: Tree, shared: dict | None = None, refs=None) -> tuple:
     """What the state keeps of an equipment or user service: (kind, ID, at, extra, refs),
     where extra is its unit service names or its members' equipment, and refs the
-    configuration objects it refers to (:func:`config_refs`)."""
-    refs = config_refs(obj, tree, shared)
+    configuration objects it refers to (:func:`config_refs`; ``refs``: those already
+    found)."""
+    if refs is None:
+        refs = config_refs(obj, tree, shared)
+    elif shared is not None:
+        refs = _shared_refs(refs, shared)
     if obj.kind == "Equipment":
         names = tuple(names)
         if shared is not None:
@@ -656,26 +662,34 @@ def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
 
 
 class Leaves(dict):
-    """Equipment ID -> its record (:func:`leaf_entry`), for a cold build's snapshot:
-    made by the process that resolves the equipment (snavc.engine.shards), before its
-    model leaves the tree, rather than all of them here before the rules (1.5 s of one
-    core at 100k equipment, docs/performance.md). ``shared`` is the snapshot's own
-    (:func:`_check`), so that the records share their strings and tuples as one
-    process would make them."""
+    """Equipment ID -> its record (:func:`leaf_entry`), for a cold build's snapshot.
+
+    The costly part of a record, the configuration an equipment refers to
+    (:func:`config_refs`, a walk of its model: 1.5 s of one core at 100k equipment,
+    docs/performance.md), is found by the process that resolves the equipment
+    (snavc.engine.shards), before its model leaves the tree, rather than for all of
+    them here before the rules; a shard hands back these tuples alone (a few hundred
+    distinct ones), and the build makes each record of its own strings: the models of
+    a shard's equipment stay in its tree. ``shared`` is the snapshot's own
+    (:func:`_check`): the records share their strings and tuples as one process's."""
 
     def __init__(self, shared: dict):
         super().__init__()
         self.shared = shared
 
-    def make(self, tree: Tree, ids: list[str]) -> list[tuple]:
-        """The records of the equipment ``ids`` of ``tree``, in that order."""
+    def refs(self, tree: Tree, ids: list[str]) -> list[tuple]:
+        """What the equipment ``ids`` of ``tree`` refer to (:func:`config_refs`)."""
+        table = tree.objects.get("Equipment", {})
+        shared = self.shared
+        return [config_refs(table[i], tree, shared) for i in ids]
+
+    def take(self, tree: Tree, ids: list[str], refs: list[tuple]) -> None:
+        """The records of the equipment ``ids`` of ``tree``, of their ``refs``."""
         table = tree.objects.get("Equipment", {})
         services = tree.unit_services
         shared = self.shared
-        return [leaf_entry(table[i], services.get(i, ()), tree, shared) for i in ids]
-
-    def take(self, ids: list[str], records: list[tuple]) -> None:
-        self.update(zip(ids, records, strict=True))
+        for i, found in zip(ids, refs, strict=True):
+            self[i] = leaf_entry(table[i], services.get(i, ()), tree, shared, found)
 
 
 def fill_leaves(snapshot: dict, leaves: Leaves) -> None:
