@@ -300,6 +300,7 @@ def _cold_build(
             resolve_and_write(res, ids, writer, owned, leaves)
             if leaves is not None:
                 fill_leaves(result.snapshot, leaves)
+                leaves = None  # (100k entries: not held through the build's peak)
         except BaseException:
             writer.abort()
             raise
