@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -207,13 +208,16 @@ def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str,
     return project_docs, settings_objs, catalog_docs, rels, paths
 
 
-def _check(repo: Path, backend: str, incumbent=None, defer: bool = False) -> Result:
+def _check(
+    repo: Path, backend: str, incumbent=None, defer: bool = False, after_load=None
+) -> Result:
     """Load, validate and link a repository: every problem found before the rules.
     (:func:`check` is the public entry; this runs it with the collector paused.)
 
     With ``defer`` (a cold build), the snapshot's record of each equipment of the tree
     is left to the process that resolves it (:class:`Leaves`): its file's list holds
-    its ID in its place until :func:`fill_leaves`.
+    its ID in its place until :func:`fill_leaves`. ``after_load()`` is called once the
+    files are loaded (a cold build starts its lock's reader then, :func:`lock_ahead`).
 
     >>> result = check("samples/seed")            # doctest: +SKIP
     >>> result.ok, len(result.diagnostics)        # doctest: +SKIP
@@ -234,6 +238,8 @@ def _check(repo: Path, backend: str, incumbent=None, defer: bool = False) -> Res
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
+    if after_load is not None:
+        after_load()
     # the snapshot's configuration documents, kept before validation drops their data;
     # positions packed apart (Document.pos): a query decodes those of a few documents
     config = (
@@ -392,89 +398,88 @@ LOCK_AHEAD_BYTES = 8 << 20
 
 @contextmanager
 def lock_ahead(repo: Path):
-    """A cold build's ``snav.lock``, read by a forked process while this one loads and
-    validates the repository (a million services: 0.9 s of one core, of which taking
-    the child's lock costs this process about half, docs/performance.md). Gives a
-    function that waits for the lock: None when it is absent, not as snavc writes it
-    or not valid, or when the child failed (:func:`read_lock` then reads it here, and
-    says what is wrong); a small lock, or none, is read here without a child. A child
-    not waited for is stopped when the block ends."""
-    from ..resolve.lock import LOCK_FILE, Lock
-
-    path = Path(repo) / LOCK_FILE
+    """A cold build's ``snav.lock``, read by a forked process while this one validates
+    the repository and links its tree (a million services: 0.9 s of one core, of which
+    taking the child's lock costs this process about half, docs/performance.md). Gives
+    a :class:`LockAhead`: its ``start`` once the files are loaded (their loading keeps
+    both cores busy already), its ``take`` for the lock. A child not waited for is
+    stopped when the block ends."""
+    ahead = LockAhead(Path(repo))
     try:
-        big = path.stat().st_size >= LOCK_AHEAD_BYTES and hasattr(os, "fork")
-    except OSError:
-        big = False
-    child = None
-    if big:
+        yield ahead
+    finally:
+        ahead.stop()
 
-        def work(fd: int) -> None:
+
+class LockAhead:
+    """The reader of :func:`lock_ahead`: a forked process that parses the lock
+    (:func:`_lock_in_pieces`), writes it marshalled to an unnamed temporary file and
+    ends (its pages are this process's again at once: no copy-on-write while this one
+    validates); the build maps the file and unmarshals it. None from :meth:`take` when
+    the lock is absent, not as snavc writes it or not valid, or when the child failed
+    (:func:`read_lock` then reads it here, and says what is wrong); a small lock, or
+    none, is read here without a child."""
+
+    def __init__(self, repo: Path):
+        from ..resolve.lock import LOCK_FILE
+
+        self.path = repo / LOCK_FILE
+        self.pid: int | None = None
+        self.file = None
+
+    def start(self) -> None:
+        try:
+            if self.path.stat().st_size < LOCK_AHEAD_BYTES or not hasattr(os, "fork"):
+                return
+            self.file = tempfile.TemporaryFile(prefix="snavc-lock-")
+        except OSError:
+            return
+        path, fd = self.path, self.file.fileno()
+
+        def work(_pipe: int) -> None:
             lock = _lock_in_pieces(path)
             value = None if lock is None else (lock.versions, lock.services, lock.edited)
-            data = marshal.dumps(value)
-            with os.fdopen(fd, "wb") as f:
-                f.write(len(data).to_bytes(8, "little"))
-                f.write(data)
+            with os.fdopen(os.dup(fd), "wb") as f:
+                marshal.dump(value, f)
 
         try:
-            child = forked(work)
+            self.pid, pipe = forked(work)
+            os.close(pipe)  # (nothing comes through it: the file holds the lock)
         except OSError:  # no process left for it: read here
-            child = None
+            self.pid = None
 
-    def wait():
-        nonlocal child
-        if child is None:
+    def take(self):
+        from ..resolve.lock import Lock
+
+        if self.pid is None:
             return None
-        pid, fd = child
-        child = None
-        with os.fdopen(fd, "rb", buffering=0) as f:
-            head = _received(f, bytearray(8))
-            data = _received(f, mmap.mmap(-1, int.from_bytes(head, "little"))) if head else None
-        _, status = os.waitpid(pid, 0)
-        if data is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            return None
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
         try:
-            with data:
+            if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+                return None
+            # mapped, not read into a bytes object: glibc's malloc serves a block of
+            # 20 MB by a mapping of its own and, freeing it, raises the size from which
+            # it maps blocks apart (its dynamic mmap threshold): the build's later
+            # large buffers then came from the heap, 11 MiB more at its peak
+            with mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 value = marshal.loads(data)
-        except (ValueError, EOFError, TypeError):
+        except (OSError, ValueError, EOFError, TypeError):
             return None
+        finally:
+            self.file.close()
+            self.file = None
         return None if value is None else Lock(*value)
 
-    try:
-        yield wait
-    finally:
-        if child is not None:  # (the build stopped before its lock: not waited for)
-            pid, fd = child
-            os.close(fd)
+    def stop(self) -> None:
+        if self.pid is not None:  # (the build stopped before its lock: not waited for)
             with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-
-
-def _received(f, buffer):
-    """``buffer`` filled from the pipe ``f``, or None when it ended first.
-
-    The lock's 20 MB (100k equipment) are received into an anonymous mapping rather
-    than a bytes object: glibc's malloc serves a block that large by a mapping of its
-    own, and on freeing it raises the size from which it maps blocks apart to that
-    block's (its dynamic mmap threshold), so the build's later large buffers came from
-    the heap, where freed ones stay in its memory: 11 MiB more at the build's peak."""
-    view = memoryview(buffer)
-    got = 0
-    try:
-        while got < len(view):
-            n = f.readinto(view[got:])
-            if not n:
-                break
-            got += n
-    finally:
-        view.release()
-    if got < len(buffer):
-        if isinstance(buffer, mmap.mmap):
-            buffer.close()
-        return None
-    return buffer
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _lock_in_pieces(path: Path):
@@ -669,15 +674,12 @@ def _shared_refs(refs: tuple, shared: dict) -> tuple:
     return shared.setdefault(refs, refs)
 
 
-def leaf_entry(obj, names, tree: Tree, shared: dict | None = None, refs=None) -> tuple:
+def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
     """What the state keeps of an equipment or user service: (kind, ID, at, extra, refs),
     where extra is its unit service names or its members' equipment, and refs the
-    configuration objects it refers to (:func:`config_refs`; ``refs``: those already
-    found)."""
-    if refs is None:
-        refs = config_refs(obj, tree, shared)
-    elif shared is not None:
-        refs = _shared_refs(refs, shared)
+    configuration objects it refers to (:func:`config_refs`; :class:`Leaves` makes an
+    equipment's the same)."""
+    refs = config_refs(obj, tree, shared)
     if obj.kind == "Equipment":
         names = tuple(names)
         if shared is not None:
@@ -693,32 +695,46 @@ def leaf_entry(obj, names, tree: Tree, shared: dict | None = None, refs=None) ->
 class Leaves(dict):
     """Equipment ID -> its record (:func:`leaf_entry`), for a cold build's snapshot.
 
-    The costly part of a record, the configuration an equipment refers to
-    (:func:`config_refs`, a walk of its model: 1.5 s of one core at 100k equipment,
-    docs/performance.md), is found by the process that resolves the equipment
-    (snavc.engine.shards), before its model leaves the tree, rather than for all of
-    them here before the rules; a shard hands back these tuples alone (a few hundred
-    distinct ones), and the build makes each record of its own strings: the models of
-    a shard's equipment stay in its tree. ``shared`` is the snapshot's own
-    (:func:`_check`): the records share their strings and tuples as one process's."""
+    What a record costs, the walk of an equipment's model for the configuration it
+    refers to (:func:`config_refs`: 1.5 s of one core at 100k equipment,
+    docs/performance.md) and its unit service names, is found by the process that
+    resolves the equipment (snavc.engine.shards), before its model leaves the tree,
+    rather than for all of them here before the rules. A shard hands back these two
+    tuples per equipment (a few hundred distinct ones, pickled once each), and the
+    build makes each record of its own strings: the models of a shard's equipment stay
+    in its tree. ``shared`` is the snapshot's own (:func:`_check`): the records share
+    their strings and tuples as one process's."""
 
     def __init__(self, shared: dict):
         super().__init__()
         self.shared = shared
 
-    def refs(self, tree: Tree, ids: list[str]) -> list[tuple]:
-        """What the equipment ``ids`` of ``tree`` refer to (:func:`config_refs`)."""
-        table = tree.objects.get("Equipment", {})
-        shared = self.shared
-        return [config_refs(table[i], tree, shared) for i in ids]
-
-    def take(self, tree: Tree, ids: list[str], refs: list[tuple]) -> None:
-        """The records of the equipment ``ids`` of ``tree``, of their ``refs``."""
+    def found(self, tree: Tree, ids: list[str]) -> list[tuple]:
+        """``(unit service names, configuration referred to)`` of the equipment ``ids``
+        of ``tree``, in that order."""
         table = tree.objects.get("Equipment", {})
         services = tree.unit_services
         shared = self.shared
-        for i, found in zip(ids, refs, strict=True):
-            self[i] = leaf_entry(table[i], services.get(i, ()), tree, shared, found)
+        out = []
+        for i in ids:
+            names = tuple(services.get(i, ()))
+            out.append((shared.setdefault(names, names), config_refs(table[i], tree, shared)))
+        return out
+
+    def take(self, tree: Tree, ids: list[str], found: list[tuple]) -> None:
+        """The records of the equipment ``ids`` of ``tree``, of what :meth:`found` gave."""
+        table = tree.objects.get("Equipment", {})
+        shared = self.shared
+        mine: dict[int, tuple] = {}  # id() of a tuple of ``found`` -> the shared one
+        for i, (names, refs) in zip(ids, found, strict=True):
+            obj = table[i]
+            n = mine.get(id(names))
+            if n is None:
+                n = mine[id(names)] = shared.setdefault(names, names)
+            r = mine.get(id(refs))
+            if r is None:
+                r = mine[id(refs)] = _shared_refs(refs, shared)
+            self[i] = ("Equipment", obj.id, obj.at, n, r)
 
 
 def fill_leaves(snapshot: dict, leaves: Leaves) -> None:

@@ -275,8 +275,8 @@ def _cold_build(
     )
     from .shards import resolve_and_write
 
-    with gc_paused(), lock_ahead(repo) as read:
-        result = _check(repo, backend, incumbent, defer=True)
+    with gc_paused(), lock_ahead(repo) as ahead:
+        result = _check(repo, backend, incumbent, defer=True, after_load=ahead.start)
         crash_point("load")
         if result.tree is None or not result.catalog_ok:
             return Built(result, None, "errors")
@@ -284,7 +284,9 @@ def _cold_build(
         if unknown:
             return Built(result, None, "reapply", unknown)
         timings = Timings()
-        lock = LockState(read_lock(repo, result.diagnostics, locked, read()), frozenset(reapply))
+        lock = LockState(
+            read_lock(repo, result.diagnostics, locked, ahead.take()), frozenset(reapply)
+        )
         timings("lock read")
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         if before_rules is not None:

@@ -119,7 +119,7 @@ def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) ->
     emit.BuildWriter), ``owners`` as for :func:`snavc.resolve.resolve_all`: in shards on
     every core when the build is large enough (see the module's docstring), else here.
     With ``leaves`` (an inputs.Leaves), each equipment's record for the snapshot is put
-    there too, what it refers to found by the process that resolves it.
+    there too, what it costs found by the process that resolves it.
 
     Each equipment's model leaves the tree of the process that resolves it (as
     ``resolve_all``'s ``consume``). Those a shard resolved stay in this process's tree,
@@ -132,7 +132,7 @@ def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) ->
 
     def here(part: list[str]) -> None:
         if leaves is not None:
-            leaves.take(res.tree, part, leaves.refs(res.tree, part))
+            leaves.take(res.tree, part, leaves.found(res.tree, part))
         resolve_equipment(res, part, writer.equipment, consume=True, owners=owners)
 
     if n < 2:
@@ -278,8 +278,8 @@ class _Shard:
 def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None) -> None:
     """The shard's work, in the forked process: resolve ``ids`` (as the build would,
     after those before them), write their lines to ``path``, and hand back through
-    ``fd`` what the build needs of the rest (pickled), with ``leaves`` what they refer
-    to (the costly part of their records for the snapshot)."""
+    ``fd`` what the build needs of the rest (pickled), with ``leaves`` the costly part
+    of their records for the snapshot (inputs.Leaves.found)."""
     from ..resolve import resolve_equipment
     from .emit import EquipmentPart
     from .faults import crash_point
@@ -298,7 +298,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None)
         if not seen[0] % 64 and os.getppid() != parent:
             os._exit(1)  # the build is gone: nobody will read this
 
-    refs = leaves.refs(res.tree, ids) if leaves is not None else None
+    found = leaves.found(res.tree, ids) if leaves is not None else None
     part = EquipmentPart(path, alive)
     owners: list = []
     if writer.keeps:
@@ -316,7 +316,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None)
         [(owner, s - start, e - start) for owner, s, e in owners],
         res.resolver.records_since(mark),
         res.lock.records() if res.lock is not None else None,
-        refs,
+        found,
     )
     # pickled whole before it is written: the parent reads it only once its own range
     # is resolved, and a pickler stopped by the full pipe would do the rest of its work
