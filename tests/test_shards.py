@@ -375,6 +375,14 @@ def _invalid(lock: dict) -> None:  # a service names a version the lock lacks (S
     lock["services"][min(lock["services"])] = "0000000000000000"
 
 
+def test_no_lock_reader_without_an_idle_core(estate, tmp_path, monkeypatch):
+    """SNAVC_JOBS=1 (or a busy machine): the lock is read in the build's process."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    monkeypatch.setattr(inputs, "forked", None)  # (called: a TypeError)
+    assert _build(estate, tmp_path, "one")[0].status == "written"
+
+
 @pytest.mark.parametrize("change", [None, _edited, _invalid, "indented"])
 def test_the_lock_read_ahead(estate, tmp_path, monkeypatch, change):
     """A large lock is read by a forked process while the build loads the repository
@@ -388,8 +396,9 @@ def test_the_lock_read_ahead(estate, tmp_path, monkeypatch, change):
         change(lock)
     text = json.dumps(lock, indent=2) if change == "indented" else emit.dumps(lock)
     (repo / "snav.lock").write_text(text)
-    monkeypatch.setenv("SNAVC_JOBS", "1")
+    monkeypatch.setenv("SNAVC_JOBS", "1")  # one process: the lock read here
     here = _build(repo, tmp_path, "here")
+    monkeypatch.setenv("SNAVC_JOBS", "2")
     monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
     taken = []
     real = pipeline.read_lock
@@ -413,6 +422,7 @@ def test_a_lock_reader_that_fails_is_made_up_for(estate, tmp_path, monkeypatch):
     """The lock's reader stopped: the build reads the lock itself, the same build."""
     monkeypatch.setenv("SNAVC_JOBS", "1")
     here = _build(estate, tmp_path, "here")
+    monkeypatch.setenv("SNAVC_JOBS", "2")
     monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
     build = os.getpid()
     real = inputs._lock_in_pieces
@@ -429,10 +439,20 @@ def test_a_lock_reader_that_fails_is_made_up_for(estate, tmp_path, monkeypatch):
 def test_a_lock_reader_not_waited_for_is_stopped(estate, tmp_path, monkeypatch):
     """A build that stops before its lock (an unknown template to reapply) leaves no
     process nor descriptor behind it."""
+    monkeypatch.setenv("SNAVC_JOBS", "2")
     monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    started = []
+    real = inputs.forked
+
+    def spy(work):
+        started.append(work)
+        return real(work)
+
+    monkeypatch.setattr(inputs, "forked", spy)
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     built = _build(estate, tmp_path, "b", reapply=["no-such-template"])[0]
     assert built.status == "reapply"
+    assert len(started) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
     if fds is not None:

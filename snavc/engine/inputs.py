@@ -418,7 +418,8 @@ class LockAhead:
     validates); the build maps the file and unmarshals it. None from :meth:`take` when
     the lock is absent, not as snavc writes it or not valid, or when the child failed
     (:func:`read_lock` then reads it here, and says what is wrong); a small lock, or
-    none, is read here without a child."""
+    none, is read here without a child, as is any lock when no core is idle for the
+    child (snavc.engine.shards.jobs: the load average, ``SNAVC_JOBS=1``)."""
 
     def __init__(self, repo: Path):
         from ..resolve.lock import LOCK_FILE
@@ -428,9 +429,11 @@ class LockAhead:
         self.file = None
 
     def start(self) -> None:
+        from .shards import jobs
+
         try:
-            if self.path.stat().st_size < LOCK_AHEAD_BYTES or not hasattr(os, "fork"):
-                return
+            if self.path.stat().st_size < LOCK_AHEAD_BYTES or jobs() < 2:
+                return  # (small; or no core idle, SNAVC_JOBS=1, no fork: all read here)
             self.file = tempfile.TemporaryFile(prefix="snavc-lock-")
         except OSError:
             return
