@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from snavc.bench.generate import generate
-from snavc.engine import cache, emit, pipeline, shards
-from snavc.engine.state import STATE
+from snavc.engine import cache, emit, inputs, pipeline, shards
+from snavc.engine.state import STATE, pack_leaves
 
 OUTPUTS = ("effective.json", "origins.json", "diagnostics.json", "lock-report.json", ".snavc-build")
 # equipment in the first, middle and last thirds of a 300-equipment estate
@@ -127,9 +127,9 @@ def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch,
     calls = []
     real = shards._Shard.__init__
 
-    def spy(self, res, ids, writer, k):
+    def spy(self, res, ids, *rest):
         calls.append((ids[0], ids[-1]))
-        real(self, res, ids, writer, k)
+        real(self, res, ids, *rest)
 
     monkeypatch.setattr(shards._Shard, "__init__", spy)
     many = _build(estate, tmp_path, "many")
@@ -144,6 +144,34 @@ def test_sharded_build_is_byte_identical(estate, tmp_path, sharded, monkeypatch,
     assert [d["code"] for d in found] == ["SNV448"] * 3
     report = json.loads(many[1]["lock-report.json"])
     assert report["removed"] > 0 and any(t["new"] for t in report["templates"].values())
+
+
+def test_each_shard_makes_the_records_of_its_equipment(estate, tmp_path, sharded):
+    """The snapshot's record of each equipment (inputs.leaf_entry: its unit services and
+    the configuration it reads) is made by the process that resolves it, before its
+    model leaves the tree (inputs.Leaves): the state keeps what one process makes of
+    every equipment before the rules."""
+    sharded(3)
+    state = _build(estate, tmp_path, "many")[3]
+    result = inputs.check(tmp_path / "many-repo")  # every record made here, at once
+    assert all(type(i) is tuple for f in result.snapshot["files"].values() for i in f)
+    expected = pack_leaves(result.snapshot["files"], result.snapshot["links"])
+    expected["leaves"] = {f: marshal.loads(b) for f, b in expected["leaves"].items()}
+    expected = marshal.loads(marshal.dumps(expected))
+    assert sum(len(items) for items, _ in expected["leaves"].values()) > 250
+    assert {k: state[k] for k in expected} == expected
+
+
+def test_leaves_are_filled_in_their_file_order():
+    """A deferred snapshot holds each equipment's ID where its record goes."""
+    leaves = inputs.Leaves({})
+    leaves.update(b=("Equipment", "b"), a=("Equipment", "a"))
+    snapshot = {"files": {"f.yaml": ["a", ("UserService", "u"), "b"], "g.yaml": []}}
+    inputs.fill_leaves(snapshot, leaves)
+    assert snapshot["files"] == {
+        "f.yaml": [("Equipment", "a"), ("UserService", "u"), ("Equipment", "b")],
+        "g.yaml": [],
+    }
 
 
 @pytest.mark.parametrize("reapply", [(), ("ping",)])
@@ -202,9 +230,9 @@ def test_validate_in_shards_reports_what_one_process_does(estate, tmp_path, shar
     forked = []
     real = shards._Shard.__init__
 
-    def spy(self, res, ids, writer, k):
+    def spy(self, res, ids, writer, k, *rest):
         forked.append(k)
-        real(self, res, ids, writer, k)
+        real(self, res, ids, writer, k, *rest)
 
     monkeypatch.setattr(shards._Shard, "__init__", spy)
     many, _ = pipeline.compile_repo(broken, keep=False)
@@ -336,3 +364,96 @@ def test_jobs(monkeypatch):
     for load, expected in ((0.2, 4), (1.0, 4), (3.4, 4), (3.6, 3), (5.0, 2), (5.6, 1), (9, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
         assert shards.jobs() == expected, load
+
+
+def _edited(lock: dict) -> None:  # a version's content edited by hand (SNV119)
+    first = min(lock["versions"])
+    lock["versions"][first]["check_interval"] += 1
+
+
+def _invalid(lock: dict) -> None:  # a service names a version the lock lacks (SNV112)
+    lock["services"][min(lock["services"])] = "0000000000000000"
+
+
+def test_no_lock_reader_without_an_idle_core(estate, tmp_path, monkeypatch):
+    """SNAVC_JOBS=1 (or a busy machine): the lock is read in the build's process."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    monkeypatch.setattr(inputs, "forked", None)  # (called: a TypeError)
+    assert _build(estate, tmp_path, "one")[0].status == "written"
+
+
+@pytest.mark.parametrize("change", [None, _edited, _invalid, "indented"])
+def test_the_lock_read_ahead(estate, tmp_path, monkeypatch, change):
+    """A large lock is read by a forked process while the build loads the repository
+    (inputs.lock_ahead): the build, its diagnostics, the lock and the state are those
+    of the lock read here, also when the lock is edited by hand, invalid or laid out
+    otherwise (read here again, what is wrong said from here)."""
+    repo = tmp_path / "estate"
+    shutil.copytree(estate, repo)
+    lock = json.loads((repo / "snav.lock").read_text())
+    if callable(change):
+        change(lock)
+    text = json.dumps(lock, indent=2) if change == "indented" else emit.dumps(lock)
+    (repo / "snav.lock").write_text(text)
+    monkeypatch.setenv("SNAVC_JOBS", "1")  # one process: the lock read here
+    here = _build(repo, tmp_path, "here")
+    monkeypatch.setenv("SNAVC_JOBS", "2")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    taken = []
+    real = pipeline.read_lock
+
+    def spy(repo, diags, locked=False, read=None):
+        taken.append(read is not None)
+        return real(repo, diags, locked, read)
+
+    monkeypatch.setattr(pipeline, "read_lock", spy)
+    ahead = _build(repo, tmp_path, "ahead")
+    assert taken == [change in (None, _edited)]
+    assert ahead[0].status == here[0].status
+    expected = [d.to_json() for d in here[0].result.diagnostics]
+    assert [d.to_json() for d in ahead[0].result.diagnostics] == expected
+    assert ahead[1:] == here[1:]
+    codes = {None: [], _edited: ["SNV119"], _invalid: ["SNV112"], "indented": []}[change]
+    assert [c for c in (d["code"] for d in expected) if c.startswith("SNV1")] == codes
+
+
+def test_a_lock_reader_that_fails_is_made_up_for(estate, tmp_path, monkeypatch):
+    """The lock's reader stopped: the build reads the lock itself, the same build."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    here = _build(estate, tmp_path, "here")
+    monkeypatch.setenv("SNAVC_JOBS", "2")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    build = os.getpid()
+    real = inputs._lock_in_pieces
+
+    def dies(path):
+        if os.getpid() != build:
+            os._exit(9)
+        return real(path)
+
+    monkeypatch.setattr(inputs, "_lock_in_pieces", dies)
+    assert _build(estate, tmp_path, "ahead")[1:] == here[1:]
+
+
+def test_a_lock_reader_not_waited_for_is_stopped(estate, tmp_path, monkeypatch):
+    """A build that stops before its lock (an unknown template to reapply) leaves no
+    process nor descriptor behind it."""
+    monkeypatch.setenv("SNAVC_JOBS", "2")
+    monkeypatch.setattr(inputs, "LOCK_AHEAD_BYTES", 0)
+    started = []
+    real = inputs.forked
+
+    def spy(work):
+        started.append(work)
+        return real(work)
+
+    monkeypatch.setattr(inputs, "forked", spy)
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    built = _build(estate, tmp_path, "b", reapply=["no-such-template"])[0]
+    assert built.status == "reapply"
+    assert len(started) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    if fds is not None:
+        assert len(os.listdir("/proc/self/fd")) == fds

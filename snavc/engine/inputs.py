@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import gc
 import marshal
+import mmap
 import os
 import resource
+import signal
 import sys
+import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,9 +27,10 @@ from .. import diagnostics as dg
 from .. import progress
 from ..diagnostics import Diagnostic, Location
 from ..model import CONFIGURED_KINDS, Obj, Project
-from ..tree import Tree, build_tree
+from ..tree import Tree, build_tree, reference_keys
 from ..validate import PROJECT_FILE, validate
 from . import cache
+from .faults import forked
 from .load import (
     Document,
     broken_identities,
@@ -204,9 +208,16 @@ def _inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dict[str,
     return project_docs, settings_objs, catalog_docs, rels, paths
 
 
-def _check(repo: Path, backend: str, incumbent=None) -> Result:
+def _check(
+    repo: Path, backend: str, incumbent=None, defer: bool = False, after_load=None
+) -> Result:
     """Load, validate and link a repository: every problem found before the rules.
     (:func:`check` is the public entry; this runs it with the collector paused.)
+
+    With ``defer`` (a cold build), the snapshot's record of each equipment of the tree
+    is left to the process that resolves it (:class:`Leaves`): its file's list holds
+    its ID in its place until :func:`fill_leaves`. ``after_load()`` is called once the
+    files are loaded (a cold build starts its lock's reader then, :func:`lock_ahead`).
 
     >>> result = check("samples/seed")            # doctest: +SKIP
     >>> result.ok, len(result.diagnostics)        # doctest: +SKIP
@@ -227,6 +238,8 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     docs = list(project_docs) + loaded
     diags.extend(more)
     timings("load")
+    if after_load is not None:
+        after_load()
     # the snapshot's configuration documents, kept before validation drops their data;
     # positions packed apart (Document.pos): a query decodes those of a few documents
     config = (
@@ -275,16 +288,22 @@ def _check(repo: Path, backend: str, incumbent=None) -> Result:
     if cache.enabled():
         files: dict[str, list] = {}  # file -> its leaves (leaf_entry)
         shared: dict = {}  # one tuple (string) per distinct list of names, refs (memory)
+        table = tree.objects.get("Equipment", {}) if defer else {}
         for o in repo_objs.objects:
             if o.kind in cache.LEAF_KINDS:
-                names = tuple(tree.unit_services.get(o.id, ()))
-                files.setdefault(o.doc.file, []).append(leaf_entry(o, names, tree, shared))
+                if o.kind == "Equipment" and table.get(o.id) is o:
+                    entry = o.id  # made as it is resolved (Leaves)
+                else:
+                    names = tuple(tree.unit_services.get(o.id, ()))
+                    entry = leaf_entry(o, names, tree, shared)
+                files.setdefault(o.doc.file, []).append(entry)
         result.snapshot = {
             "hashes": hashes,
             "config": config,
             "files": files,
             "stats": stats,
             "links": host_links(repo_objs.objects),
+            "shared": shared,
             # U3: user services that are a component of another, or have one
             "composed": sorted(
                 {
@@ -316,9 +335,10 @@ def host_links(objects) -> dict[str, tuple]:
     return links
 
 
-def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
+def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False, read=None):
     """The repository's ``snav.lock`` (T5), or None when it has none (or it cannot be
-    used: SNV112, at the line and column of the fault where there is one).
+    used: SNV112, at the line and column of the fault where there is one). ``read``:
+    the lock as :func:`lock_ahead` read it, else None (it is read here).
 
     A version whose content does not match its key (the lock was edited by hand) is
     not trusted: SNV119, a warning (its services are locked again with their
@@ -328,7 +348,7 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
     from .load import read_json
 
     path = Path(repo) / LOCK_FILE
-    lock = _lock_in_pieces(path)
+    lock = read if read is not None else _lock_in_pieces(path)
     if lock is None:  # not as snavc writes it, or not valid: read whole, what is wrong said
         data, more = read_json(path, LOCK_FILE, "SNV112", LOCK_FILE)
         diags.extend(replace(d, rule="T5") for d in more)
@@ -369,6 +389,100 @@ def read_lock(repo: Path, diags: list[Diagnostic], locked: bool = False):
                 )
             )
     return lock
+
+
+# below this size, snav.lock is read here in less time than a process costs (a 10k
+# estate's lock, 3.7 MB, in 0.07 s; a 100k estate's, 37 MB, in 0.9 s)
+LOCK_AHEAD_BYTES = 8 << 20
+
+
+@contextmanager
+def lock_ahead(repo: Path):
+    """A cold build's ``snav.lock``, read by a forked process while this one validates
+    the repository and links its tree (a million services: 0.9 s of one core, of which
+    taking the child's lock costs this process about half, docs/performance.md). Gives
+    a :class:`LockAhead`: its ``start`` once the files are loaded (their loading keeps
+    both cores busy already), its ``take`` for the lock. A child not waited for is
+    stopped when the block ends."""
+    ahead = LockAhead(Path(repo))
+    try:
+        yield ahead
+    finally:
+        ahead.stop()
+
+
+class LockAhead:
+    """The reader of :func:`lock_ahead`: a forked process that parses the lock
+    (:func:`_lock_in_pieces`), writes it marshalled to an unnamed temporary file and
+    ends (its pages are this process's again at once: no copy-on-write while this one
+    validates); the build maps the file and unmarshals it. None from :meth:`take` when
+    the lock is absent, not as snavc writes it or not valid, or when the child failed
+    (:func:`read_lock` then reads it here, and says what is wrong); a small lock, or
+    none, is read here without a child, as is any lock when no core is idle for the
+    child (snavc.engine.shards.jobs: the load average, ``SNAVC_JOBS=1``)."""
+
+    def __init__(self, repo: Path):
+        from ..resolve.lock import LOCK_FILE
+
+        self.path = repo / LOCK_FILE
+        self.pid: int | None = None
+        self.file = None
+
+    def start(self) -> None:
+        from .shards import jobs
+
+        try:
+            if self.path.stat().st_size < LOCK_AHEAD_BYTES or jobs() < 2:
+                return  # (small; or no core idle, SNAVC_JOBS=1, no fork: all read here)
+            self.file = tempfile.TemporaryFile(prefix="snavc-lock-")
+        except OSError:
+            return
+        path, fd = self.path, self.file.fileno()
+
+        def work(_pipe: int) -> None:
+            lock = _lock_in_pieces(path)
+            value = None if lock is None else (lock.versions, lock.services, lock.edited)
+            with os.fdopen(os.dup(fd), "wb") as f:
+                marshal.dump(value, f)
+
+        try:
+            self.pid, pipe = forked(work)
+            os.close(pipe)  # (nothing comes through it: the file holds the lock)
+        except OSError:  # no process left for it: read here
+            self.pid = None
+
+    def take(self):
+        from ..resolve.lock import Lock
+
+        if self.pid is None:
+            return None
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        try:
+            if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+                return None
+            # mapped, not read into a bytes object: glibc's malloc serves a block of
+            # 20 MB by a mapping of its own and, freeing it, raises the size from which
+            # it maps blocks apart (its dynamic mmap threshold): the build's later
+            # large buffers then came from the heap, 11 MiB more at its peak
+            with mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                value = marshal.loads(data)
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+        finally:
+            self.file.close()
+            self.file = None
+        return None if value is None else Lock(*value)
+
+    def stop(self) -> None:
+        if self.pid is not None:  # (the build stopped before its lock: not waited for)
+            with suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _lock_in_pieces(path: Path):
@@ -548,24 +662,28 @@ def config_refs(obj, tree: Tree, shared: dict | None = None) -> tuple:
     the first step of its dependency record (snavc.engine.incremental follows the
     configuration's own references from there). Sorted, one tuple shared per distinct
     set when ``shared`` is given (100k equipment, a few hundred distinct strings)."""
-    from ..tree import reference_keys
-
     refs = set(reference_keys(obj, _CONFIG_TARGETS))
     if obj.kind in CONFIGURED_KINDS:
         user = tree.configurer(obj)
         if user is not None:
             refs.add(f"User/{user}")
     out = tuple(sorted(refs))
-    if shared is None:
-        return out
-    out = tuple(shared.setdefault(r, r) for r in out)
-    return shared.setdefault(out, out)
+    return out if shared is None else _shared_refs(out, shared)
+
+
+def _shared_refs(refs: tuple, shared: dict) -> tuple:
+    known = shared.get(refs)  # (most are: its strings are shared already)
+    if known is not None:
+        return known
+    refs = tuple(shared.setdefault(r, r) for r in refs)
+    return shared.setdefault(refs, refs)
 
 
 def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
     """What the state keeps of an equipment or user service: (kind, ID, at, extra, refs),
     where extra is its unit service names or its members' equipment, and refs the
-    configuration objects it refers to (:func:`config_refs`)."""
+    configuration objects it refers to (:func:`config_refs`; :class:`Leaves` makes an
+    equipment's the same)."""
     refs = config_refs(obj, tree, shared)
     if obj.kind == "Equipment":
         names = tuple(names)
@@ -577,3 +695,57 @@ def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
         if c.host is not None or c.service is not None:
             members.add((c.host or c.service).partition("/")[0])
     return ("UserService", obj.id, obj.at, tuple(sorted(members)), refs)
+
+
+class Leaves(dict):
+    """Equipment ID -> its record (:func:`leaf_entry`), for a cold build's snapshot.
+
+    What a record costs, the walk of an equipment's model for the configuration it
+    refers to (:func:`config_refs`: 1.5 s of one core at 100k equipment,
+    docs/performance.md) and its unit service names, is found by the process that
+    resolves the equipment (snavc.engine.shards), before its model leaves the tree,
+    rather than for all of them here before the rules. A shard hands back these two
+    tuples per equipment (a few hundred distinct ones, pickled once each), and the
+    build makes each record of its own strings: the models of a shard's equipment stay
+    in its tree. ``shared`` is the snapshot's own (:func:`_check`): the records share
+    their strings and tuples as one process's."""
+
+    def __init__(self, shared: dict):
+        super().__init__()
+        self.shared = shared
+
+    def found(self, tree: Tree, ids: list[str]) -> list[tuple]:
+        """``(unit service names, configuration referred to)`` of the equipment ``ids``
+        of ``tree``, in that order."""
+        table = tree.objects.get("Equipment", {})
+        services = tree.unit_services
+        shared = self.shared
+        out = []
+        for i in ids:
+            names = tuple(services.get(i, ()))
+            out.append((shared.setdefault(names, names), config_refs(table[i], tree, shared)))
+        return out
+
+    def take(self, tree: Tree, ids: list[str], found: list[tuple]) -> None:
+        """The records of the equipment ``ids`` of ``tree``, of what :meth:`found` gave."""
+        table = tree.objects.get("Equipment", {})
+        shared = self.shared
+        mine: dict[int, tuple] = {}  # id() of a tuple of ``found`` -> the shared one
+        for i, (names, refs) in zip(ids, found, strict=True):
+            obj = table[i]
+            n = mine.get(id(names))
+            if n is None:
+                n = mine[id(names)] = shared.setdefault(names, names)
+            r = mine.get(id(refs))
+            if r is None:
+                r = mine[id(refs)] = _shared_refs(refs, shared)
+            self[i] = ("Equipment", obj.id, obj.at, n, r)
+
+
+def fill_leaves(snapshot: dict, leaves: Leaves) -> None:
+    """Put in ``snapshot``'s files (:func:`_check` with ``defer``) the records of the
+    equipment in ``leaves`` in place of their IDs, each file's leaves in their order."""
+    for items in snapshot["files"].values():
+        for k, item in enumerate(items):
+            if type(item) is str:
+                items[k] = leaves[item]

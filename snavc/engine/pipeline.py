@@ -24,12 +24,14 @@ from .faults import crash_point
 from .inputs import (  # noqa: F401 - the library's names, re-exported from here
     SHIPPED_CATALOG,
     SHIPPED_PREFIX,
+    Leaves,
     Result,
     Timings,
     _check,
     _in_child,
     _inputs,
     check,
+    fill_leaves,
     find_root,
     gc_paused,
     hashed_inputs,
@@ -37,6 +39,7 @@ from .inputs import (  # noqa: F401 - the library's names, re-exported from here
     leaf_loader,
     load_catalog,
     load_settings,
+    lock_ahead,
     project_of,
     read_lock,
     reported,
@@ -274,8 +277,8 @@ def _cold_build(
     )
     from .shards import resolve_and_write
 
-    with gc_paused():
-        result = _check(repo, backend, incumbent)
+    with gc_paused(), lock_ahead(repo) as ahead:
+        result = _check(repo, backend, incumbent, defer=True, after_load=ahead.start)
         crash_point("load")
         if result.tree is None or not result.catalog_ok:
             return Built(result, None, "errors")
@@ -283,7 +286,9 @@ def _cold_build(
         if unknown:
             return Built(result, None, "reapply", unknown)
         timings = Timings()
-        lock = LockState(read_lock(repo, result.diagnostics, locked), frozenset(reapply))
+        lock = LockState(
+            read_lock(repo, result.diagnostics, locked, ahead.take()), frozenset(reapply)
+        )
         timings("lock read")
         inputs = input_hashes(result.tree)  # before the build consumes the equipment
         if before_rules is not None:
@@ -294,7 +299,12 @@ def _cold_build(
             res = engine(result.tree, lock)
             owned: list = []  # whose resolution reported what (the state keeps it)
             ids = resolve_before_equipment(res, consume=True, owners=owned)
-            resolve_and_write(res, ids, writer, owned)  # on every core (snavc.engine.shards)
+            # on every core (snavc.engine.shards), with the snapshot's equipment records
+            leaves = Leaves(result.snapshot["shared"]) if result.snapshot is not None else None
+            resolve_and_write(res, ids, writer, owned, leaves)
+            if leaves is not None:
+                fill_leaves(result.snapshot, leaves)
+                leaves = None  # (100k entries: not held through the build's peak)
         except BaseException:
             writer.abort()
             raise

@@ -114,10 +114,12 @@ def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
     return out
 
 
-def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
+def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) -> None:
     """Resolve the equipment ``ids`` of ``res`` (sorted) into ``writer`` (an
     emit.BuildWriter), ``owners`` as for :func:`snavc.resolve.resolve_all`: in shards on
     every core when the build is large enough (see the module's docstring), else here.
+    With ``leaves`` (an inputs.Leaves), each equipment's record for the snapshot is put
+    there too, what it costs found by the process that resolves it.
 
     Each equipment's model leaves the tree of the process that resolves it (as
     ``resolve_all``'s ``consume``). Those a shard resolved stay in this process's tree,
@@ -127,8 +129,14 @@ def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
 
     n = min(jobs(), len(ids) // MIN_PER_SHARD) if len(ids) >= MIN_EQUIPMENT else 1
     n = min(n, 1 + room())
+
+    def here(part: list[str]) -> None:
+        if leaves is not None:
+            leaves.take(res.tree, part, leaves.found(res.tree, part))
+        resolve_equipment(res, part, writer.equipment, consume=True, owners=owners)
+
     if n < 2:
-        resolve_equipment(res, ids, writer.equipment, consume=True, owners=owners)
+        here(ids)
         return
     services = res.tree.unit_services
     weights = [EQUIPMENT_WEIGHT + len(services.get(i, ())) for i in ids]
@@ -138,14 +146,16 @@ def resolve_and_write(res, ids: list[str], writer, owners: list) -> None:
     try:
         for k, part in enumerate(rest, 1):
             if part:
-                shards.append(_Shard(res, part, writer, k))
-        resolve_equipment(res, first, writer.equipment, consume=True, owners=owners)
+                shards.append(_Shard(res, part, writer, k, leaves))
+        here(first)
         for shard in shards:
             answer = shard.result()
             if answer is None:  # it died or failed: its range is resolved here
-                resolve_equipment(res, shard.ids, writer.equipment, consume=True, owners=owners)
+                here(shard.ids)
             else:
                 _absorb(res, writer, owners, answer)
+                if leaves is not None:
+                    leaves.take(res.tree, shard.ids, answer[5])
     finally:
         for shard in shards:
             shard.stop()
@@ -202,7 +212,7 @@ def _absorb(res, writer, owners: list, answer: tuple) -> None:
     """Take in what a shard handed back, after everything resolved so far."""
     from .emit import EquipmentPart
 
-    part, diagnostics, owned, records, lock_records = answer
+    part, diagnostics, owned, records, lock_records, _leaves = answer
     part = EquipmentPart.of(part)
     try:
         writer.adopt(part)
@@ -221,7 +231,7 @@ class _Shard:
     it hands back (None when it died or failed, or could not be started: never a hang,
     its pipe's end is EOF once it is gone), :meth:`stop` kills it if it still runs."""
 
-    def __init__(self, res, ids: list[str], writer, k: int):
+    def __init__(self, res, ids: list[str], writer, k: int, leaves=None):
         self.ids = ids
         self.path = writer.tmp / f".equipment-{k}.part"
         self.pid: int | None = None
@@ -229,7 +239,7 @@ class _Shard:
         parent = os.getpid()
         try:  # (a shard that fails: the parent resolves its range itself)
             self.pid, self.read = forked(
-                lambda write: _shard(res, ids, writer, self.path, write, parent)
+                lambda write: _shard(res, ids, writer, self.path, write, parent, leaves)
             )
         except OSError:  # no descriptor, memory or process left for it: resolved here
             return
@@ -265,10 +275,11 @@ class _Shard:
             self.pid = None
 
 
-def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
+def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None) -> None:
     """The shard's work, in the forked process: resolve ``ids`` (as the build would,
     after those before them), write their lines to ``path``, and hand back through
-    ``fd`` what the build needs of the rest (pickled)."""
+    ``fd`` what the build needs of the rest (pickled), with ``leaves`` the costly part
+    of their records for the snapshot (inputs.Leaves.found)."""
     from ..resolve import resolve_equipment
     from .emit import EquipmentPart
     from .faults import crash_point
@@ -287,6 +298,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
         if not seen[0] % 64 and os.getppid() != parent:
             os._exit(1)  # the build is gone: nobody will read this
 
+    found = leaves.found(res.tree, ids) if leaves is not None else None
     part = EquipmentPart(path, alive)
     owners: list = []
     if writer.keeps:
@@ -304,6 +316,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int) -> None:
         [(owner, s - start, e - start) for owner, s, e in owners],
         res.resolver.records_since(mark),
         res.lock.records() if res.lock is not None else None,
+        found,
     )
     # pickled whole before it is written: the parent reads it only once its own range
     # is resolved, and a pickler stopped by the full pipe would do the rest of its work
