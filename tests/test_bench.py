@@ -223,3 +223,21 @@ def test_restored_base_state_is_judged_against_the_cold_build():
     assert _by_name(bench.targets([row], "found"))[(name, "100,000")].status == "met"
     row.measures[bench.PLAN_STATE] = (8.0, 600, 0)
     assert _by_name(bench.targets([row], "found"))[(name, "100,000")].status == "missed"
+
+
+def test_a_measure_waits_for_the_removals_left_by_the_command_before(tmp_path, monkeypatch):
+    """bench.run.settle: a folder a detached process is still removing (a previous
+    output set aside, a plan's scratch folder) is waited for before the next command
+    is timed, so that a measure is of one command."""
+    import threading
+    import time
+
+    from snavc.bench import run as bench_run
+
+    trash = tmp_path / ".build-10.trash-abc"
+    trash.mkdir()
+    monkeypatch.setattr(bench_run, "SETTLE", [tmp_path])
+    threading.Timer(0.3, trash.rmdir).start()
+    start = time.monotonic()
+    bench_run.settle(timeout=5)
+    assert not trash.exists() and time.monotonic() - start >= 0.25

@@ -62,6 +62,7 @@ def floor(path: Path) -> tuple[float, int]:
         "    list(yaml.load_all(p.read_bytes(), Loader=yaml.CSafeLoader))\n"
         "print(time.perf_counter() - t)\n"
     )
+    settle()
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
     )
@@ -140,10 +141,32 @@ def _env() -> dict:
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+# folders where the commands timed leave what a detached process removes after them (a
+# build's previous output, `.OUT.trash-*`; a plan's scratch folder, `snavc-plan.*`)
+SETTLE: list[Path] = []
+
+
+def settle(timeout: float = 60.0) -> None:
+    """Wait until the removals the last commands left running in the background have
+    ended: a measure is of one command, not of the cleanup of the one before it (a
+    plan's 400 MB scratch folder took up to 2.7 s to remove on this machine, beside the
+    next plan). A user's next command comes seconds later."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and any(
+        p.name.startswith("snavc-plan.") or ".trash-" in p.name
+        for folder in SETTLE
+        if folder.is_dir()
+        for p in folder.iterdir()
+    ):
+        time.sleep(0.05)
+
+
 def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> Measure:
-    """(wall seconds, peak RSS in MiB, exit code) of one command; its standard error
-    goes to a file (a pipe nobody reads would block a talkative command), whose last
-    line is printed when the command fails."""
+    """(wall seconds, peak RSS in MiB, exit code) of one command, once the removals of
+    the commands before it have ended (:func:`settle`); its standard error goes to a
+    file (a pipe nobody reads would block a talkative command), whose last line is
+    printed when the command fails."""
+    settle()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -246,6 +269,7 @@ def _best(runs: list[Measure]) -> Measure:
 
 def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
     snavc = [sys.executable, "-m", "snavc"]
+    SETTLE[:] = [root, Path(tempfile.gettempdir())]
     nagios, nagios_how = find_nagios()
     print(f"bench: Nagios 4 peer: {nagios_how}", flush=True)
     rows = []
