@@ -148,9 +148,11 @@ SETTLE: list[Path] = []
 
 def settle(timeout: float = 60.0) -> None:
     """Wait until the removals the last commands left running in the background have
-    ended: a measure is of one command, not of the cleanup of the one before it (a
-    plan's 400 MB scratch folder took up to 2.7 s to remove on this machine, beside the
-    next plan). A user's next command comes seconds later."""
+    ended, then until the system has written out the files they wrote (``sync``): a
+    measure is of one command, not of the cleanup of the one before it (a plan's 400 MB
+    scratch folder took up to 2.7 s to remove on this machine, beside the next plan; a
+    cold build leaves 500 MB for the kernel to write). A user's next command comes
+    seconds later."""
     end = time.monotonic() + timeout
     while time.monotonic() < end and any(
         p.name.startswith("snavc-plan.") or ".trash-" in p.name
@@ -159,6 +161,8 @@ def settle(timeout: float = 60.0) -> None:
         for p in folder.iterdir()
     ):
         time.sleep(0.05)
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> Measure:
