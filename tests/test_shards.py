@@ -385,7 +385,7 @@ def test_no_lock_reader_without_an_idle_core(estate, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("change", [None, _edited, _invalid, "indented"])
 def test_the_lock_read_ahead(estate, tmp_path, monkeypatch, change):
-    """A large lock is read by a forked process while the build loads the repository
+    """T5: a large lock is read by a forked process while the build loads the repository
     (inputs.lock_ahead): the build, its diagnostics, the lock and the state are those
     of the lock read here, also when the lock is edited by hand, invalid or laid out
     otherwise (read here again, what is wrong said from here)."""

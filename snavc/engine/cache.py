@@ -87,6 +87,12 @@ def identity(path) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
+def as_written(identity: tuple) -> tuple[int, int, int]:
+    """(size, mtime_ns, inode) of an :func:`identity`: what a write changes, but not a
+    new hard link to the file, which moves its change time only (state.save_state)."""
+    return (identity[0], identity[1], identity[3])
+
+
 def stat_files(paths: list[Path], rels: list[str]) -> dict:
     """``{"at": now, "files": rel -> (size, mtime_ns, ctime_ns, inode)}``, taken
     *before* the files are read, for :func:`write_stats`."""

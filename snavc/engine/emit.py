@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from .. import diagnostics as dg
-from . import hashing
+from . import cache, hashing
 from .faults import crash_point, remove, replace_file
 from .load import BUILD_MARKER
 
@@ -938,7 +938,7 @@ class BuildWriter:
         self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
         self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
         self.parked: Path | None = None  # the previous build, kept aside (finish_patched)
-        # file name -> written_as() once closed: what state.save_state may vouch for
+        # file name -> cache.as_written() once closed: what state.save_state may vouch for
         self.written: dict[str, tuple] = {}
 
     def equipment(self, eq_id: str, effective: dict) -> None:
@@ -1071,7 +1071,7 @@ class BuildWriter:
         for name, data in rest_files(diagnostics, lock_report, layouts).items():
             (self.tmp / name).write_bytes(data)
         for name in (EFFECTIVE, ORIGINS):  # (closed: written as their digests say)
-            self.written[name] = written_as(self.tmp / name)
+            self.written[name] = cache.as_written(cache.identity(self.tmp / name))
         crash_point("finish")
 
     def _swap(self, keep: bool = False) -> None:
@@ -1250,13 +1250,6 @@ def discard(folder: Path | None) -> None:
     large (faults.remove)."""
     if folder is not None:
         remove([folder])
-
-
-def written_as(path: Path) -> tuple[int, int, int]:
-    """(size, mtime_ns, inode) of ``path``: a file's identity but for its change time,
-    which a new hard link to it moves (state.save_state)."""
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _leftovers(out: Path, kind: str) -> list[Path]:

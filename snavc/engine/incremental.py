@@ -529,7 +529,7 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
     left as it is. Its effective.json and origins.json, once their content is checked,
     are linked into the output folder rather than copied; when that folder already
     holds this very build, nothing is written at all."""
-    from .emit import BuildWriter, lock_report, output_holds, written_as
+    from .emit import BuildWriter, lock_report, output_holds
 
     kept = dg.sort(diagnostics_from_state(state["diagnostics"]))
     report = lock_report(None)  # nothing new, nothing written, nothing removed
@@ -539,8 +539,8 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
     folder = root / cache.CACHE_DIR / "build"
     if not output_holds(out, folder, kept, report, state["layouts"]):
         # as checked: the files still written as the state recorded them
-        written = {n: written_as(folder / n) for n in OUTPUTS}
-        if any(written[n] != (*state["outputs"][n][:2], state["outputs"][n][3]) for n in OUTPUTS):
+        written = {n: cache.as_written(cache.identity(folder / n)) for n in OUTPUTS}
+        if any(written[n] != cache.as_written(state["outputs"][n]) for n in OUTPUTS):
             written = None
         writer = BuildWriter(out)
         writer.finish_linked(folder, kept, report, state["layouts"])

@@ -60,7 +60,7 @@ def save_state(
     checked before the next build patches them. On any failure (read-only repository,
     OUT on another file system, a full disk) leave no state.
 
-    ``written``: file name -> (size, mtime_ns, inode) (emit.written_as) of the outputs
+    ``written``: file name -> (size, mtime_ns, inode) (cache.as_written) of the outputs
     as the caller knows them to hold ``digests`` (it wrote them, or has just checked
     them). When the files still have them, and their last write is older than the
     file system's time stamps can confuse (:func:`_settled`), the state vouches for
@@ -98,7 +98,7 @@ def save_state(
             stats[name] = cache.identity(folder / name)
         now = time.time_ns()
         vouched = written is not None and all(
-            (s[0], s[1], s[3]) == written.get(n) and _settled(s[1], now) for n, s in stats.items()
+            cache.as_written(s) == written.get(n) and _settled(s[1], now) for n, s in stats.items()
         )
         check = {
             "key": _key(),
