@@ -87,8 +87,15 @@ def models_of_clean(documents: list[Document]) -> list[Obj]:
     snapshot cache): their checks beyond the models cannot fail again, so only the
     models are made. Any surprise raises: the caller compiles in full."""
     objects = []
+    checks = {}  # kind -> its model's validator (model_validate without its wrapper)
     for doc in documents:
-        obj = MODELS[doc.data["kind"]].model_validate(doc.data)
+        data = doc.data
+        check = checks.get(data["kind"])
+        if check is None:
+            check = checks[data["kind"]] = MODELS[
+                data["kind"]
+            ].__pydantic_validator__.validate_python
+        obj = check(data)
         obj.attach(doc)
         objects.append(obj)
     return objects

@@ -453,9 +453,42 @@ def _rebuild(
     kept = dg.sort(kept + reported(res.diagnostics, tree.project))
     rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
+
+    def leaf_records() -> dict:
+        """The state's records, those of the files changed or read again made anew."""
+        shared: dict = {}
+        entries = {
+            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
+            for o in new_eq + new_us
+        }
+        redone: dict[str, list] = {f: [] for f in touched if f in records.blobs}
+        for f, idents in again.items():
+            redone[f] = [
+                entries.pop(item[1]) if item[1] in idents else item for item in records.of(f)[0]
+            ]
+        for obj in checked.objects:
+            redone.setdefault(obj.doc.file, []).append(entries[obj.id])
+        resolved = {o.id for o in new_eq}
+        return update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
+
+    def snapshot(packed: dict):
+        """The snapshot, keyed by the inputs' hashes and the lock's identity."""
+        hashes.pop("snav.lock", None)
+        if not persist:
+            return None
+        return cache.save(root, hashes, config, packed["where"], packed["members"])
+
+    def meanwhile():
+        # (neither reads the outputs; the snapshot's key holds the lock's identity: it
+        # is saved here only when the lock stays as it is)
+        packed = leaf_records()
+        return packed, None if lock.changed else snapshot(packed)
+
     try:
-        layouts = writer.finish_patched(eff, ori, kept, lock_report(lock), state["blocks"])
-        # (their hashes go on in threads while the lock, snapshot and state are written)
+        layouts, (packed, saved) = writer.finish_patched(
+            eff, ori, kept, lock_report(lock), state["blocks"], meanwhile
+        )
+        # (their hashes go on in threads while the lock and state are written)
         timings("warm: outputs written")
         crash_point("swapped")
         if lock.changed:
@@ -473,26 +506,8 @@ def _rebuild(
             sync_folder(root)
         lockfile.lines.close()
         crash_point("locked")
-        shared: dict = {}
-        entries = {
-            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
-            for o in new_eq + new_us
-        }
-        redone: dict[str, list] = {f: [] for f in touched if f in records.blobs}
-        for f, idents in again.items():
-            redone[f] = [
-                entries.pop(item[1]) if item[1] in idents else item for item in records.of(f)[0]
-            ]
-        for obj in checked.objects:
-            redone.setdefault(obj.doc.file, []).append(entries[obj.id])
-        resolved = {o.id for o in new_eq}
-        packed = update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
-        hashes.pop("snav.lock")
-        saved = (
-            cache.save(root, hashes, config, packed["where"], packed["members"])
-            if persist
-            else None
-        )
+        if lock.changed:
+            saved = snapshot(packed)
         if saved is not None:  # (else the old state stays: consistent with its own outputs)
             key, hashes = saved
             state = {

@@ -96,26 +96,34 @@ def save_state(
             os.link(out / name, folder / name)
             crash_point("state")
             stats[name] = cache.identity(folder / name)
-        now = time.time_ns()
-        vouched = written is not None and all(
-            cache.as_written(s) == written.get(n) and _settled(s[1], now) for n, s in stats.items()
-        )
         check = {
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
             "blocks": {n: blocks[n] for n in OUTPUTS},
-            "verified": dict(stats) if vouched else None,  # (a copy: marshal would share it)
+            "verified": None,
         }
+        unchanged = written is not None and all(
+            cache.as_written(s) == written.get(n) for n, s in stats.items()
+        )
+        if unchanged:
+            check["verified"] = dict(stats)  # (a copy: marshal would share it)
+        payload = marshal.dumps({**state, **check, "layouts": layouts})
+        # settled once the state is packed (30 ms at 100k equipment): the later the
+        # moment vouched for, the surer a write after it moves the time stamps
+        if unchanged and not all(_settled(s[1], time.time_ns()) for s in stats.values()):
+            check["verified"] = None
+            payload = marshal.dumps({**state, **check, "layouts": layouts})
         # (before the state: a state is never newer than its outputs' check)
         cache.write_sealed(folder / CHECK, marshal.dumps(check))
-        state = {**state, **check, "layouts": layouts}
-        cache.write_sealed(target, marshal.dumps(state))
+        cache.write_sealed(target, payload)
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
 
 
-SETTLED_NS = 50_000_000  # time stamps in nanoseconds: a tick (1-10 ms) and a margin
+# time stamps in nanoseconds: two ticks of the coarsest clock that stamps files (a
+# jiffy, 10 ms at HZ=100; a stamp lags the fine clock by at most one)
+SETTLED_NS = 20_000_000
 
 
 def _settled(mtime_ns: int, now: int) -> bool:

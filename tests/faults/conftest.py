@@ -46,6 +46,14 @@ def add_equipment(repo: Path) -> None:
         f.write(NEW_EQUIPMENT)
 
 
+def edit_equipment(repo: Path) -> None:
+    """A change an incremental build patches, and that leaves the lock as it is."""
+    path = repo / "clients" / "client1" / "site2" / "equipment.yaml"
+    text = path.read_text()
+    assert "address: 10.1.2.10\n" in text
+    path.write_text(text.replace("address: 10.1.2.10\n", "address: 10.1.2.11\n", 1))
+
+
 def change_configuration(repo: Path) -> None:
     """A change that needs a full build (a configuration document), and new lock entries."""
     path = repo / "partner" / "contacts.yaml"

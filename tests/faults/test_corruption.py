@@ -245,8 +245,9 @@ def test_outputs_written_too_recently_are_not_vouched_for(seed, tmp_path, monkey
 
 
 def test_settled_time_stamps():
-    """A fine stamp is settled 50 ms on; a stamp of whole milliseconds (a file system
-    without finer ones, or set by hand) only after cache.RACY_NS."""
+    """A fine stamp is settled 20 ms on (two ticks of a 100 Hz clock); a stamp of
+    whole milliseconds (a file system without finer ones, or set by hand) only after
+    cache.RACY_NS."""
     now = 10**18 + 123_456_789
     fine = now - 60_000_000 + 7
     assert engine_state._settled(fine, now)

@@ -17,6 +17,7 @@ from .conftest import (
     add_equipment,
     assert_next_build_is_clean,
     change_configuration,
+    edit_equipment,
     files,
     lock_of,
     outputs,
@@ -56,6 +57,36 @@ def test_full_build_killed(seed, tmp_path, point):
 @pytest.mark.parametrize("point", PATCHED)
 def test_patched_build_killed(seed, tmp_path, point):
     _kill(seed, tmp_path, add_equipment, point)
+
+
+# a patched build that leaves the lock as it is saves its snapshot while it writes
+# its outputs, before the swap (snavc.engine.incremental): killed there, OUT and the
+# lock are the previous ones; it writes no lock
+LOCK_KEPT = ("finish", "snapshot", "swap", "swapped", "locked", "state")
+
+
+@pytest.mark.parametrize("point", LOCK_KEPT)
+def test_patched_build_killed_lock_kept(seed, tmp_path, point):
+    out = tmp_path / "out"
+    before, lock_before = files(out), lock_of(seed)
+    edit_equipment(seed)
+    _, new_outputs, new_lock = reference(seed, tmp_path, "new")
+    assert new_lock == lock_before  # (else this tests the case above again)
+    assert run("build", seed, "-o", out, crash=point) == 137
+    if point in ("swapped", "locked", "state"):
+        assert outputs(out) == new_outputs
+    else:
+        assert files(out) in (before, {})
+    assert lock_of(seed) == lock_before
+    assert_next_build_is_clean(seed, out, tmp_path)
+
+
+def test_the_lock_kept_case_is_patched(seed, tmp_path):
+    from snavc.engine.pipeline import build
+
+    edit_equipment(seed)
+    built = build(seed, tmp_path / "out")
+    assert built.incremental and not built.lock_written
 
 
 def test_every_point_is_reached(seed, tmp_path):

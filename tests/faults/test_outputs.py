@@ -243,3 +243,38 @@ def test_a_large_previous_build_is_removed_in_the_background(seed, tmp_path, mon
     faults.wait_removals()
     assert leftovers(tmp_path, seed) == []
     assert outputs(out) == reference(seed, tmp_path)[1]
+
+
+@pytest.mark.parametrize("failing", ["writer", "meanwhile"])
+def test_a_patched_build_failing_on_either_thread_leaves_the_previous_output(
+    seed, tmp_path, monkeypatch, failing
+):
+    """A patched build writes its outputs in a second thread while it makes its records
+    and snapshot (emit.BuildWriter.finish_patched's ``meanwhile``): an error on either
+    side reaches the caller once both have stopped, nothing is swapped, no temporary is
+    left, and the next build is clean. (A bug, not an OSError: the warm build would
+    give way to a full one.)"""
+    from snavc.engine import cache, emit
+    from snavc.engine.pipeline import build
+
+    from .conftest import edit_equipment
+
+    out = tmp_path / "out"
+    before, lock_before = files(out), lock_of(seed)
+    edit_equipment(seed)
+    boom = RuntimeError("a bug")
+
+    def fail(*args, **kwargs):
+        raise boom
+
+    if failing == "writer":
+        monkeypatch.setattr(emit.BuildWriter, "_write_rest", fail)
+    else:
+        monkeypatch.setattr(cache, "save", fail)
+    with pytest.raises(RuntimeError) as raised:
+        build(seed, out)
+    assert raised.value is boom
+    assert files(out) == before and lock_of(seed) == lock_before
+    assert leftovers(tmp_path, seed) == []
+    monkeypatch.undo()
+    assert_next_build_is_clean(seed, out, tmp_path)
