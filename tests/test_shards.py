@@ -105,8 +105,11 @@ def _build(estate: Path, tmp: Path, name: str, **kw):
     state = cache.read_sealed(repo / cache.CACHE_DIR / "build" / STATE)
     if state is not None:
         state = marshal.loads(marshal.dumps(state))
-        # the linked outputs' and the lock's inode and times, and the snapshot's key
-        # (made with the lock's): the rest is content
+        # the linked outputs' and the lock's inode and times (the outputs' vouched for
+        # as written: emit.backdate), and the snapshot's key (made with the lock's):
+        # the rest is content
+        assert state["verified"] == state["outputs"]
+        state.pop("verified")
         state.pop("outputs")
         state.pop("snapshot")
         state["hashes"].pop("snav.lock")

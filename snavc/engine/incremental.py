@@ -70,6 +70,7 @@ from .state import (
     read_state,
     same_check,
     save_state,
+    settled,
     update_leaves,
 )
 
@@ -478,14 +479,32 @@ def _rebuild(
             return None
         return cache.save(root, hashes, config, packed["where"], packed["members"])
 
+    def next_state(packed: dict, saved: tuple) -> dict:
+        """The state for the next build but its outputs' part (save_state)."""
+        key, hashes = saved
+        return {
+            "hashes": hashes,
+            "files": files,
+            "snapshot": key,
+            **packed,
+            "composed": state["composed"],
+            "okeys": okeys,
+            "lock_uses": uses,
+            "diagnostics": rows,
+        }
+
     def meanwhile():
-        # (neither reads the outputs; the snapshot's key holds the lock's identity: it
-        # is saved here only when the lock stays as it is)
+        # (none of it reads the outputs; the snapshot's key holds the lock's identity:
+        # the snapshot and the state are made here only when the lock stays as it is)
         packed = leaf_records()
-        return packed, None if lock.changed else snapshot(packed)
+        if lock.changed:
+            return packed, None, None
+        saved = snapshot(packed)
+        body = None if saved is None else marshal.dumps(next_state(packed, saved))
+        return packed, saved, body
 
     try:
-        layouts, (packed, saved) = writer.finish_patched(
+        layouts, (packed, saved, body) = writer.finish_patched(
             eff, ori, kept, lock_report(lock), state["blocks"], meanwhile
         )
         # (their hashes go on in threads while the lock and state are written)
@@ -509,18 +528,16 @@ def _rebuild(
         if lock.changed:
             saved = snapshot(packed)
         if saved is not None:  # (else the old state stays: consistent with its own outputs)
-            key, hashes = saved
-            state = {
-                "hashes": hashes,
-                "files": files,
-                "snapshot": key,
-                **packed,
-                "composed": state["composed"],
-                "okeys": okeys,
-                "lock_uses": uses,
-                "diagnostics": rows,
-            }
-            save_state(root, out, state, layouts, writer.hashed(), writer.blocks, writer.written)
+            save_state(
+                root,
+                out,
+                next_state(packed, saved),
+                layouts,
+                writer.hashed(),
+                writer.blocks,
+                writer.written,
+                body,
+            )
     finally:
         writer.stop_hashing()
         eff.close()
@@ -553,9 +570,13 @@ def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, tim
     timings("warm: outputs checked")
     folder = root / cache.CACHE_DIR / "build"
     if not output_holds(out, folder, kept, report, state["layouts"]):
-        # as checked: the files still written as the state recorded them
+        # as checked: the files still written as the state recorded them, long enough
+        # ago that a write since has moved their time stamps
         written = {n: cache.as_written(cache.identity(folder / n)) for n in OUTPUTS}
-        if any(written[n] != cache.as_written(state["outputs"][n]) for n in OUTPUTS):
+        if any(
+            written[n] != cache.as_written(state["outputs"][n]) or not settled(written[n][1])
+            for n in OUTPUTS
+        ):
             written = None
         writer = BuildWriter(out)
         writer.finish_linked(folder, kept, report, state["layouts"])

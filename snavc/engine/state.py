@@ -53,6 +53,7 @@ def save_state(
     digests: dict | None = None,
     blocks: dict | None = None,
     written: dict | None = None,
+    packed: bytes | None = None,
 ) -> None:
     """Link the build's outputs into the cache and store ``state`` beside them, with
     the outputs' layout (emit.Lines; found by reading them when not given) and content
@@ -61,13 +62,18 @@ def save_state(
     OUT on another file system, a full disk) leave no state.
 
     ``written``: file name -> (size, mtime_ns, inode) (cache.as_written) of the outputs
-    as the caller knows them to hold ``digests`` (it wrote them, or has just checked
-    them). When the files still have them, and their last write is older than the
-    file system's time stamps can confuse (:func:`_settled`), the state vouches for
-    their content with their identities (``verified``): the next build does not read
-    them again while they keep those identities, as git trusts its index. Any write
-    since moves the modification time, even one with its times set back the change
-    time (a link, as here, moves only the latter)."""
+    as the caller knows them to hold ``digests`` and vouches that a write after it gives
+    them another modification time: it wrote them in its own folder and set their time
+    back from their last stamp (emit.backdate), or has just checked them and their last
+    write is older than the file system's time stamps can confuse (:func:`settled`).
+    When the files still have them, the state vouches for their content with their
+    identities (``verified``): the next build does not read them again while they keep
+    those identities, as git trusts its index. Any write since moves the modification
+    time, even one with its times set back the change time (a link, as here, moves
+    only the latter).
+
+    ``packed``: ``marshal.dumps(state)``, made ahead by the caller (a patched build
+    packs it while its outputs are written)."""
     from .emit import Lines, output_blocks
 
     folder = root / cache.CACHE_DIR / "build"
@@ -96,41 +102,49 @@ def save_state(
             os.link(out / name, folder / name)
             crash_point("state")
             stats[name] = cache.identity(folder / name)
+        vouched = written is not None and all(
+            cache.as_written(s) == written.get(n) for n, s in stats.items()
+        )
         check = {
             "key": _key(),
             "outputs": stats,
             "digests": {n: digests[n] for n in OUTPUTS},
             "blocks": {n: blocks[n] for n in OUTPUTS},
-            "verified": None,
+            "verified": dict(stats) if vouched else None,  # (a copy: marshal would share it)
         }
-        unchanged = written is not None and all(
-            cache.as_written(s) == written.get(n) for n, s in stats.items()
-        )
-        if unchanged:
-            check["verified"] = dict(stats)  # (a copy: marshal would share it)
-        payload = marshal.dumps({**state, **check, "layouts": layouts})
-        # settled once the state is packed (30 ms at 100k equipment): the later the
-        # moment vouched for, the surer a write after it moves the time stamps
-        if unchanged and not all(_settled(s[1], time.time_ns()) for s in stats.values()):
-            check["verified"] = None
-            payload = marshal.dumps({**state, **check, "layouts": layouts})
         # (before the state: a state is never newer than its outputs' check)
         cache.write_sealed(folder / CHECK, marshal.dumps(check))
-        cache.write_sealed(target, payload)
+        if packed is None:
+            packed = marshal.dumps(state)
+        cache.write_sealed(target, *_with(packed, {**check, "layouts": layouts}))
     except (OSError, ValueError):
         target.unlink(missing_ok=True)
 
 
-# time stamps in nanoseconds: two ticks of the coarsest clock that stamps files (a
-# jiffy, 10 ms at HZ=100; a stamp lags the fine clock by at most one)
-SETTLED_NS = 20_000_000
+def _with(packed: bytes, more: dict) -> tuple:
+    """``packed`` (a marshalled dict) with the items of ``more`` added, as pieces whose
+    bytes together read as ``marshal.dumps({**loads(packed), **more})``: a dict is
+    marshalled as its pairs then a null, and pairs marshalled in version 2 (which
+    shares no object, so refers to none of ``packed``'s) may go before it. The
+    outputs' part of a state is added once they are written; the rest, 30 MB at 100k
+    equipment, is packed while they are, and not copied again."""
+    if packed[-1:] != b"0" or packed[:1] not in (b"{", b"\xfb"):
+        raise ValueError("not a marshalled dict")
+    pairs = b"".join(marshal.dumps(k, 2) + marshal.dumps(v, 2) for k, v in more.items())
+    return memoryview(packed)[:-1], pairs, b"0"
 
 
-def _settled(mtime_ns: int, now: int) -> bool:
-    """Whether a write after ``now`` is sure to give a file last written at
-    ``mtime_ns`` another modification time: the stamp is older than the coarsest tick
-    of a file system with fine time stamps, or (whole seconds or milliseconds: a file
-    system that keeps no finer, or a stamp set by hand) than :data:`cache.RACY_NS`."""
+SETTLED_NS = 50_000_000  # time stamps in nanoseconds: a tick (1-10 ms) and a margin
+
+
+def settled(mtime_ns: int, now: int | None = None) -> bool:
+    """Whether a write after ``now`` (default: now) is sure to give a file last
+    written at ``mtime_ns`` another modification time: the stamp is older than the
+    coarsest tick of a file system with fine time stamps, or (whole seconds or
+    milliseconds: a file system that keeps no finer, or a stamp set by hand) than
+    :data:`cache.RACY_NS`."""
+    if now is None:
+        now = time.time_ns()
     margin = cache.RACY_NS if mtime_ns % 1_000_000 == 0 else SETTLED_NS
     return mtime_ns < now - margin
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from snavc.cli import cli
-from snavc.engine import cache, emit
+from snavc.engine import cache, emit, incremental
 from snavc.engine import state as engine_state
 from snavc.engine.incremental import read_state
 from snavc.engine.pipeline import build, quick_compile
@@ -180,11 +180,10 @@ def test_intact_state_is_patched(seed, tmp_path):
 
 
 def test_outputs_a_build_vouched_for_are_not_read_again(seed, tmp_path, monkeypatch):
-    """A build's state vouches for the outputs it wrote (``verified``: their identities)
-    when their last write is settled (state._settled); the next build then patches them
-    without reading them whole, and gives the bytes of a cold build. An output written
-    since has another identity, and is read again."""
-    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: True)
+    """A build's state vouches for the outputs it wrote (``verified``: their identities),
+    written in its own folder with their time set back (emit.backdate); the next build
+    then patches them without reading them whole, and gives the bytes of a cold build.
+    An output written since has another identity, and is read again."""
     touch(seed)
     assert build(seed, tmp_path / "out").incremental
     state = read_state(seed.resolve())
@@ -226,35 +225,55 @@ def test_outputs_a_build_vouched_for_are_not_read_again(seed, tmp_path, monkeypa
     assert outputs(tmp_path / "out") == expected
 
 
-def test_outputs_written_too_recently_are_not_vouched_for(seed, tmp_path, monkeypatch):
-    """A last write within a time stamp's tick of the state (racy: a write after it
-    might leave the same stamps), or outputs whose identity is not the one the build
-    wrote, are left for the next build to read."""
-    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: False)
+def test_outputs_not_as_written_are_not_vouched_for(seed, tmp_path, monkeypatch):
+    """Outputs whose identity is not the one the build wrote, or (a build that changed
+    nothing, linking the previous outputs) last written within a time stamp's tick of
+    the state (racy: a write after it might leave the same stamps), are left for the
+    next build to read."""
     touch(seed)
     assert build(seed, tmp_path / "out").incremental
-    assert read_state(seed.resolve())["verified"] is None
-
-    monkeypatch.setattr(engine_state, "_settled", lambda mtime, now: True)
     state = read_state(seed.resolve())
+    assert state["verified"] == state["outputs"]
     args = (seed.resolve(), tmp_path / "out", state, state["layouts"], state["digests"])
     engine_state.save_state(*args, state["blocks"], {n: (0, 0, 0) for n in engine_state.OUTPUTS})
     assert read_state(seed.resolve())["verified"] is None
     engine_state.save_state(*args, state["blocks"])  # (no identities given)
     assert read_state(seed.resolve())["verified"] is None
 
+    written = {n: cache.as_written(state["outputs"][n]) for n in engine_state.OUTPUTS}
+    engine_state.save_state(*args, state["blocks"], written)
+    assert read_state(seed.resolve())["verified"] is not None
+    monkeypatch.setattr(incremental, "settled", lambda mtime: False)
+    assert build(seed, tmp_path / "elsewhere").incremental  # (nothing changed: linked)
+    assert read_state(seed.resolve())["verified"] is None
+    monkeypatch.setattr(incremental, "settled", lambda mtime: True)
+    assert build(seed, tmp_path / "third").incremental
+    assert read_state(seed.resolve())["verified"] is not None
+
+
+def test_a_write_after_backdate_moves_the_modification_time(tmp_path):
+    """emit.backdate sets a file's time one nanosecond before its stamp: a write at
+    once after it, within the same tick of the clock, gives it another time."""
+    path = tmp_path / "effective.json"
+    path.write_bytes(b"{}\n")
+    stamp = path.stat().st_mtime_ns
+    size, mtime, inode = emit.backdate(path)
+    assert (size, mtime, inode) == (3, stamp - 1, path.stat().st_ino)
+    with open(path, "r+b") as f:
+        f.write(b"[]")  # same size
+    assert path.stat().st_mtime_ns != mtime
+
 
 def test_settled_time_stamps():
-    """A fine stamp is settled 20 ms on (two ticks of a 100 Hz clock); a stamp of
-    whole milliseconds (a file system without finer ones, or set by hand) only after
-    cache.RACY_NS."""
+    """A fine stamp is settled 50 ms on; a stamp of whole milliseconds (a file system
+    without finer ones, or set by hand) only after cache.RACY_NS."""
     now = 10**18 + 123_456_789
     fine = now - 60_000_000 + 7
-    assert engine_state._settled(fine, now)
-    assert not engine_state._settled(now - 10_000_000 + 7, now)
+    assert engine_state.settled(fine, now)
+    assert not engine_state.settled(now - 10_000_000 + 7, now)
     whole = (now // 10**9 - 1) * 10**9
-    assert not engine_state._settled(whole, now)
-    assert engine_state._settled(whole - cache.RACY_NS, now)
+    assert not engine_state.settled(whole, now)
+    assert engine_state.settled(whole - cache.RACY_NS, now)
 
 
 # -- the lock ------------------------------------------------------------------------------
