@@ -244,3 +244,20 @@ def test_vouched_records_are_taken_while_the_file_keeps_their_identity(seed, mon
     assert read == [files[0].read_bytes()]
     assert hashes[rels[0]] == real(files[0].read_bytes())
     assert all(hashes[rel] == f"vouched-{rel}" for rel in rels[1:])
+
+
+def test_a_packed_state_with_more_items_reads_as_one_dict():
+    """state._with: a marshalled dict (version 4: shared objects referred to by
+    number) with pairs added before its end reads as the dict with those items, the
+    added ones last; what is not a marshalled dict is refused."""
+    import marshal
+
+    from snavc.engine.state import _with
+
+    shared = ("a", "tuple", "shared")
+    state = {"x": [shared, shared], "y": {"k": shared}, "verified": None, "n": 1.5}
+    more = {"verified": {"effective.json": (1, 2, 3, 4)}, "layouts": {b"s": [shared]}}
+    pieces = _with(marshal.dumps(state), more)
+    assert marshal.loads(b"".join(pieces)) == {**state, **more}
+    with pytest.raises(ValueError):
+        _with(marshal.dumps([1, 2]), more)
