@@ -942,3 +942,55 @@ def test_a_build_that_no_build_follows_leaves_the_state_as_it_was(repo, tmp_path
     assert kept() == before
     same_as_full(repo, tmp_path, monkeypatch, step=1)  # from the state left as it was
     assert kept() != before
+
+
+def test_the_lock_layout_is_kept_for_the_next_build(repo, tmp_path, monkeypatch):
+    """A warm build keeps the lock's layout (emit.Lines: where its sections are) in its
+    state, as it read or wrote the lock, so that the next one does not read the lock
+    through (37 MB at 100k equipment) to find it; a layout that does not fit the lock
+    is found again, with the same bytes (T5)."""
+    from snavc.engine.emit import Lines
+    from snavc.engine.state import read_state
+
+    def layout_of_the_lock() -> dict:
+        lines = Lines.open(repo / "snav.lock")
+        try:
+            return lines.sections
+        finally:
+            lines.close()
+
+    path = site_file(repo, 2)
+    at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
+    with path.open("a") as f:
+        f.write(equipment_doc("eq-new-1", at))
+    assert same_as_full(repo, tmp_path, monkeypatch).lock_written  # (the lock written)
+    assert read_state(repo.resolve())["lock_layout"] == layout_of_the_lock()
+    edit(site_file(repo), "check_interval: 30", "check_interval: 31")
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert not built.lock_written  # (the lock as read)
+    assert read_state(repo.resolve())["lock_layout"] == layout_of_the_lock()
+
+    opened = []
+    real = Lines.open
+
+    def spying(path, layout=None):
+        opened.append((Path(path).name, layout is not None))
+        return real(path, layout)
+
+    monkeypatch.setattr(Lines, "open", staticmethod(spying))
+    edit(site_file(repo), "check_interval: 31", "check_interval: 32")
+    same_as_full(repo, tmp_path, monkeypatch, step=2)
+    assert ("snav.lock", True) in opened and ("snav.lock", False) not in opened
+
+    # a layout that does not fit (forged in the state): the lock is read through
+    import marshal
+
+    from snavc.engine import cache
+
+    state = read_state(repo.resolve())
+    state["lock_layout"] = {b"services": (3, 5), b"versions": (7, 9)}
+    cache.write_sealed(repo / ".snavc" / "build" / "build.marshal", marshal.dumps(state))
+    opened.clear()
+    edit(site_file(repo), "check_interval: 32", "check_interval: 33")
+    same_as_full(repo, tmp_path, monkeypatch, step=3)
+    assert ("snav.lock", False) in opened

@@ -301,11 +301,17 @@ class Lines:
                 if chunks:
                     pos += f.write(b'"' + name + b'":{\n')
                     start = pos
-                    for chunk in chunks:
+                    lines: list[bytes] = []  # new lines, written together (one piece to
+                    for chunk in chunks:  # hash, not one per line)
                         if isinstance(chunk, tuple):  # a range of this file, as it is
+                            if lines:
+                                pos += f.write(b"".join(lines))
+                                lines.clear()
                             pos += self._copy(f, *chunk)
                         else:
-                            pos += f.write(chunk)
+                            lines.append(chunk)
+                    if lines:
+                        pos += f.write(b"".join(lines))
                     layout[name] = (start, pos)
                     pos += f.write(b"}" + tail)
                     continue
@@ -1039,49 +1045,48 @@ class BuildWriter:
         swapped unless both end well."""
         done: dict = {}
 
-        def write() -> None:
+        def write(name: str, lines: Lines) -> None:
             try:
-                done["layouts"] = self._write_patched(
-                    effective, provenance, diagnostics, lock_report, blocks
-                )
+                done[name] = self._write_patched(name, lines, blocks)
             except BaseException as e:  # (raised below, in the caller's thread)
-                done["error"] = e
+                done.setdefault("error", e)
 
-        writing = threading.Thread(target=write, name="snavc-write")
-        writing.start()
+        self.file.close()
+        writing = [
+            threading.Thread(target=write, args=(name, lines), name=f"snavc-write-{name}")
+            for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance))
+        ]
+        for thread in writing:
+            thread.start()
         try:
             value = meanwhile() if meanwhile is not None else None
         except BaseException:
-            writing.join()
+            for thread in writing:
+                thread.join()
             self.abort()
             raise
-        writing.join()
-        if "error" in done:
+        for thread in writing:
+            thread.join()
+        try:
+            if "error" in done:
+                raise done["error"]
+            layouts = {EFFECTIVE: done[EFFECTIVE], ORIGINS: done[ORIGINS]}
+            self._write_rest(diagnostics, lock_report, layouts)
+        except BaseException:
             self.abort()
-            raise done["error"]
+            raise
         self._swap(keep=True)
-        return done["layouts"], value
+        return layouts, value
 
-    def _write_patched(
-        self,
-        effective: Lines,
-        provenance: Lines,
-        diagnostics: list,
-        lock_report: dict,
-        blocks: dict | None,
-    ) -> dict:
-        layouts = {}
-        self.file.close()
-        for name, lines in ((EFFECTIVE, effective), (ORIGINS, provenance)):
-            # a new file, not the empty one truncated: ext4 flushes a file truncated
-            # to nothing at its close (auto_da_alloc), 0.1 s for 300 MB
-            (self.tmp / name).unlink(missing_ok=True)
-            with open(self.tmp / name, "wb") as f:
-                old = (lines.data, blocks[name]) if blocks and name in blocks else None
-                self._hashing[name] = HashingFile(f, old)
-                layouts[name] = lines.write(self._hashing[name])
-        self._write_rest(diagnostics, lock_report, layouts)
-        return layouts
+    def _write_patched(self, name: str, lines: Lines, blocks: dict | None) -> dict:
+        """Write ``name`` of ``lines`` patched; returns its layout."""
+        # a new file, not the empty one truncated: ext4 flushes a file truncated to
+        # nothing at its close (auto_da_alloc), 0.1 s for 300 MB
+        (self.tmp / name).unlink(missing_ok=True)
+        with open(self.tmp / name, "wb") as f:
+            old = (lines.data, blocks[name]) if blocks and name in blocks else None
+            self._hashing[name] = HashingFile(f, old)
+            return lines.write(self._hashing[name])
 
     def finish_linked(
         self, folder: Path, diagnostics: list, lock_report: dict, layouts: dict

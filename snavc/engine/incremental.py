@@ -387,7 +387,7 @@ def _rebuild(
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
         return _cold()
-    lockfile = LockFile(root / LOCK_FILE)
+    lockfile = LockFile(root / LOCK_FILE, state.get("lock_layout"))
     lock = LockState(lockfile)  # checked when the state's build read it: same size, time
     # with an edited configuration, its shared checks run again (P9-P10: the nodes'
     # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
@@ -479,10 +479,11 @@ def _rebuild(
             return None
         return cache.save(root, hashes, config, packed["where"], packed["members"])
 
-    def next_state(packed: dict, saved: tuple) -> dict:
+    def next_state(packed: dict, saved: tuple, lock_layout: dict) -> dict:
         """The state for the next build but its outputs' part (save_state)."""
         key, hashes = saved
         return {
+            "lock_layout": lock_layout,
             "hashes": hashes,
             "files": files,
             "snapshot": key,
@@ -500,7 +501,7 @@ def _rebuild(
         if lock.changed:
             return packed, None, None
         saved = snapshot(packed)
-        body = None if saved is None else marshal.dumps(next_state(packed, saved))
+        body = None if saved is None else marshal.dumps(next_state(packed, saved, lockfile.layout))
         return packed, saved, body
 
     try:
@@ -510,11 +511,12 @@ def _rebuild(
         # (their hashes go on in threads while the lock and state are written)
         timings("warm: outputs written")
         crash_point("swapped")
+        lock_layout = lockfile.layout
         if lock.changed:
             tmp = temporary(root / LOCK_FILE)
             try:
                 with open(tmp, "wb") as f:
-                    lockfile.lines.write(RangeFile(f))
+                    lock_layout = lockfile.lines.write(RangeFile(f))
                     f.flush()
                     os.fsync(f.fileno())  # the user's file: durable (design.md, Guarantees)
                 os.chmod(tmp, (root / LOCK_FILE).stat().st_mode & 0o777)
@@ -531,7 +533,7 @@ def _rebuild(
             save_state(
                 root,
                 out,
-                next_state(packed, saved),
+                next_state(packed, saved, lock_layout),
                 layouts,
                 writer.hashed(),
                 writer.blocks,
