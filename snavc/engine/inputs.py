@@ -684,17 +684,28 @@ def leaf_entry(obj, names, tree: Tree, shared: dict | None = None) -> tuple:
     where extra is its unit service names or its members' equipment, and refs the
     configuration objects it refers to (:func:`config_refs`; :class:`Leaves` makes an
     equipment's the same)."""
-    refs = config_refs(obj, tree, shared)
     if obj.kind == "Equipment":
-        names = tuple(names)
-        if shared is not None:
-            names = shared.setdefault(names, names)
-        return ("Equipment", obj.id, obj.at, names, refs)
+        return _equipment_record(obj, *_found(obj, names, tree, shared))
+    refs = config_refs(obj, tree, shared)
     members = {m.partition("/")[0] for m in obj.members}
     for c in obj.components:  # U2: its hosts and unit services' equipment too
         if c.host is not None or c.service is not None:
             members.add((c.host or c.service).partition("/")[0])
     return ("UserService", obj.id, obj.at, tuple(sorted(members)), refs)
+
+
+def _found(obj, names, tree: Tree, shared: dict | None) -> tuple[tuple, tuple]:
+    """What an equipment's record holds beyond where it is: ``(unit service names,
+    configuration referred to)``, found where its model is (:class:`Leaves`)."""
+    refs = config_refs(obj, tree, shared)
+    names = tuple(names)
+    if shared is not None:
+        names = shared.setdefault(names, names)
+    return names, refs
+
+
+def _equipment_record(obj, names: tuple, refs: tuple) -> tuple:
+    return ("Equipment", obj.id, obj.at, names, refs)
 
 
 class Leaves(dict):
@@ -719,12 +730,7 @@ class Leaves(dict):
         of ``tree``, in that order."""
         table = tree.objects.get("Equipment", {})
         services = tree.unit_services
-        shared = self.shared
-        out = []
-        for i in ids:
-            names = tuple(services.get(i, ()))
-            out.append((shared.setdefault(names, names), config_refs(table[i], tree, shared)))
-        return out
+        return [_found(table[i], services.get(i, ()), tree, self.shared) for i in ids]
 
     def take(self, tree: Tree, ids: list[str], found: list[tuple]) -> None:
         """The records of the equipment ``ids`` of ``tree``, of what :meth:`found` gave."""
@@ -739,7 +745,7 @@ class Leaves(dict):
             r = mine.get(id(refs))
             if r is None:
                 r = mine[id(refs)] = _shared_refs(refs, shared)
-            self[i] = ("Equipment", obj.id, obj.at, n, r)
+            self[i] = _equipment_record(obj, n, r)
 
 
 def fill_leaves(snapshot: dict, leaves: Leaves) -> None:
