@@ -994,3 +994,43 @@ def test_the_lock_layout_is_kept_for_the_next_build(repo, tmp_path, monkeypatch)
     edit(site_file(repo), "check_interval: 32", "check_interval: 33")
     same_as_full(repo, tmp_path, monkeypatch, step=3)
     assert ("snav.lock", False) in opened
+
+
+def test_a_period_default_edited_summarises_the_nodes_it_reaches(repo, tmp_path, monkeypatch):
+    """P9/P10 after a period default's edit: only the nodes at or below its place (old
+    and new) have their default summary made again (the walk of the others passes none
+    of them); effective.json's nodes are those of a cold build. An edited node, or a
+    product period, summarises them all."""
+    from snavc.resolve import periods
+
+    seen = []
+    real = periods.check_nodes
+
+    def spying(ctx, walk, under=None):
+        found = real(ctx, walk, under)
+        seen.append((under, len(found)))
+        return found
+
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    monkeypatch.setattr(periods, "check_nodes", spying)
+    import snavc.resolve as resolve
+
+    monkeypatch.setattr(resolve, "check_nodes", spying)
+    client = sorted(repo.rglob("client.yaml"))[0]
+    text = client.read_text()
+    assert "default_for: [notification]\n" in text
+    client.write_text(
+        text.replace("default_for: [notification]\n", "default_for: [notification, check]\n", 1)
+    )
+    at = re.search(r"^id: (\S+)", text, re.M).group(1)
+    same_as_full(repo, tmp_path, monkeypatch)
+    # (the cold build of a copy, beside it, summarises all of them)
+    assert [n for u, n in seen if u is not None] == [n for u, n in seen if u == {at}]
+    ((summarised, every),) = [(n, m) for u, n in seen for v, m in seen if u and v is None]
+    assert 0 < summarised < every / 2
+    seen.clear()
+    client.write_text(
+        text.replace(re.search(r"^name: .*$", text, re.M).group(0), "name: Renamed", 1)
+    )
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert [u for u, _ in seen] == [None, None]  # (and the cold build of the copy)

@@ -64,11 +64,12 @@ def effective(resolution, inputs: dict[str, str] | None = None) -> dict:
     return out
 
 
-def node_entries(resolution) -> dict:
-    """effective.json's ``nodes``: each node of the tree with its default summary."""
+def node_entries(resolution, only=None) -> dict:
+    """effective.json's ``nodes``: each node of the tree with its default summary
+    (``only``: of those node IDs)."""
     nodes = {}
     for node_id, node in resolution.tree.nodes.items():
-        if node.kind == "product":
+        if node.kind == "product" or (only is not None and node_id not in only):
             continue
         nodes[node_id] = {
             "kind": node.kind,

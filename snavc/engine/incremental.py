@@ -394,7 +394,8 @@ def _rebuild(
     checks = _checks(edits)
     # (an edited node moves the scope of every group: all of them are checked again)
     only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
-    res = engine(tree, lock, checks=checks, only=only)
+    under = _defaults_under(edits) if "nodes" in checks else None
+    res = engine(tree, lock, checks=checks, only=only, nodes_under=under)
     if res.diagnostics:
         return _cold()
     resolver = res.resolver
@@ -434,7 +435,19 @@ def _rebuild(
         return _cold()
     timings("warm: outputs checked")
     eff, ori, okeys, gone_services = _patch_outputs(
-        root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
+        root,
+        state,
+        gone,
+        eq_eff,
+        us_eff,
+        tree,
+        res,
+        lock,
+        edits,
+        mw_eff,
+        windows_gone,
+        checks,
+        under,
     )
     timings("warm: outputs patched")
 
@@ -619,6 +632,25 @@ _CHECKS_READ = {
     },
     "nodes": {"TimePeriod"},  # P9, P10: the default walk
 }
+
+
+def _defaults_under(edits: dict) -> set | None:
+    """The nodes below which the default walk (P3) can change after ``edits``: where
+    the edited periods that are or were a default are (old and new places); None for
+    all of them (an edited node, a product period, a period without a place)."""
+    under = set()
+    for (kind, _), versions in edits.items():
+        if kind in NODE_KINDS:
+            return None
+        if kind != "TimePeriod":
+            continue
+        for data in versions:
+            if data is not None and data.get("default_for"):
+                at = data.get("at")
+                if not isinstance(at, str):
+                    return None
+                under.add(at)
+    return under
 
 
 def _checks(edits: dict) -> frozenset:
@@ -822,6 +854,7 @@ def _patch_outputs(
     mw_eff,
     windows_gone,
     checks,
+    under=None,
 ):
     """effective.json and origins.json of the previous build (their state links), with
     the lines of the dirty objects written anew, their input hashes, the lock's counts
@@ -901,8 +934,13 @@ def _patch_outputs(
             eff.set(b"maintenance_windows", ident.encode(), entry(ident, _compact(value)))
         for ident in windows_gone:
             eff.set(b"maintenance_windows", ident.encode(), None)
-        if "nodes" in checks:  # (their summaries: P9, P10)
+        if "nodes" in checks and under is None:  # (their summaries: P9, P10)
             _replace_section(eff, b"nodes", node_entries(res))
+        elif "nodes" in checks:  # (those of the nodes the edit reaches: check_nodes)
+            for key, value in node_entries(res, res.nodes).items():
+                line = entry(key, _compact(value))
+                if eff.get(b"nodes", key.encode()) != line:
+                    eff.set(b"nodes", key.encode(), line)
         _replace_section(ori, b"defaults", default_origins(res))
         _replace_section(ori, b"groups", group_members(tree))
     return eff, ori, okeys, gone_services

@@ -61,14 +61,18 @@ class Resolution:
 SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
 
 
-def engine(tree: Tree, lock: LockState | None = None, checks=True, only=None) -> Resolution:
+def engine(
+    tree: Tree, lock: LockState | None = None, checks=True, only=None, nodes_under=None
+) -> Resolution:
     """The rules engine over ``tree``, shared objects checked, nothing resolved yet.
 
     ``checks`` is True (every shared check), False (none: a query over a snapshot known
     to be clean, snavc.engine.cache) or the names of those to run, of
     :data:`SHARED_CHECKS` (a warm build runs those whose objects an edit touched).
     ``only`` (``KIND/ID`` labels) narrows the checks of groups and boxes to those
-    (a warm build: the ones an edit reached; the others passed them unchanged)."""
+    (a warm build: the ones an edit reached; the others passed them unchanged), and
+    ``nodes_under`` (node IDs) the nodes' summaries to those at or below them (a warm
+    build: the nodes a period default's edit reaches)."""
     run = SHARED_CHECKS if checks is True else frozenset(checks or ())
     ctx = Context(tree)
     collect_defaults(ctx)  # P2
@@ -83,7 +87,7 @@ def engine(tree: Tree, lock: LockState | None = None, checks=True, only=None) ->
     if "templates" in run:
         check_templates(ctx)  # T2, T7, T9
     if "nodes" in run:
-        nodes = check_nodes(ctx, walk)  # P9, P10
+        nodes = check_nodes(ctx, walk, nodes_under)  # P9, P10
     return Resolution(
         tree,
         ctx,

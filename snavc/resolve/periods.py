@@ -120,11 +120,15 @@ def node_summary(ctx: Context, walk: DefaultWalk, node: Node) -> dict:
     return out
 
 
-def check_nodes(ctx: Context, walk: DefaultWalk) -> dict[str, dict]:
-    """P9/P10: every node's default summary; a warning where an aspect has none."""
+def check_nodes(ctx: Context, walk: DefaultWalk, under=None) -> dict[str, dict]:
+    """P9/P10: every node's default summary; a warning where an aspect has none.
+    ``under`` (node IDs): only the nodes at or below them (the walk of the others
+    passes none of them: their summaries cannot change)."""
     summaries = {}
     for node in ctx.tree.nodes.values():
         if node.kind == "product":
+            continue
+        if under is not None and not any(n.id in under for n in node.path):
             continue
         summary = node_summary(ctx, walk, node)
         summaries[node.id] = summary
