@@ -1060,15 +1060,11 @@ class BuildWriter:
         for thread in writing:
             thread.start()
         try:
-            value = meanwhile() if meanwhile is not None else None
-        except BaseException:
-            for thread in writing:
-                thread.join()
-            self.abort()
-            raise
-        for thread in writing:
-            thread.join()
-        try:
+            try:
+                value = meanwhile() if meanwhile is not None else None
+            finally:
+                for thread in writing:
+                    thread.join()
             if "error" in done:
                 raise done["error"]
             layouts = {EFFECTIVE: done[EFFECTIVE], ORIGINS: done[ORIGINS]}
@@ -1162,14 +1158,18 @@ class BuildWriter:
         self._lock.release()
 
 
-def backdate(path: Path) -> tuple[int, int, int]:
+def backdate(path: Path) -> tuple[int, int, int] | None:
     """Set the modification time of ``path``, a file of this build's own folder (no
     other process writes there), one nanosecond before the stamp of its last write;
     returns its identity then (cache.as_written). Any write after this gets a stamp of
     the clock's tick or later, another time: its record can be vouched for at once,
-    with no wait for the clock to pass a tick (state.save_state)."""
-    st = os.stat(path)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
+    with no wait for the clock to pass a tick (state.save_state). None where the time
+    cannot be set (the next build then checks the file by its hash)."""
+    try:
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
+    except OSError:
+        return None
     return cache.as_written(cache.identity(path))
 
 

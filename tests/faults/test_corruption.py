@@ -427,3 +427,26 @@ def test_cache_deleted_is_rebuilt(seed, tmp_path):
     """A user may delete .snavc/ at any time: the next run rebuilds it."""
     shutil.rmtree(seed / ".snavc")
     assert_next_build_is_clean(seed, tmp_path / "out", tmp_path)
+
+
+def test_outputs_whose_time_cannot_be_set_are_built_and_checked_by_hash(
+    seed, tmp_path, monkeypatch
+):
+    """A file system that refuses to set a file's times (emit.backdate): the build is
+    written all the same, its outputs are not vouched for, and the next build checks
+    them by their hash and patches them."""
+    import errno
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(emit.os, "utime", refuse)
+    touch(seed)
+    assert build(seed, tmp_path / "out").incremental
+    assert read_state(seed.resolve())["verified"] is None
+    monkeypatch.undo()
+    touch(seed)
+    _, expected, _ = reference(seed, tmp_path)
+    assert build(seed, tmp_path / "out").incremental
+    assert outputs(tmp_path / "out") == expected
+    assert read_state(seed.resolve())["verified"] is not None
