@@ -435,19 +435,7 @@ def _rebuild(
         return _cold()
     timings("warm: outputs checked")
     eff, ori, okeys, gone_services = _patch_outputs(
-        root,
-        state,
-        gone,
-        eq_eff,
-        us_eff,
-        tree,
-        res,
-        lock,
-        edits,
-        mw_eff,
-        windows_gone,
-        checks,
-        under,
+        root, state, gone, eq_eff, us_eff, tree, res, lock, edits, mw_eff, windows_gone, checks
     )
     timings("warm: outputs patched")
 
@@ -854,7 +842,6 @@ def _patch_outputs(
     mw_eff,
     windows_gone,
     checks,
-    under=None,
 ):
     """effective.json and origins.json of the previous build (their state links), with
     the lines of the dirty objects written anew, their input hashes, the lock's counts
@@ -934,6 +921,7 @@ def _patch_outputs(
             eff.set(b"maintenance_windows", ident.encode(), entry(ident, _compact(value)))
         for ident in windows_gone:
             eff.set(b"maintenance_windows", ident.encode(), None)
+        under = _defaults_under(edits) if "nodes" in checks else None
         if "nodes" in checks and under is None:  # (their summaries: P9, P10)
             _replace_section(eff, b"nodes", node_entries(res))
         elif "nodes" in checks:  # (those of the nodes the edit reaches: check_nodes)
