@@ -848,3 +848,17 @@ def test_document_kind_property():
     doc = Document("f.yaml", 0, 1, 1, {"kind": 5}, {})
     assert doc.kind is None
     assert Document("f.yaml", 0, 1, 1, {"kind": "Box"}, {}).kind == "Box"
+
+
+@pytest.mark.parametrize("backend", ["fast", "libyaml", "ruamel"])
+def test_an_anchor_defined_again_names_the_latest(backend):
+    """YAML 1.2 (3.2.2.2) lets an anchor be defined again, an alias naming the latest:
+    the file loads the same with every loader, with no Python warning (ruamel's
+    ReusedAnchorWarning was raised where warnings are errors: an internal error found
+    by the fuzzer)."""
+    raw = b"kind: Contact\nid: &x first\nname: *x\nemail: &x second\nphone: *x\n"
+    docs, diags = load_text("a.yaml", raw, backend)
+    assert diags == []
+    (doc,) = docs
+    assert doc.data["name"] == "first" and doc.data["phone"] == "second"
+    assert [(d.line, d.data) for d in load_text("a.yaml", raw, "ruamel")[0]] == [(1, doc.data)]

@@ -610,8 +610,18 @@ def _compose_fast(text: str):
         parser.dispose()
 
 
-def _compose_ruamel(text: str):
-    return _ruamel_parser().compose_all(text)
+def _compose_ruamel(text: str) -> list:
+    # YAML 1.2 lets an anchor be defined again, an alias naming the latest (3.2.2.2);
+    # ruamel says so through the warnings module, which is not a diagnostic (printed
+    # on standard error, or raised where warnings are errors). A file's documents, all
+    # composed here: the filter holds while it is set
+    import warnings
+
+    from ruamel.yaml.error import ReusedAnchorWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ReusedAnchorWarning)
+        return list(_ruamel_parser().compose_all(text))
 
 
 # -- one file -------------------------------------------------------------------------
