@@ -81,8 +81,9 @@ RACY_NS = 2_000_000_000  # a file changed this close to its record may change un
 
 
 def identity(path) -> tuple[int, int, int, int]:
-    """(size, mtime_ns, ctime_ns, inode) of ``path``: what changes when a file is
-    written, even with its times set back (git's index takes the same)."""
+    """(size, mtime_ns, ctime_ns, inode) of ``path`` (or of an open file's descriptor):
+    what changes when a file is written, even with its times set back (git's index
+    takes the same)."""
     st = os.stat(path)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
@@ -223,10 +224,6 @@ def write(root: Path, key: str, config: list, where: dict, members: dict) -> boo
 
 SEAL = b"snavc-sealed 2\n"  # then the digest of the payload (engine.hashing), then the payload
 DIGEST = hashing.SIZE
-
-
-def seal(payload: bytes) -> bytes:
-    return SEAL + hashing.digest(payload) + payload
 
 
 def unseal(data: bytes) -> bytes | None:

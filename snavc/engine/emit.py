@@ -658,15 +658,11 @@ def blocks_intact(path: Path, digest: str, blocks: list) -> bool:
             try:
                 ends = [start for start, _ in blocks[1:]] + [size]
                 for (start, block), end in zip(blocks, ends, strict=True):
-                    if end <= start or _digest(view[start:end]) != block:
+                    if end <= start or hashing.digest(view[start:end]) != block:
                         return False
             finally:
                 view.release()
     return True
-
-
-def _digest(data) -> bytes:
-    return hashing.digest(data)
 
 
 def _top(digests: list) -> str:
@@ -939,9 +935,8 @@ class BuildWriter:
         # origin key -> how many unit services have it (an incremental build's state)
         self.okeys: dict[str, int] = {}
         self.layouts: dict[str, dict] = {}  # file name -> its Lines layout, once written
-        self.digests: dict[
-            str, str
-        ] = {}  # file name -> content hash (engine.hashing), once written
+        # file name -> content hash (engine.hashing), once written
+        self.digests: dict[str, str] = {}
         self._hashing: dict[str, HashingFile] = {}  # file name -> its hash, still running
         self.blocks: dict[str, list] = {}  # file name -> the blocks of its digest (BlockHash)
         self.parked: Path | None = None  # the previous build, kept aside (finish_patched)

@@ -1,4 +1,4 @@
-"""The content hashes that check snavc's own files: the caches' seals (cache.seal),
+"""The content hashes that check snavc's own files: the caches' seals (cache.write_sealed),
 the build outputs' digests (emit: what the next build or plan checks before it
 patches or compares them) and the inputs' content hashes (the snapshot's and state's
 keys). XXH3-128 (xxhash): 10 GB/s here against 0.8 GB/s for blake2b, which made a

@@ -921,14 +921,9 @@ def _patch_outputs(
             eff.set(b"maintenance_windows", ident.encode(), entry(ident, _compact(value)))
         for ident in windows_gone:
             eff.set(b"maintenance_windows", ident.encode(), None)
-        under = _defaults_under(edits) if "nodes" in checks else None
-        if "nodes" in checks and under is None:  # (their summaries: P9, P10)
-            _replace_section(eff, b"nodes", node_entries(res))
-        elif "nodes" in checks:  # (those of the nodes the edit reaches: check_nodes)
-            for key, value in node_entries(res, res.nodes).items():
-                line = entry(key, _compact(value))
-                if eff.get(b"nodes", key.encode()) != line:
-                    eff.set(b"nodes", key.encode(), line)
+        if "nodes" in checks:  # (their summaries: P9, P10; those the engine made again)
+            whole = res.nodes_under is None
+            _replace_section(eff, b"nodes", node_entries(res, None if whole else res.nodes), whole)
         _replace_section(ori, b"defaults", default_origins(res))
         _replace_section(ori, b"groups", group_members(tree))
     return eff, ori, okeys, gone_services
@@ -950,17 +945,19 @@ def _old_key(kind: str, data: dict) -> str:
     return f"{LABELS[kind]}/{data.get('id')}"
 
 
-def _replace_section(lines, section: bytes, mapping: dict) -> None:
-    """Every entry of ``section`` set from ``mapping`` (those not in it removed): the
-    bytes of emit.dumps of the section; unchanged lines are kept as they were."""
+def _replace_section(lines, section: bytes, mapping: dict, whole: bool = True) -> None:
+    """The entries of ``section`` set from ``mapping``: the bytes of emit.dumps of the
+    section; unchanged lines are kept as they were. ``whole``: ``mapping`` is the whole
+    section (those not in it removed), else some of its entries (looked up one by one)."""
     from .emit import _compact, entry
 
-    old = lines.entries(section)
+    old = lines.entries(section) if whole else None
     for key, value in mapping.items():
         line = entry(key, _compact(value))
-        if old.get(key.encode()) != line:
-            lines.set(section, key.encode(), line)
-    for key in old:
+        k = key.encode()
+        if (old.get(k) if whole else lines.get(section, k)) != line:
+            lines.set(section, k, line)
+    for key in old or ():
         if key.decode() not in mapping:
             lines.set(section, key, None)
 

@@ -56,6 +56,7 @@ class Resolution:
     diagnostics: list[Diagnostic]
     lock: LockState | None = None
     maintenance_windows: dict[str, dict] = field(default_factory=dict)  # W1-W3
+    nodes_under: set | None = None  # engine's: the nodes summarised, below these (all: None)
 
 
 SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
@@ -100,6 +101,7 @@ def engine(
         {},
         ctx.diagnostics,
         lock,
+        nodes_under=nodes_under,
     )
 
 

@@ -49,15 +49,7 @@ class DefaultWalk:
         self.find = lru_cache(maxsize=None)(self._find)
 
     def _find(self, aspect: str, top: Node, node: Node) -> tuple[str, str] | None:
-        # the walk of P3, one node at a time: the node's default, else its parent's
-        # answer (cached: a site's walk stops at its client's)
-        found = self.ctx.defaults.get(node.id, {}).get(aspect)
-        if found is not None:
-            return found.id, node.id
-        if node.depth > top.depth:
-            return self.find(aspect, top, node.path[-2])
-        found = self.ctx.defaults.get(PRODUCT, {}).get(aspect)
-        return (found.id, PRODUCT) if found is not None else None
+        return self.walk(aspect, top, node, None)
 
     def walk(
         self, aspect: str, top: Node, node: Node, trace: list | None

@@ -1007,9 +1007,7 @@ def _copy_working_tree(
             # (the identity taken before the read: a write since moves it, and the
             # build then reads the file itself)
             with open(out, "rb") as f:
-                st = os.fstat(f.fileno())
-                identity = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-                records[rel] = (*identity, content_hash(f.read()))
+                records[rel] = (*cache.identity(f.fileno()), content_hash(f.read()))
 
 
 def _plan_in_memory(repo: Path, base: str, as_user: str | None, backend: str) -> Plan:
