@@ -214,6 +214,10 @@ def version_of(template: str, values: dict) -> tuple[str, dict]:
     return hashlib.sha256(text.encode()).hexdigest()[:16], content
 
 
+def _slashed(equipment: str) -> str:
+    return equipment + "/"
+
+
 @dataclass(slots=True)
 class LockState:
     """The lock as a build reads and rewrites it, with what it did, per template.
@@ -338,8 +342,12 @@ class LockState:
         # build at 100k holds a million of each (docs/performance.md)
         services = {}
         changes, locked = self.changes, old.services
-        for eq, names in unit_services.items():
-            for name in names:
+        # the IDs in their sorted order, made so: an equipment ID holds no "/" (ID_PATTERN),
+        # so "EQ/NAME" sorts as (EQ + "/", NAME); sorting the million IDs made, and the
+        # dict again, was a third of this step
+        ordered = not any("/" in eq for eq in unit_services)
+        for eq in sorted(unit_services, key=_slashed) if ordered else unit_services:
+            for name in sorted(unit_services[eq]) if ordered else unit_services[eq]:
                 sid = f"{eq}/{name}"
                 version = changes.pop(sid, None)
                 if version is None:
@@ -348,7 +356,8 @@ class LockState:
                     services[sid] = version
         used = set(services.values())
         versions = {v: old.versions.get(v) or self._fresh[v] for v in sorted(used)}
-        services = {sid: services[sid] for sid in sorted(services)}
+        if not ordered:
+            services = {sid: services[sid] for sid in sorted(services)}
         self.new = Lock(versions, services)
         self.removed = sum(1 for sid in old.services if sid not in services)
         self.changed = services != old.services or set(versions) != set(old.versions)

@@ -30,7 +30,7 @@ from ..engine.emit import (
     effective,
     file_digest,
     input_hashes,
-    iter_lines,
+    iter_pieces,
     lock_report,
     origins,
 )
@@ -1176,7 +1176,7 @@ def _build(res, name: str, equipment: EquipmentLines) -> Build:
     effective document (equipment first, as their section sorts first)."""
     document = effective(res, equipment.inputs)
     assert not document["equipment"], "the equipment went to the sink"
-    rest = iter_lines({k: v for k, v in document.items() if k != "equipment"})
+    rest = iter_pieces({k: v for k, v in document.items() if k != "equipment"})
     next(rest)  # its "{", written with the equipment
     # one buffer, each line freed as it is copied in: a join of 20k long lines would
     # hold the text three or four times over
@@ -1193,9 +1193,8 @@ def _build(res, name: str, equipment: EquipmentLines) -> Build:
     else:
         buf += b'"equipment":{},\n'
     del lines
-    for line in rest:
-        buf += line.encode()
-        buf += b"\n"
+    for _kind, _key, data in rest:
+        buf += data
     build = Build(bytes(buf), name)
     del buf
     build.attach_origins(dumps(origins(res)))

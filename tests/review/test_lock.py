@@ -592,9 +592,33 @@ def test_lock_laid_out_as_snavc_writes_it_but_invalid_SNV112(seed, tmp_path, cha
 
 @pytest.mark.parametrize("lines", [1, 2, 3, 4096])
 def test_the_lock_is_written_in_pieces_as_dumps_writes_it_T5(seed, tmp_path, lines):
-    from snavc.engine.emit import _line_chunks, dumps, write_atomic
+    from snavc.engine.emit import dumps, iter_pieces, write_atomic
 
     document = json.loads((seed() / "snav.lock").read_bytes())
-    assert b"".join(_line_chunks(document, lines)) == dumps(document).encode()
+    assert json.loads(dumps(document)) == document  # (its bytes: tests/test_dumps.py)
+    assert b"".join(data for _, _, data in iter_pieces(document, lines)) == dumps(document).encode()
     write_atomic(tmp_path / "snav.lock", document)
     assert (tmp_path / "snav.lock").read_bytes() == dumps(document).encode()
+
+
+@pytest.mark.parametrize("slash", [False, True])
+def test_the_new_lock_holds_its_services_in_their_sorted_order_T5(slash):
+    """finish() makes the IDs in their order ("a-b/x" before "a/z": "-" sorts before
+    "/"), the old lock's entries kept and the changes taken; an equipment ID with a
+    "/" (not one the models accept) is sorted after."""
+    from snavc.resolve.lock import Lock, LockState
+
+    units = {"a": ["z", "b"], "a-b": ["x"], "a.b": ["c", "a"], "a0": ["a"], "b": ["q"]}
+    if slash:
+        units["a/c"] = ["d"]
+    old = Lock({"v0": {"template": "t"}}, {"b/q": "v0", "gone/x": "v0"})
+    state = LockState(old, frozenset())
+    for eq, names in units.items():
+        for name in names:
+            if eq != "b":
+                state._change(f"{eq}/{name}", "v1", {"template": "t"})
+    lock = state.finish(units)
+    expected = sorted(f"{eq}/{name}" for eq, names in units.items() for name in names)
+    assert list(lock.services) == expected
+    assert lock.services["b/q"] == "v0" and lock.services["a-b/x"] == "v1"
+    assert list(lock.versions) == ["v0", "v1"] and state.removed == 1 and state.changed
