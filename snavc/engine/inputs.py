@@ -732,6 +732,15 @@ class Leaves(dict):
         services = tree.unit_services
         return [_found(table[i], services.get(i, ()), tree, self.shared) for i in ids]
 
+    def record(self, tree: Tree, ids: list[str]) -> None:
+        """The records of the equipment ``ids`` of ``tree``, found in this process:
+        their tuples are the shared ones already (:meth:`take` is for a shard's)."""
+        table = tree.objects.get("Equipment", {})
+        services = tree.unit_services
+        for i in ids:
+            obj = table[i]
+            self[i] = _equipment_record(obj, *_found(obj, services.get(i, ()), tree, self.shared))
+
     def take(self, tree: Tree, ids: list[str], found: list[tuple]) -> None:
         """The records of the equipment ``ids`` of ``tree``, of what :meth:`found` gave."""
         table = tree.objects.get("Equipment", {})

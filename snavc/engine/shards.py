@@ -132,7 +132,7 @@ def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) ->
 
     def here(part: list[str]) -> None:
         if leaves is not None:
-            leaves.take(res.tree, part, leaves.found(res.tree, part))
+            leaves.record(res.tree, part)
         resolve_equipment(res, part, writer.equipment, consume=True, owners=owners)
 
     if n < 2:
