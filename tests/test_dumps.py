@@ -13,8 +13,8 @@ import random
 import pytest
 
 from snavc.engine.emit import (
-    LineWriter,
     Lines,
+    LineWriter,
     dumps,
     iter_lines,
     iter_pieces,
@@ -74,9 +74,7 @@ def random_document(rng: random.Random) -> dict:
             doc[text()] = value()
             continue
         strings = rng.random() < 0.5  # a lock's or inputs' section: strings only
-        doc[text()] = {
-            text(): (text() if strings else value()) for _ in range(rng.randint(0, 12))
-        }
+        doc[text()] = {text(): (text() if strings else value()) for _ in range(rng.randint(0, 12))}
     return doc
 
 

@@ -1072,6 +1072,7 @@ class BuildWriter:
                 self.layouts[ORIGINS] = writer.layout
                 self.digests[ORIGINS] = writer.digest()
                 self.blocks[ORIGINS] = writer.blocks
+            self._backdate()
             self._write_rest(diagnostics, lock_report, self.layouts)
         except BaseException:
             self.abort()
@@ -1123,6 +1124,7 @@ class BuildWriter:
             if "error" in done:
                 raise done["error"]
             layouts = {EFFECTIVE: done[EFFECTIVE], ORIGINS: done[ORIGINS]}
+            self._backdate()
             self._write_rest(diagnostics, lock_report, layouts)
         except BaseException:
             self.abort()
@@ -1154,22 +1156,23 @@ class BuildWriter:
                     os.link(folder / name, self.tmp / name)
                 except OSError:  # another file system (EXDEV), or one without links
                     shutil.copyfile(folder / name, self.tmp / name)  # a kernel copy on Linux
-            self._write_rest(diagnostics, lock_report, layouts, written=False)
+            self._write_rest(diagnostics, lock_report, layouts)
         except BaseException:
             self.abort()
             raise
         self._swap()
 
-    def _write_rest(
-        self, diagnostics: list, lock_report: dict, layouts: dict, written: bool = True
-    ) -> None:
-        """The small files; ``written``: effective.json and origins.json are new files of
-        this folder's, not links to another's, and are backdated (:attr:`written`)."""
+    def _backdate(self) -> None:
+        """effective.json and origins.json, new files of this folder's (closed: written
+        as their digests say), backdated (:attr:`written`). Not for a linking build:
+        its files are another folder's."""
+        for name in (EFFECTIVE, ORIGINS):
+            self.written[name] = backdate(self.tmp / name)
+
+    def _write_rest(self, diagnostics: list, lock_report: dict, layouts: dict) -> None:
+        """The small files."""
         for name, data in rest_files(diagnostics, lock_report, layouts).items():
             (self.tmp / name).write_bytes(data)
-        if written:
-            for name in (EFFECTIVE, ORIGINS):  # (closed: written as their digests say)
-                self.written[name] = backdate(self.tmp / name)
         crash_point("finish")
 
     def _swap(self, keep: bool = False) -> None:
