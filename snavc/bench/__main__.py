@@ -49,7 +49,8 @@ def generate_cmd(n: int, seed: int, out: Path):
     type=int,
     default=1,
     show_default=True,
-    help="Runs of the cold build and its peers, alternating; the fastest of each counts.",
+    help="Runs of the cold build and its peers (alternating), of each edit and of each"
+    " plan; the fastest of each counts.",
 )
 def run_cmd(sizes: str, root: Path, report: Path, rounds: int):
     """Time validate, build (cold, warm, one file or document edited), diff, query,
