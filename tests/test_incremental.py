@@ -1034,3 +1034,52 @@ def test_a_period_default_edited_summarises_the_nodes_it_reaches(repo, tmp_path,
     )
     same_as_full(repo, tmp_path, monkeypatch, step=1)
     assert [u for u, _ in seen] == [None, None]  # (and the cold build of the copy)
+
+
+def test_a_period_edited_in_place_skips_the_template_checks(repo, tmp_path, monkeypatch):
+    """The template checks (T2, T7, T9, P7) read of a time period only which periods
+    exist where: a period default edited in place leaves them to the state's verdict
+    (the warm build does not run them); a new period runs them again. Both builds are
+    those of a cold build."""
+    import snavc.resolve as resolve
+
+    calls = []
+    real = resolve.check_templates
+
+    def spying(ctx):
+        calls.append(ctx)
+        real(ctx)
+
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    monkeypatch.setattr(resolve, "check_templates", spying)
+    client = sorted(repo.rglob("client.yaml"))[0]
+    text = client.read_text()
+    edited = text.replace("default_for: [notification]\n", "default_for: [notification, check]\n", 1)
+    assert edited != text
+    client.write_text(edited)
+    same_as_full(repo, tmp_path, monkeypatch)
+    assert len(calls) == 1  # the cold build of the copy only
+    calls.clear()
+    at = re.search(r"^id: (\S+)", text, re.M).group(1)
+    client.write_text(
+        edited + f"---\nkind: TimePeriod\nid: {at}-nights\nat: {at}\n"
+        'ranges:\n  monday: ["00:00-06:00"]\n'
+    )
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert len(calls) == 2  # the warm build ran them too
+
+
+def test_the_shared_checks_an_edit_runs():
+    """An edit runs the shared checks that read what it changed: a period edited in
+    place only the default walk's (P9, P10), a period moved or new the template checks
+    too (P7); a user's name none, its role or home the template checks (V1, V1a)."""
+    period = {"kind": "TimePeriod", "id": "p", "at": "c1", "default_for": ["check"]}
+    checks = incremental._checks
+    assert checks({("TimePeriod", "p"): (period, {**period, "default_for": []})}) == {"nodes"}
+    assert checks({("TimePeriod", "p"): (period, {**period, "at": "p0"})}) == {"nodes", "templates"}
+    assert checks({("TimePeriod", "p"): (None, period)}) == {"nodes", "templates"}
+    user = {"kind": "User", "id": "u", "at": "c1", "role": "operator"}
+    assert checks({("User", "u"): (user, {**user, "name": "U"})}) == set()
+    assert checks({("User", "u"): (user, {**user, "role": "admin"})}) == {"templates"}
+    assert checks({("User", "u"): (user, {**user, "at": "p0"})}) == {"templates"}
+    assert checks({("Client", "c1"): ({}, {})}) == set(incremental._CHECKS_READ)

@@ -621,6 +621,15 @@ _CHECKS_READ = {
     "nodes": {"TimePeriod"},  # P9, P10: the default walk
 }
 
+# what a shared check reads of a kind, where that is less than the whole document: the
+# template checks read of a time period only which periods exist where (P7: the
+# selectable IDs, Scope.selectable), so a period's ranges, name or default_for edited
+# leave them as they were; of a user, where it is and its role (V1/V1a)
+_FIELDS_READ = {
+    ("templates", "TimePeriod"): ("at",),
+    ("templates", "User"): ("at", "role"),
+}
+
 
 def _defaults_under(edits: dict) -> set | None:
     """The nodes below which the default walk (P3) can change after ``edits``: where
@@ -646,7 +655,23 @@ def _checks(edits: dict) -> frozenset:
     kinds = {kind for kind, _ in edits}
     if kinds & set(NODE_KINDS):
         return frozenset(_CHECKS_READ)
-    return frozenset(name for name, read in _CHECKS_READ.items() if kinds & read)
+    return frozenset(
+        name
+        for name, read in _CHECKS_READ.items()
+        if any(kind in read and not _unread(name, kind, *edit) for (kind, _), edit in edits.items())
+    )
+
+
+def _unread(check: str, kind: str, old: dict | None, new: dict | None) -> bool:
+    """True when ``check`` cannot see this edit of a document kept in place: it reads
+    only fields of it that did not change (:data:`_FIELDS_READ`)."""
+    fields = _FIELDS_READ.get((check, kind))
+    return (
+        fields is not None
+        and old is not None
+        and new is not None
+        and all(old.get(f) == new.get(f) for f in fields)
+    )
 
 
 def _identity(data: dict) -> tuple:
