@@ -1054,7 +1054,9 @@ def test_a_period_edited_in_place_skips_the_template_checks(repo, tmp_path, monk
     monkeypatch.setattr(resolve, "check_templates", spying)
     client = sorted(repo.rglob("client.yaml"))[0]
     text = client.read_text()
-    edited = text.replace("default_for: [notification]\n", "default_for: [notification, check]\n", 1)
+    edited = text.replace(
+        "default_for: [notification]\n", "default_for: [notification, check]\n", 1
+    )
     assert edited != text
     client.write_text(edited)
     same_as_full(repo, tmp_path, monkeypatch)
