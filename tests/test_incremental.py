@@ -741,7 +741,15 @@ CONFIG_EDITS = {
     ],
     "Site": [_sub(r"^name: (.*)", lambda rng, m: f"name: {m.group(1)} (north)")],
     "Partner": [_sub(r"^name: (.*)", lambda rng, m: "name: The partner")],
-    "User": [_append("name: Someone {n}")],
+    "User": [
+        _append("name: Someone {n}"),
+        _sub(r"^role: client-operator$", lambda rng, m: "role: partner-admin"),
+        _sub(r"^at: (\S+)$", lambda rng, m: f"at: {m.group(1)}-s0{rng.randint(0, 1)}"),
+    ],
+    "Role": [
+        _drop_list_item("permissions"),
+        _sub(r"^name: (.*)", lambda rng, m: f"name: {m.group(1)} (edited)"),
+    ],
     "MonitoringAccount": [_sub(r"^secret: (.*)", lambda rng, m: "secret: env:OTHER_SECRET")],
     "Label": [_sub(r"^name: (.*)", lambda rng, m: "name: Prod")],
     "MaintenanceWindow": [
