@@ -1015,7 +1015,7 @@ def load_files(
     and most documents of a build never need theirs (a cold build: 260 MiB less at
     100k equipment, for 2 % more loading time).
 
-    On a large repository the last files (47 % of the bytes, :data:`OWN_SHARE`) are
+    On a large repository the last files (48 % of the bytes, :data:`OWN_SHARE`) are
     parsed by a forked process while this one parses the first: parsing is most of a
     build, and handing the documents back (values and packed positions, through
     ``marshal``) costs less than parsing them. Same documents, same order, same
@@ -1036,75 +1036,107 @@ def load_files(
         if mine >= total * OWN_SHARE:
             split = i + 1
             break
-    theirs = _Forked(root, paths[split:], backend, packed)
+    theirs = _Forked(root, paths[split:], backend, packed, total - mine)
     try:
         docs, diags = _load_chunk(root, paths[:split], backend, hashes, packed)
     except BaseException:  # out of memory, interrupted: the child goes too
         theirs.stop()
         raise
-    blob, more, their_hashes = theirs.result()
-    if blob is None:
+    items, more, their_hashes = theirs.result()
+    if items is None:
         # the child did not finish (out of memory, killed): its files are read here,
         # where a failure is the run's own and is reported as such
         more_docs, more = _load_chunk(root, paths[split:], backend, hashes, packed)
         return docs + more_docs, diags + more
     if hashes is not None:
         hashes.update(their_hashes)
-    for file, index, line, column, data, pos in marshal.loads(blob):
+    for file, index, line, column, data, pos in items:
         docs.append(Document(file, index, line, column, data, pos))
     return docs, diags + more
 
 
 # the share of the bytes this process parses itself, the rest going to the forked one:
-# more than half, as handing the documents back costs the child a seventh of their
-# parsing (marshal) and this process a third (unmarshal, after the child is done), so
-# both are done at once with (1 + 1/7) / (2 + 1/7) here (100k: load 7.3-7.8 s -> 6.9 s,
-# docs/performance.md)
-OWN_SHARE = 0.53
+# a little more than half, as the child also marshals its documents (a seventh of their
+# parsing) and copies them to the room: both are done at once with 52 % here (measured
+# at 100k and 300k; this process then unmarshals the child's, docs/performance.md)
+OWN_SHARE = 0.52
 
 
 class _Forked:
     """A forked process loading files, its answer read through a pipe. Unlike a
     ``multiprocessing.Pool``, whose ``get`` waits forever for a worker that died, a
-    child that dies (out of memory, killed) gives ``None``: the caller never hangs."""
+    child that dies (out of memory, killed) gives ``None``: the caller never hangs.
 
-    def __init__(self, root: Path, paths: list[Path], backend: str, packed: bool = False):
+    The marshalled documents, most of the answer (about twice the YAML they come from:
+    190 MB at 300k equipment), are handed over in memory shared with the child
+    (:data:`ROOM`) rather than through the pipe, whose pickling and copies cost this
+    process 0.4 s at 300k; a larger answer goes through the pipe."""
+
+    def __init__(
+        self, root: Path, paths: list[Path], backend: str, packed: bool = False, size: int = 0
+    ):
+        import mmap
         import multiprocessing
 
+        # anonymous and shared: pages exist only once written (by the child); where the
+        # system refuses the mapping (strict overcommit), the answer takes the pipe
+        try:
+            self.room: mmap.mmap | None = mmap.mmap(-1, max(1, ROOM * size))
+        except (OSError, ValueError, OverflowError):
+            self.room = None
         context = multiprocessing.get_context("fork")
         self.reader, writer = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_load_chunk_to_pipe,
-            args=(writer, root, paths, backend, packed),
+            args=(writer, root, paths, backend, packed, self.room),
             daemon=True,
         )
         self.process.start()
         writer.close()  # the child's end: EOF here once the child is gone
 
-    def result(self) -> tuple[bytes | None, list[Diagnostic], dict[str, str]]:
+    def result(self) -> tuple[list | None, list[Diagnostic], dict[str, str]]:
+        """``(documents as tuples, diagnostics, hashes)``, or ``(None, [], {})`` when the
+        child did not answer."""
         try:
-            answer = self.reader.recv()
+            blob, more, hashes = self.reader.recv()
+            if isinstance(blob, int):  # its length, in the room
+                with memoryview(self.room) as view:
+                    return marshal.loads(view[:blob]), more, hashes
+            return marshal.loads(blob), more, hashes
         except (EOFError, OSError):
-            answer = (None, [], {})
+            return None, [], {}
         finally:
             self.stop()
-        return answer
 
     def stop(self) -> None:
         self.reader.close()
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
+        if self.room is not None:
+            self.room.close()
+
+
+# the room shared with the forked loader, per byte of YAML it reads: its marshalled
+# documents take about 2.2 (docs/performance.md)
+ROOM = 3
 
 
 def _load_chunk_to_pipe(
-    conn, root: Path, paths: list[Path], backend: str, packed: bool = False
+    conn, root: Path, paths: list[Path], backend: str, packed: bool = False, room=None
 ) -> None:
     try:
-        conn.send(_load_chunk_marshalled(root, paths, backend, packed))
+        blob, diags, hashes, docs = _load_chunk_marshalled(root, paths, backend, packed)
+        if room is not None and len(blob) <= len(room):
+            room[: len(blob)] = blob
+            blob = len(blob)
+        conn.send((blob, diags, hashes))
+        conn.close()
     except BaseException:  # noqa: BLE001 - the parent reads these files again itself
         os._exit(1)  # no traceback: the parent's own run reports any failure
-    conn.close()
+    # the process ends here, its documents with it: not freed one by one (a second at
+    # 300k equipment) before the parent could go on
+    os._exit(0)
 
 
 def _can_fork() -> bool:
@@ -1135,14 +1167,13 @@ def _load_chunk(
 
 def _load_chunk_marshalled(
     root: Path, paths: list[Path], backend: str, packed: bool = False
-) -> tuple[bytes, list[Diagnostic], dict[str, str]]:
+) -> tuple[bytes, list[Diagnostic], dict[str, str], list[Document]]:
+    """The forked loader's answer (marshalled documents, diagnostics, hashes) and the
+    documents themselves, which the caller frees or not."""
     hashes: dict[str, str] = {}
     docs, diags = _load_chunk(root, paths, backend, hashes, packed)
-    return (
-        marshal.dumps([(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs]),
-        diags,
-        hashes,
-    )
+    blob = marshal.dumps([(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs])
+    return blob, diags, hashes, docs
 
 
 def load_repo(repo: Path, exclude: list[Path] = (), backend: str = "fast") -> Loaded:
