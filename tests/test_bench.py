@@ -183,6 +183,25 @@ def test_targets_not_measured_say_why():
     )
 
 
+def test_nagios_runs_up_to_100k_and_300k_is_judged_without_it():
+    """Nagios 4 runs beside the cold build up to 100k equipment (its check of 300k takes
+    minutes and 9 GB, and no target compares with it there): a run of 10k, 100k and 300k
+    judges every target, the 3x one on snavc's own times."""
+    assert bench.nagios_at(100_000, "/usr/sbin/nagios4") == "/usr/sbin/nagios4"
+    assert bench.nagios_at(300_000, "/usr/sbin/nagios4") is None
+    rows = [
+        _row(10_000, cold=(2.0, 130), nagios=(1.2, 280)),
+        _row(100_000, cold=(18.0, 950), nagios=(15.0, 2900)),
+        _row(300_000, cold=(60.0, 2800), nagios=None),
+    ]
+    t = _by_name(bench.targets(rows, "found; left out above 100,000 equipment"))
+    assert t[("cold build <= 0.3x Nagios 4 -v", "100,000")].status == "missed"
+    scale = t[("3x the equipment: cold build time and memory <= 3.15x", "100,000 -> 300,000")]
+    assert (scale.status, scale.measured) == ("missed", "time 3.3x, memory 2.9x")
+    assert scale.ratio == pytest.approx(60 / 18)
+    assert scale.peers == "floor 1.0x time"
+
+
 def test_a_failed_command_is_not_met():
     row = _row(100_000)
     row.measures[bench.EDIT_CONFIGURATION] = (0.1, 100, 1)
