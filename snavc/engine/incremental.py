@@ -604,30 +604,25 @@ def _cold():
 MAX_DIRTY = 0.3  # beyond 30 % of the leaves to resolve again, the cold build is about as fast
 
 
-# the shared checks (resolve.engine) and the kinds each reads, beyond the nodes (an
-# edited node runs them all): an edit of none of these kinds runs none of them
+# the shared checks (resolve.engine), the kinds each reads beyond the nodes (an edited
+# node runs them all) and what of a kind, where less than the whole document (None: all
+# of it): an edit of nothing they read runs none of them. The template checks read of a
+# time period only which periods exist where (P7: the selectable IDs, Scope.selectable),
+# so a period's ranges, name or default_for edited in place leave them as they were;
+# of a user, its home and role (V1/V1a)
 _CHECKS_READ = {
-    "groups": {"Contact", "ContactGroup"},  # C2, C4
-    "boxes": {"Box"},  # B3
+    "groups": {"Contact": None, "ContactGroup": None},  # C2, C4
+    "boxes": {"Box": None},  # B3
     # T2, T7, T9, template periods; V1/V1a for templates: their users and roles
     "templates": {
-        "EquipmentTemplate",
-        "Role",
-        "ServiceTemplate",
-        "ServiceTemplateOverride",
-        "TimePeriod",
-        "User",
+        "EquipmentTemplate": None,
+        "Role": None,
+        "ServiceTemplate": None,
+        "ServiceTemplateOverride": None,
+        "TimePeriod": ("at",),
+        "User": ("at", "role"),
     },
-    "nodes": {"TimePeriod"},  # P9, P10: the default walk
-}
-
-# what a shared check reads of a kind, where that is less than the whole document: the
-# template checks read of a time period only which periods exist where (P7: the
-# selectable IDs, Scope.selectable), so a period's ranges, name or default_for edited
-# leave them as they were; of a user, where it is and its role (V1/V1a)
-_FIELDS_READ = {
-    ("templates", "TimePeriod"): ("at",),
-    ("templates", "User"): ("at", "role"),
+    "nodes": {"TimePeriod": None},  # P9, P10: the default walk
 }
 
 
@@ -658,20 +653,16 @@ def _checks(edits: dict) -> frozenset:
     return frozenset(
         name
         for name, read in _CHECKS_READ.items()
-        if any(kind in read and not _unread(name, kind, *edit) for (kind, _), edit in edits.items())
+        if any(kind in read and _reads(read[kind], *edit) for (kind, _), edit in edits.items())
     )
 
 
-def _unread(check: str, kind: str, old: dict | None, new: dict | None) -> bool:
-    """True when ``check`` cannot see this edit of a document kept in place: it reads
-    only fields of it that did not change (:data:`_FIELDS_READ`)."""
-    fields = _FIELDS_READ.get((check, kind))
-    return (
-        fields is not None
-        and old is not None
-        and new is not None
-        and all(old.get(f) == new.get(f) for f in fields)
-    )
+def _reads(fields: tuple | None, old: dict | None, new: dict | None) -> bool:
+    """Whether a check that reads ``fields`` of a document (None: all of it) sees its
+    edit from ``old`` to ``new`` (None: absent)."""
+    if fields is None or old is None or new is None:
+        return True
+    return any(old.get(f) != new.get(f) for f in fields)
 
 
 def _identity(data: dict) -> tuple:
