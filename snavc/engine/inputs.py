@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import marshal
-import mmap
 import os
 import resource
 import signal
@@ -30,7 +29,7 @@ from ..model import CONFIGURED_KINDS, Obj, Project
 from ..tree import Tree, build_tree, reference_keys
 from ..validate import PROJECT_FILE, validate
 from . import cache
-from .faults import forked
+from .faults import forked, read_marshalled
 from .load import (
     Document,
     broken_identities,
@@ -461,12 +460,7 @@ class LockAhead:
         try:
             if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
                 return None
-            # mapped, not read into a bytes object: glibc's malloc serves a block of
-            # 20 MB by a mapping of its own and, freeing it, raises the size from which
-            # it maps blocks apart (its dynamic mmap threshold): the build's later
-            # large buffers then came from the heap, 11 MiB more at its peak
-            with mmap.mmap(self.file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                value = marshal.loads(data)
+            value = read_marshalled(self.file)
         except (OSError, ValueError, EOFError, TypeError):
             return None
         finally:

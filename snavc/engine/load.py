@@ -37,6 +37,7 @@ from typing import Any
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from . import hashing
+from .faults import read_marshalled
 from .scalars import INT_MAX, INT_MIN, MAX_NESTING, ScalarError, resolve_plain  # noqa: F401 (API)
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
@@ -1036,7 +1037,7 @@ def load_files(
         if mine >= total * OWN_SHARE:
             split = i + 1
             break
-    theirs = _Forked(root, paths[split:], backend, packed, total - mine)
+    theirs = _Forked(root, paths[split:], backend, packed)
     try:
         docs, diags = _load_chunk(root, paths[:split], backend, hashes, packed)
     except BaseException:  # out of memory, interrupted: the child goes too
@@ -1057,7 +1058,7 @@ def load_files(
 
 # the share of the bytes this process parses itself, the rest going to the forked one:
 # a little more than half, as the child also marshals its documents (a seventh of their
-# parsing) and copies them to the room: both are done at once with 52 % here (measured
+# parsing) and writes them to a file: both are done at once with 52 % here (measured
 # at 100k and 300k; this process then unmarshals the child's, docs/performance.md)
 OWN_SHARE = 0.52
 
@@ -1068,27 +1069,25 @@ class _Forked:
     child that dies (out of memory, killed) gives ``None``: the caller never hangs.
 
     The marshalled documents, most of the answer (about twice the YAML they come from:
-    190 MB at 300k equipment), are handed over in memory shared with the child
-    (:data:`ROOM`) rather than through the pipe, whose pickling and copies cost this
-    process 0.4 s at 300k; a larger answer goes through the pipe."""
+    190 MB at 300k equipment), go to an unnamed temporary file that the child writes and
+    this process maps, as the lock's reader does (inputs.LockAhead): not pickled and
+    copied through the pipe (0.4 s of this process at 300k). Where no temporary file
+    can be made, they take the pipe."""
 
-    def __init__(
-        self, root: Path, paths: list[Path], backend: str, packed: bool = False, size: int = 0
-    ):
-        import mmap
+    def __init__(self, root: Path, paths: list[Path], backend: str, packed: bool = False):
         import multiprocessing
+        import tempfile
 
-        # anonymous and shared: pages exist only once written (by the child); where the
-        # system refuses the mapping (strict overcommit), the answer takes the pipe
         try:
-            self.room: mmap.mmap | None = mmap.mmap(-1, max(1, ROOM * size))
-        except (OSError, ValueError, OverflowError):
-            self.room = None
+            self.file = tempfile.TemporaryFile(prefix="snavc-load-")
+        except OSError:
+            self.file = None
         context = multiprocessing.get_context("fork")
         self.reader, writer = context.Pipe(duplex=False)
+        fd = None if self.file is None else self.file.fileno()
         self.process = context.Process(
             target=_load_chunk_to_pipe,
-            args=(writer, root, paths, backend, packed, self.room),
+            args=(writer, root, paths, backend, packed, fd),
             daemon=True,
         )
         self.process.start()
@@ -1099,11 +1098,10 @@ class _Forked:
         child did not answer."""
         try:
             blob, more, hashes = self.reader.recv()
-            if isinstance(blob, int):  # its length, in the room
-                with memoryview(self.room) as view:
-                    return marshal.loads(view[:blob]), more, hashes
+            if blob is None:  # in the file
+                return read_marshalled(self.file), more, hashes
             return marshal.loads(blob), more, hashes
-        except (EOFError, OSError):
+        except (EOFError, OSError, ValueError, TypeError):
             return None, [], {}
         finally:
             self.stop()
@@ -1113,23 +1111,20 @@ class _Forked:
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        if self.room is not None:
-            self.room.close()
-
-
-# the room shared with the forked loader, per byte of YAML it reads: its marshalled
-# documents take about 2.2 (docs/performance.md)
-ROOM = 3
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _load_chunk_to_pipe(
-    conn, root: Path, paths: list[Path], backend: str, packed: bool = False, room=None
+    conn, root: Path, paths: list[Path], backend: str, packed: bool = False, fd=None
 ) -> None:
     try:
         blob, diags, hashes, docs = _load_chunk_marshalled(root, paths, backend, packed)
-        if room is not None and len(blob) <= len(room):
-            room[: len(blob)] = blob
-            blob = len(blob)
+        if fd is not None:  # (the parent's file, shared by the fork)
+            with os.fdopen(os.dup(fd), "wb") as f:
+                f.write(blob)
+            blob = None
         conn.send((blob, diags, hashes))
         conn.close()
     except BaseException:  # noqa: BLE001 - the parent reads these files again itself
