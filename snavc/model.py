@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -79,8 +80,14 @@ def parse_range(text: str) -> tuple[int, int]:
     return start, end
 
 
+_GOOD_RANGES: set[str] = set()  # ranges checked already: a few distinct texts, 40k uses
+
+
 def _check_range(text: str) -> str:
-    parse_range(text)
+    if text not in _GOOD_RANGES:
+        parse_range(text)
+        if len(_GOOD_RANGES) < 10_000:
+            _GOOD_RANGES.add(text)
     return text
 
 
@@ -1117,3 +1124,19 @@ CONFIGURED_KINDS = {
 }
 # Kinds the shipped catalogue may hold.
 CATALOG_KINDS = ("TimePeriod", "ServiceTemplate", "EquipmentTemplate", "Role")
+
+
+def _complete_models() -> bool:
+    """Complete the models from the cache of an earlier run (engine.prebuilt); True when
+    they came from it."""
+    from .engine import prebuilt
+
+    models = [
+        v
+        for v in globals().values()
+        if isinstance(v, type) and issubclass(v, BaseModel) and v.__module__ == __name__
+    ]
+    return prebuilt.complete(models, Path(__file__))
+
+
+FROM_CACHE = _complete_models()

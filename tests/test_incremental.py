@@ -365,6 +365,33 @@ def test_inputs_hashed_in_a_child_process(repo, tmp_path, monkeypatch):
     assert "SNV115" in [d.code for d in built.result.diagnostics]
 
 
+def test_snapshot_read_while_the_child_hashes(repo, tmp_path, monkeypatch):
+    """While the child still hashes the inputs, the build reads the snapshot (design.md
+    "Re-resolving and writing"): the same builds, edited or not, as when it reads the
+    snapshot once the child has answered."""
+    from snavc.engine import inputs
+
+    monkeypatch.setattr(inputs, "AHEAD_BYTES", 0)
+    forked = inputs._in_child
+    asked = []
+
+    def busy_child(work):
+        wait = forked(work)
+        wait.ready = lambda: asked.append(True) and False  # (never seen done)
+        return wait
+
+    monkeypatch.setattr(inputs, "_in_child", busy_child)
+    read = []
+    real_read = incremental.cache.read
+    monkeypatch.setattr(
+        incremental.cache, "read", lambda *a, **k: read.append(a) or real_read(*a, **k)
+    )
+    edit(site_file(repo), "+33 1 00 00 00 00", "+33 1 00 00 00 01")
+    same_as_full(repo, tmp_path, monkeypatch, step=0)
+    assert asked and read
+    same_as_full(repo, tmp_path, monkeypatch, step=1)  # (nothing changed since)
+
+
 def test_user_service_members_changed(repo, tmp_path, monkeypatch):
     """A user service is the last document of client.yaml: the others keep their lines."""
     path = sorted(repo.rglob("client.yaml"))[0]

@@ -182,17 +182,21 @@ def _rebuild(
     from ..validate import models_of_clean, validate
     from .emit import BuildWriter, RangeFile, lock_report
 
+    # the snapshot, read while the child still hashes (else after, when something changed)
+    snap = None if inputs.ready() else cache.read(root, state["snapshot"])
+    early = snap is not None
     diags, hashes, (settings_objs, catalog_docs, rels, paths, files) = inputs()
     changed, removed = _changes(state, hashes, files)
     if diags or changed is None:
         return _cold()
-    timings("warm: inputs hashed")
+    timings("warm: snapshot read, inputs hashed" if early else "warm: inputs hashed")
     if not changed and not removed:
         return _unchanged(repo, root, out, state, intact, rels, timings)
-    snap = cache.read(root, state["snapshot"])
+    if snap is None:
+        snap = cache.read(root, state["snapshot"])
+        timings("warm: snapshot read")
     if snap is None:
         return _cold()
-    timings("warm: snapshot read")
     touched = set(changed) | set(removed)
     rows = state["diagnostics"]
     if any(row[-1] is None and row[3] in touched for row in rows):

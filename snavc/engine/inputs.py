@@ -14,6 +14,7 @@ import gc
 import marshal
 import os
 import resource
+import select
 import signal
 import sys
 import tempfile
@@ -531,11 +532,11 @@ def hashed_inputs(root: Path, diags: list[Diagnostic], backend: str, hashes: dic
 
 def _in_child(work):
     """Run ``work()`` in a forked process; returns a function that waits for its value
-    (marshalled back through a pipe; None if the child failed). Runs it here, now,
-    where processes cannot fork."""
+    (marshalled back through a pipe; None if the child failed), whose ``ready()`` tells
+    whether the value is there. Runs it here, now, where processes cannot fork."""
     if not hasattr(os, "fork"):
         value = work()
-        return lambda: value
+        return _done(value)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: no exception may escape into the parent's code
@@ -559,6 +560,18 @@ def _in_child(work):
         except (ValueError, EOFError, TypeError):
             return None
 
+    # (the child writes its answer in one piece as it ends: readable, it is about done)
+    wait.ready = lambda: bool(select.select([read], [], [], 0)[0])
+    return wait
+
+
+def _done(value):
+    """A function that waits for ``value`` (:func:`_in_child`'s), which is there."""
+
+    def wait():
+        return value
+
+    wait.ready = lambda: True
     return wait
 
 
@@ -601,7 +614,7 @@ def hashed_inputs_ahead(root: Path, backend: str, vouched=None):
     except OSError:
         many = False
     many = many or bool(vouched)
-    child = _in_child(find_and_hash) if many and not diags else lambda: None
+    child = _in_child(find_and_hash) if many and not diags else _done(None)
 
     def wait():
         found = child()
@@ -613,6 +626,7 @@ def hashed_inputs_ahead(root: Path, backend: str, vouched=None):
         rels, paths, files, mine = found
         return diags, {**hashes, **mine}, (settings_objs, catalog_docs, rels, paths, files)
 
+    wait.ready = child.ready  # (not ready: the caller may do other work meanwhile)
     return wait
 
 
