@@ -115,6 +115,17 @@ def same_records_as_cold(repo: Path, tmp_path: Path, name: str = "records") -> N
     built = build(copy, tmp_path / f"{name}-out")
     assert built.status == "written" and not built.incremental
     assert _records(repo) == _records(copy)
+    assert _snapshot(repo) == _snapshot(copy)
+
+
+def _snapshot(repo: Path) -> list:
+    """The configuration documents of ``repo``'s snapshot (a warm build marshals again
+    only the files it read: cache.by_file's ``known``)."""
+    from snavc.engine import cache
+
+    snap = cache.read(repo.resolve(), None)
+    assert snap is not None
+    return snap["config"]
 
 
 def _query_sees_the_build(repo: Path) -> None:
