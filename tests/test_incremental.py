@@ -1131,3 +1131,23 @@ def test_the_shared_checks_an_edit_runs():
     assert checks({("User", "u"): (user, {**user, "role": "admin"})}) == {"templates"}
     assert checks({("User", "u"): (user, {**user, "at": "p0"})}) == {"templates"}
     assert checks({("Client", "c1"): ({}, {})}) == set(incremental._CHECKS_READ)
+
+
+def test_what_an_edit_reads_to_find_what_refers_to_it():
+    """_reach reads only the kinds that may refer to an edited one (directly or
+    through others): every kind that refers to another by tree.REFERENCES is read for
+    it, and for what refers to that; a period's edit reads no contact."""
+    from snavc.engine.inputs import _CONFIG_TARGETS
+    from snavc.model import NODE_KINDS
+    from snavc.tree import REFERENCES
+
+    reads = incremental._referring_kinds
+    for kind, specs in REFERENCES.items():
+        for _spec, target in specs:
+            if target in _CONFIG_TARGETS and kind not in NODE_KINDS:
+                assert kind in reads(frozenset([target])), (kind, target)
+                assert reads(frozenset([kind])) <= reads(frozenset([target]))
+    period = reads(frozenset(["TimePeriod"]))
+    assert {"ServiceTemplate", "ServiceTemplateOverride", "EquipmentTemplate"} <= period
+    assert not period & {"Contact", "ContactGroup", "User", "MonitoringAccount", "Box"}
+    assert "Contact" in reads(frozenset(["User"])) and not reads(frozenset(["Client"]))

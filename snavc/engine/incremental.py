@@ -752,16 +752,19 @@ def _reach(edits: dict, cfg: list, config: list, lazy: dict | None = None):
     if not edits:
         return set(), _nowhere
     reached = {f"{kind}/{ident}" for kind, ident in edits}
+    # only the kinds that may refer to an edited one, directly or through others (a
+    # period's edit reads the templates and overrides, not the 13,000 contacts)
+    kinds = _referring_kinds(frozenset(kind for kind, _ in edits))
     referrers: dict[str, list] = {}
     for o in cfg:
-        if o.kind in NODE_KINDS or not _config_specs(o.kind):
+        if o.kind not in kinds:
             continue
         for _p, target, ident in references(o):
             if target in _CONFIG_TARGETS:
                 referrers.setdefault(f"{target}/{ident}", []).append(o)
     for kind, table in (lazy or {}).items():
         specs = _config_specs(kind)
-        if not specs:
+        if not specs or kind not in kinds:
             continue  # (a box names only its node)
         for ident, doc, made in table.documents():
             refs = [] if made is not None else list(_data_references(doc.data, specs))
@@ -822,6 +825,27 @@ class _Named:
     def __init__(self, data: dict):
         self.kind, self.id, self.at = data.get("kind"), data.get("id"), data.get("at")
         self.default_for = None
+
+
+@functools.cache
+def _referring_kinds(edited: frozenset) -> frozenset:
+    """The configuration kinds whose objects may refer to one of the ``edited`` kinds,
+    directly or through objects of other such kinds (by tree.REFERENCES): the only
+    ones :func:`_reach` reads. Nodes are never among them (their references are their
+    parents: an edited node places, it is not referred to)."""
+    from ..tree import REFERENCES
+
+    found: set = set()
+    todo = set(edited)
+    while todo:
+        target = todo.pop()
+        for kind in REFERENCES:
+            if kind not in found and kind not in NODE_KINDS and any(
+                t == target for _spec, t in _config_specs(kind)
+            ):
+                found.add(kind)
+                todo.add(kind)
+    return frozenset(found)
 
 
 @functools.cache
