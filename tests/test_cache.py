@@ -137,7 +137,7 @@ def test_the_snapshot_query_makes_the_boxes_of_its_path_only(seed, monkeypatch):
     answer = selectable(res, "stephanie", "client1-site2", "box")
     assert answer == selectable(full, "stephanie", "client1-site2", "box")
     node = res.tree.nodes["client1-site2"]
-    on_path = {b for n in node.path for b in boxes if boxes._docs[b].data.get("at") == n.id}
+    on_path = {b for n in node.path for b in boxes if boxes._at[b] == n.id}
     assert set(boxes._made) == on_path != set(boxes)
     assert not res.tree.objects["Contact"]._made
 

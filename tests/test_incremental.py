@@ -125,7 +125,7 @@ def _snapshot(repo: Path) -> list:
 
     snap = cache.read(repo.resolve(), None)
     assert snap is not None
-    return snap["config"]
+    return cache.Split.read(snap).everything()
 
 
 def _query_sees_the_build(repo: Path) -> None:

@@ -30,6 +30,7 @@ import time
 from array import array
 from collections.abc import Mapping
 from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 
 from ..version import __version__
@@ -40,8 +41,8 @@ from .load import content_hash
 CACHE_DIR = ".snavc"
 SNAPSHOT = "snapshot.marshal"  # the configuration documents
 LEAVES = "leaves-{key}.marshal"  # where each equipment and user service is defined
-FORMAT = 4  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal);
-# 4: the equipment index as the build state keeps it
+FORMAT = 5  # 2: positions marshalled apart in the snapshot; 3: sealed files (seal);
+# 4: the equipment index as the build state keeps it; 5: the lazy kinds file by file (Split)
 LEAF_KINDS = ("Equipment", "UserService")
 
 
@@ -196,14 +197,16 @@ def make_folder(root: Path) -> Path:
     return folder
 
 
-def write(root: Path, key: str, config: list, where: dict, members: dict) -> bool:
+def write(root: Path, key: str, config, where: dict, members: dict) -> bool:
     """Store a snapshot; False (nothing written) when the repository is not writable.
 
     Two files under one key: the configuration (every query) and the equipment index
     (only a query about an equipment or user service reads it): ``where`` (equipment ID
     -> file, packed: :func:`pack`) and ``members`` (user service ID -> (file, ...)), the
     build state's own (snavc.engine.state.pack_leaves), marshalled as they are.
+    ``config``: the configuration documents (tuples, in order), or a :class:`Split`.
     """
+    split = config if isinstance(config, Split) else Split.whole(config)
     try:
         folder = make_folder(root)
         for old in folder.glob(LEAVES.format(key="*")):
@@ -211,7 +214,7 @@ def write(root: Path, key: str, config: list, where: dict, members: dict) -> boo
         # the index first, named by its key: a valid snapshot always has its index
         for name, payload in (
             (LEAVES.format(key=key), {"equipment": where, "members": members}),
-            (SNAPSHOT, {"config": config}),
+            (SNAPSHOT, split.payload()),
         ):
             if name == SNAPSHOT:
                 crash_point("snapshot")
@@ -348,7 +351,7 @@ def _write(root: Path, name: str, data: dict) -> bool:
 
 
 def save(
-    root: Path, hashes: dict[str, str], config: list, where: dict, members: dict
+    root: Path, hashes: dict[str, str], config, where: dict, members: dict
 ) -> tuple[str, dict] | None:
     """Store the snapshot of a clean run's inputs: ``hashes`` (the files'), its
     configuration documents, and where each equipment and user service is (``where``,
@@ -376,6 +379,102 @@ def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
     if not isinstance(data, dict) or data.get("key") != key:
         return None
     return data
+
+
+class Split:
+    """A snapshot's configuration documents (tuples: file, index, line, column, data,
+    positions) in two parts: ``config``, those of the kinds made at once, in order; and
+    those of the kinds made when first read (:data:`LAZY_KINDS`, 27,000 of the 49,000 at
+    100k equipment), marshalled file by file (``blobs``, the files in order) and decoded
+    only for the files asked for (:meth:`of`), with ``ids`` (file -> ``(kind, ID, node)``
+    of each of its documents) for the tables of their models (:meth:`tables`). An edit
+    of a period then decodes no contact, and writes back the other files' bytes as they
+    were read."""
+
+    def __init__(self, config: list, blobs: dict[str, bytes], ids: dict[str, list]):
+        self.config, self.blobs, self.ids = config, blobs, ids
+        self._decoded: dict[str, list] = {}
+        self._index: dict[str, dict] = {}  # file -> (kind, ID) -> its document
+
+    @classmethod
+    def whole(cls, config: list) -> Split:
+        """The split of ``config`` (every document, in order)."""
+        eager: list = []
+        lazy: dict[str, list] = {}
+        for t in config:
+            (lazy.setdefault(t[0], []) if t[4].get("kind") in LAZY_KINDS else eager).append(t)
+        return cls.made(eager, lazy)
+
+    @classmethod
+    def made(cls, eager: list, lazy: dict, old: Split | None = None) -> Split:
+        """The split of the ``eager`` documents and of ``lazy`` ones: file -> its
+        documents of the lazy kinds, the files in order; None for a file whose documents
+        are those of ``old``, taken as they are there."""
+        blobs: dict[str, bytes] = {}
+        ids: dict[str, list] = {}
+        for file, docs in lazy.items():
+            if docs is None:
+                blobs[file], ids[file] = old.blobs[file], old.ids[file]
+            elif docs:
+                blobs[file] = marshal.dumps(docs)
+                ids[file] = [(t[4]["kind"], t[4]["id"], t[4].get("at")) for t in docs]
+        return cls(eager, blobs, ids)
+
+    @classmethod
+    def read(cls, data: dict) -> Split:
+        """The split of a snapshot's data (:func:`read`); KeyError, ValueError or
+        TypeError when it is not one."""
+        blobs = dict(data["lazy"])
+        if blobs.keys() != data["ids"].keys():
+            raise ValueError("a snapshot's lazy documents and their IDs differ")
+        return cls(data["config"], blobs, data["ids"])
+
+    def payload(self) -> dict:
+        return {"config": self.config, "lazy": list(self.blobs.items()), "ids": self.ids}
+
+    def of(self, file: str) -> list:
+        """The documents of the lazy kinds of ``file`` (none when it has none)."""
+        found = self._decoded.get(file)
+        if found is None:
+            blob = self.blobs.get(file)
+            found = self._decoded[file] = [] if blob is None else marshal.loads(blob)
+        return found
+
+    def everything(self) -> list:
+        """Every document, in order (a file's in their order in it)."""
+        eager: dict[str, list] = {}
+        for t in self.config:
+            eager.setdefault(t[0], []).append(t)
+        out: list = []
+        for f in dict.fromkeys([*eager, *self.blobs]):
+            out += sorted(eager.get(f, []) + self.of(f), key=itemgetter(1))
+        return out
+
+    def tables(self, skip=frozenset(), made: list = (), every: bool = False) -> dict:
+        """The :class:`LazyKind` of each lazy kind that has documents (``every``: of
+        each lazy kind): those of the files but those in ``skip``, with the models
+        ``made`` (a warm build's, of the files it read)."""
+        entries: dict[str, list] = {}
+        for file, found in self.ids.items():
+            if file not in skip:
+                for kind, ident, at in found:
+                    entries.setdefault(kind, []).append((ident, at, file))
+        mine: dict[str, list] = {}
+        for obj in made:
+            mine.setdefault(obj.kind, []).append(obj)
+        return {
+            kind: LazyKind(kind, entries.get(kind, []), self._document, mine.get(kind, ()))
+            for kind in LAZY_KINDS
+            if every or kind in entries or kind in mine
+        }
+
+    def _document(self, kind: str, ident: str, file: str):
+        from .load import Document
+
+        index = self._index.get(file)
+        if index is None:
+            index = self._index[file] = {(t[4]["kind"], t[4]["id"]): t for t in self.of(file)}
+        return Document(*index[kind, ident])
 
 
 class UnitServiceNames(Mapping):
@@ -507,46 +606,58 @@ LAZY_KINDS = ("Contact", "Box", "ContactGroup", "MonitoringAccount", "User")
 
 class LazyKind(Mapping):
     """``ID -> model`` of one kind in a snapshot's tree, each model made when first
-    asked for (its document passed every check when the snapshot was made).
-    :meth:`by_node` gives them by node for ``Scope.defined_at``, made per node."""
+    asked for (its document passed every check when the snapshot was made), from its
+    document, decoded then (:class:`Split`). :meth:`by_node` gives them by node for
+    ``Scope.defined_at``, made per node."""
 
-    def __init__(self, docs: list, made: list = ()):
-        self._docs = {d.data["id"]: d for d in docs}
+    def __init__(self, kind: str, entries: list, document, made: list = ()):
+        """``entries``: ``(ID, node, file)`` of each document; ``document(kind, ID,
+        file)`` gives one; ``made``: models already made (a warm build's)."""
+        self.kind = kind
+        self._file = {ident: file for ident, _at, file in entries}
+        self._at = {ident: at for ident, at, _file in entries}
+        self._document = document
         self._made: dict = {}
-        self._at: dict = {}  # ID -> node, of ``made``: models given made (a warm build's)
         for obj in made:
-            self._docs[obj.id] = obj.doc
+            self._file[obj.id] = None
             self._made[obj.id] = obj
             self._at[obj.id] = obj.at
+        # an ID given twice (a new document with an unchanged one's: the build is cold)
+        self.duplicated = len(self._file) < len(entries) + len(made)
+
+    def _doc(self, ident: str):
+        return self._document(self.kind, ident, self._file[ident])
 
     def documents(self):
         """``(ID, document, model or None)`` of each: the model when it is made, else
         the document, whose data is there (snavc.engine.incremental reads references
         from it)."""
-        for ident, doc in self._docs.items():
-            yield ident, doc, self._made.get(ident)
+        for ident in self._file:
+            made = self._made.get(ident)
+            yield ident, (made.doc if made is not None else self._doc(ident)), made
 
     def __getitem__(self, ident):
         obj = self._made.get(ident)
         if obj is None:
             from ..validate import models_of_clean
 
-            obj = self._made[ident] = models_of_clean([self._docs[ident]])[0]
+            if ident not in self._file:
+                raise KeyError(ident)
+            obj = self._made[ident] = models_of_clean([self._doc(ident)])[0]
         return obj
 
     def __iter__(self):
-        return iter(self._docs)
+        return iter(self._file)
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._file)
 
     def __contains__(self, ident) -> bool:
-        return ident in self._docs
+        return ident in self._file
 
     def by_node(self) -> Mapping:
         ids: dict[str, list[str]] = {}
-        for ident, doc in self._docs.items():
-            at = self._at[ident] if ident in self._at else doc.data.get("at")
+        for ident, at in self._at.items():
             ids.setdefault(at or "product", []).append(ident)
         return _ByNode(self, ids)
 

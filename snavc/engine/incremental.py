@@ -203,8 +203,9 @@ def _rebuild(
         return _cold()  # what the configuration of a changed file said: the full build says it anew
 
     # 1. the documents of the changed files, and which configuration documents changed
-    config_of: dict[str, list] = {}  # file -> its configuration documents (snapshot tuples)
-    for t in snap["config"]:
+    split = cache.Split.read(snap)
+    config_of: dict[str, list] = {}  # file -> its documents of the kinds made at once
+    for t in split.config:
         config_of.setdefault(t[0], []).append(t)
     leaf_docs: list[Document] = []
     now_config: dict[str, list] = {}  # changed file -> its configuration documents now
@@ -218,35 +219,44 @@ def _rebuild(
             if d.kind not in cache.LEAF_KINDS
         ]
         leaf_docs += [d for d in docs if d.kind in cache.LEAF_KINDS]
-    edits = _config_edits(config_of, now_config, touched)
+    was = {f: config_of.get(f, []) + split.of(f) for f in touched}
+    edits = _config_edits(was, now_config, touched)
     if edits is None or (edits and any(row[-1] is None for row in rows)):
         return _cold()  # (the shared checks run again: the configuration's warnings are theirs)
     for rel, docs in now_config.items():  # as the snapshot keeps them: positions marshalled
         now_config[rel] = [(*t[:5], marshal.dumps(t[5])) for t in docs]
-    config = [
-        t for f in files for t in (now_config[f] if f in now_config else config_of.get(f, ()))
+    lazy_kinds = set(cache.LAZY_KINDS)
+    config = [  # (those of the kinds made at once; the others stay in their files' bytes)
+        t
+        for f in files
+        for t in (now_config[f] if f in now_config else config_of.get(f, ()))
+        if f not in now_config or t[4].get("kind") not in lazy_kinds
     ]
+    new_split = cache.Split.made(
+        config,
+        {
+            f: (
+                [t for t in now_config[f] if t[4].get("kind") in lazy_kinds]
+                if f in now_config
+                else None
+            )
+            for f in files
+            if f in now_config or f in split.blobs
+        },
+        split,
+    )
 
     # 2. the configuration's models: the unchanged documents' made again, the edited ones
     # validated (and the ones they refer to, or that place something, marked). Contacts
-    # and boxes, most of the configuration, are made when first read (cache.LazyKind):
-    # an edit reaches few of them
-    eager: list[Document] = []
-    lazy_docs: dict[str, list[Document]] = {kind: [] for kind in cache.LAZY_KINDS}
-    for t in config:
-        if t[0] not in now_config:
-            lazy_docs.get(t[4].get("kind"), eager).append(Document(*t))
-    clean = models_of_clean(eager)
-    fresh = validate([Document(*t) for t in config if t[0] in now_config])
+    # and boxes, most of the configuration, are made when first read (cache.LazyKind),
+    # their documents decoded then (cache.Split): an edit reaches few of them
+    clean = models_of_clean([Document(*t) for t in config if t[0] not in now_config])
+    fresh = validate([Document(*t) for f in files if f in now_config for t in now_config[f]])
     if fresh.diagnostics:
         return _cold()
-    lazy = {}
-    for kind, docs in lazy_docs.items():
-        mine = [o for o in fresh.objects if o.kind == kind]
-        ids = [d.data.get("id") for d in docs] + [o.id for o in mine]
-        if len(set(ids)) < len(ids):
-            return _cold()  # a duplicate ID: the full build reports it
-        lazy[kind] = cache.LazyKind(docs, mine)
+    lazy = split.tables(touched, [o for o in fresh.objects if o.kind in lazy_kinds], True)
+    if any(table.duplicated for table in lazy.values()):
+        return _cold()  # a duplicate ID: the full build reports it
     by_file: dict[str, list] = {}
     for o in clean + fresh.objects:
         if o.kind not in lazy:
@@ -482,7 +492,7 @@ def _rebuild(
         hashes.pop("snav.lock", None)
         if not persist:
             return None
-        return cache.save(root, hashes, config, packed["where"], packed["members"])
+        return cache.save(root, hashes, new_split, packed["where"], packed["members"])
 
     def next_state(packed: dict, saved: tuple, lock_layout: dict) -> dict:
         """The state for the next build but its outputs' part (save_state)."""
@@ -840,8 +850,10 @@ def _referring_kinds(edited: frozenset) -> frozenset:
     while todo:
         target = todo.pop()
         for kind in REFERENCES:
-            if kind not in found and kind not in NODE_KINDS and any(
-                t == target for _spec, t in _config_specs(kind)
+            if (
+                kind not in found
+                and kind not in NODE_KINDS
+                and any(t == target for _spec, t in _config_specs(kind))
             ):
                 found.add(kind)
                 todo.add(kind)

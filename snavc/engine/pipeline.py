@@ -159,15 +159,11 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         _, settings_objs = load_settings(root, diags, backend)
         catalog_docs, _ = load_catalog(root, project_of(settings_objs), diags, backend)
         objects = None
-        lazy: dict[str, list[Document]] = {kind: [] for kind in cache.LAZY_KINDS}
         if snap is not None and not diags:
-            eager = []
-            for t in snap["config"]:
-                doc = Document(*t)
-                lazy.get(t[4].get("kind"), eager).append(doc)
             try:
-                objects = models_of_clean(eager)
-            except (KeyError, ValueError):  # a snapshot out of step: compile in full
+                split = cache.Split.read(snap)
+                objects = models_of_clean([Document(*t) for t in split.config])
+            except (KeyError, ValueError, TypeError):  # a snapshot out of step: compile in full
                 objects = None
         found = inputs()
         if objects is None or found is None or found[0] != snap["key"] or found[1]:
@@ -177,9 +173,7 @@ def quick_compile(repo: str | Path, backend: str = "fast"):
         tree = build_tree(list(settings_objs) + objects, catalog.objects, checks=False)
         if dg.has_errors(catalog.diagnostics + tree.diagnostics):
             return None  # cannot happen with an unchanged snapshot; compile in full to say why
-        for kind, docs in lazy.items():
-            if docs:
-                tree.objects[kind] = cache.LazyKind(docs)
+        tree.objects.update(split.tables())
         # the equipment index is checked now (its hash), unmarshalled when first used:
         # a damaged one means a full compile, not "unknown object" for an equipment
         leaves = cache.read_payload(root / cache.CACHE_DIR / cache.LEAVES.format(key=key))
