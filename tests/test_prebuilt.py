@@ -98,6 +98,26 @@ def test_off_writes_nothing_and_a_folder_that_cannot_be_made_is_no_error(tmp_pat
     assert first == "from cache: False" and "Client" in rest
 
 
+def test_nothing_is_built_ahead_where_the_folder_cannot_be_made(tmp_path):
+    """A read-only home: each run builds only the models it uses, as without the cache."""
+    from snavc.engine import prebuilt
+
+    asked = []
+
+    class Model:  # (what _write reads of a model to build it)
+        __qualname__ = "Model"
+
+        @property
+        def __pydantic_validator__(self):
+            asked.append(True)
+            raise OSError("built ahead")
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    prebuilt._write(blocker / "models" / "models-x.pickle", [Model()])
+    assert asked == []
+
+
 def test_the_models_module_imports_no_other_snavc_module():
     """The cache is named by model.py's bytes alone (prebuilt.key): a module it imported
     could change the models without changing the name. (Functions may import one when
@@ -111,3 +131,18 @@ def test_the_models_module_imports_no_other_snavc_module():
             imported.update(a.name for a in node.names)
     inside = {name for name in imported if name.startswith(".") or name.startswith("snavc")}
     assert imported and not inside
+
+
+def test_a_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk or a folder that refuses the rename: no file is left behind (the next
+    run builds the models again)."""
+    import snavc.model as m
+    from snavc.engine import prebuilt
+
+    def refused(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prebuilt.os, "replace", refused)
+    models = [m.Client, m.Site]
+    prebuilt._write(tmp_path / "models" / "models-x.pickle", models)
+    assert list((tmp_path / "models").iterdir()) == []

@@ -18,6 +18,7 @@ another folder, or ``off`` turns the cache off (docs/performance.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -117,7 +118,12 @@ def _install(cls: type, schema, validator, serializer) -> None:
 
 def _write(path: Path, models: list[type]) -> None:
     """Build every model now and keep what was built (a failure to write is no error:
-    the next run builds them again)."""
+    the next run builds them again). Nothing is built ahead where the folder cannot
+    be made (a read-only home): each run then builds only the models it uses."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
     built = {}
     for m in models:
         m.__pydantic_validator__.validate_python  # noqa: B018 (builds it: defer_build)
@@ -130,16 +136,16 @@ def _write(path: Path, models: list[type]) -> None:
         body = pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # (a pydantic that cannot pickle them)
         return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
         with open(tmp, "wb") as f:
             f.write(SEAL + hashing.digest(body))
             f.write(body)
         os.replace(tmp, path)
         _forget_others(path)
-    except OSError:
-        return
+    except OSError:  # (a full disk, a folder not ours: nothing left behind)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _forget_others(path: Path) -> None:
