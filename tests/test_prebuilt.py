@@ -146,3 +146,21 @@ def test_a_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
     models = [m.Client, m.Site]
     prebuilt._write(tmp_path / "models" / "models-x.pickle", models)
     assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_no_users_cache_folder_means_no_cache(monkeypatch, tmp_path):
+    """A relative XDG_CACHE_HOME is ignored (as the XDG spec says), and without a home
+    folder nothing is written in the current folder."""
+    from snavc.engine import prebuilt
+
+    monkeypatch.delenv("SNAVC_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert prebuilt.folder() == tmp_path / "xdg" / "snavc"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert prebuilt.folder() == tmp_path / "home" / ".cache" / "snavc"
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(prebuilt.os.path, "expanduser", lambda path: path)  # (no entry)
+    assert prebuilt.folder() is None
+    monkeypatch.setenv("SNAVC_MODEL_CACHE", "off")
+    assert prebuilt.folder() is None

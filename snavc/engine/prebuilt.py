@@ -32,14 +32,20 @@ KEEP_SECONDS = 7 * 86400  # other versions' files older than this are removed
 
 
 def folder() -> Path | None:
-    """Where the models' file is kept; None when the cache is off."""
+    """Where the models' file is kept; None when the cache is off, or when there is no
+    user's cache folder: ``XDG_CACHE_HOME`` is used only when absolute (the XDG spec
+    ignores a relative one), and a home folder that cannot be found (no ``HOME``, no
+    password entry) is no reason to write in the current folder."""
     chosen = os.environ.get("SNAVC_MODEL_CACHE")
     if chosen == "off":
         return None
     if chosen:
         return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "snavc"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "snavc"
+    home = os.path.expanduser("~")
+    return Path(home) / ".cache" / "snavc" if os.path.isabs(home) else None
 
 
 def key(source: Path) -> str:
@@ -91,8 +97,8 @@ def _read(path: Path, models: list[type]) -> bool:
 
 def _install(cls: type, schema, validator, serializer) -> None:
     """What pydantic's ``complete_model_class`` sets on a model once its schema is
-    built, for a model with neither computed nor deprecated fields (snavc's: a test
-    compares the attributes set both ways)."""
+    built, for a model with neither computed nor deprecated fields (snavc's: the tests
+    compare what the models do, completed either way)."""
     from functools import partial
 
     from pydantic._internal._signature import generate_pydantic_signature
