@@ -125,7 +125,9 @@ def _snapshot(repo: Path) -> list:
 
     snap = cache.read(repo.resolve(), None)
     assert snap is not None
-    return cache.Split.read(snap).everything()
+    split = cache.Split.read(snap)
+    files = dict.fromkeys([*(t[0] for t in split.config), *split.blobs])
+    return [t for f in files for t in sorted(split.documents_of(f), key=lambda t: t[1])]
 
 
 def _query_sees_the_build(repo: Path) -> None:

@@ -30,7 +30,6 @@ import time
 from array import array
 from collections.abc import Mapping
 from itertools import accumulate
-from operator import itemgetter
 from pathlib import Path
 
 from ..version import __version__
@@ -395,30 +394,48 @@ class Split:
         self.config, self.blobs, self.ids = config, blobs, ids
         self._decoded: dict[str, list] = {}
         self._index: dict[str, dict] = {}  # file -> (kind, ID) -> its document
+        self._eager: dict[str, list] | None = None  # file -> its documents of ``config``
 
     @classmethod
     def whole(cls, config: list) -> Split:
         """The split of ``config`` (every document, in order)."""
-        eager: list = []
-        lazy: dict[str, list] = {}
-        for t in config:
-            (lazy.setdefault(t[0], []) if t[4].get("kind") in LAZY_KINDS else eager).append(t)
-        return cls.made(eager, lazy)
+        return cls.updated(cls([], {}, {}), list(dict.fromkeys(t[0] for t in config)), config)
 
     @classmethod
-    def made(cls, eager: list, lazy: dict, old: Split | None = None) -> Split:
-        """The split of the ``eager`` documents and of ``lazy`` ones: file -> its
-        documents of the lazy kinds, the files in order; None for a file whose documents
-        are those of ``old``, taken as they are there."""
+    def updated(cls, old: Split, files: list[str], now: list) -> Split:
+        """``old`` with the documents ``now`` (tuples, in order) in place of those of
+        their files: the files of ``files``, in that order (the others are gone). Those
+        of the other files stay as they are, their bytes not marshalled again."""
+        fresh: dict[str, list] = {}
+        for t in now:
+            fresh.setdefault(t[0], []).append(t)
+        eager: list = []
         blobs: dict[str, bytes] = {}
         ids: dict[str, list] = {}
-        for file, docs in lazy.items():
-            if docs is None:
-                blobs[file], ids[file] = old.blobs[file], old.ids[file]
-            elif docs:
-                blobs[file] = marshal.dumps(docs)
-                ids[file] = [(t[4]["kind"], t[4]["id"], t[4].get("at")) for t in docs]
+        for file in files:
+            if file in fresh:
+                lazy = [t for t in fresh[file] if t[4].get("kind") in LAZY_KINDS]
+                eager += [t for t in fresh[file] if t[4].get("kind") not in LAZY_KINDS]
+                if lazy:
+                    blobs[file] = marshal.dumps(lazy)
+                    ids[file] = [(t[4]["kind"], t[4]["id"], t[4].get("at")) for t in lazy]
+            else:
+                eager += old.eager_of(file)
+                if file in old.blobs:
+                    blobs[file], ids[file] = old.blobs[file], old.ids[file]
         return cls(eager, blobs, ids)
+
+    def eager_of(self, file: str) -> list:
+        """The documents of ``config`` of ``file``."""
+        if self._eager is None:
+            self._eager = {}
+            for t in self.config:
+                self._eager.setdefault(t[0], []).append(t)
+        return self._eager.get(file, [])
+
+    def documents_of(self, file: str) -> list:
+        """Every configuration document of ``file`` (those of ``config`` first)."""
+        return self.eager_of(file) + self.of(file)
 
     @classmethod
     def read(cls, data: dict) -> Split:
@@ -439,16 +456,6 @@ class Split:
             blob = self.blobs.get(file)
             found = self._decoded[file] = [] if blob is None else marshal.loads(blob)
         return found
-
-    def everything(self) -> list:
-        """Every document, in order (a file's in their order in it)."""
-        eager: dict[str, list] = {}
-        for t in self.config:
-            eager.setdefault(t[0], []).append(t)
-        out: list = []
-        for f in dict.fromkeys([*eager, *self.blobs]):
-            out += sorted(eager.get(f, []) + self.of(f), key=itemgetter(1))
-        return out
 
     def tables(self, skip=frozenset(), made: list = (), every: bool = False) -> dict:
         """The :class:`LazyKind` of each lazy kind that has documents (``every``: of

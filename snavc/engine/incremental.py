@@ -204,9 +204,6 @@ def _rebuild(
 
     # 1. the documents of the changed files, and which configuration documents changed
     split = cache.Split.read(snap)
-    config_of: dict[str, list] = {}  # file -> its documents of the kinds made at once
-    for t in split.config:
-        config_of.setdefault(t[0], []).append(t)
     leaf_docs: list[Document] = []
     now_config: dict[str, list] = {}  # changed file -> its configuration documents now
     for rel in changed:
@@ -219,32 +216,13 @@ def _rebuild(
             if d.kind not in cache.LEAF_KINDS
         ]
         leaf_docs += [d for d in docs if d.kind in cache.LEAF_KINDS]
-    was = {f: config_of.get(f, []) + split.of(f) for f in touched}
-    edits = _config_edits(was, now_config, touched)
+    edits = _config_edits({f: split.documents_of(f) for f in touched}, now_config, touched)
     if edits is None or (edits and any(row[-1] is None for row in rows)):
         return _cold()  # (the shared checks run again: the configuration's warnings are theirs)
     for rel, docs in now_config.items():  # as the snapshot keeps them: positions marshalled
         now_config[rel] = [(*t[:5], marshal.dumps(t[5])) for t in docs]
-    lazy_kinds = set(cache.LAZY_KINDS)
-    config = [  # (those of the kinds made at once; the others stay in their files' bytes)
-        t
-        for f in files
-        for t in (now_config[f] if f in now_config else config_of.get(f, ()))
-        if f not in now_config or t[4].get("kind") not in lazy_kinds
-    ]
-    new_split = cache.Split.made(
-        config,
-        {
-            f: (
-                [t for t in now_config[f] if t[4].get("kind") in lazy_kinds]
-                if f in now_config
-                else None
-            )
-            for f in files
-            if f in now_config or f in split.blobs
-        },
-        split,
-    )
+    new_split = cache.Split.updated(split, files, [t for f in now_config for t in now_config[f]])
+    config = new_split.config  # (the kinds made at once; the others stay in their bytes)
 
     # 2. the configuration's models: the unchanged documents' made again, the edited ones
     # validated (and the ones they refer to, or that place something, marked). Contacts
@@ -254,6 +232,7 @@ def _rebuild(
     fresh = validate([Document(*t) for f in files if f in now_config for t in now_config[f]])
     if fresh.diagnostics:
         return _cold()
+    lazy_kinds = set(cache.LAZY_KINDS)
     lazy = split.tables(touched, [o for o in fresh.objects if o.kind in lazy_kinds], True)
     if any(table.duplicated for table in lazy.values()):
         return _cold()  # a duplicate ID: the full build reports it

@@ -7,7 +7,8 @@ warm build at 100k equipment takes 1 s. Their core schemas, validators and seria
 are pickled once (pydantic-core pickles them from their schemas, 34 kB) and read back in
 1 ms. The file is named by a hash of what decides them: ``snavc/model.py`` (which
 imports no other snavc module, a test checks it), the Python and the pydantic versions.
-Anything unexpected (no file, a damaged one, another pydantic that pickles otherwise)
+The file is sealed as the engine's caches are (cache.write_sealed). Anything
+unexpected (no file, a damaged one, another pydantic that pickles otherwise)
 leaves the models to pydantic's own lazy build, as without this cache.
 
 It lives in the user's cache folder (``$XDG_CACHE_HOME/snavc``, else
@@ -18,7 +19,6 @@ another folder, or ``off`` turns the cache off (docs/performance.md).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import sys
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from . import hashing
+from .cache import unseal, write_sealed
 
-SEAL = b"snavc-models 1\n"
 KEEP_SECONDS = 7 * 86400  # other versions' files older than this are removed
 
 
@@ -77,12 +77,10 @@ def complete(models: list[type], source: Path) -> bool:
 
 def _read(path: Path, models: list[type]) -> bool:
     try:
-        data = path.read_bytes()
+        body = unseal(path.read_bytes())
     except OSError:
         return False
-    head = len(SEAL) + hashing.SIZE
-    body = memoryview(data)[head:]
-    if not data.startswith(SEAL) or hashing.digest(body) != data[len(SEAL) : head]:
+    if body is None:  # (damaged)
         return False
     try:
         built = pickle.loads(body)
@@ -142,16 +140,11 @@ def _write(path: Path, models: list[type]) -> None:
         body = pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # (a pydantic that cannot pickle them)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(SEAL + hashing.digest(body))
-            f.write(body)
-        os.replace(tmp, path)
+        write_sealed(path, body)  # (a full disk, a folder not ours: nothing left behind)
         _forget_others(path)
-    except OSError:  # (a full disk, a folder not ours: nothing left behind)
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def _forget_others(path: Path) -> None:
