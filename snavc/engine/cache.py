@@ -34,7 +34,8 @@ from pathlib import Path
 
 from ..version import __version__
 from . import hashing
-from .faults import crash_point, temporary
+from .faults import crash_point
+from .hashing import SEAL, unseal, write_sealed  # noqa: F401 (API)
 from .load import content_hash
 
 CACHE_DIR = ".snavc"
@@ -225,41 +226,8 @@ def write(root: Path, key: str, config, where: dict, members: dict) -> bool:
 
 # -- sealed files: every cache file carries the hash of its content ---------------------
 
-SEAL = b"snavc-sealed 2\n"  # then the digest of the payload (engine.hashing), then the payload
+# (the seal: engine.hashing's, re-exported here where the caches' callers find it)
 DIGEST = hashing.SIZE
-
-
-def unseal(data) -> memoryview | None:
-    """The payload of sealed ``data`` (bytes, a mapped file), or None when its hash does
-    not match (a flipped bit, a truncated or edited file) or it is not sealed: the cache
-    is not used."""
-    head = len(SEAL) + DIGEST
-    if len(data) < head or data[: len(SEAL)] != SEAL:
-        return None
-    payload = memoryview(data)[head:]
-    if hashing.digest(payload) != data[len(SEAL) : head]:
-        payload.release()
-        return None
-    return payload
-
-
-def write_sealed(path: Path, *payload) -> None:
-    """Write ``path`` sealed, in one rename; no temporary left when it fails. The
-    payload may come in pieces (bytes, memoryviews), sealed and written as one, not
-    joined: a state is 30 MB at 100k equipment."""
-    hashed = hashing.hasher()
-    for piece in payload:
-        hashed.update(piece)
-    tmp = temporary(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(SEAL + hashed.digest())
-            for piece in payload:
-                f.write(piece)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def read_sealed(path: Path):

@@ -1,4 +1,4 @@
-"""The content hashes that check snavc's own files: the caches' seals (cache.write_sealed),
+"""The content hashes that check snavc's own files: the caches' seals (:func:`write_sealed`),
 the build outputs' digests (emit: what the next build or plan checks before it
 patches or compares them) and the inputs' content hashes (the snapshot's and state's
 keys). XXH3-128 (xxhash): 10 GB/s here against 0.8 GB/s for blake2b, which made a
@@ -12,7 +12,12 @@ lock while it hashes, so a second thread hashes beside the build."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import xxhash
+
+from .faults import temporary
 
 SIZE = 16  # bytes of a digest
 
@@ -29,3 +34,41 @@ def hexdigest(data) -> str:
 def hasher():
     """A hash fed piece by piece (``update``, then ``digest``/``hexdigest``)."""
     return xxhash.xxh3_128()
+
+
+# -- sealed files: snavc's own files carry the hash of their content ------------------
+
+SEAL = b"snavc-sealed 2\n"  # then the digest of the payload, then the payload
+
+
+def unseal(data) -> memoryview | None:
+    """The payload of sealed ``data`` (bytes, a mapped file), or None when its hash does
+    not match (a flipped bit, a truncated or edited file) or it is not sealed: the cache
+    is not used."""
+    head = len(SEAL) + SIZE
+    if len(data) < head or data[: len(SEAL)] != SEAL:
+        return None
+    payload = memoryview(data)[head:]
+    if digest(payload) != data[len(SEAL) : head]:
+        payload.release()
+        return None
+    return payload
+
+
+def write_sealed(path: Path, *payload) -> None:
+    """Write ``path`` sealed, in one rename; no temporary left when it fails. The
+    payload may come in pieces (bytes, memoryviews), sealed and written as one, not
+    joined: a state is 30 MB at 100k equipment."""
+    hashed = hasher()
+    for piece in payload:
+        hashed.update(piece)
+    tmp = temporary(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(SEAL + hashed.digest())
+            for piece in payload:
+                f.write(piece)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -7,7 +7,7 @@ warm build at 100k equipment takes 1 s. Their core schemas, validators and seria
 are pickled once (pydantic-core pickles them from their schemas, 34 kB) and read back in
 1 ms. The file is named by a hash of what decides them: ``snavc/model.py`` (which
 imports no other snavc module, a test checks it), the Python and the pydantic versions.
-The file is sealed as the engine's caches are (cache.write_sealed). Anything
+The file is sealed as the engine's caches are (hashing.write_sealed). Anything
 unexpected (no file, a damaged one, another pydantic that pickles otherwise)
 leaves the models to pydantic's own lazy build, as without this cache.
 
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from . import hashing
-from .cache import unseal, write_sealed
+from .hashing import unseal, write_sealed
 
 KEEP_SECONDS = 7 * 86400  # other versions' files older than this are removed
 
