@@ -3,6 +3,10 @@
 ``load_text(..., "fast")`` reads the block-style subset line by line and sends every
 other file to libyaml (``"libyaml"``): for any bytes the two must return the same
 documents (values, lines, columns, packed positions) and the same diagnostics.
+
+The line scanner exists twice, in Python (the reference) and in C (``_scan.c``, what
+builds use when it is built): every text below is also given to both, which must return
+the same documents, dict orders and types included, or both None.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from snavc.engine import scan as scanner
 from snavc.engine.load import load_text
 from snavc.engine.scan import scan
 
@@ -34,7 +39,19 @@ def both(raw: bytes, rel: str = "f.yaml"):
     return key(load_text(rel, raw, "fast")), key(load_text(rel, raw, "libyaml"))
 
 
+def same_scanners(text: str) -> None:
+    """The C scanner returns what the Python one returns (when it is built)."""
+    if scanner._native is None or scanner._UNUSUAL.search(text):
+        return
+    # repr: dict order, nan, and True against 1
+    assert repr(scanner.scan_native(text)) == repr(scanner.scan_python(text))
+
+
 def same(raw: bytes) -> None:
+    try:
+        same_scanners(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        pass
     with warnings.catch_warnings():
         # ruamel (which reports libyaml's syntax errors) warns of a reused anchor: the
         # same for both paths, and not what is compared here
@@ -57,6 +74,7 @@ def test_every_corpus_file_loads_the_same_both_ways():
         fast, reference = both(raw, str(p.relative_to(ROOT)))
         assert repr(fast) == repr(reference), p
         try:
+            same_scanners(raw.decode("utf-8-sig"))
             scanned += scan(raw.decode("utf-8-sig")) is not None
         except UnicodeDecodeError:
             pass
@@ -322,3 +340,40 @@ def test_mutated_files_load_the_same_both_ways(path, edits):
         at = int(where * len(text))
         text = text[:at] + insert + text[at + cut :]
     same(text.encode())
+
+
+def test_the_c_scanner_is_built_where_a_compiler_is():
+    """setup.py builds _scan.c as optional: a compiler error must not go unnoticed here."""
+    import shutil
+    import sysconfig
+
+    if (
+        not (shutil.which("cc") or shutil.which("gcc"))
+        or not Path(sysconfig.get_paths()["include"], "Python.h").exists()
+    ):
+        pytest.skip("no C compiler or no Python headers: the Python scanner is used")
+    assert scanner._native is not None or scanner.os.environ.get("SNAVC_SCANNER") == "python"
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=" \n-:#,[]{}'\"&*!|>?%@`~.+_/ab0129eéx日\\", max_size=80))
+def test_any_text_scans_the_same_in_c_and_python(text):
+    """Arbitrary text, mostly outside the subset: both scanners step aside at the same
+    place or read the same documents (and the C one never reads past a line)."""
+    same_scanners(text)
+    same_scanners("kind: Site\nv: " + text)
+    same_scanners("kind: Site\nv:\n  - " + text.replace("\n", "\n  "))
+
+
+@pytest.mark.skipif(scanner._native is None, reason="the C scanner is not built")
+def test_the_c_scanner_reads_a_generated_estate_as_python_does(tmp_path):
+    from snavc.bench import generate
+
+    generate.generate(tmp_path, 300)
+    files = sorted(tmp_path.rglob("*.yaml"))
+    assert len(files) > 30
+    for p in files:
+        text = p.read_text(encoding="utf-8")
+        found = scanner.scan_native(text)
+        assert found is not None, p
+        assert repr(found) == repr(scanner.scan_python(text)), p

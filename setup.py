@@ -1,0 +1,19 @@
+"""The one thing pyproject.toml cannot say: the optional C line scanner.
+
+snavc/engine/_scan.c is the load stage's line scanner (snavc/engine/scan.py) in C. It is
+optional: where no C compiler is found, the install goes on and the Python scanner,
+which gives the same documents, is used (docs/performance.md, "The line scanner in C").
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "snavc.engine._scan",
+            ["snavc/engine/_scan.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)

@@ -1,0 +1,816 @@
+/* The line scanner of snavc/engine/scan.py, in C: the same function for the same
+ * input, written line for line after the Python one (read them side by side; the
+ * Python is the reference and tests/test_scan.py holds the two equal).
+ *
+ * scan(text, resolve_plain, max_depth) -> list of (line, 1, value, positions), or None
+ * when the text is outside the subset (the caller then reads it with libyaml). The
+ * caller has already refused texts with unusual characters (scan._UNUSUAL).
+ *
+ * Every read of the text is bounds-checked: where Python would raise IndexError (and
+ * scan.scan return None), this returns FALLBACK. Columns are code points, as Python's
+ * str indices are. Errors of resolve_plain other than ValueError and OverflowError
+ * propagate, as in Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef struct {
+    Py_ssize_t number; /* 1-based line number */
+    Py_ssize_t indent; /* leading spaces */
+    Py_ssize_t start;  /* index of the line's first character in the text */
+    Py_ssize_t len;    /* its length, without the \n */
+} Line;
+
+typedef struct {
+    PyObject *text;
+    int kind;
+    const void *data;
+    Line *lines;
+    Py_ssize_t n;
+    PyObject *resolve;
+    int max_depth;
+} Sc;
+
+/* results of the parsing functions */
+#define OK 0
+#define FALLBACK (-1) /* outside the subset: no exception set */
+#define ERROR (-2)    /* a Python exception is set */
+
+#define AT(s, ln, k) PyUnicode_READ((s)->kind, (s)->data, (ln)->start + (k))
+
+static int is_key_first(Py_UCS4 c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+static int is_key_char(Py_UCS4 c) { return is_key_first(c) || c == '.' || c == '/' || c == '-'; }
+static int is_value_first(Py_UCS4 c)
+{
+    return is_key_first(c) || c == '.' || c == '/' || c == '+' || c == '~';
+}
+static int is_word_first(Py_UCS4 c) { return is_key_first(c) || c == '.' || c == '+' || c == '~'; }
+static int is_word_char(Py_UCS4 c) { return is_word_first(c) || c == '/' || c == '-'; }
+static int one_of(Py_UCS4 c, const char *set) { return c != 0 && c < 128 && strchr(set, (int)c) != NULL; }
+/* scan._TEXT: a plain scalar starting so is a string as it is */
+static int is_text_first(Py_UCS4 c) { return c < 128 && !one_of(c, "-+.0123456789nN~tTfF"); }
+static int is_indicator(Py_UCS4 c) { return one_of(c, "-?:,[]{}#&*!|>'\"%@`"); }
+
+/* ---- positions ------------------------------------------------------------------ */
+
+static PyObject *pack64(Py_ssize_t line, Py_ssize_t col)
+{
+    return PyLong_FromUnsignedLongLong(((unsigned long long)line << 32) | (unsigned long long)col);
+}
+
+static PyObject *pack128(Py_ssize_t kl, Py_ssize_t kc, Py_ssize_t vl, Py_ssize_t vc)
+{
+    unsigned long long hi = ((unsigned long long)kl << 32) | (unsigned long long)kc;
+    unsigned long long lo = ((unsigned long long)vl << 32) | (unsigned long long)vc;
+    unsigned char bytes[16];
+    for (int i = 0; i < 8; i++) {
+        bytes[i] = (unsigned char)(lo >> (8 * i));
+        bytes[8 + i] = (unsigned char)(hi >> (8 * i));
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromUnsignedNativeBytes(bytes, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+#else
+    return _PyLong_FromByteArray(bytes, 16, 1, 0);
+#endif
+}
+
+/* (packed, child) when there is a child, else packed; steals both references */
+static PyObject *with_child(PyObject *packed, PyObject *child)
+{
+    if (packed == NULL) {
+        Py_XDECREF(child);
+        return NULL;
+    }
+    if (child == NULL)
+        return packed;
+    PyObject *t = PyTuple_New(2);
+    if (t == NULL) {
+        Py_DECREF(packed);
+        Py_DECREF(child);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(t, 0, packed);
+    PyTuple_SET_ITEM(t, 1, child);
+    return t;
+}
+
+/* ---- the regular expressions of scan.py, as functions ----------------------------- */
+
+/* _KEY at p: the key is [p, *kend) (*kend is the ':'), the match ends at *mend */
+static int match_key(Sc *s, const Line *ln, Py_ssize_t p, Py_ssize_t *kend, Py_ssize_t *mend)
+{
+    Py_ssize_t L = ln->len, q = p;
+    if (q >= L || !is_key_first(AT(s, ln, q)))
+        return 0;
+    for (q++; q < L && is_key_char(AT(s, ln, q)); q++)
+        ;
+    if (q >= L || AT(s, ln, q) != ':')
+        return 0;
+    *kend = q++;
+    if (q == L) {
+        *mend = q;
+        return 1;
+    }
+    if (AT(s, ln, q) != ' ')
+        return 0;
+    while (q < L && AT(s, ln, q) == ' ')
+        q++;
+    *mend = q;
+    return 1;
+}
+
+/* _SIMPLE at p: the value is [p, *vend) */
+static int match_simple(Sc *s, const Line *ln, Py_ssize_t p, Py_ssize_t *vend)
+{
+    Py_ssize_t L = ln->len, last = p + 1;
+    if (p >= L || !is_value_first(AT(s, ln, p)))
+        return 0;
+    for (Py_ssize_t q = p + 1; q < L; q++) {
+        Py_UCS4 c = AT(s, ln, q);
+        if (c == ':' || c == '#')
+            return 0;
+        if (c != ' ')
+            last = q + 1;
+    }
+    *vend = last;
+    return 1;
+}
+
+/* _SIMPLE_LIST at p (a '[' there) */
+static int match_simple_list(Sc *s, const Line *ln, Py_ssize_t p)
+{
+    Py_ssize_t L = ln->len, q = p + 1;
+    if (p >= L || AT(s, ln, p) != '[')
+        return 0;
+    for (;;) {
+        if (q >= L || !is_word_first(AT(s, ln, q)))
+            return 0;
+        for (q++; q < L && is_word_char(AT(s, ln, q)); q++)
+            ;
+        if (q + 1 < L && AT(s, ln, q) == ',' && AT(s, ln, q + 1) == ' ') {
+            q += 2;
+            continue;
+        }
+        break;
+    }
+    if (q >= L || AT(s, ln, q) != ']')
+        return 0;
+    for (q++; q < L && AT(s, ln, q) == ' '; q++)
+        ;
+    return q == L;
+}
+
+/* scan._is_entry */
+static int is_entry(Sc *s, const Line *ln, Py_ssize_t col)
+{
+    return col < ln->len && AT(s, ln, col) == '-' && (ln->len == col + 1 || AT(s, ln, col + 1) == ' ');
+}
+
+/* ---- scalars ---------------------------------------------------------------------- */
+
+static PyObject *sub(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
+{
+    return PyUnicode_Substring(s->text, ln->start + a, ln->start + b);
+}
+
+static PyObject *interned(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *t = sub(s, ln, a, b);
+    if (t != NULL)
+        PyUnicode_InternInPlace(&t);
+    return t;
+}
+
+static PyObject *resolved(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *t = sub(s, ln, a, b);
+    if (t == NULL)
+        return NULL;
+    PyObject *v = PyObject_CallOneArg(s->resolve, t);
+    Py_DECREF(t);
+    return v;
+}
+
+/* `intern(text) if text[0] in _TEXT else resolve_plain(text)` */
+static PyObject *plain_word(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
+{
+    return is_text_first(AT(s, ln, a)) ? interned(s, ln, a, b) : resolved(s, ln, a, b);
+}
+
+/* scan._quoted: the text of a one-line quoted scalar, *after past its closing quote */
+static int quoted(Sc *s, const Line *ln, Py_ssize_t p, PyObject **value, Py_ssize_t *after)
+{
+    Py_ssize_t L = ln->len, close = -1;
+    Py_UCS4 q = AT(s, ln, p);
+    for (Py_ssize_t k = p + 1; k < L; k++)
+        if (AT(s, ln, k) == q) {
+            close = k;
+            break;
+        }
+    if (close < 0)
+        return FALLBACK;
+    if (q == '"')
+        for (Py_ssize_t k = p + 1; k < close; k++)
+            if (AT(s, ln, k) == '\\')
+                return FALLBACK;
+    if (q == '\'' && close + 1 < L && AT(s, ln, close + 1) == '\'')
+        return FALLBACK;
+    *value = sub(s, ln, p + 1, close);
+    if (*value == NULL)
+        return ERROR;
+    *after = close + 1;
+    return OK;
+}
+
+/* scan._end_of_line */
+static int end_of_line(Sc *s, const Line *ln, Py_ssize_t p)
+{
+    Py_ssize_t L = ln->len, k = p;
+    while (k < L && AT(s, ln, k) == ' ')
+        k++;
+    if (k == L)
+        return OK;
+    if (AT(s, ln, p) == ' ' && AT(s, ln, k) == '#')
+        return OK;
+    return FALLBACK;
+}
+
+/* scan._skip: IndexError (FALLBACK) at the end of the line */
+static int skip(Sc *s, const Line *ln, Py_ssize_t *p)
+{
+    while (*p < ln->len && AT(s, ln, *p) == ' ')
+        (*p)++;
+    return *p < ln->len ? OK : FALLBACK;
+}
+
+/* ---- collections ------------------------------------------------------------------ */
+
+static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
+                   PyObject **out_value, PyObject **out_pos, Py_ssize_t *out_i);
+static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
+                    Py_ssize_t parent_col, PyObject **out_value, PyObject **out_pos,
+                    Py_ssize_t *out_i);
+static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_value,
+                PyObject **out_pos, Py_ssize_t *out_p);
+
+/* scan._simple_list: the words of a matched simple list and their positions */
+static int simple_list(Sc *s, const Line *ln, Py_ssize_t p, PyObject **out_value, PyObject **out_pos)
+{
+    PyObject *values = PyList_New(0), *pos = PyList_New(0);
+    if (values == NULL || pos == NULL)
+        goto error;
+    Py_ssize_t q = p + 1;
+    for (;;) {
+        Py_ssize_t a = q;
+        for (q++; q < ln->len && is_word_char(AT(s, ln, q)); q++)
+            ;
+        PyObject *v = plain_word(s, ln, a, q);
+        if (v == NULL)
+            goto error;
+        int r = PyList_Append(values, v);
+        Py_DECREF(v);
+        if (r < 0)
+            goto error;
+        PyObject *packed = pack64(ln->number, a + 1);
+        if (packed == NULL)
+            goto error;
+        r = PyList_Append(pos, packed);
+        Py_DECREF(packed);
+        if (r < 0)
+            goto error;
+        if (q >= ln->len || AT(s, ln, q) != ',')
+            break; /* the ']' (match_simple_list checked the shape) */
+        q += 2;
+    }
+    *out_value = values;
+    *out_pos = pos;
+    return OK;
+error:
+    Py_XDECREF(values);
+    Py_XDECREF(pos);
+    return ERROR;
+}
+
+/* scan._Scanner.inline: *child stays NULL for a scalar */
+static int inline_value(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **value,
+                        PyObject **child, Py_ssize_t *after)
+{
+    Py_ssize_t L = ln->len;
+    *child = NULL;
+    if (p >= L)
+        return FALLBACK;
+    Py_UCS4 c = AT(s, ln, p);
+    if (c == '[' || c == '{')
+        return flow(s, ln, p, depth, value, child, after);
+    if (c == '\'' || c == '"')
+        return quoted(s, ln, p, value, after);
+    if (is_indicator(c) && !(c == '-' && p + 1 < L && AT(s, ln, p + 1) != ' '))
+        return FALLBACK; /* an anchor, an alias, a tag, a block scalar... */
+    Py_ssize_t tend = L;
+    for (Py_ssize_t k = p; k + 1 < L; k++)
+        if (AT(s, ln, k) == ' ' && AT(s, ln, k + 1) == '#') {
+            tend = k;
+            break;
+        }
+    while (tend > p && AT(s, ln, tend - 1) == ' ')
+        tend--;
+    if (tend > p && AT(s, ln, tend - 1) == ':')
+        return FALLBACK;
+    for (Py_ssize_t k = p; k + 1 < tend; k++)
+        if (AT(s, ln, k) == ':' && AT(s, ln, k + 1) == ' ')
+            return FALLBACK;
+    *value = resolved(s, ln, p, tend);
+    if (*value == NULL)
+        return ERROR;
+    *after = tend;
+    return OK;
+}
+
+static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_value,
+                PyObject **out_pos, Py_ssize_t *out_p)
+{
+    if (depth > s->max_depth)
+        return FALLBACK;
+    Py_ssize_t L = ln->len;
+    Py_UCS4 closing = AT(s, ln, p) == '[' ? ']' : '}';
+    int is_map = closing == '}';
+    PyObject *data = is_map ? PyDict_New() : PyList_New(0);
+    PyObject *pos = is_map ? PyDict_New() : PyList_New(0);
+    PyObject *key = NULL, *value = NULL, *child = NULL;
+    int r = ERROR;
+    if (data == NULL || pos == NULL)
+        goto done;
+    p += 1;
+    if ((r = skip(s, ln, &p)) != OK)
+        goto done;
+    if (AT(s, ln, p) == closing) {
+        *out_p = p + 1;
+        r = OK;
+        goto done;
+    }
+    for (;;) {
+        Py_ssize_t kp = 0, kend, mend;
+        if (is_map) {
+            r = FALLBACK;
+            if (!match_key(s, ln, p, &kend, &mend) || mend == L)
+                goto done;
+            r = ERROR;
+            if ((key = interned(s, ln, p, kend)) == NULL)
+                goto done;
+            int has = PyDict_Contains(data, key);
+            if (has != 0) {
+                r = has < 0 ? ERROR : FALLBACK;
+                goto done;
+            }
+            kp = p;
+            p = mend;
+        }
+        Py_ssize_t vp = p;
+        Py_UCS4 c = AT(s, ln, p);
+        if (c == '[' || c == '{') {
+            if ((r = flow(s, ln, p, depth + 1, &value, &child, &p)) != OK)
+                goto done;
+        }
+        else if (c == '\'' || c == '"') {
+            if ((r = quoted(s, ln, p, &value, &p)) != OK)
+                goto done;
+        }
+        else {
+            r = FALLBACK;
+            if (is_indicator(c) && !(c == '-' && p + 1 < L && !one_of(AT(s, ln, p + 1), " ,[]{}")))
+                goto done;
+            Py_ssize_t m = -1;
+            for (Py_ssize_t k = p; k < L; k++)
+                if (one_of(AT(s, ln, k), ",[]{}")) {
+                    m = k;
+                    break;
+                }
+            if (m < 0)
+                goto done;
+            Py_ssize_t tend = m;
+            while (tend > p && AT(s, ln, tend - 1) == ' ')
+                tend--;
+            if (tend == p)
+                goto done;
+            for (Py_ssize_t k = p; k < tend; k++) {
+                Py_UCS4 t = AT(s, ln, k);
+                if (t == ':' || t == '#')
+                    goto done;
+            }
+            r = ERROR;
+            if ((value = resolved(s, ln, p, tend)) == NULL)
+                goto done;
+            p = tend;
+        }
+        r = ERROR;
+        if (is_map) {
+            PyObject *packed = with_child(pack128(ln->number, kp + 1, ln->number, vp + 1), child);
+            child = NULL;
+            if (packed == NULL)
+                goto done;
+            if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
+                Py_DECREF(packed);
+                goto done;
+            }
+            Py_DECREF(packed);
+            Py_CLEAR(key);
+        }
+        else {
+            PyObject *packed = with_child(pack64(ln->number, vp + 1), child);
+            child = NULL;
+            if (packed == NULL)
+                goto done;
+            if (PyList_Append(data, value) < 0 || PyList_Append(pos, packed) < 0) {
+                Py_DECREF(packed);
+                goto done;
+            }
+            Py_DECREF(packed);
+        }
+        Py_CLEAR(value);
+        if ((r = skip(s, ln, &p)) != OK)
+            goto done;
+        c = AT(s, ln, p);
+        if (c == ',') {
+            p += 1;
+            if ((r = skip(s, ln, &p)) != OK)
+                goto done;
+            r = FALLBACK;
+            c = AT(s, ln, p);
+            if (c == ']' || c == '}')
+                goto done; /* a trailing comma */
+            continue;
+        }
+        r = FALLBACK;
+        if (c == closing) {
+            *out_p = p + 1;
+            r = OK;
+        }
+        goto done;
+    }
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    Py_XDECREF(child);
+    if (r == OK) {
+        *out_value = data;
+        *out_pos = pos;
+    }
+    else {
+        Py_XDECREF(data);
+        Py_XDECREF(pos);
+    }
+    return r;
+}
+
+static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
+                   PyObject **out_value, PyObject **out_pos, Py_ssize_t *out_i)
+{
+    if (depth > s->max_depth)
+        return FALLBACK;
+    PyObject *data = PyDict_New(), *pos = PyDict_New();
+    PyObject *key = NULL, *value = NULL, *child = NULL;
+    int r = ERROR;
+    if (data == NULL || pos == NULL)
+        goto done;
+    const Line *ln = &s->lines[i];
+    for (;;) {
+        Py_ssize_t kend, mend, vend, vl, vc, L = ln->len, number = ln->number;
+        r = FALLBACK;
+        if (!match_key(s, ln, col, &kend, &mend))
+            goto done;
+        r = ERROR;
+        if ((key = interned(s, ln, col, kend)) == NULL)
+            goto done;
+        int has = PyDict_Contains(data, key);
+        if (has != 0) {
+            r = has < 0 ? ERROR : FALLBACK; /* a duplicate key: SNV104 from the libyaml path */
+            goto done;
+        }
+        if (mend > kend + 1 && match_simple(s, ln, mend, &vend)) {
+            /* the common case, `key: plain words`, as _KEY_SIMPLE */
+            if ((value = plain_word(s, ln, mend, vend)) == NULL)
+                goto done;
+            PyObject *packed = pack128(number, col + 1, number, mend + 1);
+            if (packed == NULL)
+                goto done;
+            if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
+                Py_DECREF(packed);
+                goto done;
+            }
+            Py_DECREF(packed);
+            Py_CLEAR(key);
+            Py_CLEAR(value);
+            i += 1;
+            if (i >= end)
+                break;
+            ln = &s->lines[i];
+            if (ln->indent == col) {
+                if (AT(s, ln, col) == '-')
+                    break;
+                continue;
+            }
+            if (ln->indent < col)
+                break;
+            r = FALLBACK; /* a plain scalar continued on the next line */
+            goto done;
+        }
+        Py_ssize_t at = mend;
+        if (match_simple_list(s, ln, at)) {
+            if ((r = simple_list(s, ln, at, &value, &child)) != OK)
+                goto done;
+            vl = number;
+            vc = at + 1;
+            i += 1;
+            r = FALLBACK;
+            if (i < end && s->lines[i].indent > col)
+                goto done;
+        }
+        else if (at == L || AT(s, ln, at) == '#') {
+            /* a nested collection on the next lines, or a null */
+            Py_ssize_t nxt = i + 1;
+            const Line *nl = nxt < end ? &s->lines[nxt] : NULL;
+            if (nl != NULL && (nl->indent > col || (nl->indent == col && is_entry(s, nl, col)))) {
+                Py_ssize_t k1, k2;
+                if (is_entry(s, nl, nl->indent))
+                    r = sequence(s, nxt, nl->indent, end, depth + 1, col, &value, &child, &i);
+                else if (match_key(s, nl, nl->indent, &k1, &k2))
+                    r = mapping(s, nxt, nl->indent, end, depth + 1, &value, &child, &i);
+                else
+                    r = FALLBACK; /* a scalar on the lines below its key */
+                if (r != OK)
+                    goto done;
+                vl = nl->number;
+                vc = nl->indent + 1;
+            }
+            else {
+                value = Py_NewRef(Py_None);
+                vl = number;
+                vc = kend + 2; /* just past the ':' */
+                i = nxt;
+            }
+        }
+        else {
+            Py_ssize_t after;
+            if ((r = inline_value(s, ln, at, depth + 1, &value, &child, &after)) != OK)
+                goto done;
+            if ((r = end_of_line(s, ln, after)) != OK)
+                goto done;
+            vl = number;
+            vc = at + 1;
+            i += 1;
+            r = FALLBACK;
+            if (i < end && s->lines[i].indent > col)
+                goto done; /* a plain scalar continued on the next line */
+        }
+        r = ERROR;
+        PyObject *packed = with_child(pack128(number, col + 1, vl, vc), child);
+        child = NULL;
+        if (packed == NULL)
+            goto done;
+        if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
+            Py_DECREF(packed);
+            goto done;
+        }
+        Py_DECREF(packed);
+        Py_CLEAR(key);
+        Py_CLEAR(value);
+        if (i >= end)
+            break;
+        ln = &s->lines[i];
+        if (ln->indent < col)
+            break;
+        r = FALLBACK;
+        if (ln->indent > col)
+            goto done;
+        if (AT(s, ln, col) == '-')
+            break; /* the end of an indentless list's item mapping, or no key */
+    }
+    *out_value = data;
+    *out_pos = pos;
+    *out_i = i;
+    return OK;
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    Py_XDECREF(child);
+    Py_XDECREF(data);
+    Py_XDECREF(pos);
+    return r;
+}
+
+static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
+                    Py_ssize_t parent_col, PyObject **out_value, PyObject **out_pos,
+                    Py_ssize_t *out_i)
+{
+    if (depth > s->max_depth)
+        return FALLBACK;
+    PyObject *items = PyList_New(0), *ipos = PyList_New(0);
+    PyObject *value = NULL, *child = NULL;
+    int r = ERROR;
+    if (items == NULL || ipos == NULL)
+        goto done;
+    const Line *ln = &s->lines[i];
+    for (;;) {
+        Py_ssize_t L = ln->len, number = ln->number, icol = col + 1, vend;
+        /* ln[col] is '-', followed by a space (is_entry) */
+        while (icol < L && AT(s, ln, icol) == ' ')
+            icol++;
+        r = FALLBACK;
+        if (icol >= L || AT(s, ln, icol) == '#')
+            goto done; /* `-` alone: a null item or an item on the next lines */
+        if (AT(s, ln, icol) == '-' && (icol + 1 == L || AT(s, ln, icol + 1) == ' '))
+            goto done; /* a list in a list written on one line */
+        if (match_simple(s, ln, icol, &vend)) {
+            r = ERROR;
+            if ((value = plain_word(s, ln, icol, vend)) == NULL)
+                goto done;
+            i += 1;
+            r = FALLBACK;
+            if (i < end && s->lines[i].indent > col)
+                goto done;
+        }
+        else {
+            Py_ssize_t k1, k2, after;
+            if (match_key(s, ln, icol, &k1, &k2)) {
+                if ((r = mapping(s, i, icol, end, depth + 1, &value, &child, &i)) != OK)
+                    goto done;
+            }
+            else {
+                if ((r = inline_value(s, ln, icol, depth + 1, &value, &child, &after)) != OK)
+                    goto done;
+                if ((r = end_of_line(s, ln, after)) != OK)
+                    goto done;
+                i += 1;
+                r = FALLBACK;
+                if (i < end && s->lines[i].indent > col)
+                    goto done;
+            }
+        }
+        r = ERROR;
+        PyObject *packed = with_child(pack64(number, icol + 1), child);
+        child = NULL;
+        if (packed == NULL)
+            goto done;
+        if (PyList_Append(ipos, packed) < 0 || PyList_Append(items, value) < 0) {
+            Py_DECREF(packed);
+            goto done;
+        }
+        Py_DECREF(packed);
+        Py_CLEAR(value);
+        if (i >= end)
+            break;
+        ln = &s->lines[i];
+        if (ln->indent < col)
+            break;
+        r = FALLBACK;
+        if (ln->indent > col)
+            goto done;
+        if (!is_entry(s, ln, ln->indent)) {
+            if (col == parent_col)
+                break; /* an indentless list ends at its parent's next key */
+            goto done;
+        }
+    }
+    *out_value = items;
+    *out_pos = ipos;
+    *out_i = i;
+    return OK;
+done:
+    Py_XDECREF(value);
+    Py_XDECREF(child);
+    Py_XDECREF(items);
+    Py_XDECREF(ipos);
+    return r;
+}
+
+/* ---- the file ------------------------------------------------------------------- */
+
+/* _Scanner.__init__: the content lines and each document's first one */
+static int split_lines(Sc *s, Py_ssize_t **out_starts, Py_ssize_t *out_ndocs)
+{
+    Py_ssize_t size = PyUnicode_GET_LENGTH(s->text), nl = 1;
+    for (Py_ssize_t k = 0; k < size; k++)
+        if (PyUnicode_READ(s->kind, s->data, k) == '\n')
+            nl++;
+    s->lines = PyMem_New(Line, nl);
+    Py_ssize_t *starts = PyMem_New(Py_ssize_t, nl);
+    if (s->lines == NULL || starts == NULL) {
+        PyMem_Free(starts);
+        PyErr_NoMemory();
+        return ERROR;
+    }
+    *out_starts = starts;
+    Py_ssize_t n = 0, ndocs = 0, number = 0, a = 0;
+    int opened = 0;
+    while (a <= size) {
+        Py_ssize_t b = a;
+        while (b < size && PyUnicode_READ(s->kind, s->data, b) != '\n')
+            b++;
+        Line line = {++number, 0, a, b - a};
+        while (line.indent < line.len && AT(s, &line, line.indent) == ' ')
+            line.indent++;
+        a = b + 1;
+        if (line.indent == line.len || AT(s, &line, line.indent) == '#')
+            continue;
+        if (line.len >= 3) {
+            Py_UCS4 c0 = AT(s, &line, 0), c1 = AT(s, &line, 1), c2 = AT(s, &line, 2);
+            if ((c0 == '-' && c1 == '-' && c2 == '-') || (c0 == '.' && c1 == '.' && c2 == '.')) {
+                Py_ssize_t e = line.len;
+                while (e > 0 && AT(s, &line, e - 1) == ' ')
+                    e--;
+                if (c0 != '-' || e != 3 || opened)
+                    return FALLBACK; /* `--- value`, `...`, or an empty document (SNV105) */
+                opened = 1;
+                continue;
+            }
+        }
+        if (opened || ndocs == 0) {
+            starts[ndocs++] = n;
+            opened = 0;
+        }
+        s->lines[n++] = line;
+    }
+    if (opened || ndocs == 0)
+        return FALLBACK; /* a trailing empty document, or none at all (SNV110) */
+    s->n = n;
+    *out_ndocs = ndocs;
+    return OK;
+}
+
+static PyObject *documents(Sc *s, Py_ssize_t *starts, Py_ssize_t ndocs, int *r)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        *r = ERROR;
+        return NULL;
+    }
+    for (Py_ssize_t d = 0; d < ndocs; d++) {
+        Py_ssize_t first = starts[d], end = d + 1 < ndocs ? starts[d + 1] : s->n, nxt, k1, k2;
+        const Line *ln = &s->lines[first];
+        PyObject *value, *pos;
+        *r = FALLBACK;
+        if (ln->indent != 0 || !match_key(s, ln, 0, &k1, &k2))
+            goto fail; /* a document that is not a block mapping */
+        if ((*r = mapping(s, first, 0, end, 0, &value, &pos, &nxt)) != OK)
+            goto fail;
+        if (nxt != end) {
+            Py_DECREF(value);
+            Py_DECREF(pos);
+            *r = FALLBACK;
+            goto fail;
+        }
+        PyObject *doc = Py_BuildValue("(niNN)", ln->number, 1, value, pos);
+        if (doc == NULL || PyList_Append(out, doc) < 0) {
+            Py_XDECREF(doc);
+            *r = ERROR;
+            goto fail;
+        }
+        Py_DECREF(doc);
+    }
+    *r = OK;
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args)
+{
+    Sc s = {0};
+    if (!PyArg_ParseTuple(args, "UOi:scan", &s.text, &s.resolve, &s.max_depth))
+        return NULL;
+    s.kind = PyUnicode_KIND(s.text);
+    s.data = PyUnicode_DATA(s.text);
+    Py_ssize_t *starts = NULL, ndocs = 0;
+    PyObject *out = NULL;
+    int r = split_lines(&s, &starts, &ndocs);
+    if (r == OK)
+        out = documents(&s, starts, ndocs, &r);
+    PyMem_Free(s.lines);
+    PyMem_Free(starts);
+    if (r == OK)
+        return out;
+    if (r == ERROR) {
+        /* a scalar Python cannot convert (SNV114) is reported, at its position, by libyaml */
+        if (!PyErr_ExceptionMatches(PyExc_ValueError) && !PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(text, resolve_plain, max_depth): scan.scan's documents of text, or None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "The line scanner of snavc.engine.scan, in C.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
