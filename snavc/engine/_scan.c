@@ -780,6 +780,7 @@ fail:
 
 static PyObject *scan(PyObject *self, PyObject *args)
 {
+    (void)self;
     Sc s = {0};
     if (!PyArg_ParseTuple(args, "UOi:scan", &s.text, &s.resolve, &s.max_depth))
         return NULL;
@@ -811,6 +812,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan", "The line scanner of snavc.engine.scan, in C.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
