@@ -6,6 +6,11 @@
  * when the text is outside the subset (the caller then reads it with libyaml). The
  * caller has already refused texts with unusual characters (scan._UNUSUAL).
  *
+ * One difference of form: the positions of each document come marshalled, as
+ * load.Document keeps them (marshal.loads of them is what scan.py returns), written
+ * here as the values are read: the position tree is never made as objects (most
+ * documents' are never read) nor walked again by marshal.dumps.
+ *
  * Every read of the text is bounds-checked: where Python would raise IndexError (and
  * scan.scan return None), this returns FALLBACK. Columns are code points, as Python's
  * str indices are. Errors of resolve_plain other than ValueError and OverflowError
@@ -30,6 +35,8 @@ typedef struct {
     Py_ssize_t n;
     PyObject *resolve;
     int max_depth;
+    char *out; /* the positions, marshalled */
+    Py_ssize_t used, size;
 } Sc;
 
 /* results of the parsing functions */
@@ -55,48 +62,112 @@ static int one_of(Py_UCS4 c, const char *set) { return c != 0 && c < 128 && strc
 static int is_text_first(Py_UCS4 c) { return c < 128 && !one_of(c, "-+.0123456789nN~tTfF"); }
 static int is_indicator(Py_UCS4 c) { return one_of(c, "-?:,[]{}#&*!|>'\"%@`"); }
 
-/* ---- positions ------------------------------------------------------------------ */
+/* ---- positions, in marshal's format ------------------------------------------------
+ *
+ * The codes marshal.loads reads (Python/marshal.c): '{' key value ... '0' a dict;
+ * '[' n items a list (n: 4 bytes, little-endian); ')' n items a tuple of n < 256;
+ * 'i' 4 bytes an int of 32 bits; 'l' n digits an int (n 15-bit digits of 2 bytes, the
+ * lowest first); 'Z' n chars and 'A' 4-byte n chars an ASCII string, interned. A value
+ * with a nested collection is the tuple (packed, child), as in scan.py.
+ */
 
-static PyObject *pack64(Py_ssize_t line, Py_ssize_t col)
+typedef unsigned __int128 u128;
+
+static int put(Sc *s, const char *bytes, Py_ssize_t n)
 {
-    return PyLong_FromUnsignedLongLong(((unsigned long long)line << 32) | (unsigned long long)col);
+    if (s->used + n > s->size) {
+        Py_ssize_t size = s->size ? s->size : 4096;
+        while (size < s->used + n)
+            size *= 2;
+        char *out = PyMem_Realloc(s->out, (size_t)size);
+        if (out == NULL) {
+            PyErr_NoMemory();
+            return ERROR;
+        }
+        s->out = out;
+        s->size = size;
+    }
+    memcpy(s->out + s->used, bytes, (size_t)n);
+    s->used += n;
+    return OK;
 }
 
-static PyObject *pack128(Py_ssize_t kl, Py_ssize_t kc, Py_ssize_t vl, Py_ssize_t vc)
+static void le32(char *at, Py_ssize_t v)
 {
-    unsigned long long hi = ((unsigned long long)kl << 32) | (unsigned long long)kc;
-    unsigned long long lo = ((unsigned long long)vl << 32) | (unsigned long long)vc;
-    unsigned char bytes[16];
-    for (int i = 0; i < 8; i++) {
-        bytes[i] = (unsigned char)(lo >> (8 * i));
-        bytes[8 + i] = (unsigned char)(hi >> (8 * i));
-    }
-#if PY_VERSION_HEX >= 0x030D0000
-    return PyLong_FromUnsignedNativeBytes(bytes, 16, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
-#else
-    return _PyLong_FromByteArray(bytes, 16, 1, 0);
-#endif
+    for (int i = 0; i < 4; i++)
+        at[i] = (char)((unsigned long long)v >> (8 * i));
 }
 
-/* (packed, child) when there is a child, else packed; steals both references */
-static PyObject *with_child(PyObject *packed, PyObject *child)
+static int put_int(Sc *s, u128 v)
 {
-    if (packed == NULL) {
-        Py_XDECREF(child);
-        return NULL;
+    char bytes[2 + 4 + 2 * 9];
+    Py_ssize_t n = 0;
+    if (v <= 0x7fffffff) {
+        bytes[n++] = 'i';
+        le32(bytes + n, (Py_ssize_t)v);
+        return put(s, bytes, n + 4);
     }
-    if (child == NULL)
-        return packed;
-    PyObject *t = PyTuple_New(2);
-    if (t == NULL) {
-        Py_DECREF(packed);
-        Py_DECREF(child);
-        return NULL;
+    bytes[n++] = 'l';
+    n += 4;
+    int digits = 0;
+    for (; v != 0; v >>= 15, digits++) {
+        bytes[n++] = (char)(v & 0xff);
+        bytes[n++] = (char)((v >> 8) & 0x7f);
     }
-    PyTuple_SET_ITEM(t, 0, packed);
-    PyTuple_SET_ITEM(t, 1, child);
-    return t;
+    le32(bytes + 1, digits);
+    return put(s, bytes, n);
 }
+
+/* scan.py's packed positions: line and column of a list item; key's and value's of a
+ * mapping entry */
+static int put_pos(Sc *s, Py_ssize_t line, Py_ssize_t col)
+{
+    return put_int(s, ((u128)(unsigned long long)line << 32) | (u128)(unsigned long long)col);
+}
+
+static int put_pos4(Sc *s, Py_ssize_t kl, Py_ssize_t kc, Py_ssize_t vl, Py_ssize_t vc)
+{
+    u128 hi = ((u128)(unsigned long long)kl << 32) | (u128)(unsigned long long)kc;
+    u128 lo = ((u128)(unsigned long long)vl << 32) | (u128)(unsigned long long)vc;
+    return put_int(s, (hi << 64) | lo);
+}
+
+/* the tuple (packed, child) opens before its packed position */
+static int put_pair(Sc *s) { return put(s, ")\x02", 2); }
+
+/* a key (match_key's characters: ASCII) */
+static int put_key(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
+{
+    char head[5];
+    Py_ssize_t n = b - a, h;
+    if (n < 256) {
+        head[0] = 'Z';
+        head[1] = (char)n;
+        h = 2;
+    }
+    else {
+        head[0] = 'A';
+        le32(head + 1, n);
+        h = 5;
+    }
+    if (put(s, head, h) < 0)
+        return ERROR;
+    for (Py_ssize_t k = a; k < b; k++) {
+        char c = (char)AT(s, ln, k);
+        if (put(s, &c, 1) < 0)
+            return ERROR;
+    }
+    return OK;
+}
+
+/* a list's head; its length is written by close_list once known */
+static int open_list(Sc *s, Py_ssize_t *at)
+{
+    *at = s->used + 1;
+    return put(s, "[\0\0\0\0", 5);
+}
+
+static void close_list(Sc *s, Py_ssize_t at, Py_ssize_t n) { le32(s->out + at, n); }
 
 /* ---- the regular expressions of scan.py, as functions ----------------------------- */
 
@@ -250,20 +321,19 @@ static int skip(Sc *s, const Line *ln, Py_ssize_t *p)
 /* ---- collections ------------------------------------------------------------------ */
 
 static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
-                   PyObject **out_value, PyObject **out_pos, Py_ssize_t *out_i);
+                   PyObject **out_value, Py_ssize_t *out_i);
 static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
-                    Py_ssize_t parent_col, PyObject **out_value, PyObject **out_pos,
-                    Py_ssize_t *out_i);
+                    Py_ssize_t parent_col, PyObject **out_value, Py_ssize_t *out_i);
 static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_value,
-                PyObject **out_pos, Py_ssize_t *out_p);
+                Py_ssize_t *out_p);
 
-/* scan._simple_list: the words of a matched simple list and their positions */
-static int simple_list(Sc *s, const Line *ln, Py_ssize_t p, PyObject **out_value, PyObject **out_pos)
+/* scan._simple_list: the words of a matched simple list, their positions written */
+static int simple_list(Sc *s, const Line *ln, Py_ssize_t p, PyObject **out_value)
 {
-    PyObject *values = PyList_New(0), *pos = PyList_New(0);
-    if (values == NULL || pos == NULL)
+    PyObject *values = PyList_New(0);
+    Py_ssize_t at, q = p + 1;
+    if (values == NULL || open_list(s, &at) < 0)
         goto error;
-    Py_ssize_t q = p + 1;
     for (;;) {
         Py_ssize_t a = q;
         for (q++; q < ln->len && is_word_char(AT(s, ln, q)); q++)
@@ -273,39 +343,40 @@ static int simple_list(Sc *s, const Line *ln, Py_ssize_t p, PyObject **out_value
             goto error;
         int r = PyList_Append(values, v);
         Py_DECREF(v);
-        if (r < 0)
-            goto error;
-        PyObject *packed = pack64(ln->number, a + 1);
-        if (packed == NULL)
-            goto error;
-        r = PyList_Append(pos, packed);
-        Py_DECREF(packed);
-        if (r < 0)
+        if (r < 0 || put_pos(s, ln->number, a + 1) < 0)
             goto error;
         if (q >= ln->len || AT(s, ln, q) != ',')
             break; /* the ']' (match_simple_list checked the shape) */
         q += 2;
     }
+    close_list(s, at, PyList_GET_SIZE(values));
     *out_value = values;
-    *out_pos = pos;
     return OK;
 error:
     Py_XDECREF(values);
-    Py_XDECREF(pos);
     return ERROR;
 }
 
-/* scan._Scanner.inline: *child stays NULL for a scalar */
+/* the value at ln[p] opens a flow collection (a child in the positions) */
+static int opens_flow(Sc *s, const Line *ln, Py_ssize_t p)
+{
+    if (p >= ln->len)
+        return 0;
+    Py_UCS4 c = AT(s, ln, p);
+    return c == '[' || c == '{';
+}
+
+/* scan._Scanner.inline: the value starting at ln[p]; a flow collection writes its
+ * positions (the caller wrote the pair's head and packed position before) */
 static int inline_value(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **value,
-                        PyObject **child, Py_ssize_t *after)
+                        Py_ssize_t *after)
 {
     Py_ssize_t L = ln->len;
-    *child = NULL;
     if (p >= L)
         return FALLBACK;
     Py_UCS4 c = AT(s, ln, p);
     if (c == '[' || c == '{')
-        return flow(s, ln, p, depth, value, child, after);
+        return flow(s, ln, p, depth, value, after);
     if (c == '\'' || c == '"')
         return quoted(s, ln, p, value, after);
     if (is_indicator(c) && !(c == '-' && p + 1 < L && AT(s, ln, p + 1) != ' '))
@@ -331,18 +402,17 @@ static int inline_value(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject
 }
 
 static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_value,
-                PyObject **out_pos, Py_ssize_t *out_p)
+                Py_ssize_t *out_p)
 {
     if (depth > s->max_depth)
         return FALLBACK;
-    Py_ssize_t L = ln->len;
+    Py_ssize_t L = ln->len, list_at = 0, count = 0;
     Py_UCS4 closing = AT(s, ln, p) == '[' ? ']' : '}';
     int is_map = closing == '}';
     PyObject *data = is_map ? PyDict_New() : PyList_New(0);
-    PyObject *pos = is_map ? PyDict_New() : PyList_New(0);
-    PyObject *key = NULL, *value = NULL, *child = NULL;
+    PyObject *key = NULL, *value = NULL;
     int r = ERROR;
-    if (data == NULL || pos == NULL)
+    if (data == NULL || (is_map ? put(s, "{", 1) : open_list(s, &list_at)) < 0)
         goto done;
     p += 1;
     if ((r = skip(s, ln, &p)) != OK)
@@ -353,7 +423,7 @@ static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_v
         goto done;
     }
     for (;;) {
-        Py_ssize_t kp = 0, kend, mend;
+        Py_ssize_t kend, mend;
         if (is_map) {
             r = FALLBACK;
             if (!match_key(s, ln, p, &kend, &mend) || mend == L)
@@ -366,13 +436,25 @@ static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_v
                 r = has < 0 ? ERROR : FALLBACK;
                 goto done;
             }
-            kp = p;
+            if (put_key(s, ln, p, kend) < 0)
+                goto done;
+            Py_ssize_t kp = p;
             p = mend;
+            if (opens_flow(s, ln, p) && put_pair(s) < 0)
+                goto done;
+            if (put_pos4(s, ln->number, kp + 1, ln->number, p + 1) < 0)
+                goto done;
         }
-        Py_ssize_t vp = p;
+        else {
+            r = ERROR;
+            if (opens_flow(s, ln, p) && put_pair(s) < 0)
+                goto done;
+            if (put_pos(s, ln->number, p + 1) < 0)
+                goto done;
+        }
         Py_UCS4 c = AT(s, ln, p);
         if (c == '[' || c == '{') {
-            if ((r = flow(s, ln, p, depth + 1, &value, &child, &p)) != OK)
+            if ((r = flow(s, ln, p, depth + 1, &value, &p)) != OK)
                 goto done;
         }
         else if (c == '\'' || c == '"') {
@@ -408,27 +490,14 @@ static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_v
         }
         r = ERROR;
         if (is_map) {
-            PyObject *packed = with_child(pack128(ln->number, kp + 1, ln->number, vp + 1), child);
-            child = NULL;
-            if (packed == NULL)
+            if (PyDict_SetItem(data, key, value) < 0)
                 goto done;
-            if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
-                Py_DECREF(packed);
-                goto done;
-            }
-            Py_DECREF(packed);
             Py_CLEAR(key);
         }
         else {
-            PyObject *packed = with_child(pack64(ln->number, vp + 1), child);
-            child = NULL;
-            if (packed == NULL)
+            if (PyList_Append(data, value) < 0)
                 goto done;
-            if (PyList_Append(data, value) < 0 || PyList_Append(pos, packed) < 0) {
-                Py_DECREF(packed);
-                goto done;
-            }
-            Py_DECREF(packed);
+            count++;
         }
         Py_CLEAR(value);
         if ((r = skip(s, ln, &p)) != OK)
@@ -454,31 +523,32 @@ static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_v
 done:
     Py_XDECREF(key);
     Py_XDECREF(value);
-    Py_XDECREF(child);
     if (r == OK) {
+        if (is_map)
+            r = put(s, "0", 1);
+        else
+            close_list(s, list_at, count);
+    }
+    if (r == OK)
         *out_value = data;
-        *out_pos = pos;
-    }
-    else {
+    else
         Py_XDECREF(data);
-        Py_XDECREF(pos);
-    }
     return r;
 }
 
 static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
-                   PyObject **out_value, PyObject **out_pos, Py_ssize_t *out_i)
+                   PyObject **out_value, Py_ssize_t *out_i)
 {
     if (depth > s->max_depth)
         return FALLBACK;
-    PyObject *data = PyDict_New(), *pos = PyDict_New();
-    PyObject *key = NULL, *value = NULL, *child = NULL;
+    PyObject *data = PyDict_New();
+    PyObject *key = NULL, *value = NULL;
     int r = ERROR;
-    if (data == NULL || pos == NULL)
+    if (data == NULL || put(s, "{", 1) < 0)
         goto done;
     const Line *ln = &s->lines[i];
     for (;;) {
-        Py_ssize_t kend, mend, vend, vl, vc, L = ln->len, number = ln->number;
+        Py_ssize_t kend, mend, vend, L = ln->len, number = ln->number;
         r = FALLBACK;
         if (!match_key(s, ln, col, &kend, &mend))
             goto done;
@@ -490,18 +560,16 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
             r = has < 0 ? ERROR : FALLBACK; /* a duplicate key: SNV104 from the libyaml path */
             goto done;
         }
+        if (put_key(s, ln, col, kend) < 0)
+            goto done;
         if (mend > kend + 1 && match_simple(s, ln, mend, &vend)) {
             /* the common case, `key: plain words`, as _KEY_SIMPLE */
             if ((value = plain_word(s, ln, mend, vend)) == NULL)
                 goto done;
-            PyObject *packed = pack128(number, col + 1, number, mend + 1);
-            if (packed == NULL)
+            if (put_pos4(s, number, col + 1, number, mend + 1) < 0)
                 goto done;
-            if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
-                Py_DECREF(packed);
+            if (PyDict_SetItem(data, key, value) < 0)
                 goto done;
-            }
-            Py_DECREF(packed);
             Py_CLEAR(key);
             Py_CLEAR(value);
             i += 1;
@@ -520,10 +588,10 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
         }
         Py_ssize_t at = mend;
         if (match_simple_list(s, ln, at)) {
-            if ((r = simple_list(s, ln, at, &value, &child)) != OK)
+            if (put_pair(s) < 0 || put_pos4(s, number, col + 1, number, at + 1) < 0)
                 goto done;
-            vl = number;
-            vc = at + 1;
+            if ((r = simple_list(s, ln, at, &value)) != OK)
+                goto done;
             i += 1;
             r = FALLBACK;
             if (i < end && s->lines[i].indent > col)
@@ -535,47 +603,45 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
             const Line *nl = nxt < end ? &s->lines[nxt] : NULL;
             if (nl != NULL && (nl->indent > col || (nl->indent == col && is_entry(s, nl, col)))) {
                 Py_ssize_t k1, k2;
-                if (is_entry(s, nl, nl->indent))
-                    r = sequence(s, nxt, nl->indent, end, depth + 1, col, &value, &child, &i);
-                else if (match_key(s, nl, nl->indent, &k1, &k2))
-                    r = mapping(s, nxt, nl->indent, end, depth + 1, &value, &child, &i);
+                int entry = is_entry(s, nl, nl->indent);
+                r = FALLBACK; /* unless a list or a mapping: a scalar below its key */
+                if (!entry && !match_key(s, nl, nl->indent, &k1, &k2))
+                    goto done;
+                r = ERROR;
+                if (put_pair(s) < 0 || put_pos4(s, number, col + 1, nl->number, nl->indent + 1) < 0)
+                    goto done;
+                if (entry)
+                    r = sequence(s, nxt, nl->indent, end, depth + 1, col, &value, &i);
                 else
-                    r = FALLBACK; /* a scalar on the lines below its key */
+                    r = mapping(s, nxt, nl->indent, end, depth + 1, &value, &i);
                 if (r != OK)
                     goto done;
-                vl = nl->number;
-                vc = nl->indent + 1;
             }
             else {
                 value = Py_NewRef(Py_None);
-                vl = number;
-                vc = kend + 2; /* just past the ':' */
+                if (put_pos4(s, number, col + 1, number, kend + 2) < 0) /* just past the ':' */
+                    goto done;
                 i = nxt;
             }
         }
         else {
             Py_ssize_t after;
-            if ((r = inline_value(s, ln, at, depth + 1, &value, &child, &after)) != OK)
+            if (opens_flow(s, ln, at) && put_pair(s) < 0)
+                goto done;
+            if (put_pos4(s, number, col + 1, number, at + 1) < 0)
+                goto done;
+            if ((r = inline_value(s, ln, at, depth + 1, &value, &after)) != OK)
                 goto done;
             if ((r = end_of_line(s, ln, after)) != OK)
                 goto done;
-            vl = number;
-            vc = at + 1;
             i += 1;
             r = FALLBACK;
             if (i < end && s->lines[i].indent > col)
                 goto done; /* a plain scalar continued on the next line */
         }
         r = ERROR;
-        PyObject *packed = with_child(pack128(number, col + 1, vl, vc), child);
-        child = NULL;
-        if (packed == NULL)
+        if (PyDict_SetItem(data, key, value) < 0)
             goto done;
-        if (PyDict_SetItem(data, key, value) < 0 || PyDict_SetItem(pos, key, packed) < 0) {
-            Py_DECREF(packed);
-            goto done;
-        }
-        Py_DECREF(packed);
         Py_CLEAR(key);
         Py_CLEAR(value);
         if (i >= end)
@@ -589,33 +655,34 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
         if (AT(s, ln, col) == '-')
             break; /* the end of an indentless list's item mapping, or no key */
     }
+    if (put(s, "0", 1) < 0) {
+        r = ERROR;
+        goto done;
+    }
     *out_value = data;
-    *out_pos = pos;
     *out_i = i;
     return OK;
 done:
     Py_XDECREF(key);
     Py_XDECREF(value);
-    Py_XDECREF(child);
     Py_XDECREF(data);
-    Py_XDECREF(pos);
     return r;
 }
 
 static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
-                    Py_ssize_t parent_col, PyObject **out_value, PyObject **out_pos,
-                    Py_ssize_t *out_i)
+                    Py_ssize_t parent_col, PyObject **out_value, Py_ssize_t *out_i)
 {
     if (depth > s->max_depth)
         return FALLBACK;
-    PyObject *items = PyList_New(0), *ipos = PyList_New(0);
-    PyObject *value = NULL, *child = NULL;
+    PyObject *items = PyList_New(0);
+    PyObject *value = NULL;
+    Py_ssize_t list_at;
     int r = ERROR;
-    if (items == NULL || ipos == NULL)
+    if (items == NULL || open_list(s, &list_at) < 0)
         goto done;
     const Line *ln = &s->lines[i];
     for (;;) {
-        Py_ssize_t L = ln->len, number = ln->number, icol = col + 1, vend;
+        Py_ssize_t L = ln->len, number = ln->number, icol = col + 1, vend, k1, k2;
         /* ln[col] is '-', followed by a space (is_entry) */
         while (icol < L && AT(s, ln, icol) == ' ')
             icol++;
@@ -624,8 +691,10 @@ static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dep
             goto done; /* `-` alone: a null item or an item on the next lines */
         if (AT(s, ln, icol) == '-' && (icol + 1 == L || AT(s, ln, icol + 1) == ' '))
             goto done; /* a list in a list written on one line */
+        r = ERROR;
         if (match_simple(s, ln, icol, &vend)) {
-            r = ERROR;
+            if (put_pos(s, number, icol + 1) < 0)
+                goto done;
             if ((value = plain_word(s, ln, icol, vend)) == NULL)
                 goto done;
             i += 1;
@@ -633,33 +702,30 @@ static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dep
             if (i < end && s->lines[i].indent > col)
                 goto done;
         }
+        else if (match_key(s, ln, icol, &k1, &k2)) {
+            if (put_pair(s) < 0 || put_pos(s, number, icol + 1) < 0)
+                goto done;
+            if ((r = mapping(s, i, icol, end, depth + 1, &value, &i)) != OK)
+                goto done;
+        }
         else {
-            Py_ssize_t k1, k2, after;
-            if (match_key(s, ln, icol, &k1, &k2)) {
-                if ((r = mapping(s, i, icol, end, depth + 1, &value, &child, &i)) != OK)
-                    goto done;
-            }
-            else {
-                if ((r = inline_value(s, ln, icol, depth + 1, &value, &child, &after)) != OK)
-                    goto done;
-                if ((r = end_of_line(s, ln, after)) != OK)
-                    goto done;
-                i += 1;
-                r = FALLBACK;
-                if (i < end && s->lines[i].indent > col)
-                    goto done;
-            }
+            Py_ssize_t after;
+            if (opens_flow(s, ln, icol) && put_pair(s) < 0)
+                goto done;
+            if (put_pos(s, number, icol + 1) < 0)
+                goto done;
+            if ((r = inline_value(s, ln, icol, depth + 1, &value, &after)) != OK)
+                goto done;
+            if ((r = end_of_line(s, ln, after)) != OK)
+                goto done;
+            i += 1;
+            r = FALLBACK;
+            if (i < end && s->lines[i].indent > col)
+                goto done;
         }
         r = ERROR;
-        PyObject *packed = with_child(pack64(number, icol + 1), child);
-        child = NULL;
-        if (packed == NULL)
+        if (PyList_Append(items, value) < 0)
             goto done;
-        if (PyList_Append(ipos, packed) < 0 || PyList_Append(items, value) < 0) {
-            Py_DECREF(packed);
-            goto done;
-        }
-        Py_DECREF(packed);
         Py_CLEAR(value);
         if (i >= end)
             break;
@@ -675,15 +741,13 @@ static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dep
             goto done;
         }
     }
+    close_list(s, list_at, PyList_GET_SIZE(items));
     *out_value = items;
-    *out_pos = ipos;
     *out_i = i;
     return OK;
 done:
     Py_XDECREF(value);
-    Py_XDECREF(child);
     Py_XDECREF(items);
-    Py_XDECREF(ipos);
     return r;
 }
 
@@ -755,12 +819,17 @@ static PyObject *documents(Sc *s, Py_ssize_t *starts, Py_ssize_t ndocs, int *r)
         *r = FALLBACK;
         if (ln->indent != 0 || !match_key(s, ln, 0, &k1, &k2))
             goto fail; /* a document that is not a block mapping */
-        if ((*r = mapping(s, first, 0, end, 0, &value, &pos, &nxt)) != OK)
+        s->used = 0;
+        if ((*r = mapping(s, first, 0, end, 0, &value, &nxt)) != OK)
             goto fail;
         if (nxt != end) {
             Py_DECREF(value);
-            Py_DECREF(pos);
             *r = FALLBACK;
+            goto fail;
+        }
+        if ((pos = PyBytes_FromStringAndSize(s->out, s->used)) == NULL) {
+            Py_DECREF(value);
+            *r = ERROR;
             goto fail;
         }
         PyObject *doc = Py_BuildValue("(niNN)", ln->number, 1, value, pos);
@@ -793,6 +862,7 @@ static PyObject *scan(PyObject *self, PyObject *args)
         out = documents(&s, starts, ndocs, &r);
     PyMem_Free(s.lines);
     PyMem_Free(starts);
+    PyMem_Free(s.out);
     if (r == OK)
         return out;
     if (r == ERROR) {
@@ -815,4 +885,14 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+/* what scan.py expects of this module: a module built from an older _scan.c (an
+ * editable install not built again after a pull) is not used */
+#define ABI 2
+
+PyMODINIT_FUNC PyInit__scan(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "ABI", ABI) < 0)
+        Py_CLEAR(m);
+    return m;
+}

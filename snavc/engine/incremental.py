@@ -210,8 +210,9 @@ def _rebuild(
         docs, more = load_file(root / rel, rel, backend)
         if more:
             return _cold()
+        # as the snapshot keeps them: positions marshalled (the C scanner's already are)
         now_config[rel] = [
-            (d.file, d.index, d.line, d.column, d.data, d.pos)
+            (d.file, d.index, d.line, d.column, d.data, _marshalled(d.pos))
             for d in docs
             if d.kind not in cache.LEAF_KINDS
         ]
@@ -219,8 +220,6 @@ def _rebuild(
     edits = _config_edits({f: split.documents_of(f) for f in touched}, now_config, touched)
     if edits is None or (edits and any(row[-1] is None for row in rows)):
         return _cold()  # (the shared checks run again: the configuration's warnings are theirs)
-    for rel, docs in now_config.items():  # as the snapshot keeps them: positions marshalled
-        now_config[rel] = [(*t[:5], marshal.dumps(t[5])) for t in docs]
     new_split = cache.Split.updated(split, files, [t for f in now_config for t in now_config[f]])
     config = new_split.config  # (the kinds made at once; the others stay in their bytes)
 
@@ -673,6 +672,10 @@ def _label(obj) -> str:
     return f"{obj.kind}/{obj.id}"
 
 
+def _marshalled(pos) -> bytes:
+    return pos if isinstance(pos, bytes) else marshal.dumps(pos)
+
+
 def _config_edits(config_of: dict, now_config: dict, touched: set) -> dict | None:
     """``(kind, ID) -> (data before, data now)`` of the configuration documents of the
     changed files that differ (content, file, place in it: positions are in
@@ -694,9 +697,10 @@ def _config_edits(config_of: dict, now_config: dict, touched: set) -> dict | Non
     for key in before.keys() | now.keys():
         old, new = before.get(key), now.get(key)
         if old is not None and new is not None and old[:4] == new[:4]:
-            # marshal version 2 tells true from 1 and 1.0 from 1, as validation does
+            # marshal version 2 tells true from 1 and 1.0 from 1, as validation does (and
+            # writes no references: the same values, the same bytes, whoever wrote them)
             if marshal.dumps((old[4], marshal.loads(old[5])), 2) == marshal.dumps(
-                (new[4], new[5]), 2
+                (new[4], marshal.loads(new[5])), 2
             ):
                 continue
         kind = key[0]

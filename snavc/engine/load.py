@@ -79,6 +79,10 @@ def _unpack4(p: int) -> tuple[int, int, int, int]:
     return p >> 3 * _W, (p >> 2 * _W) & _M, (p >> _W) & _M, p & _M
 
 
+def _positions(pos):
+    return marshal.loads(pos) if isinstance(pos, bytes) else pos
+
+
 @dataclass(slots=True)
 class Document:
     """One YAML document: a mapping with a ``kind``, and where it came from."""
@@ -98,6 +102,24 @@ class Document:
         if self.sealed_digest is None:
             self.sealed_digest = hashlib.sha256(_canonical(self.data)).hexdigest()[:16]
         return self.sealed_digest
+
+    def __eq__(self, other) -> bool:
+        """Equal fields, the positions compared as values: kept marshalled (the C
+        scanner's, a packed build's) or not is a matter of storage."""
+        if not isinstance(other, Document):
+            return NotImplemented
+        return (
+            self.file == other.file
+            and self.index == other.index
+            and self.line == other.line
+            and self.column == other.column
+            and self.data == other.data
+            and self.catalog == other.catalog
+            and self.sealed_digest == other.sealed_digest
+            and _positions(self.pos) == _positions(other.pos)
+        )
+
+    __hash__ = None  # (mutable, as the dataclass made it)
 
     def seal(self) -> None:
         """Keep the content hash and drop the raw data once a model holds it (memory)."""
@@ -1176,7 +1198,8 @@ def _load_chunk(
         d, dd = load_file(p, relpath(root, p), backend, hashes)
         if packed:
             for doc in d:
-                doc.pos = dumps(doc.pos)
+                if not isinstance(doc.pos, bytes):  # (the C scanner's come marshalled)
+                    doc.pos = dumps(doc.pos)
         docs.extend(d)
         diags.extend(dd)
     return docs, diags

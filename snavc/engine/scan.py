@@ -72,25 +72,32 @@ _DEPTH = MAX_NESTING - 10  # deeper documents are read (and refused) by the liby
 # answer, the snapshot) writes an interned string once and reads it back interned.
 
 
-# The same scanner in C (_scan.c, written line for line after this module, 6-8x faster),
+# The same scanner in C (_scan.c, written line for line after this module, 4-5x faster),
 # built at install when a C compiler is there; the Python scanner otherwise. Both give
 # the same documents (tests/test_scan.py); SNAVC_SCANNER=python picks the Python one.
+# A module built from another version of _scan.c (an editable install not built again
+# after a pull: `make` builds it again) is not used.
+_ABI = 2
 _native = None
 if os.environ.get("SNAVC_SCANNER") != "python":
     try:
-        from ._scan import scan as _native
+        from . import _scan
     except ImportError:
         pass
+    else:
+        if getattr(_scan, "ABI", None) == _ABI:
+            _native = _scan.scan
 
 
 class _Fallback(Exception):
     """Outside the subset: the file goes to the libyaml path."""
 
 
-def scan(text: str) -> list[tuple[int, int, dict, dict]] | None:
+def scan(text: str) -> list[tuple[int, int, dict, dict | bytes]] | None:
     """``[(line, column, value, positions), ...]`` for each document of ``text``, as
-    :func:`~snavc.engine.load._build` makes them, or None when the file is outside
-    the subset (then nothing is known of it: read it with the libyaml path).
+    :func:`~snavc.engine.load._build` makes them (the positions marshalled when the C
+    scanner read them), or None when the file is outside the subset (then nothing is
+    known of it: read it with the libyaml path).
 
     >>> [(line, column, value) for line, column, value, _ in scan("kind: Site\\nid: s1\\n")]
     [(1, 1, {'kind': 'Site', 'id': 's1'})]
@@ -104,9 +111,11 @@ def scan(text: str) -> list[tuple[int, int, dict, dict]] | None:
     return scan_python(text)
 
 
-def scan_native(text: str) -> list[tuple[int, int, dict, dict]] | None:
+def scan_native(text: str) -> list[tuple[int, int, dict, bytes]] | None:
     """:func:`scan` by ``_scan.c`` (which must be built); ``text`` has passed the
-    ``_UNUSUAL`` test."""
+    ``_UNUSUAL`` test. Each document's positions come marshalled (as
+    :class:`~snavc.engine.load.Document` keeps them): ``marshal.loads`` of them is what
+    :func:`scan_python` returns."""
     return _native(text, resolve_plain, _DEPTH)
 
 
