@@ -3,8 +3,8 @@
  * Python is the reference and tests/test_scan.py holds the two equal).
  *
  * scan(text, resolve_plain, max_depth) -> list of (line, 1, value, positions), or None
- * when the text is outside the subset (the caller then reads it with libyaml). The
- * caller has already refused texts with unusual characters (scan._UNUSUAL).
+ * when the text is outside the subset (the caller then reads it with libyaml), texts
+ * with unusual characters (scan._unusual()) included.
  *
  * One difference of form: the positions of each document come marshalled, as
  * load.Document keeps them (marshal.loads of them is what scan.py returns), written
@@ -753,13 +753,29 @@ done:
 
 /* ---- the file ------------------------------------------------------------------- */
 
-/* _Scanner.__init__: the content lines and each document's first one */
+/* scan._unusual(): a character the subset leaves to libyaml (\r, a tab, a control
+ * character, U+2028/U+2029, a BOM, a surrogate, a noncharacter...) */
+static int unusual(Py_UCS4 c)
+{
+    if (c < 0x7f)
+        return c < 0x20 && c != '\n';
+    return !((c >= 0xa0 && c <= 0x2027) || (c >= 0x202a && c <= 0xd7ff) ||
+             (c >= 0xe000 && c <= 0xfefe) || (c >= 0xff00 && c <= 0xfffd) ||
+             (c >= 0x10000 && c <= 0x10ffff));
+}
+
+/* _Scanner.__init__: the content lines and each document's first one (after scan.scan's
+ * test of unusual characters) */
 static int split_lines(Sc *s, Py_ssize_t **out_starts, Py_ssize_t *out_ndocs)
 {
     Py_ssize_t size = PyUnicode_GET_LENGTH(s->text), nl = 1;
-    for (Py_ssize_t k = 0; k < size; k++)
-        if (PyUnicode_READ(s->kind, s->data, k) == '\n')
+    for (Py_ssize_t k = 0; k < size; k++) {
+        Py_UCS4 c = PyUnicode_READ(s->kind, s->data, k);
+        if (c == '\n')
             nl++;
+        else if (unusual(c))
+            return FALLBACK;
+    }
     s->lines = PyMem_New(Line, nl);
     Py_ssize_t *starts = PyMem_New(Py_ssize_t, nl);
     if (s->lines == NULL || starts == NULL) {
@@ -887,7 +903,7 @@ static struct PyModuleDef module = {
 
 /* what scan.py expects of this module: a module built from an older _scan.c (an
  * editable install not built again after a pull) is not used */
-#define ABI 2
+#define ABI 3
 
 PyMODINIT_FUNC PyInit__scan(void)
 {

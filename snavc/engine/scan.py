@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 from sys import intern
 
 from .scalars import MAX_NESTING, resolve_plain
@@ -32,11 +33,18 @@ from .scalars import MAX_NESTING, resolve_plain
 _KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_./-]*):(?: +|$)")
 # characters that start something other than a plain scalar (YAML's indicators)
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+
+
 # a file may hold only printable characters that libyaml and ruamel read alike; the
 # line breaks are \n only (\r and the Unicode breaks are left to the libyaml path)
-_UNUSUAL = re.compile(
-    "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+@cache
+def _unusual() -> re.Pattern:
+    """Compiled when first used (6 ms): the C scanner tests these characters itself."""
+    return re.compile(
+        "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    )
+
+
 _FLOW_PLAIN_END = re.compile(r"[,\[\]{}]")
 # the common cases, read in one match: a plain scalar of words that starts with a letter,
 # a digit or one of _ . / + ~ and holds no ':' and no '#' (so no comment, no key); a flow
@@ -77,7 +85,7 @@ _DEPTH = MAX_NESTING - 10  # deeper documents are read (and refused) by the liby
 # the same documents (tests/test_scan.py); SNAVC_SCANNER=python picks the Python one.
 # A module built from another version of _scan.c (an editable install not built again
 # after a pull: `make` builds it again) is not used.
-_ABI = 2
+_ABI = 3
 _native = None
 if os.environ.get("SNAVC_SCANNER") != "python":
     try:
@@ -104,16 +112,15 @@ def scan(text: str) -> list[tuple[int, int, dict, dict | bytes]] | None:
     >>> scan("kind: Site\\nid: &a s1\\n") is None
     True
     """
-    if _UNUSUAL.search(text):
-        return None
     if _native is not None:
-        return scan_native(text)
+        return scan_native(text)  # (which tests _unusual()'s characters itself)
+    if _unusual().search(text):
+        return None
     return scan_python(text)
 
 
 def scan_native(text: str) -> list[tuple[int, int, dict, bytes]] | None:
-    """:func:`scan` by ``_scan.c`` (which must be built); ``text`` has passed the
-    ``_UNUSUAL`` test. Each document's positions come marshalled (as
+    """:func:`scan` by ``_scan.c`` (which must be built). Each document's positions come marshalled (as
     :class:`~snavc.engine.load.Document` keeps them): ``marshal.loads`` of them is what
     :func:`scan_python` returns."""
     return _native(text, resolve_plain, _DEPTH)
@@ -121,7 +128,7 @@ def scan_native(text: str) -> list[tuple[int, int, dict, bytes]] | None:
 
 def scan_python(text: str) -> list[tuple[int, int, dict, dict]] | None:
     """:func:`scan` by the Python scanner below, the reference of ``_scan.c``; ``text``
-    has passed the ``_UNUSUAL`` test."""
+    has passed the ``_unusual()`` test."""
     try:
         return _Scanner(text).documents()
     except (_Fallback, ValueError, OverflowError, IndexError, RecursionError):
