@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test tool-test lint schemas bench clean editor-test fuzz
 
-# setup.py builds the C extensions (snavc/*.c, snavc/engine/*.c): a change to one reinstalls
-$(STAMP): pyproject.toml setup.py $(wildcard snavc/*.c snavc/engine/*.c)
+# setup.py builds the C line scanner (snavc/engine/_scan.c): a change to it reinstalls
+$(STAMP): pyproject.toml setup.py snavc/engine/_scan.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -1051,7 +1051,6 @@ def load_files(
         except OSError:
             sizes.append(0)
     total = sum(sizes)
-    huge_pages(total)
     if total < PARALLEL_MIN_BYTES or len(paths) < 2 or (os.cpu_count() or 1) < 2 or not _can_fork():
         return _load_chunk(root, paths, backend, hashes, packed)
     mine, split = 0, len(paths)
@@ -1077,27 +1076,6 @@ def load_files(
     for file, index, line, column, data, pos in items:
         docs.append(Document(file, index, line, column, data, pos))
     return docs, diags + more
-
-
-# From this much YAML on (about 50,000 equipment; the heap then passes 500 MiB), Python's
-# object arenas are put on transparent huge pages (snavc/_heap.c): a 300k build was
-# about a tenth faster, 100k the same, 10k 2 % slower (the faults of 2 MiB pages cost
-# more than a small heap's TLB misses). docs/performance.md, "Huge pages for the heap".
-HUGE_PAGES_MIN_BYTES = 32 << 20
-
-
-def huge_pages(total: int) -> bool:
-    """Whether the heap goes on huge pages from now on, for ``total`` bytes of input:
-    from :data:`HUGE_PAGES_MIN_BYTES` on, where the C extension is built (its
-    outputs are the same either way); ``SNAVC_HUGE_PAGES=1`` or ``0`` decides instead."""
-    setting = os.environ.get("SNAVC_HUGE_PAGES")
-    if setting == "0" or (setting != "1" and total < HUGE_PAGES_MIN_BYTES):
-        return False
-    try:
-        from .._heap import use_huge_pages
-    except ImportError:
-        return False
-    return use_huge_pages()
 
 
 # the share of the bytes this process parses itself, the rest going to the forked one:
