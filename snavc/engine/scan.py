@@ -13,6 +13,9 @@ that is not a plain word, a line it does not know...) makes :func:`scan` return 
 and the file is read by the libyaml path, which also reports every diagnostic. So a
 file that has a problem never gets here with it: diagnostics come from one place.
 
+The same scanner exists in C (``_scan.c``, used when it is built: below); this module
+is its reference and its fallback.
+
 Why not a third-party parser (rapidyaml, yaml-rs): their Python bindings give values
 without positions, and a build needs positions of most documents, not only for
 diagnostics: ``origins.json`` records the line of every value set on an equipment
@@ -120,9 +123,9 @@ def scan(text: str) -> list[tuple[int, int, dict, dict | bytes]] | None:
 
 
 def scan_native(text: str) -> list[tuple[int, int, dict, bytes]] | None:
-    """:func:`scan` by ``_scan.c`` (which must be built). Each document's positions come marshalled (as
-    :class:`~snavc.engine.load.Document` keeps them): ``marshal.loads`` of them is what
-    :func:`scan_python` returns."""
+    """:func:`scan` by ``_scan.c`` (which must be built). Each document's positions
+    come marshalled (as :class:`~snavc.engine.load.Document` keeps them):
+    ``marshal.loads`` of them is what :func:`scan_python` returns."""
     return _native(text, resolve_plain, _DEPTH)
 
 
