@@ -12,6 +12,7 @@ the same documents, dict orders and types included, or both None.
 from __future__ import annotations
 
 import marshal
+import shutil
 import warnings
 from pathlib import Path
 
@@ -358,7 +359,6 @@ def test_mutated_files_load_the_same_both_ways(path, edits):
 
 def test_the_c_scanner_is_built_where_a_compiler_is():
     """setup.py builds _scan.c as optional: a compiler error must not go unnoticed here."""
-    import shutil
     import sysconfig
 
     if (
@@ -400,3 +400,29 @@ def test_the_c_scanner_reads_a_generated_estate_as_python_does(tmp_path):
         found = native(text)
         assert found is not None, p
         assert repr(found) == repr(scanner.scan_python(text)), p
+
+
+@pytest.mark.skipif(scanner._native is None, reason="the C scanner is not built")
+def test_a_build_writes_the_same_bytes_with_either_scanner(tmp_path, monkeypatch):
+    """End to end: the outputs of a cold build (origins.json holds the lines the
+    positions give) do not depend on which scanner read the files."""
+    from snavc.bench.generate import generate
+    from snavc.engine.pipeline import build
+
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    repo = tmp_path / "repo"
+    generate(repo, 300)
+    # a comment and a flow mapping or two, so that positions are not all alike
+    site = sorted(repo.rglob("*-s01.yaml"))[0]
+    site.write_text("# kept\n" + site.read_text().replace("\n---\n", "\n---\n# between\n", 1))
+    outs = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(scanner, "_native", None)
+        copy = tmp_path / f"repo-{native}"  # (a build writes snav.lock into its repository)
+        shutil.copytree(repo, copy)
+        out = tmp_path / f"out-{native}"
+        assert build(copy, out).status == "written"
+        outs.append(out)
+    for name in ("effective.json", "origins.json", "diagnostics.json", "lock-report.json"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
