@@ -12,6 +12,7 @@ the same documents, dict orders and types included, or both None.
 from __future__ import annotations
 
 import marshal
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -366,7 +367,7 @@ def test_the_c_scanner_is_built_where_a_compiler_is():
         or not Path(sysconfig.get_paths()["include"], "Python.h").exists()
     ):
         pytest.skip("no C compiler or no Python headers: the Python scanner is used")
-    assert scanner._native is not None or scanner.os.environ.get("SNAVC_SCANNER") == "python"
+    assert scanner._native is not None or os.environ.get("SNAVC_SCANNER") == "python"
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -73,7 +73,8 @@ static int is_indicator(Py_UCS4 c) { return one_of(c, "-?:,[]{}#&*!|>'\"%@`"); }
 
 typedef unsigned __int128 u128;
 
-static int put(Sc *s, const char *bytes, Py_ssize_t n)
+/* room for n more bytes at s->out + s->used */
+static int reserve(Sc *s, Py_ssize_t n)
 {
     if (s->used + n > s->size) {
         Py_ssize_t size = s->size ? s->size : 4096;
@@ -87,6 +88,13 @@ static int put(Sc *s, const char *bytes, Py_ssize_t n)
         s->out = out;
         s->size = size;
     }
+    return OK;
+}
+
+static int put(Sc *s, const char *bytes, Py_ssize_t n)
+{
+    if (reserve(s, n) < 0)
+        return ERROR;
     memcpy(s->out + s->used, bytes, (size_t)n);
     s->used += n;
     return OK;
@@ -150,13 +158,10 @@ static int put_key(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
         le32(head + 1, n);
         h = 5;
     }
-    if (put(s, head, h) < 0)
+    if (put(s, head, h) < 0 || reserve(s, n) < 0)
         return ERROR;
-    for (Py_ssize_t k = a; k < b; k++) {
-        char c = (char)AT(s, ln, k);
-        if (put(s, &c, 1) < 0)
-            return ERROR;
-    }
+    for (Py_ssize_t k = a; k < b; k++)
+        s->out[s->used++] = (char)AT(s, ln, k);
     return OK;
 }
 
@@ -320,6 +325,24 @@ static int skip(Sc *s, const Line *ln, Py_ssize_t *p)
 
 /* ---- collections ------------------------------------------------------------------ */
 
+/* Past a value that ends on its line i: the next line, which may not go deeper than
+ * the collection's column (a plain scalar continued there, or more under a one-line
+ * value: FALLBACK) */
+static int next_line(Sc *s, Py_ssize_t *i, Py_ssize_t end, Py_ssize_t col)
+{
+    *i += 1;
+    return *i < end && s->lines[*i].indent > col ? FALLBACK : OK;
+}
+
+/* Whether the collection at column col goes on at line i: 1 (a line at its column),
+ * 0 (the end, or a line less indented: it ended), FALLBACK (a line deeper) */
+static int goes_on(Sc *s, Py_ssize_t i, Py_ssize_t end, Py_ssize_t col)
+{
+    if (i >= end || s->lines[i].indent < col)
+        return 0;
+    return s->lines[i].indent > col ? FALLBACK : 1;
+}
+
 static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
                    PyObject **out_value, Py_ssize_t *out_i);
 static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int depth,
@@ -401,6 +424,32 @@ static int inline_value(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject
     return OK;
 }
 
+/* A mapping's key ln[a:b], interned into *key (the caller releases it), refused when
+ * ``data`` has it already (a duplicate key: SNV104 from the libyaml path), and written
+ * to the positions */
+static int new_key(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b, PyObject *data,
+                   PyObject **key)
+{
+    if ((*key = interned(s, ln, a, b)) == NULL)
+        return ERROR;
+    int has = PyDict_Contains(data, *key);
+    if (has != 0)
+        return has < 0 ? ERROR : FALLBACK;
+    return put_key(s, ln, a, b);
+}
+
+/* A value on the rest of its line (inline, then _end_of_line), and the next line
+ * (next_line); the caller releases *value when this fails */
+static int line_value(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **value,
+                      Py_ssize_t *i, Py_ssize_t end, Py_ssize_t col)
+{
+    Py_ssize_t after;
+    int r = inline_value(s, ln, p, depth, value, &after);
+    if (r == OK)
+        r = end_of_line(s, ln, after);
+    return r == OK ? next_line(s, i, end, col) : r;
+}
+
 static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_value,
                 Py_ssize_t *out_p)
 {
@@ -428,16 +477,9 @@ static int flow(Sc *s, const Line *ln, Py_ssize_t p, int depth, PyObject **out_v
             r = FALLBACK;
             if (!match_key(s, ln, p, &kend, &mend) || mend == L)
                 goto done;
+            if ((r = new_key(s, ln, p, kend, data, &key)) != OK)
+                goto done;
             r = ERROR;
-            if ((key = interned(s, ln, p, kend)) == NULL)
-                goto done;
-            int has = PyDict_Contains(data, key);
-            if (has != 0) {
-                r = has < 0 ? ERROR : FALLBACK;
-                goto done;
-            }
-            if (put_key(s, ln, p, kend) < 0)
-                goto done;
             Py_ssize_t kp = p;
             p = mend;
             if (opens_flow(s, ln, p) && put_pair(s) < 0)
@@ -552,52 +594,26 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
         r = FALLBACK;
         if (!match_key(s, ln, col, &kend, &mend))
             goto done;
+        if ((r = new_key(s, ln, col, kend, data, &key)) != OK)
+            goto done;
         r = ERROR;
-        if ((key = interned(s, ln, col, kend)) == NULL)
-            goto done;
-        int has = PyDict_Contains(data, key);
-        if (has != 0) {
-            r = has < 0 ? ERROR : FALLBACK; /* a duplicate key: SNV104 from the libyaml path */
-            goto done;
-        }
-        if (put_key(s, ln, col, kend) < 0)
-            goto done;
         if (mend > kend + 1 && match_simple(s, ln, mend, &vend)) {
             /* the common case, `key: plain words`, as _KEY_SIMPLE */
             if ((value = plain_word(s, ln, mend, vend)) == NULL)
                 goto done;
             if (put_pos4(s, number, col + 1, number, mend + 1) < 0)
                 goto done;
-            if (PyDict_SetItem(data, key, value) < 0)
-                goto done;
-            Py_CLEAR(key);
-            Py_CLEAR(value);
-            i += 1;
-            if (i >= end)
-                break;
-            ln = &s->lines[i];
-            if (ln->indent == col) {
-                if (AT(s, ln, col) == '-')
-                    break;
-                continue;
-            }
-            if (ln->indent < col)
-                break;
-            r = FALLBACK; /* a plain scalar continued on the next line */
-            goto done;
+            i += 1; /* (a line deeper next: goes_on below steps aside) */
         }
-        Py_ssize_t at = mend;
-        if (match_simple_list(s, ln, at)) {
-            if (put_pair(s) < 0 || put_pos4(s, number, col + 1, number, at + 1) < 0)
+        else if (match_simple_list(s, ln, mend)) {
+            if (put_pair(s) < 0 || put_pos4(s, number, col + 1, number, mend + 1) < 0)
                 goto done;
-            if ((r = simple_list(s, ln, at, &value)) != OK)
+            if ((r = simple_list(s, ln, mend, &value)) != OK)
                 goto done;
-            i += 1;
-            r = FALLBACK;
-            if (i < end && s->lines[i].indent > col)
+            if ((r = next_line(s, &i, end, col)) != OK)
                 goto done;
         }
-        else if (at == L || AT(s, ln, at) == '#') {
+        else if (mend == L || AT(s, ln, mend) == '#') {
             /* a nested collection on the next lines, or a null */
             Py_ssize_t nxt = i + 1;
             const Line *nl = nxt < end ? &s->lines[nxt] : NULL;
@@ -625,33 +641,23 @@ static int mapping(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dept
             }
         }
         else {
-            Py_ssize_t after;
-            if (opens_flow(s, ln, at) && put_pair(s) < 0)
+            if (opens_flow(s, ln, mend) && put_pair(s) < 0)
                 goto done;
-            if (put_pos4(s, number, col + 1, number, at + 1) < 0)
+            if (put_pos4(s, number, col + 1, number, mend + 1) < 0)
                 goto done;
-            if ((r = inline_value(s, ln, at, depth + 1, &value, &after)) != OK)
+            if ((r = line_value(s, ln, mend, depth + 1, &value, &i, end, col)) != OK)
                 goto done;
-            if ((r = end_of_line(s, ln, after)) != OK)
-                goto done;
-            i += 1;
-            r = FALLBACK;
-            if (i < end && s->lines[i].indent > col)
-                goto done; /* a plain scalar continued on the next line */
         }
         r = ERROR;
         if (PyDict_SetItem(data, key, value) < 0)
             goto done;
         Py_CLEAR(key);
         Py_CLEAR(value);
-        if (i >= end)
+        if ((r = goes_on(s, i, end, col)) == 0)
             break;
-        ln = &s->lines[i];
-        if (ln->indent < col)
-            break;
-        r = FALLBACK;
-        if (ln->indent > col)
+        if (r < 0)
             goto done;
+        ln = &s->lines[i];
         if (AT(s, ln, col) == '-')
             break; /* the end of an indentless list's item mapping, or no key */
     }
@@ -697,9 +703,7 @@ static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dep
                 goto done;
             if ((value = plain_word(s, ln, icol, vend)) == NULL)
                 goto done;
-            i += 1;
-            r = FALLBACK;
-            if (i < end && s->lines[i].indent > col)
+            if ((r = next_line(s, &i, end, col)) != OK)
                 goto done;
         }
         else if (match_key(s, ln, icol, &k1, &k2)) {
@@ -709,32 +713,23 @@ static int sequence(Sc *s, Py_ssize_t i, Py_ssize_t col, Py_ssize_t end, int dep
                 goto done;
         }
         else {
-            Py_ssize_t after;
             if (opens_flow(s, ln, icol) && put_pair(s) < 0)
                 goto done;
             if (put_pos(s, number, icol + 1) < 0)
                 goto done;
-            if ((r = inline_value(s, ln, icol, depth + 1, &value, &after)) != OK)
-                goto done;
-            if ((r = end_of_line(s, ln, after)) != OK)
-                goto done;
-            i += 1;
-            r = FALLBACK;
-            if (i < end && s->lines[i].indent > col)
+            if ((r = line_value(s, ln, icol, depth + 1, &value, &i, end, col)) != OK)
                 goto done;
         }
         r = ERROR;
         if (PyList_Append(items, value) < 0)
             goto done;
         Py_CLEAR(value);
-        if (i >= end)
+        if ((r = goes_on(s, i, end, col)) == 0)
             break;
-        ln = &s->lines[i];
-        if (ln->indent < col)
-            break;
-        r = FALLBACK;
-        if (ln->indent > col)
+        if (r < 0)
             goto done;
+        ln = &s->lines[i];
+        r = FALLBACK;
         if (!is_entry(s, ln, ln->indent)) {
             if (col == parent_col)
                 break; /* an indentless list ends at its parent's next key */
@@ -903,7 +898,7 @@ static struct PyModuleDef module = {
 
 /* what scan.py expects of this module: a module built from an older _scan.c (an
  * editable install not built again after a pull) is not used */
-#define ABI 3
+#define ABI 4
 
 PyMODINIT_FUNC PyInit__scan(void)
 {

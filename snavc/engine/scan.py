@@ -88,7 +88,7 @@ _DEPTH = MAX_NESTING - 10  # deeper documents are read (and refused) by the liby
 # the same documents (tests/test_scan.py); SNAVC_SCANNER=python picks the Python one.
 # A module built from another version of _scan.c (an editable install not built again
 # after a pull: `make` builds it again) is not used.
-_ABI = 3
+_ABI = 4
 _native = None
 if os.environ.get("SNAVC_SCANNER") != "python":
     try:
