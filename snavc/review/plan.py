@@ -35,7 +35,7 @@ from ..engine.emit import (
     origins,
 )
 from ..engine.faults import forked
-from ..engine.load import checkout_revision, commit_files, ignored_files
+from ..engine.load import BUILD_MARKER, checkout_revision, commit_files, ignored_files
 from ..engine.pipeline import Result, build, compile_repo
 from ..model import NODE_KINDS
 from ..resolve.locks import can_edit
@@ -114,6 +114,8 @@ def plan(
     if keep is not None and not cache.enabled():
         notes.append("SNAVC_NO_CACHE is set: the base state is neither read nor saved")
         keep = None
+    if keep is not None:
+        check_base_folder(keep)
     # (the stack first out: the base's process, tidying its checkout, is waited for
     # before the folder goes; the folder goes in the background: scratch.scratch)
     with scratch() as tmp, contextlib.ExitStack() as later:
@@ -263,6 +265,44 @@ MANIFEST = "plan-base.marshal"
 OUT = "out"
 ENGINE = "engine"
 OUTPUT_FILES = ("effective.json", "origins.json", "lock-report.json")
+
+
+def check_base_folder(folder: Path) -> None:
+    """Refuse a ``--base-state`` folder whose parts plan would replace (OUT, ENGINE,
+    MANIFEST) hold something snavc did not write there: a base that is built again
+    removes ENGINE and MANIFEST first, and the user's own files must never go with
+    them (as ``build`` refuses an output folder that is not a build). Their other
+    files are left alone. Raises :class:`PlanError` before anything is touched."""
+    refuse = (
+        "refusing to replace it: give --base-state an empty folder, or one that a plan "
+        "with --base-state made"
+    )
+    keep = f"cannot keep the base's build in {folder}:"
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise PlanError(f"{keep} it exists and is not a folder")
+    engine, out, manifest = folder / ENGINE, folder / OUT, folder / MANIFEST
+    if os.path.lexists(engine) and not (
+        engine.is_dir()
+        and not engine.is_symlink()
+        and (not any(engine.iterdir()) or _tagged(engine))
+    ):
+        raise PlanError(
+            f"{keep} {engine} is not the engine state a plan keeps (no snavc CACHEDIR.TAG); {refuse}"
+        )
+    if os.path.lexists(out) and not (
+        out.is_dir() and (not any(out.iterdir()) or (out / BUILD_MARKER).is_file())
+    ):
+        raise PlanError(f"{keep} {out} is not a snavc build (no {BUILD_MARKER}); {refuse}")
+    if os.path.lexists(manifest) and (manifest.is_symlink() or not manifest.is_file()):
+        raise PlanError(f"{keep} {manifest} is not a file a plan wrote; {refuse}")
+
+
+def _tagged(folder: Path) -> bool:
+    """``folder`` is a cache folder snavc made (the tag it writes: cache.make_folder)."""
+    try:
+        return (folder / "CACHEDIR.TAG").read_text(encoding="utf-8") == cache.CACHEDIR_TAG
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _manifest_key(backend: str) -> str:
@@ -535,8 +575,6 @@ def _become_head(repo: Path, head: Path, ahead) -> None:
     folders at 10k equipment, on a disk where deleting is slow. ``ahead``: what
     :func:`_hash_ahead` took, recorded in the head's cache."""
     import stat as stat_
-
-    from ..engine.load import BUILD_MARKER
 
     files = ahead[0] if ahead is not None else _head_files(repo)
     wanted = set(files)

@@ -351,3 +351,32 @@ def test_a_restored_base_is_read_whole_once(changed, tmp_path, monkeypatch):
     assert done.base_restored and done.head_incremental
     assert "effective.json" not in read and "origins.json" not in read
     assert "lock-report.json" in read
+
+
+@pytest.mark.parametrize("part", ["engine", "out"])
+def test_a_base_state_folder_holding_the_users_files_is_refused_untouched(
+    changed, tmp_path, part
+):
+    """A base built again replaces DIR/engine and DIR/out: a user's files there (a
+    folder that is not what a plan keeps) are refused before anything is removed."""
+    state = tmp_path / "state"
+    (state / part).mkdir(parents=True)
+    (state / part / "notes.txt").write_text("important\n")
+    (state / MANIFEST).write_bytes(b"not a manifest")
+    (state / "readme.txt").write_text("keep\n")
+    done = snav("plan", changed, "--base", "HEAD~1", "--base-state", state, exit_code=2)
+    assert f"{state / part} is not" in done.stderr and "refusing to replace it" in done.stderr
+    assert (state / part / "notes.txt").read_text() == "important\n"
+    assert (state / MANIFEST).read_bytes() == b"not a manifest"
+    assert sorted(p.name for p in state.iterdir()) == sorted([part, MANIFEST, "readme.txt"])
+
+
+def test_a_base_state_folder_a_plan_made_is_used_and_replaced(changed, tmp_path):
+    """What the check lets through: an empty folder, and the folder a plan left (its
+    engine state tagged as snavc's cache), even for another tree (built again)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    snav("plan", changed, "--base", "HEAD~1", "--base-state", state)
+    assert (state / "engine" / "CACHEDIR.TAG").is_file()
+    again = snav("plan", changed, "--base", "HEAD", "--base-state", state)
+    assert "not used" in again.stderr and f"is saved in {state}" in again.stderr
