@@ -85,9 +85,21 @@ class Build:
             self._split()
         except ValueError:  # a build reformatted by a tool: read it whole
             self.spans, self.small = {}, {}
-            self.data = _one_per_line(json.loads(self.data[:]))
+            document = json.loads(self.data[:])
+            if not isinstance(document, dict):
+                raise BuildError(
+                    f"{name or 'a build'} is not a snavc build: not a JSON object"
+                ) from None
+            self.data = _one_per_line(document)
             self._split()
         _release(self.data, 0, len(self.data))  # (_split read it all)
+        for section in (*SECTIONS, *TABLES):
+            found = self.small.get(section, {})
+            if not isinstance(found, dict):
+                raise BuildError(
+                    f"{name or 'a build'} is not a snavc build: {section} is "
+                    f"{_json_type(found)}, not an object"
+                )
 
     def _split(self) -> None:
         """Find the sections and read the other top-level values; ValueError if the file
@@ -159,6 +171,13 @@ class Build:
             line = self.line(section, key)
             if line is not None:
                 found = self._parsed[(section, key)] = self._parse(_value(line))
+                if section in SHAPES:
+                    problem = shape_problem(section, found)
+                    if problem is not None:
+                        raise BuildError(
+                            f"{self.name or 'a build'} is not a snavc build: {section} "
+                            f"'{key}' {problem} (edited since it was built? build it again)"
+                        )
         return found
 
     def _parse(self, text: bytes):
@@ -191,6 +210,71 @@ class Build:
             k: v[1:-1].decode() if v[:1] == b'"' and b"\\" not in v else self._parse(v)
             for k, v in self.raw(name).items()
         }
+
+
+# the small sections, parsed whole (Build.table), and the maintenance windows
+TABLES = ("inputs", "lock", "maintenance_windows")
+
+# What the review reads of each object of a section, by its JSON type: a build snavc
+# wrote always fits (tests/review/test_diff.py); one edited by hand may not, and is then
+# refused with what is wrong rather than failing deep in the comparison.
+_OBJECT, _LIST, _TEXT, _MAYBE = dict, list, str, (str, type(None))
+_TEXTS = "strings"  # a list of strings (IDs)
+SHAPES = {
+    "nodes": {"kind": _TEXT, "parent": _MAYBE, "mode": _MAYBE, "name": _MAYBE, "defaults": _OBJECT},
+    "equipment": {
+        "at": _TEXT,
+        "services": _OBJECT,
+        "periods": _OBJECT,
+        "notification": _OBJECT,
+        "accounts": _TEXTS,
+        "labels": _TEXTS,
+        "parents": _TEXTS,
+        "templates": _TEXTS,
+    },
+    "user_services": {
+        "at": _TEXT,
+        "members": _TEXTS,
+        "components": _LIST,
+        "periods": _OBJECT,
+        "notification": _OBJECT,
+    },
+    "maintenance_windows": {"at": _TEXT, "targets": _TEXTS, "notify": _OBJECT},
+}
+_REQUIRED = {"nodes": ("kind",)}
+
+
+def shape_problem(section: str, value) -> str | None:
+    """What makes ``value``, an object of ``section``, other than what a build holds
+    (as words after its ID), or None."""
+    if not isinstance(value, dict):
+        return f"is {_json_type(value)}, not an object"
+    for name in _REQUIRED.get(section, ()):
+        if name not in value:
+            return f"has no {name}"
+    for key, types in SHAPES[section].items():
+        if key not in value:
+            continue
+        found = value[key]
+        if types is _TEXTS:
+            if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
+                return f"has {key!r} as {_json_type(found)}, not a list of IDs"
+        elif not isinstance(found, types):
+            return f"has {key!r} as {_json_type(found)}"
+    if section == "equipment":
+        for name, service in value.get("services", {}).items():
+            if not isinstance(service, dict):
+                return f"has unit service {name!r} as {_json_type(service)}, not an object"
+    return None
+
+
+def _json_type(value) -> str:
+    """``value``'s JSON type, as words."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "an object"})
+    return names.get(type(value), type(value).__name__)
 
 
 def _loads(text: bytes):
@@ -540,7 +624,9 @@ def _object_changes(
     report: Report, old: Build, new: Build, section: str, kind: str, key: str
 ) -> None:
     a, b = old.get(section, key), new.get(section, key)
-    node = key if section == "nodes" else (b or a).get("at")
+    if a is None and b is None:  # a line found by the merge and not by its ID
+        raise BuildError(f"{new.name} or {old.name} is not a snavc build: {section} {key!r}")
+    node = key if section == "nodes" else (b if b is not None else a).get("at")
     if a is None:
         _change(report, old, new, "added", kind, key, node, None, None, _clean(b))
         return

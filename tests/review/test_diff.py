@@ -780,3 +780,74 @@ def test_build_of_an_unchanged_repository_is_byte_identical(seed, tmp_path):
     a = build(repo, tmp_path / "a")
     b = build(repo, tmp_path / "b")
     assert (a / "effective.json").read_bytes() == (b / "effective.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("[]", "not a JSON object"),
+        ("null", "not a JSON object"),
+        ('{"nodes": 5}', "nodes is a number, not an object"),
+        ('{"equipment": []}', "equipment is a list, not an object"),
+        ('{"equipment": {"x": 5}}', "equipment 'x' is a number, not an object"),
+        ('{"equipment": {"x": {"at": "n", "services": 5}}}', "'services' as a number"),
+        ('{"equipment": {"x": {"at": "n", "services": {"s": 3}}}}', "unit service 's' as a number"),
+        ('{"equipment": {"x": {"at": "n", "parents": [1]}}}', "not a list of IDs"),
+        ('{"nodes": {"a": {"parent": 5}}}', "nodes 'a' has no kind"),
+        ('{"user_services": {"u": null}}', "user_services 'u' is null"),
+    ],
+)
+def test_a_build_of_another_shape_is_a_usage_error(seed, built, content, says):
+    """JSON that snavc would never write (a file edited by hand) is refused with what
+    is wrong, on either side, never an internal error (exit 3)."""
+    good = built(seed())
+    other = built(seed("other"))
+    (other / "effective.json").write_text(content, encoding="utf-8")
+    for old, new in ((good, other), (other, good)):
+        result = snav("diff", old, new, exit_code=2)
+        assert result.stdout == "" and f"{other} is not a snavc build" in result.stderr
+        assert says in result.stderr
+
+
+def test_any_mutation_of_a_build_is_diffed_or_refused(seed, built):
+    """Values of any JSON type put anywhere in a build: the diff either runs or says
+    the build is not one (BuildError), never fails inside (issue: exit 3 on `[]`)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from snavc.review.diff import BuildError
+
+    good = built(seed())
+    other = built(seed("other"))
+    document = json.loads((good / "effective.json").read_text(encoding="utf-8"))
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
+        ),
+        max_leaves=4,
+    )
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        mutated = json.loads(json.dumps(document))
+        for _ in range(data.draw(st.integers(1, 3))):
+            at = mutated
+            while True:
+                keys = sorted(at) if isinstance(at, dict) else list(range(len(at)))
+                if not keys:
+                    break
+                key = data.draw(st.sampled_from(keys))
+                if not isinstance(at[key], (dict, list)) or data.draw(st.booleans()):
+                    at[key] = data.draw(values)
+                    break
+                at = at[key]
+        (other / "effective.json").write_text(json.dumps(mutated), encoding="utf-8")
+        for old, new in ((good, other), (other, good)):
+            try:
+                diff(read_build(old), read_build(new))
+            except BuildError:
+                pass
+
+    check()
