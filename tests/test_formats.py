@@ -365,3 +365,21 @@ def test_no_colour_in_captured_output(make_repo, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     repo = make_repo(DUPLICATE)
     assert "\x1b[" not in run("validate", repo, exit_code=1).output
+
+
+def test_sarif_uris_are_percent_encoded(make_repo):
+    """A path with a space, "#", "%", "?", "," or a non-ASCII letter is a URI reference
+    in SARIF: each is percent-encoded, so that "#" and "?" are not a fragment or a query."""
+    from urllib.parse import unquote, urlsplit
+
+    name = "dir é#%?/con tacts,x.yaml"
+    repo = make_repo({name: DUPLICATE["a.yaml"], "b.yaml": DUPLICATE["b.yaml"]})
+    log = sarif_of(repo)
+    uris = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+        for loc in r["locations"] + r.get("relatedLocations", [])
+    }
+    encoded = "dir%20%C3%A9%23%25%3F/con%20tacts%2Cx.yaml"
+    assert uris == {encoded, "b.yaml"}
+    assert urlsplit(encoded).path == encoded and unquote(encoded) == name

@@ -23,6 +23,7 @@ import os
 import subprocess
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 from ..diagnostics import CODES, Diagnostic, Location, clean_text
 
@@ -120,7 +121,9 @@ def _sarif_location(loc: Location | Diagnostic, path, message: str = "") -> dict
         # the shipped catalogue: no file of the checkout; a logical location instead
         out: dict = {"logicalLocations": [{"fullyQualifiedName": where or "<repository>"}]}
     else:
-        physical: dict = {"artifactLocation": {"uri": where}}
+        # a URI reference (SARIF 3.10.3): a space, "#", "?" or "%" in a path would be
+        # read as something else, and a non-ASCII character is not allowed in one
+        physical: dict = {"artifactLocation": {"uri": quote(where, safe="/")}}
         if loc.line:
             region = {"startLine": loc.line}
             if loc.column:
