@@ -98,6 +98,11 @@ def find_object(res: Resolution, spec: str) -> tuple[str, object, str | None]:
     if spec in tree.nodes and spec != PRODUCT:
         found = [(k, o) for k, o in found if k not in ("Partner", "Client", "Site")]
         found.append(("node", tree.nodes[spec]))
+    if not found and spec == PRODUCT:  # the root of the tree: nothing defines it
+        raise QueryError(
+            f"'{spec}' is the root of the tree, defined by no file: `snavc catalog` shows "
+            "what the product brings, and `snavc explain PARTNER` what a partner takes of it"
+        )
     if not found:
         every = [i for k, t in tree.objects.items() for i in t]
         raise QueryError(f"unknown object '{spec}'{did_you_mean(spec, every)}")

@@ -230,6 +230,14 @@ def test_L1_unknown_user_or_object(locks):
         can_edit(locks, "stephanie", "nothing")
 
 
+def test_the_product_node_is_named_not_guessed(locks):
+    """'product', the root of the tree, is no object a file defines: said so, rather
+    than a did-you-mean towards an object whose ID looks like it ('production')."""
+    with pytest.raises(QueryError, match="'product' is the root of the tree") as caught:
+        can_edit(locks, "stephanie", "product")
+    assert "did you mean" not in str(caught.value)
+
+
 def test_L2_product_objects_never_lock(locks):
     """linux-server, its product service templates, non-business-hours and the product's
     notification/availability defaults are all product objects."""
