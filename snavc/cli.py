@@ -1147,6 +1147,7 @@ def schema(out: Path, check: bool):
     \b
       # yaml-language-server: $schema=../schemas/snavc.json
     """
+    from .engine.faults import replace_file
     from .schema import dumps, schemas
 
     stale = []
@@ -1157,8 +1158,13 @@ def schema(out: Path, check: bool):
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 stale.append(name)
             continue
-        out.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            replace_file(path, text.encode("utf-8"))
+        except OSError as e:
+            where = dg.clean_text(str(e.filename or path))
+            click.echo(f"snavc: cannot write {where}: {e.strerror}", err=True)
+            sys.exit(1)
     if check:
         if stale:
             click.echo(

@@ -380,6 +380,14 @@ def test_committed_schemas_are_up_to_date(tmp_path):
     assert run("schema", "--check", "-o", committed).output == f"{committed} is up to date\n"
 
 
+def test_schema_into_a_folder_that_cannot_be_made_is_an_error_not_a_crash(tmp_path):
+    """A file where the folder goes: said, exit 1, no internal error (exit 3)."""
+    (tmp_path / "file").write_text("mine\n", encoding="utf-8")
+    result = run("schema", "-o", tmp_path / "file" / "schemas", exit_code=1)
+    assert "cannot write" in result.output and "Not a directory" in result.output
+    assert (tmp_path / "file").read_text(encoding="utf-8") == "mine\n"
+
+
 def test_schema_check_fails_when_stale(tmp_path):
     out = tmp_path / "schemas"
     run("schema", "-o", out)

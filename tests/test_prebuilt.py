@@ -158,6 +158,8 @@ def test_no_users_cache_folder_means_no_cache(monkeypatch, tmp_path):
     assert prebuilt.folder() == tmp_path / "xdg" / "snavc"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert prebuilt.folder() is None  # (HOME=/nonexistent: a system user's)
+    (tmp_path / "home").mkdir()
     assert prebuilt.folder() == tmp_path / "home" / ".cache" / "snavc"
     monkeypatch.delenv("HOME")
     monkeypatch.setattr(prebuilt.os.path, "expanduser", lambda path: path)  # (no entry)

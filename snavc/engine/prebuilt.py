@@ -44,8 +44,10 @@ def folder() -> Path | None:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
         return Path(xdg) / "snavc"
+    # a home that does not exist (HOME=/nonexistent, a system user's) is none: no
+    # folder is made at the top of the file system for it
     home = os.path.expanduser("~")
-    return Path(home) / ".cache" / "snavc" if os.path.isabs(home) else None
+    return Path(home) / ".cache" / "snavc" if os.path.isabs(home) and os.path.isdir(home) else None
 
 
 def key(source: Path) -> str:
