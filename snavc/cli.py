@@ -618,6 +618,13 @@ def diff_cmd(
     """
     from .review.diff import BuildError, diff, read_build
 
+    if output is not None:
+        for build in (old, new):  # the report would replace one of the builds' files
+            if Path(output).resolve().is_relative_to(Path(build).resolve()):
+                _usage(
+                    f"-o {output} is inside the build {build}: write the report elsewhere",
+                    detailed_exitcode,
+                )
     try:
         report = diff(read_build(old), read_build(new))
     except BuildError as e:

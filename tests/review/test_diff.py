@@ -571,6 +571,18 @@ def test_diff_detailed_exitcode_missing_folder_is_1(seed, built, tmp_path):
     snav("diff", tmp_path / "nowhere", good, "--detailed-exitcode", exit_code=1)
 
 
+def test_a_report_into_a_build_is_refused(seed, built):
+    """`-o` inside either build would replace one of its files (effective.json):
+    refused before anything is written."""
+    good = built(seed())
+    before = (good / "effective.json").read_bytes()
+    for target in (good / "effective.json", good / "report.md"):
+        result = snav("diff", good, good, "-o", target, exit_code=2)
+        assert "is inside the build" in result.stderr
+    assert (good / "effective.json").read_bytes() == before
+    assert not (good / "report.md").exists()
+
+
 def test_diff_of_a_missing_folder_is_a_usage_error(seed, built, tmp_path):
     good = built(seed())
     nowhere = tmp_path / "nowhere"
