@@ -78,7 +78,7 @@ def test_mode_change_diagnostic_points_at_the_mode_M3(small):
         "remove the equipment and clear crm_ref, deploy; then change the mode"
     )
     text = snav("plan", repo, "--base", "HEAD", exit_code=1).stdout
-    assert "  c1/client.yaml:5: error[SNV422] client 'c1' changes mode" in text
+    assert "  c1/client.yaml:5:7: error[SNV422] client 'c1' changes mode" in text
     assert "(rule M3)" in text
 
 

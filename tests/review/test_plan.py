@@ -302,7 +302,7 @@ def test_plan_markdown_with_errors(seed):
     # errors come first, each with its position, code and rule
     assert md.index("#### ❌ Errors") < md.index("<details open><summary><b>Client 1")
     assert (
-        f"- `{SITE1_EQ}:4` **SNV420** (rule B2): the change modifies equipment/srv-web-01, which "
+        f"- `{SITE1_EQ}:4:1` **SNV420** (rule B2): the change modifies equipment/srv-web-01, which "
         "user 'stephanie' may not edit in revision 'HEAD': "
     ) in md
     # up to 10 errors are shown as they are; more are folded
@@ -476,7 +476,7 @@ def test_delegation_errors_in_text_output(seed):
     edit(repo, SITE1_EQ, "10.1.1.10", "10.1.1.11")
     text = snav("plan", repo, "--base", "HEAD", "--as", "stephanie", exit_code=1).stdout
     assert re.search(r"\n\d+ errors:\n", text)
-    assert f"  {SITE1_EQ}:4: error[SNV420] the change modifies equipment/srv-web-01" in text
+    assert f"  {SITE1_EQ}:4:1: error[SNV420] the change modifies equipment/srv-web-01" in text
 
 
 def test_plan_json_is_deterministic(seed):
@@ -679,15 +679,15 @@ def test_plan_report_names_both_definitions(seed):
     line = len((repo / "clients/client1/contacts.yaml").read_text().splitlines()) - 3
     text = snav("plan", repo, "--base", "HEAD", exit_code=1).stdout
     assert (
-        f"  clients/client1/contacts.yaml:{line}: error[SNV301] duplicate ID: Contact 'client2-ops' "
+        f"  clients/client1/contacts.yaml:{line}:5: error[SNV301] duplicate ID: Contact 'client2-ops' "
         "is already defined\n"
-        "    note: defined here before this change: clients/client2/contacts.yaml:3\n"
+        "    note: defined here before this change: clients/client2/contacts.yaml:3:5\n"
     ) in text
     md = snav("plan", repo, "--base", "HEAD", "--format", "markdown", exit_code=1).stdout
     assert (
-        f"- `clients/client1/contacts.yaml:{line}` **SNV301**: duplicate ID: Contact 'client2-ops' "
+        f"- `clients/client1/contacts.yaml:{line}:5` **SNV301**: duplicate ID: Contact 'client2-ops' "
         "is already defined (note: defined here before this change: "
-        "`clients/client2/contacts.yaml:3`)\n"
+        "`clients/client2/contacts.yaml:3:5`)\n"
     ) in md
 
 
