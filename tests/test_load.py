@@ -22,6 +22,10 @@ NOT_A_MAPPING = "not a mapping: every document must be an object with a 'kind'"
 EMPTY = "empty document: every document must be an object with a 'kind'"
 RECURSIVE = "a recursive alias (a node that contains itself) cannot be expanded"
 TOO_DEEP = "document is nested too deeply: more than 100 levels of mappings and lists"
+YAML_VERSION = (
+    "found incompatible YAML document (version {}: snavc reads 1.1 and 1.2; "
+    "write %YAML 1.2 or remove the directive)"
+)
 
 
 def load(raw: str | bytes, backend: str = "fast", rel: str = "f.yaml"):
@@ -116,6 +120,62 @@ MALFORMED = [
                 [],
             )
         ],
+    ),
+    # directives: a %YAML version other than 1.1 and 1.2 is refused as libyaml refuses
+    # it (ruamel failed an assertion on it: exit 3); others are read as YAML says
+    (
+        "yaml-directive-1.3",
+        "%YAML 1.3\n---\nkind: Project\nname: x\n",
+        [(E, "SNV101", 1, 1, SYNTAX + YAML_VERSION.format("1.3"), [])],
+    ),
+    (
+        "yaml-directive-1.0",
+        "%YAML 1.0\n---\nkind: Project\nname: x\n",
+        [(E, "SNV101", 1, 1, SYNTAX + YAML_VERSION.format("1.0"), [])],
+    ),
+    (
+        "yaml-directive-1.3-second-document",
+        "kind: Partner\n...\n%YAML 1.3\n---\nkind: Site\n",
+        [(E, "SNV101", 3, 1, SYNTAX + YAML_VERSION.format("1.3"), [])],
+    ),
+    (
+        "yaml-directive-2.0",
+        "%YAML 2.0\n---\nkind: Project\n",
+        [
+            (
+                E,
+                "SNV101",
+                1,
+                1,
+                SYNTAX + "found incompatible YAML document (version 1.* is required)",
+                [],
+            )
+        ],
+    ),
+    (
+        "yaml-directive-twice",
+        "%YAML 1.2\n%YAML 1.2\n---\nkind: Project\n",
+        [(E, "SNV101", 2, 1, SYNTAX + "found duplicate YAML directive", [])],
+    ),
+    (
+        "yaml-directive-extra-word",
+        "%YAML 1.2 extra\n---\nkind: Project\n",
+        [
+            (
+                E,
+                "SNV101",
+                1,
+                11,
+                SYNTAX
+                + "expected a comment or a line break, but found 'e' (while scanning a directive)",
+                [(1, 1, "while scanning a directive")],
+            )
+        ],
+    ),
+    (
+        "tag-directive-twice",
+        "%TAG !e! tag:a:\n%TAG !e! tag:b:\n---\nkind: Project\n",
+        [(E, "SNV101", 2, 1, SYNTAX + "duplicate tag handle '!e!'", [])],
     ),
     # SNV102: encoding
     (
@@ -324,6 +384,20 @@ def test_malformed_input(raw, expected, backend):
 )
 def test_malformed_input_same_diagnostics_from_both_backends(raw):
     assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "directives",
+    ["%YAML 1.1\n", "%YAML 1.2\n", "%TAG !e! tag:example.net,2025:\n", "%FOO bar baz\n"],
+)
+def test_directives_yaml_reads_are_read(directives, backend):
+    """%YAML 1.1 and 1.2, %TAG, and a directive YAML reserves (ignored, as YAML says):
+    the document loads the same with either loader (scalars by the core schema)."""
+    docs, diags = load(directives + "---\nkind: Project\nname: x\non: yes\n", backend)
+    assert diags == []
+    assert [(d.line, d.data) for d in docs] == [(3, {"kind": "Project", "name": "x", "on": "yes"})]
+    assert docs[0].loc("name") == Location("f.yaml", 4, 7)
 
 
 def test_deep_flow_nesting_is_refused_quickly():

@@ -608,7 +608,40 @@ def _ruamel_parser():
 
     y = YAML(typ="safe", pure=True)
     y.Resolver = PlainResolver
+    y.Scanner = _ruamel_scanner()
     return y
+
+
+_SCANNER = None
+
+
+def _ruamel_scanner():
+    """ruamel.yaml's scanner, mended where it parts from libyaml (and YAML 1.2) on
+    input it cannot read right; the text is never changed, so positions stay exact."""
+    global _SCANNER
+    if _SCANNER is not None:
+        return _SCANNER
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.scanner import Scanner
+
+    class DirectiveError(MarkedYAMLError):
+        pass
+
+    class SnavScanner(Scanner):
+        def scan_yaml_directive_value(self, start_mark):
+            # ruamel reads `%YAML 1.3` (or 1.0) and then fails an assertion on it (exit
+            # 3); libyaml refuses it as it refuses 2.0: refused here too (SNV101)
+            major, minor = super().scan_yaml_directive_value(start_mark)
+            if major == 1 and minor not in (1, 2):
+                raise DirectiveError(
+                    problem=f"found incompatible YAML document (version {major}.{minor}: "
+                    "snavc reads 1.1 and 1.2; write %YAML 1.2 or remove the directive)",
+                    problem_mark=start_mark,
+                )
+            return major, minor
+
+    _SCANNER = SnavScanner
+    return _SCANNER
 
 
 _FAST = None
@@ -813,9 +846,7 @@ def _too_deep_mark(text: str, backend: str):
         parser = _FAST(text)
         events = iter(lambda: parser.get_event() if parser.check_event() else None, None)
     else:
-        from ruamel.yaml import YAML
-
-        events = YAML(typ="safe", pure=True).parse(text)
+        events = _ruamel_parser().parse(text)
     depth = 0
     try:
         for event in events:

@@ -629,3 +629,38 @@ def test_a_file_over_the_limit_is_at_line_1_column_1(make_repo, monkeypatch):
             "file is 200,000 bytes, over the 100,000-byte limit: split it into several files",
         )
     ]
+
+
+# -- directives: a %YAML version snavc does not read ------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.3", "1.9"])
+def test_a_yaml_version_snavc_does_not_read_is_a_diagnostic_in_every_command(
+    make_repo, tmp_path, version
+):
+    """``%YAML 1.3`` (any 1.x but 1.1 and 1.2) crashed every command inside ruamel.yaml
+    (exit 3, an AssertionError); it is refused as libyaml refuses it (and as %YAML 2.0
+    was): SNV101 at the directive, exit 1, with either loader and in every command."""
+    repo = make_repo({"snav.yaml": f"%YAML {version}\n---\nkind: Project\nname: x\n"})
+    message = (
+        f"YAML syntax error: found incompatible YAML document (version {version}: "
+        "snavc reads 1.1 and 1.2; write %YAML 1.2 or remove the directive)"
+    )
+    for loader in BACKENDS:
+        assert (E, "SNV101", "snav.yaml", 1, 1, message) in diagnostics(repo, "--loader", loader)
+    shown = f"snav.yaml:1:1: error[SNV101] {message}"
+    commands = [
+        ("build", repo, "-o", tmp_path / "out"),
+        ("explain", repo, "admin"),
+        ("query", "selectable", repo, "--as", "admin", "--at", "partner", "--kind", "box"),
+    ]
+    for args in commands:
+        assert shown in run(*args, exit_code=1, cwd=repo).output, args[0]
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.net"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.net"}
+    for git in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *git], env=env, check=True, capture_output=True)
+    assert (
+        f"snav.yaml:1: error[SNV101] {message}"
+        in run("plan", repo, "--base", "HEAD", exit_code=1, cwd=repo).output
+    )
