@@ -34,6 +34,7 @@ from conftest import run, write_repo
 import snavc.cli
 import snavc.engine.load as loadmod
 import snavc.engine.pipeline
+from snavc.engine import faults
 from snavc.engine.load import discover, load_text
 
 E, W = "error", "warning"
@@ -660,7 +661,8 @@ def test_a_yaml_version_snavc_does_not_read_is_a_diagnostic_in_every_command(
     env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.net"}
     for git in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "x"]):
         subprocess.run(["git", "-C", str(repo), *git], env=env, check=True, capture_output=True)
-    assert (
-        f"snav.yaml:1: error[SNV101] {message}"
-        in run("plan", repo, "--base", "HEAD", exit_code=1, cwd=repo).output
-    )
+    try:
+        plan = run("plan", repo, "--base", "HEAD", exit_code=1, cwd=repo).output
+    finally:
+        faults.wait_removals()  # plan's scratch folders, removed by a detached rm
+    assert f"snav.yaml:1: error[SNV101] {message}" in plan
