@@ -804,6 +804,49 @@ def test_unicode_line_separators_do_not_shift_lines(sep):
     assert doc.loc("email") == Location("f.yaml", 3, 8)
 
 
+TABS_BETWEEN_TOKENS = [
+    # (text, the value of `name`, its line and column): a tab where YAML 1.2 (and
+    # libyaml) let white space separate tokens, which ruamel's scanner refused
+    ("kind: Contact\nname: X\t# c\n", "X", 2, 7),
+    ("kind: Contact\nname:\tX\n", "X", 2, 7),
+    ("kind: Contact\nname:\t\tX \t\n", "X", 2, 8),
+    ("kind: Contact\nname: 'X'\t# c\n", "X", 2, 7),
+    ("kind: Contact\nname\t: X\n", "X", 2, 8),
+    ("kind: Contact\nname: [a,\tb]\t# c\n", ["a", "b"], 2, 7),
+    ("kind: Contact\nname:\n- X\t\n", ["X"], 3, 1),
+    ("kind: Contact\nname:\t&n X\nalias: *n\t\n", "X", 2, 7),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("raw", "value", "line", "column"), TABS_BETWEEN_TOKENS)
+def test_a_tab_between_tokens_is_white_space(raw, value, line, column, backend):
+    """YAML 1.2 reads a tab as white space between tokens (never in indentation:
+    SNV103); the fast loader did, the ruamel loader refused it (SNV101). Positions
+    count the tab as one column, as editors' columns in characters do."""
+    docs, diags = load(raw, backend)
+    assert diags == []
+    assert docs[0].data["name"] == value
+    assert docs[0].loc("name") == Location("f.yaml", line, column)
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "kind: Contact\nl:\n-\tx\n",  # after `-`: where a key may start, as libyaml says
+        "kind: Contact\nname:\ty: z\n",
+        "kind: Contact\nl:\n  - x\n\t\n",
+    ],
+)
+def test_a_tab_where_a_key_may_start_is_refused_alike(raw):
+    """Where a key or an entry may start, a tab is not white space (it could be read as
+    indentation): SNV101 from both loaders."""
+    fast = load(raw, "fast")
+    assert fast == load(raw, "ruamel")
+    assert [d.code for d in fast[1]] == ["SNV101"]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="ruamel's scanner refuses a tab inside a plain scalar, which YAML 1.2 and libyaml allow",
@@ -819,6 +862,24 @@ def test_backends_agree_on_a_tab_inside_a_plain_scalar():
 )
 def test_backends_agree_on_a_tab_before_a_comment():
     raw = "kind: Contact\n  \t# a comment\n"
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ruamel refuses a tab after a block scalar's indicator (`|<TAB>`); libyaml accepts it",
+)
+def test_backends_agree_on_a_tab_after_a_block_scalar_indicator():
+    raw = "kind: Contact\nname: |\t\n  X\n"
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ruamel refuses a tab after a tag (`!!str<TAB>X`); libyaml accepts it",
+)
+def test_backends_agree_on_a_tab_after_a_tag():
+    raw = "kind: Contact\nname: !!str\tX\n"
     assert load(raw, "fast") == load(raw, "ruamel")
 
 

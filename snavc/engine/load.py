@@ -640,8 +640,34 @@ def _ruamel_scanner():
                 )
             return major, minor
 
+        def scan_to_next_token(self):
+            # libyaml's rule (scanner.c, yaml_parser_scan_to_next_token), which YAML 1.2
+            # follows: a tab separates tokens in a flow collection, and in block context
+            # where no simple key may start (after a value, after `key:`); never where it
+            # could be indentation. ruamel skips only spaces in block context, and
+            # refused `name: X<TAB># c` and `name:<TAB>X`, which libyaml reads.
+            peek, forward = self.reader.peek, self.reader.forward
+            if self.reader.index == 0 and peek() == "\ufeff":
+                forward()
+            while True:
+                ch = peek()
+                while ch == " " or (ch == "\t" and (self.flow_level or not self.allow_simple_key)):
+                    forward()
+                    ch = peek()
+                if ch == "#":
+                    while peek() not in _LINE_END:
+                        forward()
+                if self.scan_line_break():
+                    if not self.flow_level:
+                        self.allow_simple_key = True
+                else:
+                    return
+
     _SCANNER = SnavScanner
     return _SCANNER
+
+
+_LINE_END = "\0\r\n\x85\u2028\u2029"  # ruamel's _THE_END: where a comment stops
 
 
 _FAST = None
