@@ -254,6 +254,37 @@ MALFORMED = [
             )
         ],
     ),
+    (
+        "duplicate-merge-key",
+        "kind: ServiceTemplateOverride\n<<: {criticality: 2}\nname: x\n"
+        "<<: {criticality: 3, check_interval: 77}\n",
+        [
+            (
+                E,
+                "SNV104",
+                4,
+                1,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+                [(2, 1, "first set here")],
+            )
+        ],
+    ),
+    (
+        "duplicate-merge-key-nested-aliases",
+        "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: *a\n  <<: *b\n",
+        [
+            (
+                E,
+                "SNV104",
+                5,
+                3,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+                [(4, 3, "first set here")],
+            )
+        ],
+    ),
     # SNV105: empty documents, reported at their `---`
     ("empty-between", "kind: Partner\n---\n---\nkind: Site\n", [(E, "SNV105", 2, 1, EMPTY, [])]),
     ("empty-trailing", "kind: Partner\n---\n", [(E, "SNV105", 2, 1, EMPTY, [])]),

@@ -456,12 +456,18 @@ def _build(node, depth: int = 0) -> tuple[Any, Pos]:
             raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
         data: dict = {}
         pos: dict = {}
+        merged_at = None  # the mark of this mapping's `<<`
         for knode, vnode in node.value:
             if knode.__class__.__name__ != "ScalarNode":
                 raise _Unsupported("mapping keys must be plain strings", knode.start_mark)
             k = knode.value
             km, vm = knode.start_mark, vnode.start_mark
             if k == "<<" and knode.tag == PLAIN:
+                if merged_at is not None:
+                    # a key like any other (SNV104); several mappings merge as `<<: [*a, *b]`
+                    first = (merged_at.line + 1, merged_at.column + 1)
+                    raise _DuplicateKey(k, first, (km.line + 1, km.column + 1))
+                merged_at = km
                 _merge(data, pos, vnode, depth + 1)
                 continue
             first = pos.get(k)
@@ -813,7 +819,8 @@ def _document(rel, index, node, source: _Source, docs, diags) -> None:
         diags.append(
             dg.error(
                 "SNV104",
-                f"duplicate key '{e.key}': a key may appear once per mapping",
+                f"duplicate key '{e.key}': a key may appear once per mapping"
+                + ("; merge several mappings with one `<<: [*a, *b]`" if e.key == "<<" else ""),
                 Location(rel, *e.second),
                 related=(first,),
             )

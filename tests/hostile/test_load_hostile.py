@@ -273,6 +273,22 @@ CORPUS = [
         {"d.yaml": "kind: Contact\nid: x\nname: " + "[" * 100 + "]" * 100 + "\n"},
         [(E, "SNV109", "d.yaml", 3, 106, TOO_DEEP)],
     ),
+    # a second `<<` in one mapping built with exit 0, mixing both merges
+    (
+        "duplicate-merge-key",
+        {"o.yaml": override("<<: {criticality: 2}\n<<: {criticality: 3, check_interval: 77}")},
+        [
+            (
+                E,
+                "SNV104",
+                "o.yaml",
+                5,
+                1,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+            )
+        ],
+    ),
 ]
 
 SLOW_ON_RUAMEL = {"deep-flow-nesting"}  # ruamel's scanner takes seconds on it (not a hang)
