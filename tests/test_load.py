@@ -510,6 +510,26 @@ def test_unreadable_file_is_reported(tmp_path):
     assert loaded.diagnostics[0].message.startswith("cannot read file: ")
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_a_symbolic_link_that_loops_is_an_unreadable_file(tmp_path):
+    """SNV111 at 1:1, as for a broken link: a ``*.yaml`` link to itself (or a loop of
+    two) was reported as a folder, with no position. A loop with another name points
+    nowhere, as a broken link does: not a YAML file, not read."""
+    (tmp_path / "self.yaml").symlink_to("self.yaml")
+    (tmp_path / "a.yml").symlink_to("b.yml")
+    (tmp_path / "b.yml").symlink_to("a.yml")
+    (tmp_path / "clients").symlink_to("clients")
+    (tmp_path / "ok.yaml").write_text("kind: Partner\nid: p\n", encoding="utf-8")
+    loaded = load_repo(tmp_path)
+    loops = "cannot read file: Too many levels of symbolic links"
+    assert [(d.code, d.file, d.line, d.column, d.message) for d in loaded.diagnostics] == [
+        ("SNV111", "a.yml", 1, 1, loops),
+        ("SNV111", "b.yml", 1, 1, loops),
+        ("SNV111", "self.yaml", 1, 1, loops),
+    ]
+    assert [d.file for d in loaded.documents] == ["ok.yaml"]
+
+
 # -- YAML 1.2 core schema ---------------------------------------------------------------
 
 SCALARS = """\

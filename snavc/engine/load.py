@@ -24,6 +24,7 @@ is 10) whatever the parser, and keys are always strings.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import marshal
@@ -244,12 +245,18 @@ def discover_files(
             if name.startswith("."):
                 continue
             p = entry.path
+            link = False
             try:
                 link = entry.is_symlink()
                 is_dir = entry.is_dir()  # follows a link
             except OSError as e:
-                diags.append(_unreadable_folder(root, p, e))
-                continue
+                if not link or not (e.errno == errno.ELOOP or name.endswith((".yaml", ".yml"))):
+                    diags.append(_unreadable_folder(root, p, e))
+                    continue
+                # a link that cannot be followed is no folder: one that loops points
+                # nowhere, as a broken link does, and a `*.yaml` one is a file that
+                # reading reports (SNV111 at 1:1), as it reports a broken link
+                is_dir = False
             if is_dir:
                 if p in excluded:
                     continue

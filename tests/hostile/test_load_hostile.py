@@ -682,3 +682,18 @@ def test_a_yaml_version_snavc_does_not_read_is_a_diagnostic_in_every_command(
     finally:
         faults.wait_removals()  # plan's scratch folders, removed by a detached rm
     assert f"snav.yaml:1: error[SNV101] {message}" in plan
+
+
+def test_a_link_that_loops_is_a_file_at_line_1_column_1(make_repo):
+    """A ``*.yaml`` link to itself was "cannot read folder", with no line or column (null
+    in JSON, no region in SARIF): it is an unreadable file, at 1:1 as a broken link."""
+    repo = make_repo({})
+    (repo / "self.yaml").symlink_to("self.yaml")
+    message = "cannot read file: Too many levels of symbolic links"
+    assert diagnostics(repo) == [(E, "SNV111", "self.yaml", 1, 1, message)]
+    sarif = json.loads(run("validate", "--format", "sarif", repo, exit_code=1).output)
+    (result,) = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 1,
+        "startColumn": 1,
+    }
