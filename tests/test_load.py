@@ -307,12 +307,28 @@ MALFORMED = [
     ),
     ("number", "5\n", [(E, "SNV106", 1, 1, "document is a number, " + NOT_A_MAPPING, [])]),
     ("boolean", "true\n", [(E, "SNV106", 1, 1, "document is a boolean, " + NOT_A_MAPPING, [])]),
-    # SNV107: aliases
-    ("recursive-alias", "kind: Contact\nx: &x [*x]\n", [(E, "SNV107", 1, 1, RECURSIVE, [])]),
+    # SNV107: aliases, at the alias that recurses or that expands the document past the
+    # limit (the first that does, in reading order)
+    ("recursive-alias", "kind: Contact\nx: &x [*x]\n", [(E, "SNV107", 2, 8, RECURSIVE, [])]),
     (
         "recursive-alias-mapping",
         "kind: Contact\nx: &x {self: *x}\n",
-        [(E, "SNV107", 1, 1, RECURSIVE, [])],
+        [(E, "SNV107", 2, 14, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-block",
+        "kind: Contact\nid: x1\nat: client1\nname: X\nfoo: &a\n  bar: *a\n",
+        [(E, "SNV107", 6, 8, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-deeper",
+        "kind: Contact\nx: &x {a: [1, {b: *x}]}\n",
+        [(E, "SNV107", 2, 19, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-after-an-anchor-defined-again",
+        "kind: Contact\nx: &x [a]\ny: &x [b, *x]\n",
+        [(E, "SNV107", 3, 11, RECURSIVE, [])],
     ),
     (
         "alias-bomb-second-document",
@@ -321,8 +337,8 @@ MALFORMED = [
             (
                 E,
                 "SNV107",
-                3,
-                1,
+                7,
+                10,
                 "aliases expand this document to 4,412,961,516 nodes from 30 written (limit 10,300): "
                 "refused as an alias bomb",
                 [],
@@ -464,7 +480,8 @@ def test_alias_bomb_is_refused_fast(backend):
     docs, diags = load(raw, backend)
     elapsed = time.perf_counter() - start
     assert docs == []
-    assert [(d.code, d.line, d.column) for d in diags] == [("SNV107", 1, 1)]
+    # at the first alias the limit is passed at: l4's first *l3 (7,381 nodes each)
+    assert [(d.code, d.line, d.column) for d in diags] == [("SNV107", 5, 10)]
     assert "refused as an alias bomb" in diags[0].message
     assert elapsed < 2.0
 

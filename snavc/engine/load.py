@@ -44,6 +44,7 @@ from .scalars import INT_MAX, INT_MIN, MAX_NESTING, ScalarError, resolve_plain  
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
 ALIAS_EXPANSION_FACTOR = 10  # SNV107: a document may expand to 10x its nodes (+ slack)
 ALIAS_EXPANSION_SLACK = 10_000
+RECURSIVE_ALIAS = "a recursive alias (a node that contains itself) cannot be expanded"
 TOO_DEEP = f"document is nested too deeply: more than {MAX_NESTING} levels of mappings and lists"
 
 STR = "tag:yaml.org,2002:str"
@@ -527,8 +528,10 @@ def _merge(data: dict, pos: dict, vnode, depth: int) -> None:
                 pos[k] = packed if child is None else (packed, child)
 
 
-def _alias_check(root) -> str | None:
-    """Refuse alias bombs and recursive aliases before expanding anything (SNV107).
+def _alias_check(root) -> tuple[str, int | None] | None:
+    """Refuse alias bombs and recursive aliases before expanding anything (SNV107):
+    ``(message, limit)``, the limit on the expanded size for a bomb, None for a
+    recursive alias; None when the document may be expanded.
 
     Walks the node graph once (shared nodes visited once) and computes the size the
     document would expand to; linear in the document's own size.
@@ -555,7 +558,7 @@ def _alias_check(root) -> str | None:
         if nid in size:
             continue
         if nid in active:
-            return "a recursive alias (a node that contains itself) cannot be expanded"
+            return RECURSIVE_ALIAS, None
         active.add(nid)
         unique += 1
         stack.append((node, True))
@@ -564,13 +567,13 @@ def _alias_check(root) -> str | None:
             for k, v in node.value:
                 for child in (k, v):
                     if id(child) in active:
-                        return "a recursive alias (a node that contains itself) cannot be expanded"
+                        return RECURSIVE_ALIAS, None
                     if id(child) not in size:
                         stack.append((child, False))
         elif cls == "SequenceNode":
             for v in node.value:
                 if id(v) in active:
-                    return "a recursive alias (a node that contains itself) cannot be expanded"
+                    return RECURSIVE_ALIAS, None
                 if id(v) not in size:
                     stack.append((v, False))
     limit = ALIAS_EXPANSION_FACTOR * unique + ALIAS_EXPANSION_SLACK
@@ -578,7 +581,62 @@ def _alias_check(root) -> str | None:
         return (
             f"aliases expand this document to {size[id(root)]:,} nodes from {unique:,} "
             f"written (limit {limit:,}): refused as an alias bomb"
-        )
+        ), limit
+    return None
+
+
+def _alias_at(text: str, backend: str, index: int, limit: int | None):
+    """The mark of the alias that gets document ``index`` of ``text`` refused (SNV107),
+    found by replaying the parser's events (only for a document refused): with no
+    ``limit``, the first alias to a collection still open (the node graph holds no
+    alias, only the node it names: a node that contains itself); with one, the alias
+    that takes the document's size, counted in reading order as :func:`_alias_check`
+    counts it, past ``limit``. None if not found (the document's start is used)."""
+    sizes: dict[str, int | None] = {}  # anchor -> size of the node it names (None: open)
+    stack: list[list] = []  # the open collections: [anchor, size so far]
+    total = 0
+    last_alias = None
+    document = -1
+    for event in _events(text, backend):
+        name = event.__class__.__name__
+        if name == "DocumentStartEvent":
+            document += 1
+            continue
+        if document < index:
+            continue
+        if document > index or name == "DocumentEndEvent":
+            break
+        anchor = getattr(event, "anchor", None)
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            total += 1
+            stack.append([anchor, 1])
+            if anchor is not None:
+                sizes[anchor] = None  # as the composers do: an alias to it now recurses
+            continue
+        if name in ("MappingEndEvent", "SequenceEndEvent"):
+            anchor, size = stack.pop()
+        elif name == "ScalarEvent":
+            total += 1
+            size = 1
+        elif name == "AliasEvent":
+            if anchor not in sizes:
+                return None  # (a syntax error: reported before this is asked)
+            size = sizes[anchor]
+            if size is None:
+                if limit is None:
+                    return event.start_mark
+                return None
+            anchor = None
+            total += size
+            last_alias = event
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = size
+        if stack:
+            stack[-1][1] += size
+        if limit is not None and total > limit and last_alias is not None:
+            return last_alias.start_mark
     return None
 
 
@@ -770,7 +828,7 @@ def load_text(
     source = _Source(text)
     try:
         for index, node in enumerate(compose(text)):
-            _document(rel, index, node, source, docs, diags)
+            _document(rel, index, node, source, docs, diags, backend)
     except RecursionError:
         # ruamel's composer recurses once per nesting level
         return [], [_too_deep(rel, text, backend)]
@@ -811,13 +869,17 @@ class _Source:
         return self._lines
 
 
-def _document(rel, index, node, source: _Source, docs, diags) -> None:
+def _document(rel, index, node, source: _Source, docs, diags, backend: str) -> None:
     m = node.start_mark
     where = Location(rel, m.line + 1, m.column + 1)
     if source.may_alias:
         problem = _alias_check(node)
         if problem:
-            diags.append(dg.error("SNV107", problem, where))
+            message, limit = problem
+            alias = _alias_at(source.text, backend, index, limit)
+            if alias is not None:
+                where = Location(rel, alias.line + 1, alias.column + 1)
+            diags.append(dg.error("SNV107", message, where))
             return
     try:
         value, pos = _build(node)
@@ -882,30 +944,36 @@ def _too_deep(rel: str, text: str, backend: str) -> Diagnostic:
 def _too_deep_mark(text: str, backend: str):
     """The start of the first collection nested deeper than MAX_NESTING, from the
     parser's event stream (events are not nested: this never recurses)."""
+    depth = 0
+    for event in _events(text, backend):
+        name = event.__class__.__name__
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_NESTING:
+                return event.start_mark
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+        elif name == "DocumentStartEvent":
+            depth = 0
+    return None
+
+
+def _events(text: str, backend: str):
+    """The parser's events of ``text`` (``backend``: "libyaml" or "ruamel", the one that
+    composed it, so that marks are its own), up to a syntax error if there is one."""
     if backend == "libyaml":
         parser = _FAST(text)
         events = iter(lambda: parser.get_event() if parser.check_event() else None, None)
     else:
         events = _ruamel_parser().parse(text)
-    depth = 0
     try:
-        for event in events:
-            name = event.__class__.__name__
-            if name in ("MappingStartEvent", "SequenceStartEvent"):
-                depth += 1
-                if depth > MAX_NESTING:
-                    return event.start_mark
-            elif name in ("MappingEndEvent", "SequenceEndEvent"):
-                depth -= 1
-            elif name == "DocumentStartEvent":
-                depth = 0
-    except Exception as e:  # pragma: no cover - a syntax error before that level
+        yield from events
+    except Exception as e:  # a syntax error past what the caller looks for
         if not _is_yaml_error(e):
             raise
     finally:
         if backend == "libyaml":
             parser.dispose()
-    return None
 
 
 _SHAPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}

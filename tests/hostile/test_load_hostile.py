@@ -273,6 +273,21 @@ CORPUS = [
         {"d.yaml": "kind: Contact\nid: x\nname: " + "[" * 100 + "]" * 100 + "\n"},
         [(E, "SNV109", "d.yaml", 3, 106, TOO_DEEP)],
     ),
+    # SNV107 was at the document's 1:1: at the alias now
+    (
+        "recursive-alias-in-a-block-mapping",
+        {"c.yaml": contact("foo: &a\n  bar: *a")},
+        [
+            (
+                E,
+                "SNV107",
+                "c.yaml",
+                6,
+                8,
+                "a recursive alias (a node that contains itself) cannot be expanded",
+            )
+        ],
+    ),
     # a second `<<` in one mapping built with exit 0, mixing both merges
     (
         "duplicate-merge-key",
