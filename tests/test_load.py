@@ -22,6 +22,10 @@ NOT_A_MAPPING = "not a mapping: every document must be an object with a 'kind'"
 EMPTY = "empty document: every document must be an object with a 'kind'"
 RECURSIVE = "a recursive alias (a node that contains itself) cannot be expanded"
 TOO_DEEP = "document is nested too deeply: more than 100 levels of mappings and lists"
+YAML_VERSION = (
+    "found incompatible YAML document (version {}: snavc reads 1.1 and 1.2; "
+    "write %YAML 1.2 or remove the directive)"
+)
 
 
 def load(raw: str | bytes, backend: str = "fast", rel: str = "f.yaml"):
@@ -117,6 +121,62 @@ MALFORMED = [
             )
         ],
     ),
+    # directives: a %YAML version other than 1.1 and 1.2 is refused as libyaml refuses
+    # it (ruamel failed an assertion on it: exit 3); others are read as YAML says
+    (
+        "yaml-directive-1.3",
+        "%YAML 1.3\n---\nkind: Project\nname: x\n",
+        [(E, "SNV101", 1, 1, SYNTAX + YAML_VERSION.format("1.3"), [])],
+    ),
+    (
+        "yaml-directive-1.0",
+        "%YAML 1.0\n---\nkind: Project\nname: x\n",
+        [(E, "SNV101", 1, 1, SYNTAX + YAML_VERSION.format("1.0"), [])],
+    ),
+    (
+        "yaml-directive-1.3-second-document",
+        "kind: Partner\n...\n%YAML 1.3\n---\nkind: Site\n",
+        [(E, "SNV101", 3, 1, SYNTAX + YAML_VERSION.format("1.3"), [])],
+    ),
+    (
+        "yaml-directive-2.0",
+        "%YAML 2.0\n---\nkind: Project\n",
+        [
+            (
+                E,
+                "SNV101",
+                1,
+                1,
+                SYNTAX + "found incompatible YAML document (version 1.* is required)",
+                [],
+            )
+        ],
+    ),
+    (
+        "yaml-directive-twice",
+        "%YAML 1.2\n%YAML 1.2\n---\nkind: Project\n",
+        [(E, "SNV101", 2, 1, SYNTAX + "found duplicate YAML directive", [])],
+    ),
+    (
+        "yaml-directive-extra-word",
+        "%YAML 1.2 extra\n---\nkind: Project\n",
+        [
+            (
+                E,
+                "SNV101",
+                1,
+                11,
+                SYNTAX
+                + "expected a comment or a line break, but found 'e' (while scanning a directive)",
+                [(1, 1, "while scanning a directive")],
+            )
+        ],
+    ),
+    (
+        "tag-directive-twice",
+        "%TAG !e! tag:a:\n%TAG !e! tag:b:\n---\nkind: Project\n",
+        [(E, "SNV101", 2, 1, SYNTAX + "duplicate tag handle '!e!'", [])],
+    ),
     # SNV102: encoding
     (
         "latin-1",
@@ -194,6 +254,37 @@ MALFORMED = [
             )
         ],
     ),
+    (
+        "duplicate-merge-key",
+        "kind: ServiceTemplateOverride\n<<: {criticality: 2}\nname: x\n"
+        "<<: {criticality: 3, check_interval: 77}\n",
+        [
+            (
+                E,
+                "SNV104",
+                4,
+                1,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+                [(2, 1, "first set here")],
+            )
+        ],
+    ),
+    (
+        "duplicate-merge-key-nested-aliases",
+        "a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: *a\n  <<: *b\n",
+        [
+            (
+                E,
+                "SNV104",
+                5,
+                3,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+                [(4, 3, "first set here")],
+            )
+        ],
+    ),
     # SNV105: empty documents, reported at their `---`
     ("empty-between", "kind: Partner\n---\n---\nkind: Site\n", [(E, "SNV105", 2, 1, EMPTY, [])]),
     ("empty-trailing", "kind: Partner\n---\n", [(E, "SNV105", 2, 1, EMPTY, [])]),
@@ -216,12 +307,28 @@ MALFORMED = [
     ),
     ("number", "5\n", [(E, "SNV106", 1, 1, "document is a number, " + NOT_A_MAPPING, [])]),
     ("boolean", "true\n", [(E, "SNV106", 1, 1, "document is a boolean, " + NOT_A_MAPPING, [])]),
-    # SNV107: aliases
-    ("recursive-alias", "kind: Contact\nx: &x [*x]\n", [(E, "SNV107", 1, 1, RECURSIVE, [])]),
+    # SNV107: aliases, at the alias that recurses or that expands the document past the
+    # limit (the first that does, in reading order)
+    ("recursive-alias", "kind: Contact\nx: &x [*x]\n", [(E, "SNV107", 2, 8, RECURSIVE, [])]),
     (
         "recursive-alias-mapping",
         "kind: Contact\nx: &x {self: *x}\n",
-        [(E, "SNV107", 1, 1, RECURSIVE, [])],
+        [(E, "SNV107", 2, 14, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-block",
+        "kind: Contact\nid: x1\nat: client1\nname: X\nfoo: &a\n  bar: *a\n",
+        [(E, "SNV107", 6, 8, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-deeper",
+        "kind: Contact\nx: &x {a: [1, {b: *x}]}\n",
+        [(E, "SNV107", 2, 19, RECURSIVE, [])],
+    ),
+    (
+        "recursive-alias-after-an-anchor-defined-again",
+        "kind: Contact\nx: &x [a]\ny: &x [b, *x]\n",
+        [(E, "SNV107", 3, 11, RECURSIVE, [])],
     ),
     (
         "alias-bomb-second-document",
@@ -230,8 +337,8 @@ MALFORMED = [
             (
                 E,
                 "SNV107",
-                3,
-                1,
+                7,
+                10,
                 "aliases expand this document to 4,412,961,516 nodes from 30 written (limit 10,300): "
                 "refused as an alias bomb",
                 [],
@@ -326,6 +433,20 @@ def test_malformed_input_same_diagnostics_from_both_backends(raw):
     assert load(raw, "fast") == load(raw, "ruamel")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "directives",
+    ["%YAML 1.1\n", "%YAML 1.2\n", "%TAG !e! tag:example.net,2025:\n", "%FOO bar baz\n"],
+)
+def test_directives_yaml_reads_are_read(directives, backend):
+    """%YAML 1.1 and 1.2, %TAG, and a directive YAML reserves (ignored, as YAML says):
+    the document loads the same with either loader (scalars by the core schema)."""
+    docs, diags = load(directives + "---\nkind: Project\nname: x\non: yes\n", backend)
+    assert diags == []
+    assert [(d.line, d.data) for d in docs] == [(3, {"kind": "Project", "name": "x", "on": "yes"})]
+    assert docs[0].loc("name") == Location("f.yaml", 4, 7)
+
+
 def test_deep_flow_nesting_is_refused_quickly():
     """SNV109, not a RecursionError: 10,000 nested ``[`` (libyaml refuses past 1000
     levels; the ruamel backend gets there too, but its scanner takes seconds)."""
@@ -359,7 +480,8 @@ def test_alias_bomb_is_refused_fast(backend):
     docs, diags = load(raw, backend)
     elapsed = time.perf_counter() - start
     assert docs == []
-    assert [(d.code, d.line, d.column) for d in diags] == [("SNV107", 1, 1)]
+    # at the first alias the limit is passed at: l4's first *l3 (7,381 nodes each)
+    assert [(d.code, d.line, d.column) for d in diags] == [("SNV107", 5, 10)]
     assert "refused as an alias bomb" in diags[0].message
     assert elapsed < 2.0
 
@@ -403,6 +525,26 @@ def test_unreadable_file_is_reported(tmp_path):
         ("SNV111", "gone.yaml", 1, 1)
     ]
     assert loaded.diagnostics[0].message.startswith("cannot read file: ")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_a_symbolic_link_that_loops_is_an_unreadable_file(tmp_path):
+    """SNV111 at 1:1, as for a broken link: a ``*.yaml`` link to itself (or a loop of
+    two) was reported as a folder, with no position. A loop with another name points
+    nowhere, as a broken link does: not a YAML file, not read."""
+    (tmp_path / "self.yaml").symlink_to("self.yaml")
+    (tmp_path / "a.yml").symlink_to("b.yml")
+    (tmp_path / "b.yml").symlink_to("a.yml")
+    (tmp_path / "clients").symlink_to("clients")
+    (tmp_path / "ok.yaml").write_text("kind: Partner\nid: p\n", encoding="utf-8")
+    loaded = load_repo(tmp_path)
+    loops = "cannot read file: Too many levels of symbolic links"
+    assert [(d.code, d.file, d.line, d.column, d.message) for d in loaded.diagnostics] == [
+        ("SNV111", "a.yml", 1, 1, loops),
+        ("SNV111", "b.yml", 1, 1, loops),
+        ("SNV111", "self.yaml", 1, 1, loops),
+    ]
+    assert [d.file for d in loaded.documents] == ["ok.yaml"]
 
 
 # -- YAML 1.2 core schema ---------------------------------------------------------------
@@ -730,6 +872,49 @@ def test_unicode_line_separators_do_not_shift_lines(sep):
     assert doc.loc("email") == Location("f.yaml", 3, 8)
 
 
+TABS_BETWEEN_TOKENS = [
+    # (text, the value of `name`, its line and column): a tab where YAML 1.2 (and
+    # libyaml) let white space separate tokens, which ruamel's scanner refused
+    ("kind: Contact\nname: X\t# c\n", "X", 2, 7),
+    ("kind: Contact\nname:\tX\n", "X", 2, 7),
+    ("kind: Contact\nname:\t\tX \t\n", "X", 2, 8),
+    ("kind: Contact\nname: 'X'\t# c\n", "X", 2, 7),
+    ("kind: Contact\nname\t: X\n", "X", 2, 8),
+    ("kind: Contact\nname: [a,\tb]\t# c\n", ["a", "b"], 2, 7),
+    ("kind: Contact\nname:\n- X\t\n", ["X"], 3, 1),
+    ("kind: Contact\nname:\t&n X\nalias: *n\t\n", "X", 2, 7),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("raw", "value", "line", "column"), TABS_BETWEEN_TOKENS)
+def test_a_tab_between_tokens_is_white_space(raw, value, line, column, backend):
+    """YAML 1.2 reads a tab as white space between tokens (never in indentation:
+    SNV103); the fast loader did, the ruamel loader refused it (SNV101). Positions
+    count the tab as one column, as editors' columns in characters do."""
+    docs, diags = load(raw, backend)
+    assert diags == []
+    assert docs[0].data["name"] == value
+    assert docs[0].loc("name") == Location("f.yaml", line, column)
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "kind: Contact\nl:\n-\tx\n",  # after `-`: where a key may start, as libyaml says
+        "kind: Contact\nname:\ty: z\n",
+        "kind: Contact\nl:\n  - x\n\t\n",
+    ],
+)
+def test_a_tab_where_a_key_may_start_is_refused_alike(raw):
+    """Where a key or an entry may start, a tab is not white space (it could be read as
+    indentation): SNV101 from both loaders."""
+    fast = load(raw, "fast")
+    assert fast == load(raw, "ruamel")
+    assert [d.code for d in fast[1]] == ["SNV101"]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="ruamel's scanner refuses a tab inside a plain scalar, which YAML 1.2 and libyaml allow",
@@ -745,6 +930,24 @@ def test_backends_agree_on_a_tab_inside_a_plain_scalar():
 )
 def test_backends_agree_on_a_tab_before_a_comment():
     raw = "kind: Contact\n  \t# a comment\n"
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ruamel refuses a tab after a block scalar's indicator (`|<TAB>`); libyaml accepts it",
+)
+def test_backends_agree_on_a_tab_after_a_block_scalar_indicator():
+    raw = "kind: Contact\nname: |\t\n  X\n"
+    assert load(raw, "fast") == load(raw, "ruamel")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ruamel refuses a tab after a tag (`!!str<TAB>X`); libyaml accepts it",
+)
+def test_backends_agree_on_a_tab_after_a_tag():
+    raw = "kind: Contact\nname: !!str\tX\n"
     assert load(raw, "fast") == load(raw, "ruamel")
 
 

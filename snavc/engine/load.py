@@ -24,6 +24,7 @@ is 10) whatever the parser, and keys are always strings.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import marshal
@@ -43,6 +44,7 @@ from .scalars import INT_MAX, INT_MIN, MAX_NESTING, ScalarError, resolve_plain  
 MAX_FILE_BYTES = 16 * 1024 * 1024  # SNV108: larger files are refused unread
 ALIAS_EXPANSION_FACTOR = 10  # SNV107: a document may expand to 10x its nodes (+ slack)
 ALIAS_EXPANSION_SLACK = 10_000
+RECURSIVE_ALIAS = "a recursive alias (a node that contains itself) cannot be expanded"
 TOO_DEEP = f"document is nested too deeply: more than {MAX_NESTING} levels of mappings and lists"
 
 STR = "tag:yaml.org,2002:str"
@@ -244,12 +246,18 @@ def discover_files(
             if name.startswith("."):
                 continue
             p = entry.path
+            link = False
             try:
                 link = entry.is_symlink()
                 is_dir = entry.is_dir()  # follows a link
             except OSError as e:
-                diags.append(_unreadable_folder(root, p, e))
-                continue
+                if not link or not (e.errno == errno.ELOOP or name.endswith((".yaml", ".yml"))):
+                    diags.append(_unreadable_folder(root, p, e))
+                    continue
+                # a link that cannot be followed is no folder: one that loops points
+                # nowhere, as a broken link does, and a `*.yaml` one is a file that
+                # reading reports (SNV111 at 1:1), as it reports a broken link
+                is_dir = False
             if is_dir:
                 if p in excluded:
                     continue
@@ -456,12 +464,18 @@ def _build(node, depth: int = 0) -> tuple[Any, Pos]:
             raise _Unsupported(f"tag {node.tag} is not supported", node.start_mark)
         data: dict = {}
         pos: dict = {}
+        merged_at = None  # the mark of this mapping's `<<`
         for knode, vnode in node.value:
             if knode.__class__.__name__ != "ScalarNode":
                 raise _Unsupported("mapping keys must be plain strings", knode.start_mark)
             k = knode.value
             km, vm = knode.start_mark, vnode.start_mark
             if k == "<<" and knode.tag == PLAIN:
+                if merged_at is not None:
+                    # a key like any other (SNV104); several mappings merge as `<<: [*a, *b]`
+                    first = (merged_at.line + 1, merged_at.column + 1)
+                    raise _DuplicateKey(k, first, (km.line + 1, km.column + 1))
+                merged_at = km
                 _merge(data, pos, vnode, depth + 1)
                 continue
             first = pos.get(k)
@@ -514,8 +528,10 @@ def _merge(data: dict, pos: dict, vnode, depth: int) -> None:
                 pos[k] = packed if child is None else (packed, child)
 
 
-def _alias_check(root) -> str | None:
-    """Refuse alias bombs and recursive aliases before expanding anything (SNV107).
+def _alias_check(root) -> tuple[str, int | None] | None:
+    """Refuse alias bombs and recursive aliases before expanding anything (SNV107):
+    ``(message, limit)``, the limit on the expanded size for a bomb, None for a
+    recursive alias; None when the document may be expanded.
 
     Walks the node graph once (shared nodes visited once) and computes the size the
     document would expand to; linear in the document's own size.
@@ -542,7 +558,7 @@ def _alias_check(root) -> str | None:
         if nid in size:
             continue
         if nid in active:
-            return "a recursive alias (a node that contains itself) cannot be expanded"
+            return RECURSIVE_ALIAS, None
         active.add(nid)
         unique += 1
         stack.append((node, True))
@@ -551,13 +567,13 @@ def _alias_check(root) -> str | None:
             for k, v in node.value:
                 for child in (k, v):
                     if id(child) in active:
-                        return "a recursive alias (a node that contains itself) cannot be expanded"
+                        return RECURSIVE_ALIAS, None
                     if id(child) not in size:
                         stack.append((child, False))
         elif cls == "SequenceNode":
             for v in node.value:
                 if id(v) in active:
-                    return "a recursive alias (a node that contains itself) cannot be expanded"
+                    return RECURSIVE_ALIAS, None
                 if id(v) not in size:
                     stack.append((v, False))
     limit = ALIAS_EXPANSION_FACTOR * unique + ALIAS_EXPANSION_SLACK
@@ -565,7 +581,62 @@ def _alias_check(root) -> str | None:
         return (
             f"aliases expand this document to {size[id(root)]:,} nodes from {unique:,} "
             f"written (limit {limit:,}): refused as an alias bomb"
-        )
+        ), limit
+    return None
+
+
+def _alias_at(text: str, backend: str, index: int, limit: int | None):
+    """The mark of the alias that gets document ``index`` of ``text`` refused (SNV107),
+    found by replaying the parser's events (only for a document refused): with no
+    ``limit``, the first alias to a collection still open (the node graph holds no
+    alias, only the node it names: a node that contains itself); with one, the alias
+    that takes the document's size, counted in reading order as :func:`_alias_check`
+    counts it, past ``limit``. None if not found (the document's start is used)."""
+    sizes: dict[str, int | None] = {}  # anchor -> size of the node it names (None: open)
+    stack: list[list] = []  # the open collections: [anchor, size so far]
+    total = 0
+    last_alias = None
+    document = -1
+    for event in _events(text, backend):
+        name = event.__class__.__name__
+        if name == "DocumentStartEvent":
+            document += 1
+            continue
+        if document < index:
+            continue
+        if document > index or name == "DocumentEndEvent":
+            break
+        anchor = getattr(event, "anchor", None)
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            total += 1
+            stack.append([anchor, 1])
+            if anchor is not None:
+                sizes[anchor] = None  # as the composers do: an alias to it now recurses
+            continue
+        if name in ("MappingEndEvent", "SequenceEndEvent"):
+            anchor, size = stack.pop()
+        elif name == "ScalarEvent":
+            total += 1
+            size = 1
+        elif name == "AliasEvent":
+            if anchor not in sizes:
+                return None  # (a syntax error: reported before this is asked)
+            size = sizes[anchor]
+            if size is None:
+                if limit is None:
+                    return event.start_mark
+                return None
+            anchor = None
+            total += size
+            last_alias = event
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = size
+        if stack:
+            stack[-1][1] += size
+        if limit is not None and total > limit and last_alias is not None:
+            return last_alias.start_mark
     return None
 
 
@@ -608,7 +679,66 @@ def _ruamel_parser():
 
     y = YAML(typ="safe", pure=True)
     y.Resolver = PlainResolver
+    y.Scanner = _ruamel_scanner()
     return y
+
+
+_SCANNER = None
+
+
+def _ruamel_scanner():
+    """ruamel.yaml's scanner, mended where it parts from libyaml (and YAML 1.2) on
+    input it cannot read right; the text is never changed, so positions stay exact."""
+    global _SCANNER
+    if _SCANNER is not None:
+        return _SCANNER
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.scanner import Scanner
+
+    class DirectiveError(MarkedYAMLError):
+        pass
+
+    class SnavScanner(Scanner):
+        def scan_yaml_directive_value(self, start_mark):
+            # ruamel reads `%YAML 1.3` (or 1.0) and then fails an assertion on it (exit
+            # 3); libyaml refuses it as it refuses 2.0: refused here too (SNV101)
+            major, minor = super().scan_yaml_directive_value(start_mark)
+            if major == 1 and minor not in (1, 2):
+                raise DirectiveError(
+                    problem=f"found incompatible YAML document (version {major}.{minor}: "
+                    "snavc reads 1.1 and 1.2; write %YAML 1.2 or remove the directive)",
+                    problem_mark=start_mark,
+                )
+            return major, minor
+
+        def scan_to_next_token(self):
+            # libyaml's rule (scanner.c, yaml_parser_scan_to_next_token), which YAML 1.2
+            # follows: a tab separates tokens in a flow collection, and in block context
+            # where no simple key may start (after a value, after `key:`); never where it
+            # could be indentation. ruamel skips only spaces in block context, and
+            # refused `name: X<TAB># c` and `name:<TAB>X`, which libyaml reads.
+            peek, forward = self.reader.peek, self.reader.forward
+            if self.reader.index == 0 and peek() == "\ufeff":
+                forward()
+            while True:
+                ch = peek()
+                while ch == " " or (ch == "\t" and (self.flow_level or not self.allow_simple_key)):
+                    forward()
+                    ch = peek()
+                if ch == "#":
+                    while peek() not in _LINE_END:
+                        forward()
+                if self.scan_line_break():
+                    if not self.flow_level:
+                        self.allow_simple_key = True
+                else:
+                    return
+
+    _SCANNER = SnavScanner
+    return _SCANNER
+
+
+_LINE_END = "\0\r\n\x85\u2028\u2029"  # ruamel's _THE_END: where a comment stops
 
 
 _FAST = None
@@ -698,7 +828,7 @@ def load_text(
     source = _Source(text)
     try:
         for index, node in enumerate(compose(text)):
-            _document(rel, index, node, source, docs, diags)
+            _document(rel, index, node, source, docs, diags, backend)
     except RecursionError:
         # ruamel's composer recurses once per nesting level
         return [], [_too_deep(rel, text, backend)]
@@ -739,13 +869,17 @@ class _Source:
         return self._lines
 
 
-def _document(rel, index, node, source: _Source, docs, diags) -> None:
+def _document(rel, index, node, source: _Source, docs, diags, backend: str) -> None:
     m = node.start_mark
     where = Location(rel, m.line + 1, m.column + 1)
     if source.may_alias:
         problem = _alias_check(node)
         if problem:
-            diags.append(dg.error("SNV107", problem, where))
+            message, limit = problem
+            alias = _alias_at(source.text, backend, index, limit)
+            if alias is not None:
+                where = Location(rel, alias.line + 1, alias.column + 1)
+            diags.append(dg.error("SNV107", message, where))
             return
     try:
         value, pos = _build(node)
@@ -754,7 +888,8 @@ def _document(rel, index, node, source: _Source, docs, diags) -> None:
         diags.append(
             dg.error(
                 "SNV104",
-                f"duplicate key '{e.key}': a key may appear once per mapping",
+                f"duplicate key '{e.key}': a key may appear once per mapping"
+                + ("; merge several mappings with one `<<: [*a, *b]`" if e.key == "<<" else ""),
                 Location(rel, *e.second),
                 related=(first,),
             )
@@ -809,32 +944,36 @@ def _too_deep(rel: str, text: str, backend: str) -> Diagnostic:
 def _too_deep_mark(text: str, backend: str):
     """The start of the first collection nested deeper than MAX_NESTING, from the
     parser's event stream (events are not nested: this never recurses)."""
+    depth = 0
+    for event in _events(text, backend):
+        name = event.__class__.__name__
+        if name in ("MappingStartEvent", "SequenceStartEvent"):
+            depth += 1
+            if depth > MAX_NESTING:
+                return event.start_mark
+        elif name in ("MappingEndEvent", "SequenceEndEvent"):
+            depth -= 1
+        elif name == "DocumentStartEvent":
+            depth = 0
+    return None
+
+
+def _events(text: str, backend: str):
+    """The parser's events of ``text`` (``backend``: "libyaml" or "ruamel", the one that
+    composed it, so that marks are its own), up to a syntax error if there is one."""
     if backend == "libyaml":
         parser = _FAST(text)
         events = iter(lambda: parser.get_event() if parser.check_event() else None, None)
     else:
-        from ruamel.yaml import YAML
-
-        events = YAML(typ="safe", pure=True).parse(text)
-    depth = 0
+        events = _ruamel_parser().parse(text)
     try:
-        for event in events:
-            name = event.__class__.__name__
-            if name in ("MappingStartEvent", "SequenceStartEvent"):
-                depth += 1
-                if depth > MAX_NESTING:
-                    return event.start_mark
-            elif name in ("MappingEndEvent", "SequenceEndEvent"):
-                depth -= 1
-            elif name == "DocumentStartEvent":
-                depth = 0
-    except Exception as e:  # pragma: no cover - a syntax error before that level
+        yield from events
+    except Exception as e:  # a syntax error past what the caller looks for
         if not _is_yaml_error(e):
             raise
     finally:
         if backend == "libyaml":
             parser.dispose()
-    return None
 
 
 _SHAPES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}

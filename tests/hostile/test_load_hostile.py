@@ -34,6 +34,7 @@ from conftest import run, write_repo
 import snavc.cli
 import snavc.engine.load as loadmod
 import snavc.engine.pipeline
+from snavc.engine import faults
 from snavc.engine.load import discover, load_text
 
 E, W = "error", "warning"
@@ -271,6 +272,37 @@ CORPUS = [
         "nesting-just-too-deep-for-snavc",
         {"d.yaml": "kind: Contact\nid: x\nname: " + "[" * 100 + "]" * 100 + "\n"},
         [(E, "SNV109", "d.yaml", 3, 106, TOO_DEEP)],
+    ),
+    # SNV107 was at the document's 1:1: at the alias now
+    (
+        "recursive-alias-in-a-block-mapping",
+        {"c.yaml": contact("foo: &a\n  bar: *a")},
+        [
+            (
+                E,
+                "SNV107",
+                "c.yaml",
+                6,
+                8,
+                "a recursive alias (a node that contains itself) cannot be expanded",
+            )
+        ],
+    ),
+    # a second `<<` in one mapping built with exit 0, mixing both merges
+    (
+        "duplicate-merge-key",
+        {"o.yaml": override("<<: {criticality: 2}\n<<: {criticality: 3, check_interval: 77}")},
+        [
+            (
+                E,
+                "SNV104",
+                "o.yaml",
+                5,
+                1,
+                "duplicate key '<<': a key may appear once per mapping; "
+                "merge several mappings with one `<<: [*a, *b]`",
+            )
+        ],
     ),
 ]
 
@@ -629,3 +661,54 @@ def test_a_file_over_the_limit_is_at_line_1_column_1(make_repo, monkeypatch):
             "file is 200,000 bytes, over the 100,000-byte limit: split it into several files",
         )
     ]
+
+
+# -- directives: a %YAML version snavc does not read ------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.3", "1.9"])
+def test_a_yaml_version_snavc_does_not_read_is_a_diagnostic_in_every_command(
+    make_repo, tmp_path, version
+):
+    """``%YAML 1.3`` (any 1.x but 1.1 and 1.2) crashed every command inside ruamel.yaml
+    (exit 3, an AssertionError); it is refused as libyaml refuses it (and as %YAML 2.0
+    was): SNV101 at the directive, exit 1, with either loader and in every command."""
+    repo = make_repo({"snav.yaml": f"%YAML {version}\n---\nkind: Project\nname: x\n"})
+    message = (
+        f"YAML syntax error: found incompatible YAML document (version {version}: "
+        "snavc reads 1.1 and 1.2; write %YAML 1.2 or remove the directive)"
+    )
+    for loader in BACKENDS:
+        assert (E, "SNV101", "snav.yaml", 1, 1, message) in diagnostics(repo, "--loader", loader)
+    shown = f"snav.yaml:1:1: error[SNV101] {message}"
+    commands = [
+        ("build", repo, "-o", tmp_path / "out"),
+        ("explain", repo, "admin"),
+        ("query", "selectable", repo, "--as", "admin", "--at", "partner", "--kind", "box"),
+    ]
+    for args in commands:
+        assert shown in run(*args, exit_code=1, cwd=repo).output, args[0]
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.net"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.net"}
+    for git in (["init", "-q"], ["add", "-A"], ["commit", "-q", "--no-gpg-sign", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *git], env=env, check=True, capture_output=True)
+    try:
+        plan = run("plan", repo, "--base", "HEAD", exit_code=1, cwd=repo).output
+    finally:
+        faults.wait_removals()  # plan's scratch folders, removed by a detached rm
+    assert f"snav.yaml:1: error[SNV101] {message}" in plan
+
+
+def test_a_link_that_loops_is_a_file_at_line_1_column_1(make_repo):
+    """A ``*.yaml`` link to itself was "cannot read folder", with no line or column (null
+    in JSON, no region in SARIF): it is an unreadable file, at 1:1 as a broken link."""
+    repo = make_repo({})
+    (repo / "self.yaml").symlink_to("self.yaml")
+    message = "cannot read file: Too many levels of symbolic links"
+    assert diagnostics(repo) == [(E, "SNV111", "self.yaml", 1, 1, message)]
+    sarif = json.loads(run("validate", "--format", "sarif", repo, exit_code=1).output)
+    (result,) = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 1,
+        "startColumn": 1,
+    }
