@@ -354,9 +354,7 @@ def test_a_restored_base_is_read_whole_once(changed, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("part", ["engine", "out"])
-def test_a_base_state_folder_holding_the_users_files_is_refused_untouched(
-    changed, tmp_path, part
-):
+def test_a_base_state_folder_holding_the_users_files_is_refused_untouched(changed, tmp_path, part):
     """A base built again replaces DIR/engine and DIR/out: a user's files there (a
     folder that is not what a plan keeps) are refused before anything is removed."""
     state = tmp_path / "state"
