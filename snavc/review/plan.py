@@ -278,6 +278,13 @@ def check_base_folder(folder: Path) -> None:
         "with --base-state made"
     )
     keep = f"cannot keep the base's build in {folder}:"
+    try:
+        _check_base_parts(folder, keep, refuse)
+    except OSError as e:  # (a folder that cannot be read)
+        raise PlanError(f"{keep} {e.filename or folder}: {e.strerror}") from None
+
+
+def _check_base_parts(folder: Path, keep: str, refuse: str) -> None:
     if os.path.lexists(folder) and not folder.is_dir():
         raise PlanError(f"{keep} it exists and is not a folder")
     engine, out, manifest = folder / ENGINE, folder / OUT, folder / MANIFEST
