@@ -713,25 +713,42 @@ def plan_cmd(
     )
 
 
-def _bridge_settings(path: Path | None) -> dict:
-    """The ``servicenav`` settings of a snav.yaml (default: ./snav.yaml when present)."""
+def _bridge_settings(path: Path | None, fmt: str = "text") -> dict:
+    """The ``servicenav`` settings of a snav.yaml (default: ./snav.yaml when present).
+
+    The file is read and checked as `snavc validate` reads ``snav.yaml`` (snavc's loader,
+    then the models): a YAML error or a setting the model refuses is a diagnostic at its
+    ``file:line:column``, printed in the command's format, and the command exits 1 before
+    reading any export."""
     from .bridge.columns import settings_of
+    from .engine.load import load_file
+    from .validate import PROJECT_FILE, validate
 
     if path is None:
         path = Path("snav.yaml")
         if not path.is_file():
             return {}
-    import yaml
+    # read as the repository's snav.yaml (the validator wants a Project there, SNV211),
+    # reported under the name given: the diagnostics open from the current folder
+    docs, diags = load_file(path, PROJECT_FILE)
+    checked = validate(docs)
+    diags = [_renamed(d, PROJECT_FILE, path.as_posix()) for d in (*diags, *checked.diagnostics)]
+    if dg.has_errors(diags):
+        emit_diagnostics(dg.sort(diags), "json" if fmt == "json" else "text", Path("."))
+        click.echo(f"snavc: {path} has errors (the bridge's settings): nothing done", err=True)
+        sys.exit(1)
+    project = next((o for o in checked.objects if o.kind == "Project"), None)
+    return settings_of(project)
 
-    try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        _usage(f"--settings {path}: cannot read it: {e}")
-    project = next((d for d in docs if isinstance(d, dict) and d.get("kind") == "Project"), None)
-    settings = settings_of(project)
-    if not isinstance(settings, dict):
-        _usage(f"--settings {path}: servicenav must be a mapping")
-    return settings
+
+def _renamed(d, old: str, new: str):
+    from dataclasses import replace
+
+    def name(file):
+        return new if file == old else file
+
+    related = tuple(replace(r, file=name(r.file)) for r in d.related)
+    return replace(d, file=name(d.file), related=related)
 
 
 def _read_csv(path: Path, diags: list):
@@ -816,7 +833,7 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     from .bridge import importer
     from .bridge.columns import ColumnMapError, detect
 
-    settings = _bridge_settings(settings_path)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
     hosts = services = None
@@ -941,7 +958,7 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     from .bridge.exporter import export, write_files
     from .review.diff import BuildError
 
-    settings = _bridge_settings(settings_path)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in likes) if t is not None]
     names = [t.name for t in tables]
@@ -1046,7 +1063,7 @@ def drift_cmd(
     from .bridge.drift import drift
     from .review.diff import BuildError
 
-    settings = _bridge_settings(settings_path)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
     if diags:
