@@ -132,8 +132,26 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
 
     for key, values, eq in git_only:
         add("added", key, eq.get("at"), None, None, _show_all(codec, values, paths))
+
+    def unreadable(rec, problems):
+        for message in problems:
+            report.errors.append(
+                {
+                    "severity": "error",
+                    "code": "SNV804",
+                    "rule": None,
+                    "message": message,
+                    "file": table.name,
+                    "line": rec.line,
+                    "column": None,
+                    "related": [],
+                }
+            )
+
     for rec in product_only:
-        product = codec.product(rec.cells)
+        problems: list[str] = []
+        product = codec.product(rec.cells, problems)
+        unreadable(rec, problems)
         at = node_of_pid.get(product.get("company_id"))
         pid, name = m.get(rec.cells, "id"), m.get(rec.cells, "name")
         label = f"{codec.names.snavc_id('host', pid) or pid}" if hosts else name
@@ -145,7 +163,9 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
         shown["line"] = f"{table.name}:{rec.line}"
         add("removed", label, at, None, shown, None)
     for key, values, eq, rec in pairs:
-        product = codec.product(rec.cells)
+        problems = []
+        product = codec.product(rec.cells, problems)
+        unreadable(rec, problems)
         if "id" in values and not values["id"]:
             add("changed", key, eq.get("at"), "servicenav_id", m.get(rec.cells, "id"), None)
         for f, path in paths.items():

@@ -186,28 +186,33 @@ class Codec:
         return found if found is not None else _unresolved(kind, ident)
 
     # the product's side
-    def product(self, cells: list[str]) -> dict:
+    def product(self, cells: list[str], problems: list[str] | None = None) -> dict:
+        """A row's canonical values; a cell that cannot be read is ``("?", text)`` (it
+        differs from anything snavc gives), and why is added to ``problems``."""
         m, out = self.cmap, {}
         for f in m.positions:
             text = cells[m.positions[f]]
             try:
                 out[f] = self.parse(f, text)
-            except cols.ValueError_:
-                out[f] = ("?", text)  # unreadable: differs from anything snavc gives
+            except cols.ValueError_ as e:
+                out[f] = ("?", text)
+                if problems is not None:
+                    problems.append(str(e))
         return out
 
     def parse(self, f: str, text: str):
         m = self.cmap
-        if f in ("criticality",):
-            return cols.parse_int(text, f)
+        what = m.headers.get(f, f)
+        if f == "criticality":
+            return cols.parse_criticality(text, what)
         if f == "availability_target":
-            return cols.parse_number(text, f)
+            return cols.parse_target(text, what)
         if f == "check_interval":
-            return cols.parse_interval(text, m, f)
+            return cols.parse_interval(text, m, what)
         if f == "category":
             return m.category_value(text) if text.strip() else None
         if f == "arguments":
-            return tuple(sorted(cols.parse_arguments(text, f).items()))
+            return tuple(sorted(cols.parse_arguments(text, what).items()))
         if f in ("labels_id", "parents_id"):  # sets: their order means nothing
             return tuple(sorted(cols.parse_list(text, m)))
         if f == "templates_id":  # in order (H2)
@@ -276,6 +281,8 @@ class Codec:
         return {k: v for k, v in out.items() if k not in self.skip}
 
     def same(self, f: str, product, git, eq: dict | None = None) -> bool:
+        if isinstance(product, tuple) and product[:1] == ("?",):
+            return False  # a cell that cannot be read (Codec.product)
         if f in ASPECT_OF and self.cmap.entity == "hosts" and product is None and eq is not None:
             # a period the build takes from a default, where the product shows none
             p = (eq.get("periods") or {}).get(ASPECT_OF[f]) or {}
@@ -519,10 +526,18 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
     m = codec.cmap
     cells = list(ref)
     changed = False
-    missing = []
+    missing, unreadable = [], []
     for f, i in m.positions.items():
         if f == "id" or f not in values:
             continue
+        if not new:
+            try:
+                product = codec.parse(f, ref[i])
+            except cols.ValueError_ as e:
+                unreadable.append(str(e))
+                continue
+        else:
+            product = None
         if f in cols.RELATED[m.entity] or f.endswith("_id"):
             git = values[f]
             bad = [
@@ -531,7 +546,6 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
             if bad:
                 missing += [(v.kind, str(v)) for v in bad]
                 continue
-        product = codec.parse(f, ref[i]) if not new else None
         try:
             same = not new and codec.same(f, product, values[f], eq)
         except TypeError:
@@ -543,6 +557,17 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
         name_field = cols.RELATED[m.entity].get(f, (None,))[0]
         if name_field and name_field in m.positions:
             cells[m.positions[name_field]] = codec.name_cell(f, values[f])
+    if unreadable:
+        # replacing a cell snavc cannot read could lose what the product holds
+        result.diagnostics.append(
+            dg.error(
+                "SNV804",
+                "; ".join(unreadable) + ": the export would replace a cell it cannot read, "
+                "so nothing is written (fix the reference, or the servicenav settings)",
+                Location(table.name, _line_of(table, ref)),
+            )
+        )
+        return None, False
     if missing:
         what = ", ".join(f"{k} '{i}'" for k, i in sorted(set(missing)))
         result.diagnostics.append(

@@ -411,10 +411,10 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
         text = cmap.get(c, f)
         if text.strip():
             v[f] = text
-    crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
+    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(
+    target = cols.parse_target(
         cmap.get(c, "availability_target"), cmap.headers["availability_target"]
     )
     if target is not None:
@@ -429,10 +429,10 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
 
 def _service_values(cmap: ColumnMap, c: list[str]) -> dict:
     v: dict = {}
-    crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
+    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(
+    target = cols.parse_target(
         cmap.get(c, "availability_target"), cmap.headers["availability_target"]
     )
     if target is not None:
