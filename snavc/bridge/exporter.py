@@ -100,30 +100,143 @@ def _unsupported(entity: str) -> set[str]:
 class Equipment(Mapping):
     """``ID -> equipment`` of a build, each parsed when asked for and not kept: the
     build stays mapped, so an export holds one equipment at a time (as dicts, the 100k
-    estate's equipment were 3.9 GB). Iteration is in ID order, as the build's lines are."""
+    estate's equipment were 3.9 GB). Iteration is in ID order, as the build's lines are.
 
-    def __init__(self, build):
-        self._data, self._at = build.data, {}
+    An equipment that is not what ``snavc build`` writes (not an object, a field of
+    another type) raises :class:`~snavc.review.diff.BuildError` naming the file, the
+    equipment and the field, when it is read."""
+
+    def __init__(self, build, path: str = "effective.json", inline: dict | None = None):
+        self._data, self._at, self._path = build.data, {}, path
+        self._inline = inline  # a section the file holds on one line (not snavc's layout)
+        if inline is not None:
+            self._at = dict.fromkeys(sorted(inline))
+            return
         pos, end = build.spans.get("equipment", (0, 0))
         data = self._data
-        while pos < end:
-            nl = data.find(b"\n", pos, end)
-            nl = end if nl < 0 else nl
-            key = line_key(data[pos : data.find(b'":', pos, nl) + 2])
-            self._at[key.decode()] = (pos, nl)
-            pos = nl + 1
+        try:
+            while pos < end:
+                nl = data.find(b"\n", pos, end)
+                nl = end if nl < 0 else nl
+                key = line_key(data[pos : data.find(b'":', pos, nl) + 2])
+                self._at[key.decode()] = (pos, nl)
+                pos = nl + 1
+        except (ValueError, UnicodeDecodeError):
+            raise _bad(
+                path, f"a line of 'equipment' is not '\"ID\":{{...}}' (byte {pos})"
+            ) from None
 
     def __getitem__(self, eq_id: str) -> dict:
-        start, end = self._at[eq_id]
-        line = self._data[start:end]
-        value = line[line.index(b'":') + 2 :]
-        return _loads(value[:-1] if value.endswith(b",") else value)
+        if self._inline is not None:
+            value = self._inline[eq_id]
+        else:
+            start, end = self._at[eq_id]
+            line = self._data[start:end]
+            raw = line[line.index(b'":') + 2 :]
+            try:
+                value = _loads(raw[:-1] if raw.endswith(b",") else raw)
+            except ValueError:
+                raise _bad(self._path, f"equipment '{eq_id}' is not valid JSON") from None
+        check_equipment(eq_id, value, self._path)
+        return value
 
     def __iter__(self):
         return iter(self._at)
 
     def __len__(self) -> int:
         return len(self._at)
+
+
+def _bad(path: str, what: str):
+    from ..review.diff import BuildError
+
+    return BuildError(f"{path} is not a snavc build: {what} (build it again with `snavc build`)")
+
+
+# What the bridge reads of a build's equipment, unit service and node, and the JSON
+# types each may have (None: null). A build snavc wrote always fits; a file edited by
+# hand, or another tool's, is refused with the field named rather than crashing.
+_TEXT, _NUMBER = (str, type(None)), (int, float, type(None))
+_WHOLE = (int, type(None))
+EQUIPMENT_FIELDS = {
+    "name": _TEXT,
+    "at": _TEXT,
+    "box": _TEXT,
+    "servicenav_id": _TEXT,
+    "address": _TEXT,
+    "category": _TEXT,
+    "template": _TEXT,
+    "templates": (list, type(None)),
+    "function": _TEXT,
+    "criticality": _WHOLE,
+    "availability_target": _NUMBER,
+    "check_interval": _WHOLE,
+    "periods": (dict, type(None)),
+    "parents": (list, type(None)),
+    "labels": (list, type(None)),
+    "instructions": _TEXT,
+    "services": (dict, type(None)),
+}
+SERVICE_FIELDS = {
+    "servicenav_id": _TEXT,
+    "template": _TEXT,
+    "criticality": _WHOLE,
+    "availability_target": _NUMBER,
+    "availability_period": _TEXT,
+    "check_period": _TEXT,
+    "notification_period": _TEXT,
+    "check_interval": _WHOLE,
+    "thresholds": (dict, type(None)),
+    "arguments": (dict, type(None)),
+    "labels": (list, type(None)),
+    "instructions": _TEXT,
+}
+NODE_FIELDS = {"name": _TEXT, "parent": _TEXT, "kind": (str,)}
+_JSON_TYPE = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _fields(what: str, value, fields: dict, path: str) -> None:
+    if not isinstance(value, dict):
+        raise _bad(path, f"{what} is {_json_type(value)}, not an object")
+    for name, types in fields.items():
+        v = value.get(name)
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+            raise _bad(path, f"{what}: '{name}' is {_json_type(v)}")
+
+
+def _texts(what: str, items, path: str) -> None:
+    for v in items or ():
+        if not isinstance(v, str):
+            raise _bad(path, f"{what} holds {_json_type(v)}, not an ID")
+
+
+def check_equipment(eq_id: str, eq, path: str = "effective.json") -> None:
+    """Raise BuildError unless ``eq`` has the shape the bridge reads (EQUIPMENT_FIELDS)."""
+    what = f"equipment '{eq_id}'"
+    _fields(what, eq, EQUIPMENT_FIELDS, path)
+    for name in ("templates", "parents", "labels"):
+        _texts(f"{what}: '{name}'", eq.get(name), path)
+    for aspect, p in (eq.get("periods") or {}).items():
+        if p is not None:
+            _fields(f"{what}: 'periods.{aspect}'", p, {"id": _TEXT, "from": _TEXT}, path)
+    for name, s in (eq.get("services") or {}).items():
+        where = f"{what}: unit service '{name}'"
+        _fields(where, s, SERVICE_FIELDS, path)
+        _texts(f"{where}: 'labels'", s.get("labels"), path)
+        for key in ("thresholds", "arguments"):
+            for k, v in (s.get(key) or {}).items():
+                if not isinstance(v, _TEXT):
+                    raise _bad(path, f"{where}: '{key}.{k}' is {_json_type(v)}")
 
 
 @dataclass
@@ -135,11 +248,50 @@ class Estate:
 
 
 def read_estate(build_dir: str | Path) -> Estate:
-    from ..review.diff import read_build
+    """The build in ``build_dir``; BuildError when it is missing or not a snavc build
+    (a top level that is not an object, no 'equipment' or 'nodes' object, an equipment
+    or a node of another shape)."""
+    from ..review.diff import EFFECTIVE, read_build
 
+    path = Path(build_dir) / EFFECTIVE
+    shown = path.as_posix()
+    _check_top(path, shown)
     build = read_build(build_dir)
-    nodes = {k: _loads(v) for k, v in build.raw("nodes").items()}
-    return Estate(Equipment(build), nodes)
+    sections = {}
+    for name in ("equipment", "nodes"):
+        if name in build.spans:
+            sections[name] = None  # one line per entry, as snavc writes it
+        elif name not in build.small:
+            raise _bad(shown, f"no '{name}' object")
+        elif not isinstance(build.small[name], dict):
+            raise _bad(shown, f"'{name}' is {_json_type(build.small[name])}, not an object")
+        else:
+            sections[name] = build.small[name]
+    equipment = Equipment(build, shown, sections["equipment"])
+    if sections["nodes"] is not None:
+        nodes = sections["nodes"]
+    else:
+        try:
+            nodes = {k: _loads(v) for k, v in build.raw("nodes").items()}
+        except ValueError:
+            raise _bad(shown, "a line of 'nodes' is not valid JSON") from None
+    for node_id, node in nodes.items():
+        _fields(f"node '{node_id}'", node, NODE_FIELDS, shown)
+        if node["kind"] not in ("partner", "client", "site"):
+            raise _bad(shown, f"node '{node_id}': 'kind' is '{node['kind']}'")
+    return Estate(equipment, nodes)
+
+
+def _check_top(path: Path, shown: str) -> None:
+    """A top level that is not an object (``[]``, ``5``) is no build (read_build is
+    left to report a missing or unreadable file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf")
+    except OSError:
+        return
+    if not head.startswith(b"{"):
+        raise _bad(shown, "its top level is not a JSON object")
 
 
 # -- the codec: one field, three forms (cell text, canonical value, snavc value) ------
