@@ -588,9 +588,11 @@ def _emit(
     node_of = {pid: n.id for pid, n in tree.items()}
 
     # -- boxes: at the deepest node above every host they monitor (B1, B3) ------------
-    box_nodes: dict[str, set[str]] = {}
+    # (the nodes in the order of the rows, not a set: with no common node, as for a box
+    # monitoring hosts of two partners, the first row's decides, whatever the hash seed)
+    box_nodes: dict[str, dict[str, None]] = {}
     for h in host_list:
-        box_nodes.setdefault(h.box, set()).add(node_of[h.company])
+        box_nodes.setdefault(h.box, {})[node_of[h.company]] = None
     for pid in sorted(box_nodes, key=lambda p: names.snavc_id("box", p)):
         at = _lca(by_id, box_nodes[pid])
         shared = by_id[at].kind == "Partner" and any(
