@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from ..engine.emit import line_key
-from ..engine.faults import replace_file
+from ..engine.faults import temporary
 from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
@@ -743,10 +743,34 @@ def _line_of(table: Table, cells: list[str]) -> int | None:
 
 
 def write_files(result: ExportResult, out: Path) -> list[Path]:
+    """Write every file of ``result`` into ``out``, all or none: each is written to its
+    temporary (``.NAME.PID`` beside it) first, and only when all are written are they
+    renamed into place. A file that cannot be written (a full disk, a folder where the
+    file goes) replaces nothing; the OSError raised names the target, not the temporary.
+    """
+    import errno
+    import os
+
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for f in result.files:
-        path = out / f.name
-        replace_file(path, f.data)
-        paths.append(path)
-    return paths
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for f in result.files:
+            path = out / f.name
+            if path.is_dir():  # os.replace would fail only after the others were renamed
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            tmp = temporary(path)
+            staged.append((tmp, path))
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(f.data)
+            except OSError as e:
+                raise type(e)(e.errno, e.strerror, str(path)) from None
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise type(e)(e.errno, e.strerror, str(path)) from None
+    finally:
+        for tmp, _path in staged:
+            tmp.unlink(missing_ok=True)  # (renamed ones are gone already)
+    return [path for _tmp, path in staged]

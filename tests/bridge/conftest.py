@@ -110,7 +110,7 @@ SMALL_HOSTS = (
 SMALL_SERVICES = (
     "ID,Name,Host ID,Service template,Service template ID,Criticality,Check interval (min)\n"
     "101,CPU,1,CPU check,80,3,5\n"
-    "102,CPU,2,CPU check,80,4,\n"
+    "102,CPU,2,CPU check,80,4,5\n"
 )
 
 
