@@ -741,6 +741,26 @@ def _bridge_settings(path: Path | None, fmt: str = "text") -> dict:
     return settings_of(project)
 
 
+def _an_input(target: Path | None, build_dir: Path, files) -> str | None:
+    """Why writing ``target`` would touch a command's inputs: it is one of ``files``, or
+    inside ``build_dir`` (its effective.json...); None when it would not."""
+    if target is None:
+        return None
+    where = target.resolve()
+    for f in files:
+        same = where == f.resolve()
+        if not same and target.exists():
+            try:
+                same = target.samefile(f)  # (a hard link)
+            except OSError:
+                same = False
+        if same:
+            return f"would overwrite the export {f}"
+    if where.is_relative_to(build_dir.resolve()):
+        return f"is inside the build {build_dir} (it would change what it reads)"
+    return None
+
+
 def _renamed(d, old: str, new: str):
     from dataclasses import replace
 
@@ -1063,6 +1083,10 @@ def drift_cmd(
     from .bridge.drift import drift
     from .review.diff import BuildError
 
+    for option, target in (("-o", output), ("--full-report", full_report)):
+        clash = _an_input(target, build_dir, exports)
+        if clash:
+            _usage(f"{option} {target} {clash}: write the report elsewhere", detailed_exitcode)
     settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
