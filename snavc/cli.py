@@ -741,6 +741,15 @@ def _bridge_settings(path: Path | None, fmt: str = "text") -> dict:
     return settings_of(project)
 
 
+def _bridge_failed(diags, fmt: str, note: str = ""):
+    """Stop a bridge command on ``diags``: printed as JSON under ``--format json`` (as
+    `import` and `validate` do), else as text; exit 1."""
+    emit_diagnostics(dg.sort(diags), "json" if fmt == "json" else "text", Path("."))
+    if note:
+        click.echo(note, err=True)
+    sys.exit(1)
+
+
 def _an_input(target: Path | None, build_dir: Path, files) -> str | None:
     """Why writing ``target`` would touch a command's inputs: it is one of ``files``, or
     inside ``build_dir`` (its effective.json...); None when it would not."""
@@ -974,8 +983,7 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     Example:
       snavc export build/ --like hosts.csv --like services.csv -o to-import/
     """
-    from .bridge.columns import ColumnMapError
-    from .bridge.exporter import export, write_files
+    from .bridge.exporter import BindError, export, write_files
     from .review.diff import BuildError
 
     settings = _bridge_settings(settings_path, fmt)
@@ -988,19 +996,15 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
         if (out / like.name).resolve() == like.resolve():
             _usage(f"-o {out} would overwrite the reference {like}: write into another folder")
     if diags:
-        emit_diagnostics(diags, "text", Path("."))
-        sys.exit(1)
+        _bridge_failed(diags, fmt, "nothing written")
     try:
         result = export(build_dir, tables, settings, mode, changed_only=changed_only)
     except BuildError as e:
         _usage(str(e))
-    except ColumnMapError as e:
-        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
-        sys.exit(1)
+    except BindError as e:
+        _bridge_failed(e.diagnostics, fmt, "nothing written")
     if not result.ok:
-        emit_diagnostics(dg.sort(result.diagnostics), "text", Path("."))
-        click.echo("nothing written", err=True)
-        sys.exit(1)
+        _bridge_failed(result.diagnostics, fmt, "nothing written")
     try:
         write_files(result, out)
     except OSError as e:
@@ -1079,8 +1083,8 @@ def drift_cmd(
     Example:
       snavc drift build/ --export hosts.csv --export services.csv --detailed-exitcode
     """
-    from .bridge.columns import ColumnMapError
     from .bridge.drift import drift
+    from .bridge.exporter import BindError
     from .review.diff import BuildError
 
     for option, target in (("-o", output), ("--full-report", full_report)):
@@ -1091,15 +1095,13 @@ def drift_cmd(
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
     if diags:
-        emit_diagnostics(diags, "text", Path("."))
-        sys.exit(1)
+        _bridge_failed(diags, fmt)
     try:
         report = drift(build_dir, tables, settings)
     except BuildError as e:
         _usage(str(e), detailed_exitcode)
-    except ColumnMapError as e:
-        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
-        sys.exit(1)
+    except BindError as e:
+        _bridge_failed(e.diagnostics, fmt)
     _emit_report(
         report,
         fmt,

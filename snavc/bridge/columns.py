@@ -186,6 +186,17 @@ class ColumnMap:
         return None
 
 
+def _twice(header: list[str], cmap: ColumnMap) -> list[tuple[str, list[int]]]:
+    """The headers of ``cmap``'s fields that ``header`` holds more than once, with their
+    columns (1-based); a column snavc does not know may repeat (it is carried over)."""
+    known = {_norm(h) for h in cmap.headers.values()}
+    at: dict[str, list[int]] = {}
+    for i, h in enumerate(header, 1):
+        if _norm(h) in known:
+            at.setdefault(_norm(h), []).append(i)
+    return [(header[cols[0] - 1], cols) for cols in at.values() if len(cols) > 1]
+
+
 def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 
@@ -252,6 +263,16 @@ def detect(header: list[str], settings: dict | None = None, entity: str | None =
                 best = (*score, cmap, missing)
     assert best is not None
     cmap, missing = best[2], best[3]
+    twice = _twice(header, cmap)
+    if twice:
+        raise ColumnMapError(
+            "the header line names "
+            + "; ".join(
+                f"{h!r} {len(at)} times (columns {', '.join(map(str, at))})" for h, at in twice
+            )
+            + ": which column holds the value is unclear. Export again from the product, or "
+            "rename the columns in the file"
+        )
     if missing:
         raise ColumnMapError(
             f"the header line matches no {'/'.join(entities)} export: missing "

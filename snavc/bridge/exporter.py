@@ -245,6 +245,22 @@ class Estate:
 
     equipment: Mapping[str, dict]
     nodes: dict[str, dict]
+    origins: object = None  # the build's origins.json (a review.diff.Build), if it has one
+
+    def place(self, eq_id: str, path: str) -> tuple[str, int] | None:
+        """Where in the repository the build took field ``path`` of equipment ``eq_id``
+        from (``services.NAME.servicenav_id``...): ``(file, line)``, relative to the
+        repository; None when the build does not say."""
+        if self.origins is None:
+            return None
+        try:
+            line = self.origins.line("explicit", f"equipment/{eq_id}")
+            found = _loads(line[line.index(b'":') + 2 :].rstrip(b",")).get(path) if line else None
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(found, list) and len(found) == 3 and isinstance(found[2], int):
+            return str(found[1]), found[2]
+        return None
 
 
 def read_estate(build_dir: str | Path) -> Estate:
@@ -279,7 +295,7 @@ def read_estate(build_dir: str | Path) -> Estate:
         _fields(f"node '{node_id}'", node, NODE_FIELDS, shown)
         if node["kind"] not in ("partner", "client", "site"):
             raise _bad(shown, f"node '{node_id}': 'kind' is '{node['kind']}'")
-    return Estate(equipment, nodes)
+    return Estate(equipment, nodes, build.origins)
 
 
 def _check_top(path: Path, shown: str) -> None:
@@ -510,12 +526,40 @@ class ExportResult:
         return not dg.has_errors(self.diagnostics)
 
 
+class BindError(Exception):
+    """Exports that cannot be used together: ``diagnostics`` (SNV802) says why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
 def bind(tables: list[Table], settings: dict | None) -> list[tuple[Table, ColumnMap]]:
-    out = []
+    """Each table with its column map. Raises :class:`BindError` listing every table whose
+    header matches no map, or that is a second export of an entity (SNV802, at line 1):
+    two hosts exports would claim the same objects, as import refuses them."""
+    out, problems, first = [], [], {}
     for t in tables:
-        cmap = cols.detect(t.header, settings)
+        try:
+            cmap = cols.detect(t.header, settings)
+        except cols.ColumnMapError as e:
+            problems.append(dg.error("SNV802", str(e), Location(t.name, 1)))
+            continue
+        if cmap.entity in first:
+            problems.append(
+                dg.error(
+                    "SNV802",
+                    f"a second {cmap.entity} export (the first is {first[cmap.entity]}): "
+                    "give one of each",
+                    Location(t.name, 1),
+                )
+            )
+            continue
+        first[cmap.entity] = t.name
         cmap.source = t.name
         out.append((t, cmap))
+    if problems:
+        raise BindError(problems)
     return out
 
 
@@ -645,6 +689,11 @@ def _export_one(
         width = len(table.header)
         for key, values, eq in git_only:
             if values.get("id"):
+                # no row of the file is about it: the place is the file, and the note
+                # the line of the repository that gives the ID, when the build says
+                eq_id, _, name = key.partition("/")
+                field = f"services.{name}.servicenav_id" if name else "servicenav_id"
+                place = estate.place(eq_id, field)
                 result.diagnostics.append(
                     dg.warning(
                         "SNV808",
@@ -652,6 +701,11 @@ def _export_one(
                         f"{table.name}: left out (deleted in the product? export again, or clear "
                         "its servicenav_id to create it anew)",
                         Location(table.name),
+                        related=(
+                            (Location(place[0], place[1], None, "in the repository built"),)
+                            if place
+                            else ()
+                        ),
                     )
                 )
                 continue
