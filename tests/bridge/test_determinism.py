@@ -19,6 +19,9 @@ CASES = {
     "three-partners": HEADER + "1,a,10.0.0.1,Client A,200,Partner X,100,Box Z,500\n"
     "2,b,10.0.0.2,Client B,201,Partner Y,101,Box Z,500\n"
     "3,c,10.0.0.3,Client C,202,Partner W,102,Box Z,500\n",
+    # a cycle of parent companies (A -> B -> A)
+    "cycle": HEADER + "1,a,10.0.0.1,Comp A,200,Comp B,201,Box A,500\n"
+    "2,b,10.0.0.2,Comp B,201,Comp A,200,Box A,500\n",
     # boxes and companies named in every order
     "many": HEADER
     + "".join(
