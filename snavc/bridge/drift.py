@@ -16,7 +16,16 @@ from pathlib import Path
 from ..review.diff import Report
 from . import columns as cols
 from .csvio import Table
-from .exporter import Codec, Estate, Unresolved, bind, match, names_of, read_estate
+from .exporter import (
+    Codec,
+    Estate,
+    Unresolved,
+    bind,
+    match,
+    names_of,
+    read_estate,
+    repeated_ids,
+)
 from .importer import Catalog
 
 # canonical field of the export -> the field of effective.json it compares with
@@ -93,6 +102,8 @@ def drift(
                     "related": [],
                 }
             )
+    for t, cmap in bound:
+        report.errors += [d.to_json() for d in repeated_ids(t, cmap)]
     node_of_pid = {}
     for t, cmap in bound:
         codec = Codec(cmap, names, estate, catalog)

@@ -563,6 +563,30 @@ def bind(tables: list[Table], settings: dict | None) -> list[tuple[Table, Column
     return out
 
 
+def repeated_ids(table: Table, cmap: ColumnMap) -> list[Diagnostic]:
+    """SNV804 for each row whose ID repeats an earlier row's, as import reports it: two
+    rows for one object would be matched once, and the other one mistaken for an
+    object the build lacks."""
+    what = "host" if cmap.entity == "hosts" else "unit service"
+    first: dict[str, int] = {}
+    out = []
+    for rec in table.records:
+        rid = cmap.get(rec.cells, "id").strip()
+        if not rid:
+            continue
+        if rid in first:
+            out.append(
+                dg.error(
+                    "SNV804",
+                    f"{what} ID {rid} already on line {first[rid]}: one row per {what}",
+                    Location(table.name, rec.line),
+                )
+            )
+        else:
+            first[rid] = rec.line
+    return out
+
+
 def git_rows(codec: Codec, estate: Estate):
     """``(key, name shown, canonical values, equipment)`` of every build object of the
     codec's entity, in ID order (unit services by equipment, then name)."""
@@ -642,6 +666,10 @@ def export(
                     Location(table.name, line),
                 )
             )
+    repeated = [d for table, cmap in bound for d in repeated_ids(table, cmap)]
+    if repeated:  # (matching would mistake a repeated row for one the build lacks)
+        result.diagnostics += repeated
+        return result
     for table, cmap in bound:
         result.files.append(
             _export_one(table, cmap, names, estate, catalog, mode, result, changed_only)

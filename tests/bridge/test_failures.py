@@ -108,3 +108,16 @@ def test_an_id_in_no_row_is_noted_at_its_line_in_the_repository(tmp_path):
     text = (_repo / note["file"]).read_text(encoding="utf-8").splitlines()
     assert text[note["line"] - 1] == 'servicenav_id: "2"'
     assert note["message"] == "in the repository built"
+
+
+def test_a_repeated_id_in_a_reference_is_snv804_for_export_and_drift(tmp_path):
+    hosts, services, _repo, build = small_estate(tmp_path / "e")
+    lines = hosts.read_text(encoding="utf-8").splitlines(keepends=True)
+    hosts.write_text("".join([*lines, lines[1].replace(",web,", ",web copy,")]), encoding="utf-8")
+    message = "hosts.csv:4: error[SNV804] host ID 1 already on line 2: one row per host"
+    result = run("export", build, "--like", hosts, "-o", tmp_path / "out", exit_code=1)
+    assert message in result.output
+    assert "SNV808" not in result.output  # the second row is not mistaken for another host
+    assert not (tmp_path / "out").exists()
+    result = run("drift", build, "--export", hosts, "--export", services, exit_code=1)
+    assert message in result.output
