@@ -182,7 +182,7 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
         for f, path in paths.items():
             if f not in m.positions or f not in values:
                 continue
-            git = values.get(f)
+            git = codec.carried(f, product.get(f), values.get(f))
             if isinstance(git, tuple) and any(isinstance(v, Unresolved) for v in git):
                 same = False
             elif isinstance(git, Unresolved):

@@ -344,6 +344,7 @@ class Codec:
         self._reverse: dict[str, dict[str, str]] = {}
         self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
         self.skip = _unsupported(cmap.entity)
+        self._known_hosts: set[str] | None = None
 
     def pid(self, kind: str, ident: str | None):
         if ident is None:
@@ -447,6 +448,20 @@ class Codec:
             "instructions": s.get("instructions"),
         }
         return {k: v for k, v in out.items() if k not in self.skip}
+
+    def carried(self, f: str, product, git):
+        """``git``, with the parent host IDs of the product's row that neither the build
+        nor the exports know carried over: import left them out (SNV806, the parent is
+        in no row), so the build cannot hold them, and writing the row without them
+        would clear them in the product."""
+        if f != "parents_id" or not isinstance(product, tuple) or product[:1] == ("?",):
+            return git
+        if self._known_hosts is None:
+            self._known_hosts = {p for p in self.host_pid.values() if p} | set(
+                self.names.names.get("host", {})
+            )
+        unknown = [p for p in product if p not in self._known_hosts]
+        return tuple(sorted({*git, *unknown})) if unknown else git
 
     def same(self, f: str, product, git, eq: dict | None = None) -> bool:
         if isinstance(product, tuple) and product[:1] == ("?",):
@@ -780,17 +795,18 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
             if bad:
                 missing += [(v.kind, str(v)) for v in bad]
                 continue
+        git = codec.carried(f, product, values[f])
         try:
-            same = not new and codec.same(f, product, values[f], eq)
+            same = not new and codec.same(f, product, git, eq)
         except TypeError:
             same = False
         if same:
             continue
-        cells[i] = codec.render(f, values[f])
+        cells[i] = codec.render(f, git)
         changed = True
         name_field = cols.RELATED[m.entity].get(f, (None,))[0]
         if name_field and name_field in m.positions:
-            cells[m.positions[name_field]] = codec.name_cell(f, values[f])
+            cells[m.positions[name_field]] = codec.name_cell(f, git)
     if unreadable:
         # replacing a cell snavc cannot read could lose what the product holds
         result.diagnostics.append(
