@@ -720,25 +720,71 @@ def plan_cmd(
     )
 
 
-def _bridge_settings(path: Path | None) -> dict:
-    """The ``servicenav`` settings of a snav.yaml (default: ./snav.yaml when present)."""
+def _bridge_settings(path: Path | None, fmt: str = "text") -> dict:
+    """The ``servicenav`` settings of a snav.yaml (default: ./snav.yaml when present).
+
+    The file is read and checked as `snavc validate` reads ``snav.yaml`` (snavc's loader,
+    then the models): a YAML error or a setting the model refuses is a diagnostic at its
+    ``file:line:column``, printed in the command's format, and the command exits 1 before
+    reading any export."""
     from .bridge.columns import settings_of
+    from .engine.load import load_file
+    from .validate import PROJECT_FILE, validate
 
     if path is None:
         path = Path("snav.yaml")
         if not path.is_file():
             return {}
-    import yaml
+    # read as the repository's snav.yaml (the validator wants a Project there, SNV211),
+    # reported under the name given: the diagnostics open from the current folder
+    docs, diags = load_file(path, PROJECT_FILE)
+    checked = validate(docs)
+    diags = [_renamed(d, PROJECT_FILE, path.as_posix()) for d in (*diags, *checked.diagnostics)]
+    if dg.has_errors(diags):
+        emit_diagnostics(dg.sort(diags), "json" if fmt == "json" else "text", Path("."))
+        click.echo(f"snavc: {path} has errors (the bridge's settings): nothing done", err=True)
+        sys.exit(1)
+    project = next((o for o in checked.objects if o.kind == "Project"), None)
+    return settings_of(project)
 
-    try:
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        _usage(f"--settings {path}: cannot read it: {e}")
-    project = next((d for d in docs if isinstance(d, dict) and d.get("kind") == "Project"), None)
-    settings = settings_of(project)
-    if not isinstance(settings, dict):
-        _usage(f"--settings {path}: servicenav must be a mapping")
-    return settings
+
+def _bridge_failed(diags, fmt: str, note: str = ""):
+    """Stop a bridge command on ``diags``: printed as JSON under ``--format json`` (as
+    `import` and `validate` do), else as text; exit 1."""
+    emit_diagnostics(dg.sort(diags), "json" if fmt == "json" else "text", Path("."))
+    if note:
+        click.echo(note, err=True)
+    sys.exit(1)
+
+
+def _an_input(target: Path | None, build_dir: Path, files) -> str | None:
+    """Why writing ``target`` would touch a command's inputs: it is one of ``files``, or
+    inside ``build_dir`` (its effective.json...); None when it would not."""
+    if target is None:
+        return None
+    where = target.resolve()
+    for f in files:
+        same = where == f.resolve()
+        if not same and target.exists():
+            try:
+                same = target.samefile(f)  # (a hard link)
+            except OSError:
+                same = False
+        if same:
+            return f"would overwrite the export {f}"
+    if where.is_relative_to(build_dir.resolve()):
+        return f"is inside the build {build_dir} (it would change what it reads)"
+    return None
+
+
+def _renamed(d, old: str, new: str):
+    from dataclasses import replace
+
+    def name(file):
+        return new if file == old else file
+
+    related = tuple(replace(r, file=name(r.file)) for r in d.related)
+    return replace(d, file=name(d.file), related=related)
 
 
 def _read_csv(path: Path, diags: list):
@@ -823,7 +869,7 @@ def import_cmd(exports, out, partner_name, project_name, check, skip_bad_rows, s
     from .bridge import importer
     from .bridge.columns import ColumnMapError, detect
 
-    settings = _bridge_settings(settings_path)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
     hosts = services = None
@@ -944,11 +990,10 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     Example:
       snavc export build/ --like hosts.csv --like services.csv -o to-import/
     """
-    from .bridge.columns import ColumnMapError
-    from .bridge.exporter import export, write_files
+    from .bridge.exporter import BindError, export, write_files
     from .review.diff import BuildError
 
-    settings = _bridge_settings(settings_path)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in likes) if t is not None]
     names = [t.name for t in tables]
@@ -958,19 +1003,15 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
         if (out / like.name).resolve() == like.resolve():
             _usage(f"-o {out} would overwrite the reference {like}: write into another folder")
     if diags:
-        emit_diagnostics(diags, "text", Path("."))
-        sys.exit(1)
+        _bridge_failed(diags, fmt, "nothing written")
     try:
         result = export(build_dir, tables, settings, mode, changed_only=changed_only)
     except BuildError as e:
         _usage(str(e))
-    except ColumnMapError as e:
-        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
-        sys.exit(1)
+    except BindError as e:
+        _bridge_failed(e.diagnostics, fmt, "nothing written")
     if not result.ok:
-        emit_diagnostics(dg.sort(result.diagnostics), "text", Path("."))
-        click.echo("nothing written", err=True)
-        sys.exit(1)
+        _bridge_failed(result.diagnostics, fmt, "nothing written")
     try:
         write_files(result, out)
     except OSError as e:
@@ -1049,23 +1090,25 @@ def drift_cmd(
     Example:
       snavc drift build/ --export hosts.csv --export services.csv --detailed-exitcode
     """
-    from .bridge.columns import ColumnMapError
     from .bridge.drift import drift
+    from .bridge.exporter import BindError
     from .review.diff import BuildError
 
-    settings = _bridge_settings(settings_path)
+    for option, target in (("-o", output), ("--full-report", full_report)):
+        clash = _an_input(target, build_dir, exports)
+        if clash:
+            _usage(f"{option} {target} {clash}: write the report elsewhere", detailed_exitcode)
+    settings = _bridge_settings(settings_path, fmt)
     diags: list = []
     tables = [t for t in (_read_csv(p, diags) for p in exports) if t is not None]
     if diags:
-        emit_diagnostics(diags, "text", Path("."))
-        sys.exit(1)
+        _bridge_failed(diags, fmt)
     try:
         report = drift(build_dir, tables, settings)
     except BuildError as e:
         _usage(str(e), detailed_exitcode)
-    except ColumnMapError as e:
-        emit_diagnostics([dg.error("SNV802", str(e))], "text", Path("."))
-        sys.exit(1)
+    except BindError as e:
+        _bridge_failed(e.diagnostics, fmt)
     _emit_report(
         report,
         fmt,

@@ -97,6 +97,7 @@ CODES: dict[str, str] = {
     "SNV808": "object in the product, not in the build",
     "SNV809": "imported object does not validate",
     "SNV810": "field not in this snavc",
+    "SNV811": "rows that disagree",
 }
 # The product's objects (issue 12): hosts, services, labels, instructions...
 CODES.update(

@@ -349,6 +349,106 @@ class Obj(BaseModel):
         self.__dict__["snavc:doc"] = doc
 
 
+# The fields of the bridge's column maps (snavc/bridge/columns.py keeps the headers of
+# each; tests/bridge/test_columns.py checks that both list the same fields): a field name
+# that no map has would be silently ignored, so the model refuses it where it is written.
+HostColumn = Literal[
+    "id",
+    "name",
+    "address",
+    "company",
+    "company_id",
+    "parent_company",
+    "parent_company_id",
+    "collector",
+    "collector_id",
+    "category",
+    "templates",
+    "templates_id",
+    "function",
+    "criticality",
+    "availability_target",
+    "availability_period",
+    "availability_period_id",
+    "check_period",
+    "check_period_id",
+    "notification_period",
+    "notification_period_id",
+    "check_interval",
+    "parents",
+    "parents_id",
+    "labels",
+    "labels_id",
+    "instructions",
+]
+ServiceColumn = Literal[
+    "id",
+    "name",
+    "host",
+    "host_id",
+    "company",
+    "company_id",
+    "template",
+    "template_id",
+    "criticality",
+    "availability_target",
+    "availability_period",
+    "availability_period_id",
+    "check_period",
+    "check_period_id",
+    "notification_period",
+    "notification_period_id",
+    "check_interval",
+    "warning",
+    "critical",
+    "arguments",
+    "labels",
+    "labels_id",
+    "instructions",
+]
+
+
+def _check_export_text(value: str) -> str:
+    # an empty header matches no column; an empty category label would write an empty
+    # cell, which clears the host's category in the product
+    if not value.strip():
+        raise PydanticCustomError(
+            "blank_text", "a header or a label as the export shows it cannot be blank"
+        )
+    return value
+
+
+def _check_list_separator(value: str) -> str:
+    if not value:
+        raise PydanticCustomError(
+            "blank_text", "the list separator cannot be empty (the default is ',')"
+        )
+    return value
+
+
+ExportText = Annotated[
+    str,
+    StringConstraints(max_length=256),
+    AfterValidator(_check_export_text),
+    Field(
+        description="a header or a label as the product's export shows it (not blank)",
+        json_schema_extra={"pattern": r"\S"},  # what _check_export_text checks, for editors
+    ),
+]
+
+
+class ServiceNavColumns(BaseModel):
+    """The column map's overrides, per entity: field -> header."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    hosts: dict[HostColumn, ExportText] | None = Field(
+        None, description="hosts export: field -> header, over the shipped map"
+    )
+    services: dict[ServiceColumn, ExportText] | None = Field(
+        None, description="unit-services export: field -> header, over the shipped map"
+    )
+
+
 class ServiceNavSettings(BaseModel):
     """How the product's CSV exports are read and written (snavc/bridge/columns.py,
     docs/servicenav.md): the shipped column map's overrides and the value formats."""
@@ -357,16 +457,23 @@ class ServiceNavSettings(BaseModel):
     language: Literal["en", "fr"] | None = Field(
         default=None, description="UI language of the exports (default: from the header line)"
     )
-    columns: dict[Literal["hosts", "services"], dict[str, str]] = Field(
-        default_factory=dict, description="field -> header, over the shipped map"
+    columns: ServiceNavColumns | None = Field(
+        default=None, description="per entity (hosts, services): field -> header"
     )
-    categories: dict[str, str] = Field(
+    categories: dict[Category, ExportText] = Field(
         default_factory=dict, description="category -> label in the export"
     )
     decimal: Literal[".", ","] | None = Field(
         None, description="the decimal separator of the product's CSV exports: '.' or ','"
     )
-    list_separator: str | None = Field(None, description="the separator of lists inside a CSV cell")
+    list_separator: (
+        Annotated[str, StringConstraints(max_length=8), AfterValidator(_check_list_separator)]
+        | None
+    ) = Field(
+        None,
+        description="the separator of lists inside a CSV cell (not empty)",
+        json_schema_extra={"minLength": 1},
+    )
     check_interval_unit: Literal["minutes", "seconds"] | None = Field(
         None, description="the unit of check intervals in the CSV exports: minutes or seconds"
     )

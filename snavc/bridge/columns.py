@@ -18,7 +18,10 @@ pairs, a name column (informational: the product ignores it on import) and an ID
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from ..model import MAX_CHECK_INTERVAL
 
 ENTITIES = ("hosts", "services")
 LANGUAGES = ("en", "fr")
@@ -183,6 +186,17 @@ class ColumnMap:
         return None
 
 
+def _twice(header: list[str], cmap: ColumnMap) -> list[tuple[str, list[int]]]:
+    """The headers of ``cmap``'s fields that ``header`` holds more than once, with their
+    columns (1-based); a column snavc does not know may repeat (it is carried over)."""
+    known = {_norm(h) for h in cmap.headers.values()}
+    at: dict[str, list[int]] = {}
+    for i, h in enumerate(header, 1):
+        if _norm(h) in known:
+            at.setdefault(_norm(h), []).append(i)
+    return [(header[cols[0] - 1], cols) for cols in at.values() if len(cols) > 1]
+
+
 def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 
@@ -249,6 +263,16 @@ def detect(header: list[str], settings: dict | None = None, entity: str | None =
                 best = (*score, cmap, missing)
     assert best is not None
     cmap, missing = best[2], best[3]
+    twice = _twice(header, cmap)
+    if twice:
+        raise ColumnMapError(
+            "the header line names "
+            + "; ".join(
+                f"{h!r} {len(at)} times (columns {', '.join(map(str, at))})" for h, at in twice
+            )
+            + ": which column holds the value is unclear. Export again from the product, or "
+            "rename the columns in the file"
+        )
     if missing:
         raise ColumnMapError(
             f"the header line matches no {'/'.join(entities)} export: missing "
@@ -269,14 +293,20 @@ class ValueError_(ValueError):
     """A cell that does not hold the value its column wants."""
 
 
+# The models' bounds (snavc.model: Criticality, Percent, Seconds): a cell outside them is
+# a row that cannot be mapped (SNV804), found here rather than by a later `validate`.
+CRITICALITY = (1, 5)
+TARGET_MAX = 100.0
+
+
 def parse_int(text: str, what: str) -> int | None:
     text = text.strip()
     if not text:
         return None
     try:
         return int(text)
-    except ValueError:
-        raise ValueError_(f"{what}: '{text}' is not a whole number") from None
+    except ValueError:  # (also past int()'s 4,300 digits)
+        raise ValueError_(f"{what}: '{_shown(text)}' is not a whole number") from None
 
 
 def parse_number(text: str, what: str) -> float | None:
@@ -286,10 +316,48 @@ def parse_number(text: str, what: str) -> float | None:
     try:
         value = float(text.replace(",", ".").rstrip("%").strip())
     except ValueError:
-        raise ValueError_(f"{what}: '{text}' is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError_(f"{what}: '{text}' is not a number")
+        raise ValueError_(f"{what}: '{_shown(text)}' is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError_(f"{what}: '{_shown(text)}' is not a number")
     return value
+
+
+def parse_criticality(text: str, what: str) -> int | None:
+    """A criticality cell: a whole number from 1 to 5."""
+    value = parse_int(text, what)
+    lo, hi = CRITICALITY
+    if value is not None and not lo <= value <= hi:
+        raise ValueError_(f"{what}: '{_shown(text.strip())}' is out of range: from {lo} to {hi}")
+    return value
+
+
+def parse_target(text: str, what: str) -> float | None:
+    """An availability target cell: a percentage, more than 0 and at most 100."""
+    value = parse_number(text, what)
+    if value is not None and not 0 < value <= TARGET_MAX:
+        raise ValueError_(
+            f"{what}: '{_shown(text.strip())}' is out of range: more than 0, at most 100"
+        )
+    return value
+
+
+def parse_interval(text: str, cmap: ColumnMap, what: str) -> int | None:
+    """A check interval cell -> seconds, from 1 s to 31 days (the model's ``Seconds``)."""
+    value = parse_number(text, what)
+    if value is None:
+        return None
+    minutes = cmap.check_interval_unit == "minutes"
+    seconds = value * 60 if minutes else value
+    if seconds <= 0:
+        raise ValueError_(f"{what}: '{text.strip()}' is not a whole, positive number of seconds")
+    if seconds > MAX_CHECK_INTERVAL:  # (1e308 minutes: no float to round)
+        most = f"{MAX_CHECK_INTERVAL // 60} minutes" if minutes else f"{MAX_CHECK_INTERVAL} seconds"
+        raise ValueError_(
+            f"{what}: '{_shown(text.strip())}' is out of range: at most {most} (31 days)"
+        )
+    if abs(seconds - round(seconds)) > 1e-6:
+        raise ValueError_(f"{what}: '{text.strip()}' is not a whole, positive number of seconds")
+    return int(round(seconds))
 
 
 def render_number(value, decimal: str) -> str:
@@ -302,15 +370,8 @@ def render_number(value, decimal: str) -> str:
     return text.replace(".", decimal)
 
 
-def parse_interval(text: str, cmap: ColumnMap, what: str) -> int | None:
-    """A check interval cell -> seconds."""
-    value = parse_number(text, what)
-    if value is None:
-        return None
-    seconds = value * 60 if cmap.check_interval_unit == "minutes" else value
-    if seconds <= 0 or abs(seconds - round(seconds)) > 1e-6:
-        raise ValueError_(f"{what}: '{text.strip()}' is not a whole, positive number of seconds")
-    return int(round(seconds))
+def _shown(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
 
 
 def render_interval(seconds: int | None, cmap: ColumnMap) -> str:

@@ -16,7 +16,16 @@ from pathlib import Path
 from ..review.diff import Report
 from . import columns as cols
 from .csvio import Table
-from .exporter import Codec, Estate, Unresolved, bind, match, names_of, read_estate
+from .exporter import (
+    Codec,
+    Estate,
+    Unresolved,
+    bind,
+    match,
+    names_of,
+    read_estate,
+    repeated_ids,
+)
 from .importer import Catalog
 
 # canonical field of the export -> the field of effective.json it compares with
@@ -93,6 +102,8 @@ def drift(
                     "related": [],
                 }
             )
+    for t, cmap in bound:
+        report.errors += [d.to_json() for d in repeated_ids(t, cmap)]
     node_of_pid = {}
     for t, cmap in bound:
         codec = Codec(cmap, names, estate, catalog)
@@ -132,8 +143,26 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
 
     for key, values, eq in git_only:
         add("added", key, eq.get("at"), None, None, _show_all(codec, values, paths))
+
+    def unreadable(rec, problems):
+        for message in problems:
+            report.errors.append(
+                {
+                    "severity": "error",
+                    "code": "SNV804",
+                    "rule": None,
+                    "message": message,
+                    "file": table.name,
+                    "line": rec.line,
+                    "column": None,
+                    "related": [],
+                }
+            )
+
     for rec in product_only:
-        product = codec.product(rec.cells)
+        problems: list[str] = []
+        product = codec.product(rec.cells, problems)
+        unreadable(rec, problems)
         at = node_of_pid.get(product.get("company_id"))
         pid, name = m.get(rec.cells, "id"), m.get(rec.cells, "name")
         label = f"{codec.names.snavc_id('host', pid) or pid}" if hosts else name
@@ -145,13 +174,15 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
         shown["line"] = f"{table.name}:{rec.line}"
         add("removed", label, at, None, shown, None)
     for key, values, eq, rec in pairs:
-        product = codec.product(rec.cells)
+        problems = []
+        product = codec.product(rec.cells, problems)
+        unreadable(rec, problems)
         if "id" in values and not values["id"]:
             add("changed", key, eq.get("at"), "servicenav_id", m.get(rec.cells, "id"), None)
         for f, path in paths.items():
             if f not in m.positions or f not in values:
                 continue
-            git = values.get(f)
+            git = codec.carried(f, product.get(f), values.get(f))
             if isinstance(git, tuple) and any(isinstance(v, Unresolved) for v in git):
                 same = False
             elif isinstance(git, Unresolved):

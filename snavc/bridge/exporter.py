@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from ..engine.emit import line_key
-from ..engine.faults import replace_file
+from ..engine.faults import temporary
 from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
@@ -100,24 +100,45 @@ def _unsupported(entity: str) -> set[str]:
 class Equipment(Mapping):
     """``ID -> equipment`` of a build, each parsed when asked for and not kept: the
     build stays mapped, so an export holds one equipment at a time (as dicts, the 100k
-    estate's equipment were 3.9 GB). Iteration is in ID order, as the build's lines are."""
+    estate's equipment were 3.9 GB). Iteration is in ID order, as the build's lines are.
 
-    def __init__(self, build):
-        self._data, self._at = build.data, {}
+    An equipment that is not what ``snavc build`` writes (not an object, a field of
+    another type) raises :class:`~snavc.review.diff.BuildError` naming the file, the
+    equipment and the field, when it is read."""
+
+    def __init__(self, build, path: str = "effective.json", inline: dict | None = None):
+        self._data, self._at, self._path = build.data, {}, path
+        self._inline = inline  # a section the file holds on one line (not snavc's layout)
+        if inline is not None:
+            self._at = dict.fromkeys(sorted(inline))
+            return
         pos, end = build.spans.get("equipment", (0, 0))
         data = self._data
-        while pos < end:
-            nl = data.find(b"\n", pos, end)
-            nl = end if nl < 0 else nl
-            key = line_key(data[pos : data.find(b'":', pos, nl) + 2])
-            self._at[key.decode()] = (pos, nl)
-            pos = nl + 1
+        try:
+            while pos < end:
+                nl = data.find(b"\n", pos, end)
+                nl = end if nl < 0 else nl
+                key = line_key(data[pos : data.find(b'":', pos, nl) + 2])
+                self._at[key.decode()] = (pos, nl)
+                pos = nl + 1
+        except (ValueError, UnicodeDecodeError):
+            raise _bad(
+                path, f"a line of 'equipment' is not '\"ID\":{{...}}' (byte {pos})"
+            ) from None
 
     def __getitem__(self, eq_id: str) -> dict:
-        start, end = self._at[eq_id]
-        line = self._data[start:end]
-        value = line[line.index(b'":') + 2 :]
-        return _loads(value[:-1] if value.endswith(b",") else value)
+        if self._inline is not None:
+            value = self._inline[eq_id]
+        else:
+            start, end = self._at[eq_id]
+            line = self._data[start:end]
+            raw = line[line.index(b'":') + 2 :]
+            try:
+                value = _loads(raw[:-1] if raw.endswith(b",") else raw)
+            except ValueError:
+                raise _bad(self._path, f"equipment '{eq_id}' is not valid JSON") from None
+        check_equipment(eq_id, value, self._path)
+        return value
 
     def __iter__(self):
         return iter(self._at)
@@ -126,20 +147,167 @@ class Equipment(Mapping):
         return len(self._at)
 
 
+def _bad(path: str, what: str):
+    from ..review.diff import BuildError
+
+    return BuildError(f"{path} is not a snavc build: {what} (build it again with `snavc build`)")
+
+
+# What the bridge reads of a build's equipment, unit service and node, and the JSON
+# types each may have (None: null). A build snavc wrote always fits; a file edited by
+# hand, or another tool's, is refused with the field named rather than crashing.
+_TEXT, _NUMBER = (str, type(None)), (int, float, type(None))
+_WHOLE = (int, type(None))
+EQUIPMENT_FIELDS = {
+    "name": _TEXT,
+    "at": _TEXT,
+    "box": _TEXT,
+    "servicenav_id": _TEXT,
+    "address": _TEXT,
+    "category": _TEXT,
+    "template": _TEXT,
+    "templates": (list, type(None)),
+    "function": _TEXT,
+    "criticality": _WHOLE,
+    "availability_target": _NUMBER,
+    "check_interval": _WHOLE,
+    "periods": (dict, type(None)),
+    "parents": (list, type(None)),
+    "labels": (list, type(None)),
+    "instructions": _TEXT,
+    "services": (dict, type(None)),
+}
+SERVICE_FIELDS = {
+    "servicenav_id": _TEXT,
+    "template": _TEXT,
+    "criticality": _WHOLE,
+    "availability_target": _NUMBER,
+    "availability_period": _TEXT,
+    "check_period": _TEXT,
+    "notification_period": _TEXT,
+    "check_interval": _WHOLE,
+    "thresholds": (dict, type(None)),
+    "arguments": (dict, type(None)),
+    "labels": (list, type(None)),
+    "instructions": _TEXT,
+}
+NODE_FIELDS = {"name": _TEXT, "parent": _TEXT, "kind": (str,)}
+_JSON_TYPE = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _JSON_TYPE.get(type(value), type(value).__name__)
+
+
+def _fields(what: str, value, fields: dict, path: str) -> None:
+    if not isinstance(value, dict):
+        raise _bad(path, f"{what} is {_json_type(value)}, not an object")
+    for name, types in fields.items():
+        v = value.get(name)
+        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
+            raise _bad(path, f"{what}: '{name}' is {_json_type(v)}")
+
+
+def _texts(what: str, items, path: str) -> None:
+    for v in items or ():
+        if not isinstance(v, str):
+            raise _bad(path, f"{what} holds {_json_type(v)}, not an ID")
+
+
+def check_equipment(eq_id: str, eq, path: str = "effective.json") -> None:
+    """Raise BuildError unless ``eq`` has the shape the bridge reads (EQUIPMENT_FIELDS)."""
+    what = f"equipment '{eq_id}'"
+    _fields(what, eq, EQUIPMENT_FIELDS, path)
+    for name in ("templates", "parents", "labels"):
+        _texts(f"{what}: '{name}'", eq.get(name), path)
+    for aspect, p in (eq.get("periods") or {}).items():
+        if p is not None:
+            _fields(f"{what}: 'periods.{aspect}'", p, {"id": _TEXT, "from": _TEXT}, path)
+    for name, s in (eq.get("services") or {}).items():
+        where = f"{what}: unit service '{name}'"
+        _fields(where, s, SERVICE_FIELDS, path)
+        _texts(f"{where}: 'labels'", s.get("labels"), path)
+        for key in ("thresholds", "arguments"):
+            for k, v in (s.get(key) or {}).items():
+                if not isinstance(v, _TEXT):
+                    raise _bad(path, f"{where}: '{key}.{k}' is {_json_type(v)}")
+
+
 @dataclass
 class Estate:
     """The build's equipment (parsed when read, in ID order), nodes, and unit services."""
 
     equipment: Mapping[str, dict]
     nodes: dict[str, dict]
+    origins: object = None  # the build's origins.json (a review.diff.Build), if it has one
+
+    def place(self, eq_id: str, path: str) -> tuple[str, int] | None:
+        """Where in the repository the build took field ``path`` of equipment ``eq_id``
+        from (``services.NAME.servicenav_id``...): ``(file, line)``, relative to the
+        repository; None when the build does not say."""
+        if self.origins is None:
+            return None
+        try:
+            line = self.origins.line("explicit", f"equipment/{eq_id}")
+            found = _loads(line[line.index(b'":') + 2 :].rstrip(b",")).get(path) if line else None
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(found, list) and len(found) == 3 and isinstance(found[2], int):
+            return str(found[1]), found[2]
+        return None
 
 
 def read_estate(build_dir: str | Path) -> Estate:
-    from ..review.diff import read_build
+    """The build in ``build_dir``; BuildError when it is missing or not a snavc build
+    (a top level that is not an object, no 'equipment' or 'nodes' object, an equipment
+    or a node of another shape)."""
+    from ..review.diff import EFFECTIVE, read_build
 
+    path = Path(build_dir) / EFFECTIVE
+    shown = path.as_posix()
+    _check_top(path, shown)
     build = read_build(build_dir)
-    nodes = {k: _loads(v) for k, v in build.raw("nodes").items()}
-    return Estate(Equipment(build), nodes)
+    sections = {}
+    for name in ("equipment", "nodes"):
+        if name in build.spans:
+            sections[name] = None  # one line per entry, as snavc writes it
+        elif name not in build.small:
+            raise _bad(shown, f"no '{name}' object")
+        elif not isinstance(build.small[name], dict):
+            raise _bad(shown, f"'{name}' is {_json_type(build.small[name])}, not an object")
+        else:
+            sections[name] = build.small[name]
+    equipment = Equipment(build, shown, sections["equipment"])
+    if sections["nodes"] is not None:
+        nodes = sections["nodes"]
+    else:
+        try:
+            nodes = {k: _loads(v) for k, v in build.raw("nodes").items()}
+        except ValueError:
+            raise _bad(shown, "a line of 'nodes' is not valid JSON") from None
+    for node_id, node in nodes.items():
+        _fields(f"node '{node_id}'", node, NODE_FIELDS, shown)
+        if node["kind"] not in ("partner", "client", "site"):
+            raise _bad(shown, f"node '{node_id}': 'kind' is '{node['kind']}'")
+    return Estate(equipment, nodes, build.origins)
+
+
+def _check_top(path: Path, shown: str) -> None:
+    """A top level that is not an object (``[]``, ``5``) is no build (read_build is
+    left to report a missing or unreadable file)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(b" \t\r\n\xef\xbb\xbf")
+    except OSError:
+        return
+    if not head.startswith(b"{"):
+        raise _bad(shown, "its top level is not a JSON object")
 
 
 # -- the codec: one field, three forms (cell text, canonical value, snavc value) ------
@@ -176,6 +344,7 @@ class Codec:
         self._reverse: dict[str, dict[str, str]] = {}
         self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
         self.skip = _unsupported(cmap.entity)
+        self._known_hosts: set[str] | None = None
 
     def pid(self, kind: str, ident: str | None):
         if ident is None:
@@ -186,28 +355,33 @@ class Codec:
         return found if found is not None else _unresolved(kind, ident)
 
     # the product's side
-    def product(self, cells: list[str]) -> dict:
+    def product(self, cells: list[str], problems: list[str] | None = None) -> dict:
+        """A row's canonical values; a cell that cannot be read is ``("?", text)`` (it
+        differs from anything snavc gives), and why is added to ``problems``."""
         m, out = self.cmap, {}
         for f in m.positions:
             text = cells[m.positions[f]]
             try:
                 out[f] = self.parse(f, text)
-            except cols.ValueError_:
-                out[f] = ("?", text)  # unreadable: differs from anything snavc gives
+            except cols.ValueError_ as e:
+                out[f] = ("?", text)
+                if problems is not None:
+                    problems.append(str(e))
         return out
 
     def parse(self, f: str, text: str):
         m = self.cmap
-        if f in ("criticality",):
-            return cols.parse_int(text, f)
+        what = m.headers.get(f, f)
+        if f == "criticality":
+            return cols.parse_criticality(text, what)
         if f == "availability_target":
-            return cols.parse_number(text, f)
+            return cols.parse_target(text, what)
         if f == "check_interval":
-            return cols.parse_interval(text, m, f)
+            return cols.parse_interval(text, m, what)
         if f == "category":
             return m.category_value(text) if text.strip() else None
         if f == "arguments":
-            return tuple(sorted(cols.parse_arguments(text, f).items()))
+            return tuple(sorted(cols.parse_arguments(text, what).items()))
         if f in ("labels_id", "parents_id"):  # sets: their order means nothing
             return tuple(sorted(cols.parse_list(text, m)))
         if f == "templates_id":  # in order (H2)
@@ -275,7 +449,23 @@ class Codec:
         }
         return {k: v for k, v in out.items() if k not in self.skip}
 
+    def carried(self, f: str, product, git):
+        """``git``, with the parent host IDs of the product's row that neither the build
+        nor the exports know carried over: import left them out (SNV806, the parent is
+        in no row), so the build cannot hold them, and writing the row without them
+        would clear them in the product."""
+        if f != "parents_id" or not isinstance(product, tuple) or product[:1] == ("?",):
+            return git
+        if self._known_hosts is None:
+            self._known_hosts = {p for p in self.host_pid.values() if p} | set(
+                self.names.names.get("host", {})
+            )
+        unknown = [p for p in product if p not in self._known_hosts]
+        return tuple(sorted({*git, *unknown})) if unknown else git
+
     def same(self, f: str, product, git, eq: dict | None = None) -> bool:
+        if isinstance(product, tuple) and product[:1] == ("?",):
+            return False  # a cell that cannot be read (Codec.product)
         if f in ASPECT_OF and self.cmap.entity == "hosts" and product is None and eq is not None:
             # a period the build takes from a default, where the product shows none
             p = (eq.get("periods") or {}).get(ASPECT_OF[f]) or {}
@@ -351,12 +541,64 @@ class ExportResult:
         return not dg.has_errors(self.diagnostics)
 
 
+class BindError(Exception):
+    """Exports that cannot be used together: ``diagnostics`` (SNV802) says why."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
 def bind(tables: list[Table], settings: dict | None) -> list[tuple[Table, ColumnMap]]:
-    out = []
+    """Each table with its column map. Raises :class:`BindError` listing every table whose
+    header matches no map, or that is a second export of an entity (SNV802, at line 1):
+    two hosts exports would claim the same objects, as import refuses them."""
+    out, problems, first = [], [], {}
     for t in tables:
-        cmap = cols.detect(t.header, settings)
+        try:
+            cmap = cols.detect(t.header, settings)
+        except cols.ColumnMapError as e:
+            problems.append(dg.error("SNV802", str(e), Location(t.name, 1)))
+            continue
+        if cmap.entity in first:
+            problems.append(
+                dg.error(
+                    "SNV802",
+                    f"a second {cmap.entity} export (the first is {first[cmap.entity]}): "
+                    "give one of each",
+                    Location(t.name, 1),
+                )
+            )
+            continue
+        first[cmap.entity] = t.name
         cmap.source = t.name
         out.append((t, cmap))
+    if problems:
+        raise BindError(problems)
+    return out
+
+
+def repeated_ids(table: Table, cmap: ColumnMap) -> list[Diagnostic]:
+    """SNV804 for each row whose ID repeats an earlier row's, as import reports it: two
+    rows for one object would be matched once, and the other one mistaken for an
+    object the build lacks."""
+    what = "host" if cmap.entity == "hosts" else "unit service"
+    first: dict[str, int] = {}
+    out = []
+    for rec in table.records:
+        rid = cmap.get(rec.cells, "id").strip()
+        if not rid:
+            continue
+        if rid in first:
+            out.append(
+                dg.error(
+                    "SNV804",
+                    f"{what} ID {rid} already on line {first[rid]}: one row per {what}",
+                    Location(table.name, rec.line),
+                )
+            )
+        else:
+            first[rid] = rec.line
     return out
 
 
@@ -439,6 +681,10 @@ def export(
                     Location(table.name, line),
                 )
             )
+    repeated = [d for table, cmap in bound for d in repeated_ids(table, cmap)]
+    if repeated:  # (matching would mistake a repeated row for one the build lacks)
+        result.diagnostics += repeated
+        return result
     for table, cmap in bound:
         result.files.append(
             _export_one(table, cmap, names, estate, catalog, mode, result, changed_only)
@@ -486,6 +732,11 @@ def _export_one(
         width = len(table.header)
         for key, values, eq in git_only:
             if values.get("id"):
+                # no row of the file is about it: the place is the file, and the note
+                # the line of the repository that gives the ID, when the build says
+                eq_id, _, name = key.partition("/")
+                field = f"services.{name}.servicenav_id" if name else "servicenav_id"
+                place = estate.place(eq_id, field)
                 result.diagnostics.append(
                     dg.warning(
                         "SNV808",
@@ -493,6 +744,11 @@ def _export_one(
                         f"{table.name}: left out (deleted in the product? export again, or clear "
                         "its servicenav_id to create it anew)",
                         Location(table.name),
+                        related=(
+                            (Location(place[0], place[1], None, "in the repository built"),)
+                            if place
+                            else ()
+                        ),
                     )
                 )
                 continue
@@ -519,10 +775,18 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
     m = codec.cmap
     cells = list(ref)
     changed = False
-    missing = []
+    missing, unreadable = [], []
     for f, i in m.positions.items():
         if f == "id" or f not in values:
             continue
+        if not new:
+            try:
+                product = codec.parse(f, ref[i])
+            except cols.ValueError_ as e:
+                unreadable.append(str(e))
+                continue
+        else:
+            product = None
         if f in cols.RELATED[m.entity] or f.endswith("_id"):
             git = values[f]
             bad = [
@@ -531,18 +795,29 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
             if bad:
                 missing += [(v.kind, str(v)) for v in bad]
                 continue
-        product = codec.parse(f, ref[i]) if not new else None
+        git = codec.carried(f, product, values[f])
         try:
-            same = not new and codec.same(f, product, values[f], eq)
+            same = not new and codec.same(f, product, git, eq)
         except TypeError:
             same = False
         if same:
             continue
-        cells[i] = codec.render(f, values[f])
+        cells[i] = codec.render(f, git)
         changed = True
         name_field = cols.RELATED[m.entity].get(f, (None,))[0]
         if name_field and name_field in m.positions:
-            cells[m.positions[name_field]] = codec.name_cell(f, values[f])
+            cells[m.positions[name_field]] = codec.name_cell(f, git)
+    if unreadable:
+        # replacing a cell snavc cannot read could lose what the product holds
+        result.diagnostics.append(
+            dg.error(
+                "SNV804",
+                "; ".join(unreadable) + ": the export would replace a cell it cannot read, "
+                "so nothing is written (fix the reference, or the servicenav settings)",
+                Location(table.name, _line_of(table, ref)),
+            )
+        )
+        return None, False
     if missing:
         what = ", ".join(f"{k} '{i}'" for k, i in sorted(set(missing)))
         result.diagnostics.append(
@@ -566,10 +841,34 @@ def _line_of(table: Table, cells: list[str]) -> int | None:
 
 
 def write_files(result: ExportResult, out: Path) -> list[Path]:
+    """Write every file of ``result`` into ``out``, all or none: each is written to its
+    temporary (``.NAME.PID`` beside it) first, and only when all are written are they
+    renamed into place. A file that cannot be written (a full disk, a folder where the
+    file goes) replaces nothing; the OSError raised names the target, not the temporary.
+    """
+    import errno
+    import os
+
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for f in result.files:
-        path = out / f.name
-        replace_file(path, f.data)
-        paths.append(path)
-    return paths
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for f in result.files:
+            path = out / f.name
+            if path.is_dir():  # os.replace would fail only after the others were renamed
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            tmp = temporary(path)
+            staged.append((tmp, path))
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(f.data)
+            except OSError as e:
+                raise type(e)(e.errno, e.strerror, str(path)) from None
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise type(e)(e.errno, e.strerror, str(path)) from None
+    finally:
+        for tmp, _path in staged:
+            tmp.unlink(missing_ok=True)  # (renamed ones are gone already)
+    return [path for _tmp, path in staged]

@@ -42,6 +42,15 @@ from .csvio import Table
 from .ids import Names, slug
 
 IMPORT_USER = "servicenav-import"
+# the product's words for what the exports name, in messages
+KIND_WORDS = {
+    "node": "company",
+    "box": "collector",
+    "equipment-template": "host template",
+    "service-template": "service template",
+    "time-period": "time slot",
+    "label": "label",
+}
 ASPECTS = ("check", "notification", "availability")
 PERIOD_FIELDS = {
     "check": "check_period_id",
@@ -261,16 +270,34 @@ def import_exports(
 
     names = new_names(catalog)
     parent_of: dict[str, str] = {}
+    parent_line: dict[str, int] = {}  # company -> the row that gave its parent
     roots: set[str] = set()
     first_seen: dict[tuple[str, str], str] = {}
+    first_name: dict[tuple[str, str], tuple[str, str]] = {}  # -> (name, "file:line")
+    told: set[tuple] = set()
 
-    def seen(kind, pid, name, where):
+    def seen(kind, pid, name, where, table=None, line=None, shown=None):
+        """Record an object a row names. Rows that name one ID differently: the first
+        name is kept, and each other name is a warning at the first row giving it."""
         key = (kind, pid)
         if key not in first_seen:
             first_seen[key] = where
             names.add(kind, pid, name)
         elif name and not names.names[kind].get(pid):
             names.add(kind, pid, name)
+        shown = (name if shown is None else shown) or ""
+        if not shown.strip() or table is None:
+            return
+        first = first_name.setdefault(key, (shown.strip(), where))
+        if first[0] != shown.strip() and (key, shown.strip()) not in told:
+            told.add((key, shown.strip()))
+            rows.warning(
+                table,
+                line,
+                "SNV811",
+                f"{KIND_WORDS.get(kind, kind)} ID {pid} is named '{shown.strip()}' here and "
+                f"'{first[0]}' on {first[1]}: the first name is kept",
+            )
 
     # -- hosts ----------------------------------------------------------------------
     host_list: list[Host] = []
@@ -293,14 +320,27 @@ def import_exports(
             rows.error(hosts, rec.line, "SNV804", str(e))
             result.skipped += 1
             continue
-        seen("node", company, hmap.get(c, "company") or company, where)
+        at = (hosts, rec.line)
+        shown = hmap.get(c, "company")
+        seen("node", company, shown or company, where, *at, shown)
         parent = pairs.get("parent_company_id") or []
         if parent:
-            seen("node", parent[0][0], parent[0][1], where)
-            parent_of.setdefault(company, parent[0][0])
+            seen("node", parent[0][0], parent[0][1], where, *at)
+            before = parent_of.setdefault(company, parent[0][0])
+            parent_line.setdefault(company, rec.line)
+            if before != parent[0][0] and (company, parent[0][0]) not in told:
+                told.add((company, parent[0][0]))
+                rows.warning(
+                    hosts,
+                    rec.line,
+                    "SNV811",
+                    f"company ID {company} has parent company ID {parent[0][0]} here and "
+                    f"{before} on {hosts.name}:{parent_line[company]}: the first is kept",
+                )
         elif hmap.has("parent_company_id"):
             roots.add(company)  # a company without a parent: the export's root
-        seen("box", box, hmap.get(c, "collector") or box, where)
+        shown = hmap.get(c, "collector")
+        seen("box", box, shown or box, where, *at, shown)
         for kind, f in (
             ("equipment-template", "templates_id"),
             ("label", "labels_id"),
@@ -309,7 +349,7 @@ def import_exports(
             ("time-period", "notification_period_id"),
         ):
             for p, n in pairs.get(f, ()):
-                seen(kind, p, n, where)
+                seen(kind, p, n, where, *at)
         values["templates"] = [p for p, _ in pairs.get("templates_id", ())]
         values["labels"] = [p for p, _ in pairs.get("labels_id", ())]
         values["parents"] = [p for p, _ in pairs.get("parents_id", ())]
@@ -349,7 +389,9 @@ def import_exports(
                 result.skipped += 1
                 continue
             service_ids[pid] = rec.line
-            seen("service-template", template, smap.get(c, "template") or template, where)
+            at = (services, rec.line)
+            shown = smap.get(c, "template")
+            seen("service-template", template, shown or template, where, *at, shown)
             for kind, f in (
                 ("label", "labels_id"),
                 ("time-period", "availability_period_id"),
@@ -357,7 +399,7 @@ def import_exports(
                 ("time-period", "notification_period_id"),
             ):
                 for p, n in pairs.get(f, ()):
-                    seen(kind, p, n, where)
+                    seen(kind, p, n, where, *at)
             values["labels"] = [p for p, _ in pairs.get("labels_id", ())]
             for aspect, f in PERIOD_FIELDS.items():
                 found = pairs.get(f)
@@ -379,6 +421,7 @@ def import_exports(
                 h.values["parents"].remove(p)
 
     # -- the tree ---------------------------------------------------------------------
+    _break_cycles(names, parent_of, parent_line, rows, hosts)
     # a company that only appears as a parent (a client whose hosts are all on its
     # sites) has no row telling its own parent: below the export's one root, if one
     if len(roots) == 1:
@@ -390,6 +433,35 @@ def import_exports(
     for h in host_list:
         h.id = names.snavc_id("host", h.pid)
     return _emit(result, names, tree, host_list, catalog, first_seen, project_name, settings, hmap)
+
+
+def _break_cycles(names: Names, parent_of: dict, parent_line: dict, rows, hosts: Table) -> None:
+    """Companies whose parents lead back to themselves (rows exported at different
+    times, or inconsistent): the product's companies form a tree, so the parent link
+    given by the latest row of the cycle is left out, with a warning at that row, as
+    other rows that disagree with earlier ones (SNV811). Cycles are found in the order
+    of the rows, so the same exports always lose the same link."""
+    for start in sorted(parent_of, key=lambda c: parent_line[c]):
+        path, cur = [], start
+        while cur in parent_of and cur not in path:
+            path.append(cur)
+            cur = parent_of[cur]
+        if cur not in path:
+            continue
+        cycle = path[path.index(cur) :]
+        child = max(cycle, key=lambda c: parent_line[c])
+        i = cycle.index(child)
+        loop = [*cycle[i:], *cycle[:i], child]
+        shown = " -> ".join(f"'{names.name('node', c) or c}'" for c in loop)
+        rows.warning(
+            hosts,
+            parent_line[child],
+            "SNV811",
+            f"parent companies form a cycle ({shown}); the product's companies form a tree, "
+            f"so the parent of '{names.name('node', child) or child}' on this row is left "
+            "out (the earlier rows are kept): check the tree after the import",
+        )
+        del parent_of[child]
 
 
 def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
@@ -411,10 +483,10 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
         text = cmap.get(c, f)
         if text.strip():
             v[f] = text
-    crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
+    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(
+    target = cols.parse_target(
         cmap.get(c, "availability_target"), cmap.headers["availability_target"]
     )
     if target is not None:
@@ -429,10 +501,10 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
 
 def _service_values(cmap: ColumnMap, c: list[str]) -> dict:
     v: dict = {}
-    crit = cols.parse_int(cmap.get(c, "criticality"), cmap.headers["criticality"])
+    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_number(
+    target = cols.parse_target(
         cmap.get(c, "availability_target"), cmap.headers["availability_target"]
     )
     if target is not None:
@@ -588,9 +660,11 @@ def _emit(
     node_of = {pid: n.id for pid, n in tree.items()}
 
     # -- boxes: at the deepest node above every host they monitor (B1, B3) ------------
-    box_nodes: dict[str, set[str]] = {}
+    # (the nodes in the order of the rows, not a set: with no common node, as for a box
+    # monitoring hosts of two partners, the first row's decides, whatever the hash seed)
+    box_nodes: dict[str, dict[str, None]] = {}
     for h in host_list:
-        box_nodes.setdefault(h.box, set()).add(node_of[h.company])
+        box_nodes.setdefault(h.box, {})[node_of[h.company]] = None
     for pid in sorted(box_nodes, key=lambda p: names.snavc_id("box", p)):
         at = _lca(by_id, box_nodes[pid])
         shared = by_id[at].kind == "Partner" and any(
@@ -893,21 +967,38 @@ def origin_of(lines: list[str], line: int) -> tuple[str, int] | None:
 
 def check_imported(out: Path, result: ImportResult) -> list[Diagnostic]:
     """Validate the written repository; each problem is reported at the CSV row its
-    object came from (SNV809), with the YAML place as a note. Problems of stubs (no
-    row behind them) keep their YAML place."""
+    object came from (SNV809), with the YAML place as a note: an equipment's or unit
+    service's own row (its ``# from`` comment), or for a stub (a company, a box, a
+    template...) the first row that named it. A problem with no row behind it keeps its
+    YAML place, as a path from the current folder (``OUT/...``), as do the notes."""
     from ..engine.pipeline import compile_repo
 
     compiled, _ = compile_repo(out, keep=False, snapshot=False)
     texts: dict[str, list[str]] = {}
+    stub_rows = {(s.file, s.kind, s.id): s.line for s in result.stubs if s.line}
+
+    def here(loc: Location) -> Location:
+        if loc.file is None or loc.file.startswith("<"):
+            return loc
+        return Location((Path(out) / loc.file).as_posix(), loc.line, loc.column, loc.message)
+
     found = []
     for d in compiled.diagnostics:
-        if d.file is None or d.line is None or d.file not in result.files:
-            found.append(d)
-            continue
-        lines = texts.setdefault(d.file, result.files[d.file].splitlines())
-        origin = origin_of(lines, d.line)
+        origin = None
+        if d.file is not None and d.line is not None and d.file in result.files:
+            lines = texts.setdefault(d.file, result.files[d.file].splitlines())
+            origin = origin_of(lines, d.line) or _stub_row(lines, d.line, d.file, stub_rows)
         if origin is None:
-            found.append(d)
+            from dataclasses import replace
+
+            at = here(Location(d.file, d.line, d.column)) if d.file else None
+            found.append(
+                replace(
+                    d,
+                    file=at.file if at else d.file,
+                    related=tuple(here(r) for r in d.related),
+                )
+            )
             continue
         make = dg.error if d.severity == "error" else dg.warning
         found.append(
@@ -915,10 +1006,31 @@ def check_imported(out: Path, result: ImportResult) -> list[Diagnostic]:
                 "SNV809",
                 f"{d.message} [{d.code}{', rule ' + d.rule if d.rule else ''}]",
                 Location(origin[0], origin[1]),
-                related=(Location(d.file, d.line, d.column, "in the imported repository"),),
+                related=(
+                    here(Location(d.file, d.line, d.column, "in the imported repository")),
+                    *(here(r) for r in d.related),
+                ),
             )
         )
     return dg.sort(found)
+
+
+def _stub_row(lines: list[str], line: int, file: str, stub_rows: dict) -> tuple[str, int] | None:
+    """The row that first named the stub whose document holds line ``line``."""
+    start = line - 1
+    while start > 0 and not lines[start].startswith("---"):
+        start -= 1
+    end = line
+    while end < len(lines) and not lines[end].startswith("---"):
+        end += 1
+    doc = lines[start:end]
+    kind = next((x[6:].strip() for x in doc if x.startswith("kind: ")), None)
+    ident = next((x[4:].strip().strip('"') for x in doc if x.startswith("id: ")), None)
+    row = stub_rows.get((file, kind, ident))
+    if not row:
+        return None
+    name, _, at = row.rpartition(":")
+    return (name, int(at)) if at.isdigit() else None
 
 
 def render_stubs(result: ImportResult) -> str:

@@ -98,3 +98,33 @@ def leaf_host(hosts_csv: Path) -> str:
     )
     parents = {p for r in rows[1:] for p in r[col].split(",") if p}
     return next(r[0] for r in rows[30:] if r[0] not in parents)
+
+
+SMALL_HOSTS = (
+    "ID,Name,IP address or DNS name,Company Name,Company ID,Parent company name,"
+    "Parent company ID,Collector name,Collector ID,Criticality,Target availability rate,"
+    "Check interval (min),Parent host IDs\n"
+    "1,web,10.0.0.1,Shop,7,Partner,1,Box,8,3,99.5,5,\n"
+    "2,db,10.0.0.2,Shop,7,Partner,1,Box,8,,,,1\n"
+)
+SMALL_SERVICES = (
+    "ID,Name,Host ID,Service template,Service template ID,Criticality,Check interval (min)\n"
+    "101,CPU,1,CPU check,80,3,5\n"
+    "102,CPU,2,CPU check,80,4,5\n"
+)
+
+
+def small_estate(folder: Path, hosts: str = SMALL_HOSTS, services: str | None = SMALL_SERVICES):
+    """A tiny export written to ``folder``, imported and built: ``(hosts.csv,
+    services.csv or None, repository, build)``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    h = folder / "hosts.csv"
+    h.write_text(hosts, encoding="utf-8", newline="")
+    s = None
+    if services is not None:
+        s = folder / "services.csv"
+        s.write_text(services, encoding="utf-8", newline="")
+    repo, build = folder / "repo", folder / "build"
+    run("import", h, *([s] if s else []), "-o", repo)
+    run("build", repo, "-o", build)
+    return h, s, repo, build

@@ -103,3 +103,26 @@ def _service_name(repo, sid: str) -> str:
         if at >= 0:
             return text[:at].rsplit("  - name: ", 1)[1].split("\n", 1)[0]
     raise AssertionError(sid)
+
+
+def test_the_report_never_overwrites_an_input(tmp_path):
+    from .conftest import small_estate
+
+    hosts, services, _repo, build = small_estate(tmp_path / "e")
+    before = {p: p.read_bytes() for p in (hosts, services, *build.iterdir()) if p.is_file()}
+    for option, target, words in (
+        ("-o", hosts, f"would overwrite the export {hosts}"),
+        ("-o", services, f"would overwrite the export {services}"),
+        ("-o", build / "effective.json", f"is inside the build {build}"),
+        ("-o", build / "sub" / "report.txt", f"is inside the build {build}"),
+        ("--full-report", build / ".." / "build" / "diagnostics.json", "is inside the build"),
+        ("--full-report", tmp_path / "e" / "." / "hosts.csv", "would overwrite the export"),
+    ):
+        result = run(
+            "drift", build, "--export", hosts, "--export", services, option, target, exit_code=2
+        )
+        assert f"Error: {option} {target} {words}" in result.output
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (build / "sub").exists()
+    run("drift", build, "--export", hosts, "-o", tmp_path / "report.txt")
+    assert "+0 added" in (tmp_path / "report.txt").read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from snavc.bridge import csvio
 
@@ -165,3 +166,46 @@ def test_changed_only_leaves_out_the_unchanged_rows(estates, tmp_path):
     assert (
         (tmp_path / "out" / "hosts.csv").read_bytes().startswith(like.read_bytes().split(b"\n")[0])
     )
+
+
+def test_several_files_are_replaced_all_or_none(tmp_path):
+    from .conftest import small_estate
+
+    hosts, services, _repo, build = small_estate(tmp_path / "e")
+    out = tmp_path / "k"
+    (out / "services.csv").mkdir(parents=True)  # the second file cannot be written
+    (out / "hosts.csv").write_text("the previous export\n", encoding="utf-8")
+    result = run("export", build, "--like", hosts, "--like", services, "-o", out, exit_code=1)
+    assert f"snavc: cannot write {out / 'services.csv'}: Is a directory" in result.output
+    assert ".services.csv." not in result.output
+    assert (out / "hosts.csv").read_text(encoding="utf-8") == "the previous export\n"
+    assert sorted(p.name for p in out.iterdir()) == ["hosts.csv", "services.csv"]
+    (out / "services.csv").rmdir()
+    run("export", build, "--like", hosts, "--like", services, "-o", out)
+    assert (out / "hosts.csv").read_bytes() == hosts.read_bytes()
+    assert (out / "services.csv").read_bytes() == services.read_bytes()
+
+
+def test_a_write_that_fails_replaces_nothing(tmp_path, monkeypatch):
+    from .conftest import small_estate
+
+    hosts, services, _repo, build = small_estate(tmp_path / "e")
+    out = tmp_path / "k"
+    out.mkdir()
+    for name in ("hosts.csv", "services.csv"):
+        (out / name).write_text("previous\n", encoding="utf-8")
+    real_open = open
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        if "w" in mode and Path(path).name.startswith(".services.csv."):
+            raise OSError(28, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    result = run("export", build, "--like", hosts, "--like", services, "-o", out, exit_code=1)
+    monkeypatch.undo()
+    assert f"cannot write {out / 'services.csv'}: No space left on device" in result.output
+    assert [(p.name, p.read_text()) for p in sorted(out.iterdir())] == [
+        ("hosts.csv", "previous\n"),
+        ("services.csv", "previous\n"),
+    ]

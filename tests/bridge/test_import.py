@@ -213,18 +213,22 @@ def test_the_column_map_is_adjusted_in_snav_yaml_and_kept_in_the_new_repository(
     assert "box: b\n" in (tmp_path / "repo/clients/shop/equipment.yaml").read_text(encoding="utf-8")
 
 
-def test_check_reports_a_problem_at_the_row_it_came_from(tmp_path):
+def test_check_reports_a_problem_at_the_row_it_came_from(tmp_path, monkeypatch):
     hosts = (
         "ID,Name,IP address or DNS name,Company Name,Company ID,Collector name,Collector ID\n"
         "1,a,10.0.0.1,Shop,7,B,8\n2,b,not an address!,Shop,7,B,8\n"
     )
     h, _ = write(tmp_path, hosts, "")
-    result = run("import", h, "-o", tmp_path / "repo", "--check", exit_code=1)
+    monkeypatch.chdir(tmp_path)
+    result = run("import", h, "-o", "sub/repo", "--check", exit_code=1)
     assert (
         "hosts.csv:3: error[SNV809] Equipment 'b': 'address': invalid address 'not an address!'"
         in result.output
     )
-    assert "note: in the imported repository: clients/shop/equipment.yaml:" in result.output
+    # the note opens from the current folder, as every path printed does
+    assert "note: in the imported repository: sub/repo/clients/shop/equipment.yaml:" in (
+        result.output
+    )
 
 
 def test_a_company_seen_only_as_a_parent_goes_below_the_root(tmp_path):

@@ -107,3 +107,28 @@ def test_the_sample_exports_round_trip(tmp_path):
     run("export", tmp_path / "build", "--like", hosts, "--like", services, "-o", tmp_path / "out")
     assert (tmp_path / "out" / "hosts.csv").read_bytes() == hosts.read_bytes()
     assert (tmp_path / "out" / "services.csv").read_bytes() == services.read_bytes()
+
+
+def test_a_parent_host_in_no_row_is_carried_over_not_cleared(tmp_path):
+    from .conftest import SMALL_HOSTS, small_estate
+
+    # host 2's parents: host 1, and host 99 that no row of the export names
+    hosts_text = SMALL_HOSTS.replace(",,,,1\n", ",,,,1,99\n").replace(
+        "Parent host IDs", '"Parent host IDs"'
+    )
+    hosts_text = hosts_text.replace(",1,99\n", ',"1,99"\n')
+    hosts, services, repo, build = small_estate(tmp_path / "e", hosts_text)
+    assert "parents: [web]\n" in (repo / "clients/shop/equipment.yaml").read_text()
+    out = tmp_path / "out"
+    result = run("export", build, "--like", hosts, "--like", services, "-o", out)
+    assert "0 updated, 0 created" in result.output
+    assert (out / "hosts.csv").read_bytes() == hosts.read_bytes()
+    result = run("drift", build, "--export", hosts, "--export", services, "--detailed-exitcode")
+    assert "+0 added, ~0 changed, -0 removed" in result.output
+    # a parent the build drops that the export knows (host 1) is still a change
+    repo_file = repo / "clients/shop/equipment.yaml"
+    repo_file.write_text(repo_file.read_text().replace("parents: [web]\n", ""))
+    run("build", repo, "-o", tmp_path / "b2")
+    run("export", tmp_path / "b2", "--like", hosts, "-o", tmp_path / "out2")
+    _header, rows = cells(tmp_path / "out2" / "hosts.csv")
+    assert rows["2"][-1] == "99"
