@@ -88,7 +88,7 @@ class Build:
             document = json.loads(self.data[:])
             if not isinstance(document, dict):
                 raise BuildError(
-                    f"{name or 'a build'} is not a snavc build: not a JSON object"
+                    f"{_shown(name)} is not a snavc build: its top level is not a JSON object"
                 ) from None
             self.data = _one_per_line(document)
             self._split()
@@ -97,7 +97,7 @@ class Build:
             found = self.small.get(section, {})
             if not isinstance(found, dict):
                 raise BuildError(
-                    f"{name or 'a build'} is not a snavc build: {section} is "
+                    f"{_shown(name)} is not a snavc build: '{section}' is "
                     f"{_json_type(found)}, not an object"
                 )
 
@@ -175,7 +175,7 @@ class Build:
                     problem = shape_problem(section, found)
                     if problem is not None:
                         raise BuildError(
-                            f"{self.name or 'a build'} is not a snavc build: {section} "
+                            f"{_shown(self.name)} is not a snavc build: {section} "
                             f"'{key}' {problem} (edited since it was built? build it again)"
                         )
         return found
@@ -205,15 +205,25 @@ class Build:
     def table(self, name: str) -> dict:
         """A whole small section (``inputs``, ``lock``), parsed."""
         if name in self.small:
-            return self.small[name] or {}
-        return {  # a hash is a plain string: no need to parse it
-            k: v[1:-1].decode() if v[:1] == b'"' and b"\\" not in v else self._parse(v)
-            for k, v in self.raw(name).items()
-        }
+            found = self.small[name] or {}
+        else:
+            found = {  # a hash is a plain string: no need to parse it
+                k: v[1:-1].decode() if v[:1] == b'"' and b"\\" not in v else self._parse(v)
+                for k, v in self.raw(name).items()
+            }
+        kind = TABLE_VALUES.get(name)
+        for key, value in found.items():
+            if kind is not None and not isinstance(value, kind):
+                raise BuildError(
+                    f"{_shown(self.name)} is not a snavc build: {name} {key!r} is "
+                    f"{_json_type(value)} (edited since it was built? build it again)"
+                )
+        return found
 
 
 # the small sections, parsed whole (Build.table), and the maintenance windows
 TABLES = ("inputs", "lock", "maintenance_windows")
+TABLE_VALUES = {"inputs": str, "lock": dict}  # what each entry of a table is
 
 # What the review reads of each object of a section, by its JSON type: a build snavc
 # wrote always fits (tests/review/test_diff.py); one edited by hand may not, and is then
@@ -242,6 +252,7 @@ SHAPES = {
     "maintenance_windows": {"at": _TEXT, "targets": _TEXTS, "notify": _OBJECT},
 }
 _REQUIRED = {"nodes": ("kind",)}
+SERVICE = {"origin": _MAYBE, "template": _MAYBE, "labels": _TEXTS, "accounts": _TEXTS}
 
 
 def shape_problem(section: str, value) -> str | None:
@@ -256,16 +267,32 @@ def shape_problem(section: str, value) -> str | None:
         if key not in value:
             continue
         found = value[key]
-        if types is _TEXTS:
-            if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
-                return f"has {key!r} as {_json_type(found)}, not a list of IDs"
-        elif not isinstance(found, types):
-            return f"has {key!r} as {_json_type(found)}"
+        if not _fits(found, types):
+            suffix = ", not a list of IDs" if types is _TEXTS else ""
+            return f"has {key!r} as {_json_type(found)}{suffix}"
+    for key in ("periods", "defaults"):  # aspect -> {id, from}
+        for aspect, entry in (value.get(key) or {}).items():
+            if not isinstance(entry, dict):
+                return f"has {key}.{aspect} as {_json_type(entry)}, not an object"
     if section == "equipment":
         for name, service in value.get("services", {}).items():
             if not isinstance(service, dict):
                 return f"has unit service {name!r} as {_json_type(service)}, not an object"
+            for key, types in SERVICE.items():
+                if key in service and not _fits(service[key], types):
+                    return f"has unit service {name!r} with {key!r} as {_json_type(service[key])}"
     return None
+
+
+def _fits(value, types) -> bool:
+    if types is _TEXTS:
+        return isinstance(value, list) and all(isinstance(x, str) for x in value)
+    return isinstance(value, types)
+
+
+def _shown(name: str) -> str:
+    """The effective.json of the build folder ``name``, as an error names it."""
+    return f"{name}/{EFFECTIVE}" if name else "a build"
 
 
 def _json_type(value) -> str:
@@ -625,7 +652,9 @@ def _object_changes(
 ) -> None:
     a, b = old.get(section, key), new.get(section, key)
     if a is None and b is None:  # a line found by the merge and not by its ID
-        raise BuildError(f"{new.name} or {old.name} is not a snavc build: {section} {key!r}")
+        raise BuildError(
+            f"{_shown(new.name)} or {_shown(old.name)} is not a snavc build: {section} {key!r}"
+        )
     node = key if section == "nodes" else (b if b is not None else a).get("at")
     if a is None:
         _change(report, old, new, "added", kind, key, node, None, None, _clean(b))

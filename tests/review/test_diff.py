@@ -797,10 +797,10 @@ def test_build_of_an_unchanged_repository_is_byte_identical(seed, tmp_path):
 @pytest.mark.parametrize(
     "content, says",
     [
-        ("[]", "not a JSON object"),
-        ("null", "not a JSON object"),
-        ('{"nodes": 5}', "nodes is a number, not an object"),
-        ('{"equipment": []}', "equipment is a list, not an object"),
+        ("[]", "its top level is not a JSON object"),
+        ("null", "its top level is not a JSON object"),
+        ('{"nodes": 5}', "'nodes' is a number, not an object"),
+        ('{"equipment": []}', "'equipment' is a list, not an object"),
         ('{"equipment": {"x": 5}}', "equipment 'x' is a number, not an object"),
         ('{"equipment": {"x": {"at": "n", "services": 5}}}', "'services' as a number"),
         ('{"equipment": {"x": {"at": "n", "services": {"s": 3}}}}', "unit service 's' as a number"),
@@ -817,7 +817,9 @@ def test_a_build_of_another_shape_is_a_usage_error(seed, built, content, says):
     (other / "effective.json").write_text(content, encoding="utf-8")
     for old, new in ((good, other), (other, good)):
         result = snav("diff", old, new, exit_code=2)
-        assert result.stdout == "" and f"{other} is not a snavc build" in result.stderr
+        assert (
+            result.stdout == "" and f"{other}/effective.json is not a snavc build" in result.stderr
+        )
         assert says in result.stderr
 
 
