@@ -408,11 +408,6 @@ class Resolver:
         replaced by its own (a value set lower is kept); E1: each selectable; K2: one
         account per protocol on one object."""
         tree = self.ctx.tree
-        by_protocol: dict[str, str] = {}
-        for a in eq.accounts:
-            acc = tree.get("MonitoringAccount", a)
-            if acc is not None:
-                by_protocol.setdefault(acc.protocol, a)
         own: dict[str, int] = {}
         for i, a in enumerate(spec.accounts):
             self.selectable_ref(
@@ -435,8 +430,14 @@ class Resolver:
                 )
                 continue
             own[acc.protocol] = i
-            by_protocol[acc.protocol] = a
-        return sorted(set(by_protocol.values()))
+        # the equipment's accounts of the other protocols, every one of them (an
+        # equipment may hold two of one protocol: K2 is about a service)
+        kept = [spec.accounts[i] for i in own.values()]
+        for a in eq.accounts:
+            acc = tree.get("MonitoringAccount", a)
+            if acc is not None and acc.protocol not in own:
+                kept.append(a)
+        return sorted(set(kept))
 
     def _check_categories(self, eq, template_ids) -> None:
         """H3: an equipment template that lists categories is for those hosts only."""

@@ -58,3 +58,15 @@ def test_K1_E1_a_service_account_must_be_selectable(compile_files):
 def test_K2_two_accounts_of_one_protocol_on_a_service_is_an_error(compile_files):
     result, _ = compile_files(host("[ssh-s1, ssh-c1]"))
     assert pin(only(result, "SNV447")) == ("error", "SNV447", "K2", "hosts.yaml", 8, 24)
+
+
+def test_K1_every_host_account_of_another_protocol_is_kept_whatever_the_order(compile_files):
+    """An equipment may hold two accounts of one protocol (K2 is about a service): a
+    service that sets another protocol keeps both, in whatever order the host lists
+    them (the first of each protocol was kept, the other dropped)."""
+    for listed in ("[ssh-c1, ssh-s1, snmp-c1]", "[ssh-s1, ssh-c1, snmp-c1]"):
+        files = host("[snmp-c1]")
+        files["hosts.yaml"] = files["hosts.yaml"].replace("[ssh-c1, snmp-c1]", listed)
+        result, res = compile_files(files)
+        clean(result)
+        assert res.equipment["h"]["services"]["ping"]["accounts"] == ["snmp-c1", "ssh-c1", "ssh-s1"]
