@@ -16,6 +16,7 @@ from .query import user as find_user
 from .resolve import Resolution
 from .resolve.boxes import box_problem
 from .resolve.objects import HOST_FIELDS, SERVICE_FIELDS, SERVICE_OWN
+from .resolve.on_demand import effective_of
 from .resolve.scope import cut_point, scope_path
 from .resolve.templates import unit_service_specs
 from .tree import equipment_template_field
@@ -290,7 +291,38 @@ def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool
                 value, where = found[0], res.resolver.default_origin(found)
         fields.append(_field(base + f, value, where, field_steps))
     fields += _service_defaults(eq, name, spec, path, values, steps, base, node)
-    return fields
+    return _kept_by_lock(res, eq, name, tid, fields, base)
+
+
+def _kept_by_lock(res: Resolution, eq, name: str, tid: str, fields: list, base: str) -> list:
+    """T5: where the lock keeps the values the service was created with (its template
+    changed since), those values, as effective.json has them, with the step that says
+    why; the template's current values (worked out above) are not applied."""
+    service = ((effective_of(res, "Equipment", eq.id) or {}).get("services") or {}).get(name)
+    if not service or "locked" not in service:
+        return fields
+    by_path = {f["path"]: f for f in fields}
+    out = [f for f in fields]
+    for f in (*OVERRIDABLE, *TEMPLATE_DEFAULTS):
+        entry = by_path.get(base + f)
+        current = entry["value"] if entry is not None else None
+        kept = service.get(f)
+        if kept == current:
+            continue
+        step = {
+            "result": "locked",
+            "why": f"T5: kept as the service was created (snav.lock, version "
+            f"{service['locked']}); template '{tid}' now gives {current!r}, not applied: "
+            f"`snavc build --reapply {tid}` applies it",
+        }
+        if entry is None:
+            out.append(_field(base + f, kept, None, [step]))
+            continue
+        entry["value"], entry["origin"] = kept, None
+        entry["steps"] = [*entry["steps"], step]
+        if kept is None:  # (the version it was created with had none)
+            out.remove(entry)
+    return out
 
 
 def _service_defaults(eq, name, spec, path, values, steps, base, node) -> list[dict]:

@@ -142,6 +142,29 @@ def test_template_change_is_not_applied_to_existing_services_T5(seed, built):
     ) in md
 
 
+def test_explain_gives_the_locked_value_as_the_build_does_T5(seed, built):
+    """explain agrees with effective.json: a value the lock keeps is shown with the
+    step that keeps it, not the template's current value (it showed 2, the build 4)."""
+    repo = seed()
+    built(repo)
+    lower_client1_cpu(repo)
+    new = built(repo)
+    assert service(new, "srv-web-01/cpu")["criticality"] == 4
+    found = json.loads(
+        snav("explain", repo, "srv-web-01/cpu.criticality", "--format", "json").stdout
+    )
+    [field] = found["fields"]
+    assert field["value"] == 4 and field["steps"][-1]["result"] == "locked"
+    assert "snavc build --reapply cpu" in field["steps"][-1]["why"]
+    assert "= 4\n" in snav("explain", repo, "srv-web-01/cpu.criticality").stdout
+    snav("build", repo, "-o", new, "--reapply", "cpu")
+    found = json.loads(
+        snav("explain", repo, "srv-web-01/cpu.criticality", "--format", "json").stdout
+    )
+    assert found["fields"][0]["value"] == 2 == service(new, "srv-web-01/cpu")["criticality"]
+    assert all(s.get("result") != "locked" for s in found["fields"][0]["steps"])
+
+
 def test_new_equipment_gets_the_new_template_values_T5(seed, built):
     repo = seed()
     old = built(repo)
