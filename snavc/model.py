@@ -51,7 +51,9 @@ OVERRIDABLE: tuple[str, ...] = (
 # the lock (T5) like them, but never overridden (T2).
 TEMPLATE_DEFAULTS: tuple[str, ...] = ("arguments", "thresholds", "instructions")
 
-_RANGE = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})$")
+# (Python's "$" also matches before a final newline: "\Z" ends these patterns, so that
+# "08:00-12:00\n" or "10.0.0.1\n" is refused, not kept with its newline)
+_RANGE = re.compile(r"^([0-9]{2}):([0-9]{2})-([0-9]{2}):([0-9]{2})\Z")
 
 
 def parse_range(text: str) -> tuple[int, int]:
@@ -103,7 +105,7 @@ TimeRange = Annotated[
 
 
 def _check_secret(value: str) -> str:
-    if not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", value):
+    if not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)\Z", value):
         # never echo the value: it may be the secret itself
         raise PydanticCustomError(
             "literal_secret",
@@ -124,7 +126,7 @@ SecretRef = Annotated[
 NO_ITEMS = {"default_factory": list, "json_schema_extra": {"default": []}}
 
 # H1: a host's address: an IPv4 or IPv6 address, or a DNS name (RFC 1123 labels).
-_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 # A dotted IPv4 address as ipaddress takes it (0-255, no leading zero): most hosts'
 # address, checked in one match instead of ipaddress's 10 µs (a tenth of an
 # equipment's validation); anything else still goes to ipaddress.
@@ -167,7 +169,7 @@ Address = Annotated[
 
 # S2: Nagios threshold ranges (https://nagios-plugins.org/doc/guidelines.html#THRESHOLDFORMAT)
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-_THRESHOLD = re.compile(rf"^(@)?(?:({_NUMBER}|~):)?({_NUMBER})?$")
+_THRESHOLD = re.compile(rf"^(@)?(?:({_NUMBER}|~):)?({_NUMBER})?\Z")
 
 
 def parse_threshold(text: str) -> tuple[bool, float, float]:
@@ -554,7 +556,7 @@ class Box(Obj):
 
 def _check_phone(value: str) -> str:
     digits = re.sub(r"[ .\-]", "", value)
-    if not re.match(r"^\+[1-9][0-9]{7,14}$", digits):
+    if not re.match(r"^\+[1-9][0-9]{7,14}\Z", digits):
         raise PydanticCustomError(
             "phone",
             "invalid phone number '{text}': write it in international form, '+' then the "
@@ -565,7 +567,7 @@ def _check_phone(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$", value):
+    if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?\Z", value):
         raise PydanticCustomError(
             "url", "invalid URL '{text}': expected https://HOST/PATH", {"text": value}
         )
@@ -1040,7 +1042,7 @@ class Equipment(Obj):
 
 
 _DATETIME = re.compile(
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)(Z|[+-][0-9]{2}:[0-9]{2})?$"
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)(Z|[+-][0-9]{2}:[0-9]{2})?\Z"
 )
 
 

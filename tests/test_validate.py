@@ -805,3 +805,31 @@ def test_json_output_of_a_validate_error(make_repo):
             "related": [],
         }
     ]
+
+
+@pytest.mark.parametrize(
+    "kind, body",
+    [
+        ("TimePeriod", 'id: p\nat: partner\nranges:\n  monday: ["08:00-12:00\\n"]\n'),
+        ("Equipment", 'id: e\nat: partner\nbox: b\naddress: "10.0.0.1\\n"\n'),
+        ("Equipment", 'id: e\nat: partner\nbox: b\naddress: "srv.example.net\\n"\n'),
+        (
+            "Equipment",
+            "id: e\nat: partner\nbox: b\nservices:\n  - template: t\n"
+            '    thresholds: {warning: "10\\n"}\n',
+        ),
+        ("MonitoringAccount", 'id: a\nat: partner\nprotocol: ssh\nsecret: "env:SSH\\n"\n'),
+        (
+            "MaintenanceWindow",
+            'id: w\nat: partner\nstart: "2026-12-20T22:00\\n"\nend: "2026-12-21T02:00"\n'
+            "targets: [e]\n",
+        ),
+    ],
+)
+def test_a_value_ending_in_a_newline_is_refused(kind, body):
+    """Python's "$" matches before a final newline: "08:00-12:00\\n" passed the range
+    check and reached effective.json with its newline. Each pattern ends at the text's end."""
+    docs, diags = load_text("x.yaml", f"kind: {kind}\n{body}".encode())
+    assert not diags
+    found = validate(docs).diagnostics
+    assert any(d.severity == "error" for d in found), found

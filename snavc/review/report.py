@@ -224,7 +224,7 @@ def show(value, width: int = 80) -> str:
 
 # characters markdown gives a meaning to, inside a table cell (after HTML escaping)
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#!])")
-_PLAIN = re.compile(r"^[A-Za-z0-9 .,:;/@+=()'→−-]*$")
+_PLAIN = re.compile(r"^[A-Za-z0-9 .,:;/@+=()'→−-]*\Z")
 
 
 def md(value) -> str:
