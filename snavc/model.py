@@ -1096,7 +1096,9 @@ class MaintenanceWindow(Obj):
         None,
         description="ID of the User who configures it (default: Project.default_user; V1, L1)",
     )
-    targets: list[MaintenanceTarget] = Field(description="equipment and unit services (W2)")
+    targets: list[MaintenanceTarget] = Field(
+        min_length=1, description="equipment and unit services (W2): at least one"
+    )
     start: DateTime
     end: DateTime = Field(description="after start (W1)")
     planner: ID | None = Field(default=None, description="the User who plans it")

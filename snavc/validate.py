@@ -357,26 +357,60 @@ def _check_exceptions(period, doc: Document, diags: list[Diagnostic]) -> None:
             )
             continue
         key = (form, ex.date, ex.day, ex.month, ex.weekday, ex.nth)
-        if key in seen:
+        first, why = seen.get(key), "name the same days: merge their ranges into one"
+        if first is None and form == "nth-weekday":
+            first, why = _same_weekday(period.exceptions, seen, ex)
+        if first is not None:
             diags.append(
                 dg.error(
                     "SNV219",
-                    f"{_ident(doc)}: exceptions {seen[key] + 1} and {i + 1} name the same days: "
-                    "merge their ranges into one",
+                    f"{_ident(doc)}: exceptions {first + 1} and {i + 1} {why}",
                     doc.loc("exceptions", i),
                     rule="X2",
-                    related=(doc.loc("exceptions", seen[key], message="first exception"),),
+                    related=(doc.loc("exceptions", first, message="first exception"),),
                 )
             )
             continue
         seen[key] = i
+        _check_overlaps(doc, {i: ex.ranges}, diags, ("exceptions", i, "ranges"))
+
+
+def _same_weekday(exceptions: list, seen: dict, ex) -> tuple[int | None, str]:
+    """The first Nth-weekday exception before ``ex`` that can name one of its days (the
+    same weekday, in the same month or in every month: no ``month``; the same Nth, or
+    the fifth and the last), and why; ``(None, "")`` when none: which of two such
+    exceptions applies would be the list's order, which X2 does not give."""
+    for key, j in seen.items():
+        other = exceptions[j]
+        if key[0] != "nth-weekday" or other.weekday != ex.weekday:
+            continue
+        if not (other.month is None or ex.month is None or other.month == ex.month):
+            continue
+        if other.nth == ex.nth:
+            return j, "name the same days: merge their ranges into one, or give both a month"
+        if {other.nth, ex.nth} == {5, -1}:
+            return j, (
+                f"can name the same day (the fifth {ex.weekday} of a month that has one is its "
+                "last): keep one of them"
+            )
+    return None, ""
 
 
 _MONTH_DAYS = dict(zip(MONTHS, (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31), strict=True))
 
 
+# the patterns of snavc.model that are not IDs -> what a value of them is, for SNV205
+_PATTERN_WORDS = {
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "a date: YYYY-MM-DD",
+    r"^[a-z]{2}$": "a two-letter language code (ISO 639-1: fr, en...)",
+    r"^[A-Za-z_][A-Za-z0-9_.-]*$": "an argument name: letters, digits, '_', '.' and '-'",
+}
+
+
 def _missing_day(ex) -> tuple[str, str | None]:
     """(field, why) when an exception names a day that does not exist."""
+    if ex.nth == 0:
+        return "nth", "'nth: 0' names no day: 1-5 for the Nth weekday, -1 for the last"
     if ex.date is not None:
         try:
             datetime.date.fromisoformat(ex.date)
@@ -387,12 +421,15 @@ def _missing_day(ex) -> tuple[str, str | None]:
     return "", None
 
 
-def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
+def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic], path=None) -> None:
     """No two ranges of one day may overlap; checked on the raw data so that it is
-    reported beside any malformed range of the same period."""
+    reported beside any malformed range of the same period. ``path``: where the lists
+    of ``ranges`` are (an exception's, X1), else ``ranges.DAY``."""
     if not isinstance(ranges, dict):
         return
     for day, items in ranges.items():
+        where = path if path is not None else ("ranges", day)
+        label = f"exception {day + 1}" if path is not None else day
         if not isinstance(items, list):
             continue
         spans = []
@@ -411,9 +448,9 @@ def _check_overlaps(doc: Document, ranges, diags: list[Diagnostic]) -> None:
                 diags.append(
                     dg.error(
                         "SNV207",
-                        f"{_ident(doc)}: time range '{items[ci]}' overlaps '{items[pi]}' on {day}",
-                        doc.loc("ranges", day, ci),
-                        related=(doc.loc("ranges", day, pi, message="overlapped range"),),
+                        f"{_ident(doc)}: time range '{items[ci]}' overlaps '{items[pi]}' on {label}",
+                        doc.loc(*where, ci),
+                        related=(doc.loc(*where, pi, message="overlapped range"),),
                     )
                 )
             if reach is None or cur[1] > reach[0]:
@@ -551,16 +588,23 @@ def _from_pydantic(doc: Document, model: type[BaseModel], err: dict) -> Diagnost
         return dg.error(code, f"{ident}: '{field}': {err['msg']}", doc.loc(*loc), rule=rule)
     if kind == "string_pattern_mismatch":
         value = err.get("input")
-        if "/" in str(err.get("ctx", {}).get("pattern", "")):
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        if "/" in pattern:
             what = "a unit service ID: <equipment id>/<service name>"
         elif loc and loc[-1] == "protocol":
             what = "a lowercase word such as snmp, ssh or wmi"
+        elif pattern in _PATTERN_WORDS:
+            what = _PATTERN_WORDS[pattern]
         else:
             what = "an ID: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit"
         return dg.error(
             "SNV205",
             f"invalid value '{value}' for '{field}' in {ident}: expected {what}",
             doc.loc(*loc),
+        )
+    if kind == "too_short" and isinstance(err.get("input"), list):
+        return dg.error(
+            "SNV205", f"'{field}' in {ident} is empty: name at least one", doc.loc(*loc)
         )
     if kind == "string_too_long":
         return dg.error(

@@ -91,6 +91,13 @@ def test_W2_a_target_outside_the_windows_node_is_an_error(compile_files):
     assert pin(d) == ("error", "SNV446", "W2", "mw.yaml", 4, 16)
 
 
+def test_W2_a_window_with_no_target_is_an_error(compile_files):
+    """targets is required (absent: SNV202): an empty list, a window over nothing, too."""
+    result, _ = compile_files(window(targets="[]"))
+    d = only(result, "SNV205")
+    assert pin(d)[1:4] == ("SNV205", None, "mw.yaml") and "is empty" in d.message
+
+
 def test_W2_a_partner_window_does_not_reach_a_resale_client(compile_files):
     result, _ = compile_files(window(at="partner", targets="[web, resale-host]"))
     assert "resale client 'client2'" in only(result, "SNV446").message

@@ -117,3 +117,57 @@ def test_X2_two_exceptions_naming_the_same_days_is_an_error(compile_files):
     result, _ = period(compile_files, "  - day: 1\n  - day: 1\n    ranges: []\n")
     d = only(result, "SNV219")
     assert pin(d) == ("error", "SNV219", "X2", "periods.yaml", 10, 5)
+
+
+@pytest.mark.parametrize(
+    "lines, why",
+    [
+        (  # every month's first monday, and May's: the first monday of May twice
+            "  - {weekday: monday, nth: 1, ranges: ['10:00-22:00']}\n"
+            "  - {weekday: monday, nth: 1, month: may, ranges: []}\n",
+            "name the same days",
+        ),
+        (  # a month's fifth friday is its last
+            "  - {weekday: friday, nth: 5, ranges: []}\n"
+            "  - {weekday: friday, nth: -1, ranges: ['08:00-10:00']}\n",
+            "the fifth friday of a month that has one is its last",
+        ),
+    ],
+)
+def test_X2_two_nth_weekday_exceptions_that_can_name_one_day_is_an_error(compile_files, lines, why):
+    """Which of the two applies would be the list's order, which X2 does not give (the
+    first listed won, silently)."""
+    result, _ = period(compile_files, lines)
+    d = only(result, "SNV219")
+    assert pin(d) == ("error", "SNV219", "X2", "periods.yaml", 10, 5) and why in d.message
+
+
+def test_X2_nth_weekday_exceptions_of_other_months_or_weekdays_are_apart(compile_files):
+    result, _ = period(
+        compile_files,
+        "  - {weekday: monday, nth: 1, month: may, ranges: []}\n"
+        "  - {weekday: monday, nth: 1, month: june, ranges: []}\n"
+        "  - {weekday: tuesday, nth: 1, ranges: []}\n"
+        "  - {weekday: monday, nth: 2, ranges: []}\n",
+    )
+    clean(result)
+
+
+def test_X1_nth_0_names_no_day(compile_files):
+    result, _ = period(compile_files, "  - {weekday: monday, nth: 0, ranges: []}\n")
+    d = only(result, "SNV217")
+    assert pin(d)[:4] == ("error", "SNV217", "X1", "periods.yaml") and "names no day" in d.message
+
+
+def test_X1_an_exceptions_ranges_may_not_overlap(compile_files):
+    """As a weekday's (input-language.md: ranges of one day may touch, not overlap)."""
+    result, _ = period(compile_files, "  - {day: 5, ranges: ['08:00-12:00', '11:00-13:00']}\n")
+    d = only(result, "SNV207")
+    assert pin(d)[1:] == ("SNV207", None, "periods.yaml", 9, 38)
+    result, _ = period(compile_files, "  - {day: 5, ranges: ['08:00-12:00', '12:00-13:00']}\n")
+    clean(result)
+
+
+def test_X1_a_malformed_date_says_a_date_is_expected(compile_files):
+    result, _ = period(compile_files, "  - date: '2026/05/01'\n")
+    assert "expected a date: YYYY-MM-DD" in only(result, "SNV205").message
