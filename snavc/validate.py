@@ -304,6 +304,20 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                 )
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
+    if kind == "Equipment" and obj.templates:
+        first: dict[str, int] = {}
+        for i, tid in enumerate(obj.templates):
+            if tid in first:  # (once, not once per unit service it would give twice)
+                diags.append(
+                    dg.error(
+                        "SNV205",
+                        f"equipment template '{tid}' is listed twice in templates of {_ident(doc)}",
+                        doc.loc("templates", i),
+                        rule="H2",
+                        related=(doc.loc("templates", first[tid], message="listed first"),),
+                    )
+                )
+            first.setdefault(tid, i)
     if kind == "TimePeriod":
         seen = set()
         for i, aspect in enumerate(obj.default_for):

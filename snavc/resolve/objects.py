@@ -421,8 +421,10 @@ class Resolver:
                 self.ctx.error(
                     "SNV447",
                     "K2",
-                    f"accounts '{first}' and '{a}' are both {acc.protocol} accounts: a service "
-                    "uses one account per protocol",
+                    f"account '{a}' is listed twice"
+                    if first == a
+                    else f"accounts '{first}' and '{a}' are both {acc.protocol} accounts: a "
+                    "service uses one account per protocol",
                     eq,
                     *path,
                     "accounts",

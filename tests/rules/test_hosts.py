@@ -103,8 +103,20 @@ def test_H2_template_and_templates_together_is_an_error(compile_files):
 
 
 def test_H2_two_templates_giving_one_service_name_clash(compile_files):
-    result, _ = compile_files(hosts(eq("nas", extra="templates: [pinged, pinged]\n")))
+    also_pinged = "kind: EquipmentTemplate\nid: also-pinged\nat: partner\nservices: [ping]\n"
+    result, _ = compile_files(
+        hosts(eq("nas", extra="templates: [pinged, also-pinged]\n"), also_pinged)
+    )
     assert [d.code for d in errors(result)] == ["SNV415"]
+
+
+def test_H2_one_template_listed_twice_is_one_error(compile_files):
+    """The root cause once, not one SNV415 per unit service it would give twice."""
+    result, _ = compile_files(hosts(eq("nas", extra="templates: [storage, pinged, storage]\n")))
+    d = only(result, "SNV205")
+    assert [x.code for x in errors(result)] == ["SNV205"]
+    assert pin(d) == ("error", "SNV205", "H2", "hosts.yaml", 5, 30)
+    assert "'storage' is listed twice" in d.message and d.related[0].column == 13
 
 
 # -- H3 categories ------------------------------------------------------------------------

@@ -70,3 +70,8 @@ def test_K1_every_host_account_of_another_protocol_is_kept_whatever_the_order(co
         result, res = compile_files(files)
         clean(result)
         assert res.equipment["h"]["services"]["ping"]["accounts"] == ["snmp-c1", "ssh-c1", "ssh-s1"]
+
+
+def test_K2_one_account_listed_twice_is_said_so(compile_files):
+    result, _ = compile_files(host("[ssh-s1, ssh-s1]"))
+    assert only(result, "SNV447").message.endswith("account 'ssh-s1' is listed twice")
