@@ -176,7 +176,12 @@ def _compare(report: Report, codec: Codec, table: Table, estate: Estate, node_of
     for key, values, eq, rec in pairs:
         problems = []
         product = codec.product(rec.cells, problems)
+        why = codec.renamed(rec.cells, values, eq)
+        if why is not None:  # not a move git asks for: the names no longer say
+            problems.append(f"{kind} '{key}': {why}")
         unreadable(rec, problems)
+        if why is not None:
+            continue
         if "id" in values and not values["id"]:
             add("changed", key, eq.get("at"), "servicenav_id", m.get(rec.cells, "id"), None)
         for f, path in paths.items():

@@ -354,6 +354,44 @@ class Codec:
         found = self._reverse[kind].get(ident)
         return found if found is not None else _unresolved(kind, ident)
 
+    # the company and the box of a host, told by their names (the build holds no product
+    # ID of theirs): a row whose own company or box goes by a name the build has no
+    # node or box of, while the build's maps to another product object, is a rename in
+    # the product (and maybe a new object under the old name), not a move in git
+    _RENAMES = (
+        ("company_id", "node", "company", "at"),
+        ("collector_id", "box", "collector", "box"),
+    )
+
+    def renamed(self, cells: list[str], values: dict, eq) -> str | None:
+        """Why the row of ``cells`` cannot be paired with the build's ``values`` (of the
+        equipment ``eq``) by the names of its company and box (a rename in the product),
+        or None."""
+        if self.cmap.entity != "hosts":
+            return None
+        known = {
+            "node": set(self.estate.nodes),
+            "box": {eq.get("box") for eq in self.estate.equipment.values()},
+        }
+        for f, kind, word, held in self._RENAMES:
+            if f not in self.cmap.positions:
+                continue
+            theirs = self.cmap.get(cells, f).strip()
+            ours = values.get(f)
+            if not theirs or isinstance(ours, Unresolved) or ours in (None, theirs):
+                continue
+            sid = self.names.snavc_id(kind, theirs)
+            if sid in known[kind]:
+                continue  # a node or box of the build: a move git asks for
+            return (
+                f"its {word} in the product is {theirs} '{self.names.name(kind, theirs)}', which "
+                f"the build has no {kind} of, and the build's {kind} '{eq.get(held)}' now "
+                f"names the product's {word} {ours} '{self.names.name(kind, ours)}': renamed in the "
+                f"product? Rename the {kind} in the repository (or import the export again) "
+                "rather than move the host"
+            )
+        return None
+
     # the product's side
     def product(self, cells: list[str], problems: list[str] | None = None) -> dict:
         """A row's canonical values; a cell that cannot be read is ``("?", text)`` (it
@@ -607,7 +645,7 @@ def git_rows(codec: Codec, estate: Estate):
     codec's entity, in ID order (unit services by equipment, then name)."""
     for eq_id, eq in estate.equipment.items():
         # what is kept of the equipment for later: its node and periods (not its services)
-        kept = {"at": eq.get("at"), "periods": eq.get("periods")}
+        kept = {"at": eq.get("at"), "periods": eq.get("periods"), "box": eq.get("box")}
         if codec.cmap.entity == "hosts":
             yield eq_id, codec.host(eq_id, eq), kept
         else:
@@ -718,6 +756,12 @@ def _export_one(
         if mode == "create":
             continue
         key, values, eq = found
+        why = codec.renamed(rec.cells, values, eq)
+        if why is not None:
+            result.diagnostics.append(
+                dg.error("SNV804", f"{kind} '{key}': {why}", Location(table.name, rec.line))
+            )
+            continue
         cells, changed = _cells(codec, rec.cells, values, eq, key, kind, table, result)
         if cells is None:
             continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from snavc.bridge import csvio
 
 from .conftest import HOSTS, copy_repo, cut_equipment, edit_object, leaf_host, run
@@ -209,3 +211,61 @@ def test_a_write_that_fails_replaces_nothing(tmp_path, monkeypatch):
         ("hosts.csv", "previous\n"),
         ("services.csv", "previous\n"),
     ]
+
+
+RENAME_HEADER = (
+    "ID,Name,IP address or DNS name,Company Name,Company ID,Collector name,Collector ID\n"
+)
+
+
+def _imported(tmp_path, rows: str):
+    (tmp_path / "before.csv").write_text(RENAME_HEADER + rows, encoding="utf-8")
+    run("import", tmp_path / "before.csv", "-o", tmp_path / "repo")
+    run("build", tmp_path / "repo", "-o", tmp_path / "build")
+    return tmp_path / "build"
+
+
+@pytest.mark.parametrize(
+    "after, word",
+    [
+        (  # company 200 renamed, a new company takes its old name
+            "1,a,10.0.0.1,Client Z,200,Box A,500\n3,c,10.0.0.3,Client A,202,Box A2,502\n",
+            "company",
+        ),
+        (  # box 500 renamed, a new box takes its old name
+            "1,a,10.0.0.1,Client A,200,Box B,500\n3,c,10.0.0.3,Client A,200,Box A,501\n",
+            "collector",
+        ),
+    ],
+)
+def test_a_rename_in_the_product_is_not_taken_for_a_move(tmp_path, after, word):
+    """Node and box IDs come from names: after a rename in the product, with a new object
+    under the old name, the build's node or box names the new one. Writing its ID would
+    move the host to another company or box (exit 0): refused at the row, nothing written,
+    and drift says the same rather than showing a move."""
+    build = _imported(tmp_path, "1,a,10.0.0.1,Client A,200,Box A,500\n")
+    (tmp_path / "after.csv").write_text(RENAME_HEADER + after, encoding="utf-8")
+    result = run(
+        "export", build, "--like", tmp_path / "after.csv", "-o", tmp_path / "o", exit_code=1
+    )
+    assert "after.csv:2: error[SNV804] equipment 'a': its " + word in result.output
+    assert "renamed in the product?" in result.output and not (tmp_path / "o").exists()
+    drift = run("drift", build, "--export", tmp_path / "after.csv", exit_code=1).output
+    assert "renamed in the product?" in drift and "~ equipment a" not in drift
+
+
+def test_a_move_in_git_to_a_known_company_is_exported(tmp_path):
+    """What the check lets through: the host's company in the product is a node of the
+    build, so the build's other node is a move git asks for."""
+    build_rows = "1,a,10.0.0.1,Client A,200,Box A,500\n2,b,10.0.0.2,Client B,201,Box A,500\n"
+    build = _imported(tmp_path, build_rows)
+    repo = tmp_path / "repo"
+    [eq_file] = [p for p in repo.rglob("*.yaml") if "id: a\n" in p.read_text(encoding="utf-8")]
+    text = eq_file.read_text(encoding="utf-8")
+    assert "at: client-a\n" in text
+    eq_file.write_text(text.replace("at: client-a\n", "at: client-b\n"), encoding="utf-8")
+    run("build", repo, "-o", build)
+    (tmp_path / "ref.csv").write_text(RENAME_HEADER + build_rows, encoding="utf-8")
+    run("export", build, "--like", tmp_path / "ref.csv", "-o", tmp_path / "o")
+    rows = (tmp_path / "o" / "ref.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[1] == "1,a,10.0.0.1,Client B,201,Box A,500"
