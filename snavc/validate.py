@@ -291,6 +291,8 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
             )
         )
     if kind == "UserService":
+        first: dict[tuple, int] = {}
+        members = set(obj.members)
         for i, c in enumerate(obj.components):
             if c.target is None:
                 diags.append(
@@ -302,6 +304,30 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                         rule="U2",
                     )
                 )
+                continue
+            what = f"{c.target[0]} '{c.target[1]}'"
+            if c.target in first:  # two impacts for one object: which holds?
+                diags.append(
+                    dg.error(
+                        "SNV205",
+                        f"{_ident(doc)}: components {first[c.target] + 1} and {i + 1} both name "
+                        f"{what}: list it once, with one impact",
+                        doc.loc("components", i),
+                        rule="U2",
+                        related=(doc.loc("components", first[c.target], message="first"),),
+                    )
+                )
+            elif c.target[0] == "UnitService" and c.target[1] in members:
+                diags.append(
+                    dg.error(
+                        "SNV205",
+                        f"{_ident(doc)}: component {i + 1} names {what}, a member already "
+                        "(a member is blocking): list it in one place",
+                        doc.loc("components", i),
+                        rule="U2",
+                    )
+                )
+            first.setdefault(c.target, i)
     if kind == "TimePeriod" and obj.exceptions:
         _check_exceptions(obj, doc, diags)
     if kind == "Equipment" and obj.templates:
