@@ -127,30 +127,30 @@ def _configured(res: Resolution, kind: str, obj, service: str | None) -> dict:
                 )
             )
         if obj.labels:
-            fields.append(_field("labels", list(obj.labels), explicit("labels"), []))
+            fields.append(_field("labels", _once(obj.labels), explicit("labels"), []))
         fields.append(_instructions(res, obj, explicit))
         if obj.accounts:
-            fields.append(_field("accounts", list(obj.accounts), explicit("accounts"), []))
+            fields.append(_field("accounts", _once(obj.accounts), explicit("accounts"), []))
     if kind in ("Equipment", "UserService"):
         fields += _periods(res, obj, top, node)
         for f in ("contacts", "groups"):
             value = getattr(obj.notification, f)
             if value:
                 fields.append(
-                    _field(f"notification.{f}", list(value), explicit("notification", f), [])
+                    _field(f"notification.{f}", _once(value), explicit("notification", f), [])
                 )
         policy = obj.notification  # A1, A2: what the policy adds, when set
         for f in ("notify_on", "confirmation_checks"):
             if getattr(policy, f) is not None:
                 value = getattr(policy, f)
-                value = list(value) if isinstance(value, list) else value
+                value = _once(value) if isinstance(value, list) else value
                 fields.append(_field(f"notification.{f}", value, explicit("notification", f), []))
         if not policy.enabled:
             fields.append(
                 _field("notification.enabled", False, explicit("notification", "enabled"), [])
             )
         for i, e in enumerate(policy.escalations):
-            who = [*e.contacts, *e.groups]
+            who = [*_once(e.contacts), *_once(e.groups)]
             fields.append(
                 _field(
                     f"notification.escalations.{e.level}",
@@ -291,15 +291,41 @@ def _service(res: Resolution, eq, name, tid, spec, path, top, node, prefix: bool
                 value, where = found[0], res.resolver.default_origin(found)
         fields.append(_field(base + f, value, where, field_steps))
     fields += _service_defaults(eq, name, spec, path, values, steps, base, node)
-    return _kept_by_lock(res, eq, name, tid, fields, base)
+    service = ((effective_of(res, "Equipment", eq.id) or {}).get("services") or {}).get(name)
+    if service is None:
+        return fields
+    fields += _service_own(eq, spec, path, service, base, node)
+    return _kept_by_lock(service, tid, fields, base)
 
 
-def _kept_by_lock(res: Resolution, eq, name: str, tid: str, fields: list, base: str) -> list:
+def _service_own(eq, spec, path, service: dict, base: str, node) -> list[dict]:
+    """K1 and A1-A2 at the service level: its accounts (the equipment's, each protocol
+    the service sets replaced) and its own notification policy, as the build made them."""
+    here = lambda *p: (node.id, eq.doc.file, eq.doc.loc(*path, *p).line)  # noqa: E731
+    out = []
+    if "accounts" in service:
+        step = {
+            "result": "rule",
+            "why": "K1: the equipment's accounts, each protocol the service sets replaced by its own",
+        }
+        out.append(_field(base + "accounts", service["accounts"], here("accounts"), [step]))
+    for f, value in (service.get("notification") or {}).items():
+        where = here("notification", f) if spec is not None else None
+        out.append(_field(f"{base}notification.{f}", value, where, []))
+    return out
+
+
+def _once(values) -> list:
+    """A list's items each once, as effective.json holds them (which also sorts them),
+    in the order they are written (that of their origin lines)."""
+    return list(dict.fromkeys(values))
+
+
+def _kept_by_lock(service: dict, tid: str, fields: list, base: str) -> list:
     """T5: where the lock keeps the values the service was created with (its template
     changed since), those values, as effective.json has them, with the step that says
     why; the template's current values (worked out above) are not applied."""
-    service = ((effective_of(res, "Equipment", eq.id) or {}).get("services") or {}).get(name)
-    if not service or "locked" not in service:
+    if "locked" not in service:
         return fields
     by_path = {f["path"]: f for f in fields}
     out = [f for f in fields]

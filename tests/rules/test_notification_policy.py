@@ -162,3 +162,27 @@ def test_C6_a_channel_needs_its_address(compile_files):
         ("error", "SNV222", "C6", "c.yaml", 5, 12),
         ("error", "SNV222", "C6", "c.yaml", 5, 19),
     ]
+
+
+def test_A1_K1_explain_shows_a_unit_services_own_policy_and_accounts(compile_files):
+    """explain knew no `SERVICE.notification.*` nor `SERVICE.accounts` ("no field"), and
+    showed a host's notify_on with its duplicates, which effective.json drops."""
+    from snavc.explain import explain
+
+    files = host("  contacts: [it]\n  notify_on: [down, recovery, down]\n")
+    files["hosts.yaml"] += (
+        "services:\n  - template: ping\n    notification:\n      notify_on: [critical]\n"
+        "      contacts: [it]\n"
+    )
+    result, res = compile_files(files)
+    clean(result)
+    fields = {f["path"]: f for f in explain(res, "h")["fields"]}
+    assert fields["notification.notify_on"]["value"] == ["down", "recovery"]
+    own = fields["services.ping.notification.notify_on"]
+    assert (
+        own["value"]
+        == ["critical"]
+        == res.equipment["h"]["services"]["ping"]["notification"]["notify_on"]
+    )
+    assert own["origin"]["line"] == 11
+    assert fields["services.ping.notification.contacts"]["value"] == ["it"]

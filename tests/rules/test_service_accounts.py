@@ -75,3 +75,13 @@ def test_K1_every_host_account_of_another_protocol_is_kept_whatever_the_order(co
 def test_K2_one_account_listed_twice_is_said_so(compile_files):
     result, _ = compile_files(host("[ssh-s1, ssh-s1]"))
     assert only(result, "SNV447").message.endswith("account 'ssh-s1' is listed twice")
+
+
+def test_K1_explain_shows_a_services_accounts_as_the_build_does(compile_files):
+    from snavc.explain import explain
+
+    result, res = compile_files(host("[ssh-s1]"))
+    clean(result)
+    fields = {f["path"]: f for f in explain(res, "h/ping")["fields"]}
+    assert fields["accounts"]["value"] == ["snmp-c1", "ssh-s1"]
+    assert fields["accounts"]["steps"][0]["why"].startswith("K1:")
