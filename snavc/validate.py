@@ -292,7 +292,6 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
         )
     if kind == "UserService":
         first: dict[tuple, int] = {}
-        members = set(obj.members)
         for i, c in enumerate(obj.components):
             if c.target is None:
                 diags.append(
@@ -315,16 +314,6 @@ def _after(obj: Obj, doc: Document, diags: list[Diagnostic], catalog: bool) -> N
                         doc.loc("components", i),
                         rule="U2",
                         related=(doc.loc("components", first[c.target], message="first"),),
-                    )
-                )
-            elif c.target[0] == "UnitService" and c.target[1] in members:
-                diags.append(
-                    dg.error(
-                        "SNV205",
-                        f"{_ident(doc)}: component {i + 1} names {what}, a member already "
-                        "(a member is blocking): list it in one place",
-                        doc.loc("components", i),
-                        rule="U2",
                     )
                 )
             first.setdefault(c.target, i)

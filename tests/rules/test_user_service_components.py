@@ -89,12 +89,3 @@ def test_U2_one_object_twice_among_the_components_is_an_error(compile_files):
     d = only(result, "SNV205")
     assert pin(d) == ("error", "SNV205", "U2", "us.yaml", 8, 5)  # (the third: line 8)
     assert "components 1 and 3 both name Equipment 'web'" in d.message
-
-
-def test_U2_a_member_is_not_a_component_too(compile_files):
-    """A member is blocking: naming it among the components (degrading) contradicts it."""
-    doc = us("shop", "client1-site1", "  - service: web/ping\n    impact: degrading\n")
-    doc += "members: [web/ping]\n"
-    result, _ = compile_files({"hosts.yaml": HOSTS, "us.yaml": doc})
-    d = only(result, "SNV205")
-    assert pin(d)[:4] == ("error", "SNV205", "U2", "us.yaml") and "a member already" in d.message
