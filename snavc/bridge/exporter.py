@@ -345,6 +345,7 @@ class Codec:
         self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
         self.skip = _unsupported(cmap.entity)
         self._known_hosts: set[str] | None = None
+        self._known: dict[str, set] | None = None  # (renamed) the build's nodes and boxes
 
     def pid(self, kind: str, ident: str | None):
         if ident is None:
@@ -369,10 +370,10 @@ class Codec:
         or None."""
         if self.cmap.entity != "hosts":
             return None
-        known = {
-            "node": set(self.estate.nodes),
-            "box": {eq.get("box") for eq in self.estate.equipment.values()},
-        }
+        if self._known is None:  # (once: each equipment is parsed when read)
+            boxes = {eq.get("box") for eq in self.estate.equipment.values()}
+            self._known = {"node": set(self.estate.nodes), "box": boxes}
+        known = self._known
         for f, kind, word, held in self._RENAMES:
             if f not in self.cmap.positions:
                 continue
