@@ -270,12 +270,14 @@ def added(c: dict) -> str:
     if not isinstance(obj, dict):
         return c["op"]
     if c["kind"] == "equipment":
-        n = len(obj.get("services") or {})
         made = (
             f"{obj['template']} on {obj.get('box')}"
             if obj.get("template")
             else f"on {obj.get('box')}"
         )
+        if "services" not in obj:  # (drift's hosts: the services export lists theirs)
+            return f"{c['op']}: {made}"
+        n = len(obj["services"] or {})
         return f"{c['op']}: {made}, {n} unit service{'s' if n != 1 else ''}"
     if c["kind"] == "unit-service":
         return f"{c['op']}: template {obj.get('template')}"

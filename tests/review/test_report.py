@@ -716,3 +716,15 @@ def test_user_template_trims_block_lines_like_the_shipped_ones(pair, tmp_path):
     (trim_blocks, lstrip_blocks): a line holding only a block tag leaves no blank line."""
     result = render(pair, tmp_path, "{% if true %}\n  x\n  {% endif %}\n")
     assert result.stdout == "  x\n"
+
+
+def test_an_added_host_without_its_services_gives_no_count():
+    """drift's hosts come from the hosts export, without unit services (the services
+    export lists them): "0 unit services" beside a host whose services are listed just
+    below was wrong. A build's equipment always holds its services."""
+    from snavc.review.report import added
+
+    host = {"op": "added", "kind": "equipment", "new": {"box": "box-1"}}
+    assert added(host) == "added: on box-1"
+    host["new"]["services"] = {"ping": {}}
+    assert added(host) == "added: on box-1, 1 unit service"
