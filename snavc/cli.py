@@ -1002,6 +1002,11 @@ def export_cmd(build_dir, likes, out, mode, changed_only, settings_path, fmt):
     for like in likes:
         if (out / like.name).resolve() == like.resolve():
             _usage(f"-o {out} would overwrite the reference {like}: write into another folder")
+    from .engine.load import BUILD_MARKER
+
+    for folder in (out, *out.resolve().parents):
+        if (folder / BUILD_MARKER).is_file():  # the next build replaces the whole folder
+            _usage(f"-o {out} is inside the build {folder}, which the next build replaces")
     if diags:
         _bridge_failed(diags, fmt, "nothing written")
     try:

@@ -152,6 +152,15 @@ def test_export_never_overwrites_its_reference(estates, tmp_path):
     assert (exports / "hosts.csv").read_bytes() == before
 
 
+def test_export_never_writes_into_a_build(estates, tmp_path):
+    """The next build replaces its whole output folder: CSVs written there would go."""
+    exports, _repo, build = estates("en")
+    for target in (build, build / "csv"):
+        result = run("export", build, "--like", exports / "hosts.csv", "-o", target, exit_code=2)
+        assert "which the next build replaces" in result.output
+    assert not (build / "hosts.csv").exists() and not (build / "csv").exists()
+
+
 def test_changed_only_leaves_out_the_unchanged_rows(estates, tmp_path):
     exports, repo, _ = estates("fr")
     repo = copy_repo(repo, tmp_path / "repo")
