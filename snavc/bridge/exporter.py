@@ -510,6 +510,14 @@ class Codec:
             p = (eq.get("periods") or {}).get(ASPECT_OF[f]) or {}
             if p.get("from") != "explicit":
                 return True
+        if (
+            product is None
+            and eq is not None
+            and self.cmap.entity == "services"
+            and f in TEMPLATE_FIELD
+            and TEMPLATE_FIELD[f] not in eq.get("explicit", (TEMPLATE_FIELD[f],))
+        ):
+            return True  # the product shows none where the service takes its template's
         if isinstance(product, float) or isinstance(git, float):
             return product is not None and git is not None and float(product) == float(git)
         if f in ("function", "instructions") and not product and not git:
@@ -641,6 +649,21 @@ def repeated_ids(table: Table, cmap: ColumnMap) -> list[Diagnostic]:
     return out
 
 
+# a unit service's columns that its template gives when the service sets none -> that
+# field (the effective service's "explicit" names those set on the service itself)
+TEMPLATE_FIELD = {
+    "criticality": "criticality",
+    "availability_target": "availability_target",
+    "check_interval": "check_interval",
+    "availability_period_id": "availability_period",
+    "check_period_id": "check_period",
+    "warning": "thresholds",
+    "critical": "thresholds",
+    "arguments": "arguments",
+    "instructions": "instructions",
+}
+
+
 def git_rows(codec: Codec, estate: Estate):
     """``(key, name shown, canonical values, equipment)`` of every build object of the
     codec's entity, in ID order (unit services by equipment, then name)."""
@@ -651,7 +674,8 @@ def git_rows(codec: Codec, estate: Estate):
             yield eq_id, codec.host(eq_id, eq), kept
         else:
             for name, s in (eq.get("services") or {}).items():
-                yield f"{eq_id}/{name}", codec.service(eq_id, eq, name, s), kept
+                own = {**kept, "explicit": s.get("explicit") or ()}
+                yield f"{eq_id}/{name}", codec.service(eq_id, eq, name, s), own
 
 
 def match(codec: Codec, table: Table, estate: Estate):

@@ -132,3 +132,36 @@ def test_a_parent_host_in_no_row_is_carried_over_not_cleared(tmp_path):
     run("export", tmp_path / "b2", "--like", hosts, "-o", tmp_path / "out2")
     _header, rows = cells(tmp_path / "out2" / "hosts.csv")
     assert rows["2"][-1] == "99"
+
+
+def test_an_empty_cell_a_service_takes_from_its_template_stays_empty(tmp_path):
+    """Two services of one template, one with no check interval in the product: the
+    import gives the template the other's value, which the second takes; the export
+    wrote it into the empty cell (a value the product did not have). Empty stays empty
+    while the service sets none itself; a value set in git is written."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "servicenav"
+    text = (sample / "services.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    col, tcol = (
+        rows[0].index("Intervalle de contrôle (min)"),
+        rows[0].index("ID du modèle de service"),
+    )
+    first = next(i for i in range(1, len(rows)) if rows[i][tcol] == rows[1][tcol] and i > 1)
+    rows[first][col] = ""
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(rows)
+    services = tmp_path / "services.csv"
+    services.write_text("\ufeff" + out.getvalue(), encoding="utf-8", newline="")
+    run("import", sample / "hosts.csv", services, "-o", tmp_path / "repo")
+    run("build", tmp_path / "repo", "-o", tmp_path / "build")
+    run("export", tmp_path / "build", "--like", services, "-o", tmp_path / "out")
+    assert (tmp_path / "out" / "services.csv").read_bytes() == services.read_bytes()
+    sid = rows[first][0]
+    [eq_file] = [p for p in (tmp_path / "repo").rglob("*.yaml") if f'"{sid}"' in p.read_text()]
+    text = eq_file.read_text(encoding="utf-8")
+    mark = f'    servicenav_id: "{sid}"\n'
+    eq_file.write_text(text.replace(mark, mark + "    check_interval: 180\n"), encoding="utf-8")
+    run("build", tmp_path / "repo", "-o", tmp_path / "build")
+    run("export", tmp_path / "build", "--like", services, "-o", tmp_path / "out2")
+    _, found = cells(tmp_path / "out2" / "services.csv")
+    assert found[sid][col] == "3"  # 180 s, in minutes
