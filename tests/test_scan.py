@@ -427,3 +427,33 @@ def test_a_build_writes_the_same_bytes_with_either_scanner(tmp_path, monkeypatch
         outs.append(out)
     for name in ("effective.json", "origins.json", "diagnostics.json", "lock-report.json"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+_QUOTED = st.lists(
+    st.one_of(
+        st.sampled_from(["\\" + c for c in '\\"/ ntrabvfe0\tx_NLPu']),  # read, or left to libyaml
+        st.sampled_from(['"', "\\", "é", "#", ":", " ", "'"]),
+        st.text(alphabet="abc XYZ-,.", max_size=4),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_QUOTED, st.sampled_from(["key: {}\n", "key: [a, {}]\n", "key: {{x: {}}}\n", "- {}\n"]))
+def test_double_quoted_escapes_read_as_libyaml_reads_them(inside, layout):
+    """The escapes the line scanner reads (\\\\ \\" \\n \\t...) give libyaml's values and
+    positions, in C and in Python; any other (\\x, \\u...) or a broken quote goes to
+    libyaml as before (an imported repository's "Call the \\"NOC\\"" sent its whole
+    file there)."""
+    text = "kind: Contact\n" + ("items:\n  " if layout.startswith("-") else "")
+    text += layout.format('"' + inside + '"')
+    same(text.encode("utf-8"))
+
+
+def test_an_escaped_quote_keeps_the_file_on_the_fast_path():
+    text = 'kind: Equipment\ninstructions: "Call the \\"NOC\\"\\nthen the on-call"\n'
+    [(_, _, value, _)] = scan(text)
+    assert value["instructions"] == 'Call the "NOC"\nthen the on-call'
+    assert scanner.scan_python(text) is not None
+    assert scan('kind: Contact\nname: "\\x41"\n') is None  # left to libyaml

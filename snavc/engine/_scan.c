@@ -277,6 +277,63 @@ static PyObject *plain_word(Sc *s, const Line *ln, Py_ssize_t a, Py_ssize_t b)
     return is_text_first(AT(s, ln, a)) ? interned(s, ln, a, b) : resolved(s, ln, a, b);
 }
 
+/* scan._ESCAPES: the character an escape of a double-quoted scalar stands for, or
+   (Py_UCS4)-1 for one left to libyaml */
+static Py_UCS4 escape_of(Py_UCS4 c)
+{
+    switch (c) {
+    case '\\': return '\\';
+    case '"': return '"';
+    case '/': return '/';
+    case ' ': return ' ';
+    case 'n': return '\n';
+    case 't': return '\t';
+    case '\t': return '\t';
+    case 'r': return '\r';
+    case '0': return 0;
+    case 'a': return 7;
+    case 'b': return 8;
+    case 'v': return 11;
+    case 'f': return 12;
+    case 'e': return 27;
+    default: return (Py_UCS4)-1;
+    }
+}
+
+/* scan._escaped: the double-quoted scalar at p that holds a backslash */
+static int escaped(Sc *s, const Line *ln, Py_ssize_t p, PyObject **value, Py_ssize_t *after)
+{
+    Py_ssize_t L = ln->len, n = 0, k = p + 1;
+    Py_UCS4 *buf = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(L - p));
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return ERROR;
+    }
+    while (k < L) {
+        Py_UCS4 c = AT(s, ln, k);
+        if (c == '"') {
+            *value = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+            PyMem_Free(buf);
+            if (*value == NULL)
+                return ERROR;
+            *after = k + 1;
+            return OK;
+        }
+        if (c == '\\') {
+            Py_UCS4 d = k + 1 < L ? escape_of(AT(s, ln, k + 1)) : (Py_UCS4)-1;
+            if (d == (Py_UCS4)-1)
+                break; /* the end of the line, or an escape left to libyaml */
+            buf[n++] = d;
+            k += 2;
+            continue;
+        }
+        buf[n++] = c;
+        k++;
+    }
+    PyMem_Free(buf);
+    return FALLBACK;
+}
+
 /* scan._quoted: the text of a one-line quoted scalar, *after past its closing quote */
 static int quoted(Sc *s, const Line *ln, Py_ssize_t p, PyObject **value, Py_ssize_t *after)
 {
@@ -292,7 +349,7 @@ static int quoted(Sc *s, const Line *ln, Py_ssize_t p, PyObject **value, Py_ssiz
     if (q == '"')
         for (Py_ssize_t k = p + 1; k < close; k++)
             if (AT(s, ln, k) == '\\')
-                return FALLBACK;
+                return escaped(s, ln, p, value, after);
     if (q == '\'' && close + 1 < L && AT(s, ln, close + 1) == '\'')
         return FALLBACK;
     *value = sub(s, ln, p + 1, close);
@@ -898,7 +955,7 @@ static struct PyModuleDef module = {
 
 /* what scan.py expects of this module: a module built from an older _scan.c (an
  * editable install not built again after a pull) is not used */
-#define ABI 4
+#define ABI 5
 
 PyMODINIT_FUNC PyInit__scan(void)
 {

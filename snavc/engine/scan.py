@@ -88,7 +88,7 @@ _DEPTH = MAX_NESTING - 10  # deeper documents are read (and refused) by the liby
 # the same documents (tests/test_scan.py); SNAVC_SCANNER=python picks the Python one.
 # A module built from another version of _scan.c (an editable install not built again
 # after a pull: `make` builds it again) is not used.
-_ABI = 4
+_ABI = 5
 _native = None
 if os.environ.get("SNAVC_SCANNER") != "python":
     try:
@@ -409,18 +409,59 @@ def _skip(line: str, p: int) -> int:
     return p
 
 
+# the escapes of a double-quoted scalar read here (YAML 1.2, 5.7), each one character;
+# the others (\x, \u, \U, \N, \_, \L, \P, a line break) are left to libyaml
+_ESCAPES = {
+    "\\": "\\",
+    '"': '"',
+    "/": "/",
+    " ": " ",
+    "n": "\n",
+    "t": "\t",
+    "\t": "\t",
+    "r": "\r",
+    "0": "\0",
+    "a": "\a",
+    "b": "\b",
+    "v": "\v",
+    "f": "\f",
+    "e": "\x1b",
+}
+
+
 def _quoted(line: str, p: int) -> tuple[str, int]:
-    """A one-line quoted scalar without escapes: (its text, index past its closing quote)."""
+    """A one-line quoted scalar: (its text, index past its closing quote). A double-
+    quoted one may hold the escapes of ``_ESCAPES`` (imported repositories write
+    ``"Call the \\"NOC\\"\\nthen..."``, and one such value sent a whole file to libyaml)."""
     q = line[p]
     close = line.find(q, p + 1)
     if close < 0:
         raise _Fallback  # continued on the next line
     text = line[p + 1 : close]
     if q == '"' and "\\" in text:
-        raise _Fallback  # escapes: read by libyaml
+        return _escaped(line, p)
     if q == "'" and line.startswith("'", close + 1):
         raise _Fallback  # '' inside single quotes
     return text, close + 1
+
+
+def _escaped(line: str, p: int) -> tuple[str, int]:
+    """The double-quoted scalar at ``p`` that holds a backslash, its escapes read."""
+    out = []
+    k, end = p + 1, len(line)
+    while k < end:
+        c = line[k]
+        if c == '"':
+            return "".join(out), k + 1
+        if c == "\\":
+            if k + 1 >= end or line[k + 1] not in _ESCAPES:
+                raise _Fallback  # the end of the line, or an escape left to libyaml
+            out.append(_ESCAPES[line[k + 1]])
+            k += 2
+            continue
+        out.append(c)
+        k += 1
+    raise _Fallback  # continued on the next line
 
 
 def _end_of_line(line: str, p: int) -> None:
