@@ -545,6 +545,20 @@ class Codec:
             return cols.render_list(value, m)
         return str(value)
 
+    def render_like(self, f: str, value, text: str) -> str:
+        """:meth:`render`, the arguments in the order of the product's cell ``text`` (those
+        the build adds after them): one changed argument changes one pair of the cell,
+        not its order."""
+        if f != "arguments" or not value:
+            return self.render(f, value)
+        try:
+            order = list(cols.parse_arguments(text, f))
+        except cols.ValueError_:
+            return self.render(f, value)
+        ours = dict(value)
+        keys = [k for k in order if k in ours] + sorted(k for k in ours if k not in order)
+        return cols.render_arguments({k: ours[k] for k in keys})
+
     def name_cell(self, id_field: str, value) -> str:
         """The informational name column of a related ID column."""
         name_field, kind = cols.RELATED[self.cmap.entity][id_field]
@@ -871,7 +885,7 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
             same = False
         if same:
             continue
-        cells[i] = codec.render(f, git)
+        cells[i] = codec.render(f, git) if new else codec.render_like(f, git, ref[i])
         changed = True
         name_field = cols.RELATED[m.entity].get(f, (None,))[0]
         if name_field and name_field in m.positions:

@@ -165,3 +165,18 @@ def test_an_empty_cell_a_service_takes_from_its_template_stays_empty(tmp_path):
     run("export", tmp_path / "build", "--like", services, "-o", tmp_path / "out2")
     _, found = cells(tmp_path / "out2" / "services.csv")
     assert found[sid][col] == "3"  # 180 s, in minutes
+
+
+def test_one_argument_changed_keeps_the_cells_order(tmp_path):
+    """`url=/health;port=443` with port changed is `url=/health;port=8443`, not the
+    pairs sorted by name (`port=8443;url=/health`): one change, one pair."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "servicenav"
+    run("import", sample / "hosts.csv", sample / "services.csv", "-o", tmp_path / "repo")
+    header, rows = cells(sample / "services.csv")
+    col = header.index("Arguments")
+    sid = next(i for i, r in rows.items() if r[col] == "url=/health;port=443")
+    edit_object(tmp_path / "repo", f'servicenav_id: "{sid}"', 'port: "443"', 'port: "8443"')
+    run("build", tmp_path / "repo", "-o", tmp_path / "build")
+    run("export", tmp_path / "build", "--like", sample / "services.csv", "-o", tmp_path / "out")
+    _, out = cells(tmp_path / "out" / "services.csv")
+    assert out[sid][col] == "url=/health;port=8443"
