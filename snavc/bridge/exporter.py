@@ -837,6 +837,7 @@ def _export_one(
                 continue
             cells, _ = _cells(codec, [""] * width, values, eq, key, kind, table, result, new=True)
             if cells is not None:
+                _parent_company_like(cmap, table, cells)
                 rows.append(cells)
                 out.created += 1
     for item in out.left_out:
@@ -914,6 +915,26 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
         )
         return None, False
     return cells, changed
+
+
+_PARENT_COLUMNS = ("parent_company", "parent_company_id")
+
+
+def _parent_company_like(cmap, table: Table, cells: list[str]) -> None:
+    """A new host's parent-company cells, as the reference rows of its company give them
+    (the tree's columns are no host's field, so the build has none; left empty, the
+    new row would be the only one of its company without them)."""
+    if cmap.entity != "hosts" or "company_id" not in cmap.positions:
+        return
+    wanted = [cmap.positions[f] for f in _PARENT_COLUMNS if f in cmap.positions]
+    company = cells[cmap.positions["company_id"]].strip()
+    if not wanted or not company or any(cells[i] for i in wanted):
+        return
+    for rec in table.records:
+        if cmap.get(rec.cells, "company_id").strip() == company:
+            for i in wanted:
+                cells[i] = rec.cells[i]
+            return
 
 
 def _line_of(table: Table, cells: list[str]) -> int | None:

@@ -41,6 +41,12 @@ def test_a_new_object_is_a_row_without_an_id_and_the_modes_choose_rows(estates, 
     assert new[header.index("Name")] == "New host"
     assert new[header.index("IP address or DNS name")] == "192.0.2.50"
     assert new[header.index("Status")] == ""  # unknown columns of a new row: empty
+    # the tree's columns as the other rows of its company give them (none were written)
+    company = header.index("Company ID")
+    sibling = next(r for k, r in rows.items() if k and r[company] == new[company])
+    for column in ("Parent company name", "Parent company ID"):
+        if column in header:
+            assert new[header.index(column)] == sibling[header.index(column)]
     ref = like.read_bytes()
     both = (tmp_path / "both" / "hosts.csv").read_bytes()
     assert both.startswith(ref)  # the reference's rows unchanged, the new one after them
