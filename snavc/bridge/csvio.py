@@ -191,6 +191,9 @@ def parse(data: bytes, name: str = "") -> Table:
         if len(cells) != width:
             problems.append((start + 1, f"{len(cells)} cells where the header has {width} columns"))
             continue
+        if "\x00" in raw:  # no cell of the product holds one: a damaged file
+            problems.append((start + 1, "a NUL character (U+0000): the file is damaged"))
+            continue
         records.append(Record(cells, start + 1, raw))
     return Table(header, records, layout, name, header_raw, problems)
 

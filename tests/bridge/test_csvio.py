@@ -76,3 +76,10 @@ def test_the_last_row_without_a_newline_gets_one_when_rows_follow():
     table = csvio.parse(b"ID,Name\n1,a", "h.csv")
     out = csvio.write(table.layout, table.header_raw, [table.records[0].raw, ["2", "b"]])
     assert out == b"ID,Name\n1,a\n2,b"
+
+
+def test_a_row_with_a_nul_character_is_a_problem_with_its_line():
+    """A NUL in a cell (a damaged file) was imported into a host's name."""
+    table = csvio.parse(b"ID,Name\n1,web-01\n2,web\x00-02\n3,web-03\n")
+    assert [r.cells[0] for r in table.records] == ["1", "3"]
+    assert table.problems == [(3, "a NUL character (U+0000): the file is damaged")]
