@@ -25,6 +25,7 @@ from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from ..engine.emit import line_key
 from ..engine.faults import temporary
+from ..review.diff import BuildError, json_type
 from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
@@ -148,7 +149,6 @@ class Equipment(Mapping):
 
 
 def _bad(path: str, what: str):
-    from ..review.diff import BuildError
 
     return BuildError(f"{path} is not a snavc build: {what} (build it again with `snavc build`)")
 
@@ -192,32 +192,21 @@ SERVICE_FIELDS = {
     "instructions": _TEXT,
 }
 NODE_FIELDS = {"name": _TEXT, "parent": _TEXT, "kind": (str,)}
-_JSON_TYPE = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
-
-
-def _json_type(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return _JSON_TYPE.get(type(value), type(value).__name__)
 
 
 def _fields(what: str, value, fields: dict, path: str) -> None:
     if not isinstance(value, dict):
-        raise _bad(path, f"{what} is {_json_type(value)}, not an object")
+        raise _bad(path, f"{what} is {json_type(value)}, not an object")
     for name, types in fields.items():
         v = value.get(name)
         if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
-            raise _bad(path, f"{what}: '{name}' is {_json_type(v)}")
+            raise _bad(path, f"{what}: '{name}' is {json_type(v)}")
 
 
 def _texts(what: str, items, path: str) -> None:
     for v in items or ():
         if not isinstance(v, str):
-            raise _bad(path, f"{what} holds {_json_type(v)}, not an ID")
+            raise _bad(path, f"{what} holds {json_type(v)}, not an ID")
 
 
 def check_equipment(eq_id: str, eq, path: str = "effective.json") -> None:
@@ -236,7 +225,7 @@ def check_equipment(eq_id: str, eq, path: str = "effective.json") -> None:
         for key in ("thresholds", "arguments"):
             for k, v in (s.get(key) or {}).items():
                 if not isinstance(v, _TEXT):
-                    raise _bad(path, f"{where}: '{key}.{k}' is {_json_type(v)}")
+                    raise _bad(path, f"{where}: '{key}.{k}' is {json_type(v)}")
 
 
 @dataclass
@@ -280,7 +269,7 @@ def read_estate(build_dir: str | Path) -> Estate:
         elif name not in build.small:
             raise _bad(shown, f"no '{name}' object")
         elif not isinstance(build.small[name], dict):
-            raise _bad(shown, f"'{name}' is {_json_type(build.small[name])}, not an object")
+            raise _bad(shown, f"'{name}' is {json_type(build.small[name])}, not an object")
         else:
             sections[name] = build.small[name]
     equipment = Equipment(build, shown, sections["equipment"])
@@ -813,6 +802,7 @@ def _export_one(
             out.unchanged += 1
     if mode != "update":
         width = len(table.header)
+        parents = _parent_companies(cmap, table)
         for key, values, eq in git_only:
             if values.get("id"):
                 # no row of the file is about it: the place is the file, and the note
@@ -837,7 +827,7 @@ def _export_one(
                 continue
             cells, _ = _cells(codec, [""] * width, values, eq, key, kind, table, result, new=True)
             if cells is not None:
-                _parent_company_like(cmap, table, cells)
+                _parent_company_like(cmap, parents, cells)
                 rows.append(cells)
                 out.created += 1
     for item in out.left_out:
@@ -920,21 +910,26 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
 _PARENT_COLUMNS = ("parent_company", "parent_company_id")
 
 
-def _parent_company_like(cmap, table: Table, cells: list[str]) -> None:
-    """A new host's parent-company cells, as the reference rows of its company give them
-    (the tree's columns are no host's field, so the build has none; left empty, the
-    new row would be the only one of its company without them)."""
-    if cmap.entity != "hosts" or "company_id" not in cmap.positions:
-        return
+def _parent_companies(cmap, table: Table) -> dict[str, list[str]]:
+    """Company ID -> the parent-company cells of its first reference row (hosts only),
+    for new hosts' rows: the tree's columns are no host's field, so the build has none,
+    and left empty the new row would be the only one of its company without them."""
     wanted = [cmap.positions[f] for f in _PARENT_COLUMNS if f in cmap.positions]
-    company = cells[cmap.positions["company_id"]].strip()
-    if not wanted or not company or any(cells[i] for i in wanted):
-        return
+    if cmap.entity != "hosts" or "company_id" not in cmap.positions or not wanted:
+        return {}
+    out: dict[str, list[str]] = {}
     for rec in table.records:
-        if cmap.get(rec.cells, "company_id").strip() == company:
-            for i in wanted:
-                cells[i] = rec.cells[i]
-            return
+        out.setdefault(cmap.get(rec.cells, "company_id").strip(), [rec.cells[i] for i in wanted])
+    return out
+
+
+def _parent_company_like(cmap, parents: dict, cells: list[str]) -> None:
+    """Fill a new host's empty parent-company cells from ``parents`` (_parent_companies)."""
+    wanted = [cmap.positions[f] for f in _PARENT_COLUMNS if f in cmap.positions]
+    found = parents.get(cells[cmap.positions["company_id"]].strip()) if parents else None
+    if found is not None and not any(cells[i] for i in wanted):
+        for i, text in zip(wanted, found, strict=True):
+            cells[i] = text
 
 
 def _line_of(table: Table, cells: list[str]) -> int | None:

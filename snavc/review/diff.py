@@ -98,7 +98,7 @@ class Build:
             if not isinstance(found, dict):
                 raise BuildError(
                     f"{_shown(name)} is not a snavc build: '{section}' is "
-                    f"{_json_type(found)}, not an object"
+                    f"{json_type(found)}, not an object"
                 )
 
     def _split(self) -> None:
@@ -216,7 +216,7 @@ class Build:
             if kind is not None and not isinstance(value, kind):
                 raise BuildError(
                     f"{_shown(self.name)} is not a snavc build: {name} {key!r} is "
-                    f"{_json_type(value)} (edited since it was built? build it again)"
+                    f"{json_type(value)} (edited since it was built? build it again)"
                 )
         return found
 
@@ -259,7 +259,7 @@ def shape_problem(section: str, value) -> str | None:
     """What makes ``value``, an object of ``section``, other than what a build holds
     (as words after its ID), or None."""
     if not isinstance(value, dict):
-        return f"is {_json_type(value)}, not an object"
+        return f"is {json_type(value)}, not an object"
     for name in _REQUIRED.get(section, ()):
         if name not in value:
             return f"has no {name}"
@@ -269,18 +269,18 @@ def shape_problem(section: str, value) -> str | None:
         found = value[key]
         if not _fits(found, types):
             suffix = ", not a list of IDs" if types is _TEXTS else ""
-            return f"has {key!r} as {_json_type(found)}{suffix}"
+            return f"has {key!r} as {json_type(found)}{suffix}"
     for key in ("periods", "defaults"):  # aspect -> {id, from}
         for aspect, entry in (value.get(key) or {}).items():
             if not isinstance(entry, dict):
-                return f"has {key}.{aspect} as {_json_type(entry)}, not an object"
+                return f"has {key}.{aspect} as {json_type(entry)}, not an object"
     if section == "equipment":
         for name, service in value.get("services", {}).items():
             if not isinstance(service, dict):
-                return f"has unit service {name!r} as {_json_type(service)}, not an object"
+                return f"has unit service {name!r} as {json_type(service)}, not an object"
             for key, types in SERVICE.items():
                 if key in service and not _fits(service[key], types):
-                    return f"has unit service {name!r} with {key!r} as {_json_type(service[key])}"
+                    return f"has unit service {name!r} with {key!r} as {json_type(service[key])}"
     return None
 
 
@@ -295,8 +295,8 @@ def _shown(name: str) -> str:
     return f"{name}/{EFFECTIVE}" if name else "a build"
 
 
-def _json_type(value) -> str:
-    """``value``'s JSON type, as words."""
+def json_type(value) -> str:
+    """``value``'s JSON type, as words (also the bridge's, reading a build)."""
     if value is None:
         return "null"
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
