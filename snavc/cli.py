@@ -239,10 +239,11 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     unless --reapply TEMPLATE.
 
     A build leaves its state in REPO/.snavc/ (a cache: safe to delete, never stale).
-    When only equipment and user services changed since, the next build re-resolves
-    those and patches the previous output: the same bytes as a full build, in a
-    fraction of its time, and "(incremental)" after its summary. SNAVC_NO_CACHE=1
-    always builds in full.
+    When few files changed since, the next build re-resolves only what the edit
+    reaches and patches the previous output: the same bytes as a full build, in a
+    fraction of its time, and "(incremental)" after its summary. An edit that puts an
+    equipment or user service in error is reported as fast, with the diagnostics of a
+    full build. SNAVC_NO_CACHE=1 always builds in full.
 
     \b
     Examples:

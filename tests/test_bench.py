@@ -114,13 +114,22 @@ def test_configuration_edit_is_one_valid_document_edit(estate, tmp_path):
 # -- the targets table
 
 
-def _row(n: int, cold=(10.0, 500), nagios=(20.0, 900), edit=0.4, doc=8.0, plan=(12.0, 600)):
+def _row(
+    n: int,
+    cold=(10.0, 500),
+    nagios=(20.0, 900),
+    edit=0.4,
+    doc=8.0,
+    plan=(12.0, 600),
+    error=(0.3, 1),
+):
     peers = {"floor": (5.0, 100, 0)}
     if nagios is not None:
         peers["nagios"] = (*nagios, 0)
     measures = {
         bench.COLD: (*cold, 0),
         bench.EDIT_EQUIPMENT: (edit, 300, 0),
+        bench.EDIT_ERROR: (error[0], 300, error[1]),
         bench.EDIT_CONFIGURATION: (doc, 500, 0),
         bench.PLAN: (*plan, 0),
     }
@@ -148,6 +157,10 @@ def test_targets_met_and_missed():
     assert "2.5 %" in edit.cells()[3]
     doc = t[("build after one configuration document edited <= 5 % of a cold build", "100,000")]
     assert doc.status == "missed"
+    error = t[
+        ("build after one equipment file edited into an error <= 5 % of a cold build", "100,000")
+    ]
+    assert (error.status, error.ratio) == ("met", pytest.approx(0.0075))  # (exit 1: expected)
     assert "**missed**" in doc.cells()
     plan = t[
         (
@@ -159,6 +172,23 @@ def test_targets_met_and_missed():
     scale = t[("10x the equipment: cold build time and memory <= 10.5x", "10,000 -> 100,000")]
     assert (scale.status, scale.measured) == ("met", "time 10.0x, memory 7.5x")
     assert scale.peers == "Nagios 4 -v 16.7x time, 8.3x memory; floor 1.0x time"
+
+
+def test_an_error_edit_that_reports_no_error_fails_its_target():
+    rows = [_row(100_000, cold=(40.0, 900), error=(0.3, 0))]
+    t = _by_name(bench.targets(rows, "found"))
+    name = "build after one equipment file edited into an error <= 5 % of a cold build"
+    assert t[(name, "100,000")].status == "failed (exit 0: the error was not reported)"
+
+
+def test_error_edit_is_one_mistyped_template(estate, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(estate, repo)
+    site, before = bench._break_one_file(repo)
+    assert site.read_text().count("\n") == before.count("\n")
+    built = build(repo, tmp_path / "out")
+    assert built.status == "errors"
+    assert [d.code for d in built.result.diagnostics] == ["SNV302"]
 
 
 def test_targets_not_measured_say_why():

@@ -500,9 +500,16 @@ def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monk
 
 
 def test_error_in_an_equipment(repo, tmp_path, monkeypatch):
-    edit(site_file(repo), "template: p0-linux", "template: p0-linux-typo")
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    """An edit that puts an equipment in error is reported from the state: the
+    diagnostics of a cold build, nothing written, the state kept for the fix."""
+    path = site_file(repo)
+    before = path.read_text()
+    edit(path, "template: p0-linux", "template: p0-linux-typo")
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert built.status == "errors"
+    assert "SNV302" in [d.code for d in built.result.diagnostics]
+    path.write_text(before)  # fixed: patched from the state the last clean build left
+    assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
 
 
 def test_duplicate_equipment_id_across_files(repo, tmp_path, monkeypatch):
@@ -629,12 +636,12 @@ def test_host_fields_changed_in_a_file_with_parents(repo, tmp_path, monkeypatch)
     same_records_as_cold(repo, tmp_path)
 
 
-def test_a_parent_in_another_file_left_to_the_full_build(repo, tmp_path, monkeypatch):
-    """H5: a child moved under another site's gateway; then that gateway removed."""
+def test_a_parent_in_another_file(repo, tmp_path, monkeypatch):
+    """H5: a child given a parent of another site is in error, reported from the state."""
     other = re.findall(r"^parents: \[(\S+)\]", site_file(repo, 4).read_text(), re.M)[0]
     path = site_file(repo, 3)
     edit(path, "parents: [", f"parents: [{other}, ")
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert "SNV441" in [d.code for d in built.result.diagnostics]
 
 
@@ -861,6 +868,82 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
                     path.unlink()
             for path, text in texts.items():
                 path.write_text(text)
+    assert warm >= steps // 2  # a warm path that always fell back cannot pass
+
+
+# kind -> ways to put one of its documents in error: validation (SNV2xx), references
+# (SNV3xx), the rules (SNV4xx)
+ERROR_EDITS = {
+    "Equipment": [
+        _sub(r"^template: (\S+)", lambda rng, m: f"template: {m.group(1)}-typo{rng.randint(0, 9)}"),
+        _sub(r"^at: (\S+)", lambda rng, m: f"at: {m.group(1)}-gone"),
+        _sub(r"^box: (\S+)", lambda rng, m: "box: no-such-box"),
+        _sub(r"^configured_by: (\S+)", lambda rng, m: "configured_by: nobody"),
+        _sub(r"^  contacts: \[(\S+?)[,\]]", lambda rng, m: "  contacts: [p0-c00002-contact-0,"),
+        _sub(r"^    criticality: \d", lambda rng, m: f"    criticality: {rng.choice([0, 9])}"),
+        _sub(r"^    check_interval: \d+", lambda rng, m: "    check_interval: often"),
+        _sub(r"^parents: \[(\S+?)[,\]]", lambda rng, m: "parents: [eq-999999]"),
+        _append("colour: blue"),
+        _drop(r"^address: "),
+    ],
+    "UserService": [
+        _sub(r"^members: \[(\S+?)/", lambda rng, m: f"members: [{m.group(1)}/no-such-service"),
+        _sub(r"^criticality: \d", lambda rng, m: "criticality: 7"),
+        _sub(r"\{host: (\S+)\}", lambda rng, m: "{host: eq-999999}"),
+        _append("colour: blue"),
+    ],
+}
+
+
+def _break_syntax(rng, repo: Path) -> bool:
+    """A file of equipment only that no longer parses."""
+    path = repo / "p0" / "leaves.yaml"
+    path.write_text(path.read_text().replace("address: ", "address: [", 1))
+    return True
+
+
+@pytest.mark.parametrize(
+    "seed", [21, 22] + [int(s) for s in os.environ.get("SNAVC_TEST_SEEDS", "").split()]
+)
+def test_random_errors_in_equipment_and_user_services(repo, tmp_path, monkeypatch, seed):
+    """Rounds of edits that put equipment or user services in error (with, at times, a
+    valid edit beside them): each build reports, from the state of the last clean one,
+    the diagnostics a cold build of a copy reports; the edits are then undone and the
+    next build writes the bytes of a cold one."""
+    rng = random.Random(seed)
+    at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
+    (repo / "p0" / "leaves.yaml").write_text(
+        equipment_doc("eq-leaf-1", at).removeprefix("---\n") + equipment_doc("eq-leaf-2", at)
+    )
+    same_as_full(repo, tmp_path, monkeypatch)
+    warm = 0
+    steps = int(os.environ.get("SNAVC_TEST_STEPS", 12))
+    for step in range(steps):
+        texts = {p: p.read_text() for p in repo.rglob("*.yaml") if ".snavc" not in p.parts}
+        done = []
+        for _ in range(rng.randint(1, 2)):
+            if rng.random() < 0.15:
+                done.append(("syntax", _break_syntax(rng, repo)))
+            else:
+                kind = rng.choice(sorted(ERROR_EDITS))
+                change = rng.choice(ERROR_EDITS[kind])
+                done.append((kind, _edit_document(rng, repo, kind, change)))
+        if rng.random() < 0.3:
+            path = site_file(repo, rng.randrange(30))
+            path.write_text(path.read_text().replace("criticality: 2", "criticality: 3", 1))
+        expected, _, full_lock = full(repo, tmp_path, monkeypatch, f"efull{step}")
+        built = build(repo, tmp_path / f"eincr{step}")
+        assert built.status == expected.status, done
+        assert built.result.diagnostics == expected.result.diagnostics, done
+        assert _read(repo / "snav.lock") == full_lock, done
+        warm += built.status == "errors" and built.incremental
+        for path in repo.rglob("*.yaml"):
+            if ".snavc" not in path.parts and path not in texts:
+                path.unlink()
+        for path, text in texts.items():
+            path.write_text(text)
+        if step % 4 == 3:
+            same_as_full(repo, tmp_path, monkeypatch, step=step)
     assert warm >= steps // 2  # a warm path that always fell back cannot pass
 
 

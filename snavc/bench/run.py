@@ -28,6 +28,7 @@ from .nagios import WRITER_VERSION, main_cfg, write_nagios
 Measure = tuple[float, int, int]  # wall seconds, peak RSS in MiB, exit code
 COLD = "build (cold)"
 EDIT_EQUIPMENT = "build (one equipment file edited)"
+EDIT_ERROR = "build (one equipment file edited into an error, exit 1)"
 EDIT_CONFIGURATION = "build (one configuration document edited)"
 PLAN = "plan --base HEAD~1 (fresh clone, one file changed)"
 PLAN_STATE = "plan --base HEAD~1 (fresh clone, base state restored)"
@@ -165,11 +166,13 @@ def settle(timeout: float = 60.0) -> None:
         os.sync()
 
 
-def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> Measure:
+def timed(
+    args: list[str], env: dict | None = None, cwd: Path | None = None, expected: int = 0
+) -> Measure:
     """(wall seconds, peak RSS in MiB, exit code) of one command, once the removals of
     the commands before it have ended (:func:`settle`); its standard error goes to a
     file (a pipe nobody reads would block a talkative command), whose last line is
-    printed when the command fails."""
+    printed when the command does not exit with ``expected``."""
     settle()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
@@ -179,7 +182,7 @@ def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> 
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        if proc.returncode != expected:
             err.seek(0)
             last = (err.read().decode(errors="replace").strip().splitlines() or [""])[-1]
             print(f"bench: exit {proc.returncode}: {' '.join(args)}: {last}", flush=True)
@@ -196,6 +199,18 @@ def _change_one_file(path: Path) -> Path:
         )
     )
     return site
+
+
+def _break_one_file(path: Path) -> tuple[Path, str]:
+    """Put an equipment of one site file in error: its template's name mistyped (as a
+    user does). Returns the file and its text before, to put back."""
+    site = sorted(path.rglob("*-s01.yaml"))[0]
+    text = site.read_text()
+    edited = text.replace("\ntemplate: p0-linux\n", "\ntemplate: p0-linx\n", 1)
+    if edited == text:
+        raise RuntimeError(f"{site}: no equipment template to mistype")
+    site.write_text(edited)
+    return site, text
 
 
 def _change_configuration(path: Path) -> tuple[Path, str]:
@@ -264,10 +279,10 @@ def fresh_clone(repo: Path, out: Path) -> Path:
     return out
 
 
-def _best(runs: list[Measure]) -> Measure:
+def _best(runs: list[Measure], expected: int = 0) -> Measure:
     """The fastest of several runs of one command (the least disturbed by the machine's
-    other work); a failed run wins, so that it shows."""
-    failed = [r for r in runs if r[2] != 0]
+    other work); a run that did not exit with ``expected`` wins, so that it shows."""
+    failed = [r for r in runs if r[2] != expected]
     return failed[0] if failed else min(runs)
 
 
@@ -337,6 +352,14 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
             )
             timed([*snavc, "build", str(path), "-o", str(out)])  # back to the estate's state
         measures[EDIT_EQUIPMENT] = _best(edits)
+        # an edit the build refuses (the user's next build: the error, at its place);
+        # nothing is written, so the file put back leaves the estate's state as it was
+        edits = []
+        for _ in range(rounds):
+            site, before = _break_one_file(path)
+            edits.append(timed([*snavc, "build", str(path), "-o", str(out)], expected=1))
+            site.write_text(before)
+        measures[EDIT_ERROR] = _best(edits, expected=1)
         other = root / f"estate-{n}-changed"
         _change_percent(path, other, 1.0)
         out2 = root / f"build-{n}-changed"
@@ -531,18 +554,30 @@ def targets(rows: list[Row], nagios_how: str) -> list[Target]:
                 _peers(r, "memory"),
             )
         )
-    for key, name in (
-        (EDIT_EQUIPMENT, "build after one equipment file edited <= 5 % of a cold build"),
+    for key, name, expected in (
+        (EDIT_EQUIPMENT, "build after one equipment file edited <= 5 % of a cold build", 0),
         (
             EDIT_CONFIGURATION,
             "build after one configuration document edited <= 5 % of a cold build",
+            0,
+        ),
+        (
+            EDIT_ERROR,
+            "build after one equipment file edited into an error <= 5 % of a cold build",
+            1,
         ),
     ):
         r = by.get(100_000)
         if r is None:
             missing(name, "100,000", 0.05, "%", "100,000 not in SIZES")
             continue
+        if key not in r.measures:  # (a run of an older bench)
+            missing(name, "100,000", 0.05, "%", "not in this run")
+            continue
         e, b = r.measures[key], r.measures[COLD]
+        status = _judge(e[0] / b[0], 0.05, 0 if e[2] == expected else e[2], b[2])
+        if e[2] != expected and e[2] == 0:
+            status = "failed (exit 0: the error was not reported)"
         out.append(
             Target(
                 name,
@@ -551,7 +586,7 @@ def targets(rows: list[Row], nagios_how: str) -> list[Target]:
                 e[0] / b[0],
                 0.05,
                 "%",
-                _judge(e[0] / b[0], 0.05, e[2], b[2]),
+                status,
                 _peers(r, "edit"),
             )
         )

@@ -55,7 +55,7 @@ from .inputs import (
     leaf_loader,
     reported,
 )
-from .load import Document, load_file
+from .load import Document, broken_identities, load_file
 from .state import (
     OUTPUTS,
     STATE,
@@ -206,10 +206,27 @@ def _rebuild(
     split = cache.Split.read(snap)
     leaf_docs: list[Document] = []
     now_config: dict[str, list] = {}  # changed file -> its configuration documents now
+    # what the dirty objects' reading says, once one of them is in error (the build
+    # then writes nothing: it reports, as a cold build would, and the state stays), and
+    # the leaves known but broken (tree.build_tree's ``rejected``)
+    said: list = []
+    rejected: set[tuple[str, str]] = set()
     for rel in changed:
         docs, more = load_file(root / rel, rel, backend)
         if more:
-            return _cold()
+            # a file of leaves only that fails to load: its leaves are gone, known but
+            # broken (a cold build's load_files and broken_identities); one that held
+            # configuration takes everything placed or named there with it
+            broken = broken_identities(root / rel)
+            if (
+                docs
+                or not dg.has_errors(more)
+                or split.documents_of(rel)
+                or any(kind not in cache.LEAF_KINDS for kind, _ in broken)
+            ):
+                return _cold()
+            said += more
+            rejected |= broken
         # as the snapshot keeps them: positions marshalled (the C scanner's already are)
         now_config[rel] = [
             (d.file, d.index, d.line, d.column, d.data, _marshalled(d.pos))
@@ -267,7 +284,12 @@ def _rebuild(
                 again.setdefault(file, set()).add(ident)
     checked = validate(leaf_docs)
     if checked.diagnostics:
-        return _cold()
+        if not dg.has_errors(checked.diagnostics):
+            return _cold()  # (a warning the state would have to keep: the full build's)
+        said += checked.diagnostics
+        rejected |= checked.rejected
+    if said and edits:
+        return _cold()  # an error beside an edited configuration: the full build says it
     new_eq = [o for o in checked.objects if o.kind == "Equipment"]
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     gone_ids = {(kind, i) for kind, i, *_ in gone}
@@ -277,6 +299,7 @@ def _rebuild(
     ):
         return _cold()  # a duplicate ID: the full build reports it
     dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
+    dirty |= {i for kind, i in rejected if kind == "Equipment"}
     for ident, (file, names) in members.items():
         if ("UserService", ident) not in gone_ids and dirty.intersection(names):
             again.setdefault(file, set()).add(ident)
@@ -364,13 +387,18 @@ def _rebuild(
     tree = build_tree(
         objects,
         catalog.objects,
+        frozenset(rejected),
         known=known,
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
         lazy=lazy,
     )
-    if catalog.diagnostics or tree.diagnostics:
+    if catalog.diagnostics:
         return _cold()
+    if tree.diagnostics:
+        if edits or not dg.has_errors(said + tree.diagnostics):
+            return _cold()
+        said += tree.diagnostics
     for t in named:
         eq_id, _, name = t.partition("/")
         if name and name not in tree.unit_services.get(eq_id, ()):
@@ -400,6 +428,10 @@ def _rebuild(
             owner_of[id(d)] = f"{kind}/{obj.id}"
         return value
 
+    if said:  # the objects a cold build resolves: those the tree holds
+        in_tree = {kind: tree.objects.get(kind, {}) for kind in cache.LEAF_KINDS}
+        new_us = [o for o in new_us if in_tree["UserService"].get(o.id) is o]
+        new_eq = [o for o in new_eq if in_tree["Equipment"].get(o.id) is o]
     us_eff = {
         o.id: owned("UserService", o, resolver.user_service)
         for o in sorted(new_us, key=lambda o: o.id)
@@ -412,8 +444,8 @@ def _rebuild(
         o.id: owned("Equipment", o, lambda eq: resolver.equipment(eq, res.boxes))
         for o in sorted(new_eq, key=lambda o: o.id)
     }
-    if dg.has_errors(res.diagnostics):
-        return _cold()  # the full build reports them, with everything else, in its order
+    if said or dg.has_errors(res.diagnostics):
+        return _errors(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
     if edits and bool(windows) != bool(
         state["layouts"]["effective.json"].get(b"maintenance_windows")
     ):
@@ -437,9 +469,7 @@ def _rebuild(
     lock.changed, lock.removed = lockfile.patch(lock, gone_services, present, uses)
     if locked and lock.changed:
         return _cold()  # the full build says why (SNV423)
-    gone_labels = {f"{kind}/{ident}" for kind, ident, *_ in gone}
-    gone_labels.update(f"MaintenanceWindow/{o.id}" for o in windows_again)
-    gone_labels.update(f"MaintenanceWindow/{i}" for i in windows_gone)
+    gone_labels = _resolved_again(gone, windows_again, windows_gone)
     rows = [row for row in rows if row[-1] not in gone_labels]
     # the warnings of the objects not resolved again, and those of the ones that were
     kept = diagnostics_from_state(rows)
@@ -548,6 +578,26 @@ def _rebuild(
         counts=(packed["counts"][0], packed["counts"][1], packed["counts"][2]),
         incremental=True,
     )
+
+
+def _resolved_again(gone: list, windows_again: list, windows_gone: list) -> set[str]:
+    """The labels (KIND/ID) of the objects a warm build read or resolved again: the
+    diagnostics the state keeps of them are replaced by what they say now."""
+    labels = {f"{kind}/{ident}" for kind, ident, *_ in gone}
+    labels.update(f"MaintenanceWindow/{o.id}" for o in windows_again)
+    labels.update(f"MaintenanceWindow/{i}" for i in windows_gone)
+    return labels
+
+
+def _errors(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels):
+    """The build of an edit that put a dirty object in error: nothing written, the
+    state left as it is, and the diagnostics of a cold build: those the state keeps of
+    the objects not read again, with what reading, linking and resolving the dirty
+    ones said (``said``, then ``res.diagnostics``)."""
+    gone_labels = _resolved_again(gone, windows_again, windows_gone)
+    kept = diagnostics_from_state([row for row in rows if row[-1] not in gone_labels])
+    diags = dg.sort(kept + reported(said + res.diagnostics, tree.project))
+    return Built(Result(repo, tree, diags, rels, 0), res, "errors", incremental=True)
 
 
 def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, timings):
