@@ -86,6 +86,31 @@ def same_as_full(repo: Path, tmp_path: Path, monkeypatch, patched: bool = True, 
     return built
 
 
+def same_check_as_cold(repo: Path, tmp_path: Path, monkeypatch, warm: bool | None = True):
+    """``validate`` of ``repo`` from its build state gives the diagnostics of a cold
+    ``validate`` of a cache-less copy, and leaves the state as it was. ``warm``: whether
+    it must have been checked from the state (None: either)."""
+    from snavc.engine.pipeline import compile_repo
+    from snavc.engine.state import read_state
+
+    state = (repo / ".snavc" / "build" / "build.marshal").read_bytes()
+    checked = incremental.rebuild(repo, None, "fast", locked=False, persist=False)
+    if warm is not None:
+        assert (checked is not None) is warm
+    copy = tmp_path / "check-repo"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".snavc"))
+    with monkeypatch.context() as m:
+        m.setenv("SNAVC_NO_CACHE", "1")
+        cold, _ = compile_repo(copy, keep=False)
+    if checked is not None:
+        assert checked.result.diagnostics == cold.diagnostics
+        assert checked.status == ("checked" if cold.ok else "errors")
+    assert (repo / ".snavc" / "build" / "build.marshal").read_bytes() == state
+    assert read_state(repo.resolve()) is not None
+    return checked
+
+
 def _records(repo: Path) -> dict:
     """The dependency records and their indexes in ``repo``'s build state, in a form
     that does not depend on the order they were written in."""
@@ -512,6 +537,23 @@ def test_error_in_an_equipment(repo, tmp_path, monkeypatch):
     assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
 
 
+def test_validate_after_a_build_checks_what_changed(repo, tmp_path, monkeypatch):
+    """``snavc validate`` reads the build's state: unchanged, an edit, an edit into an
+    error, each with the diagnostics of a cold validate; a changed snav.yaml is
+    validated in full."""
+    same_check_as_cold(repo, tmp_path, monkeypatch)
+    path = site_file(repo, 4)
+    edit(path, "    criticality: 2", "    criticality: 3")  # (an equipment's service)
+    assert same_check_as_cold(repo, tmp_path, monkeypatch).status == "checked"
+    edit(path, "template: p0-linux", "template: p0-linx")
+    checked = same_check_as_cold(repo, tmp_path, monkeypatch)
+    assert checked.status == "errors"
+    assert [d.code for d in checked.result.diagnostics] == ["SNV302"]
+    with (repo / "snav.yaml").open("a") as f:
+        f.write("# a comment\n")
+    same_check_as_cold(repo, tmp_path, monkeypatch, warm=False)
+
+
 def test_duplicate_equipment_id_across_files(repo, tmp_path, monkeypatch):
     at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
     (repo / "p0" / "dup.yaml").write_text(equipment_doc("eq-000000", at).removeprefix("---\n"))
@@ -570,6 +612,7 @@ def test_random_edits(repo, tmp_path, monkeypatch):
                 "template": rng.choice(["p0-linux", "windows-server"]),
             }[key]
             path.write_text(text.replace(old, f"{key}: {new}", rng.randint(1, 3)))
+        same_check_as_cold(repo, tmp_path, monkeypatch)
         same_as_full(repo, tmp_path, monkeypatch, step=step)
         same_records_as_cold(repo, tmp_path, f"r{step}")
 
@@ -849,9 +892,11 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
                 kind = rng.choice(kinds)
                 change = rng.choice(CONFIG_EDITS[kind])
                 done.append((kind, _edit_document(rng, repo, kind, change)))
+        checked = same_check_as_cold(repo, tmp_path, monkeypatch, warm=None)
         expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"cfull{step}")
         out = tmp_path / f"cincr{step}"
         built = build(repo, out)
+        assert (checked is not None) is built.incremental, done
         assert built.status == expected.status, done
         if built.status == "written":
             for name in OUTPUTS:
@@ -931,8 +976,10 @@ def test_random_errors_in_equipment_and_user_services(repo, tmp_path, monkeypatc
         if rng.random() < 0.3:
             path = site_file(repo, rng.randrange(30))
             path.write_text(path.read_text().replace("criticality: 2", "criticality: 3", 1))
+        checked = same_check_as_cold(repo, tmp_path, monkeypatch, warm=None)
         expected, _, full_lock = full(repo, tmp_path, monkeypatch, f"efull{step}")
         built = build(repo, tmp_path / f"eincr{step}")
+        assert (checked is not None) is built.incremental
         assert built.status == expected.status, done
         assert built.result.diagnostics == expected.result.diagnostics, done
         assert _read(repo / "snav.lock") == full_lock, done

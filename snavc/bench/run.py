@@ -341,9 +341,10 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
         measures["build (warm, no change)"] = timed([*snavc, "build", str(path), "-o", str(out)])
         # the edits, as the cold build, the best of ``rounds``: each edited, built,
         # then put back and built again (the next round starts from the same state)
-        edits = []
+        edits, checks = [], []
         for _ in range(rounds):
             site = _change_one_file(path)
+            checks.append(timed([*snavc, "validate", str(path)]))  # (a pre-commit hook)
             edits.append(timed([*snavc, "build", str(path), "-o", str(out)]))
             site.write_text(
                 site.read_text()
@@ -352,6 +353,7 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
             )
             timed([*snavc, "build", str(path), "-o", str(out)])  # back to the estate's state
         measures[EDIT_EQUIPMENT] = _best(edits)
+        measures["validate (one equipment file edited, after a build)"] = _best(checks)
         # an edit the build refuses (the user's next build: the error, at its place);
         # nothing is written, so the file put back leaves the estate's state as it was
         edits = []

@@ -79,7 +79,7 @@ MAX_CHANGED = 0.05  # beyond 5 % of the files changed, a full build is about as 
 
 def rebuild(
     repo: Path,
-    out: Path,
+    out: Path | None,
     backend: str,
     locked: bool,
     persist: bool = True,
@@ -91,7 +91,11 @@ def rebuild(
     ``persist`` false, the snapshot and the state stay those of the previous build
     (pipeline.build: no build follows). ``given``: the state to patch from, adopted by
     the caller (state.adopt_state), instead of the one in ``repo/.snavc``; ``vouched``,
-    records of input files the caller has just read (cache.hash_files)."""
+    records of input files the caller has just read (cache.hash_files).
+
+    With ``out`` None, the build is only checked (``validate``): every object an edit
+    reaches resolved again, its diagnostics those of a cold build, nothing written
+    (status "checked", or "errors")."""
     root = Path(repo).resolve()
     timings = Timings()
     if given is None and not (root / cache.CACHE_DIR / "build" / STATE).is_file():
@@ -105,7 +109,7 @@ def rebuild(
     # the linked outputs' content hashes, checked in a second thread while this one
     # finds what changed (hashlib releases the GIL): 360 MB at 100k equipment, from the
     # small file that says what they hold, before the state is read
-    check = read_check(root) if given is None else given
+    check = read_check(root) if given is None and out is not None else given
     early = _in_thread(lambda: outputs_intact(root, check)) if check else None
     state = read_state(root) if given is None else given
     if state is None:
@@ -114,7 +118,9 @@ def rebuild(
             early()
         return None
     timings("warm: read state")
-    if early and same_check(check, state):
+    if out is None:  # (nothing is written: the outputs are not read)
+        intact = _in_thread(lambda: True)
+    elif early and same_check(check, state):
         intact = early
     else:  # (no check file, or not this state's: an adopted state, plan's)
         if early:
@@ -125,7 +131,7 @@ def rebuild(
             return _rebuild(
                 Path(repo),
                 root,
-                Path(out),
+                None if out is None else Path(out),
                 backend,
                 locked,
                 state,
@@ -191,6 +197,9 @@ def _rebuild(
         return _cold()
     timings("warm: snapshot read, inputs hashed" if early else "warm: inputs hashed")
     if not changed and not removed:
+        if out is None:
+            kept = dg.sort(diagnostics_from_state(state["diagnostics"]))
+            return Built(Result(repo, None, kept, rels, 0), None, "checked", incremental=True)
         return _unchanged(repo, root, out, state, intact, rels, timings)
     if snap is None:
         snap = cache.read(root, state["snapshot"])
@@ -444,8 +453,8 @@ def _rebuild(
         o.id: owned("Equipment", o, lambda eq: resolver.equipment(eq, res.boxes))
         for o in sorted(new_eq, key=lambda o: o.id)
     }
-    if said or dg.has_errors(res.diagnostics):
-        return _errors(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
+    if said or dg.has_errors(res.diagnostics) or out is None:
+        return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
     if edits and bool(windows) != bool(
         state["layouts"]["effective.json"].get(b"maintenance_windows")
     ):
@@ -589,15 +598,16 @@ def _resolved_again(gone: list, windows_again: list, windows_gone: list) -> set[
     return labels
 
 
-def _errors(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels):
-    """The build of an edit that put a dirty object in error: nothing written, the
-    state left as it is, and the diagnostics of a cold build: those the state keeps of
-    the objects not read again, with what reading, linking and resolving the dirty
-    ones said (``said``, then ``res.diagnostics``)."""
+def _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels):
+    """The build of an edit that put a dirty object in error, or one only checked:
+    nothing written, the state left as it is, and the diagnostics of a cold build:
+    those the state keeps of the objects not read again, with what reading, linking and
+    resolving the dirty ones said (``said``, then ``res.diagnostics``)."""
     gone_labels = _resolved_again(gone, windows_again, windows_gone)
     kept = diagnostics_from_state([row for row in rows if row[-1] not in gone_labels])
     diags = dg.sort(kept + reported(said + res.diagnostics, tree.project))
-    return Built(Result(repo, tree, diags, rels, 0), res, "errors", incremental=True)
+    status = "errors" if dg.has_errors(diags) else "checked"
+    return Built(Result(repo, tree, diags, rels, 0), res, status, incremental=True)
 
 
 def _unchanged(repo: Path, root: Path, out: Path, state: dict, intact, rels, timings):

@@ -120,6 +120,19 @@ def _compile(
     return result, res
 
 
+def validate_repo(repo: str | Path, backend: str = "fast") -> Result:
+    """``validate``: every rule over ``repo``, nothing written. Checked from the state
+    the last build left when there is one (an edit's objects resolved again, the others'
+    diagnostics kept: the same diagnostics as a cold run, snavc.engine.incremental), else
+    by :func:`compile_repo` in full."""
+    if cache.enabled():
+        checked = incremental.rebuild(Path(repo), None, backend, locked=False, persist=False)
+        if checked is not None:
+            return checked.result
+    result, _ = compile_repo(repo, backend=backend, keep=False)
+    return result
+
+
 def save_snapshot(result: Result) -> tuple[str, dict] | None:
     """Leave the snapshot of a clean run for the next query (snavc.engine.cache): its key and
     the hashes it was made from (the lock's included), or None when none was written."""

@@ -35,7 +35,8 @@ class Built:
 
     result: Result
     resolution: object | None
-    # "written"; "errors" (nothing written); "lock" (--locked and the lock would change);
+    # "written"; "errors" (nothing written); "checked" (validate: nothing to write, no
+    # error); "lock" (--locked and the lock would change);
     # "reapply" (an unknown template in ``reapply``: see ``unknown``)
     status: str
     unknown: list[str] = field(default_factory=list)
