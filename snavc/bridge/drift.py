@@ -215,7 +215,7 @@ def _show(codec: Codec, f: str, value, from_product: bool):
         return dict(value)
     kind = KINDS.get(f)
     if f == "parents_id":
-        ids = {eq.get("servicenav_id"): eid for eid, eq in codec.estate.equipment.items()}
+        ids = codec.host_of_pid
         return [ids.get(v) or codec.names.snavc_id("host", v) or v for v in value]
     if kind is None:
         return list(value) if isinstance(value, tuple) else value

@@ -17,6 +17,7 @@ The same field-by-field comparison serves `snavc drift` (:mod:`snavc.bridge.drif
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,7 @@ class Equipment(Mapping):
 
     def __init__(self, build, path: str = "effective.json", inline: dict | None = None):
         self._data, self._at, self._path = build.data, {}, path
+        self._checked: set[str] = set()  # (an export reads each equipment three times)
         self._inline = inline  # a section the file holds on one line (not snavc's layout)
         if inline is not None:
             self._at = dict.fromkeys(sorted(inline))
@@ -138,7 +140,9 @@ class Equipment(Mapping):
                 value = _loads(raw[:-1] if raw.endswith(b",") else raw)
             except ValueError:
                 raise _bad(self._path, f"equipment '{eq_id}' is not valid JSON") from None
-        check_equipment(eq_id, value, self._path)
+        if eq_id not in self._checked:
+            check_equipment(eq_id, value, self._path)
+            self._checked.add(eq_id)
         return value
 
     def __iter__(self):
@@ -235,6 +239,18 @@ class Estate:
     equipment: Mapping[str, dict]
     nodes: dict[str, dict]
     origins: object = None  # the build's origins.json (a review.diff.Build), if it has one
+    _summary: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def summary(self) -> tuple[dict[str, str | None], set]:
+        """``(equipment -> its servicenav_id, the boxes the equipment use)``, read in one
+        pass over the equipment and kept: both files' codecs need them."""
+        if self._summary is None:
+            pids, boxes = {}, set()
+            for eq_id, eq in self.equipment.items():
+                pids[eq_id] = eq.get("servicenav_id")
+                boxes.add(eq.get("box"))
+            self._summary = pids, boxes
+        return self._summary
 
     def place(self, eq_id: str, path: str) -> tuple[str, int] | None:
         """Where in the repository the build took field ``path`` of equipment ``eq_id``
@@ -306,15 +322,22 @@ def names_of(tables: list[tuple[Table, ColumnMap]], catalog: Catalog | None = No
     """Every related object the exports name, as the import saw them."""
     names = new_names(catalog or Catalog.shipped())
     for table, cmap in tables:
-        related = cols.RELATED[cmap.entity]
+        related = [
+            (id_field, name_field, kind)
+            for id_field, (name_field, kind) in cols.RELATED[cmap.entity].items()
+            if kind != "host" and cmap.has(id_field)
+        ]
+        seen: set[tuple] = set()  # (the same company, period, template on row after row)
         for rec in table.records:
             c = rec.cells
             if cmap.entity == "hosts":
                 names.add("host", cmap.get(c, "id"), cmap.get(c, "name"))
-            for id_field, (name_field, kind) in related.items():
-                if kind == "host" or not cmap.has(id_field):
-                    continue
-                ids = cols.parse_list(cmap.get(c, id_field), cmap)
+            for id_field, name_field, kind in related:
+                cells = (id_field, cmap.get(c, id_field), cmap.get(c, name_field))
+                if cells in seen:
+                    continue  # (Names.add again would change nothing: the first name wins)
+                seen.add(cells)
+                ids = cols.parse_list(cells[1], cmap)
                 if len(ids) == 1:
                     names.add(kind, ids[0], cmap.get(c, name_field))
                     continue
@@ -331,10 +354,16 @@ class Codec:
     def __init__(self, cmap: ColumnMap, names: Names, estate: Estate, catalog: Catalog):
         self.cmap, self.names, self.estate, self.catalog = cmap, names, estate, catalog
         self._reverse: dict[str, dict[str, str]] = {}
-        self.host_pid = {eid: eq.get("servicenav_id") for eid, eq in estate.equipment.items()}
+        self.host_pid = estate.summary()[0]
         self.skip = _unsupported(cmap.entity)
         self._known_hosts: set[str] | None = None
         self._known: dict[str, set] | None = None  # (renamed) the build's nodes and boxes
+        self._parsers: dict = {}  # field -> its cells' reader (parse)
+
+    @functools.cached_property
+    def host_of_pid(self) -> dict:
+        """servicenav_id -> equipment (the reverse of ``host_pid``)."""
+        return {pid: eid for eid, pid in self.host_pid.items()}
 
     def pid(self, kind: str, ident: str | None):
         if ident is None:
@@ -359,9 +388,8 @@ class Codec:
         or None."""
         if self.cmap.entity != "hosts":
             return None
-        if self._known is None:  # (once: each equipment is parsed when read)
-            boxes = {eq.get("box") for eq in self.estate.equipment.values()}
-            self._known = {"node": set(self.estate.nodes), "box": boxes}
+        if self._known is None:
+            self._known = {"node": set(self.estate.nodes), "box": self.estate.summary()[1]}
         known = self._known
         for f, kind, word, held in self._RENAMES:
             if f not in self.cmap.positions:
@@ -398,29 +426,50 @@ class Codec:
         return out
 
     def parse(self, f: str, text: str):
+        """The canonical value of field ``f``'s cell ``text``; cols.ValueError_ when it
+        cannot be read."""
+        parser = self._parsers.get(f)
+        if parser is None:
+            parser = self._parsers[f] = self._parser(f)
+        return parser(text)
+
+    def _parser(self, f: str):
+        """Field ``f``'s cell text -> its canonical value. Those of the fields that
+        repeat the same few texts down a column (periods, templates, numbers) remember
+        their answers: an export reads each of its million cells."""
         m = self.cmap
         what = m.headers.get(f, f)
-        if f == "criticality":
-            return cols.parse_criticality(text, what)
-        if f == "availability_target":
-            return cols.parse_target(text, what)
-        if f == "check_interval":
-            return cols.parse_interval(text, m, what)
-        if f == "category":
-            return m.category_value(text) if text.strip() else None
-        if f == "arguments":
-            return tuple(sorted(cols.parse_arguments(text, what).items()))
-        if f in ("labels_id", "parents_id"):  # sets: their order means nothing
-            return tuple(sorted(cols.parse_list(text, m)))
-        if f == "templates_id":  # in order (H2)
-            return tuple(cols.parse_list(text, m))
-        if f in ("warning", "critical", "address"):
-            return text.strip() or None
+        if f in ("warning", "critical", "address") or f.endswith("_id") and f not in _LISTS:
+            return _stripped
+        if f == "id":
+            return _stripped
         if f == "name" and m.entity == "services":
-            return slug(text) or None
-        if f.endswith("_id") or f == "id":
-            return text.strip() or None
-        return text if text.strip() else None
+            return lambda text: slug(text) or None
+        if f == "criticality":
+            read = functools.partial(cols.parse_criticality, what=what)
+        elif f == "availability_target":
+            read = functools.partial(cols.parse_target, what=what)
+        elif f == "check_interval":
+            read = functools.partial(cols.parse_interval, cmap=m, what=what)
+        elif f == "category":
+            read = lambda text: m.category_value(text) if text.strip() else None  # noqa: E731
+        elif f == "arguments":
+            read = lambda text: tuple(sorted(cols.parse_arguments(text, what).items()))  # noqa: E731
+        elif f in ("labels_id", "parents_id"):  # sets: their order means nothing
+            read = lambda text: tuple(sorted(cols.parse_list(text, m)))  # noqa: E731
+        elif f == "templates_id":  # in order (H2)
+            read = lambda text: tuple(cols.parse_list(text, m))  # noqa: E731
+        else:
+            return _as_text
+        known: dict = {}
+
+        def remembered(text: str):
+            value = known.get(text, known)
+            if value is known:
+                value = known[text] = read(text)  # (a cell that cannot be read raises)
+            return value
+
+        return remembered
 
     # the build's side
     def host(self, eq_id: str, eq: dict) -> dict:
@@ -667,6 +716,18 @@ TEMPLATE_FIELD = {
 }
 
 
+# the related fields that hold lists (Codec._parser)
+_LISTS = ("labels_id", "parents_id", "templates_id")
+
+
+def _stripped(text: str):
+    return text.strip() or None
+
+
+def _as_text(text: str):
+    return text if text.strip() else None
+
+
 def git_rows(codec: Codec, estate: Estate):
     """``(key, name shown, canonical values, equipment)`` of every build object of the
     codec's entity, in ID order (unit services by equipment, then name)."""
@@ -870,6 +931,8 @@ def _cells(codec: Codec, ref: list[str], values: dict, eq, key, kind, table, res
                 missing += [(v.kind, str(v)) for v in bad]
                 continue
         git = codec.carried(f, product, values[f])
+        if not new and product == git:  # (most cells: what Codec.same says of equal values)
+            continue
         try:
             same = not new and codec.same(f, product, git, eq)
         except TypeError:
