@@ -217,16 +217,28 @@ class Service:
     source: str = "services.csv"
 
 
-def _required(cmap: ColumnMap, cells: list[str], related: tuple[str, str]) -> list[str]:
-    """A row's ID, name and the two ``related`` ID cells, stripped; an empty one means
-    the row cannot be mapped."""
+def _required(
+    cmap: ColumnMap, cells: list[str], related: tuple[str, str], problems: list[str]
+) -> list[str]:
+    """A row's ID, name and the two ``related`` ID cells, stripped; each empty one is a
+    problem (the row cannot be mapped)."""
     values = [cmap.get(cells, f).strip() for f in ("id", "name", *related)]
     for what, value in zip(
         ("ID", "name", *(cmap.headers[f] for f in related)), values, strict=True
     ):
         if not value:
-            raise ValueError_(f"empty {what}: the row cannot be mapped")
+            problems.append(f"empty {what}: the row cannot be mapped")
     return values
+
+
+def _read(problems: list[str], parse, *args):
+    """``parse(*args)``, or None with why added to ``problems``: every cell of a row
+    that cannot be read is reported, not only the first."""
+    try:
+        return parse(*args)
+    except ValueError_ as e:
+        problems.append(str(e))
+        return None
 
 
 def _pairs(cmap: ColumnMap, text: str, shown: str) -> tuple:
@@ -330,18 +342,17 @@ def import_exports(
     by_pid: dict[str, Host] = {}
     for rec in hosts.records:
         c, where = rec.cells, f"{hosts.name}:{rec.line}"
-        try:
-            pid, name, company, box = _required(hmap, c, ("company_id", "collector_id"))
-            if pid in by_pid:
-                raise ValueError_(
-                    f"host ID {pid} already on line {by_pid[pid].line}: one row per host"
-                )
-            values = _host_values(hmap, c)
-            pairs = host_pairs(c)
-        except ValueError_ as e:
-            rows.error(hosts, rec.line, "SNV804", str(e))
+        problems: list[str] = []
+        pid, name, company, box = _required(hmap, c, ("company_id", "collector_id"), problems)
+        if pid and pid in by_pid:
+            problems.append(f"host ID {pid} already on line {by_pid[pid].line}: one row per host")
+        values = _host_values(hmap, c, problems)
+        if problems:
+            for message in problems:
+                rows.error(hosts, rec.line, "SNV804", message)
             result.skipped += 1
             continue
+        pairs = host_pairs(c)
         at = (hosts, rec.line)
         shown = hmap.get(c, "company")
         seen("node", company, shown or company, where, *at, shown)
@@ -389,23 +400,24 @@ def import_exports(
         service_ids: dict[str, int] = {}
         for rec in services.records:
             c, where = rec.cells, f"{services.name}:{rec.line}"
-            try:
-                pid, name, host, template = _required(smap, c, ("host_id", "template_id"))
-                if pid in service_ids:
-                    raise ValueError_(
-                        f"unit service ID {pid} already on line {service_ids[pid]}: one row per service"
-                    )
-                if host not in by_pid:
-                    raise ValueError_(
-                        f"host ID {host} is in no row of {hosts.name}: export the hosts and the "
-                        "unit services at the same time, from the same company"
-                    )
-                values = _service_values(smap, c)
-                pairs = service_pairs(c)
-            except ValueError_ as e:
-                rows.error(services, rec.line, "SNV804", str(e))
+            problems = []
+            pid, name, host, template = _required(smap, c, ("host_id", "template_id"), problems)
+            if pid and pid in service_ids:
+                problems.append(
+                    f"unit service ID {pid} already on line {service_ids[pid]}: one row per service"
+                )
+            if host and host not in by_pid:
+                problems.append(
+                    f"host ID {host} is in no row of {hosts.name}: export the hosts and the "
+                    "unit services at the same time, from the same company"
+                )
+            values = _service_values(smap, c, problems)
+            if problems:
+                for message in problems:
+                    rows.error(services, rec.line, "SNV804", message)
                 result.skipped += 1
                 continue
+            pairs = service_pairs(c)
             service_ids[pid] = rec.line
             at = (services, rec.line)
             shown = smap.get(c, "template")
@@ -482,7 +494,7 @@ def _break_cycles(names: Names, parent_of: dict, parent_line: dict, rows, hosts:
         del parent_of[child]
 
 
-def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
+def _host_values(cmap: ColumnMap, c: list[str], problems: list[str]) -> dict:
     v: dict = {}
     address = cmap.get(c, "address").strip()
     if address:
@@ -492,46 +504,49 @@ def _host_values(cmap: ColumnMap, c: list[str]) -> dict:
         if label:
             value = cmap.category_value(label)
             if value is None:
-                raise ValueError_(
+                problems.append(
                     f"{cmap.headers['category']}: unknown category '{label}'; known: "
                     + ", ".join(cmap.categories.values())
                 )
-            v["category"] = value
+            else:
+                v["category"] = value
     for f in ("function", "instructions"):
         text = cmap.get(c, f)
         if text.strip():
             v[f] = text
-    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
-    if crit is not None:
-        v["criticality"] = crit
-    target = cols.parse_target(
-        cmap.get(c, "availability_target"), cmap.headers["availability_target"]
-    )
-    if target is not None:
-        v["availability_target"] = target
-    interval = cols.parse_interval(
-        cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"]
-    )
-    if interval is not None:
-        v["check_interval"] = interval
+    _numbers(cmap, c, v, problems)
     return v
 
 
-def _service_values(cmap: ColumnMap, c: list[str]) -> dict:
-    v: dict = {}
-    crit = cols.parse_criticality(cmap.get(c, "criticality"), cmap.headers["criticality"])
+def _numbers(cmap: ColumnMap, c: list[str], v: dict, problems: list[str]) -> None:
+    """A row's criticality, availability target and check interval into ``v``."""
+    crit = _read(
+        problems, cols.parse_criticality, cmap.get(c, "criticality"), cmap.headers["criticality"]
+    )
     if crit is not None:
         v["criticality"] = crit
-    target = cols.parse_target(
-        cmap.get(c, "availability_target"), cmap.headers["availability_target"]
+    target = _read(
+        problems,
+        cols.parse_target,
+        cmap.get(c, "availability_target"),
+        cmap.headers["availability_target"],
     )
     if target is not None:
         v["availability_target"] = target
-    interval = cols.parse_interval(
-        cmap.get(c, "check_interval"), cmap, cmap.headers["check_interval"]
+    interval = _read(
+        problems,
+        cols.parse_interval,
+        cmap.get(c, "check_interval"),
+        cmap,
+        cmap.headers["check_interval"],
     )
     if interval is not None:
         v["check_interval"] = interval
+
+
+def _service_values(cmap: ColumnMap, c: list[str], problems: list[str]) -> dict:
+    v: dict = {}
+    _numbers(cmap, c, v, problems)
     thresholds = {}
     for f in ("warning", "critical"):
         text = cmap.get(c, f).strip()
@@ -540,7 +555,9 @@ def _service_values(cmap: ColumnMap, c: list[str]) -> dict:
     if thresholds:
         v["thresholds"] = thresholds
     if cmap.has("arguments"):
-        args = cols.parse_arguments(cmap.get(c, "arguments"), cmap.headers["arguments"])
+        args = _read(
+            problems, cols.parse_arguments, cmap.get(c, "arguments"), cmap.headers["arguments"]
+        )
         if args:
             v["arguments"] = args
     text = cmap.get(c, "instructions")

@@ -67,6 +67,29 @@ def test_every_unmappable_row_is_reported_with_its_line_and_nothing_is_written(t
     assert not out.exists()
 
 
+def test_every_bad_cell_of_a_row_is_reported(tmp_path):
+    """A row with several cells that cannot be read: each is an error at the row (one
+    run says all there is to fix), and the row counts once as left out."""
+    bad_host = "18,,10.0.0.8,Client A,2,Acme,1,Box A,51,Toaster,,,high,often,,,On\r\n"
+    bad_service = "105,,11,CPU check,80,9,cores,80,95\r\n"
+    h, s = write(tmp_path, HOSTS + bad_host, SERVICES + bad_service)
+    result = run("import", h, s, "-o", tmp_path / "repo", "--skip-bad-rows")
+    at_host = [x for x in result.output.splitlines() if x.startswith("hosts.csv:9: error")]
+    assert sorted(x.split("] ")[1].split(":")[0] for x in at_host) == [
+        "Category",
+        "Check interval (min)",
+        "Criticality",
+        "empty name",
+    ]
+    at_service = [x for x in result.output.splitlines() if x.startswith("services.csv:6:")]
+    assert sorted(x.split("] ")[1].split(":")[0] for x in at_service) == [
+        "Arguments",
+        "Criticality",
+        "empty name",
+    ]
+    assert "; 7 rows left out" in result.output
+
+
 def test_skip_bad_rows_writes_the_others_and_still_reports_them(tmp_path):
     h, s = write(tmp_path)
     out = tmp_path / "repo"
