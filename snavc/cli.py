@@ -242,9 +242,9 @@ def build(repo: Path, out: Path, reapply: tuple[str, ...], locked: bool, fmt: st
     A build leaves its state in REPO/.snavc/ (a cache: safe to delete, never stale).
     When few files changed since, the next build re-resolves only what the edit
     reaches and patches the previous output: the same bytes as a full build, in a
-    fraction of its time, and "(incremental)" after its summary. An edit that puts an
-    equipment or user service in error is reported as fast, with the diagnostics of a
-    full build. SNAVC_NO_CACHE=1 always builds in full.
+    fraction of its time, and "(incremental)" after its summary. An edit into an
+    error is reported as fast, with the diagnostics of a full build (nothing written).
+    SNAVC_NO_CACHE=1 always builds in full.
 
     \b
     Examples:

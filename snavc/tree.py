@@ -415,7 +415,7 @@ def build_tree(
     objects_by_kind: dict[str, dict[str, Obj]] = {}
     for space, table in index.items():
         if lazy and space in lazy:
-            objects_by_kind[space] = table
+            objects_by_kind[space] = table.placed(nodes)
             continue
         for obj in table.values():
             if space == "node":

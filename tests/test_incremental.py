@@ -506,9 +506,34 @@ def test_a_contact_id_taken_in_another_file(repo, tmp_path, monkeypatch):
     """A new contact with the ID of one of an unchanged file (whose model is not made):
     the full build reports the duplicate."""
     with site_file(repo, 1).open("a") as f:
-        f.write("---\nkind: Contact\nid: p0-c00000-s00-desk\nat: p0-c00000-s01\n")
+        f.write("---\nkind: Contact\nid: p0-c00000-s00-desk\nname: Desk\nat: p0-c00000-s01\n")
     built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
     assert built.status == "errors"
+    assert [d.code for d in built.result.diagnostics] == ["SNV301"]
+
+
+def test_a_user_moved_to_no_node_is_kept_out_of_the_tree(repo, tmp_path, monkeypatch):
+    """A user (made when read: cache.LazyKind) whose home is edited to an unknown node
+    is out of the tree, as a cold build has it: SNV302 for its 'at', and no SNV401 for
+    each object it configures."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)  # (it configures the whole estate)
+    path = repo / "p0" / "partner.yaml"
+    text = path.read_text()
+    i = text.index("\nat: p0\n", text.index("id: p0-admin\n"))
+    path.write_text(text[:i] + "\nat: p0-nowhere\n" + text[i + len("\nat: p0\n") :])
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert [d.code for d in built.result.diagnostics] == ["SNV302"]
+
+
+def test_an_invalid_configuration_document_is_reported_warm(repo, tmp_path, monkeypatch):
+    """A contact without its name (SNV202): what refers to it is reached and linked
+    again with the contact known but broken (no cascade), as a cold build has it."""
+    path = site_file(repo, 1)
+    text = path.read_text()
+    desk = re.search(r"^kind: Contact\nid: (\S+)\nname: .*\n", text, re.M)
+    path.write_text(text.replace(desk.group(0), f"kind: Contact\nid: {desk.group(1)}\n", 1))
+    built = same_as_full(repo, tmp_path, monkeypatch)
+    assert [d.code for d in built.result.diagnostics] == ["SNV202"]
 
 
 def test_configuration_document_moved_by_a_longer_equipment(repo, tmp_path, monkeypatch):
@@ -940,6 +965,24 @@ ERROR_EDITS = {
 }
 
 
+# kind -> ways to put one configuration document in error
+CONFIG_ERROR_EDITS = {
+    "Contact": [_drop(r"^name: "), _append("colour: blue")],
+    "ContactGroup": [_sub(r"^members: \[", lambda rng, m: "members: [nobody, ")],
+    "TimePeriod": [_sub(r'"08:00-12:00"', lambda rng, m: '"25:00-26:00"')],
+    "Box": [_append("colour: blue")],
+    "ServiceTemplateOverride": [_sub(r"^criticality: \d", lambda rng, m: "criticality: 9")],
+    "ServiceTemplate": [_sub(r"^check_interval: \d+", lambda rng, m: "check_interval: often")],
+    "EquipmentTemplate": [_sub(r"^services: \[", lambda rng, m: "services: [no-such-template, ")],
+    "User": [_sub(r"^role: (\S+)", lambda rng, m: "role: no-such-role")],
+    "Role": [_sub(r"^permissions: \[", lambda rng, m: "permissions: [fly, ")],
+    "MonitoringAccount": [_append("colour: blue")],
+    "MaintenanceWindow": [_sub(r"^targets: \[", lambda rng, m: "targets: [eq-999999, ")],
+    "Site": [_append("mode: managed")],
+    "Client": [_append("colour: blue")],
+}
+
+
 def _break_syntax(rng, repo: Path) -> bool:
     """A file of equipment only that no longer parses."""
     path = repo / "p0" / "leaves.yaml"
@@ -992,6 +1035,43 @@ def test_random_errors_in_equipment_and_user_services(repo, tmp_path, monkeypatc
         if step % 4 == 3:
             same_as_full(repo, tmp_path, monkeypatch, step=step)
     assert warm >= steps // 2  # a warm path that always fell back cannot pass
+
+
+@pytest.mark.parametrize(
+    "seed", [31, 32] + [int(s) for s in os.environ.get("SNAVC_TEST_SEEDS", "").split()]
+)
+def test_random_errors_in_configuration_documents(repo, tmp_path, monkeypatch, seed):
+    """Rounds of edits that put a configuration document of any kind in error (with, at
+    times, a valid edit of another): each build, and each validate, reports what a cold
+    one of a copy reports; the edit is then undone. The cut-off to a cold build is lifted
+    (an edit of the partner reaches all of this small estate)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    rng = random.Random(seed)
+    kinds = sorted(CONFIG_ERROR_EDITS)
+    warm = 0
+    steps = int(os.environ.get("SNAVC_TEST_STEPS", 12))
+    for step in range(steps):
+        texts = {p: p.read_text() for p in repo.rglob("*.yaml") if ".snavc" not in p.parts}
+        kind = rng.choice(kinds)
+        done = [(kind, _edit_document(rng, repo, kind, rng.choice(CONFIG_ERROR_EDITS[kind])))]
+        if rng.random() < 0.3:
+            other = rng.choice(sorted(CONFIG_EDITS))
+            done.append((other, _edit_document(rng, repo, other, rng.choice(CONFIG_EDITS[other]))))
+        checked = same_check_as_cold(repo, tmp_path, monkeypatch, warm=None)
+        expected, _, full_lock = full(repo, tmp_path, monkeypatch, f"gfull{step}")
+        built = build(repo, tmp_path / f"gincr{step}")
+        assert built.status == expected.status, done
+        assert built.result.diagnostics == expected.result.diagnostics, done
+        assert _read(repo / "snav.lock") == full_lock, done
+        assert (checked is not None) is built.incremental, done
+        warm += built.status == "errors" and built.incremental
+        for path in repo.rglob("*.yaml"):
+            if ".snavc" not in path.parts and path not in texts:
+                path.unlink()
+        for path, text in texts.items():
+            path.write_text(text)
+    same_as_full(repo, tmp_path, monkeypatch, step=steps)
+    assert warm >= steps // 3  # a warm path that always fell back cannot pass
 
 
 def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):

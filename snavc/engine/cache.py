@@ -21,6 +21,7 @@ compile. ``stats.marshal`` spares hashing files whose stat is unchanged
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import marshal
@@ -629,6 +630,20 @@ class LazyKind(Mapping):
 
     def __contains__(self, ident) -> bool:
         return ident in self._file
+
+    def placed(self, nodes: Mapping) -> LazyKind:
+        """This table without the models made here (an edited document's) whose node is
+        not in ``nodes``: the tree keeps an object placed nowhere out, as it keeps out
+        any other (tree.build_tree); the unchanged documents were placed by the clean
+        build that left them, and the nodes are those it had."""
+        out = {i for i, o in self._made.items() if o.at is not None and o.at not in nodes}
+        if not out:
+            return self
+        view = copy.copy(self)
+        view._file = {i: f for i, f in self._file.items() if i not in out}
+        view._at = {i: at for i, at in self._at.items() if i not in out}
+        view._made = {i: o for i, o in self._made.items() if i not in out}
+        return view
 
     def by_node(self) -> Mapping:
         ids: dict[str, list[str]] = {}

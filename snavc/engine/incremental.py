@@ -256,7 +256,10 @@ def _rebuild(
     clean = models_of_clean([Document(*t) for t in config if t[0] not in now_config])
     fresh = validate([Document(*t) for f in files if f in now_config for t in now_config[f]])
     if fresh.diagnostics:
-        return _cold()
+        if not dg.has_errors(fresh.diagnostics):
+            return _cold()  # (a warning of the configuration: the full build's to say)
+        said += fresh.diagnostics  # (the objects that refer to a refused one are reached)
+        rejected |= fresh.rejected
     lazy_kinds = set(cache.LAZY_KINDS)
     lazy = split.tables(touched, [o for o in fresh.objects if o.kind in lazy_kinds], True)
     if any(table.duplicated for table in lazy.values()):
@@ -297,8 +300,6 @@ def _rebuild(
             return _cold()  # (a warning the state would have to keep: the full build's)
         said += checked.diagnostics
         rejected |= checked.rejected
-    if said and edits:
-        return _cold()  # an error beside an edited configuration: the full build says it
     new_eq = [o for o in checked.objects if o.kind == "Equipment"]
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     gone_ids = {(kind, i) for kind, i, *_ in gone}
@@ -405,8 +406,8 @@ def _rebuild(
     if catalog.diagnostics:
         return _cold()
     if tree.diagnostics:
-        if edits or not dg.has_errors(said + tree.diagnostics):
-            return _cold()
+        if not dg.has_errors(said + tree.diagnostics):
+            return _cold()  # (a warning the state would have to keep: the full build's)
         said += tree.diagnostics
     for t in named:
         eq_id, _, name = t.partition("/")
@@ -425,8 +426,8 @@ def _rebuild(
     only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
     under = _defaults_under(edits) if "nodes" in checks else None
     res = engine(tree, lock, checks=checks, only=only, nodes_under=under)
-    if res.diagnostics:
-        return _cold()
+    if res.diagnostics and not dg.has_errors(said + res.diagnostics):
+        return _cold()  # (the shared checks' warnings: the state keeps none of theirs)
     resolver = res.resolver
     owner_of: dict[int, str] = {}  # id(diagnostic) -> KIND/ID whose resolution said it
 
@@ -437,7 +438,7 @@ def _rebuild(
             owner_of[id(d)] = f"{kind}/{obj.id}"
         return value
 
-    if said:  # the objects a cold build resolves: those the tree holds
+    if said or res.diagnostics:  # (in error) the objects a cold build resolves: the tree's
         in_tree = {kind: tree.objects.get(kind, {}) for kind in cache.LEAF_KINDS}
         new_us = [o for o in new_us if in_tree["UserService"].get(o.id) is o]
         new_eq = [o for o in new_eq if in_tree["Equipment"].get(o.id) is o]
@@ -454,6 +455,7 @@ def _rebuild(
         for o in sorted(new_eq, key=lambda o: o.id)
     }
     if said or dg.has_errors(res.diagnostics) or out is None:
+        # (the shared checks' errors are in res.diagnostics, before the objects')
         return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
     if edits and bool(windows) != bool(
         state["layouts"]["effective.json"].get(b"maintenance_windows")
