@@ -26,7 +26,7 @@ from .. import diagnostics as dg
 from ..diagnostics import Diagnostic, Location
 from ..engine.emit import line_key
 from ..engine.faults import temporary
-from ..review.diff import BuildError, json_type
+from ..review.diff import BuildError, json_type, shape_problem
 from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
@@ -157,79 +157,12 @@ def _bad(path: str, what: str):
     return BuildError(f"{path} is not a snavc build: {what} (build it again with `snavc build`)")
 
 
-# What the bridge reads of a build's equipment, unit service and node, and the JSON
-# types each may have (None: null). A build snavc wrote always fits; a file edited by
-# hand, or another tool's, is refused with the field named rather than crashing.
-_TEXT, _NUMBER = (str, type(None)), (int, float, type(None))
-_WHOLE = (int, type(None))
-EQUIPMENT_FIELDS = {
-    "name": _TEXT,
-    "at": _TEXT,
-    "box": _TEXT,
-    "servicenav_id": _TEXT,
-    "address": _TEXT,
-    "category": _TEXT,
-    "template": _TEXT,
-    "templates": (list, type(None)),
-    "function": _TEXT,
-    "criticality": _WHOLE,
-    "availability_target": _NUMBER,
-    "check_interval": _WHOLE,
-    "periods": (dict, type(None)),
-    "parents": (list, type(None)),
-    "labels": (list, type(None)),
-    "instructions": _TEXT,
-    "services": (dict, type(None)),
-}
-SERVICE_FIELDS = {
-    "servicenav_id": _TEXT,
-    "template": _TEXT,
-    "criticality": _WHOLE,
-    "availability_target": _NUMBER,
-    "availability_period": _TEXT,
-    "check_period": _TEXT,
-    "notification_period": _TEXT,
-    "check_interval": _WHOLE,
-    "thresholds": (dict, type(None)),
-    "arguments": (dict, type(None)),
-    "labels": (list, type(None)),
-    "instructions": _TEXT,
-}
-NODE_FIELDS = {"name": _TEXT, "parent": _TEXT, "kind": (str,)}
-
-
-def _fields(what: str, value, fields: dict, path: str) -> None:
-    if not isinstance(value, dict):
-        raise _bad(path, f"{what} is {json_type(value)}, not an object")
-    for name, types in fields.items():
-        v = value.get(name)
-        if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
-            raise _bad(path, f"{what}: '{name}' is {json_type(v)}")
-
-
-def _texts(what: str, items, path: str) -> None:
-    for v in items or ():
-        if not isinstance(v, str):
-            raise _bad(path, f"{what} holds {json_type(v)}, not an ID")
-
-
 def check_equipment(eq_id: str, eq, path: str = "effective.json") -> None:
-    """Raise BuildError unless ``eq`` has the shape the bridge reads (EQUIPMENT_FIELDS)."""
-    what = f"equipment '{eq_id}'"
-    _fields(what, eq, EQUIPMENT_FIELDS, path)
-    for name in ("templates", "parents", "labels"):
-        _texts(f"{what}: '{name}'", eq.get(name), path)
-    for aspect, p in (eq.get("periods") or {}).items():
-        if p is not None:
-            _fields(f"{what}: 'periods.{aspect}'", p, {"id": _TEXT, "from": _TEXT}, path)
-    for name, s in (eq.get("services") or {}).items():
-        where = f"{what}: unit service '{name}'"
-        _fields(where, s, SERVICE_FIELDS, path)
-        _texts(f"{where}: 'labels'", s.get("labels"), path)
-        for key in ("thresholds", "arguments"):
-            for k, v in (s.get(key) or {}).items():
-                if not isinstance(v, _TEXT):
-                    raise _bad(path, f"{where}: '{key}.{k}' is {json_type(v)}")
+    """Raise BuildError unless ``eq`` has the shape a build's equipment has (the
+    review's table of it: review.diff.SHAPES)."""
+    problem = shape_problem("equipment", eq)
+    if problem is not None:
+        raise _bad(path, f"equipment '{eq_id}' {problem}")
 
 
 @dataclass
@@ -297,7 +230,9 @@ def read_estate(build_dir: str | Path) -> Estate:
         except ValueError:
             raise _bad(shown, "a line of 'nodes' is not valid JSON") from None
     for node_id, node in nodes.items():
-        _fields(f"node '{node_id}'", node, NODE_FIELDS, shown)
+        problem = shape_problem("nodes", node)
+        if problem is not None:
+            raise _bad(shown, f"node '{node_id}' {problem}")
         if node["kind"] not in ("partner", "client", "site"):
             raise _bad(shown, f"node '{node_id}': 'kind' is '{node['kind']}'")
     return Estate(equipment, nodes, build.origins)

@@ -225,11 +225,15 @@ class Build:
 TABLES = ("inputs", "lock", "maintenance_windows")
 TABLE_VALUES = {"inputs": str, "lock": dict}  # what each entry of a table is
 
-# What the review reads of each object of a section, by its JSON type: a build snavc
-# wrote always fits (tests/review/test_diff.py); one edited by hand may not, and is then
-# refused with what is wrong rather than failing deep in the comparison.
+# What a build holds in each object of a section, by JSON type: what the review and the
+# bridge (snavc.bridge.exporter) read of it. A build snavc wrote always fits
+# (tests/review/test_diff.py, tests/bridge/test_builds.py); one edited by hand, or
+# another tool's, may not, and is then refused with what is wrong rather than failing
+# deep in a comparison or an export.
 _OBJECT, _LIST, _TEXT, _MAYBE = dict, list, str, (str, type(None))
+_NUMBER, _WHOLE = (int, float, type(None)), (int, type(None))
 _TEXTS = "strings"  # a list of strings (IDs)
+_VALUES = "values"  # an object whose values are strings or null (thresholds, arguments)
 SHAPES = {
     "nodes": {"kind": _TEXT, "parent": _MAYBE, "mode": _MAYBE, "name": _MAYBE, "defaults": _OBJECT},
     "equipment": {
@@ -241,6 +245,17 @@ SHAPES = {
         "labels": _TEXTS,
         "parents": _TEXTS,
         "templates": _TEXTS,
+        "name": _MAYBE,
+        "box": _MAYBE,
+        "servicenav_id": _MAYBE,
+        "address": _MAYBE,
+        "category": _MAYBE,
+        "template": _MAYBE,
+        "function": _MAYBE,
+        "instructions": _MAYBE,
+        "criticality": _WHOLE,
+        "availability_target": _NUMBER,
+        "check_interval": _WHOLE,
     },
     "user_services": {
         "at": _TEXT,
@@ -252,42 +267,77 @@ SHAPES = {
     "maintenance_windows": {"at": _TEXT, "targets": _TEXTS, "notify": _OBJECT},
 }
 _REQUIRED = {"nodes": ("kind",)}
-SERVICE = {"origin": _MAYBE, "template": _MAYBE, "labels": _TEXTS, "accounts": _TEXTS}
+SERVICE = {
+    "origin": _MAYBE,
+    "template": _MAYBE,
+    "labels": _TEXTS,
+    "accounts": _TEXTS,
+    "servicenav_id": _MAYBE,
+    "availability_period": _MAYBE,
+    "check_period": _MAYBE,
+    "notification_period": _MAYBE,
+    "instructions": _MAYBE,
+    "criticality": _WHOLE,
+    "availability_target": _NUMBER,
+    "check_interval": _WHOLE,
+    "thresholds": _VALUES,
+    "arguments": _VALUES,
+}
+PERIOD = {"id": _MAYBE, "from": _MAYBE}  # an entry of periods, or of a node's defaults
 
 
 def shape_problem(section: str, value) -> str | None:
     """What makes ``value``, an object of ``section``, other than what a build holds
-    (as words after its ID), or None."""
+    (as words after its ID: "has 'labels' as a number"), or None."""
     if not isinstance(value, dict):
         return f"is {json_type(value)}, not an object"
     for name in _REQUIRED.get(section, ()):
         if name not in value:
             return f"has no {name}"
     for key, types in SHAPES[section].items():
-        if key not in value:
-            continue
-        found = value[key]
-        if not _fits(found, types):
-            suffix = ", not a list of IDs" if types is _TEXTS else ""
-            return f"has {key!r} as {json_type(found)}{suffix}"
+        if key in value and (problem := _misfit(key, value[key], types)) is not None:
+            return f"has {problem}"
     for key in ("periods", "defaults"):  # aspect -> {id, from}
         for aspect, entry in (value.get(key) or {}).items():
             if not isinstance(entry, dict):
                 return f"has {key}.{aspect} as {json_type(entry)}, not an object"
+            for name, types in PERIOD.items():
+                if name in entry and not _fits(entry[name], types):
+                    return f"has {key}.{aspect}.{name} as {json_type(entry[name])}"
     if section == "equipment":
         for name, service in value.get("services", {}).items():
             if not isinstance(service, dict):
                 return f"has unit service {name!r} as {json_type(service)}, not an object"
             for key, types in SERVICE.items():
-                if key in service and not _fits(service[key], types):
-                    return f"has unit service {name!r} with {key!r} as {json_type(service[key])}"
+                if key in service and (problem := _misfit(key, service[key], types)) is not None:
+                    return f"has unit service {name!r} with {problem}"
     return None
+
+
+def _misfit(key: str, value, types) -> str | None:
+    """What is wrong with field ``key`` holding ``value`` (words after "has"), or None."""
+    if _fits(value, types):
+        return None
+    if types is _TEXTS and isinstance(value, list):
+        item = next(x for x in value if not isinstance(x, str))
+        return f"{key!r} as a list holding {json_type(item)}, not a list of IDs"
+    if types is _TEXTS:
+        return f"{key!r} as {json_type(value)}, not a list of IDs"
+    if types is _VALUES and isinstance(value, dict):
+        k, v = next((k, v) for k, v in value.items() if not isinstance(v, _MAYBE))
+        return f"'{key}.{k}' as {json_type(v)}"
+    return f"{key!r} as {json_type(value)}"
 
 
 def _fits(value, types) -> bool:
     if types is _TEXTS:
         return isinstance(value, list) and all(isinstance(x, str) for x in value)
-    return isinstance(value, types)
+    if types is _VALUES:
+        return value is None or (
+            isinstance(value, dict) and all(isinstance(v, _MAYBE) for v in value.values())
+        )
+    # (JSON's true is no number: Python's bool is an int)
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
 def _shown(name: str) -> str:

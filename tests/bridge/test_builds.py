@@ -25,16 +25,29 @@ BAD = [
     ),
     (
         '{"equipment":{"x":{"at":"n","servicenav_id":7}},"nodes":{}}',
-        "equipment 'x': 'servicenav_id' is a number",
+        "equipment 'x' has 'servicenav_id' as a number",
     ),
     (
         '{"equipment":{"x":{"services":{"a":{"labels":[1]}}}},"nodes":{}}',
-        "equipment 'x': unit service 'a': 'labels' holds a number, not an ID",
+        "equipment 'x' has unit service 'a' with 'labels' as a list holding a number, not a list of IDs",
     ),
     (
         '{"equipment":{"x":{"periods":{"check":"24x7"}}},"nodes":{}}',
-        "equipment 'x': 'periods.check' is a string, not an object",
+        "equipment 'x' has periods.check as a string, not an object",
     ),
+    (
+        '{"equipment":{"x":{"criticality":true}},"nodes":{}}',
+        "equipment 'x' has 'criticality' as a boolean",
+    ),
+    (
+        '{"equipment":{"x":{"services":{"a":{"thresholds":{"warning":80}}}}},"nodes":{}}',
+        "equipment 'x' has unit service 'a' with 'thresholds.warning' as a number",
+    ),
+    (
+        '{"equipment":{"x":{"periods":{"check":{"id":5}}}},"nodes":{}}',
+        "equipment 'x' has periods.check.id as a number",
+    ),
+    ('{"equipment":{},"nodes":{"n":{"name":"N"}}}', "node 'n' has no kind"),
     ('{\n"equipment":{\n"x":{"at":"n"]\n},\n"nodes":{}\n}\n', "equipment 'x' is not valid JSON"),
     ('{"equipment":{},"nodes":{"n":{"kind":"planet"}}}', "node 'n': 'kind' is 'planet'"),
 ]

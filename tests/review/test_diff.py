@@ -807,6 +807,12 @@ def test_build_of_an_unchanged_repository_is_byte_identical(seed, tmp_path):
         ('{"equipment": {"x": {"at": "n", "parents": [1]}}}', "not a list of IDs"),
         ('{"nodes": {"a": {"parent": 5}}}', "nodes 'a' has no kind"),
         ('{"user_services": {"u": null}}', "user_services 'u' is null"),
+        # (the table the bridge reads a build by too: one shape of a build)
+        ('{"equipment": {"x": {"at": "n", "criticality": true}}}', "'criticality' as a boolean"),
+        (
+            '{"equipment": {"x": {"at": "n", "services": {"s": {"arguments": {"a": [1]}}}}}}',
+            "unit service 's' with 'arguments.a' as a list",
+        ),
     ],
 )
 def test_a_build_of_another_shape_is_a_usage_error(seed, built, content, says):
