@@ -314,6 +314,7 @@ def build_tree(
     incumbent=None,
     known_parents: dict[str, tuple] | None = None,
     lazy: dict | None = None,
+    known_places: Mapping | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -332,6 +333,9 @@ def build_tree(
     whose models are made when first read: snavc.engine.cache.LazyKind), indexed as
     they are: their IDs unique, their places in the tree (an incremental build's
     unchanged contacts and boxes, checked by the clean build that left them).
+    ``known_places`` gives the equipment outside ``objects`` as ``ID -> object with its
+    'at'``, read when asked for: the candidates a dangling reference's did-you-mean is
+    chosen among are then those of a tree of every equipment.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -447,6 +451,8 @@ def build_tree(
             if o.kind == "ServiceTemplateOverride":
                 overrides.setdefault(o.template, {})[o.at] = o
     scopes: dict = {}  # candidates for a did-you-mean, per (table, place)
+    if known_places is not None:  # (the unchanged files' equipment, of a warm build)
+        index = {**index, "Equipment": ChainMap(index.get("Equipment", {}), known_places)}
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:

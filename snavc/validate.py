@@ -53,13 +53,19 @@ def did_you_mean(word: str, candidates) -> str:
     if word in candidates:
         return ""
     lower = word.lower()
-    for c in candidates:
-        if c.lower() == lower:  # a case slip first: the surest guess
-            return f"; did you mean '{c}'?"
+    slips = [c for c in candidates if c.lower() == lower]
+    if slips:  # a case slip first: the surest guess
+        return f"; did you mean '{min(slips)}'?"
     from rapidfuzz import fuzz, process  # here: only a run with a slip pays its import
 
     best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=60)
-    return f"; did you mean '{best[0]}'?" if best else ""
+    if not best:
+        return ""
+    # of equally close candidates, the first in sorted order: the same guess whatever
+    # order they come in (a warm build lists them otherwise than a cold one)
+    near = best[1] - 1e-6  # (a float: a cutoff of exactly the best score may drop it)
+    ties = process.extract(word, candidates, scorer=fuzz.ratio, score_cutoff=near, limit=None)
+    return f"; did you mean '{min([best[0], *(t[0] for t in ties)])}'?"
 
 
 def validate(documents: list[Document], catalog: bool = False, seal: bool = True) -> Validated:

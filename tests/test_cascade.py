@@ -298,3 +298,15 @@ def test_did_you_mean():
     assert did_you_mean("zzzz", ["name", "email"]) == ""
     assert did_you_mean(3, ["name"]) == ""
     assert did_you_mean("noc-01", iter(["noc-02", "desk"])) == "; did you mean 'noc-02'?"
+
+
+def test_did_you_mean_is_the_same_whatever_the_order_of_the_candidates():
+    """Equally close candidates: the first in sorted order, so that a warm build (its
+    names listed in another order) guesses as a cold one does."""
+    close = ["eq-000060/http-front", "eq-000001/http-front", "eq-000010/http-front"]
+    for order in (close, close[::-1], sorted(close)):
+        assert did_you_mean("eq-000061/http-front", order) == (
+            "; did you mean 'eq-000001/http-front'?"
+        )
+    assert did_you_mean("WEB", ["web", "Web"]) == "; did you mean 'Web'?"
+    assert did_you_mean("WEB", ["Web", "web"]) == "; did you mean 'Web'?"

@@ -1074,6 +1074,61 @@ def test_random_errors_in_configuration_documents(repo, tmp_path, monkeypatch, s
     assert warm >= steps // 3  # a warm path that always fell back cannot pass
 
 
+def _mutate_lines(rng, text: str) -> str:
+    """A random edit of a file's lines, as a hurried hand makes one: a line dropped,
+    repeated, indented or outdented, a value cut short, two lines swapped."""
+    lines = text.split("\n")
+    i = rng.randrange(len(lines))
+    how = rng.randrange(6)
+    if how == 0:
+        del lines[i]
+    elif how == 1:
+        lines.insert(i, lines[i])
+    elif how == 2:
+        lines[i] = "  " + lines[i]
+    elif how == 3:
+        lines[i] = lines[i].lstrip()
+    elif how == 4:
+        lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
+    else:
+        j = rng.randrange(len(lines))
+        lines[i], lines[j] = lines[j], lines[i]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "seed", [41] + [int(s) for s in os.environ.get("SNAVC_TEST_SEEDS", "").split()]
+)
+def test_random_line_edits_are_reported_as_a_cold_build_does(repo, tmp_path, monkeypatch, seed):
+    """Blind edits of the lines of a file (any kind of document, any outcome: clean, a
+    warning, an error, a file that no longer parses): the build from the state writes
+    or reports what a cold build of a copy does, then the edit is undone."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    rng = random.Random(seed)
+    files = sorted(p for p in repo.rglob("*.yaml") if ".snavc" not in p.parts)
+    steps = int(os.environ.get("SNAVC_TEST_STEPS", 12))
+    warm = 0
+    for step in range(steps):
+        path = rng.choice(files)
+        before = path.read_text()
+        path.write_text(_mutate_lines(rng, before))
+        expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"mfull{step}")
+        built = build(repo, tmp_path / f"mincr{step}")
+        what = (path.name, step)
+        assert built.status == expected.status, what
+        assert built.result.diagnostics == expected.result.diagnostics, what
+        if built.status == "written":
+            for name in OUTPUTS:
+                assert (tmp_path / f"mincr{step}" / name).read_bytes() == (
+                    full_out / name
+                ).read_bytes(), (name, what)
+        assert _read(repo / "snav.lock") == full_lock, what
+        warm += built.incremental
+        path.write_text(before)
+    same_as_full(repo, tmp_path, monkeypatch, step=steps)
+    assert warm  # (most blind edits break a file's syntax: those are built cold)
+
+
 def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
     """H8 (SNV448) on an edited equipment: the warm build reports it, with the others'
     warnings, and drops it when the equipment is fixed (each diagnostic is kept with the

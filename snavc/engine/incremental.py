@@ -38,6 +38,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
@@ -402,6 +403,7 @@ def _rebuild(
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
         lazy=lazy,
+        known_places=_KnownPlaces(records, gone_ids),
     )
     if catalog.diagnostics:
         return _cold()
@@ -1105,6 +1107,28 @@ class _Untouched(Mapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+class _KnownPlaces(_Untouched):
+    """``build_tree(known_places=)`` of a warm build: the equipment not resolved again,
+    each with its node (from its file's record) when asked for: a did-you-mean for a
+    dangling reference to an equipment is chosen among all of them, as a cold build
+    chooses it."""
+
+    def __init__(self, records, gone: set):
+        super().__init__(records.where, gone)
+        self.records = records
+
+    def __getitem__(self, ident):
+        if ident not in self:
+            raise KeyError(ident)
+        return _Placed(self.records.equipment(ident)[2])
+
+
+class _Placed(NamedTuple):
+    """An equipment as a did-you-mean's candidates need it: its node."""
+
+    at: str | None
 
 
 class _KnownNames(_Untouched):
