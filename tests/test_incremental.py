@@ -751,6 +751,15 @@ def test_a_maintenance_target_removed_is_left_to_the_full_build(repo, tmp_path, 
 # -- edits of configuration documents (issue 14): random, of every kind ----------------
 
 
+def _undo(repo: Path, texts: dict) -> None:
+    """Put the YAML files back as ``texts`` had them (a file made since is removed)."""
+    for path in repo.rglob("*.yaml"):
+        if ".snavc" not in path.parts and path not in texts:
+            path.unlink()
+    for path, text in texts.items():
+        path.write_text(text)
+
+
 def _documents(repo: Path, kind: str) -> list[tuple[Path, int]]:
     """(file, index of the document in it) of every document of ``kind``."""
     found = []
@@ -933,11 +942,7 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
                 same_records_as_cold(repo, tmp_path, f"cr{step}")
         else:  # undo: the next build starts from the last good state
             assert built.result.diagnostics == expected.result.diagnostics
-            for path in repo.rglob("*.yaml"):
-                if ".snavc" not in path.parts and path not in texts:
-                    path.unlink()
-            for path, text in texts.items():
-                path.write_text(text)
+            _undo(repo, texts)
     assert warm >= steps // 2  # a warm path that always fell back cannot pass
 
 
@@ -1027,11 +1032,7 @@ def test_random_errors_in_equipment_and_user_services(repo, tmp_path, monkeypatc
         assert built.result.diagnostics == expected.result.diagnostics, done
         assert _read(repo / "snav.lock") == full_lock, done
         warm += built.status == "errors" and built.incremental
-        for path in repo.rglob("*.yaml"):
-            if ".snavc" not in path.parts and path not in texts:
-                path.unlink()
-        for path, text in texts.items():
-            path.write_text(text)
+        _undo(repo, texts)
         if step % 4 == 3:
             same_as_full(repo, tmp_path, monkeypatch, step=step)
     assert warm >= steps // 2  # a warm path that always fell back cannot pass
@@ -1065,11 +1066,7 @@ def test_random_errors_in_configuration_documents(repo, tmp_path, monkeypatch, s
         assert _read(repo / "snav.lock") == full_lock, done
         assert (checked is not None) is built.incremental, done
         warm += built.status == "errors" and built.incremental
-        for path in repo.rglob("*.yaml"):
-            if ".snavc" not in path.parts and path not in texts:
-                path.unlink()
-        for path, text in texts.items():
-            path.write_text(text)
+        _undo(repo, texts)
     same_as_full(repo, tmp_path, monkeypatch, step=steps)
     assert warm >= steps // 3  # a warm path that always fell back cannot pass
 

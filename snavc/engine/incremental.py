@@ -386,7 +386,7 @@ def _rebuild(
 
     # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
-    known = _KnownNames(records, gone_ids)
+    known = _Known(records, gone_ids, lambda record: list(record[3]))  # unit service names
     objects = list(settings_objs) + cfg + new_eq + new_us
     known_parents = parents
     marked = [o for o in cfg if _label(o) in reached] if edits else []
@@ -403,7 +403,7 @@ def _rebuild(
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
         lazy=lazy,
-        known_places=_KnownPlaces(records, gone_ids),
+        known_places=_Known(records, gone_ids, lambda record: _Placed(record[2])),
     )
     if catalog.diagnostics:
         return _cold()
@@ -1109,40 +1109,26 @@ class _Untouched(Mapping):
         return sum(1 for _ in self)
 
 
-class _KnownPlaces(_Untouched):
-    """``build_tree(known_places=)`` of a warm build: the equipment not resolved again,
-    each with its node (from its file's record) when asked for: a did-you-mean for a
-    dangling reference to an equipment is chosen among all of them, as a cold build
-    chooses it."""
+class _Known(_Untouched):
+    """The equipment not resolved again, each read from its file's record when asked
+    for (``read(record)``): a warm build's ``build_tree(known=)``, their unit service
+    names, and ``known_places``, their nodes (a did-you-mean for a dangling reference to
+    an equipment is then chosen among all of them, as a cold build chooses it)."""
 
-    def __init__(self, records, gone: set):
+    def __init__(self, records, gone: set, read):
         super().__init__(records.where, gone)
-        self.records = records
+        self.records, self.read = records, read
 
     def __getitem__(self, ident):
         if ident not in self:
             raise KeyError(ident)
-        return _Placed(self.records.equipment(ident)[2])
+        return self.read(self.records.equipment(ident))
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class _Placed(NamedTuple):
     """An equipment as a did-you-mean's candidates need it: its node."""
 
     at: str | None
-
-
-class _KnownNames(_Untouched):
-    """``build_tree(known=)`` of a warm build: the unit service names of the equipment
-    not resolved again, read from their file's records when asked for."""
-
-    def __init__(self, records, gone: set):
-        super().__init__(records.where, gone)
-        self.records = records
-
-    def __getitem__(self, ident):
-        if ident not in self:
-            raise KeyError(ident)
-        return list(self.records.equipment(ident)[3])
-
-    def __bool__(self) -> bool:
-        return True
