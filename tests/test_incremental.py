@@ -1126,6 +1126,21 @@ def test_random_line_edits_are_reported_as_a_cold_build_does(repo, tmp_path, mon
     assert warm  # (most blind edits break a file's syntax: those are built cold)
 
 
+def test_a_configuration_edit_beside_a_warning_of_a_file_is_warm(repo, tmp_path, monkeypatch):
+    """An empty YAML file (SNV110, said by loading it) stays as it is whatever the
+    configuration's edit: a period default edited beside it is built warm, its
+    warning reported as a cold build reports it."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    (repo / "p0" / "notes.yaml").write_text("# nothing here yet\n")
+    assert [
+        d.code for d in same_as_full(repo, tmp_path, monkeypatch, patched=False).result.diagnostics
+    ] == ["SNV110"]
+    path = sorted(repo.rglob("client.yaml"))[0]
+    edit(path, "default_for: [notification]\n", "default_for: [notification, check]\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert [d.code for d in built.result.diagnostics] == ["SNV110"]
+
+
 def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
     """H8 (SNV448) on an edited equipment: the warm build reports it, with the others'
     warnings, and drops it when the equipment is fixed (each diagnostic is kept with the

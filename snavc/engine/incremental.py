@@ -245,7 +245,7 @@ def _rebuild(
         ]
         leaf_docs += [d for d in docs if d.kind in cache.LEAF_KINDS]
     edits = _config_edits({f: split.documents_of(f) for f in touched}, now_config, touched)
-    if edits is None or (edits and any(row[-1] is None for row in rows)):
+    if edits is None or (edits and any(row[-1] is None and not _of_a_file(row) for row in rows)):
         return _cold()  # (the shared checks run again: the configuration's warnings are theirs)
     new_split = cache.Split.updated(split, files, [t for f in now_config for t in now_config[f]])
     config = new_split.config  # (the kinds made at once; the others stay in their bytes)
@@ -591,6 +591,14 @@ def _rebuild(
         counts=(packed["counts"][0], packed["counts"][1], packed["counts"][2]),
         incremental=True,
     )
+
+
+def _of_a_file(row: tuple) -> bool:
+    """Whether a diagnostic the state keeps was said by reading a file of the repository
+    (SNV1xx: an empty file, a link out of it...): it stays while its file does, whatever
+    the configuration's edit (the changed files' own send the build cold). Not the
+    lock's, which a build that changes the lock no longer says."""
+    return row[1].startswith("SNV1") and row[3] != "snav.lock"
 
 
 def _resolved_again(gone: list, windows_again: list, windows_gone: list) -> set[str]:
