@@ -1141,6 +1141,25 @@ def test_a_configuration_edit_beside_a_warning_of_a_file_is_warm(repo, tmp_path,
     assert [d.code for d in built.result.diagnostics] == ["SNV110"]
 
 
+def test_a_query_after_an_edit_leaves_the_next_build_warm(repo, tmp_path, monkeypatch):
+    """Edit, query (compiled in full: it leaves the snapshot of the edited inputs for the
+    next queries), build: the build is warm from the state's own snapshot, which the
+    query kept beside the state, and gives the bytes of a cold build; queries then use
+    the snapshot the build left."""
+    from snavc.engine.pipeline import compile_repo, quick_compile
+
+    edit(site_file(repo, 3), "check_interval: 30", "check_interval: 31")
+    assert quick_compile(repo) is None
+    compile_repo(repo)  # (a query's full compile: cli._compiled)
+    assert quick_compile(repo) is not None  # the next query reads its snapshot
+    same_as_full(repo, tmp_path, monkeypatch)
+    assert not (repo / ".snavc" / "build" / "snapshot.marshal").exists()
+    _query_sees_the_build(repo)
+    edit(site_file(repo, 4), "check_interval: 30", "check_interval: 31")
+    compile_repo(repo)  # again, from the state this build left
+    same_as_full(repo, tmp_path, monkeypatch, step=1)
+
+
 def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
     """H8 (SNV448) on an edited equipment: the warm build reports it, with the others'
     warnings, and drops it when the equipment is fixed (each diagnostic is kept with the

@@ -72,6 +72,7 @@ from .state import (
     same_check,
     save_state,
     settled,
+    state_snapshot,
     update_leaves,
 )
 
@@ -190,7 +191,7 @@ def _rebuild(
     from .emit import BuildWriter, RangeFile, lock_report
 
     # the snapshot, read while the child still hashes (else after, when something changed)
-    snap = None if inputs.ready() else cache.read(root, state["snapshot"])
+    snap = None if inputs.ready() else state_snapshot(root, state["snapshot"])
     early = snap is not None
     diags, hashes, (settings_objs, catalog_docs, rels, paths, files) = inputs()
     changed, removed = _changes(state, hashes, files)
@@ -203,7 +204,7 @@ def _rebuild(
             return Built(Result(repo, None, kept, rels, 0), None, "checked", incremental=True)
         return _unchanged(repo, root, out, state, intact, rels, timings)
     if snap is None:
-        snap = cache.read(root, state["snapshot"])
+        snap = state_snapshot(root, state["snapshot"])
         timings("warm: snapshot read")
     if snap is None:
         return _cold()

@@ -143,6 +143,7 @@ def save_snapshot(result: Result) -> tuple[str, dict] | None:
     if "packed" not in snap:  # (the build state's records: the snapshot's index is theirs)
         snap["packed"] = state.pack_leaves(snap["files"], snap["links"])
     packed = snap["packed"]
+    state.keep_snapshot(root)  # (a warm build after this run reads the state's own)
     saved = cache.save(root, snap["hashes"], snap["config"], packed["where"], packed["members"])
     if saved is not None:
         cache.write_stats(root, snap["stats"], saved[1])

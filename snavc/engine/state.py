@@ -46,6 +46,32 @@ class Built:
     incremental: bool = False  # patched from the previous build (snavc.engine.incremental)
 
 
+def keep_snapshot(root: Path) -> None:
+    """Before a run that is not a build replaces the snapshot (a query or ``validate``
+    compiled in full after an edit): keep the snapshot of the state's build beside the
+    state (a hard link, ``build/snapshot.marshal``), which the next warm build reads
+    (:func:`state_snapshot`); else it would build cold. Only the first such run keeps
+    it: the snapshot is the state's until then (a build removes the copy, save_state)."""
+    folder = root / cache.CACHE_DIR / "build"
+    kept = folder / cache.SNAPSHOT
+    if not (folder / STATE).is_file() or kept.exists():
+        return
+    try:
+        os.link(root / cache.CACHE_DIR / cache.SNAPSHOT, kept)
+    except OSError:  # no snapshot, no hard links here: the next build is cold
+        pass
+
+
+def state_snapshot(root: Path, key: str) -> dict | None:
+    """The snapshot the state's build made (its ``key``): the one in place, else the
+    one :func:`keep_snapshot` kept."""
+    snap = cache.read(root, key)
+    if snap is None:
+        data = cache.read_sealed(root / cache.CACHE_DIR / "build" / cache.SNAPSHOT)
+        snap = data if isinstance(data, dict) and data.get("key") == key else None
+    return snap
+
+
 def save_state(
     root: Path,
     out: Path,
@@ -84,6 +110,7 @@ def save_state(
         cache.make_folder(root)
         folder.mkdir(exist_ok=True)
         target.unlink(missing_ok=True)  # no state while the links change
+        (folder / cache.SNAPSHOT).unlink(missing_ok=True)  # (keep_snapshot's: stale now)
         if layouts is None:
             layouts = {}
             for name in OUTPUTS:
