@@ -178,13 +178,23 @@ def validate(repo: Path, fmt: str, loader: str):
 
 def _compiled(repo: Path, loader: str = "fast"):
     """Compile for a query: from the snapshot cache when the repository has not changed
-    since a clean run; else in full, where errors get their diagnostics and exit 1."""
-    from .engine.pipeline import compile_repo, quick_compile
+    since a clean run; after an edit, checked from the last build's state first (which
+    leaves the snapshot); else in full. Errors get their diagnostics and exit 1."""
+    from .engine.pipeline import check_warm, compile_repo, quick_compile
 
     quick = quick_compile(repo, loader)
     if quick is not None:
         return quick
-    result, res = compile_repo(repo, backend=loader)
+    # after an edit: checked from the last build's state, which leaves the snapshot
+    checked = check_warm(repo, loader)
+    if checked is not None and checked.status == "checked":
+        quick = quick_compile(repo, loader)
+        if quick is not None:
+            return quick
+    if checked is not None and checked.status == "errors":  # (a cold compile's errors)
+        result, res = checked.result, None
+    else:
+        result, res = compile_repo(repo, backend=loader)
     if not result.ok or res is None:
         errors = [d for d in result.diagnostics if d.severity == "error"]
         progress.stop()

@@ -1160,6 +1160,47 @@ def test_a_query_after_an_edit_leaves_the_next_build_warm(repo, tmp_path, monkey
     same_as_full(repo, tmp_path, monkeypatch, step=1)
 
 
+def test_a_query_after_an_edit_is_checked_from_the_state(repo, tmp_path, monkeypatch):
+    """Edit, query: the query is checked from the build's state (no full compile),
+    which leaves the snapshot it answers from; the same answers as a full compile; an
+    edit into an error is refused with the cold compile's errors; the next build is
+    warm, the bytes of a cold one."""
+    from click.testing import CliRunner
+
+    from snavc.cli import cli
+    from snavc.engine import pipeline
+
+    edit(site_file(repo, 3), "check_interval: 30", "check_interval: 31")
+
+    def no_full_compile(*args, **kwargs):
+        raise AssertionError("compiled in full")
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "compile_repo", no_full_compile)
+        result = CliRunner().invoke(cli, ["explain", str(repo), "eq-000000"])
+        assert result.exit_code == 0, result.output
+    _query_sees_the_build(repo)
+    path = site_file(repo, 4)
+    edit(path, "template: p0-linux", "template: p0-linx")
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "compile_repo", no_full_compile)
+        result = CliRunner().invoke(cli, ["explain", str(repo), "eq-000000"])
+    assert result.exit_code == 1
+    assert "error[SNV302]" in result.output and "has errors; fix them first" in result.output
+    edit(path, "template: p0-linx", "template: p0-linux")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_a_clean_validate_leaves_the_snapshot_for_the_queries(repo, tmp_path, monkeypatch):
+    from snavc.engine.pipeline import quick_compile, validate_repo
+
+    edit(site_file(repo, 5), "check_interval: 30", "check_interval: 31")
+    assert quick_compile(repo) is None
+    assert validate_repo(repo).diagnostics == []
+    assert quick_compile(repo) is not None
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
 def test_a_warning_of_an_equipment_comes_and_goes(repo, tmp_path, monkeypatch):
     """H8 (SNV448) on an edited equipment: the warm build reports it, with the others'
     warnings, and drops it when the equipment is fixed (each diagnostic is kept with the

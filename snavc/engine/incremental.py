@@ -66,6 +66,7 @@ from .state import (
     Records,
     diagnostics_from_state,
     diagnostics_to_state,
+    keep_snapshot,
     outputs_intact,
     read_check,
     read_state,
@@ -457,8 +458,38 @@ def _rebuild(
         o.id: owned("Equipment", o, lambda eq: resolver.equipment(eq, res.boxes))
         for o in sorted(new_eq, key=lambda o: o.id)
     }
-    if said or dg.has_errors(res.diagnostics) or out is None:
+
+    def leaf_records() -> dict:
+        """The state's records, those of the files changed or read again made anew."""
+        shared: dict = {}
+        entries = {
+            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
+            for o in new_eq + new_us
+        }
+        redone: dict[str, list] = {f: [] for f in touched if f in records.blobs}
+        for f, idents in again.items():
+            redone[f] = [
+                entries.pop(item[1]) if item[1] in idents else item for item in records.of(f)[0]
+            ]
+        for obj in checked.objects:
+            redone.setdefault(obj.doc.file, []).append(entries[obj.id])
+        resolved = {o.id for o in new_eq}
+        return update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
+
+    def snapshot(packed: dict):
+        """The snapshot, keyed by the inputs' hashes and the lock's identity."""
+        hashes.pop("snav.lock", None)
+        if not persist:
+            return None
+        return cache.save(root, hashes, new_split, packed["where"], packed["members"])
+
+    if said or dg.has_errors(res.diagnostics):
         # (the shared checks' errors are in res.diagnostics, before the objects')
+        return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
+    if out is None:  # checked: the snapshot of what it checked, for the next queries
+        if persist:
+            keep_snapshot(root)
+            snapshot(leaf_records())
         return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
     if edits and bool(windows) != bool(
         state["layouts"]["effective.json"].get(b"maintenance_windows")
@@ -491,30 +522,6 @@ def _rebuild(
     kept = dg.sort(kept + reported(res.diagnostics, tree.project))
     rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
-
-    def leaf_records() -> dict:
-        """The state's records, those of the files changed or read again made anew."""
-        shared: dict = {}
-        entries = {
-            o.id: leaf_entry(o, tree.unit_services.get(o.id, ()), tree, shared)
-            for o in new_eq + new_us
-        }
-        redone: dict[str, list] = {f: [] for f in touched if f in records.blobs}
-        for f, idents in again.items():
-            redone[f] = [
-                entries.pop(item[1]) if item[1] in idents else item for item in records.of(f)[0]
-            ]
-        for obj in checked.objects:
-            redone.setdefault(obj.doc.file, []).append(entries[obj.id])
-        resolved = {o.id for o in new_eq}
-        return update_leaves(state, redone, {**window_links, **host_links(new_eq)}, resolved)
-
-    def snapshot(packed: dict):
-        """The snapshot, keyed by the inputs' hashes and the lock's identity."""
-        hashes.pop("snav.lock", None)
-        if not persist:
-            return None
-        return cache.save(root, hashes, new_split, packed["where"], packed["members"])
 
     def next_state(packed: dict, saved: tuple, lock_layout: dict) -> dict:
         """The state for the next build but its outputs' part (save_state)."""

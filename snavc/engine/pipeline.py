@@ -122,15 +122,24 @@ def _compile(
 
 def validate_repo(repo: str | Path, backend: str = "fast") -> Result:
     """``validate``: every rule over ``repo``, nothing written. Checked from the state
-    the last build left when there is one (an edit's objects resolved again, the others'
-    diagnostics kept: the same diagnostics as a cold run, snavc.engine.incremental), else
-    by :func:`compile_repo` in full."""
-    if cache.enabled():
-        checked = incremental.rebuild(Path(repo), None, backend, locked=False, persist=False)
-        if checked is not None:
-            return checked.result
+    the last build left when there is one (:func:`check_warm`), else by
+    :func:`compile_repo` in full."""
+    checked = check_warm(repo, backend)
+    if checked is not None:
+        return checked.result
     result, _ = compile_repo(repo, backend=backend, keep=False)
     return result
+
+
+def check_warm(repo: str | Path, backend: str = "fast") -> Built | None:
+    """Every rule over ``repo`` from the state the last build left (an edit's objects
+    resolved again, the others' diagnostics kept: the same diagnostics as a cold run,
+    snavc.engine.incremental), nothing written but, when it is clean, the snapshot of
+    what it checked, for the queries that follow; None when it cannot be (no state,
+    an edit the warm build leaves to a cold one)."""
+    if not cache.enabled():
+        return None
+    return incremental.rebuild(Path(repo), None, backend, locked=False, persist=True)
 
 
 def save_snapshot(result: Result) -> tuple[str, dict] | None:
