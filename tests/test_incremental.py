@@ -1153,7 +1153,7 @@ def test_a_query_after_an_edit_leaves_the_next_build_warm(repo, tmp_path, monkey
     compile_repo(repo)  # (a query's full compile: cli._compiled)
     assert quick_compile(repo) is not None  # the next query reads its snapshot
     same_as_full(repo, tmp_path, monkeypatch)
-    assert not (repo / ".snavc" / "build" / "snapshot.marshal").exists()
+    assert not list((repo / ".snavc" / "build").glob("snapshot-*.marshal"))
     _query_sees_the_build(repo)
     edit(site_file(repo, 4), "check_interval: 30", "check_interval: 31")
     compile_repo(repo)  # again, from the state this build left
@@ -1188,6 +1188,21 @@ def test_a_query_after_an_edit_is_checked_from_the_state(repo, tmp_path, monkeyp
     assert result.exit_code == 1
     assert "error[SNV302]" in result.output and "has errors; fix them first" in result.output
     edit(path, "template: p0-linx", "template: p0-linux")
+    same_as_full(repo, tmp_path, monkeypatch)
+
+
+def test_the_kept_snapshot_outlives_a_build_of_nothing_changed(repo, tmp_path, monkeypatch):
+    """Edit, validate (the state's snapshot kept), undo, build into another folder
+    (nothing changed: the state is saved again), edit, build: still warm."""
+    from snavc.engine.pipeline import validate_repo
+
+    path = site_file(repo, 6)
+    before = path.read_text()
+    edit(path, "check_interval: 30", "check_interval: 31")
+    validate_repo(repo)
+    path.write_text(before)
+    assert build(repo, tmp_path / "elsewhere").incremental
+    edit(path, "check_interval: 30", "check_interval: 32")
     same_as_full(repo, tmp_path, monkeypatch)
 
 

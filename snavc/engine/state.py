@@ -46,18 +46,29 @@ class Built:
     incremental: bool = False  # patched from the previous build (snavc.engine.incremental)
 
 
+KEPT = "snapshot-{key}.marshal"  # keep_snapshot's copies, in the state's folder
+
+
 def keep_snapshot(root: Path) -> None:
     """Before a run that is not a build replaces the snapshot (a query or ``validate``
-    compiled in full after an edit): keep the snapshot of the state's build beside the
-    state (a hard link, ``build/snapshot.marshal``), which the next warm build reads
+    after an edit): keep the snapshot of the state's build beside the state (a hard
+    link, ``build/snapshot-KEY.marshal``), which the next warm build reads
     (:func:`state_snapshot`); else it would build cold. Only the first such run keeps
-    it: the snapshot is the state's until then (a build removes the copy, save_state)."""
+    one: until then the snapshot in place is the state's (a build leaves its own, and
+    removes the copies of any other, save_state). Its key is in the name of its
+    equipment index (cache.LEAVES), the one file of that name."""
     folder = root / cache.CACHE_DIR / "build"
-    kept = folder / cache.SNAPSHOT
-    if not (folder / STATE).is_file() or kept.exists():
+    if not (folder / STATE).is_file() or any(folder.glob(KEPT.format(key="*"))):
+        return
+    prefix, suffix = cache.LEAVES.split("{key}")
+    keys = [
+        p.name[len(prefix) : -len(suffix)]
+        for p in (root / cache.CACHE_DIR).glob(prefix + "*" + suffix)
+    ]
+    if len(keys) != 1:
         return
     try:
-        os.link(root / cache.CACHE_DIR / cache.SNAPSHOT, kept)
+        os.link(root / cache.CACHE_DIR / cache.SNAPSHOT, folder / KEPT.format(key=keys[0]))
     except OSError:  # no snapshot, no hard links here: the next build is cold
         pass
 
@@ -67,7 +78,7 @@ def state_snapshot(root: Path, key: str) -> dict | None:
     one :func:`keep_snapshot` kept."""
     snap = cache.read(root, key)
     if snap is None:
-        data = cache.read_sealed(root / cache.CACHE_DIR / "build" / cache.SNAPSHOT)
+        data = cache.read_sealed(root / cache.CACHE_DIR / "build" / KEPT.format(key=key))
         snap = data if isinstance(data, dict) and data.get("key") == key else None
     return snap
 
@@ -110,7 +121,9 @@ def save_state(
         cache.make_folder(root)
         folder.mkdir(exist_ok=True)
         target.unlink(missing_ok=True)  # no state while the links change
-        (folder / cache.SNAPSHOT).unlink(missing_ok=True)  # (keep_snapshot's: stale now)
+        for kept in folder.glob(KEPT.format(key="*")):  # (keep_snapshot's, of other states)
+            if kept.name != KEPT.format(key=state.get("snapshot")):
+                kept.unlink(missing_ok=True)
         if layouts is None:
             layouts = {}
             for name in OUTPUTS:
