@@ -341,9 +341,19 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
         measures["build (warm, no change)"] = timed([*snavc, "build", str(path), "-o", str(out)])
         # the edits, as the cold build, the best of ``rounds``: each edited, built,
         # then put back and built again (the next round starts from the same state)
-        edits, checks = [], []
+        edits, checks, asks = [], [], []
+        can_edit = [
+            *snavc,
+            "query",
+            "can-edit",
+            str(path),
+            "--as",
+            "p0-c00000-operator",
+            "eq-000009",
+        ]
         for _ in range(rounds):
             site = _change_one_file(path)
+            asks.append(timed(can_edit))  # (the first query after the edit)
             checks.append(timed([*snavc, "validate", str(path)]))  # (a pre-commit hook)
             edits.append(timed([*snavc, "build", str(path), "-o", str(out)]))
             site.write_text(
@@ -354,6 +364,7 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
             timed([*snavc, "build", str(path), "-o", str(out)])  # back to the estate's state
         measures[EDIT_EQUIPMENT] = _best(edits)
         measures["validate (one equipment file edited, after a build)"] = _best(checks)
+        measures["can-edit one equipment (one equipment file edited, after a build)"] = _best(asks)
         # an edit the build refuses (the user's next build: the error, at its place);
         # nothing is written, so the file put back leaves the estate's state as it was
         edits = []
@@ -394,9 +405,7 @@ def run(sizes: list[int], root: Path, report: Path, rounds: int = 1) -> str:
         measures["explain one equipment (snapshot)"] = timed(
             [*snavc, "explain", str(path), "eq-000000"]
         )
-        measures["can-edit one equipment (snapshot)"] = timed(
-            [*snavc, "query", "can-edit", str(path), "--as", "p0-c00000-operator", "eq-000009"]
-        )
+        measures["can-edit one equipment (snapshot)"] = timed(can_edit)
         shutil.rmtree(other, ignore_errors=True)
         # the plans, as the cold build, the best of ``rounds``, each in a fresh clone
         repo = git_estate(root, n, path)
