@@ -58,14 +58,13 @@ def did_you_mean(word: str, candidates) -> str:
         return f"; did you mean '{min(slips)}'?"
     from rapidfuzz import fuzz, process  # here: only a run with a slip pays its import
 
-    best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=60)
-    if not best:
+    found = process.extract(word, candidates, scorer=fuzz.ratio, score_cutoff=60, limit=None)
+    if not found:
         return ""
     # of equally close candidates, the first in sorted order: the same guess whatever
     # order they come in (a warm build lists them otherwise than a cold one)
-    near = best[1] - 1e-6  # (a float: a cutoff of exactly the best score may drop it)
-    ties = process.extract(word, candidates, scorer=fuzz.ratio, score_cutoff=near, limit=None)
-    return f"; did you mean '{min([best[0], *(t[0] for t in ties)])}'?"
+    best = max(score for _c, score, _i in found)
+    return f"; did you mean '{min(c for c, score, _i in found if score == best)}'?"
 
 
 def validate(documents: list[Document], catalog: bool = False, seal: bool = True) -> Validated:

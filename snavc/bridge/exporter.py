@@ -31,7 +31,7 @@ from . import columns as cols
 from .columns import ColumnMap
 from .csvio import Table
 from .ids import Names, slug
-from .importer import Catalog, new_names
+from .importer import Catalog, new_names, pairs_of
 
 try:
     import orjson
@@ -153,7 +153,6 @@ class Equipment(Mapping):
 
 
 def _bad(path: str, what: str):
-
     return BuildError(f"{path} is not a snavc build: {what} (build it again with `snavc build`)")
 
 
@@ -272,13 +271,8 @@ def names_of(tables: list[tuple[Table, ColumnMap]], catalog: Catalog | None = No
                 if cells in seen:
                     continue  # (Names.add again would change nothing: the first name wins)
                 seen.add(cells)
-                ids = cols.parse_list(cells[1], cmap)
-                if len(ids) == 1:
-                    names.add(kind, ids[0], cmap.get(c, name_field))
-                    continue
-                shown = cols.parse_list(cmap.get(c, name_field), cmap)
-                for i, pid in enumerate(ids):
-                    names.add(kind, pid, shown[i] if len(shown) == len(ids) else None)
+                for pid, name in pairs_of(cmap, cells[1], cells[2]):  # (as the import reads them)
+                    names.add(kind, pid, name)
     return names
 
 
@@ -374,9 +368,7 @@ class Codec:
         their answers: an export reads each of its million cells."""
         m = self.cmap
         what = m.headers.get(f, f)
-        if f in ("warning", "critical", "address") or f.endswith("_id") and f not in _LISTS:
-            return _stripped
-        if f == "id":
+        if f in ("id", "warning", "critical", "address") or f.endswith("_id") and f not in _LISTS:
             return _stripped
         if f == "name" and m.entity == "services":
             return lambda text: slug(text) or None

@@ -241,7 +241,7 @@ def _read(problems: list[str], parse, *args):
         return None
 
 
-def _pairs(cmap: ColumnMap, text: str, shown: str) -> tuple:
+def pairs_of(cmap: ColumnMap, text: str, shown: str) -> tuple:
     """``((product ID, name), ...)`` of a related-entity column pair (lists allowed):
     the cells ``text`` (IDs) and ``shown`` (names)."""
     if not text:
@@ -256,7 +256,7 @@ def _pairs(cmap: ColumnMap, text: str, shown: str) -> tuple:
 
 
 def _related(cmap: ColumnMap, entity: str):
-    """``cells -> {ID field: _pairs}`` of a table's related-entity columns; the same
+    """``cells -> {ID field: pairs_of}`` of a table's related-entity columns; the same
     pair of cells, row after row (a company, a period, a template), is read once."""
     fields = [
         (f, cmap.positions[f], cmap.positions.get(n))
@@ -271,7 +271,7 @@ def _related(cmap: ColumnMap, entity: str):
             key = (f, cells[i], "" if j is None else cells[j])
             found = known.get(key)
             if found is None:
-                found = known[key] = _pairs(cmap, key[1], key[2])
+                found = known[key] = pairs_of(cmap, key[1], key[2])
             out[f] = found
         return out
 

@@ -331,6 +331,16 @@ def save(
     return (key, hashes) if write(root, key, config, where, members) else None
 
 
+def snapshot_key(root: Path) -> str | None:
+    """The key of the snapshot in place, from the name of its equipment index (written
+    first, :func:`write`; the one file of that name), without reading the snapshot."""
+    prefix, suffix = LEAVES.split("{key}")
+    keys = [
+        p.name[len(prefix) : -len(suffix)] for p in (root / CACHE_DIR).glob(LEAVES.format(key="*"))
+    ]
+    return keys[0] if len(keys) == 1 else None
+
+
 def read(root: Path, key: str | None, name: str = SNAPSHOT) -> dict | None:
     """The snapshot file made from exactly these inputs, or None. With ``key`` None, the
     snapshot there is, whatever its key (the caller compares it with the inputs')."""

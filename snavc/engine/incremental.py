@@ -442,10 +442,9 @@ def _rebuild(
             owner_of[id(d)] = f"{kind}/{obj.id}"
         return value
 
-    if said or res.diagnostics:  # (in error) the objects a cold build resolves: the tree's
-        in_tree = {kind: tree.objects.get(kind, {}) for kind in cache.LEAF_KINDS}
-        new_us = [o for o in new_us if in_tree["UserService"].get(o.id) is o]
-        new_eq = [o for o in new_eq if in_tree["Equipment"].get(o.id) is o]
+    # the objects a cold build resolves: those the tree holds (in error, not a dangling one)
+    new_us = [o for o in new_us if tree.objects.get("UserService", {}).get(o.id) is o]
+    new_eq = [o for o in new_eq if tree.objects.get("Equipment", {}).get(o.id) is o]
     us_eff = {
         o.id: owned("UserService", o, resolver.user_service)
         for o in sorted(new_us, key=lambda o: o.id)

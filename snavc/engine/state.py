@@ -55,20 +55,15 @@ def keep_snapshot(root: Path) -> None:
     link, ``build/snapshot-KEY.marshal``), which the next warm build reads
     (:func:`state_snapshot`); else it would build cold. Only the first such run keeps
     one: until then the snapshot in place is the state's (a build leaves its own, and
-    removes the copies of any other, save_state). Its key is in the name of its
-    equipment index (cache.LEAVES), the one file of that name."""
+    removes the copies of any other, save_state)."""
     folder = root / cache.CACHE_DIR / "build"
     if not (folder / STATE).is_file() or any(folder.glob(KEPT.format(key="*"))):
         return
-    prefix, suffix = cache.LEAVES.split("{key}")
-    keys = [
-        p.name[len(prefix) : -len(suffix)]
-        for p in (root / cache.CACHE_DIR).glob(prefix + "*" + suffix)
-    ]
-    if len(keys) != 1:
+    key = cache.snapshot_key(root)
+    if key is None:
         return
     try:
-        os.link(root / cache.CACHE_DIR / cache.SNAPSHOT, folder / KEPT.format(key=keys[0]))
+        os.link(root / cache.CACHE_DIR / cache.SNAPSHOT, folder / KEPT.format(key=key))
     except OSError:  # no snapshot, no hard links here: the next build is cold
         pass
 
@@ -76,11 +71,7 @@ def keep_snapshot(root: Path) -> None:
 def state_snapshot(root: Path, key: str) -> dict | None:
     """The snapshot the state's build made (its ``key``): the one in place, else the
     one :func:`keep_snapshot` kept."""
-    snap = cache.read(root, key)
-    if snap is None:
-        data = cache.read_sealed(root / cache.CACHE_DIR / "build" / KEPT.format(key=key))
-        snap = data if isinstance(data, dict) and data.get("key") == key else None
-    return snap
+    return cache.read(root, key) or cache.read(root, key, f"build/{KEPT}")
 
 
 def save_state(
