@@ -495,10 +495,10 @@ def test_a_contact_of_an_unchanged_file_reached_through_its_user(repo, tmp_path,
 
 
 def test_a_box_made_shared_at_a_site_is_warned_of(repo, tmp_path, monkeypatch):
-    """B3, checked again on the boxes an edit reached only: the warning comes, from
-    the full build it leads to."""
+    """B3, checked again on the boxes an edit reached only: the warning comes, from a
+    warm build (the state keeps it with its box)."""
     edit(site_file(repo), "at: p0-c00000-s00\n---", "at: p0-c00000-s00\nshared: true\n---")
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert [d.code for d in built.result.diagnostics] == ["SNV413"]
 
 
@@ -580,10 +580,31 @@ def test_validate_after_a_build_checks_what_changed(repo, tmp_path, monkeypatch)
 
 
 def test_duplicate_equipment_id_across_files(repo, tmp_path, monkeypatch):
+    """An equipment (then a user service) given the ID of an untouched one: that one is
+    read again and the tree reports the one a cold build reports (the later in file
+    order, SNV301, with the product ID it takes too), warm; the fix is warm too."""
     at = re.search(r"^id: (\S+)", site_file(repo, 6).read_text(), re.M).group(1)
-    (repo / "p0" / "dup.yaml").write_text(equipment_doc("eq-000000", at).removeprefix("---\n"))
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    dup = repo / "p0" / "dup.yaml"
+    dup.write_text(equipment_doc("eq-000000", at).removeprefix("---\n"))
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert "SNV301" in [d.code for d in built.result.diagnostics]
+    # sorted before the original's file: the original is the duplicate, as cold
+    dup.rename(repo / "a-dup.yaml")
+    assert "SNV301" in [
+        d.code for d in same_as_full(repo, tmp_path, monkeypatch, step=1).result.diagnostics
+    ]
+    (repo / "a-dup.yaml").unlink()
+    assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "written"
+    client = sorted(repo.rglob("client.yaml"))[1]
+    text = client.read_text()
+    service = text[text.index("kind: UserService") :].split("\n---", 1)[0]
+    (repo / "p0" / "dup-us.yaml").write_text(
+        service.replace("name: Portal", "name: Copy of portal")
+    )
+    built = same_as_full(repo, tmp_path, monkeypatch, step=3)
+    assert "SNV301" in [d.code for d in built.result.diagnostics]
+    (repo / "p0" / "dup-us.yaml").unlink()
+    assert same_as_full(repo, tmp_path, monkeypatch, step=4).status == "written"
 
 
 def test_settings_changed(repo, tmp_path, monkeypatch):
@@ -687,10 +708,10 @@ def test_warnings_of_the_configuration_are_carried_over(repo, tmp_path, monkeypa
     (repo / "p0" / "shared-box.yaml").write_text(
         f"kind: Box\nid: odd-box\nat: {at}\nshared: true\n"
     )
-    first = build(repo, tmp_path / "with-warning")
-    assert [d.code for d in first.result.diagnostics] == ["SNV413"] and not first.incremental
+    first = same_as_full(repo, tmp_path, monkeypatch)  # (a new box, warned of: warm too)
+    assert [d.code for d in first.result.diagnostics] == ["SNV413"]
     edit(site_file(repo), "check_interval: 30", "check_interval: 36")
-    built = same_as_full(repo, tmp_path, monkeypatch)
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
     assert [d.code for d in built.result.diagnostics] == ["SNV413"]
 
 
@@ -719,8 +740,10 @@ def test_a_servicenav_id_taken_in_another_file(repo, tmp_path, monkeypatch):
     text = path.read_text()
     mine = re.findall(r"^servicenav_id: (\S+)", text, re.M)[0]
     edit(path, f"servicenav_id: {mine}", f"servicenav_id: {taken}")
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    built = same_as_full(repo, tmp_path, monkeypatch)  # (its owner read again: warm)
     assert "SNV308" in [d.code for d in built.result.diagnostics]
+    edit(path, f"servicenav_id: {taken}", f"servicenav_id: {mine}")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
 
 
 def maintenance_target(repo: Path) -> tuple[Path, str]:
@@ -839,7 +862,12 @@ CONFIG_EDITS = {
         _sub(r"^default_for: \[(\w+)\]", lambda rng, m: "default_for: [availability]"),
         _append("default_for: [notification]"),
     ],
-    "Box": [_append("name: Box {n}"), _sub(r"^name: (.*)", lambda rng, m: "name: Renamed box")],
+    "Box": [
+        _append("name: Box {n}"),
+        _sub(r"^name: (.*)", lambda rng, m: "name: Renamed box"),
+        _append("shared: true"),  # B3: a warning the state keeps with its box
+        _drop(r"^shared: "),
+    ],
     "ServiceTemplateOverride": [
         _sub(
             r"^check_interval: (\d+)", lambda rng, m: f"check_interval: {rng.choice([60, 90, 600])}"
@@ -1141,6 +1169,72 @@ def test_a_configuration_edit_beside_a_warning_of_a_file_is_warm(repo, tmp_path,
     assert [d.code for d in built.result.diagnostics] == ["SNV110"]
 
 
+def test_warnings_of_the_shared_checks_stay_with_their_box_and_node(tmp_path, monkeypatch):
+    """B3 and P9 warnings (shared checks, about a box and a node) are kept with their
+    object: a configuration edit elsewhere is built warm and reports them as a cold
+    build does; an edit of the warned box checks it again (its warning goes), a default
+    period given to a bare client makes the P9 warnings of its nodes go, and a warned
+    box removed takes its warning with it. Each build warm, each the cold one's bytes."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)  # (two equipment: one is half)
+    monkeypatch.setenv("SNAVC_STRICT_CACHE", "1")
+    monkeypatch.delenv("SNAVC_NO_CACHE", raising=False)
+    repo = tmp_path / "repo"
+    shutil.copytree(Path(__file__).parent / "rules" / "fixtures" / "boxes-warnings" / "repo", repo)
+    first = build(repo, tmp_path / "first")
+    assert first.status == "written" and not first.incremental
+
+    def codes(step: int) -> list[str]:
+        return [
+            d.code for d in same_as_full(repo, tmp_path, monkeypatch, step=step).result.diagnostics
+        ]
+
+    assert codes(0) == ["SNV409", "SNV409", "SNV413", "SNV409"]  # (nothing changed)
+    edit(repo / "users.yaml", "name: Victor (console only)", "name: Victor")
+    assert codes(1) == ["SNV409", "SNV409", "SNV413", "SNV409"]
+    assert same_check_as_cold(repo, tmp_path, monkeypatch) is not None
+    edit(repo / "more-boxes.yaml", "shared: true", "shared: false")
+    assert codes(2) == ["SNV409", "SNV409", "SNV409"]
+    with (repo / "periods.yaml").open("a") as f:
+        f.write(
+            "---\nkind: TimePeriod\nid: c2-all\nat: client2\n"
+            'ranges: {monday: ["08:00-18:00"]}\ndefault_for: [notification, availability]\n'
+        )
+    assert codes(3) == ["SNV409"]  # (the partner's: client2 and its site have theirs)
+    (repo / "odd-box.yaml").write_text("kind: Box\nid: odd-box\nat: client2-site1\nshared: true\n")
+    assert codes(4) == ["SNV413", "SNV409"]
+    (repo / "odd-box.yaml").write_text("kind: Label\nid: odd-label\nat: partner\n")
+    assert codes(5) == ["SNV409"]
+
+
+def test_a_file_of_configuration_that_no_longer_parses_is_reported_warm(
+    repo, tmp_path, monkeypatch
+):
+    """A file holding configuration but no node (contacts, a period, as `import`
+    writes them apart) that stops parsing: its documents are known but broken, as in a
+    cold build (no cascade from the equipment that name its contact), reported from
+    the state; the fix is warm too. A file holding a node goes cold (the tree's shape)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    extra = repo / "p0" / "extra.yaml"
+    extra.write_text(
+        "kind: Contact\nid: p0-extra\nname: Extra\nat: p0\nemail: extra@example.com\n"
+        "---\nkind: TimePeriod\nid: p0-extra-hours\nat: p0\n"
+        'ranges: {monday: ["08:00-18:00"]}\n'
+    )
+    edit(site_file(repo), "contacts: [p0-noc-0,", "contacts: [p0-extra, p0-noc-0,")
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "written"
+    good = extra.read_text()
+    extra.write_text(good.replace("name: Extra", "name: [Extra", 1))
+    broken = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert broken.status == "errors"
+    assert [d.code for d in broken.result.diagnostics if d.severity == "error"] == ["SNV101"]
+    assert same_check_as_cold(repo, tmp_path, monkeypatch) is not None
+    extra.write_text(good)
+    assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "written"
+    client = sorted(repo.rglob("client.yaml"))[0]
+    edit(client, "mode: managed", "mode: [managed")
+    same_as_full(repo, tmp_path, monkeypatch, patched=False, step=3)
+
+
 def test_a_query_after_an_edit_leaves_the_next_build_warm(repo, tmp_path, monkeypatch):
     """Edit, query (compiled in full: it leaves the snapshot of the edited inputs for the
     next queries), build: the build is warm from the state's own snapshot, which the
@@ -1406,8 +1500,8 @@ def test_a_period_default_edited_summarises_the_nodes_it_reaches(repo, tmp_path,
     seen = []
     real = periods.check_nodes
 
-    def spying(ctx, walk, under=None):
-        found = real(ctx, walk, under)
+    def spying(ctx, walk, under=None, checked=None):
+        found = real(ctx, walk, under, checked)
         seen.append((under, len(found)))
         return found
 

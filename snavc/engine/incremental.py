@@ -88,13 +88,15 @@ def rebuild(
     persist: bool = True,
     given=None,
     vouched=None,
+    incumbent=None,
 ):
     """The build of ``repo`` into ``out`` made by patching the previous one, as a
     ``pipeline.Built``; None when it cannot be (the caller builds in full). With
     ``persist`` false, the snapshot and the state stay those of the previous build
     (pipeline.build: no build follows). ``given``: the state to patch from, adopted by
     the caller (state.adopt_state), instead of the one in ``repo/.snavc``; ``vouched``,
-    records of input files the caller has just read (cache.hash_files).
+    records of input files the caller has just read (cache.hash_files); ``incumbent``,
+    as for tree.build_tree (plan's: which of two definitions of an ID was there before).
 
     With ``out`` None, the build is only checked (``validate``): every object an edit
     reaches resolved again, its diagnostics those of a cold build, nothing written
@@ -142,6 +144,7 @@ def rebuild(
                 inputs,
                 timings,
                 persist,
+                incumbent,
             )
         except (KeyError, ValueError, TypeError, OSError):  # a state out of step, a file gone
             if os.environ.get("SNAVC_STRICT_CACHE"):  # the tests: a bug, not a fallback
@@ -183,6 +186,7 @@ def _rebuild(
     inputs,
     timings,
     persist: bool = True,
+    incumbent=None,
 ):
     from ..resolve import engine
     from ..resolve.lock import LOCK_FILE, LockState
@@ -226,16 +230,12 @@ def _rebuild(
     for rel in changed:
         docs, more = load_file(root / rel, rel, backend)
         if more:
-            # a file of leaves only that fails to load: its leaves are gone, known but
-            # broken (a cold build's load_files and broken_identities); one that held
-            # configuration takes everything placed or named there with it
+            # a file that fails to load: its documents are gone, known but broken (a
+            # cold build's load_files and broken_identities): its configuration
+            # documents are edits that remove them (_config_edits: a node's goes cold,
+            # as would any change of the tree's shape)
             broken = broken_identities(root / rel)
-            if (
-                docs
-                or not dg.has_errors(more)
-                or split.documents_of(rel)
-                or any(kind not in cache.LEAF_KINDS for kind, _ in broken)
-            ):
+            if docs or not dg.has_errors(more) or any(k in NODE_KINDS for k, _ in broken):
                 return _cold()
             said += more
             rejected |= broken
@@ -307,10 +307,24 @@ def _rebuild(
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     gone_ids = {(kind, i) for kind, i, *_ in gone}
     members = state["members"]
-    if _clash(new_eq, records.where, "Equipment", gone_ids) or _clash(
-        new_us, members, "UserService", gone_ids
+    # an ID or a product ID taken by an untouched object: that one is read again, and
+    # the tree says which of the two is in error (SNV301, SNV308), as in a cold build
+    snids = cache.unpack(state["snids"])
+    taken = {o.id for o in new_eq if o.id in records.where}
+    taken.update(
+        snids[o.servicenav_id]
+        for o in new_eq
+        if o.servicenav_id is not None and o.servicenav_id in snids
+    )
+    for kind, ids, where in (
+        ("Equipment", taken, records.where),
+        ("UserService", {o.id for o in new_us}, {i: f for i, (f, _n) in members.items()}),
     ):
-        return _cold()  # a duplicate ID: the full build reports it
+        for ident in sorted(i for i in ids if i in where and (kind, i) not in gone_ids):
+            file = where[ident]
+            again.setdefault(file, set()).add(ident)
+            gone += [item for item in records.of(file)[0] if item[:2] == (kind, ident)]
+            gone_ids.add((kind, ident))
     dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
     dirty |= {i for kind, i in rejected if kind == "Equipment"}
     for ident, (file, names) in members.items():
@@ -348,6 +362,10 @@ def _rebuild(
             return _cold()
         for o in more_checked.objects:
             (new_eq if o.kind == "Equipment" else new_us).append(o)
+    # in the order of a cold build's: the first definition of an ID is the one kept
+    order = {file: i for i, file in enumerate(files)}
+    new_eq.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
+    new_us.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     now_at = {o.id: o.at for o in new_eq}
     if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
         return _cold()
@@ -356,7 +374,6 @@ def _rebuild(
         kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
     ):
         return _cold()
-    snids = cache.unpack(state["snids"])
     for o in new_eq:
         owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
         if owner is not None and owner not in dirty:
@@ -406,6 +423,7 @@ def _rebuild(
         known_parents=known_parents,
         lazy=lazy,
         known_places=_Known(records, gone_ids, lambda record: _Placed(record[2])),
+        incumbent=incumbent,
     )
     if catalog.diagnostics:
         return _cold()
@@ -430,10 +448,11 @@ def _rebuild(
     only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
     under = _defaults_under(edits) if "nodes" in checks else None
     res = engine(tree, lock, checks=checks, only=only, nodes_under=under)
-    if res.diagnostics and not dg.has_errors(said + res.diagnostics):
-        return _cold()  # (the shared checks' warnings: the state keeps none of theirs)
+    # id(diagnostic) -> KIND/ID whose check or resolution said it
+    owner_of = {id(res.diagnostics[i]): o for o, (s, e) in res.checked.items() for i in range(s, e)}
+    if len(owner_of) < len(res.diagnostics) and not dg.has_errors(said + res.diagnostics):
+        return _cold()  # (a shared check's warning about no object: the full build's)
     resolver = res.resolver
-    owner_of: dict[int, str] = {}  # id(diagnostic) -> KIND/ID whose resolution said it
 
     def owned(kind: str, obj, resolve):
         start = len(res.diagnostics)
@@ -482,14 +501,17 @@ def _rebuild(
             return None
         return cache.save(root, hashes, new_split, packed["where"], packed["members"])
 
+    # the labels of what was read, resolved or checked again (or is gone): the
+    # diagnostics the state keeps of them are replaced by what they say now
+    again_labels = _resolved_again(gone, windows_again, windows_gone, edits, res.checked)
     if said or dg.has_errors(res.diagnostics):
         # (the shared checks' errors are in res.diagnostics, before the objects')
-        return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
+        return _reported(repo, tree, res, rows, again_labels, said, rels)
     if out is None:  # checked: the snapshot of what it checked, for the next queries
         if persist:
             keep_snapshot(root)
             snapshot(leaf_records())
-        return _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels)
+        return _reported(repo, tree, res, rows, again_labels, said, rels)
     if edits and bool(windows) != bool(
         state["layouts"]["effective.json"].get(b"maintenance_windows")
     ):
@@ -513,8 +535,7 @@ def _rebuild(
     lock.changed, lock.removed = lockfile.patch(lock, gone_services, present, uses)
     if locked and lock.changed:
         return _cold()  # the full build says why (SNV423)
-    gone_labels = _resolved_again(gone, windows_again, windows_gone)
-    rows = [row for row in rows if row[-1] not in gone_labels]
+    rows = [row for row in rows if row[-1] not in again_labels]
     # the warnings of the objects not resolved again, and those of the ones that were
     kept = diagnostics_from_state(rows)
     owner_of.update((id(d), row[-1]) for d, row in zip(kept, rows, strict=True))
@@ -608,22 +629,28 @@ def _of_a_file(row: tuple) -> bool:
     return row[1].startswith("SNV1") and row[3] != "snav.lock"
 
 
-def _resolved_again(gone: list, windows_again: list, windows_gone: list) -> set[str]:
-    """The labels (KIND/ID) of the objects a warm build read or resolved again: the
-    diagnostics the state keeps of them are replaced by what they say now."""
+def _resolved_again(
+    gone: list, windows_again: list, windows_gone: list, edits: dict, checked: dict
+) -> set[str]:
+    """The labels (KIND/ID) of the objects a warm build read, resolved or checked
+    (``checked``: Resolution.checked) again, and of the configuration objects edited (a
+    box removed is checked no more): the diagnostics the state keeps of them are
+    replaced by what they say now."""
     labels = {f"{kind}/{ident}" for kind, ident, *_ in gone}
     labels.update(f"MaintenanceWindow/{o.id}" for o in windows_again)
     labels.update(f"MaintenanceWindow/{i}" for i in windows_gone)
+    labels.update(f"{kind}/{ident}" for kind, ident in edits)
+    labels.update(checked)
     return labels
 
 
-def _reported(repo, tree, res, rows, gone, windows_again, windows_gone, said, rels):
+def _reported(repo, tree, res, rows, again_labels: set, said, rels):
     """The build of an edit that put a dirty object in error, or one only checked:
     nothing written, the state left as it is, and the diagnostics of a cold build:
-    those the state keeps of the objects not read again, with what reading, linking and
-    resolving the dirty ones said (``said``, then ``res.diagnostics``)."""
-    gone_labels = _resolved_again(gone, windows_again, windows_gone)
-    kept = diagnostics_from_state([row for row in rows if row[-1] not in gone_labels])
+    those the state keeps of the objects not read or checked again (``again_labels``),
+    with what reading, linking, checking and resolving the dirty ones said (``said``,
+    then ``res.diagnostics``)."""
+    kept = diagnostics_from_state([row for row in rows if row[-1] not in again_labels])
     diags = dg.sort(kept + reported(said + res.diagnostics, tree.project))
     status = "errors" if dg.has_errors(diags) else "checked"
     return Built(Result(repo, tree, diags, rels, 0), res, status, incremental=True)
@@ -1092,13 +1119,6 @@ def _changes(state: dict, hashes: dict[str, str], files: list[str]):
     if len(changed) + len(removed) > max(10, MAX_CHANGED * len(files)):
         return None, None
     return changed, removed
-
-
-def _clash(objects: list, untouched: dict, kind: str, gone: set) -> bool:
-    """Whether two of ``objects`` share an ID, or one has the ID of an object of its
-    kind that is not resolved again (``untouched``: the state's, less ``gone``)."""
-    ids = [o.id for o in objects]
-    return len(set(ids)) < len(ids) or any(i in untouched and (kind, i) not in gone for i in ids)
 
 
 class _Untouched(Mapping):

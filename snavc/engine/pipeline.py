@@ -265,7 +265,9 @@ def build(
     check_output(repo, Path(out))
     recover_output(Path(out))
     if not reapply and cache.enabled():
-        built = incremental.rebuild(repo, Path(out), backend, locked, persist, state, vouched)
+        built = incremental.rebuild(
+            repo, Path(out), backend, locked, persist, state, vouched, incumbent
+        )
         if built is not None:
             return built
     return _cold_build(repo, Path(out), backend, reapply, locked, incumbent, before_rules, persist)
@@ -314,7 +316,8 @@ def _cold_build(
         progress.stage("resolving and writing the equipment")
         try:
             res = engine(result.tree, lock)
-            owned: list = []  # whose resolution reported what (the state keeps it)
+            # whose check or resolution reported what (the state keeps it)
+            owned = [(label, s, e) for label, (s, e) in res.checked.items() if e > s]
             ids = resolve_before_equipment(res, consume=True, owners=owned)
             # on every core (snavc.engine.shards), with the snapshot's equipment records
             leaves = Leaves(result.snapshot["shared"]) if result.snapshot is not None else None

@@ -307,9 +307,10 @@ def _key() -> str:
 def diagnostics_to_state(diags: list[Diagnostic], owner_of: dict | None = None) -> list[tuple]:
     """The diagnostics as the state keeps them, each with its owner: ``KIND/ID`` of the
     equipment, user service or maintenance window whose resolution reported it
-    (``owner_of``: ``id(diagnostic) -> owner``, from ``resolve_all``'s ``owners``), else
-    None (the configuration's: load, validation, the tree, the shared checks). A warm
-    build drops those of the objects it resolves again."""
+    (``owner_of``: ``id(diagnostic) -> owner``, from ``resolve_all``'s ``owners``) or of
+    the box or node a shared check reported it about (``Resolution.checked``), else
+    None (the configuration's: load, validation, the tree, the other shared checks). A
+    warm build drops those of the objects it resolves or checks again."""
     owner_of = owner_of or {}
     return [
         (

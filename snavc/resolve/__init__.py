@@ -57,6 +57,10 @@ class Resolution:
     lock: LockState | None = None
     maintenance_windows: dict[str, dict] = field(default_factory=dict)  # W1-W3
     nodes_under: set | None = None  # engine's: the nodes summarised, below these (all: None)
+    # KIND/ID -> (start, end) of each object a shared check that may warn (B3, P9)
+    # examined: diagnostics[start:end] are about it. The build state keeps them as
+    # that object's, and a warm build that checks it again replaces them
+    checked: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 SHARED_CHECKS = frozenset({"groups", "boxes", "templates", "nodes"})
@@ -81,14 +85,17 @@ def engine(
     templates = Templates(ctx)
     boxes = Boxes(ctx)
     nodes: dict = {}
+    checked: dict[str, tuple[int, int]] = {}
     if "groups" in run:
         check_groups(ctx, only)  # C2, C4
     if "boxes" in run:
-        check_boxes(ctx, only)  # B3
+        _by_object(ctx, checked, lambda starts: check_boxes(ctx, only, starts))  # B3
     if "templates" in run:
         check_templates(ctx)  # T2, T7, T9
     if "nodes" in run:
-        nodes = check_nodes(ctx, walk, nodes_under)  # P9, P10
+        nodes = _by_object(  # P9, P10
+            ctx, checked, lambda starts: check_nodes(ctx, walk, nodes_under, starts)
+        )
     return Resolution(
         tree,
         ctx,
@@ -102,7 +109,20 @@ def engine(
         ctx.diagnostics,
         lock,
         nodes_under=nodes_under,
+        checked=checked,
     )
+
+
+def _by_object(ctx: Context, checked: dict, check):
+    """Run ``check(starts)``, which records in ``starts`` each object it examines
+    (``KIND/ID -> len(ctx.diagnostics)`` then), and put in ``checked`` the range of the
+    diagnostics each one got. Returns what the check returns."""
+    starts: dict[str, int] = {}
+    found = check(starts)
+    ends = [*list(starts.values())[1:], len(ctx.diagnostics)][: len(starts)]
+    for (label, start), end in zip(starts.items(), ends, strict=True):
+        checked[label] = (start, end)
+    return found
 
 
 def resolve(tree: Tree, lock: LockState | None = None) -> Resolution:

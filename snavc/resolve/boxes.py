@@ -67,13 +67,15 @@ class Boxes:
         return tuple(sorted(ids))
 
 
-def check_boxes(ctx: Context, only=None) -> None:
+def check_boxes(ctx: Context, only=None, checked=None) -> None:
     """B3: ``shared`` only means something on a partner box (checked on the boxes of
-    ``only``, ``KIND/ID`` labels, when given)."""
+    ``only``, ``KIND/ID`` labels, when given). ``checked``: see :func:`.engine`."""
     table = ctx.tree.objects.get("Box", {})
     for ident in table:
         if only is not None and f"Box/{ident}" not in only:
             continue
+        if checked is not None:
+            checked[f"Box/{ident}"] = len(ctx.diagnostics)
         box = table[ident]
         node = ctx.tree.node_of(box)
         if box.shared and node.kind in ("client", "site"):

@@ -112,16 +112,19 @@ def node_summary(ctx: Context, walk: DefaultWalk, node: Node) -> dict:
     return out
 
 
-def check_nodes(ctx: Context, walk: DefaultWalk, under=None) -> dict[str, dict]:
+def check_nodes(ctx: Context, walk: DefaultWalk, under=None, checked=None) -> dict[str, dict]:
     """P9/P10: every node's default summary; a warning where an aspect has none.
     ``under`` (node IDs): only the nodes at or below them (the walk of the others
-    passes none of them: their summaries cannot change)."""
+    passes none of them: their summaries cannot change). ``checked``: see
+    :func:`.engine`."""
     summaries = {}
     for node in ctx.tree.nodes.values():
         if node.kind == "product":
             continue
         if under is not None and not any(n.id in under for n in node.path):
             continue
+        if checked is not None:
+            checked[f"{node.obj.kind}/{node.id}"] = len(ctx.diagnostics)
         summary = node_summary(ctx, walk, node)
         summaries[node.id] = summary
         missing = [a for a, v in summary.items() if v is None]

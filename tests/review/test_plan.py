@@ -635,6 +635,47 @@ def test_plan_blames_the_new_definition_of_a_duplicate_ID(seed):
     ]
 
 
+def test_plan_blames_the_new_equipment_of_a_duplicate_ID_with_the_head_built_warm(
+    tmp_path, monkeypatch
+):
+    """The head built from the base's build state (one equipment file changed): the
+    untouched equipment whose ID the change takes is read again, and the new definition
+    gets the error although it sorts first, as plan's cold head does (its incumbent)."""
+    from snavc.bench.generate import generate
+    from snavc.engine import incremental
+
+    repo = tmp_path / "estate"
+    generate(repo, 300)
+    snav("build", repo, "-o", tmp_path / "out")  # (its lock is committed, as a user's)
+    git_init(repo)
+    last = sorted(repo.rglob("*-s0*.yaml"))[-1]
+    taken = re.findall(r"^id: (eq-\d+)", last.read_text(), re.M)[-1]
+    first = sorted(repo.rglob("*-s0*.yaml"))[0]
+    at = re.search(r"^id: (\S+)", first.read_text(), re.M).group(1)
+    append(
+        repo,
+        str(first.relative_to(repo)),
+        f"kind: Equipment\nid: {taken}\nname: Copy\nat: {at}\naddress: 10.9.9.9\n"
+        "template: p0-linux\nbox: p0-snm-0\nconfigured_by: p0-admin\n",
+    )
+    lines = first.read_text().splitlines()
+    line = len(lines) - lines[::-1].index(f"id: {taken}")
+    # validate (a cold check, in path order) blames the original, which sorts last
+    checked = json.loads(snav("validate", "--format", "json", repo, exit_code=1).stdout)
+    assert [d["file"] for d in checked if d["code"] == "SNV301"] == [str(last.relative_to(repo))]
+    rebuilds = []
+    real = incremental._rebuild
+    monkeypatch.setattr(
+        incremental, "_rebuild", lambda *a, **k: rebuilds.append(real(*a, **k)) or rebuilds[-1]
+    )
+    report = plan(repo, exit_code=1)
+    assert [b.status for b in rebuilds if b is not None] == ["errors"]  # the head, warm
+    assert [(d["code"], d["file"], d["line"]) for d in report["errors"]] == [
+        ("SNV301", str(first.relative_to(repo)), line)
+    ]
+    assert report["errors"][0]["related"][0]["message"] == "defined here before this change"
+
+
 def test_plan_errors_as_annotations(seed):
     repo = git_init(seed())
     append(repo, "clients/client1/contacts.yaml", NEW_CLIENT2_OPS)
