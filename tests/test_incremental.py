@@ -763,12 +763,67 @@ def test_a_maintenance_target_edited_in_place_is_patched(repo, tmp_path, monkeyp
     same_as_full(repo, tmp_path, monkeypatch)
 
 
-def test_a_maintenance_target_removed_is_left_to_the_full_build(repo, tmp_path, monkeypatch):
+def test_a_maintenance_target_removed_is_reported_warm(repo, tmp_path, monkeypatch):
+    """W2: a window's target removed, or the unit service it names: the window (its
+    file untouched) is checked and resolved again, the error that of a cold build; the
+    fix is warm too."""
     path, target = maintenance_target(repo)
-    docs = path.read_text().split("---\n")
+    before = path.read_text()
+    docs = before.split("---\n")
     path.write_text("---\n".join(d for d in docs if f"id: {target}\n" not in d))
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert "SNV302" in [d.code for d in built.result.diagnostics]
+    path.write_text(before)
+    assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
+    client = next(repo.rglob("client.yaml"))
+    service = re.search(r"^targets: \[\S+, (eq-\d+)/(\S+)\]", client.read_text(), re.M)
+    host, name = service.group(1), service.group(2)
+    for site in client.parent.glob("*-s*.yaml"):
+        text = site.read_text()
+        if f"id: {host}\n" in text:
+            doc = text[text.index(f"id: {host}\n") :].split("\n---", 1)[0]
+            site.write_text(text.replace(doc, doc.replace(f"name: {name}\n", "name: renamed\n")))
+            break
+    built = same_as_full(repo, tmp_path, monkeypatch, step=2)
+    assert "SNV302" in [d.code for d in built.result.diagnostics]
+
+
+def test_a_node_edited_into_an_error_keeps_its_subtree_out(repo, tmp_path, monkeypatch):
+    """A client refused by validation takes its sites out of the tree, and with them
+    the unchanged contacts and boxes placed there (cache.LazyKind.placed): the shared
+    checks run over the boxes left, as in a cold build (this crashed the warm check)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    client = sorted(repo.rglob("client.yaml"))[2]
+    edit(client, "mode: ", "colour: blue\nmode: ")  # (the client's document: SNV203)
+    assert same_check_as_cold(repo, tmp_path, monkeypatch) is not None
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "errors"
+
+
+def test_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
+    """H5: a gateway moved to its own file, then to another client's site (its children,
+    untouched, can no longer see it), then removed: each time the children are read
+    again and checked, the diagnostics those of a cold build, warm; the fixes too."""
+    path = site_file(repo, 3)
+    text = path.read_text()
+    gateway = re.findall(r"^parents: \[(\S+)\]", text, re.M)[0]
+    start = text.index(f"kind: Equipment\nid: {gateway}\n")
+    doc = text[start:].split("\n---\n", 1)[0] + "\n"
+    path.write_text(text.replace(doc + "---\n", "").replace("---\n" + doc, ""))
+    own = repo / "p0" / "gateways.yaml"
+    own.write_text(doc + "---\nkind: Label\nid: gateways\nat: p0\n")
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "written"
+    at = re.search(r"^at: (\S+)", doc, re.M).group(1)
+    elsewhere = re.search(r"^id: (\S+)", sorted(repo.rglob("*-s0*.yaml"))[-1].read_text(), re.M)
+    own.write_text(own.read_text().replace(f"at: {at}\n", f"at: {elsewhere.group(1)}\n", 1))
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert "SNV441" in [d.code for d in built.result.diagnostics]
+    own.write_text(doc + "---\nkind: Label\nid: gateways\nat: p0\n")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "written"
+    own.write_text("kind: Label\nid: gateways\nat: p0\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, step=3)
+    assert "SNV302" in [d.code for d in built.result.diagnostics]
+    own.write_text(doc + "---\nkind: Label\nid: gateways\nat: p0\n")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=4).status == "written"
 
 
 # -- edits of configuration documents (issue 14): random, of every kind ----------------
@@ -1133,12 +1188,15 @@ def test_random_line_edits_are_reported_as_a_cold_build_does(repo, tmp_path, mon
     files = sorted(p for p in repo.rglob("*.yaml") if ".snavc" not in p.parts)
     steps = int(os.environ.get("SNAVC_TEST_STEPS", 12))
     warm = 0
+    settings_written = False  # (the state then has the edited snav.yaml: its undo is cold)
     for step in range(steps):
         path = rng.choice(files)
         before = path.read_text()
         path.write_text(_mutate_lines(rng, before))
         expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"mfull{step}")
         built = build(repo, tmp_path / f"mincr{step}")
+        if built.status == "written":
+            settings_written = path.name == "snav.yaml"
         what = (path.name, step)
         assert built.status == expected.status, what
         assert built.result.diagnostics == expected.result.diagnostics, what
@@ -1150,7 +1208,7 @@ def test_random_line_edits_are_reported_as_a_cold_build_does(repo, tmp_path, mon
         assert _read(repo / "snav.lock") == full_lock, what
         warm += built.incremental
         path.write_text(before)
-    same_as_full(repo, tmp_path, monkeypatch, step=steps)
+    same_as_full(repo, tmp_path, monkeypatch, patched=not settings_written, step=steps)
     assert warm  # (most blind edits break a file's syntax: those are built cold)
 
 

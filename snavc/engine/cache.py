@@ -642,11 +642,12 @@ class LazyKind(Mapping):
         return ident in self._file
 
     def placed(self, nodes: Mapping) -> LazyKind:
-        """This table without the models made here (an edited document's) whose node is
-        not in ``nodes``: the tree keeps an object placed nowhere out, as it keeps out
-        any other (tree.build_tree); the unchanged documents were placed by the clean
-        build that left them, and the nodes are those it had."""
-        out = {i for i, o in self._made.items() if o.at is not None and o.at not in nodes}
+        """This table without the objects whose node is not in ``nodes``: the tree keeps
+        an object placed nowhere out, as it keeps out any other (tree.build_tree). An
+        edited document's may be placed nowhere, and so may an unchanged one whose node
+        an edit put in error (its subtree is out of the tree: the clean build that left
+        the document had it)."""
+        out = {i for i, at in self._at.items() if at is not None and at not in nodes}
         if not out:
             return self
         view = copy.copy(self)

@@ -327,6 +327,26 @@ def _rebuild(
             gone_ids.add((kind, ident))
     dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
     dirty |= {i for kind, i in rejected if kind == "Equipment"}
+    # H5 across the untouched equipment: one whose parent moved or went (a changed
+    # file's) is read again, its parent checked anew (from the tree, as in a cold build)
+    now_at = {o.id: o.at for o in new_eq}
+    moved = {
+        i
+        for kind, i, at, *_ in gone
+        if kind == "Equipment" and records.where.get(i) in touched and now_at.get(i) != at
+    }
+    if moved:
+        for child, targets in state["parents"].items():
+            if (
+                child not in dirty
+                and not child.startswith(WINDOW)
+                and any(t.partition("/")[0] in moved for t in targets)
+            ):
+                file = records.where[child]
+                again.setdefault(file, set()).add(child)
+                gone += [item for item in records.of(file)[0] if item[:2] == ("Equipment", child)]
+                gone_ids.add(("Equipment", child))
+                dirty.add(child)
     for ident, (file, names) in members.items():
         if ("UserService", ident) not in gone_ids and dirty.intersection(names):
             again.setdefault(file, set()).add(ident)
@@ -334,23 +354,12 @@ def _rebuild(
             gone_ids.add(("UserService", ident))
     if len(gone) > MAX_DIRTY * (state["counts"][0] + state["counts"][2]):
         return _cold()  # beyond this, the cold build is about as fast
-    # H4-H6 across the untouched equipment: a dirty one that is a parent of an untouched
-    # one (gone or moved, the child would break), or that takes a product ID in use
+    # H4 across the untouched equipment (their parents, for cycles)
     parents = {
         i: t for i, t in state["parents"].items() if i not in dirty and not i.startswith(WINDOW)
     }
     windows = [o for o in cfg if o.kind == "MaintenanceWindow"]
     window_links = host_links(windows)
-    # a dirty equipment that an untouched one names as parent, or a maintenance window
-    # as target, must stay where it was (H5, W2 depend on its node) with the unit
-    # services named (checked below, once the tree knows its services)
-    named = {
-        t
-        for targets in [*parents.values(), *(t for t, _ in window_links.values())]
-        for t in targets
-        if t.partition("/")[0] in dirty
-    }
-    was_at = {i: at for kind, i, at, *_ in gone if kind == "Equipment"}
     for file, idents in sorted(again.items()):
         found, more = load_file(root / file, file, backend)
         if more:
@@ -367,8 +376,6 @@ def _rebuild(
     new_eq.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     new_us.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     now_at = {o.id: o.at for o in new_eq}
-    if any(now_at.get(t.partition("/")[0]) != was_at.get(t.partition("/")[0]) for t in named):
-        return _cold()
     # U3: user services made of user services are checked across all of them
     if any(c.user_service is not None for o in new_us for c in o.components) or any(
         kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
@@ -386,14 +393,19 @@ def _rebuild(
     def target_placed(eq_id: str) -> bool:
         return placed(now_at[eq_id]) if eq_id in now_at else eq_id in placed_before
 
-    # W2: the windows whose own document, references or targets' nodes are reached
+    # W2: the windows whose own document, references or targets' nodes are reached,
+    # or that target a dirty equipment (it may have moved, gone, or lost the unit
+    # service named): resolved again, their targets checked by the tree
     windows_again = sorted(
         (
             o
             for o in windows
             if f"MaintenanceWindow/{o.id}" in reached
             or placed(o.at)
-            or any(target_placed(t.partition("/")[0]) for t in o.targets)
+            or any(
+                t.partition("/")[0] in dirty or target_placed(t.partition("/")[0])
+                for t in o.targets
+            )
         ),
         key=lambda o: o.id,
     )
@@ -414,6 +426,7 @@ def _rebuild(
         for kind, _, ident in (label.partition("/") for label in sorted(reached))
         if kind in lazy and ident in lazy[kind]
     ]
+    marked += [o for o in windows_again if f"MaintenanceWindow/{o.id}" not in reached]
     tree = build_tree(
         objects,
         catalog.objects,
@@ -431,10 +444,6 @@ def _rebuild(
         if not dg.has_errors(said + tree.diagnostics):
             return _cold()  # (a warning the state would have to keep: the full build's)
         said += tree.diagnostics
-    for t in named:
-        eq_id, _, name = t.partition("/")
-        if name and name not in tree.unit_services.get(eq_id, ()):
-            return _cold()  # a targeted unit service is gone: the full build reports it
     tree.leaf_index = _Untouched(records.where, gone_ids)
     tree.leaf_loader = leaf_loader(root, tree, backend)
     if not (root / LOCK_FILE).is_file():
