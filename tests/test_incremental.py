@@ -799,6 +799,37 @@ def test_a_node_edited_into_an_error_keeps_its_subtree_out(repo, tmp_path, monke
     assert same_as_full(repo, tmp_path, monkeypatch).status == "errors"
 
 
+def test_user_services_made_of_user_services_are_built_warm(repo, tmp_path, monkeypatch):
+    """U3: a user service made of another (a new file); an equipment edit that reaches
+    the component; a cycle between them (SNV309); the fix: each built warm, every user
+    service of a composition read again and checked, the bytes those of a cold build.
+    A component that names no user service is left to the cold build (its did-you-mean
+    chooses among all of them)."""
+    client = sorted(repo.rglob("client.yaml"))[0]
+    portal = re.search(r"^id: (\S+-portal)$", client.read_text(), re.M).group(1)
+    at = re.search(r"^id: (\S+)", client.read_text(), re.M).group(1)
+    suite = repo / "p0" / "suite.yaml"
+    suite.write_text(
+        f"kind: UserService\nid: {at}-suite\nname: Suite\nat: {at}\nconfigured_by: p0-admin\n"
+        f"components:\n  - {{user_service: {portal}}}\n"
+    )
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "written"
+    member = re.search(r"^members: \[(eq-\d+)/", client.read_text(), re.M).group(1)
+    for site in client.parent.glob("*-s*.yaml"):
+        if f"id: {member}\n" in site.read_text():
+            edit(site, f"id: {member}\nname: Server", f"id: {member}\nname: Member")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
+    text = client.read_text()  # (the portal has components: one more, the suite)
+    k = text.index("components:\n", text.index(f"id: {portal}\n")) + len("components:\n")
+    client.write_text(text[:k] + f"  - {{user_service: {at}-suite}}\n" + text[k:])
+    built = same_as_full(repo, tmp_path, monkeypatch, step=2)
+    assert "SNV309" in [d.code for d in built.result.diagnostics]
+    client.write_text(text)
+    assert same_as_full(repo, tmp_path, monkeypatch, step=3).status == "written"
+    edit(suite, f"user_service: {portal}", f"user_service: {portal}-typo")
+    assert same_as_full(repo, tmp_path, monkeypatch, patched=False, step=4).status == "errors"
+
+
 def test_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
     """H5: a gateway moved to its own file, then to another client's site (its children,
     untouched, can no longer see it), then removed: each time the children are read

@@ -352,6 +352,18 @@ def _rebuild(
             again.setdefault(file, set()).add(ident)
             gone += [item for item in records.of(file)[0] if item[1] == ident]
             gone_ids.add(("UserService", ident))
+    # U3: user services made of user services are checked (their cycles) across all
+    # of them: when a dirty one is, or is made, part of a composition, every one that is
+    # is read again (the state's "composed")
+    composed = set(state["composed"])
+    components = {c.user_service for o in new_us for c in o.components if c.user_service}
+    if components or any(kind == "UserService" and i in composed for kind, i in gone_ids):
+        for ident in sorted((composed | components) & members.keys()):
+            if ("UserService", ident) not in gone_ids:
+                file = members[ident][0]
+                again.setdefault(file, set()).add(ident)
+                gone += [item for item in records.of(file)[0] if item[:2] == ("UserService", ident)]
+                gone_ids.add(("UserService", ident))
     if len(gone) > MAX_DIRTY * (state["counts"][0] + state["counts"][2]):
         return _cold()  # beyond this, the cold build is about as fast
     # H4 across the untouched equipment (their parents, for cycles)
@@ -376,10 +388,9 @@ def _rebuild(
     new_eq.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     new_us.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     now_at = {o.id: o.at for o in new_eq}
-    # U3: user services made of user services are checked across all of them
-    if any(c.user_service is not None for o in new_us for c in o.components) or any(
-        kind == "UserService" and ident in state["composed"] for kind, ident, *_ in gone
-    ):
+    # U3: a component that names no user service (the tree's did-you-mean would choose
+    # among the dirty ones only): the full build reports it
+    if not components <= {o.id for o in new_us}:
         return _cold()
     for o in new_eq:
         owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
@@ -552,6 +563,20 @@ def _rebuild(
     rows = diagnostics_to_state(kept, owner_of)
     writer = BuildWriter(out)
 
+    def composed_now() -> list[str]:
+        """The state's "composed" (inputs._check), those read again made anew."""
+        again_us = {i for kind, i in gone_ids if kind == "UserService"}
+        return sorted(
+            (composed - again_us)
+            | {
+                i
+                for o in new_us
+                for c in o.components
+                if c.user_service is not None
+                for i in (o.id, c.user_service)
+            }
+        )
+
     def next_state(packed: dict, saved: tuple, lock_layout: dict) -> dict:
         """The state for the next build but its outputs' part (save_state)."""
         key, hashes = saved
@@ -561,7 +586,7 @@ def _rebuild(
             "files": files,
             "snapshot": key,
             **packed,
-            "composed": state["composed"],
+            "composed": composed_now(),
             "okeys": okeys,
             "lock_uses": uses,
             "diagnostics": rows,
