@@ -1185,6 +1185,79 @@ def test_random_errors_in_configuration_documents(repo, tmp_path, monkeypatch, s
     assert warm >= steps // 3  # a warm path that always fell back cannot pass
 
 
+@pytest.mark.parametrize(
+    "seed", [51] + [int(s) for s in os.environ.get("SNAVC_TEST_SEEDS", "").split()]
+)
+def test_random_edits_of_user_service_compositions(repo, tmp_path, monkeypatch, seed):
+    """U3: rounds of random edits to user services made of user services (a component
+    added or dropped, possibly a cycle, a member equipment edited, a user service
+    removed or brought back), each built from the state of the last and compared with a
+    cold build of a copy: the same bytes, or the same diagnostics (then undone)."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    rng = random.Random(seed)
+    client = sorted(repo.rglob("client.yaml"))[0]
+    at = re.search(r"^id: (\S+)", client.read_text(), re.M).group(1)
+    portal = f"{at}-portal"
+    members = re.search(r"^members: \[(eq-\d+/\S+?)[,\]]", client.read_text(), re.M).group(1)
+    names = [f"{at}-us{i}" for i in range(4)]
+    suite = repo / "p0" / "suites.yaml"
+
+    def document(name: str, parts: list[str]) -> str:
+        parts = parts or [portal]
+        return (
+            f"kind: UserService\nid: {name}\nname: {name}\nat: {at}\nconfigured_by: p0-admin\n"
+            f"members: [{members}]\ncomponents:\n"
+            + "".join(f"  - {{user_service: {c}}}\n" for c in parts)
+        )
+
+    shape = {name: [portal] for name in names}
+    suite.write_text("---\n".join(document(n, c) for n, c in shape.items()))
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "written"
+    warm = 0
+    steps = int(os.environ.get("SNAVC_TEST_STEPS", 10))
+    for step in range(1, steps + 1):
+        texts = {p: p.read_text() for p in repo.rglob("*.yaml") if ".snavc" not in p.parts}
+        before = {n: list(c) for n, c in shape.items()}
+        roll = rng.random()
+        if roll < 0.4:  # a component added: another of them (a cycle, at times)
+            name = rng.choice(sorted(shape))
+            free = [n for n in [*names, portal] if n != name and n not in shape[name]]
+            shape[name].append(rng.choice(free) if free and rng.random() < 0.9 else portal)
+        elif roll < 0.6:  # a component dropped
+            name = rng.choice(sorted(shape))
+            shape[name] = shape[name][:-1]
+        elif roll < 0.75:  # a user service removed, or brought back
+            name = rng.choice(names)
+            if name in shape:
+                del shape[name]
+            else:
+                shape[name] = [portal]
+        else:  # an equipment of theirs edited
+            host = members.partition("/")[0]
+            for site in client.parent.glob("*-s*.yaml"):
+                if f"id: {host}\n" in site.read_text():
+                    edit(site, f"id: {host}\nname: ", f"id: {host}\nname: Edited ")
+        suite.write_text("---\n".join(document(n, c) for n, c in shape.items()) or "{}\n")
+        checked = same_check_as_cold(repo, tmp_path, monkeypatch, warm=None)
+        expected, full_out, full_lock = full(repo, tmp_path, monkeypatch, f"ufull{step}")
+        built = build(repo, tmp_path / f"uincr{step}")
+        what = (step, shape)
+        assert built.status == expected.status, what
+        assert (checked is not None) is built.incremental, what
+        if built.status == "written":
+            for name in OUTPUTS:
+                assert (tmp_path / f"uincr{step}" / name).read_bytes() == (
+                    full_out / name
+                ).read_bytes(), (name, what)
+        else:
+            assert built.result.diagnostics == expected.result.diagnostics, what
+            _undo(repo, texts)
+            shape = before
+        assert _read(repo / "snav.lock") == full_lock, what
+        warm += built.incremental
+    assert warm >= steps // 2  # a warm path that always fell back cannot pass
+
+
 def _mutate_lines(rng, text: str) -> str:
     """A random edit of a file's lines, as a hurried hand makes one: a line dropped,
     repeated, indented or outdented, a value cut short, two lines swapped."""
