@@ -412,7 +412,9 @@ def build_tree(
         table[obj.id] = obj
 
     for kind, table in (lazy or {}).items():
-        index[kind] = table
+        # (definitions of a lazy kind among ``objects``: an incremental build's duplicate
+        # IDs, checked above as any other)
+        index[kind] = table.taking(index[kind].values()) if index.get(kind) else table
     nodes, product = _link_nodes(index.get("node", {}), diags)
     # Objects placed at a node that is not in the tree (a dangling `at`, a broken parent
     # chain) are reported below and kept out: the rules only see placed objects.

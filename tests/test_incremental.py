@@ -503,13 +503,25 @@ def test_a_box_made_shared_at_a_site_is_warned_of(repo, tmp_path, monkeypatch):
 
 
 def test_a_contact_id_taken_in_another_file(repo, tmp_path, monkeypatch):
-    """A new contact with the ID of one of an unchanged file (whose model is not made):
-    the full build reports the duplicate."""
-    with site_file(repo, 1).open("a") as f:
+    """A new contact with the ID of one of an unchanged file (whose model is not made
+    until then): both go to the tree, which reports the later one in file order as a
+    cold build does (the unchanged one when the copy sorts first), warm; the fix too."""
+    path = site_file(repo, 1)
+    before = path.read_text()
+    with path.open("a") as f:
         f.write("---\nkind: Contact\nid: p0-c00000-s00-desk\nname: Desk\nat: p0-c00000-s01\n")
-    built = same_as_full(repo, tmp_path, monkeypatch, patched=False)
+    built = same_as_full(repo, tmp_path, monkeypatch)
     assert built.status == "errors"
     assert [d.code for d in built.result.diagnostics] == ["SNV301"]
+    assert built.result.diagnostics[0].file == str(path.relative_to(repo))
+    path.write_text(before)
+    first = repo / "p0" / "a-first.yaml"
+    first.write_text("kind: Contact\nid: p0-c00000-s00-desk\nname: Desk\nat: p0-c00000-s00\n")
+    built = same_as_full(repo, tmp_path, monkeypatch, step=1)
+    assert [d.code for d in built.result.diagnostics] == ["SNV301"]
+    assert built.result.diagnostics[0].file != "p0/a-first.yaml"  # (the unchanged one)
+    first.unlink()
+    assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "written"
 
 
 def test_a_user_moved_to_no_node_is_kept_out_of_the_tree(repo, tmp_path, monkeypatch):

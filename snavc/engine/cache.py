@@ -436,15 +436,18 @@ class Split:
             found = self._decoded[file] = [] if blob is None else marshal.loads(blob)
         return found
 
-    def tables(self, skip=frozenset(), made: list = (), every: bool = False) -> dict:
+    def tables(
+        self, skip=frozenset(), made: list = (), every: bool = False, drop=frozenset()
+    ) -> dict:
         """The :class:`LazyKind` of each lazy kind that has documents (``every``: of
-        each lazy kind): those of the files but those in ``skip``, with the models
-        ``made`` (a warm build's, of the files it read)."""
+        each lazy kind): those of the files but those in ``skip`` and the ``(kind, ID)``
+        in ``drop``, with the models ``made`` (a warm build's, of the files it read)."""
         entries: dict[str, list] = {}
         for file, found in self.ids.items():
             if file not in skip:
                 for kind, ident, at in found:
-                    entries.setdefault(kind, []).append((ident, at, file))
+                    if (kind, ident) not in drop:
+                        entries.setdefault(kind, []).append((ident, at, file))
         mine: dict[str, list] = {}
         for obj in made:
             mine.setdefault(obj.kind, []).append(obj)
@@ -640,6 +643,15 @@ class LazyKind(Mapping):
 
     def __contains__(self, ident) -> bool:
         return ident in self._file
+
+    def taking(self, objects) -> LazyKind:
+        """This table with ``objects`` (models of its kind whose IDs it does not hold)
+        as made: tree.build_tree's, the definitions a warm build indexed itself."""
+        view = copy.copy(self)
+        view._file, view._at, view._made = dict(self._file), dict(self._at), dict(self._made)
+        for obj in objects:
+            view._file[obj.id], view._at[obj.id], view._made[obj.id] = None, obj.at, obj
+        return view
 
     def placed(self, nodes: Mapping) -> LazyKind:
         """This table without the objects whose node is not in ``nodes``: the tree keeps

@@ -145,6 +145,18 @@ def read_marshalled(file) -> object:
         return marshal.loads(data)
 
 
+def readable(fd: int, seconds: float = 0) -> bool:
+    """Whether ``fd`` (a pipe's reading end: :func:`forked`'s) has something to read,
+    or its writer is gone, waiting up to ``seconds``. By poll, not select: select
+    refuses a descriptor numbered past 1023, which a process with many files open
+    (a long test session) hands out."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(seconds, 0) * 1000))
+
+
 def forked(work) -> tuple[int, int]:
     """Run ``work(fd)`` in a forked process, ``fd`` the writing end of a pipe; returns
     ``(pid, fd)``, the reading end here. The child exits with 0 when ``work`` returned,

@@ -264,13 +264,32 @@ def _rebuild(
         said += fresh.diagnostics  # (the objects that refer to a refused one are reached)
         rejected |= fresh.rejected
     lazy_kinds = set(cache.LAZY_KINDS)
-    lazy = split.tables(touched, [o for o in fresh.objects if o.kind in lazy_kinds], True)
+    fresh_lazy = [o for o in fresh.objects if o.kind in lazy_kinds]
+    # an ID of a lazy kind defined twice (a contact copied): both definitions (the
+    # untouched one's model made) go to the tree as objects, which says which one is
+    # in error (SNV301) as in a cold build
+    twice = _twice(split, touched, fresh_lazy)
+    lazy = split.tables(
+        touched, [o for o in fresh_lazy if (o.kind, o.id) not in twice], True, drop=twice
+    )
     if any(table.duplicated for table in lazy.values()):
-        return _cold()  # a duplicate ID: the full build reports it
+        return _cold()  # (none left: _twice took them out)
+    again_made = models_of_clean(
+        [
+            Document(*t)
+            for file, found in split.ids.items()
+            if file not in touched and any((k, i) in twice for k, i, _ in found)
+            for t in split.of(file)
+            if (t[4]["kind"], t[4]["id"]) in twice
+        ]
+    )
     by_file: dict[str, list] = {}
-    for o in clean + fresh.objects:
-        if o.kind not in lazy:
+    for o in clean + fresh.objects + again_made:
+        if o.kind not in lazy or (o.kind, o.id) in twice:
             by_file.setdefault(o.doc.file, []).append(o)
+    if twice:  # (in their file's order: the first definition of an ID is the one kept)
+        for objs in by_file.values():
+            objs.sort(key=lambda o: o.doc.index)
     cfg = [o for f in files for o in by_file.get(f, ())]
     reached, placed = _reach(edits, cfg, config, lazy)
     timings("warm: configuration")
@@ -1139,6 +1158,22 @@ def _replace_section(lines, section: bytes, mapping: dict, whole: bool = True) -
     for key in old or ():
         if key.decode() not in mapping:
             lines.set(section, key, None)
+
+
+def _twice(split, touched: set, fresh: list) -> set[tuple[str, str]]:
+    """``(kind, ID)`` of the lazy kinds that the untouched files' documents and the
+    fresh models (``fresh``: of the changed files) define more than once."""
+    seen: dict[tuple[str, str], int] = {}
+    for o in fresh:
+        seen[o.kind, o.id] = seen.get((o.kind, o.id), 0) + 1
+    if not seen:
+        return set()
+    for file, found in split.ids.items():
+        if file not in touched:
+            for kind, ident, _at in found:
+                if (kind, ident) in seen:
+                    seen[kind, ident] += 1
+    return {key for key, n in seen.items() if n > 1}
 
 
 def _changes(state: dict, hashes: dict[str, str], files: list[str]):

@@ -14,7 +14,6 @@ import gc
 import marshal
 import os
 import resource
-import select
 import signal
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from ..model import CONFIGURED_KINDS, Obj, Project
 from ..tree import Tree, build_tree, reference_keys
 from ..validate import PROJECT_FILE, validate
 from . import cache
-from .faults import forked, read_marshalled
+from .faults import forked, read_marshalled, readable
 from .load import (
     Document,
     broken_identities,
@@ -561,7 +560,7 @@ def _in_child(work):
             return None
 
     # (the child writes its answer in one piece as it ends: readable, it is about done)
-    wait.ready = lambda: bool(select.select([read], [], [], 0)[0])
+    wait.ready = lambda: readable(read)
     return wait
 
 

@@ -34,7 +34,7 @@ from ..engine.emit import (
     lock_report,
     origins,
 )
-from ..engine.faults import forked
+from ..engine.faults import forked, readable
 from ..engine.load import BUILD_MARKER, checkout_revision, commit_files, ignored_files
 from ..engine.pipeline import Result, build, compile_repo
 from ..model import NODE_KINDS
@@ -394,7 +394,6 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
         meanwhile(lambda seconds: True)
         return _build_base(repo, base, *where)
     import pickle
-    import select
     import signal
 
     # checked out before the fork: the links to the working tree's files are all made
@@ -411,7 +410,7 @@ def _build_base_apart(repo: Path, base: str, where: tuple, meanwhile, later) -> 
     pid, read = forked(child)
 
     def answered(seconds: float) -> bool:
-        return bool(select.select([read], [], [], max(seconds, 0))[0])
+        return readable(read, seconds)
 
     answer = None
     try:
