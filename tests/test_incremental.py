@@ -1114,6 +1114,22 @@ CONFIG_ERROR_EDITS = {
 }
 
 
+def _copy_document(rng, repo: Path) -> bool:
+    """A configuration document copied into another file, its ID kept (SNV301): a
+    contact, box, group, account or user (kinds whose models a warm build makes when
+    first read) or a period."""
+    kind = rng.choice(["Contact", "Box", "ContactGroup", "MonitoringAccount", "User", "TimePeriod"])
+    docs = _documents(repo, kind)
+    if not docs:
+        return False
+    path, i = rng.choice(docs)
+    doc = path.read_text().split("---\n")[i].rstrip("\n") + "\n"
+    target = rng.choice(sorted(p for p in repo.rglob("*.yaml") if p.name not in ("snav.yaml",)))
+    text = target.read_text()
+    target.write_text(text.rstrip("\n") + "\n---\n" + doc if text.strip() else doc)
+    return True
+
+
 def _break_syntax(rng, repo: Path) -> bool:
     """A file of equipment only that no longer parses."""
     path = repo / "p0" / "leaves.yaml"
@@ -1180,7 +1196,10 @@ def test_random_errors_in_configuration_documents(repo, tmp_path, monkeypatch, s
     for step in range(steps):
         texts = {p: p.read_text() for p in repo.rglob("*.yaml") if ".snavc" not in p.parts}
         kind = rng.choice(kinds)
-        done = [(kind, _edit_document(rng, repo, kind, rng.choice(CONFIG_ERROR_EDITS[kind])))]
+        if rng.random() < 0.2:  # a document copied, its ID with it
+            done = [("copied", _copy_document(rng, repo))]
+        else:
+            done = [(kind, _edit_document(rng, repo, kind, rng.choice(CONFIG_ERROR_EDITS[kind])))]
         if rng.random() < 0.3:
             other = rng.choice(sorted(CONFIG_EDITS))
             done.append((other, _edit_document(rng, repo, other, rng.choice(CONFIG_EDITS[other]))))
