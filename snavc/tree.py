@@ -315,6 +315,7 @@ def build_tree(
     known_parents: dict[str, tuple] | None = None,
     lazy: dict | None = None,
     known_places: Mapping | None = None,
+    known_services: Mapping | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -335,7 +336,8 @@ def build_tree(
     unchanged contacts and boxes, checked by the clean build that left them).
     ``known_places`` gives the equipment outside ``objects`` as ``ID -> object with its
     'at'``, read when asked for: the candidates a dangling reference's did-you-mean is
-    chosen among are then those of a tree of every equipment.
+    chosen among are then those of a tree of every equipment. ``known_services`` does
+    the same for the user services outside ``objects``.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -455,6 +457,8 @@ def build_tree(
     scopes: dict = {}  # candidates for a did-you-mean, per (table, place)
     if known_places is not None:  # (the unchanged files' equipment, of a warm build)
         index = {**index, "Equipment": ChainMap(index.get("Equipment", {}), known_places)}
+    if known_services is not None:  # (and user services)
+        index = {**index, "UserService": ChainMap(index.get("UserService", {}), known_services)}
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:

@@ -407,10 +407,6 @@ def _rebuild(
     new_eq.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     new_us.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     now_at = {o.id: o.at for o in new_eq}
-    # U3: a component that names no user service (the tree's did-you-mean would choose
-    # among the dirty ones only): the full build reports it
-    if not components <= {o.id for o in new_us}:
-        return _cold()
     for o in new_eq:
         owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
         if owner is not None and owner not in dirty:
@@ -466,6 +462,7 @@ def _rebuild(
         known_parents=known_parents,
         lazy=lazy,
         known_places=_Known(records, gone_ids, lambda record: _Placed(record[2])),
+        known_services=_KnownServices(records, members, gone_ids),
         incumbent=incumbent,
     )
     if catalog.diagnostics:
@@ -1230,6 +1227,32 @@ class _Known(_Untouched):
 
     def __bool__(self) -> bool:
         return True
+
+
+class _KnownServices(Mapping):
+    """The user services not read again, ``ID -> _Placed`` (their node, from their
+    file's records when asked for): a dangling reference to a user service (a
+    component) is then told apart, and its did-you-mean chosen, among all of them."""
+
+    def __init__(self, records, members: Mapping, gone: set):
+        self.records, self.members, self.gone = records, members, gone
+
+    def __contains__(self, ident) -> bool:
+        return ident in self.members and ("UserService", ident) not in self.gone
+
+    def __getitem__(self, ident):
+        if ident not in self:
+            raise KeyError(ident)
+        for item in self.records.of(self.members[ident][0])[0]:
+            if item[0] == "UserService" and item[1] == ident:
+                return _Placed(item[2])
+        raise KeyError(ident)
+
+    def __iter__(self):
+        return (i for i in self.members if ("UserService", i) not in self.gone)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 class _Placed(NamedTuple):
