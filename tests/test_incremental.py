@@ -843,6 +843,31 @@ def test_user_services_made_of_user_services_are_built_warm(repo, tmp_path, monk
     assert f"'{portal}'" in built.result.diagnostics[0].message
 
 
+def test_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
+    """A node that came (a site with its contact, box, period default and equipment; a
+    client with a site) is built warm, the bytes those of a cold build; so is one whose
+    parent does not exist (the tree's error); a node that goes builds cold."""
+    monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
+    rng = random.Random(7)
+    assert _new_site(rng, repo)
+    assert same_as_full(repo, tmp_path, monkeypatch).status == "written"
+    client = sorted(repo.rglob("client.yaml"))[1]
+    added = client.parent / "added.yaml"
+    added.write_text(
+        "kind: Client\nid: c-added\nname: Added\nparent: p0\nmode: resale\n---\n"
+        "kind: Site\nid: c-added-s1\nname: Added 1\nparent: c-added\n---\n"
+        "kind: Contact\nid: c-added-ops\nname: Ops\nat: c-added\nemail: ops@added.example\n"
+    )
+    assert same_as_full(repo, tmp_path, monkeypatch, step=1).status == "written"
+    lost = client.parent / "lost.yaml"
+    lost.write_text("kind: Site\nid: c-lost-s1\nname: Lost\nparent: c-lost\n")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "errors"
+    lost.unlink()
+    assert same_as_full(repo, tmp_path, monkeypatch, step=3).status == "written"
+    added.unlink()
+    same_as_full(repo, tmp_path, monkeypatch, patched=False, step=4)
+
+
 def test_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
     """H5: a gateway moved to its own file, then to another client's site (its children,
     untouched, can no longer see it), then removed: each time the children are read
@@ -1018,6 +1043,34 @@ def _move_lines(rng, repo: Path) -> bool:
     return True
 
 
+def _new_site(rng, repo: Path) -> bool:
+    """A new site (a node that came) under a client, or under a new client, with a
+    contact, a box, a period default and an equipment of its own."""
+    client = rng.choice(sorted(repo.rglob("client.yaml")))
+    parent = re.search(r"^id: (\S+)", client.read_text(), re.M).group(1)
+    n = rng.randint(100, 999)
+    text = ""
+    if rng.random() < 0.3:  # a new client, too
+        text = f"kind: Client\nid: c{n}\nname: Client {n}\nparent: p0\nmode: managed\n---\n"
+        parent = f"c{n}"
+    site = f"{parent}-s{n}"
+    text += (
+        f"kind: Site\nid: {site}\nname: Site {n}\nparent: {parent}\n---\n"
+        f"kind: Contact\nid: {site}-desk\nname: Desk\nat: {site}\nphone: '+33 1 00 00 00 00'\n---\n"
+        f"kind: Box\nid: {site}-box\nat: {site}\n---\n"
+        f"kind: TimePeriod\nid: {site}-hours\nat: {site}\n"
+        'ranges: {monday: ["07:00-20:00"]}\ndefault_for: [check, notification]\n---\n'
+        f"kind: Equipment\nid: eq-{site}\nname: New\nat: {site}\naddress: 10.99.0.1\n"
+        f"template: p0-linux\nbox: {site}-box\nconfigured_by: p0-admin\n"
+        f"notification: {{contacts: [{site}-desk]}}\n"
+    )
+    path = client.parent / f"new-{n}.yaml"
+    if path.exists():
+        return False
+    path.write_text(text)
+    return True
+
+
 def _new_contact(rng, repo: Path) -> bool:
     path = site_file(repo, rng.randrange(30))
     at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
@@ -1049,6 +1102,8 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
                 done.append(("moved", _move_lines(rng, repo)))
             elif roll < 0.15:
                 done.append(("new contact", _new_contact(rng, repo)))
+            elif roll < 0.2:
+                done.append(("new site", _new_site(rng, repo)))
             else:
                 kind = rng.choice(kinds)
                 change = rng.choice(CONFIG_EDITS[kind])

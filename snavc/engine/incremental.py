@@ -481,7 +481,7 @@ def _rebuild(
     # summary; B3, C2, C4, T2...): the build state holds no warning of theirs (above)
     checks = _checks(edits)
     # (an edited node moves the scope of every group: all of them are checked again)
-    only = None if any(kind in NODE_KINDS for kind, _ in edits) else reached
+    only = None if _node_edited(edits) else reached
     under = _defaults_under(edits) if "nodes" in checks else None
     res = engine(tree, lock, checks=checks, only=only, nodes_under=under)
     # id(diagnostic) -> KIND/ID whose check or resolution said it
@@ -776,12 +776,16 @@ _CHECKS_READ = {
 
 def _defaults_under(edits: dict) -> set | None:
     """The nodes below which the default walk (P3) can change after ``edits``: where
-    the edited periods that are or were a default are (old and new places); None for
-    all of them (an edited node, a product period, a period without a place)."""
+    the edited periods that are or were a default are (old and new places), a node
+    that came; None for all of them (an edited node, a product period, a period
+    without a place)."""
     under = set()
-    for (kind, _), versions in edits.items():
+    for (kind, ident), versions in edits.items():
         if kind in NODE_KINDS:
-            return None
+            if versions[0] is not None:
+                return None
+            under.add(ident)  # (came: nothing was below it)
+            continue
         if kind != "TimePeriod":
             continue
         for data in versions:
@@ -794,15 +798,23 @@ def _defaults_under(edits: dict) -> set | None:
 
 
 def _checks(edits: dict) -> frozenset:
-    """The shared checks an edit may change the outcome of (:data:`_CHECKS_READ`)."""
-    kinds = {kind for kind, _ in edits}
-    if kinds & set(NODE_KINDS):
+    """The shared checks an edit may change the outcome of (:data:`_CHECKS_READ`): all
+    of them for an edited node; the nodes' summaries for one that came (what is placed
+    there came with it: it is among the edits)."""
+    if _node_edited(edits):
         return frozenset(_CHECKS_READ)
+    came = any(kind in NODE_KINDS for kind, _ in edits)
     return frozenset(
         name
         for name, read in _CHECKS_READ.items()
-        if any(kind in read and _reads(read[kind], *edit) for (kind, _), edit in edits.items())
+        if (came and name == "nodes")
+        or any(kind in read and _reads(read[kind], *edit) for (kind, _), edit in edits.items())
     )
+
+
+def _node_edited(edits: dict) -> bool:
+    """Whether ``edits`` change a node that was there (not only add nodes)."""
+    return any(kind in NODE_KINDS and old is not None for (kind, _), (old, _n) in edits.items())
 
 
 def _reads(fields: tuple | None, old: dict | None, new: dict | None) -> bool:
@@ -863,9 +875,9 @@ def _config_edits(config_of: dict, now_config: dict, touched: set) -> dict | Non
         if kind == "Project":
             return None
         if kind in NODE_KINDS and (
-            old is None or new is None or old[4].get("parent") != new[4].get("parent")
+            new is None or (old is not None and old[4].get("parent") != new[4].get("parent"))
         ):
-            return None
+            return None  # (a node that came is placed like any edit: _places)
         edits[key] = (old[4] if old else None, new[4] if new else None)
     return edits
 
