@@ -846,7 +846,8 @@ def test_user_services_made_of_user_services_are_built_warm(repo, tmp_path, monk
 def test_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
     """A node that came (a site with its contact, box, period default and equipment; a
     client with a site) is built warm, the bytes those of a cold build; so is one whose
-    parent does not exist (the tree's error); a node that goes builds cold."""
+    parent does not exist (the tree's error), and one that goes (with what is placed
+    there, or leaving a contact of another file placed nowhere: its error)."""
     monkeypatch.setattr(incremental, "MAX_DIRTY", 1.0)
     rng = random.Random(7)
     assert _new_site(rng, repo)
@@ -864,8 +865,21 @@ def test_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
     assert same_as_full(repo, tmp_path, monkeypatch, step=2).status == "errors"
     lost.unlink()
     assert same_as_full(repo, tmp_path, monkeypatch, step=3).status == "written"
-    added.unlink()
-    same_as_full(repo, tmp_path, monkeypatch, patched=False, step=4)
+    added.unlink()  # (a client and its site gone, nothing else placed there)
+    assert same_as_full(repo, tmp_path, monkeypatch, step=4).status == "written"
+    site = site_file(repo, 4)
+    before = site.read_text()
+    at = re.search(r"^id: (\S+)", before, re.M).group(1)
+    site.unlink()  # (a site gone, its equipment with it: named elsewhere, errors)
+    same_as_full(repo, tmp_path, monkeypatch, step=5)
+    site.write_text(before)
+    assert same_as_full(repo, tmp_path, monkeypatch, step=6).status == "written"
+    extra = repo / "p0" / "extra.yaml"  # a contact placed there from another file
+    extra.write_text(f"kind: Contact\nid: {at}-extra\nname: Extra\nat: {at}\nemail: x@y.example\n")
+    assert same_as_full(repo, tmp_path, monkeypatch, step=7).status == "written"
+    site.write_text(before.split("\n---\n", 1)[0].replace("kind: Site", "kind: Label", 1))
+    built = same_as_full(repo, tmp_path, monkeypatch, step=8)  # (the contact now nowhere)
+    assert built.status == "errors"
 
 
 def test_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
@@ -1071,6 +1085,14 @@ def _new_site(rng, repo: Path) -> bool:
     return True
 
 
+def _remove_site(rng, repo: Path) -> bool:
+    """A site's file removed (a node that went, its equipment with it), or a site
+    added by :func:`_new_site`."""
+    files = sorted(repo.rglob("new-*.yaml")) or sorted(repo.rglob("*-s0*.yaml"))
+    rng.choice(files).unlink()
+    return True
+
+
 def _new_contact(rng, repo: Path) -> bool:
     path = site_file(repo, rng.randrange(30))
     at = re.search(r"^id: (\S+)", path.read_text(), re.M).group(1)
@@ -1104,6 +1126,8 @@ def test_random_edits_of_configuration_documents(repo, tmp_path, monkeypatch, se
                 done.append(("new contact", _new_contact(rng, repo)))
             elif roll < 0.2:
                 done.append(("new site", _new_site(rng, repo)))
+            elif roll < 0.23:
+                done.append(("site removed", _remove_site(rng, repo)))
             else:
                 kind = rng.choice(kinds)
                 change = rng.choice(CONFIG_EDITS[kind])

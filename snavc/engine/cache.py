@@ -653,6 +653,10 @@ class LazyKind(Mapping):
             view._file[obj.id], view._at[obj.id], view._made[obj.id] = None, obj.at, obj
         return view
 
+    def placed_at(self, nodes) -> list[str]:
+        """The IDs of the objects placed at one of ``nodes`` (IDs)."""
+        return [i for i, at in self._at.items() if at in nodes]
+
     def placed(self, nodes: Mapping) -> LazyKind:
         """This table without the objects whose node is not in ``nodes``: the tree keeps
         an object placed nowhere out, as it keeps out any other (tree.build_tree). An

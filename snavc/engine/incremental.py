@@ -453,6 +453,14 @@ def _rebuild(
         if kind in lazy and ident in lazy[kind]
     ]
     marked += [o for o in windows_again if f"MaintenanceWindow/{o.id}" not in reached]
+    # a node that went: what the unchanged files still place there is checked (a
+    # dangling 'at', as a cold build reports it; what is below it is out of the tree)
+    gone_nodes = {i for (k, i), (_o, new) in edits.items() if k in NODE_KINDS and new is None}
+    if gone_nodes:
+        seen = {id(o) for o in marked}
+        marked += [o for o in cfg if getattr(o, "at", None) in gone_nodes and id(o) not in seen]
+        for table in lazy.values():
+            marked += [o for i in table.placed_at(gone_nodes) if id(o := table[i]) not in seen]
     tree = build_tree(
         objects,
         catalog.objects,
@@ -783,7 +791,7 @@ def _defaults_under(edits: dict) -> set | None:
     for (kind, ident), versions in edits.items():
         if kind in NODE_KINDS:
             if versions[0] is not None:
-                return None
+                return None  # (edited or gone: every summary, those gone with it too)
             under.add(ident)  # (came: nothing was below it)
             continue
         if kind != "TimePeriod":
@@ -875,9 +883,9 @@ def _config_edits(config_of: dict, now_config: dict, touched: set) -> dict | Non
         if kind == "Project":
             return None
         if kind in NODE_KINDS and (
-            new is None or (old is not None and old[4].get("parent") != new[4].get("parent"))
+            old is not None and new is not None and old[4].get("parent") != new[4].get("parent")
         ):
-            return None  # (a node that came is placed like any edit: _places)
+            return None  # (a node that came or went is placed like any edit: _places)
         edits[key] = (old[4] if old else None, new[4] if new else None)
     return edits
 
