@@ -1236,14 +1236,43 @@ class _Known(_Untouched):
     names, and ``known_places``, their nodes (a did-you-mean for a dangling reference to
     an equipment is then chosen among all of them, as a cold build chooses it)."""
 
+    # lookups one by one (a binary search of the state's index, a scan of a file's
+    # records) before all of them are read at once: a did-you-mean's candidates ask for
+    # every equipment in scope (200,000 lookups, 7 s at 100k equipment, against 0.5 s
+    # for reading every file's records)
+    ONE_BY_ONE = 256
+
     def __init__(self, records, gone: set, read):
         super().__init__(records.where, gone)
         self.records, self.read = records, read
+        self._asked = 0
+        self._every: dict | None = None
+
+    def _all(self) -> dict:
+        if self._every is None:
+            self._every = {
+                item[1]: item
+                for file in self.records.blobs
+                for item in self.records.of(file)[0]
+                if item[0] == "Equipment" and ("Equipment", item[1]) not in self.gone
+            }
+        return self._every
+
+    def __contains__(self, ident) -> bool:
+        if self._every is not None:
+            return ident in self._every
+        return super().__contains__(ident)
 
     def __getitem__(self, ident):
+        self._asked += 1
+        if self._every is not None or self._asked > self.ONE_BY_ONE:
+            return self.read(self._all()[ident])
         if ident not in self:
             raise KeyError(ident)
         return self.read(self.records.equipment(ident))
+
+    def __iter__(self):
+        return iter(self._every) if self._every is not None else super().__iter__()
 
     def __bool__(self) -> bool:
         return True
