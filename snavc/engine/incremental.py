@@ -274,14 +274,18 @@ def _rebuild(
     )
     if any(table.duplicated for table in lazy.values()):
         return _cold()  # (none left: _twice took them out)
-    again_made = models_of_clean(
-        [
-            Document(*t)
-            for file, found in split.ids.items()
-            if file not in touched and any((k, i) in twice for k, i, _ in found)
-            for t in split.of(file)
-            if (t[4]["kind"], t[4]["id"]) in twice
-        ]
+    again_made = (
+        models_of_clean(
+            [
+                Document(*t)
+                for file, found in split.ids.items()
+                if file not in touched and any((k, i) in twice for k, i, _ in found)
+                for t in split.of(file)
+                if (t[4]["kind"], t[4]["id"]) in twice
+            ]
+        )
+        if twice
+        else []
     )
     by_file: dict[str, list] = {}
     for o in clean + fresh.objects + again_made:
