@@ -775,7 +775,7 @@ def test_a_maintenance_target_edited_in_place_is_patched(repo, tmp_path, monkeyp
     same_as_full(repo, tmp_path, monkeypatch)
 
 
-def test_a_maintenance_target_removed_is_reported_warm(repo, tmp_path, monkeypatch):
+def test_W2_a_maintenance_target_removed_is_reported_warm(repo, tmp_path, monkeypatch):
     """W2: a window's target removed, or the unit service it names: the window (its
     file untouched) is checked and resolved again, the error that of a cold build; the
     fix is warm too."""
@@ -811,7 +811,7 @@ def test_a_node_edited_into_an_error_keeps_its_subtree_out(repo, tmp_path, monke
     assert same_as_full(repo, tmp_path, monkeypatch).status == "errors"
 
 
-def test_user_services_made_of_user_services_are_built_warm(repo, tmp_path, monkeypatch):
+def test_U3_user_services_made_of_user_services_are_built_warm(repo, tmp_path, monkeypatch):
     """U3: a user service made of another (a new file); an equipment edit that reaches
     the component; a cycle between them (SNV309); the fix: each built warm, every user
     service of a composition read again and checked, the bytes those of a cold build;
@@ -882,7 +882,7 @@ def test_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
     assert built.status == "errors"
 
 
-def test_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
+def test_H5_a_parent_in_another_file_moved_or_removed_is_reported_warm(repo, tmp_path, monkeypatch):
     """H5: a gateway moved to its own file, then to another client's site (its children,
     untouched, can no longer see it), then removed: each time the children are read
     again and checked, the diagnostics those of a cold build, warm; the fixes too."""
@@ -1442,7 +1442,7 @@ def test_a_configuration_edit_beside_a_warning_of_a_file_is_warm(repo, tmp_path,
     assert [d.code for d in built.result.diagnostics] == ["SNV110"]
 
 
-def test_warnings_of_the_shared_checks_stay_with_their_box_and_node(tmp_path, monkeypatch):
+def test_B3_P9_warnings_of_the_shared_checks_stay_with_their_box_and_node(tmp_path, monkeypatch):
     """B3 and P9 warnings (shared checks, about a box and a node) are kept with their
     object: a configuration edit elsewhere is built warm and reports them as a cold
     build does; an edit of the warned box checks it again (its warning goes), a default

@@ -268,10 +268,14 @@ def _rebuild(
     # an ID of a lazy kind defined twice (a contact copied): both definitions (the
     # untouched one's model made) go to the tree as objects, which says which one is
     # in error (SNV301) as in a cold build
-    twice = _twice(split, touched, fresh_lazy)
-    lazy = split.tables(
-        touched, [o for o in fresh_lazy if (o.kind, o.id) not in twice], True, drop=twice
+    lazy = split.tables(touched, fresh_lazy, True)
+    twice = (
+        _twice(split, touched, fresh_lazy) if any(t.duplicated for t in lazy.values()) else set()
     )
+    if twice:
+        lazy = split.tables(
+            touched, [o for o in fresh_lazy if (o.kind, o.id) not in twice], True, drop=twice
+        )
     if any(table.duplicated for table in lazy.values()):
         return _cold()  # (none left: _twice took them out)
     again_made = (
@@ -330,6 +334,15 @@ def _rebuild(
     new_us = [o for o in checked.objects if o.kind == "UserService"]
     gone_ids = {(kind, i) for kind, i, *_ in gone}
     members = state["members"]
+    us_files = {i: file for i, (file, _names) in members.items()}
+
+    def read_again(kind: str, ident: str, file: str) -> None:
+        """An untouched leaf that an edit reaches: read again from ``file``, and its
+        record (with the diagnostics the state keeps of it) made anew."""
+        again.setdefault(file, set()).add(ident)
+        gone.extend(item for item in records.of(file)[0] if item[:2] == (kind, ident))
+        gone_ids.add((kind, ident))
+
     # an ID or a product ID taken by an untouched object: that one is read again, and
     # the tree says which of the two is in error (SNV301, SNV308), as in a cold build
     snids = cache.unpack(state["snids"])
@@ -341,13 +354,10 @@ def _rebuild(
     )
     for kind, ids, where in (
         ("Equipment", taken, records.where),
-        ("UserService", {o.id for o in new_us}, {i: f for i, (f, _n) in members.items()}),
+        ("UserService", {o.id for o in new_us}, us_files),
     ):
         for ident in sorted(i for i in ids if i in where and (kind, i) not in gone_ids):
-            file = where[ident]
-            again.setdefault(file, set()).add(ident)
-            gone += [item for item in records.of(file)[0] if item[:2] == (kind, ident)]
-            gone_ids.add((kind, ident))
+            read_again(kind, ident, where[ident])
     dirty = {i for kind, i, *_ in gone if kind == "Equipment"} | {o.id for o in new_eq}
     dirty |= {i for kind, i in rejected if kind == "Equipment"}
     # H5 across the untouched equipment: one whose parent moved or went (a changed
@@ -365,28 +375,20 @@ def _rebuild(
                 and not child.startswith(WINDOW)
                 and any(t.partition("/")[0] in moved for t in targets)
             ):
-                file = records.where[child]
-                again.setdefault(file, set()).add(child)
-                gone += [item for item in records.of(file)[0] if item[:2] == ("Equipment", child)]
-                gone_ids.add(("Equipment", child))
+                read_again("Equipment", child, records.where[child])
                 dirty.add(child)
     for ident, (file, names) in members.items():
         if ("UserService", ident) not in gone_ids and dirty.intersection(names):
-            again.setdefault(file, set()).add(ident)
-            gone += [item for item in records.of(file)[0] if item[1] == ident]
-            gone_ids.add(("UserService", ident))
+            read_again("UserService", ident, file)
     # U3: user services made of user services are checked (their cycles) across all
     # of them: when a dirty one is, or is made, part of a composition, every one that is
     # is read again (the state's "composed")
     composed = set(state["composed"])
     components = {c.user_service for o in new_us for c in o.components if c.user_service}
     if components or any(kind == "UserService" and i in composed for kind, i in gone_ids):
-        for ident in sorted((composed | components) & members.keys()):
+        for ident in sorted((composed | components) & us_files.keys()):
             if ("UserService", ident) not in gone_ids:
-                file = members[ident][0]
-                again.setdefault(file, set()).add(ident)
-                gone += [item for item in records.of(file)[0] if item[:2] == ("UserService", ident)]
-                gone_ids.add(("UserService", ident))
+                read_again("UserService", ident, us_files[ident])
     if len(gone) > MAX_DIRTY * (state["counts"][0] + state["counts"][2]):
         return _cold()  # beyond this, the cold build is about as fast
     # H4 across the untouched equipment (their parents, for cycles)
@@ -410,32 +412,18 @@ def _rebuild(
     order = {file: i for i, file in enumerate(files)}
     new_eq.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
     new_us.sort(key=lambda o: (order.get(o.doc.file, -1), o.doc.index))
-    now_at = {o.id: o.at for o in new_eq}
-    for o in new_eq:
-        owner = snids.get(o.servicenav_id) if o.servicenav_id is not None else None
-        if owner is not None and owner not in dirty:
-            return _cold()  # the full build reports it (SNV308)
 
-    # an equipment whose node is placed is dirty (found through the ``at`` index): its
-    # record is among ``gone``, unless it is new or moved (``now_at``)
-    placed_before = {i for kind, i, at, *_ in gone if kind == "Equipment" and placed(at)}
-
-    def target_placed(eq_id: str) -> bool:
-        return placed(now_at[eq_id]) if eq_id in now_at else eq_id in placed_before
-
-    # W2: the windows whose own document, references or targets' nodes are reached,
-    # or that target a dirty equipment (it may have moved, gone, or lost the unit
-    # service named): resolved again, their targets checked by the tree
+    # W2: the windows whose own document or references are reached, or that target a
+    # dirty equipment (placed again, moved, gone, or without the unit service named:
+    # an equipment whose node is placed is dirty): resolved again, their targets
+    # checked by the tree
     windows_again = sorted(
         (
             o
             for o in windows
             if f"MaintenanceWindow/{o.id}" in reached
             or placed(o.at)
-            or any(
-                t.partition("/")[0] in dirty or target_placed(t.partition("/")[0])
-                for t in o.targets
-            )
+            or any(t.partition("/")[0] in dirty for t in o.targets)
         ),
         key=lambda o: o.id,
     )
@@ -448,6 +436,10 @@ def _rebuild(
     # 4. link and resolve the dirty objects over the configuration (the edited included)
     catalog = validate(catalog_docs, catalog=True, seal=False)
     known = _Known(records, gone_ids, lambda record: list(record[3]))  # unit service names
+
+    def place(record) -> _Placed:
+        return _Placed(record[2])
+
     objects = list(settings_objs) + cfg + new_eq + new_us
     known_parents = parents
     marked = [o for o in cfg if _label(o) in reached] if edits else []
@@ -473,8 +465,8 @@ def _rebuild(
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
         lazy=lazy,
-        known_places=_Known(records, gone_ids, lambda record: _Placed(record[2])),
-        known_services=_KnownServices(records, members, gone_ids),
+        known_places=_Known(records, gone_ids, place),
+        known_services=_Known(records, gone_ids, place, "UserService", us_files),
         incumbent=incumbent,
     )
     if catalog.diagnostics:
@@ -1212,33 +1204,34 @@ def _changes(state: dict, hashes: dict[str, str], files: list[str]):
 
 
 class _Untouched(Mapping):
-    """``Tree.leaf_index`` of a warm build: ``ID -> ["Equipment", file]`` of the
-    equipment not resolved again (the state's ``where`` less ``gone``), read from their
-    file when a rule asks for one (a parent, a window's target)."""
+    """``Tree.leaf_index`` of a warm build: ``ID -> [kind, file]`` of the leaves of one
+    kind not resolved again (``where``, the state's ID -> file, less ``gone``), read
+    from their file when a rule asks for one (a parent, a window's target)."""
 
-    def __init__(self, where: dict, gone: set):
-        self.where, self.gone = where, gone
+    def __init__(self, where: Mapping, gone: set, kind: str = "Equipment"):
+        self.where, self.gone, self.kind = where, gone, kind
 
     def __getitem__(self, ident):
-        if ("Equipment", ident) in self.gone:
+        if (self.kind, ident) in self.gone:
             raise KeyError(ident)
-        return ["Equipment", self.where[ident]]
+        return [self.kind, self.where[ident]]
 
     def __contains__(self, ident) -> bool:
-        return ident in self.where and ("Equipment", ident) not in self.gone
+        return ident in self.where and (self.kind, ident) not in self.gone
 
     def __iter__(self):
-        return (i for i in self.where if ("Equipment", i) not in self.gone)
+        return (i for i in self.where if (self.kind, i) not in self.gone)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
 
 class _Known(_Untouched):
-    """The equipment not resolved again, each read from its file's record when asked
-    for (``read(record)``): a warm build's ``build_tree(known=)``, their unit service
-    names, and ``known_places``, their nodes (a did-you-mean for a dangling reference to
-    an equipment is then chosen among all of them, as a cold build chooses it)."""
+    """The leaves of one kind not resolved again, each read from its file's record when
+    asked for (``read(record)``): a warm build's ``build_tree(known=)``, the equipment's
+    unit service names, and ``known_places``/``known_services``, their nodes (a
+    did-you-mean for a dangling reference is then chosen among all of them, as a cold
+    build chooses it)."""
 
     # lookups one by one (a binary search of the state's index, a scan of a file's
     # records) before all of them are read at once: a did-you-mean's candidates ask for
@@ -1246,8 +1239,8 @@ class _Known(_Untouched):
     # for reading every file's records)
     ONE_BY_ONE = 256
 
-    def __init__(self, records, gone: set, read):
-        super().__init__(records.where, gone)
+    def __init__(self, records, gone: set, read, kind: str = "Equipment", where=None):
+        super().__init__(records.where if where is None else where, gone, kind)
         self.records, self.read = records, read
         self._asked = 0
         self._every: dict | None = None
@@ -1258,7 +1251,7 @@ class _Known(_Untouched):
                 item[1]: item
                 for file in self.records.blobs
                 for item in self.records.of(file)[0]
-                if item[0] == "Equipment" and ("Equipment", item[1]) not in self.gone
+                if item[0] == self.kind and (self.kind, item[1]) not in self.gone
             }
         return self._every
 
@@ -1273,39 +1266,16 @@ class _Known(_Untouched):
             return self.read(self._all()[ident])
         if ident not in self:
             raise KeyError(ident)
-        return self.read(self.records.equipment(ident))
+        for item in self.records.of(self.where[ident])[0]:
+            if item[:2] == (self.kind, ident):
+                return self.read(item)
+        raise KeyError(ident)
 
     def __iter__(self):
         return iter(self._every) if self._every is not None else super().__iter__()
 
     def __bool__(self) -> bool:
         return True
-
-
-class _KnownServices(Mapping):
-    """The user services not read again, ``ID -> _Placed`` (their node, from their
-    file's records when asked for): a dangling reference to a user service (a
-    component) is then told apart, and its did-you-mean chosen, among all of them."""
-
-    def __init__(self, records, members: Mapping, gone: set):
-        self.records, self.members, self.gone = records, members, gone
-
-    def __contains__(self, ident) -> bool:
-        return ident in self.members and ("UserService", ident) not in self.gone
-
-    def __getitem__(self, ident):
-        if ident not in self:
-            raise KeyError(ident)
-        for item in self.records.of(self.members[ident][0])[0]:
-            if item[0] == "UserService" and item[1] == ident:
-                return _Placed(item[2])
-        raise KeyError(ident)
-
-    def __iter__(self):
-        return (i for i in self.members if ("UserService", i) not in self.gone)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 class _Placed(NamedTuple):

@@ -626,13 +626,3 @@ class Records:
         if found is None:
             found = self._read[file] = marshal.loads(self.blobs[file])
         return found
-
-    def equipment(self, ident: str) -> tuple | None:
-        """The record of an equipment, or None."""
-        file = self.where.get(ident)
-        if file is None:
-            return None
-        for item in self.of(file)[0]:
-            if item[0] == "Equipment" and item[1] == ident:
-                return item
-        return None

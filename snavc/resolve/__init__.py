@@ -119,8 +119,11 @@ def _by_object(ctx: Context, checked: dict, check):
     diagnostics each one got. Returns what the check returns."""
     starts: dict[str, int] = {}
     found = check(starts)
-    ends = [*list(starts.values())[1:], len(ctx.diagnostics)][: len(starts)]
-    for (label, start), end in zip(starts.items(), ends, strict=True):
+    if not starts:
+        return found
+    begins = list(starts.values())
+    # (each object's diagnostics end where the next one's begin; the last, at the end)
+    for label, start, end in zip(starts, begins, begins[1:] + [len(ctx.diagnostics)], strict=True):
         checked[label] = (start, end)
     return found
 
