@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,74 @@ def test_the_forked_loader_answers_through_a_file_or_the_pipe(estate, monkeypatc
         monkeypatch.setattr(tempfile, "TemporaryFile", refused)
     assert _docs(estate) == sequential
     assert len(mapped) == (1 if file else 0)
+
+
+def _streamed(root: Path):
+    """load_files with ``each``: the documents as handed on, and the chunks' sizes."""
+    files, _ = load.discover(root)
+    got, chunks = [], []
+
+    def each(docs):
+        chunks.append(len(docs))
+        got.extend((d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs)
+
+    docs, diags = load.load_files(root, files, each=each)
+    assert docs == []
+    return (got, diags), chunks
+
+
+def test_streamed_load_hands_on_the_documents_in_order(estate, monkeypatch):
+    """A cold build validates the first files while the forked loader parses the last
+    (``each``): the child writes its documents chunk by chunk, and they are handed on
+    in file order, with the same diagnostics, as one process gives them."""
+    sequential = _docs(estate)
+    assert _streamed(estate)[0] == sequential  # (small: one process)
+    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(load, "CHUNK_BYTES", 4096)
+    streamed, chunks = _streamed(estate)
+    assert streamed == sequential
+    files = len(load.discover(estate)[0])
+    assert len(chunks) > files * (1 - load.OWN_SHARE_EACH) / 4  # the child's come in chunks
+
+
+@pytest.mark.parametrize("dies_after", [0, 5])
+def test_a_streaming_child_that_dies_leaves_its_files_to_this_process(
+    estate, monkeypatch, dies_after
+):
+    """The forked loader killed before its first chunk, or after a few: the files it did
+    not hand on are loaded here, from the first one missing: same documents, in order."""
+    sequential = _docs(estate)
+    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(load, "CHUNK_BYTES", 1)  # a chunk per file
+    parent = os.getpid()
+    real = load.load_file
+    count = [0]
+
+    def dying(*args, **kwargs):
+        if os.getpid() != parent:
+            count[0] += 1
+            if count[0] > dies_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load, "load_file", dying)
+    assert _streamed(estate)[0] == sequential
+
+
+def test_a_streaming_child_without_a_file_answers_through_the_pipe(estate, monkeypatch):
+    """No temporary file for the child to write its chunks to (a full disk): its
+    documents come through the pipe once it is done, and are handed on at once."""
+    import tempfile
+
+    def refused(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    sequential = _docs(estate)
+    monkeypatch.setattr(load, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    streamed, chunks = _streamed(estate)
+    assert streamed == sequential
+    assert chunks[-1] > 10  # the child's, handed on together
 
 
 def test_parallel_build_gives_the_same_effective_configuration(estate, monkeypatch):

@@ -27,7 +27,7 @@ from .. import progress
 from ..diagnostics import Diagnostic, Location
 from ..model import CONFIGURED_KINDS, Obj, Project
 from ..tree import Tree, build_tree, reference_keys
-from ..validate import PROJECT_FILE, validate
+from ..validate import PROJECT_FILE, Validated, validate
 from . import cache
 from .faults import forked, read_marshalled, readable
 from .load import (
@@ -232,33 +232,38 @@ def _check(
     # each file's stat before it is read: a later query trusts it to skip hashing
     files = [rel for rel in rels if rel != PROJECT_FILE]  # those of `paths`, in order
     stats = cache.stat_files(paths, files) if cache.enabled() else None
-    progress.stage(f"reading {len(paths):,} files")
-    loaded, more = load_files(root, paths, backend, hashes, packed=True)
-    docs = list(project_docs) + loaded
+    progress.stage(f"reading and validating {len(paths):,} files")
+    # validated as they are loaded: the first files while the last are parsed
+    repo_objs = Validated([], [], set())
+    config: list[tuple] = []  # the snapshot's configuration documents
+    count = 0
+
+    def each(loaded: list[Document]) -> None:
+        nonlocal count
+        count += len(loaded)
+        if cache.enabled():
+            # kept before validation drops their data; positions packed apart
+            # (Document.pos): a query decodes those of a few documents
+            config.extend(
+                (d.file, d.index, d.line, d.column, d.data, d.pos)
+                for d in loaded
+                if d.kind not in cache.LEAF_KINDS
+            )
+        got = validate(loaded)
+        repo_objs.objects.extend(got.objects)
+        repo_objs.diagnostics.extend(got.diagnostics)
+        repo_objs.rejected.update(got.rejected)
+
+    _, more = load_files(root, paths, backend, hashes, packed=True, each=each)
     diags.extend(more)
-    timings("load")
+    timings("load and validate")
     if after_load is not None:
         after_load()
-    # the snapshot's configuration documents, kept before validation drops their data;
-    # positions packed apart (Document.pos): a query decodes those of a few documents
-    config = (
-        [
-            (d.file, d.index, d.line, d.column, d.data, d.pos)
-            for d in loaded
-            if d.kind not in cache.LEAF_KINDS
-        ]
-        if cache.enabled()
-        else []
-    )
-
-    progress.stage(f"validating {len(docs):,} documents")
     objects: list[Obj] = list(settings_objs)
-    repo_objs = validate(docs[len(project_docs) :])
     objects += repo_objs.objects
     diags += repo_objs.diagnostics
     catalog = validate(catalog_docs, catalog=True)
     catalog_files = {d.file for d in catalog_docs}
-    timings("validate")
     diags += catalog.diagnostics
 
     # the objects of a file that failed to load exist, broken: references to them are
@@ -273,7 +278,7 @@ def _check(
     timings("tree")
     diags += tree.diagnostics
     tree.diagnostics = []
-    if not docs:
+    if not project_docs and not count:
         diags.append(
             dg.warning("SNV110", "the repository holds no YAML document", Location(".", None, None))
         )
@@ -283,7 +288,14 @@ def _check(
     catalog_ok = catalog_ok and not any(
         d.file in catalog_files for d in diags if d.severity == "error"
     )
-    result = Result(repo, tree, dg.sort(reported(diags, tree.project)), rels, len(docs), catalog_ok)
+    result = Result(
+        repo,
+        tree,
+        dg.sort(reported(diags, tree.project)),
+        rels,
+        len(project_docs) + count,
+        catalog_ok,
+    )
     if cache.enabled():
         files: dict[str, list] = {}  # file -> its leaves (leaf_entry)
         shared: dict = {}  # one tuple (string) per distinct list of names, refs (memory)

@@ -29,6 +29,7 @@ import hashlib
 import json
 import marshal
 import os
+import pickle
 import re
 import stat
 from dataclasses import dataclass, field
@@ -1169,6 +1170,7 @@ def load_files(
     backend: str = "fast",
     hashes: dict | None = None,
     packed: bool = False,
+    each=None,
 ) -> tuple[list[Document], list[Diagnostic]]:
     """Every document of ``paths`` (relative names from ``root``), in order.
 
@@ -1177,11 +1179,18 @@ def load_files(
     and most documents of a build never need theirs (a cold build: 260 MiB less at
     100k equipment, for 2 % more loading time).
 
-    On a large repository the last files (48 % of the bytes, :data:`OWN_SHARE`) are
-    parsed by a forked process while this one parses the first: parsing is most of a
-    build, and handing the documents back (values and packed positions, through
-    ``marshal``) costs less than parsing them. Same documents, same order, same
-    diagnostics either way.
+    With ``each``, the documents are handed to ``each(documents)`` in order, a few
+    files' at a time, as they are loaded, and none is returned: the caller (a cold
+    build, which validates them) works on the first files while the last are parsed.
+
+    On a large repository the last files are parsed by a forked process while this one
+    parses the first: parsing is most of a build, and handing the documents back
+    (values and packed positions, through ``marshal``) costs less than parsing them.
+    Without ``each``, this process parses 52 % of the bytes (:data:`OWN_SHARE`) and
+    takes the child's documents once it is done; with ``each``, it parses a tenth
+    (:data:`OWN_SHARE_EACH`) and hands on the child's documents chunk by chunk as the
+    child writes them, so that what ``each`` does with them keeps pace with the
+    parsing. Same documents, same order, same diagnostics either way.
     """
     sizes = []
     for p in paths:
@@ -1191,16 +1200,19 @@ def load_files(
             sizes.append(0)
     total = sum(sizes)
     if total < PARALLEL_MIN_BYTES or len(paths) < 2 or (os.cpu_count() or 1) < 2 or not _can_fork():
-        return _load_chunk(root, paths, backend, hashes, packed)
+        return _load_chunk(root, paths, backend, hashes, packed, each)
+    share = OWN_SHARE if each is None else OWN_SHARE_EACH
     mine, split = 0, len(paths)
     for i, size in enumerate(sizes):
         mine += size
-        if mine >= total * OWN_SHARE:
+        if mine >= total * share:
             split = i + 1
             break
-    theirs = _Forked(root, paths[split:], backend, packed)
+    theirs = _Forked(root, paths[split:], backend, packed, streamed=each is not None)
     try:
-        docs, diags = _load_chunk(root, paths[:split], backend, hashes, packed)
+        docs, diags = _load_chunk(root, paths[:split], backend, hashes, packed, each)
+        if each is not None:
+            return [], diags + theirs.hand_on(each, hashes)
     except BaseException:  # out of memory, interrupted: the child goes too
         theirs.stop()
         raise
@@ -1222,6 +1234,13 @@ def load_files(
 # parsing) and writes them to a file: both are done at once with 52 % here (measured
 # at 100k and 300k; this process then unmarshals the child's, docs/performance.md)
 OWN_SHARE = 0.52
+# the same when this process also validates every document as it comes (a cold build):
+# validating them all takes it longer than the child takes to parse nine tenths, so it
+# parses a tenth, and still hardly ever waits for a chunk (10k and 100k equipment,
+# docs/performance.md)
+OWN_SHARE_EACH = 0.1
+# a streaming child writes its documents out every this many bytes of YAML parsed
+CHUNK_BYTES = 256 * 1024
 
 
 class _Forked:
@@ -1233,9 +1252,16 @@ class _Forked:
     190 MB at 300k equipment), go to an unnamed temporary file that the child writes and
     this process maps, as the lock's reader does (inputs.LockAhead): not pickled and
     copied through the pipe (0.4 s of this process at 300k). Where no temporary file
-    can be made, they take the pipe."""
+    can be made, they take the pipe.
 
-    def __init__(self, root: Path, paths: list[Path], backend: str, packed: bool = False):
+    ``streamed``: the child appends its documents to the file in chunks
+    (:data:`CHUNK_BYTES` of YAML each) and says on the pipe where each chunk lies, so
+    that this process can take them as they come (:meth:`hand_on`); the file, not the
+    pipe, holds them, so that the child never waits for this process to read."""
+
+    def __init__(
+        self, root: Path, paths: list[Path], backend: str, packed: bool = False, streamed=False
+    ):
         import multiprocessing
         import tempfile
 
@@ -1243,11 +1269,14 @@ class _Forked:
             self.file = tempfile.TemporaryFile(prefix="snavc-load-")
         except OSError:
             self.file = None
+        self.paths = paths
+        self.root, self.backend, self.packed = root, backend, packed
+        self.streamed = streamed and self.file is not None
         context = multiprocessing.get_context("fork")
         self.reader, writer = context.Pipe(duplex=False)
         fd = None if self.file is None else self.file.fileno()
         self.process = context.Process(
-            target=_load_chunk_to_pipe,
+            target=_load_chunks_to_file if self.streamed else _load_chunk_to_pipe,
             args=(writer, root, paths, backend, packed, fd),
             daemon=True,
         )
@@ -1266,6 +1295,45 @@ class _Forked:
             return None, [], {}
         finally:
             self.stop()
+
+    def hand_on(self, each, hashes: dict | None) -> list[Diagnostic]:
+        """Hand the child's documents to ``each`` in order, chunk by chunk as it writes
+        them (waiting for the next when there is none yet), its hashes into ``hashes``;
+        returns its diagnostics. The files of a child that stopped before its last chunk
+        are loaded here, from the first it did not hand back."""
+        diags: list[Diagnostic] = []
+        done = 0  # the child's files handed on
+        try:
+            if not self.streamed:
+                items, more, their = self.result()
+                if items is not None:
+                    if hashes is not None:
+                        hashes.update(their)
+                    each([Document(*t) for t in items])
+                    return more
+            else:
+                fd = self.file.fileno()
+                while True:
+                    try:
+                        told = self.reader.recv()
+                    except (EOFError, OSError):
+                        break
+                    if told is None:  # the end
+                        return diags
+                    offset, length, pickled, files = told
+                    items, their = marshal.loads(os.pread(fd, length, offset))
+                    if pickled:
+                        diags.extend(pickle.loads(os.pread(fd, pickled, offset + length)))
+                    if hashes is not None:
+                        hashes.update(their)
+                    each([Document(*t) for t in items])
+                    done += files
+        finally:
+            self.stop()
+        rest, more = _load_chunk(
+            self.root, self.paths[done:], self.backend, hashes, self.packed, each
+        )
+        return diags + more
 
     def stop(self) -> None:
         self.reader.close()
@@ -1295,6 +1363,48 @@ def _load_chunk_to_pipe(
     os._exit(0)
 
 
+def _load_chunks_to_file(
+    conn, root: Path, paths: list[Path], backend: str, packed: bool = False, fd=None
+) -> None:
+    """The streaming child of :class:`_Forked`: each chunk of files' documents and
+    hashes appended to the file ``fd`` marshalled, then its diagnostics pickled (if
+    any), and ``(offset, marshalled length, pickled length, files)`` said on the pipe;
+    None at the end."""
+    try:
+        offset = 0
+        dumps = marshal.dumps
+        with os.fdopen(os.dup(fd), "wb") as f:
+            batch: list[tuple] = []
+            diags: list[Diagnostic] = []
+            hashes: dict[str, str] = {}
+            size = files = 0
+            for n, p in enumerate(paths, 1):
+                docs, more = load_file(p, relpath(root, p), backend, hashes)
+                for d in docs:
+                    pos = d.pos if isinstance(d.pos, bytes) or not packed else dumps(d.pos)
+                    batch.append((d.file, d.index, d.line, d.column, d.data, pos))
+                diags.extend(more)
+                files += 1
+                try:
+                    size += os.stat(p).st_size
+                except OSError:
+                    pass
+                if size >= CHUNK_BYTES or n == len(paths):
+                    blob = dumps((batch, hashes))
+                    said = pickle.dumps(diags) if diags else b""
+                    f.write(blob)
+                    f.write(said)
+                    f.flush()  # (in the file before it is said to be)
+                    conn.send((offset, len(blob), len(said), files))
+                    offset += len(blob) + len(said)
+                    batch, diags, hashes, size, files = [], [], {}, 0, 0
+        conn.send(None)
+        conn.close()
+    except BaseException:  # noqa: BLE001 - the parent reads the rest again itself
+        os._exit(1)
+    os._exit(0)
+
+
 def _can_fork() -> bool:
     import multiprocessing
 
@@ -1307,7 +1417,10 @@ def _load_chunk(
     backend: str,
     hashes: dict | None = None,
     packed: bool = False,
+    each=None,
 ) -> tuple[list[Document], list[Diagnostic]]:
+    """The documents of ``paths`` and their diagnostics; with ``each``, each file's
+    documents are handed to it instead of returned."""
     docs: list[Document] = []
     diags: list[Diagnostic] = []
     dumps = marshal.dumps
@@ -1317,7 +1430,10 @@ def _load_chunk(
             for doc in d:
                 if not isinstance(doc.pos, bytes):  # (the C scanner's come marshalled)
                     doc.pos = dumps(doc.pos)
-        docs.extend(d)
+        if each is None:
+            docs.extend(d)
+        elif d:
+            each(d)
         diags.extend(dd)
     return docs, diags
 
