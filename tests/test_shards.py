@@ -10,6 +10,7 @@ import marshal
 import os
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,97 @@ def test_validate_in_shards_reports_what_one_process_does(estate, tmp_path, shar
     codes = [d["code"] for d in expected]
     assert codes.count("SNV443") == 2 and codes.count("SNV448") == 3
     assert sorted(p.name for p in broken.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.fixture
+def slow_shards(monkeypatch):
+    """Shards that resolve an equipment in 10 ms more than this process (a busy core):
+    this process takes parts of the last shard's range, one equipment at least, and the
+    lengths of the parts it was given are listed."""
+    from snavc import resolve
+
+    parent = os.getpid()
+    real = resolve.resolve_equipment
+
+    def slow(res, ids, *args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(0.01 * len(ids))
+        return real(res, ids, *args, **kwargs)
+
+    monkeypatch.setattr(resolve, "resolve_equipment", slow)
+    monkeypatch.setattr(shards, "MIN_STEAL", 1)
+    monkeypatch.setattr(shards, "BLOCK", 1)
+    given: list[int] = []
+    take = shards._Shard.take
+
+    def spy(self):
+        given.append(len(part := take(self)))
+        return part
+
+    monkeypatch.setattr(shards._Shard, "take", spy)
+    return given
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_the_build_takes_parts_of_a_slow_shard(
+    estate, tmp_path, sharded, monkeypatch, slow_shards, jobs
+):
+    """Once its own range is resolved, the build takes the second half of what the last
+    shard has left, again and again: the parts are written after the shard's lines,
+    their records and diagnostics taken as the shard's are: the bytes of one process,
+    the build state included."""
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(jobs)
+    many = _build(estate, tmp_path, "many")
+    assert len(slow_shards) > 2 and slow_shards[-1] == 0  # asked until nothing was left
+    assert sum(slow_shards) > 300 / jobs / 3
+    assert many[1:] == one[1:]
+    found = json.loads(many[1]["diagnostics.json"])
+    assert [d["code"] for d in found] == ["SNV448"] * 3
+
+
+def test_validate_takes_parts_of_a_slow_shard(estate, tmp_path, sharded, monkeypatch, slow_shards):
+    """validate's shards write nothing: the parts taken are resolved for their
+    diagnostics alone, the same as one process's."""
+    broken = tmp_path / "broken"
+    shutil.copytree(estate, broken)
+    _break(broken, SPREAD[2])  # in the last shard's range: an error in a part taken
+    monkeypatch.setenv("SNAVC_NO_CACHE", "1")
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one, _ = pipeline.compile_repo(broken, keep=False)
+    sharded(2)
+    many, _ = pipeline.compile_repo(broken, keep=False)
+    assert sum(slow_shards) > 0
+    assert [d.to_json() for d in many.diagnostics] == [d.to_json() for d in one.diagnostics]
+    assert "SNV443" in [d.code for d in many.diagnostics]
+
+
+def test_a_slow_shard_that_dies_is_resolved_by_the_build(
+    estate, tmp_path, sharded, monkeypatch, slow_shards
+):
+    """The last shard killed while the build takes parts of its range: what it kept is
+    resolved by the build, before the parts taken: the same bytes."""
+    from snavc import resolve
+
+    monkeypatch.setenv("SNAVC_JOBS", "1")
+    one = _build(estate, tmp_path, "one")
+    sharded(2)
+    parent = os.getpid()
+    slow = resolve.resolve_equipment
+    blocks = [0]
+
+    def dying(res, ids, *args, **kwargs):
+        if os.getpid() != parent:
+            blocks[0] += 1
+            if blocks[0] == 30:  # 0.3 s in: the build has asked for parts by then
+                os._exit(9)
+        return slow(res, ids, *args, **kwargs)
+
+    monkeypatch.setattr(resolve, "resolve_equipment", dying)
+    many = _build(estate, tmp_path, "many")
+    assert slow_shards[0] > 0 and slow_shards[-1] == 0
+    assert many[1:] == one[1:]
 
 
 def test_a_shard_that_dies_is_resolved_by_the_build(estate, tmp_path, sharded, monkeypatch):

@@ -17,6 +17,15 @@ then takes in each shard in ID order: its lines appended by the kernel
 appended. The outputs and the build state are byte for byte those of one process
 (``tests/test_shards.py``).
 
+The ranges are of equal work, but the processes are not of equal speed: a shard's
+core may be shared with other work, and what a shard reads is copied into it page by
+page as it writes reference counts (copy-on-write). So this process, once its own
+range is resolved, takes the second half of what the last shard has not resolved yet
+(it asks through a pipe; the shard answers between two blocks of :data:`BLOCK`
+equipment, where its range now ends), resolves it into a part of its own, and asks
+again until what is left is too little to share (:data:`MIN_STEAL`); the parts go
+after the shard's, in ID order.
+
 Each shard may cost as much memory as the build holds when it forks (copy-on-write,
 :func:`room`): no more are forked than the available memory has room for. A shard
 that dies (killed, out of memory) or fails, or cannot be started, hands back nothing:
@@ -38,7 +47,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from .faults import forked
+from .faults import forked, readable
 
 # below this many equipment, a build resolves in one process: a fork and the hand-back
 # cost more than half of a small build's resolution saves
@@ -46,6 +55,8 @@ MIN_EQUIPMENT = 4000
 MIN_PER_SHARD = 2000  # no shard of fewer equipment than this
 MAX_JOBS = 4  # by default; SNAVC_JOBS may ask for more
 EQUIPMENT_WEIGHT = 2  # an equipment's own work, counted in unit services
+BLOCK = 16  # a shard resolves this many equipment between two looks at the pipe
+MIN_STEAL = 32  # no fewer equipment than this are taken from the last shard
 
 
 def jobs() -> int:
@@ -143,22 +154,63 @@ def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) ->
     first, *rest = ranges(ids, weights, n)
     writer.flush()  # a shard must not inherit buffered bytes of the output
     shards: list[_Shard] = []
+    taken: list = []  # the parts resolved here of the last shard's range, last first
     try:
+        last = max((k for k, part in enumerate(rest, 1) if part), default=0)
         for k, part in enumerate(rest, 1):
             if part:
-                shards.append(_Shard(res, part, writer, k, leaves))
+                shards.append(_Shard(res, part, writer, k, leaves, k == last))
         here(first)
+        while shards and (part := shards[-1].take()):
+            taken.append(_resolve_apart(res, part, writer, owners, leaves, len(taken)))
         for shard in shards:
             answer = shard.result()
             if answer is None:  # it died or failed: its range is resolved here
-                here(shard.ids)
+                here(shard.kept)
             else:
                 _absorb(res, writer, owners, answer)
                 if leaves is not None:
-                    leaves.take(res.tree, shard.ids, answer[5])
+                    leaves.take(res.tree, shard.kept, answer[5])
+        for part in reversed(taken):
+            _adopt(writer, part)
+        taken = []
     finally:
         for shard in shards:
             shard.stop()
+        for part in taken:
+            if part is not None:
+                part.path.unlink(missing_ok=True)
+
+
+def _resolve_apart(res, ids: list[str], writer, owners: list, leaves, k: int):
+    """Resolve ``ids``, taken from the last shard, into a part of their own (None for
+    a writer that keeps no line): they go after the shard's lines."""
+    from ..resolve import resolve_equipment
+    from .emit import EquipmentPart
+
+    if leaves is not None:
+        leaves.record(res.tree, ids)
+    if not writer.keeps:
+        resolve_equipment(res, ids, _nowhere, consume=True, owners=owners)
+        return None
+    part = EquipmentPart(writer.tmp / f".equipment-taken-{k}.part")
+    try:
+        resolve_equipment(res, ids, part.equipment, consume=True, owners=owners)
+    finally:
+        part.close()
+    return part
+
+
+def _nowhere(_id: str, _effective: dict) -> None:
+    pass
+
+
+def _adopt(writer, part) -> None:
+    if part is not None:
+        try:
+            writer.adopt(part)
+        finally:
+            part.path.unlink(missing_ok=True)
 
 
 def resolve_and_discard(res) -> None:
@@ -231,18 +283,70 @@ class _Shard:
     it hands back (None when it died or failed, or could not be started: never a hang,
     its pipe's end is EOF once it is gone), :meth:`stop` kills it if it still runs."""
 
-    def __init__(self, res, ids: list[str], writer, k: int, leaves=None):
+    # with ``shared``: this process's ends of the pipes through which it asks for a part
+    # of the range (:meth:`take`) and the shard answers where the range now ends
+    asks: int | None = None
+    answers: int | None = None
+    end: int | None = None  # where the shard's range ends, once parts are taken
+
+    def __init__(self, res, ids: list[str], writer, k: int, leaves=None, shared=False):
         self.ids = ids
         self.path = writer.tmp / f".equipment-{k}.part"
         self.pid: int | None = None
         self.read: int | None = None
         parent = os.getpid()
+        pipes: tuple = ()
         try:  # (a shard that fails: the parent resolves its range itself)
-            self.pid, self.read = forked(
-                lambda write: _shard(res, ids, writer, self.path, write, parent, leaves)
-            )
+            if shared:
+                pipes = (*os.pipe(), *os.pipe())  # asks (read, write), answers (read, write)
+
+            def work(write: int) -> None:
+                if pipes:
+                    os.close(pipes[1])
+                    os.close(pipes[2])
+                asked = (pipes[0], pipes[3]) if pipes else None
+                _shard(res, ids, writer, self.path, write, parent, leaves, asked)
+
+            self.pid, self.read = forked(work)
         except OSError:  # no descriptor, memory or process left for it: resolved here
+            for fd in pipes:
+                os.close(fd)
             return
+        if pipes:
+            os.close(pipes[0])
+            os.close(pipes[3])
+            self.asks, self.answers = pipes[1], pipes[2]
+            self.end = len(ids)
+
+    @property
+    def kept(self) -> list[str]:
+        """The IDs of the range not taken from the shard (:meth:`take`)."""
+        return self.ids if self.end is None else self.ids[: self.end]
+
+    def take(self) -> list[str]:
+        """Ask the shard for the second half of what it has not resolved yet: the IDs
+        it gives up (empty once it has too few left, has ended, or died; it is then
+        asked no more)."""
+        if self.asks is None:
+            return []
+        given = b""
+        try:
+            os.write(self.asks, b"?")
+            given = _read_exactly(self.answers, 8)
+        except OSError:  # gone (EPIPE): nothing given
+            pass
+        end = int.from_bytes(given, "little") if len(given) == 8 else self.end
+        if not 0 <= end < self.end:
+            self._unshare()
+            return []
+        part, self.end = self.ids[end : self.end], end
+        return part
+
+    def _unshare(self) -> None:
+        for fd in (self.asks, self.answers):
+            if fd is not None:
+                os.close(fd)
+        self.asks = self.answers = None
 
     def result(self) -> tuple | None:
         if self.pid is None:  # never started
@@ -263,6 +367,7 @@ class _Shard:
         return answer
 
     def stop(self) -> None:
+        self._unshare()
         if self.read is not None:
             os.close(self.read)
             self.read = None
@@ -275,11 +380,25 @@ class _Shard:
             self.pid = None
 
 
-def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None) -> None:
+def _read_exactly(fd: int, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        more = os.read(fd, n - len(data))
+        if not more:  # the writer is gone
+            break
+        data += more
+    return data
+
+
+def _shard(
+    res, ids: list[str], writer, path, fd: int, parent: int, leaves=None, asked=None
+) -> None:
     """The shard's work, in the forked process: resolve ``ids`` (as the build would,
     after those before them), write their lines to ``path``, and hand back through
     ``fd`` what the build needs of the rest (pickled), with ``leaves`` the costly part
-    of their records for the snapshot (inputs.Leaves.found)."""
+    of their records for the snapshot (inputs.Leaves.found). With ``asked`` (the pipes
+    ``(asks, answers)``), the build may ask for the second half of what is not resolved
+    yet: the range then ends where the answer says, and the build resolves the rest."""
     from ..resolve import resolve_equipment
     from .emit import EquipmentPart
     from .faults import crash_point
@@ -308,7 +427,20 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None)
         def sink(_id: str, _effective: dict) -> None:
             alive()
 
-    resolve_equipment(res, ids, sink, consume=True, owners=owners)
+    end, done = len(ids), 0
+    while done < end:
+        if asked is not None and readable(asked[0]):
+            if os.read(asked[0], 1):
+                left = end - done
+                end -= left // 2 if left // 2 >= MIN_STEAL else 0
+                os.write(asked[1], end.to_bytes(8, "little"))
+            else:  # the build asks no more
+                asked = None
+        following = min(done + BLOCK, end) if asked is not None else end
+        resolve_equipment(res, ids[done:following], sink, consume=True, owners=owners)
+        done = following
+    if asked is not None:  # (a question asked meanwhile now reads the end of the pipe)
+        os.close(asked[1])
     part.close()
     answer = (
         part.handed(),
@@ -316,7 +448,7 @@ def _shard(res, ids: list[str], writer, path, fd: int, parent: int, leaves=None)
         [(owner, s - start, e - start) for owner, s, e in owners],
         res.resolver.records_since(mark),
         res.lock.records() if res.lock is not None else None,
-        found,
+        found if found is None else found[:end],
     )
     # pickled whole before it is written: the parent reads it only once its own range
     # is resolved, and a pickler stopped by the full pipe would do the rest of its work
