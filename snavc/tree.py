@@ -229,10 +229,8 @@ class Node:
     children: list[Node] = field(default_factory=list)
     # product first, this node last (N3: path(product -> self))
     path: tuple[Node, ...] = ()
-
-    @property
-    def depth(self) -> int:
-        return len(self.path) - 1
+    # len(path) - 1, set with it: read for every reference of every unit service (L5)
+    depth: int = -1
 
     @property
     def company(self) -> Node:
@@ -486,7 +484,7 @@ def _placed(obj: Obj, nodes: dict[str, Node]) -> bool:
 def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[str, Node], Node]:
     """N1: product -> partners -> clients -> sites, nothing else."""
     product = Node(PRODUCT, "product", "product")
-    product.path = (product,)
+    product.path, product.depth = (product,), 0
     nodes: dict[str, Node] = {PRODUCT: product}
     for obj in table.values():
         if obj.id == PRODUCT:
@@ -526,6 +524,7 @@ def _link_nodes(table: dict[str, Obj], diags: list[Diagnostic]) -> tuple[dict[st
         for node in nodes.values():
             if node.kind == kind and node.parent is not None and node.parent.path:
                 node.path = node.parent.path + (node,)
+                node.depth = len(node.path) - 1
                 node.parent.children.append(node)
     # a node whose chain is broken stays out of the tree (its objects still validate)
     for ident in [i for i, n in nodes.items() if not n.path]:
