@@ -225,3 +225,32 @@ def test_the_linking_child_hands_back_what_it_read(changed, tmp_path, monkeypatc
         st = (head / rel).stat()
         assert (size, mtime, ctime, ino) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         assert digest == content_hash((head / rel).read_bytes())
+
+
+@pytest.mark.parametrize("first", [0, 2, "all"])
+def test_two_processes_link_the_working_tree_from_both_ends(changed, tmp_path, first):
+    """plan._linked_apart's child links the working tree from its first file while the
+    plan, once the base's state is installed, links from the last one back: each
+    claims a file by linking it (EEXIST where the other did) and stops at the first
+    one the other put there. Here the child had put the first files (none, two, all):
+    the plan's part is the rest, each file linked once, its records those it linked."""
+    from snavc.review import plan as plan_module
+
+    files = plan_module._head_files(changed, present=False)
+    keep = [f for f in files if f != "snav.lock"]
+    assert len(keep) > 3
+    done = len(keep) if first == "all" else first
+    head = tmp_path / "head"
+    theirs: dict = {}
+    plan_module._copy_working_tree(changed, head, records=theirs, files=keep[:done])
+    mine: dict = {}
+    plan_module._copy_working_tree(changed, head, records=mine, files=files, backward=True)
+    assert sorted(mine) == sorted(f for f in keep[done:] if plan_module._read_by_build(f))
+    assert not set(mine) & set(theirs)
+    for rel in keep:
+        assert (head / rel).stat().st_ino == (changed / rel).stat().st_ino
+    assert not (head / "snav.lock").exists()  # the child's, never the plan's
+    # and the other way round: a child coming to files the plan put there stops
+    again: dict = {}
+    plan_module._copy_working_tree(changed, head, records=again, files=files)
+    assert again == {} and (head / "snav.lock").is_file()
