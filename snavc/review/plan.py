@@ -945,14 +945,12 @@ def _linked_apart(repo: Path, dest: Path):
 
         return wait, joined
 
-    files = _head_files(repo, present=False)
-
     def work(write: int) -> None:
         # the lock's digest first, in 32 bytes ("-" * 32: none), then the records
         def tell(digest) -> None:
             os.write(write, (digest or "-" * 32).encode())
 
-        _copy_working_tree(repo, dest, tell, records=records, files=files)
+        _copy_working_tree(repo, dest, tell, records=records)
         data = memoryview(marshal.dumps(records))
         while data:
             data = data[os.write(write, data) :]
@@ -960,6 +958,9 @@ def _linked_apart(repo: Path, dest: Path):
     # (a child that stops: done() links what is left here, and says why)
     pid, read = forked(work)
     answer: list = []
+    # the files this process links its part of (below), listed by git meanwhile
+    files: list = []
+    listing = _started(lambda: files.append(_head_files(repo, present=False)))
 
     def lock_in():
         if not answer:  # (b"" or short if the child died first)
@@ -975,7 +976,8 @@ def _linked_apart(repo: Path, dest: Path):
         mine: dict = {}
         chunks = []
         try:
-            _copy_working_tree(repo, dest, records=mine, files=files, backward=True)
+            listing()
+            _copy_working_tree(repo, dest, records=mine, files=files[0], backward=True)
         finally:  # (the child is waited for, whatever happened here)
             while chunk := os.read(read, 1 << 20):
                 chunks.append(chunk)
@@ -1194,8 +1196,7 @@ def _incumbent_of(known: dict):
 
 def _read_by_build(rel: str) -> bool:
     """Whether a build reads the file (discovery: visible YAML files, and the lock)."""
-    parts = rel.split("/")
-    if any(p.startswith(".") for p in parts):
+    if rel.startswith(".") or "/." in rel:  # (a hidden file or folder on its path)
         return False
     return rel == "snav.lock" or rel.endswith((".yaml", ".yml"))
 

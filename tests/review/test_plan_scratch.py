@@ -254,3 +254,26 @@ def test_two_processes_link_the_working_tree_from_both_ends(changed, tmp_path, f
     again: dict = {}
     plan_module._copy_working_tree(changed, head, records=again, files=files)
     assert again == {} and (head / "snav.lock").is_file()
+
+
+@pytest.mark.parametrize(
+    ("rel", "read"),
+    [
+        ("a.yaml", True),
+        ("clients/c1/s1.yml", True),
+        ("snav.lock", True),
+        ("clients/snav.lock", False),
+        (".hidden.yaml", False),
+        ("clients/.git/x.yaml", False),
+        ("clients/c1/.draft.yaml", False),
+        ("a.yaml.bak", False),
+        ("README.md", False),
+        ("x./a.yaml", True),  # (a dot in a name, not at its start)
+    ],
+)
+def test_the_files_a_build_reads(rel, read):
+    """What the plan links and hashes for the head's build: visible YAML files (no
+    hidden file or folder on the path), and the lock at the top."""
+    from snavc.review import plan as plan_module
+
+    assert plan_module._read_by_build(rel) is read
