@@ -426,6 +426,11 @@ def test_ranges_cut_by_weight():
     assert shards.ranges(ids, [9] + [1] * 9, 2) == [ids[:1], ids[1:]]
     assert shards.ranges(ids, [1] * 10, 3) == [ids[:4], ids[4:7], ids[7:]]
     assert shards.ranges(ids[:1], [1], 3) == [ids[:1], [], []]
+    # this process's own range lighter (shards.FIRST): it is done first, and takes
+    # from the last shard what it has left
+    assert shards.ranges(ids, [1] * 10, 2, 0.25) == [ids[:2], ids[2:]]
+    assert shards.ranges(ids, [1] * 10, 3, 0.5) == [ids[:2], ids[2:6], ids[6:]]
+    assert 0 < shards.FIRST < 1
 
 
 @pytest.mark.parametrize(("room", "forked"), [(0, 0), (1, 1), (5, 2)])

@@ -57,6 +57,10 @@ MAX_JOBS = 4  # by default; SNAVC_JOBS may ask for more
 EQUIPMENT_WEIGHT = 2  # an equipment's own work, counted in unit services
 BLOCK = 16  # a shard resolves this many equipment between two looks at the pipe
 MIN_STEAL = 32  # no fewer equipment than this are taken from the last shard
+# the weight of this process's own range against a shard's: a little less, so that it
+# is done first and takes what the last shard has left (it can take from a shard, a
+# shard cannot take from it); at 300k equipment this process was the slower
+FIRST = 0.8
 
 
 def jobs() -> int:
@@ -109,15 +113,15 @@ def room() -> int:
     return available // max(held, 1)
 
 
-def ranges(ids: list[str], weights: list[int], n: int) -> list[list[str]]:
+def ranges(ids: list[str], weights: list[int], n: int, first: float = 1.0) -> list[list[str]]:
     """``ids`` cut into ``n`` contiguous ranges (some possibly empty) of about equal
-    total weight."""
+    total weight, the first ``first`` times the others' weight."""
     total = sum(weights)
     out: list[list[str]] = []
     start, done = 0, 0
     for i, w in enumerate(weights):
         done += w
-        if len(out) < n - 1 and done * n >= total * (len(out) + 1):
+        if len(out) < n - 1 and done * (first + n - 1) >= total * (first + len(out)):
             out.append(ids[start : i + 1])
             start = i + 1
     out.append(ids[start:])
@@ -151,7 +155,7 @@ def resolve_and_write(res, ids: list[str], writer, owners: list, leaves=None) ->
         return
     services = res.tree.unit_services
     weights = [EQUIPMENT_WEIGHT + len(services.get(i, ())) for i in ids]
-    first, *rest = ranges(ids, weights, n)
+    first, *rest = ranges(ids, weights, n, FIRST)
     writer.flush()  # a shard must not inherit buffered bytes of the output
     shards: list[_Shard] = []
     taken: list = []  # the parts resolved here of the last shard's range, last first
