@@ -312,8 +312,7 @@ def build_tree(
     incumbent=None,
     known_parents: dict[str, tuple] | None = None,
     lazy: dict | None = None,
-    known_places: Mapping | None = None,
-    known_services: Mapping | None = None,
+    known_leaves: Mapping[str, Mapping] | None = None,
 ) -> Tree:
     """Index, link and check ``objects`` (the repository) and ``catalog`` (the product).
 
@@ -332,10 +331,10 @@ def build_tree(
     whose models are made when first read: snavc.engine.cache.LazyKind), indexed as
     they are: their IDs unique, their places in the tree (an incremental build's
     unchanged contacts and boxes, checked by the clean build that left them).
-    ``known_places`` gives the equipment outside ``objects`` as ``ID -> object with its
-    'at'``, read when asked for: the candidates a dangling reference's did-you-mean is
-    chosen among are then those of a tree of every equipment. ``known_services`` does
-    the same for the user services outside ``objects``.
+    ``known_leaves`` gives, per kind (equipment, user services), the objects outside
+    ``objects`` as ``ID -> object with its 'at'``, read when asked for: the candidates a
+    dangling reference's did-you-mean is chosen among are then those of a tree of every
+    one of them.
     """
     diags: list[Diagnostic] = []
     projects = [o for o in objects if o.kind == "Project"]
@@ -453,10 +452,8 @@ def build_tree(
             if o.kind == "ServiceTemplateOverride":
                 overrides.setdefault(o.template, {})[o.at] = o
     scopes: dict = {}  # candidates for a did-you-mean, per (table, place)
-    if known_places is not None:  # (the unchanged files' equipment, of a warm build)
-        index = {**index, "Equipment": ChainMap(index.get("Equipment", {}), known_places)}
-    if known_services is not None:  # (and user services)
-        index = {**index, "UserService": ChainMap(index.get("UserService", {}), known_services)}
+    for kind, known in (known_leaves or {}).items():  # (a warm build's unchanged files')
+        index = {**index, kind: ChainMap(index.get(kind, {}), known)}
     for obj in [o for o in objects if o.kind != "ServiceTemplateOverride"] + [
         o for by_at in overrides.values() for o in by_at.values()
     ]:

@@ -843,7 +843,7 @@ def test_U3_user_services_made_of_user_services_are_built_warm(repo, tmp_path, m
     assert f"'{portal}'" in built.result.diagnostics[0].message
 
 
-def test_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
+def test_N1_P10_a_new_site_or_client_is_built_warm(repo, tmp_path, monkeypatch):
     """A node that came (a site with its contact, box, period default and equipment; a
     client with a site) is built warm, the bytes those of a cold build; so is one whose
     parent does not exist (the tree's error), and one that goes (with what is placed

@@ -157,6 +157,15 @@ def readable(fd: int, seconds: float = 0) -> bool:
     return bool(poller.poll(max(seconds, 0) * 1000))
 
 
+def read_exactly(fd: int, n: int) -> bytes:
+    """``n`` bytes read from ``fd`` (a pipe's reading end), or fewer when its writer
+    is gone first."""
+    data = b""
+    while len(data) < n and (more := os.read(fd, n - len(data))):
+        data += more
+    return data
+
+
 def forked(work) -> tuple[int, int]:
     """Run ``work(fd)`` in a forked process, ``fd`` the writing end of a pipe; returns
     ``(pid, fd)``, the reading end here. The child exits with 0 when ``work`` returned,

@@ -465,8 +465,10 @@ def _rebuild(
         check_only=new_eq + new_us + marked,
         known_parents=known_parents,
         lazy=lazy,
-        known_places=_Known(records, gone_ids, place),
-        known_services=_Known(records, gone_ids, place, "UserService", us_files),
+        known_leaves={
+            "Equipment": _Known(records, gone_ids, place),
+            "UserService": _Known(records, gone_ids, place, "UserService", us_files),
+        },
         incumbent=incumbent,
     )
     if catalog.diagnostics:
@@ -1229,7 +1231,7 @@ class _Untouched(Mapping):
 class _Known(_Untouched):
     """The leaves of one kind not resolved again, each read from its file's record when
     asked for (``read(record)``): a warm build's ``build_tree(known=)``, the equipment's
-    unit service names, and ``known_places``/``known_services``, their nodes (a
+    unit service names, and ``known_leaves``, their nodes (a
     did-you-mean for a dangling reference is then chosen among all of them, as a cold
     build chooses it)."""
 

@@ -1208,7 +1208,9 @@ def load_files(
         if mine >= total * share:
             split = i + 1
             break
-    theirs = _Forked(root, paths[split:], backend, packed, streamed=each is not None)
+    theirs = _Forked(
+        root, paths[split:], backend, packed, sizes[split:] if each is not None else None
+    )
     try:
         docs, diags = _load_chunk(root, paths[:split], backend, hashes, packed, each)
         if each is not None:
@@ -1254,13 +1256,18 @@ class _Forked:
     copied through the pipe (0.4 s of this process at 300k). Where no temporary file
     can be made, they take the pipe.
 
-    ``streamed``: the child appends its documents to the file in chunks
+    ``sizes`` (the files' sizes): the child appends its documents to the file in chunks
     (:data:`CHUNK_BYTES` of YAML each) and says on the pipe where each chunk lies, so
     that this process can take them as they come (:meth:`hand_on`); the file, not the
     pipe, holds them, so that the child never waits for this process to read."""
 
     def __init__(
-        self, root: Path, paths: list[Path], backend: str, packed: bool = False, streamed=False
+        self,
+        root: Path,
+        paths: list[Path],
+        backend: str,
+        packed: bool = False,
+        sizes: list[int] | None = None,
     ):
         import multiprocessing
         import tempfile
@@ -1271,13 +1278,13 @@ class _Forked:
             self.file = None
         self.paths = paths
         self.root, self.backend, self.packed = root, backend, packed
-        self.streamed = streamed and self.file is not None
+        self.streamed = sizes is not None and self.file is not None
         context = multiprocessing.get_context("fork")
         self.reader, writer = context.Pipe(duplex=False)
         fd = None if self.file is None else self.file.fileno()
         self.process = context.Process(
             target=_load_chunks_to_file if self.streamed else _load_chunk_to_pipe,
-            args=(writer, root, paths, backend, packed, fd),
+            args=(writer, root, paths, backend, packed, fd) + ((sizes,) if self.streamed else ()),
             daemon=True,
         )
         self.process.start()
@@ -1330,9 +1337,7 @@ class _Forked:
                     done += files
         finally:
             self.stop()
-        rest, more = _load_chunk(
-            self.root, self.paths[done:], self.backend, hashes, self.packed, each
-        )
+        _, more = _load_chunk(self.root, self.paths[done:], self.backend, hashes, self.packed, each)
         return diags + more
 
     def stop(self) -> None:
@@ -1364,7 +1369,7 @@ def _load_chunk_to_pipe(
 
 
 def _load_chunks_to_file(
-    conn, root: Path, paths: list[Path], backend: str, packed: bool = False, fd=None
+    conn, root: Path, paths: list[Path], backend: str, packed: bool, fd: int, sizes: list[int]
 ) -> None:
     """The streaming child of :class:`_Forked`: each chunk of files' documents and
     hashes appended to the file ``fd`` marshalled, then its diagnostics pickled (if
@@ -1372,25 +1377,19 @@ def _load_chunks_to_file(
     None at the end."""
     try:
         offset = 0
-        dumps = marshal.dumps
         with os.fdopen(os.dup(fd), "wb") as f:
             batch: list[tuple] = []
             diags: list[Diagnostic] = []
             hashes: dict[str, str] = {}
             size = files = 0
-            for n, p in enumerate(paths, 1):
-                docs, more = load_file(p, relpath(root, p), backend, hashes)
-                for d in docs:
-                    pos = d.pos if isinstance(d.pos, bytes) or not packed else dumps(d.pos)
-                    batch.append((d.file, d.index, d.line, d.column, d.data, pos))
+            for n, (p, bytes_) in enumerate(zip(paths, sizes, strict=True), 1):
+                docs, more = _load_chunk(root, [p], backend, hashes, packed)
+                batch += [(d.file, d.index, d.line, d.column, d.data, d.pos) for d in docs]
                 diags.extend(more)
                 files += 1
-                try:
-                    size += os.stat(p).st_size
-                except OSError:
-                    pass
+                size += bytes_
                 if size >= CHUNK_BYTES or n == len(paths):
-                    blob = dumps((batch, hashes))
+                    blob = marshal.dumps((batch, hashes))
                     said = pickle.dumps(diags) if diags else b""
                     f.write(blob)
                     f.write(said)

@@ -47,7 +47,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from .faults import forked, readable
+from .faults import forked, read_exactly, readable
 
 # below this many equipment, a build resolves in one process: a fork and the hand-back
 # cost more than half of a small build's resolution saves
@@ -194,8 +194,8 @@ def _resolve_apart(res, ids: list[str], writer, owners: list, leaves, k: int):
 
     if leaves is not None:
         leaves.record(res.tree, ids)
-    if not writer.keeps:
-        resolve_equipment(res, ids, _nowhere, consume=True, owners=owners)
+    if not writer.keeps:  # (validate: Discard.equipment writes nothing)
+        resolve_equipment(res, ids, writer.equipment, consume=True, owners=owners)
         return None
     part = EquipmentPart(writer.tmp / f".equipment-taken-{k}.part")
     try:
@@ -203,10 +203,6 @@ def _resolve_apart(res, ids: list[str], writer, owners: list, leaves, k: int):
     finally:
         part.close()
     return part
-
-
-def _nowhere(_id: str, _effective: dict) -> None:
-    pass
 
 
 def _adopt(writer, part) -> None:
@@ -336,7 +332,7 @@ class _Shard:
         given = b""
         try:
             os.write(self.asks, b"?")
-            given = _read_exactly(self.answers, 8)
+            given = read_exactly(self.answers, 8)
         except OSError:  # gone (EPIPE): nothing given
             pass
         end = int.from_bytes(given, "little") if len(given) == 8 else self.end
@@ -382,16 +378,6 @@ class _Shard:
                 pass
             os.waitpid(self.pid, 0)
             self.pid = None
-
-
-def _read_exactly(fd: int, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        more = os.read(fd, n - len(data))
-        if not more:  # the writer is gone
-            break
-        data += more
-    return data
 
 
 def _shard(

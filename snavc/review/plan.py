@@ -34,7 +34,7 @@ from ..engine.emit import (
     lock_report,
     origins,
 )
-from ..engine.faults import forked, readable
+from ..engine.faults import forked, read_exactly, readable
 from ..engine.load import BUILD_MARKER, checkout_revision, commit_files, ignored_files
 from ..engine.pipeline import Result, build, compile_repo
 from ..model import NODE_KINDS
@@ -915,15 +915,16 @@ def _linked_apart(repo: Path, dest: Path):
     """:func:`_copy_working_tree` in a forked process, while this one checks and
     installs the base's state: 11,000 links at 100k equipment, and a thread doing it
     would wait for the interpreter's lock after each one while this process unmarshals
-    the state. Once that is done, this process links files too, from the last one back
-    to where the child has come (0.5 s of a restored plan's 1.7 s at 100k were spent
-    waiting for the child). Returns ``(lock_in, done)``: ``lock_in()`` waits until ``snav.lock`` is
-    in ``dest`` as a commit would hold it (or is not to be) and returns the content
-    hash of the lock copied (None: not known); ``done()`` waits until every file is
-    there and returns the records of the files the build reads, hashed as they were
-    linked (cache.hash_files's ``vouched``: the head's build then reads none of them
-    again; None when not known); where the child failed, ``done()`` links what is left
-    here, raising what that raises. Where processes cannot fork, a thread does it."""
+    the state. Once that is done, this process links files too, from the last one
+    back to where the child has come (0.5 s of a restored plan's 1.7 s at 100k were
+    spent waiting for the child). Returns ``(lock_in, done)``: ``lock_in()`` waits
+    until ``snav.lock`` is in ``dest`` as a commit would hold it (or is not to be) and
+    returns the content hash of the lock copied (None: not known); ``done()`` waits
+    until every file is there and returns the records of the files the build reads,
+    hashed as they were linked (cache.hash_files's ``vouched``: the head's build then
+    reads none of them again; None when not known); where the child failed, ``done()``
+    links what is left here, raising what that raises. Where processes cannot fork, a
+    thread does it."""
     records: dict = {}
     if not hasattr(os, "fork") or os.environ.get("SNAVC_PLAN_NO_FORK"):
         event = threading.Event()
@@ -958,16 +959,15 @@ def _linked_apart(repo: Path, dest: Path):
     # (a child that stops: done() links what is left here, and says why)
     pid, read = forked(work)
     answer: list = []
-    # the files this process links its part of (below), listed by git meanwhile
+    # the files this process links its part of (below), listed by git meanwhile: the
+    # child lists them too, as it starts (its list is not handed over: 400 KB at 100k
+    # would fill the pipe and stop the child until this process reads it)
     files: list = []
     listing = _started(lambda: files.append(_head_files(repo, present=False)))
 
     def lock_in():
         if not answer:  # (b"" or short if the child died first)
-            got = b""
-            while len(got) < 32 and (more := os.read(read, 32 - len(got))):
-                got += more
-            answer.append(got.decode("ascii", "replace"))
+            answer.append(read_exactly(read, 32).decode("ascii", "replace"))
         return answer[0] if len(answer[0]) == 32 and answer[0] != "-" * 32 else None
 
     def done():
